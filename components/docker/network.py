@@ -1,0 +1,36 @@
+"""Docker networks: a routable edge for the proxy, and internal networks per system."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_docker as docker
+
+
+def carve_subnets(cidr: str, count: int) -> list[str]:
+    """``count`` equal, non-overlapping subnets of ``cidr`` (no smaller than /28)."""
+    net = ipaddress.IPv4Network(cidr)
+    prefix = net.prefixlen + max(0, math.ceil(math.log2(max(count, 1))))
+    if prefix > 28:
+        raise ValueError(f"{cidr} is too small for {count} Docker networks; use a /24 or larger")
+    return [str(s) for s in list(net.subnets(new_prefix=prefix))[:count]]
+
+
+def bridge_network(
+    name: str, subnet: str, *, internal: bool, labels: Mapping[str, str], parent: pulumi.Resource
+) -> docker.Network:
+    """A user-defined bridge. ``internal`` networks have no route off the host at all."""
+    return docker.Network(
+        name,
+        name=name,
+        driver="bridge",
+        internal=internal,
+        ipam_configs=[docker.NetworkIpamConfigArgs(subnet=subnet)],
+        # Containers on different user networks cannot reach each other; within one, only by name.
+        options={"com.docker.network.bridge.enable_ip_masquerade": "false" if internal else "true"},
+        labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

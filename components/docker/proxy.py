@@ -1,0 +1,161 @@
+"""``TlsProxy``: the only container with published ports; terminates TLS for every route."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+from components.docker.workload import Attachment, ContainerWorkload, Upload
+from components.specs import HealthCheckSpec, ResourcesSpec, ServiceSpec
+
+# The unprivileged build listens on high ports as uid 101, so no root and no NET_BIND_SERVICE.
+NGINX_IMAGE = "nginxinc/nginx-unprivileged:1.27.3-alpine"
+NGINX_UID = "101"
+HTTPS_PORT, HTTP_PORT = 8443, 8080
+CONF_PATH = "/etc/nginx/nginx.conf"
+CERT_PATH, KEY_PATH = "/etc/nginx/tls/tls.crt", "/etc/nginx/tls/tls.key"
+
+
+@dataclass(frozen=True)
+class ProxyRoute:
+    """One virtual host: ``fqdn`` forwarded to ``upstream:port``."""
+
+    fqdn: str
+    upstream: str
+    port: int
+    auth_file: str | None
+    max_body_mb: int
+    timeout_s: int
+
+
+def render_nginx_conf(routes: Sequence[ProxyRoute]) -> str:
+    """nginx.conf: TLS 1.2+ only, HSTS, HTTP that only redirects, optional basic auth per route."""
+    servers = []
+    for r in sorted(routes, key=lambda r: r.fqdn):
+        auth = (
+            f'        auth_basic "{r.fqdn}";\n        auth_basic_user_file {r.auth_file};\n' if r.auth_file else ""
+        )
+        servers.append(
+            f"""    server {{
+        listen {HTTPS_PORT} ssl;
+        http2 on;
+        server_name {r.fqdn};
+        client_max_body_size {r.max_body_mb}m;
+        proxy_connect_timeout 30s;
+        proxy_read_timeout {r.timeout_s}s;
+        proxy_send_timeout {r.timeout_s}s;
+        location / {{
+{auth}            set $upstream http://{r.upstream}:{r.port};
+            proxy_pass $upstream;
+            proxy_set_header Host $host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto https;
+            proxy_set_header Authorization $upstream_authorization;
+        }}
+    }}
+"""
+        )
+    return f"""worker_processes auto;
+pid /tmp/nginx.pid;
+error_log /dev/stderr warn;
+events {{ worker_connections 1024; }}
+http {{
+    client_body_temp_path /tmp/client_temp;
+    proxy_temp_path /tmp/proxy_temp;
+    fastcgi_temp_path /tmp/fastcgi_temp;
+    uwsgi_temp_path /tmp/uwsgi_temp;
+    scgi_temp_path /tmp/scgi_temp;
+    access_log /dev/stdout combined;
+    server_tokens off;
+    # Docker's embedded DNS, so upstreams are resolved per request and may start after the proxy.
+    resolver 127.0.0.11 valid=10s ipv6=off;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
+    ssl_prefer_server_ciphers off;
+    ssl_session_tickets off;
+    ssl_certificate {CERT_PATH};
+    ssl_certificate_key {KEY_PATH};
+    add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;
+    add_header X-Content-Type-Options nosniff always;
+    add_header X-Frame-Options DENY always;
+    add_header Referrer-Policy no-referrer always;
+    # Credentials checked by the proxy are not forwarded to the service.
+    map $http_authorization $upstream_authorization {{ default ""; }}
+
+    server {{
+        listen {HTTP_PORT} default_server;
+        server_name _;
+        location = /healthz {{ access_log off; return 200 "ok"; }}
+        location / {{ return 301 https://$host$request_uri; }}
+    }}
+    server {{
+        listen {HTTPS_PORT} ssl default_server;
+        server_name _;
+        return 444;
+    }}
+{"".join(servers)}}}
+"""
+
+
+class TlsProxy(pulumi.ComponentResource):
+    """nginx in front of every route of the stack; the only container that publishes ports.
+
+    Secure defaults: TLS 1.2 and 1.3 only with forward-secret AEAD ciphers;
+    port 80 only redirects to HTTPS; HSTS and security headers; unknown host
+    names are dropped; basic authentication (htpasswd, salted SHA) in front
+    of routes whose service has no login of its own, with the credential not
+    forwarded upstream; runs unprivileged (uid 101) with every capability
+    dropped; joins only the systems' front-end networks, never their data
+    networks.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        routes: Sequence[ProxyRoute],
+        certificate_pem: pulumi.Input[str],
+        private_key_pem: pulumi.Input[str],
+        htpasswd: Mapping[str, pulumi.Input[str]],
+        edge_network: pulumi.Input[str],
+        networks: Sequence[pulumi.Input[str]],
+        labels: Mapping[str, str],
+        https_port: int = 443,
+        http_port: int = 80,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("clinical:docker:TlsProxy", name, None, opts)
+        self.config = render_nginx_conf(routes)
+        spec = ServiceSpec(
+            name="proxy",
+            image=NGINX_IMAGE,
+            port=HTTP_PORT,
+            health=HealthCheckSpec(command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{HTTP_PORT}/healthz"), interval_s=15),
+            resources=ResourcesSpec(cpus=1, memory_mb=256),
+            user=f"{NGINX_UID}:{NGINX_UID}",
+            tmpfs=("/tmp",),
+        )
+        uploads = [
+            Upload(CONF_PATH, self.config),
+            Upload(CERT_PATH, certificate_pem),
+            Upload(KEY_PATH, pulumi.Output.secret(private_key_pem), permissions="0400", owner=NGINX_UID),
+            *(
+                Upload(path, pulumi.Output.secret(content), permissions="0400", owner=NGINX_UID)
+                for path, content in sorted(htpasswd.items())
+            ),
+        ]
+        self.workload = ContainerWorkload(
+            name,
+            spec,
+            env={},
+            attachments=[Attachment(edge_network, ()), *(Attachment(n, ()) for n in networks)],
+            uploads=uploads,
+            labels=labels,
+            role="proxy",
+            publish=[(HTTPS_PORT, https_port), (HTTP_PORT, http_port)],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"routes": [r.fqdn for r in routes]})

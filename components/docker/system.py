@@ -1,0 +1,161 @@
+"""``DockerSystem``: one clinical system's services, data stores and secrets on a Docker host."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_random as random
+
+from components.docker.network import bridge_network
+from components.docker.object_store import ContainerObjectStore
+from components.docker.postgres import ContainerPostgres
+from components.docker.proxy import ProxyRoute
+from components.docker.redis import ContainerRedis
+from components.docker.volumes import named_volume
+from components.docker.workload import Attachment, ContainerWorkload
+from components.endpoints import SystemRefs, is_sensitive, resolve
+from components.specs import ServiceSpec, SystemSpec
+
+
+@dataclass(frozen=True)
+class SystemSubnets:
+    """Address ranges of a system's three networks."""
+
+    frontend: str
+    backend: str
+    egress: str
+
+
+def deployment_order(spec: SystemSpec) -> list[ServiceSpec]:
+    """Services with every ``depends_on`` before its dependents; a cycle is an error."""
+    ordered: list[ServiceSpec] = []
+    state: dict[str, str] = {}
+
+    def visit(svc: ServiceSpec, path: tuple[str, ...]) -> None:
+        if state.get(svc.name) == "done":
+            return
+        if state.get(svc.name) == "visiting":
+            raise ValueError(f"{spec.name}: services depend on each other in a cycle: {' -> '.join((*path, svc.name))}")
+        state[svc.name] = "visiting"
+        for dep in svc.depends_on:
+            visit(spec.service(dep), (*path, svc.name))
+        state[svc.name] = "done"
+        ordered.append(svc)
+
+    for svc in spec.services:
+        visit(svc, ())
+    return ordered
+
+
+class DockerSystem(pulumi.ComponentResource):
+    """A ``SystemSpec`` on one Docker host, isolated from every other system.
+
+    Each system gets its own networks: ``frontend`` (internal; its routed
+    services and the proxy), ``backend`` (internal; its services and data
+    stores, never the proxy) and, only when a service asks for outbound
+    access, ``egress``. Its own PostgreSQL, Redis and MinIO, its own
+    generated credentials: nothing is shared with another system. Stateful
+    volumes are ``protect``-ed when ``protect_data`` is set (prod).
+    """
+
+    routes: list[ProxyRoute]
+    frontend: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        spec: SystemSpec,
+        *,
+        domain: str,
+        subnets: SystemSubnets,
+        labels: Mapping[str, str],
+        config_secrets: Mapping[str, pulumi.Output[str]],
+        auth_file_dir: str,
+        protect_data: bool = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("clinical:docker:System", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = {**labels, "clinical.platform/system": spec.name}
+        frontend = bridge_network(f"{name}-frontend", subnets.frontend, internal=True, labels=labels, parent=self)
+        backend = bridge_network(f"{name}-backend", subnets.backend, internal=True, labels=labels, parent=self)
+        egress = (
+            bridge_network(f"{name}-egress", subnets.egress, internal=False, labels=labels, parent=self)
+            if any(s.egress for s in spec.services)
+            else None
+        )
+        self.frontend = frontend.name
+
+        refs = SystemRefs(domain=domain, route_hosts={r.name: f"{r.host}.{domain}" for r in spec.routes})
+        for secret in spec.secrets:
+            if secret.source == "generated":
+                value = random.RandomPassword(f"{name}-{secret.name}", length=secret.length, special=False, opts=child)
+                refs.secrets[secret.name] = pulumi.Output.secret(value.result)
+            elif f"{spec.name}-{secret.name}" in config_secrets:
+                refs.secrets[secret.name] = pulumi.Output.secret(config_secrets[f"{spec.name}-{secret.name}"])
+            else:  # an optional config secret left unset
+                refs.secrets[secret.name] = pulumi.Output.secret("")
+
+        stores: list[pulumi.Resource] = []
+        for pg in spec.postgres:
+            db = ContainerPostgres(f"{name}-{pg.name}", pg, network=backend.name, labels=labels, protect=protect_data, opts=child)
+            refs.postgres[pg.name] = db.endpoint
+            stores.append(db)
+        for rd in spec.redis:
+            cache = ContainerRedis(f"{name}-{rd.name}", rd, network=backend.name, labels=labels, protect=protect_data, opts=child)
+            refs.redis[rd.name] = cache.endpoint
+            stores.append(cache)
+        if spec.buckets:
+            store = ContainerObjectStore(
+                f"{name}-objects", spec.buckets, network=backend.name, labels=labels, protect=protect_data, opts=child
+            )
+            refs.buckets.update(store.endpoints)
+            stores.append(store)
+
+        volume_names = {v.name for s in spec.services for v in s.volumes}
+        volumes = {v: named_volume(f"{name}-{v}", labels, self, protect=protect_data).name for v in sorted(volume_names)}
+
+        routed = {r.service for r in spec.routes}
+        self.workloads: dict[str, ContainerWorkload] = {}
+        for svc in deployment_order(spec):
+            if svc.replicas == 0:
+                continue
+            attachments = [Attachment(backend.name, (svc.name,))]
+            if svc.name in routed:
+                attachments.append(Attachment(frontend.name, (f"{name}-{svc.name}",)))
+            if svc.egress and egress is not None:
+                attachments.append(Attachment(egress.name, ()))
+            deps: list[pulumi.Resource] = list(stores)
+            for dep in svc.depends_on:
+                if dep in self.workloads:
+                    deps.extend(self.workloads[dep].containers)
+            self.workloads[svc.name] = ContainerWorkload(
+                f"{name}-{svc.name}",
+                svc,
+                env={key: resolve(value, refs) for key, value in svc.env.items()},
+                attachments=attachments,
+                volumes=volumes,
+                labels={**labels, "clinical.platform/service": svc.name},
+                sensitive_env=any(is_sensitive(v) for v in svc.env.values()),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
+            )
+
+        self.routes = []
+        for route in spec.routes:
+            target = spec.service(route.service)
+            if target.replicas == 0:
+                continue
+            self.routes.append(
+                ProxyRoute(
+                    fqdn=f"{route.host}.{domain}",
+                    upstream=f"{name}-{route.service}",
+                    port=route.port or target.port or 0,
+                    auth_file=f"{auth_file_dir}/{name}.htpasswd" if route.auth == "basic" else None,
+                    max_body_mb=route.max_body_mb,
+                    timeout_s=route.timeout_s,
+                )
+            )
+        self.needs_basic_auth = any(r.auth_file for r in self.routes)
+        self.register_outputs({"routes": [f"https://{r.fqdn}" for r in self.routes]})

@@ -1,0 +1,136 @@
+"""``ContainerWorkload``: one service of a system as hardened containers on a Docker host."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from components.specs import HealthCheckSpec, ServiceSpec
+
+ROLE_LABEL = "clinical.platform/role"
+LOG_OPTS = {"max-size": "50m", "max-file": "5"}
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A network the containers join, with the DNS aliases they answer to there."""
+
+    network: pulumi.Input[str]
+    aliases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file copied into the container before it starts (configs, certificates)."""
+
+    path: str
+    content: pulumi.Input[str]
+    permissions: str = "0444"
+    owner: str | None = None
+
+
+def healthcheck_args(health: HealthCheckSpec, port: int | None) -> docker.ContainerHealthcheckArgs:
+    """Docker health check from the spec: HTTP checks use curl against the service port."""
+    if health.http_path is not None:
+        tests = ["CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{health.http_path}"]
+    else:
+        tests = ["CMD", *(health.command or ())]
+    return docker.ContainerHealthcheckArgs(
+        tests=tests,
+        interval=f"{health.interval_s}s",
+        timeout=f"{health.timeout_s}s",
+        retries=health.retries,
+        start_period=f"{health.start_period_s}s",
+    )
+
+
+class ContainerWorkload(pulumi.ComponentResource):
+    """A ``ServiceSpec`` run as ``replicas`` containers, hardened by default.
+
+    Secure defaults: pinned image; ``no-new-privileges``; every capability
+    dropped (the spec adds back only what it names); memory, CPU and swap
+    limits; read-only root with tmpfs for scratch; non-root user; JSON logs
+    rotated at 50 MB x 5; a health check; no port published on the host
+    unless ``publish`` is given (only the TLS proxy does that); GPUs through
+    an NVIDIA device request, never ``privileged``. Environment that carries a
+    secret is stored encrypted in Pulumi state.
+    """
+
+    containers: list[docker.Container]
+
+    def __init__(
+        self,
+        name: str,
+        spec: ServiceSpec,
+        *,
+        env: Mapping[str, pulumi.Input[str]],
+        attachments: Sequence[Attachment],
+        volumes: Mapping[str, pulumi.Input[str]] | None = None,
+        uploads: Sequence[Upload] = (),
+        labels: Mapping[str, str] | None = None,
+        role: str = "app",
+        publish: Sequence[tuple[int, int]] = (),
+        sensitive_env: bool = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("clinical:docker:ContainerWorkload", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        image = docker.RemoteImage(f"{name}-image", name=spec.image, keep_locally=True, opts=child)
+        all_labels = {ROLE_LABEL: role, "clinical.platform/kind": spec.kind, **(labels or {})}
+        envs = [pulumi.Output.concat(key, "=", value) for key, value in sorted(env.items())]
+        # Docker cannot copy files into a read-only root filesystem before start.
+        read_only = spec.read_only_root and not uploads
+        self.containers = []
+        for index in range(spec.replicas):
+            container_name = name if spec.replicas == 1 else f"{name}-{index + 1}"
+            self.containers.append(
+                docker.Container(
+                    container_name,
+                    name=container_name,
+                    image=spec.image,
+                    command=list(spec.command) if spec.command else None,
+                    envs=envs,
+                    user=spec.user,
+                    read_only=read_only,
+                    tmpfs={path: "rw,noexec,nosuid,size=256m" for path in spec.tmpfs},
+                    capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=list(spec.capabilities_add)),
+                    security_opts=["no-new-privileges:true"],
+                    memory=spec.resources.memory_mb,
+                    memory_swap=spec.resources.memory_mb,
+                    cpus=f"{spec.resources.cpus:g}",
+                    shm_size=spec.resources.shm_mb,
+                    init=True,
+                    restart="no" if spec.kind == "job" else "unless-stopped",
+                    must_run=spec.kind != "job",
+                    attach=spec.kind == "job",
+                    healthcheck=healthcheck_args(spec.health, spec.port) if spec.health else None,
+                    device_requests=[
+                        docker.ContainerDeviceRequestArgs(driver="nvidia", count=spec.gpu.count, capabilities=["gpu"])
+                    ]
+                    if spec.gpu
+                    else None,
+                    networks_advanced=[
+                        docker.ContainerNetworksAdvancedArgs(name=a.network, aliases=list(a.aliases)) for a in attachments
+                    ],
+                    volumes=[
+                        docker.ContainerVolumeArgs(
+                            volume_name=(volumes or {})[v.name], container_path=v.mount_path, read_only=v.read_only
+                        )
+                        for v in spec.volumes
+                    ],
+                    uploads=[docker.ContainerUploadArgs(file=u.path, content=u.content, permissions=u.permissions, owner=u.owner, group=u.owner) for u in uploads],
+                    ports=[docker.ContainerPortArgs(internal=i, external=e) for i, e in publish],
+                    labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(all_labels.items())],
+                    log_driver="json-file",
+                    log_opts=LOG_OPTS,
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        depends_on=[image],
+                        additional_secret_outputs=["envs", "uploads"] if sensitive_env or uploads else None,
+                    ),
+                )
+            )
+        self.register_outputs({"containers": [c.name for c in self.containers]})

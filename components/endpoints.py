@@ -1,0 +1,135 @@
+"""Connection details that data-service components hand to workloads, and placeholder resolution.
+
+Every cloud and runtime returns the same endpoint shapes, so a system's
+``${postgres:db.url}`` means the same thing on Docker, RDS or Cloud SQL.
+Passwords are always secret Outputs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import pulumi
+
+from components.specs import placeholders
+
+_PLACEHOLDER = re.compile(r"\$\{([a-z]+)(?::([a-z0-9-]+)(?:\.([a-z_]+))?)?\}")
+
+
+@dataclass(frozen=True)
+class PostgresEndpoint:
+    """How a workload reaches its PostgreSQL database."""
+
+    host: pulumi.Input[str]
+    port: int
+    database: str
+    user: str
+    password: pulumi.Output[str]
+    sslmode: str = "prefer"
+
+    def field(self, name: str) -> pulumi.Output[str]:
+        """One field by its placeholder name (``url`` and ``async_url`` are built)."""
+        if name in {"url", "async_url"}:
+            scheme = "postgresql+asyncpg" if name == "async_url" else "postgresql"
+            query = f"?ssl={self.sslmode}" if name == "async_url" else f"?sslmode={self.sslmode}"
+            return pulumi.Output.secret(
+                pulumi.Output.all(self.host, self.password).apply(
+                    lambda v: f"{scheme}://{self.user}:{quote(str(v[1]), safe='')}@{v[0]}:{self.port}/{self.database}{query}"
+                )
+            )
+        return pulumi.Output.from_input({"host": self.host, "port": str(self.port), "database": self.database,
+                                         "user": self.user, "password": self.password}[name])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RedisEndpoint:
+    """How a workload reaches its Redis."""
+
+    host: pulumi.Input[str]
+    port: int
+    password: pulumi.Output[str]
+    tls: bool = False
+
+    def field(self, name: str) -> pulumi.Output[str]:
+        """One field by its placeholder name (``url`` is built)."""
+        if name == "url":
+            scheme = "rediss" if self.tls else "redis"
+            return pulumi.Output.secret(
+                pulumi.Output.all(self.host, self.password).apply(
+                    lambda v: f"{scheme}://:{quote(str(v[1]), safe='')}@{v[0]}:{self.port}/0"
+                )
+            )
+        return pulumi.Output.from_input({"host": self.host, "port": str(self.port), "password": self.password}[name])
+
+
+@dataclass(frozen=True)
+class BucketEndpoint:
+    """How a workload reaches its bucket (S3 API)."""
+
+    name: pulumi.Input[str]
+    endpoint: pulumi.Input[str]
+    access_key: pulumi.Input[str]
+    secret_key: pulumi.Output[str]
+    region: str = "us-east-1"
+
+    def field(self, name: str) -> pulumi.Output[str]:
+        """One field by its placeholder name."""
+        values: dict[str, pulumi.Input[str]] = {
+            "name": self.name, "endpoint": self.endpoint, "access_key": self.access_key,
+            "secret_key": self.secret_key, "region": self.region,
+        }  # fmt: skip
+        return pulumi.Output.from_input(values[name])
+
+
+@dataclass
+class SystemRefs:
+    """Everything a system's placeholders may name, once created."""
+
+    domain: str
+    postgres: dict[str, PostgresEndpoint] = field(default_factory=dict)
+    redis: dict[str, RedisEndpoint] = field(default_factory=dict)
+    buckets: dict[str, BucketEndpoint] = field(default_factory=dict)
+    secrets: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    route_hosts: dict[str, str] = field(default_factory=dict)
+
+    def lookup(self, kind: str, name: str | None, fld: str | None) -> pulumi.Output[str]:
+        """The value of one placeholder."""
+        if kind == "domain":
+            return pulumi.Output.from_input(self.domain)
+        assert name is not None
+        if kind == "secret":
+            return self.secrets[name]
+        if kind == "route":
+            host = self.route_hosts[name]
+            return pulumi.Output.from_input(host if fld == "host" else f"https://{host}")
+        store = {"postgres": self.postgres, "redis": self.redis, "bucket": self.buckets}[kind][name]
+        assert fld is not None
+        return store.field(fld)
+
+
+def is_sensitive(value: str) -> bool:
+    """True when a templated value carries a secret (a secret, password, key or connection URL)."""
+    sensitive_fields = {"password", "url", "async_url", "secret_key"}
+    return any(kind == "secret" or fld in sensitive_fields for kind, _, fld in placeholders(value))
+
+
+def resolve(value: str, refs: SystemRefs) -> pulumi.Output[str]:
+    """Substitute every placeholder of ``value``; the result is secret when any part is."""
+    found = list(_PLACEHOLDER.finditer(value))
+    if not found:
+        return pulumi.Output.from_input(value)
+    parts = [refs.lookup(m.group(1), m.group(2), m.group(3)) for m in found]
+
+    def substitute(resolved: list[str]) -> str:
+        out, last = [], 0
+        for match, text in zip(found, resolved, strict=True):
+            out.append(value[last : match.start()])
+            out.append(str(text))
+            last = match.end()
+        out.append(value[last:])
+        return "".join(out)
+
+    result = pulumi.Output.all(*parts).apply(substitute)
+    return pulumi.Output.secret(result) if is_sensitive(value) else result

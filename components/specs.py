@@ -1,0 +1,277 @@
+"""Provider-neutral specs shared by every cloud and runtime.
+
+A clinical system (``stacks/<system>.py``) is described only with these
+models; the components in ``components/<cloud|runtime>/`` turn them into
+resources. Every default is the secure choice, so a system that says
+nothing gets the hardened behaviour.
+
+Environment values may reference connection details and secrets that only
+exist once resources are created, with ``${kind:name.field}`` placeholders:
+
+- ``${secret:NAME}`` a generated or config-supplied secret of the system
+- ``${postgres:NAME.FIELD}`` FIELD in host, port, database, user, password, url, async_url
+- ``${redis:NAME.FIELD}`` FIELD in host, port, password, url
+- ``${bucket:NAME.FIELD}`` FIELD in name, endpoint, access_key, secret_key, region
+- ``${route:NAME.url}`` / ``${route:NAME.host}`` the public URL or host name of a route
+- ``${domain}`` the stack's domain
+
+The system model checks that every placeholder names something it declares.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# An image reference pinned to a tag or a digest: [registry/]name(:tag|@sha256:...).
+_IMAGE_RE = re.compile(
+    r"^(?P<name>[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+_MUTABLE_TAGS = {"latest", "stable", "main", "master", "edge", "nightly", "dev"}
+_PLACEHOLDER_RE = re.compile(r"\$\{([a-z]+)(?::([a-z0-9-]+)(?:\.([a-z_]+))?)?\}")
+_NAME_RE = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
+
+PLACEHOLDER_FIELDS: dict[str, set[str]] = {
+    "postgres": {"host", "port", "database", "user", "password", "url", "async_url"},
+    "redis": {"host", "port", "password", "url"},
+    "bucket": {"name", "endpoint", "access_key", "secret_key", "region"},
+    "route": {"url", "host"},
+}
+
+
+def check_image_ref(ref: str) -> str:
+    """Return ``ref`` if it is pinned to a version tag or a digest, else raise ValueError."""
+    match = _IMAGE_RE.match(ref)
+    if not match:
+        raise ValueError(f"'{ref}' is not an image reference; use registry/name:tag or name@sha256:<digest>")
+    tag, digest = match.group("tag"), match.group("digest")
+    if not tag and not digest:
+        raise ValueError(f"image '{ref}' has no tag; pin it to a version (name:1.2.3) or a digest (name@sha256:...)")
+    if tag in _MUTABLE_TAGS and not digest:
+        raise ValueError(f"image '{ref}' uses the mutable tag '{tag}'; pin it to a version or a digest")
+    return ref
+
+
+def placeholders(text: str) -> list[tuple[str, str | None, str | None]]:
+    """The ``(kind, name, field)`` triples referenced by ``text``."""
+    return [(m.group(1), m.group(2), m.group(3)) for m in _PLACEHOLDER_RE.finditer(text)]
+
+
+class Spec(BaseModel):
+    """Base for specs: immutable, and a typo in a field name is an error rather than ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GpuSpec(Spec):
+    """A GPU request. Clouds pick the cheapest machine that satisfies it."""
+
+    count: int = Field(1, ge=1, le=16, description="Number of GPUs per replica.")
+    model: str | None = Field(
+        None, description="GPU model (t4, a10g, l4, v100, a100, h100 ...); None means any model with min_vram_gb."
+    )
+    min_vram_gb: int = Field(16, ge=1, le=192, description="Minimum memory per GPU in GiB.")
+
+
+class ResourcesSpec(Spec):
+    """CPU and memory limits. Limits are always set: an unbounded container can starve its neighbours."""
+
+    cpus: float = Field(1.0, gt=0, le=192, description="CPU limit (cores).")
+    memory_mb: int = Field(1024, ge=64, le=2_097_152, description="Memory limit in MiB (hard limit, OOM-killed above).")
+    shm_mb: int = Field(64, ge=64, le=524_288, description="Size of /dev/shm in MiB (MedCAT bulk needs GBs).")
+
+
+class HealthCheckSpec(Spec):
+    """A container health check. HTTP checks run ``curl -fsS`` inside the container."""
+
+    http_path: str | None = Field(None, description="Path probed on the service port over HTTP.")
+    command: tuple[str, ...] | None = Field(None, description="Exec-form command, used when http_path is None.")
+    interval_s: int = Field(30, ge=1, le=3600)
+    timeout_s: int = Field(10, ge=1, le=600)
+    retries: int = Field(3, ge=1, le=20)
+    start_period_s: int = Field(30, ge=0, le=3600, description="Grace period (model loading can take minutes).")
+
+    @model_validator(mode="after")
+    def _one_probe(self) -> HealthCheckSpec:
+        if (self.http_path is None) == (self.command is None):
+            raise ValueError("a health check needs exactly one of http_path or command")
+        return self
+
+
+class VolumeSpec(Spec):
+    """A named persistent volume mounted into a service."""
+
+    name: str = Field(pattern=_NAME_RE, description="Volume name, unique within the system.")
+    mount_path: str = Field(pattern=r"^/", description="Absolute path inside the container.")
+    read_only: bool = Field(False, description="Mount read-only (model packs are read-only).")
+    size_gb: int = Field(10, ge=1, le=65_536, description="Capacity where the runtime sizes volumes (clouds, k8s).")
+
+
+class SecretSpec(Spec):
+    """A secret a system needs. Generated secrets come from pulumi-random; config secrets must be Pulumi secrets."""
+
+    name: str = Field(pattern=_NAME_RE)
+    source: Literal["generated", "config"] = Field(
+        "generated", description="'generated': random, never shown; 'config': the operator supplies it as a secret."
+    )
+    length: int = Field(48, ge=16, le=256, description="Length of a generated secret.")
+    description: str = Field("", description="What the secret is, shown in config errors.")
+    required: bool = Field(True, description="A missing config secret is an error when required.")
+
+
+class ServiceSpec(Spec):
+    """A long-running container (or a one-shot job) of a clinical system, hardened by default."""
+
+    name: str = Field(pattern=_NAME_RE, description="Service name, unique within the system.")
+    image: str = Field(description="Image pinned to a tag or digest; 'latest' and untagged are rejected.")
+    port: int | None = Field(None, ge=1, le=65535, description="Port the service listens on inside the container.")
+    command: tuple[str, ...] | None = Field(None, description="Overrides the image's command.")
+    env: dict[str, str] = Field(default_factory=dict, description="Environment; values may use placeholders.")
+    health: HealthCheckSpec | None = Field(None, description="Health check; required for services with a port.")
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    gpu: GpuSpec | None = Field(None, description="GPU request; None runs on CPU.")
+    volumes: tuple[VolumeSpec, ...] = ()
+    replicas: int = Field(1, ge=0, le=64, description="Copies to run; 0 disables the service.")
+    user: str | None = Field("10001:10001", description="uid:gid; None keeps the image's user (for images that need root to start).")
+    read_only_root: bool = Field(True, description="Root filesystem read-only; writable paths via tmpfs or volumes.")
+    tmpfs: tuple[str, ...] = Field(("/tmp",), description="In-memory writable paths.")
+    capabilities_add: tuple[str, ...] = Field((), description="Capabilities added back after dropping ALL.")
+    egress: bool = Field(False, description="Needs outbound internet (e.g. a mail poller); off by default.")
+    depends_on: tuple[str, ...] = Field((), description="Services (or jobs) that must exist first.")
+    kind: Literal["service", "job"] = Field("service", description="'job' runs once to completion (migrations).")
+    metrics_path: str | None = Field(None, description="Prometheus scrape path, if the service exposes metrics.")
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        return check_image_ref(value)
+
+    @field_validator("capabilities_add")
+    @classmethod
+    def _no_dangerous_caps(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH"} & set(value)
+        if bad:
+            raise ValueError(f"capabilities {sorted(bad)} break container isolation; remove them")
+        return value
+
+    @model_validator(mode="after")
+    def _health_for_ports(self) -> ServiceSpec:
+        if self.kind == "service" and self.port is not None and self.health is None:
+            raise ValueError(f"service '{self.name}' listens on {self.port} but has no health check")
+        return self
+
+
+class RouteSpec(Spec):
+    """A public HTTPS route ``<host>.<domain>`` to a service, terminated by the proxy or load balancer."""
+
+    name: str = Field(pattern=_NAME_RE, description="Route name, unique within the system.")
+    host: str = Field(pattern=_NAME_RE, description="Left-most DNS label; the stack domain is appended.")
+    service: str = Field(description="Target service name.")
+    port: int | None = Field(None, ge=1, le=65535, description="Target port; defaults to the service's port.")
+    path: str = Field("/", pattern=r"^/")
+    auth: Literal["app", "basic"] = Field(
+        "basic", description="'app': the service authenticates users itself; 'basic': the proxy demands credentials."
+    )
+    max_body_mb: int = Field(10, ge=1, le=10_240, description="Largest request body accepted.")
+    timeout_s: int = Field(60, ge=1, le=3600, description="Upstream read/send timeout.")
+
+
+class PostgresSpec(Spec):
+    """A PostgreSQL database for one system. Never shared between systems."""
+
+    name: str = Field(pattern=_NAME_RE)
+    version: str = Field("16", pattern=r"^1[3-7](\.[0-9]+)?$", description="Major version (13-17).")
+    database: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    user: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    extensions: tuple[str, ...] = Field((), description="Extensions the system needs (e.g. 'vector').")
+    storage_gb: int = Field(20, ge=1, le=65_536)
+    max_connections: int = Field(100, ge=10, le=5000)
+    backup_retention_days: int | None = Field(
+        None, ge=1, le=35, description="None: 7 outside prod, 35 in prod (the cloud maximum)."
+    )
+
+    @field_validator("user")
+    @classmethod
+    def _not_superuser(cls, value: str) -> str:
+        if value in {"postgres", "admin", "root", "rdsadmin"}:
+            raise ValueError(f"database user '{value}' is a superuser or reserved name; use the system's own user")
+        return value
+
+
+class RedisSpec(Spec):
+    """A Redis instance for one system: authenticated, TLS where the cloud offers it."""
+
+    name: str = Field(pattern=_NAME_RE)
+    version: str = Field("7.2", pattern=r"^[67](\.[0-9]+)?$")
+    memory_mb: int = Field(512, ge=64, le=1_048_576)
+    persistence: bool = Field(True, description="AOF persistence so a queue survives restarts.")
+    eviction_policy: Literal["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu"] = Field(
+        "noeviction", description="Queues need noeviction; pure caches may use an LRU policy."
+    )
+
+
+class BucketSpec(Spec):
+    """Object storage for one system: private, encrypted, versioned."""
+
+    name: str = Field(pattern=_NAME_RE)
+    versioning: bool = Field(True, description="Keep prior versions (ransomware and accidental deletes).")
+    noncurrent_version_expiry_days: int = Field(90, ge=1, le=3650)
+    expire_objects_after_days: int | None = Field(None, ge=1, le=36_500, description="Delete objects after N days.")
+
+
+class SystemSpec(Spec):
+    """Everything one clinical system deploys, described without any cloud SDK."""
+
+    name: str = Field(pattern=_NAME_RE)
+    description: str
+    services: tuple[ServiceSpec, ...]
+    routes: tuple[RouteSpec, ...] = ()
+    postgres: tuple[PostgresSpec, ...] = ()
+    redis: tuple[RedisSpec, ...] = ()
+    buckets: tuple[BucketSpec, ...] = ()
+    secrets: tuple[SecretSpec, ...] = ()
+
+    def service(self, name: str) -> ServiceSpec:
+        """The service called ``name``."""
+        return next(s for s in self.services if s.name == name)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> SystemSpec:
+        declared: dict[str, set[str]] = {
+            "postgres": {p.name for p in self.postgres},
+            "redis": {r.name for r in self.redis},
+            "bucket": {b.name for b in self.buckets},
+            "secret": {s.name for s in self.secrets},
+            "route": {r.name for r in self.routes},
+        }
+        services = {s.name: s for s in self.services}
+        for group in ("services", "routes", "postgres", "redis", "buckets", "secrets"):
+            names = [item.name for item in getattr(self, group)]
+            dupes = {n for n in names if names.count(n) > 1}
+            if dupes:
+                raise ValueError(f"{self.name}: duplicate {group} {sorted(dupes)}")
+        for svc in self.services:
+            for dep in svc.depends_on:
+                if dep not in services:
+                    raise ValueError(f"{self.name}/{svc.name}: depends on unknown service '{dep}'")
+            for key, value in svc.env.items():
+                for kind, name, fld in placeholders(value):
+                    if kind == "domain":
+                        continue
+                    if kind not in declared or name is None:
+                        raise ValueError(f"{self.name}/{svc.name}: env {key} has a bad placeholder in '{value}'")
+                    if name not in declared[kind]:
+                        raise ValueError(f"{self.name}/{svc.name}: env {key} references undeclared {kind} '{name}'")
+                    if kind != "secret" and fld not in PLACEHOLDER_FIELDS[kind]:
+                        raise ValueError(f"{self.name}/{svc.name}: env {key}: {kind} has no field '{fld}'")
+        for route in self.routes:
+            target = services.get(route.service)
+            if target is None:
+                raise ValueError(f"{self.name}: route '{route.name}' targets unknown service '{route.service}'")
+            if (route.port or target.port) is None:
+                raise ValueError(f"{self.name}: route '{route.name}' targets '{target.name}', which has no port")
+        return self

@@ -1,0 +1,225 @@
+"""Run the real ``__main__.py`` for a ``Pulumi.<stack>.yaml`` under the Pulumi mock runtime.
+
+No Pulumi CLI, no cloud, no Docker: the mock monitor records every
+registration (type, name, parent, dependencies, inputs, options) exactly as
+the engine would receive it, and answers with plausible outputs so that
+``apply`` callbacks run (``preview=False``, see testing-and-ci.md 1.4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import runpy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "clinical-platform"
+SECRET_PLACEHOLDER = "offline-plan-secret-placeholder"
+
+
+class StackFileError(Exception):
+    """The stack file is missing or is not valid YAML."""
+
+
+@dataclass
+class Captured:
+    """One resource registration as the engine would see it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    protect: bool
+    dependencies: list[str]
+    inputs: dict[str, Any]
+    raw: Any
+    additional_secret_outputs: list[str]
+    ignore_changes: list[str]
+    delete_before_replace: bool
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ProgramRun:
+    """What one run of the program registered and exported."""
+
+    stack: str
+    resources: list[Captured]
+    exports: dict[str, Any]
+    config: dict[str, Any]
+    secret_keys: set[str]
+
+
+def load_stack_file(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], set[str]]:
+    """Config of ``Pulumi.<stack>.yaml`` as the language host passes it: JSON strings for objects.
+
+    ``secure:`` values cannot be decrypted without the Pulumi CLI, so they
+    become a placeholder and their key is marked secret, as the engine would.
+    """
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        shipped = sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
+        raise StackFileError(f"no stack file {path.name}; shipped stacks: {', '.join(shipped)}")
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{path.name} is not valid YAML: {exc}") from None
+    values = document.get("config") or {}
+    if not isinstance(values, dict):
+        raise StackFileError(f"{path.name}: 'config' must be a mapping of keys to values")
+    config: dict[str, Any] = {}
+    secret_keys: set[str] = set()
+
+    def reveal(value: Any, key: str) -> Any:
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret_keys.add(key)
+            return SECRET_PLACEHOLDER
+        if isinstance(value, dict):
+            return {k: reveal(v, key) for k, v in value.items()}
+        if isinstance(value, list):
+            return [reveal(v, key) for v in value]
+        return value
+
+    for key, value in values.items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        plain = reveal(value, full)
+        config[full] = plain if isinstance(plain, str) else json.dumps(plain)
+    return config, secret_keys
+
+
+def _fake_pem(kind: str, seed: str) -> str:
+    body = base64.b64encode(hashlib.sha512(seed.encode()).digest() * 3).decode()
+    return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----\n"
+
+
+def _digest(seed: str, n: int = 32) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:n]
+
+
+# Outputs the providers compute, keyed by type token: enough for every apply in the program.
+OUTPUT_FAKES: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+    "random:index/randomPassword:RandomPassword": lambda n, i: {
+        "result": _digest(n, int(i.get("length", 32))), "bcryptHash": "$2a$10$" + _digest(n, 53)},
+    "random:index/randomBytes:RandomBytes": lambda n, i: {
+        "base64": base64.b64encode(hashlib.sha256(n.encode()).digest()).decode(), "hex": _digest(n, 64)},
+    "tls:index/privateKey:PrivateKey": lambda n, i: {
+        "privateKeyPem": _fake_pem("PRIVATE KEY", n), "publicKeyPem": _fake_pem("PUBLIC KEY", n)},
+    "tls:index/selfSignedCert:SelfSignedCert": lambda n, i: {"certPem": _fake_pem("CERTIFICATE", n)},
+    "tls:index/certRequest:CertRequest": lambda n, i: {"certRequestPem": _fake_pem("CERTIFICATE REQUEST", n)},
+    "tls:index/locallySignedCert:LocallySignedCert": lambda n, i: {"certPem": _fake_pem("CERTIFICATE", n)},
+    "docker:index/remoteImage:RemoteImage": lambda n, i: {
+        "imageId": "sha256:" + _digest(str(i.get("name")), 64), "repoDigest": f"{i.get('name')}@sha256:{_digest(n, 64)}"},
+}  # fmt: skip
+
+
+class PlatformMocks(Mocks):
+    """Answers registrations with plausible outputs and invokes with fixed, realistic data."""
+
+    def __init__(self, invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None) -> None:
+        self.invokes = dict(invokes or {})
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        fake = OUTPUT_FAKES.get(args.typ)
+        state = {**args.inputs, **(fake(args.name, args.inputs) if fake else {})}
+        state.setdefault("name", args.name)
+        return f"{args.name}-id", state
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        handler = self.invokes.get(args.token)
+        if handler is None:
+            raise NotImplementedError(f"the offline plan does not answer invoke {args.token}")
+        return handler(dict(args.args)), None
+
+
+class RecordingMonitor(MockMonitor):
+    """A mock monitor that keeps every registration with its parent, dependencies and options."""
+
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.captured: list[Captured] = []
+        self.by_urn: dict[str, Captured] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        record = Captured(
+            type=request.type,
+            name=request.name,
+            urn=response.urn,
+            parent=request.parent,
+            custom=request.custom,
+            protect=request.protect,
+            dependencies=list(request.dependencies),
+            inputs=rpc.deserialize_properties(request.object),
+            raw=request.object,
+            additional_secret_outputs=list(request.additionalSecretOutputs),
+            ignore_changes=list(request.ignoreChanges),
+            delete_before_replace=request.deleteBeforeReplace,
+        )
+        self.captured.append(record)
+        self.by_urn[record.urn] = record
+        return response
+
+
+def run_program(
+    stack: str,
+    *,
+    config: dict[str, Any] | None = None,
+    secret_keys: set[str] | None = None,
+    program: Path = ROOT / "__main__.py",
+    invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None,
+) -> ProgramRun:
+    """Run the program for ``stack``. A ``ConfigError`` propagates before anything is registered.
+
+    ``config``/``secret_keys`` default to the stack file's; tests pass their own.
+    """
+    if config is None:
+        config, file_secrets = load_stack_file(stack)
+        secret_keys = file_secrets if secret_keys is None else secret_keys
+    secret_keys = set(secret_keys or ())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        settings.ROOT.set(None)  # a fresh root stack per run (the ContextVar survives set_mocks)
+        runtime_config.set_all_config(dict(config), sorted(secret_keys))
+        mocks = PlatformMocks(invokes or default_invokes())
+        monitor = RecordingMonitor(mocks)
+        pulumi.runtime.set_mocks(
+            mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor,
+            logger=logging.getLogger("offline-plan"),
+        )  # fmt: skip
+        exports: dict[str, Any] = {}
+
+        def program_body() -> pulumi.Output[Any]:
+            runpy.run_path(str(program), run_name="__main__")
+            root = settings.get_root_resource()
+            outputs = dict(getattr(root, "outputs", {}) or {})
+            return pulumi.Output.all(**outputs).apply(exports.update) if outputs else pulumi.Output.from_input(None)
+
+        pulumi.runtime.test(program_body)()
+        for record in monitor.captured:
+            record.outputs = monitor.resources.get(record.urn).state if record.urn in monitor.resources else {}
+        return ProgramRun(stack, monitor.captured, exports, dict(config), secret_keys)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def default_invokes() -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+    """Invokes the components make, answered with fixed data (clouds add theirs here)."""
+    return {}

@@ -1,0 +1,58 @@
+"""The clinical platform's compliance policy pack.
+
+``from policy import ALL_POLICIES`` gives the ``pulumi_policy`` policy
+objects without starting the analyzer server (only ``policy/__main__.py``
+builds the ``PolicyPack``). The offline plan runs these same objects.
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyComplianceFramework,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+)
+
+from policy.catalog import RULE_NAMES, RULES
+from policy.rule import CheckContext, Rule
+
+__all__ = ["ALL_POLICIES", "RULES", "RULE_NAMES", "policy_for", "context_from_args"]
+
+
+def context_from_args(args: ResourceValidationArgs) -> CheckContext:
+    """The check context of a resource as the engine (or the offline plan) describes it."""
+    opts = args.opts
+    config = args.get_config() or {}
+    return CheckContext(
+        name=args.name,
+        protect=bool(opts.protect) if opts else False,
+        additional_secret_outputs=tuple(opts.additional_secret_outputs or ()) if opts else (),
+        environment=config.get("environment"),
+    )
+
+
+def policy_for(rule: Rule) -> ResourceValidationPolicy:
+    """Wrap one rule in the policy object the engine runs."""
+
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if args.resource_type not in rule.resource_types:
+            return
+        for message in rule.evaluate(args.resource_type, args.props, context_from_args(args)):
+            report_violation(message, args.urn)
+
+    return ResourceValidationPolicy(
+        name=rule.name,
+        description=rule.description,
+        validate=validate,
+        enforcement_level=EnforcementLevel(rule.default_enforcement),
+        severity=Severity(rule.severity),
+        framework=PolicyComplianceFramework(name="HIPAA Security Rule", reference=rule.hipaa, specification=rule.nist),
+        tags=[rule.family, *rule.tags],
+        remediation_steps=rule.remediation,
+    )
+
+
+ALL_POLICIES: list[ResourceValidationPolicy] = [policy_for(rule) for rule in RULES]

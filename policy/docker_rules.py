@@ -1,0 +1,247 @@
+"""Rules for the single Docker host runtime (``docker:index/container:Container`` and images).
+
+Checks read the engine's camelCase properties and accept every shape the
+provider accepts (ports with or without ``external``, labels as a list of
+``{label, value}``, a missing optional block).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from components.specs import check_image_ref
+from policy.rule import HIPAA, CheckContext, Rule
+
+CONTAINER = "docker:index/container:Container"
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+ROLE_LABEL = "clinical.platform/role"
+
+# Ports of data, search, object storage, queue and monitoring services: never published on the host.
+DATA_PORTS = {
+    5432: "PostgreSQL", 6379: "Redis", 8983: "Solr", 9000: "MinIO API", 9001: "MinIO console",
+    9090: "Prometheus", 9093: "Alertmanager", 3100: "Loki", 5555: "Flower", 8080: "cAdvisor",
+    9100: "node exporter", 9200: "Elasticsearch", 27017: "MongoDB", 11211: "memcached", 5672: "RabbitMQ",
+}  # fmt: skip
+DANGEROUS_CAPS = {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH", "SYS_RAWIO", "BPF"}
+SECRET_NAME_RE = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|PRIVATE_KEY|CREDENTIALS|DSN|AUTH)", re.I)
+WEAK_VALUES = {"", "admin", "password", "changeme", "change-me", "secret", "postgres", "root", "test", "123456", "default"}
+_PLACEHOLDER_VALUE = re.compile(r"^<.*>$|^\$\{.*\}$|^xxx+$", re.I)
+
+
+def _labels(props: Mapping[str, Any]) -> dict[str, str]:
+    return {str(item.get("label")): str(item.get("value")) for item in props.get("labels") or [] if item}
+
+
+def _role(props: Mapping[str, Any]) -> str:
+    return _labels(props).get(ROLE_LABEL, "")
+
+
+def _published(props: Mapping[str, Any]) -> Iterator[tuple[int, int]]:
+    """(internal, external) of every port bound on the host."""
+    for port in props.get("ports") or []:
+        if not port:
+            continue
+        internal = int(port.get("internal") or 0)
+        external = port.get("external")
+        # Docker publishes a port given without 'external' on a random host port.
+        yield internal, int(external) if external else 0
+
+
+def check_no_published_data_port(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if props.get("publishAllPorts"):
+        yield f"{ctx.name} sets publishAllPorts, which publishes every exposed port on the host"
+    for internal, external in _published(props):
+        if internal in DATA_PORTS or _role(props) == "data":
+            what = DATA_PORTS.get(internal, "data service")
+            yield f"{ctx.name} publishes {what} port {internal} on host port {external or 'random'}"
+
+
+def check_only_proxy_publishes(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if _role(props) == "proxy":
+        return
+    for internal, external in _published(props):
+        if internal not in DATA_PORTS:  # data ports are the rule above
+            yield f"{ctx.name} publishes port {internal} on the host; route it through the TLS proxy instead"
+
+
+def check_no_privileged(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if props.get("privileged"):
+        yield f"{ctx.name} runs privileged"
+    for mode in ("networkMode", "pidMode", "ipcMode", "usernsMode"):
+        if str(props.get(mode) or "") == "host":
+            yield f"{ctx.name} shares the host's namespace ({mode}=host)"
+    adds = {str(c).upper().removeprefix("CAP_") for c in (props.get("capabilities") or {}).get("adds") or []}
+    if adds & DANGEROUS_CAPS:
+        yield f"{ctx.name} adds capabilities {sorted(adds & DANGEROUS_CAPS)}"
+    for opt in props.get("securityOpts") or []:
+        if str(opt).replace(":", "=") in {"seccomp=unconfined", "apparmor=unconfined", "label=disable"}:
+            yield f"{ctx.name} disables a kernel security profile ({opt})"
+    for vol in props.get("volumes") or []:
+        if vol and str(vol.get("hostPath") or "").rstrip("/") in {"/var/run/docker.sock", "/run/docker.sock", "/"}:
+            yield f"{ctx.name} mounts {vol.get('hostPath')} from the host, which gives root on the host"
+    for dev in props.get("devices") or []:
+        if dev:
+            yield f"{ctx.name} maps host device {dev.get('hostPath')}; request GPUs with gpus/deviceRequests instead"
+
+
+def check_pinned_image(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    ref = str(props.get("image") or props.get("name") or "")
+    if ref.startswith("sha256:"):  # an image ID is immutable
+        return
+    try:
+        check_image_ref(ref)
+    except ValueError as exc:
+        yield f"{ctx.name}: {exc}"
+
+
+_SSL_PROTOCOLS = re.compile(r"^\s*ssl_protocols\s+([^;]+);", re.M)
+_LISTEN = re.compile(r"^\s*listen\s+([^;]+);", re.M)
+_ALLOWED_TLS = {"TLSv1.2", "TLSv1.3"}
+
+
+def _nginx_configs(props: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for upload in props.get("uploads") or []:
+        if upload and str(upload.get("file", "")).endswith(".conf") and "nginx" in str(upload.get("file", "")):
+            yield str(upload["file"]), str(upload.get("content") or "")
+
+
+def check_proxy_tls(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if _role(props) != "proxy":
+        return
+    configs = list(_nginx_configs(props))
+    if not configs:
+        yield f"{ctx.name} is a proxy without an nginx configuration this rule can read"
+    for path, text in configs:
+        listens_tls = any("ssl" in m.split() for m in _LISTEN.findall(text))
+        protocols = _SSL_PROTOCOLS.findall(text)
+        if listens_tls and not protocols:
+            yield f"{ctx.name} {path}: TLS listener without ssl_protocols (nginx would use its defaults)"
+        for line in protocols:
+            weak = set(line.split()) - _ALLOWED_TLS
+            if weak:
+                yield f"{ctx.name} {path}: ssl_protocols allows {sorted(weak)}; allow only TLSv1.2 TLSv1.3"
+        for block in _server_blocks(text):
+            listens = _LISTEN.findall(block)
+            plain = [m for m in listens if "ssl" not in m.split()]
+            if plain and "return 301 https://" not in block and "return 308 https://" not in block:
+                yield f"{ctx.name} {path}: plain-HTTP server ({plain[0]}) that does not only redirect to HTTPS"
+
+
+def _server_blocks(text: str) -> Iterator[str]:
+    """Top-level ``server { ... }`` blocks, by brace counting."""
+    for match in re.finditer(r"\bserver\s*\{", text):
+        depth, start = 0, match.end() - 1
+        for index in range(start, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[index], 0)
+            if depth == 0:
+                yield text[start : index + 1]
+                break
+
+
+def check_no_plaintext_secret_env(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    secret_named = []
+    for entry in props.get("envs") or []:
+        key, _, value = str(entry).partition("=")
+        if not SECRET_NAME_RE.search(key) or key.endswith("_FILE"):
+            continue
+        secret_named.append(key)
+        if value.strip().lower() in WEAK_VALUES or _PLACEHOLDER_VALUE.match(value.strip()):
+            yield f"{ctx.name}: {key} holds a default or placeholder value; generate it (pulumi-random) or set a secret"
+    if secret_named and "envs" not in ctx.additional_secret_outputs:
+        yield f"{ctx.name}: {', '.join(sorted(secret_named))} in env but envs is not marked secret, so state would hold them in plaintext"
+
+
+def check_hardened(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    opts = {str(o).replace("=", ":") for o in props.get("securityOpts") or []}
+    if "no-new-privileges:true" not in opts and "no-new-privileges" not in opts:
+        yield f"{ctx.name}: no-new-privileges is not set"
+    drops = {str(c).upper() for c in (props.get("capabilities") or {}).get("drops") or []}
+    if "ALL" not in drops:
+        yield f"{ctx.name}: capabilities are not dropped (drop ALL, add back only what is needed)"
+    if not props.get("memory"):
+        yield f"{ctx.name}: no memory limit"
+    if not (props.get("logOpts") or {}).get("max-size"):
+        yield f"{ctx.name}: logs are not rotated (logOpts max-size)"
+
+
+def check_non_root(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    user = str(props.get("user") or "")
+    if user.split(":")[0] in {"", "root", "0"}:
+        yield f"{ctx.name} runs as {'root' if user else 'the image default user (often root)'}; set a non-root uid:gid"
+
+
+def check_healthcheck(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if _labels(props).get("clinical.platform/kind") == "job":
+        return
+    tests = (props.get("healthcheck") or {}).get("tests") or []
+    if not tests or tests[0] == "NONE":
+        yield f"{ctx.name}: no health check, so a hung service is never restarted or reported"
+
+
+RULES = [
+    Rule(
+        name="docker-no-published-data-port", family="firewall", severity="critical",
+        description="Data, search, storage and monitoring ports are never published on the Docker host.",
+        remediation="Remove the port mapping; reach the service over the private Docker network or through the TLS proxy.",
+        hipaa=HIPAA["access-control"], nist="NIST 800-53 SC-7", resource_types=(CONTAINER,),
+        check=check_no_published_data_port,
+    ),
+    Rule(
+        name="docker-only-proxy-publishes-ports", family="firewall", severity="high",
+        description="Only the TLS proxy publishes ports on the Docker host.",
+        remediation="Remove the port mapping and add a RouteSpec so the proxy terminates TLS in front of the service.",
+        hipaa=HIPAA["transmission"], nist="NIST 800-53 SC-7", resource_types=(CONTAINER,),
+        check=check_only_proxy_publishes,
+    ),
+    Rule(
+        name="docker-no-privileged-container", family="hardening", severity="critical",
+        description="No privileged container, host namespace, dangerous capability or Docker socket mount.",
+        remediation="Drop privileged/host modes and dangerous capabilities; GPUs need only a device request.",
+        hipaa=HIPAA["access-control"], nist="NIST 800-53 AC-6", resource_types=(CONTAINER,),
+        check=check_no_privileged,
+    ),
+    Rule(
+        name="docker-image-pinned", family="hardening", severity="high",
+        description="Images are pinned to a version tag or digest, never 'latest' or untagged.",
+        remediation="Pin the image as registry/name:1.2.3 or registry/name@sha256:<digest>.",
+        hipaa=HIPAA["integrity"], nist="NIST 800-53 CM-2", resource_types=(CONTAINER, REMOTE_IMAGE),
+        check=check_pinned_image,
+    ),
+    Rule(
+        name="docker-proxy-tls12", family="tls", severity="critical",
+        description="The TLS proxy accepts only TLS 1.2 and 1.3, and plain HTTP only redirects to HTTPS.",
+        remediation="Set `ssl_protocols TLSv1.2 TLSv1.3;` and make every port-80 server `return 301 https://$host$request_uri;`.",
+        hipaa=HIPAA["transmission-encryption"], nist="NIST 800-53 SC-8", resource_types=(CONTAINER,),
+        check=check_proxy_tls,
+    ),
+    Rule(
+        name="docker-no-plaintext-secret-env", family="secrets", severity="critical",
+        description="Secrets in container environment are generated or Pulumi secrets, and stored encrypted in state.",
+        remediation="Take the value from pulumi-random or `pulumi config set --secret`, and mark envs as a secret output.",
+        hipaa=HIPAA["encryption-at-rest"], nist="NIST 800-53 IA-5", resource_types=(CONTAINER,),
+        check=check_no_plaintext_secret_env,
+    ),
+    Rule(
+        name="docker-container-hardened", family="hardening", severity="medium",
+        description="Containers set no-new-privileges, drop all capabilities, have a memory limit and rotate logs.",
+        remediation="Use the ContainerWorkload component, which sets these by default.",
+        hipaa=HIPAA["risk-management"], nist="NIST 800-53 CM-7", resource_types=(CONTAINER,),
+        check=check_hardened,
+    ),
+    Rule(
+        name="docker-non-root", family="hardening", severity="medium",
+        description="Containers run as a non-root user.",
+        remediation="Set ServiceSpec.user to a uid:gid the image supports, or document why the image needs root.",
+        hipaa=HIPAA["access-control"], nist="NIST 800-53 AC-6(10)", resource_types=(CONTAINER,),
+        check=check_non_root, default_enforcement="advisory",
+    ),
+    Rule(
+        name="docker-healthcheck", family="hardening", severity="low",
+        description="Long-running containers have a health check.",
+        remediation="Give the ServiceSpec a HealthCheckSpec.",
+        hipaa=HIPAA["contingency"], nist="NIST 800-53 SI-4", resource_types=(CONTAINER,),
+        check=check_healthcheck, default_enforcement="advisory",
+    ),
+]  # fmt: skip

@@ -1,0 +1,1 @@
+"""What a stack is made of: its validated config, its foundation and its clinical systems."""

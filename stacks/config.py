@@ -1,0 +1,373 @@
+"""``StackConfig``: every ``clinical-platform:*`` key, validated before any resource exists.
+
+This module is the only reader of Pulumi config. A bad stack file fails
+here with one line per problem, each naming the key and the fix, e.g.::
+
+    clinical-platform:systems[1]: unknown system 'cogstak-nlp'; did you mean 'cogstack-nlp'?
+
+The error is a ``pulumi.RunError``, which the Pulumi engine prints without a
+traceback, and the offline plan prints the same lines and exits 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import pulumi
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from components.gpu_catalog import unsatisfiable_reason
+from components.specs import GpuSpec, SystemSpec, check_image_ref
+from stacks import registry
+
+PROJECT = "clinical-platform"
+
+Cloud = Literal["onprem", "aws", "gcp"]
+Runtime = Literal["docker", "kubernetes"]
+Environment = Literal["local", "dev", "preview", "staging", "prod"]
+Enforcement = Literal["advisory", "mandatory", "disabled"]
+
+# (cloud, runtime) pairs that are built today; the others fail validation with a clear message.
+SUPPORTED_PLATFORMS: set[tuple[str, str]] = {("onprem", "docker")}
+
+_DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_TAG_KEY_RE = re.compile(r"^[a-z][a-zA-Z0-9_.:/-]{0,62}$")
+
+
+class ConfigError(pulumi.RunError):
+    """Stack config is invalid. ``problems`` holds one ``key: problem; fix`` line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid stack config:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class _Model(BaseModel):
+    """Config models: camelCase keys as in the stack file, typos rejected."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class NetworkConfig(_Model):
+    """The private address space of the stack (Docker subnet, VPC or VPC network)."""
+
+    cidr: str = Field("10.42.0.0/16", description="Private IPv4 range, /16 to /24, RFC 1918.")
+
+    @field_validator("cidr")
+    @classmethod
+    def _private_cidr(cls, value: str) -> str:
+        try:
+            net = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"'{value}' is not an IPv4 CIDR ({exc}); use e.g. 10.42.0.0/16") from None
+        if not net.is_private or net.is_loopback or net.is_link_local:
+            raise ValueError(f"'{value}' is not a private range; use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")
+        if not 16 <= net.prefixlen <= 24:
+            raise ValueError(f"'{value}' has prefix /{net.prefixlen}; use a prefix between /16 and /24")
+        return value
+
+
+class TlsConfig(_Model):
+    """Where the proxy's certificate comes from."""
+
+    mode: Literal["self-signed", "provided"] = Field(
+        "self-signed", description="'self-signed': a local CA from pulumi-tls (local stacks only); 'provided': your PEM."
+    )
+    certificate: str | None = Field(None, description="PEM certificate chain when mode is 'provided'.")
+
+    @model_validator(mode="after")
+    def _certificate_when_provided(self) -> TlsConfig:
+        if self.mode == "provided" and not (self.certificate or "").startswith("-----BEGIN CERTIFICATE-----"):
+            raise ValueError("mode 'provided' needs certificate: a PEM chain starting with -----BEGIN CERTIFICATE-----")
+        return self
+
+
+class AuthConfig(_Model):
+    """The credentials the proxy demands in front of services without authentication of their own."""
+
+    username: str = Field("clinician", pattern=r"^[a-z][a-z0-9_.-]{2,31}$")
+
+
+class PolicyConfig(_Model):
+    """How policy violations are enforced: advisory warns, mandatory fails the plan and ``pulumi up``."""
+
+    enforcement: Enforcement | None = Field(None, description="Default: mandatory in prod, advisory elsewhere.")
+    overrides: dict[str, Enforcement] = Field(default_factory=dict, description="Per-rule enforcement by rule name.")
+
+    @field_validator("overrides")
+    @classmethod
+    def _known_rules(cls, value: dict[str, str]) -> dict[str, str]:
+        from policy.catalog import RULE_NAMES  # the rule list lives with the rules
+
+        for name in value:
+            if name not in RULE_NAMES:
+                raise ValueError(f"unknown policy rule '{name}'{_did_you_mean(name, RULE_NAMES)}")
+        return value
+
+
+class HostGpuConfig(_Model):
+    """GPUs installed on the single Docker host (cloud onprem)."""
+
+    model: str = Field(description="GPU model, e.g. t4, a10g, l4, a100.")
+    count: int = Field(1, ge=1, le=16)
+
+
+class GpuOverride(_Model):
+    """A GPU request replacing a service's default."""
+
+    model: str | None = None
+    count: int = Field(1, ge=1, le=16)
+    min_vram_gb: int = Field(16, ge=1, le=192)
+
+
+class ServiceOverride(_Model):
+    """Per-service settings a stack may change."""
+
+    image: str | None = Field(None, description="Image pinned to a tag or digest.")
+    replicas: int | None = Field(None, ge=0, le=64)
+    cpus: float | None = Field(None, gt=0, le=192)
+    memory_mb: int | None = Field(None, ge=64, le=2_097_152)
+    gpu: bool | GpuOverride | None = Field(None, description="true: the default GPU request; false: CPU only.")
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str | None) -> str | None:
+        return None if value is None else check_image_ref(value)
+
+
+class SystemOverride(_Model):
+    """Per-system settings: service overrides and system-specific settings."""
+
+    services: dict[str, ServiceOverride] = Field(default_factory=dict)
+    settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class StackConfig(_Model):
+    """The whole ``clinical-platform:*`` config of one stack."""
+
+    stack: str = Field(description="Pulumi stack name (not a config key).")
+    environment: Environment = Field(description="Kind of environment; drives HA, retention and enforcement.")
+    cloud: Cloud = Field("onprem", description="Where infrastructure lives.")
+    runtime: Runtime = Field("docker", description="What runs the containers.")
+    systems: list[str] = Field(min_length=1, description="Clinical systems to deploy.")
+    domain: str = Field(description="DNS domain; routes become <host>.<domain>.")
+    sizing: Literal["small", "medium", "large"] = Field("small")
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    tags: dict[str, str] = Field(description="Labels on every resource; owner and dataClassification required.")
+    overrides: dict[str, SystemOverride] = Field(default_factory=dict, description="Per-system overrides.")
+    host_gpus: HostGpuConfig | None = Field(None, description="GPUs on the Docker host (onprem); none by default.")
+    secrets: dict[str, SecretStr] = Field(default_factory=dict, description="Secret keys (not a config key).")
+
+    @field_validator("systems")
+    @classmethod
+    def _known_systems(cls, value: list[str]) -> list[str]:
+        for index, name in enumerate(value):
+            if name not in registry.SYSTEMS:
+                raise ValueError(f"[{index}]: unknown system '{name}'{_did_you_mean(name, registry.SYSTEMS)}")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a system twice; list each system once")
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _dns_domain(cls, value: str) -> str:
+        if not _DOMAIN_RE.match(value):
+            raise ValueError(f"'{value}' is not a DNS domain; use lower-case labels like clinical.example.org")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _required_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = [t for t in ("owner", "dataClassification") if not value.get(t)]
+        if missing:
+            raise ValueError(f"missing required tags {missing}; add them (owner: team e-mail, dataClassification: phi)")
+        if value["dataClassification"] not in {"phi", "pii", "internal", "public"}:
+            raise ValueError("dataClassification must be one of phi, pii, internal, public")
+        for key in value:
+            if not _TAG_KEY_RE.match(key):
+                raise ValueError(f"tag key '{key}' is not valid; start with a lower-case letter, at most 63 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _platform_supported(self) -> StackConfig:
+        if (self.cloud, self.runtime) not in SUPPORTED_PLATFORMS:
+            built = ", ".join(f"{c}+{r}" for c, r in sorted(SUPPORTED_PLATFORMS))
+            raise ValueError(f"cloud '{self.cloud}' with runtime '{self.runtime}' is not supported yet; use one of: {built}")
+        if self.tls.mode == "self-signed" and self.environment in {"staging", "prod"}:
+            raise ValueError(f"tls.mode 'self-signed' is for local stacks; {self.environment} needs mode 'provided'")
+        if self.host_gpus and self.cloud != "onprem":
+            raise ValueError("hostGpus describes an on-premises Docker host; remove it for cloud stacks")
+        return self
+
+    @property
+    def enforcement(self) -> Enforcement:
+        """The default policy enforcement of this stack."""
+        return self.policy.enforcement or ("mandatory" if self.environment == "prod" else "advisory")
+
+    @property
+    def is_prod(self) -> bool:
+        """True for production stacks (HA, long retention, protect on stateful resources)."""
+        return self.environment == "prod"
+
+    def system_specs(self) -> list[SystemSpec]:
+        """The spec of every enabled system with this stack's overrides applied."""
+        return [registry.build(name, self) for name in self.systems]
+
+    def secret(self, key: str) -> str | None:
+        """The plaintext of a config secret, for wrapping in ``pulumi.Output.secret``."""
+        value = self.secrets.get(key)
+        return value.get_secret_value() if value else None
+
+
+# Keys read as secrets; system secrets are added from the registry as "<system>-<secret>".
+FOUNDATION_SECRET_KEYS = {"tlsPrivateKey": "PEM private key of the provided TLS certificate"}
+
+
+def _did_you_mean(word: str, choices: Mapping[str, Any] | set[str] | list[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(sorted(choices))}"
+
+
+def _config_keys() -> set[str]:
+    fields = {f.alias or name for name, f in StackConfig.model_fields.items()}
+    return fields - {"stack", "secrets"}
+
+
+def _parse_value(value: Any) -> Any:
+    """Pulumi passes structured config as JSON strings; scalars stay strings for pydantic to coerce."""
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _format_error(err: Mapping[str, Any]) -> str:
+    loc = [str(p) for p in err["loc"] if p not in ("function-after", "function-before")]
+    key = PROJECT + ":"
+    for index, part in enumerate(loc):
+        if part.isdigit():
+            key += f"[{part}]"
+        elif part in {"bool", "GpuOverride"} and index == len(loc) - 1:
+            continue
+        else:
+            key += ("." if index else "") + part
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return f"{key}: unknown key; remove it or check its spelling"
+    if err["type"] == "missing":
+        return f"{key}: required; set it with `pulumi config set {loc[0]} <value>`"
+    if msg.startswith("["):  # list index reported by a field validator
+        index, _, rest = msg.partition(": ")
+        return f"{key}{index}: {rest}"
+    return f"{key}: {msg}"
+
+
+def parse_stack_config(raw: Mapping[str, Any], secret_keys: set[str], stack: str) -> StackConfig:
+    """Validate ``raw`` (config keys without the project prefix) or raise ``ConfigError``."""
+    problems: list[str] = []
+    secret_key_names = dict(FOUNDATION_SECRET_KEYS) | registry.config_secret_keys()
+    data: dict[str, Any] = {"stack": stack}
+    secrets: dict[str, str] = {}
+    known = _config_keys()
+    for key, value in raw.items():
+        if key in secret_key_names:
+            if key not in secret_keys:
+                problems.append(
+                    f"{PROJECT}:{key}: stored in plaintext; remove it and run "
+                    f"`pulumi config set --secret {key} <value>`"
+                )
+            else:
+                secrets[key] = str(value)
+        elif key in known:
+            data[key] = _parse_value(value)
+        else:
+            problems.append(f"{PROJECT}:{key}: unknown key{_did_you_mean(key, known | set(secret_key_names))}")
+    if "environment" not in data and stack in {"local", "dev", "preview", "staging", "prod"}:
+        data["environment"] = stack
+    data["secrets"] = secrets
+    config: StackConfig | None = None
+    try:
+        config = StackConfig.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_format_error(e) for e in exc.errors())
+    if config is not None:
+        problems.extend(_semantic_problems(config))
+    if problems:
+        raise ConfigError(problems)
+    assert config is not None
+    return config
+
+
+def _semantic_problems(config: StackConfig) -> list[str]:
+    """Checks that need the systems' specs: overrides, images, secrets, GPUs."""
+    problems: list[str] = []
+    if config.tls.mode == "provided" and "tlsPrivateKey" not in config.secrets:
+        problems.append(f"{PROJECT}:tlsPrivateKey: required with tls.mode 'provided'; `pulumi config set --secret tlsPrivateKey < key.pem`")
+    for name in config.overrides:
+        if name not in config.systems:
+            hint = "enable it in systems or remove the override" if name in registry.SYSTEMS else _did_you_mean(name, registry.SYSTEMS)[2:]
+            problems.append(f"{PROJECT}:overrides.{name}: not an enabled system; {hint}")
+    for name in config.systems:
+        problems.extend(registry.problems(name, config))
+        if problems:
+            continue
+        spec = registry.build(name, config)
+        for svc in spec.services:
+            if svc.gpu is None or svc.replicas == 0:
+                continue
+            key = f"{PROJECT}:overrides.{name}.services.{svc.name}.gpu"
+            reason = unsatisfiable_reason(config.cloud, svc.gpu)
+            if reason is None and config.cloud == "onprem":
+                reason = _host_gpu_problem(config.host_gpus, svc.gpu)
+            if reason:
+                problems.append(f"{key}: {reason}")
+    return problems
+
+
+def _host_gpu_problem(host: HostGpuConfig | None, gpu: GpuSpec) -> str | None:
+    if host is None:
+        return "the Docker host has no GPUs (hostGpus is not set); set hostGpus or `gpu: false`"
+    if gpu.model and gpu.model != host.model:
+        return f"the host has {host.model} GPUs, not {gpu.model}; change hostGpus.model or the request"
+    if gpu.count > host.count:
+        return f"asks for {gpu.count} GPUs but the host has {host.count}; lower the count"
+    check = unsatisfiable_reason("onprem", GpuSpec(model=host.model, count=gpu.count, min_vram_gb=gpu.min_vram_gb))
+    return check
+
+
+def read_pulumi_config() -> tuple[dict[str, Any], set[str]]:
+    """All ``clinical-platform:*`` keys the engine (or the mock runtime) passed to this program."""
+    from pulumi.runtime import config as runtime_config
+
+    merged: dict[str, Any] = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    prefix = PROJECT + ":"
+    raw = {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
+    secret_keys = {k[len(prefix):] for k in raw if runtime_config.is_config_secret(prefix + k)}
+    secret_keys |= {k[len(prefix):] for k in runtime_config.get_config_secret_keys_env() if k.startswith(prefix)}
+    return raw, secret_keys
+
+
+def load_stack_config() -> StackConfig:
+    """Read and validate this stack's config; raise ``ConfigError`` (no traceback) when it is bad."""
+    raw, secret_keys = read_pulumi_config()
+    return parse_stack_config(raw, secret_keys, pulumi.get_stack())

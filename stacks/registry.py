@@ -1,0 +1,175 @@
+"""The clinical systems this platform deploys, and how stack overrides apply to their specs.
+
+A system module (``stacks/<system>.py``) declares:
+
+- ``NAME``: its name in ``clinical-platform:systems``;
+- ``SECRETS``: its ``SecretSpec``s (config-supplied ones become the secret
+  config key ``<system>-<secret>``);
+- ``Settings``: a pydantic model of its ``overrides.<system>.settings``;
+- ``IMAGES_FROM_CONFIG``: services whose image the operator must supply;
+- ``build(ctx) -> SystemSpec``: its services, data stores and routes.
+
+Adding a system means adding a module and listing it in ``_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from components.specs import GpuSpec, ResourcesSpec, SecretSpec, SystemSpec
+
+if TYPE_CHECKING:
+    from stacks.config import StackConfig
+
+_MODULES = {
+    "cogstack-nlp": "stacks.cogstack_nlp",
+}
+SYSTEMS: dict[str, str] = dict(_MODULES)
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(_MODULES[name])
+
+
+@dataclass(frozen=True)
+class SystemContext:
+    """What a system module may know about the stack it is built for."""
+
+    environment: str
+    sizing: str
+    domain: str
+    settings: Any
+    images: dict[str, str]
+    gpus: dict[str, Any]
+
+    @property
+    def is_prod(self) -> bool:
+        """Production: more replicas, longer retention."""
+        return self.environment == "prod"
+
+    def image(self, service: str, default: str | None = None) -> str:
+        """The image of ``service``: the stack's override, else ``default``."""
+        value = self.images.get(service, default)
+        if value is None:  # registry.problems reports this before build runs
+            raise ValueError(f"no image for service '{service}'")
+        return value
+
+    def gpu(self, service: str, default: GpuSpec | None, when_enabled: GpuSpec | None = None) -> GpuSpec | None:
+        """The GPU request of ``service``: the stack's override, else ``default``.
+
+        An override of ``true`` asks for ``default`` or, for a service that runs on CPU
+        unless told otherwise, ``when_enabled``."""
+        if service not in self.gpus:
+            return default
+        return _gpu_override(self.gpus[service], default or when_enabled)
+
+    def size(self, small: ResourcesSpec, medium: ResourcesSpec, large: ResourcesSpec) -> ResourcesSpec:
+        """Pick resources by the stack's sizing."""
+        return {"small": small, "medium": medium, "large": large}[self.sizing]
+
+
+def config_secret_keys() -> dict[str, str]:
+    """Every ``<system>-<secret>`` config key any system reads, with its description."""
+    keys: dict[str, str] = {}
+    for name in _MODULES:
+        for secret in _secrets(name):
+            if secret.source == "config":
+                keys[f"{name}-{secret.name}"] = secret.description
+    return keys
+
+
+def _secrets(name: str) -> tuple[SecretSpec, ...]:
+    return tuple(_module(name).SECRETS)
+
+
+def _settings(name: str, config: StackConfig) -> BaseModel:
+    override = config.overrides.get(name)
+    model: type[BaseModel] = _module(name).Settings
+    return model.model_validate(dict(override.settings) if override else {})
+
+
+def problems(name: str, config: StackConfig) -> list[str]:
+    """Config problems of one system: settings, unknown services, missing images and secrets."""
+    prefix = f"clinical-platform:overrides.{name}"
+    module = _module(name)
+    found: list[str] = []
+    try:
+        _settings(name, config)
+    except ValidationError as exc:
+        for err in exc.errors():
+            path = ".".join(str(p) for p in err["loc"])
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                allowed = ", ".join(module.Settings.model_fields)
+                msg = f"unknown setting; known settings: {allowed}"
+            found.append(f"{prefix}.settings.{path}: {msg}")
+    override = config.overrides.get(name)
+    services = set(module.SERVICES)
+    for svc in override.services if override else {}:
+        if svc not in services:
+            import difflib
+
+            close = difflib.get_close_matches(svc, sorted(services), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known services: {', '.join(sorted(services))}"
+            found.append(f"{prefix}.services.{svc}: unknown service of {name}; {hint}")
+    for svc in module.IMAGES_FROM_CONFIG:
+        given = override.services.get(svc) if override else None
+        if given is None or given.image is None:
+            found.append(
+                f"{prefix}.services.{svc}.image: required; set the image your team builds, "
+                "as registry/name:tag or registry/name@sha256:<digest>"
+            )
+    for secret in module.SECRETS:
+        key = f"{name}-{secret.name}"
+        if secret.source == "config" and secret.required and key not in config.secrets:
+            found.append(f"clinical-platform:{key}: required ({secret.description}); `pulumi config set --secret {key} <value>`")
+    return found
+
+
+def build(name: str, config: StackConfig) -> SystemSpec:
+    """The system's spec for this stack, with service overrides applied."""
+    override = config.overrides.get(name)
+    services = override.services if override else {}
+    ctx = SystemContext(
+        environment=config.environment,
+        sizing=config.sizing,
+        domain=config.domain,
+        settings=_settings(name, config),
+        images={svc: o.image for svc, o in services.items() if o.image},
+        gpus={svc: o.gpu for svc, o in services.items() if o.gpu is not None},
+    )
+    spec: SystemSpec = _module(name).build(ctx)
+    if not services:
+        return spec
+    updated = []
+    for svc in spec.services:
+        o = services.get(svc.name)
+        if o is None:
+            updated.append(svc)
+            continue
+        changes: dict[str, Any] = {}
+        if o.replicas is not None:
+            changes["replicas"] = o.replicas
+        if o.cpus is not None or o.memory_mb is not None:
+            changes["resources"] = ResourcesSpec(
+                cpus=o.cpus or svc.resources.cpus,
+                memory_mb=o.memory_mb or svc.resources.memory_mb,
+                shm_mb=svc.resources.shm_mb,
+            )
+        if o.gpu is not None:
+            changes["gpu"] = _gpu_override(o.gpu, svc.gpu)
+        updated.append(svc.model_copy(update=changes))
+    return spec.model_copy(update={"services": tuple(updated)})
+
+
+def _gpu_override(value: Any, default: GpuSpec | None) -> GpuSpec | None:
+    if value is False:
+        return None
+    if value is True:
+        return default or GpuSpec()
+    return GpuSpec(model=value.model, count=value.count, min_vram_gb=value.min_vram_gb)
