@@ -36,7 +36,9 @@ class PostgresEndpoint:
             query = f"?ssl={self.sslmode}" if name == "async_url" else f"?sslmode={self.sslmode}"
             return pulumi.Output.secret(
                 pulumi.Output.all(self.host, self.password).apply(
-                    lambda v: f"{scheme}://{self.user}:{quote(str(v[1]), safe='')}@{v[0]}:{self.port}/{self.database}{query}"
+                    lambda v: (
+                        f"{scheme}://{self.user}:{quote(str(v[1]), safe='')}@{v[0]}:{self.port}/{self.database}{query}"
+                    )
                 )
             )
         return pulumi.Output.from_input({"host": self.host, "port": str(self.port), "database": self.database,
@@ -104,9 +106,12 @@ class SystemRefs:
         if kind == "route":
             host = self.route_hosts[name]
             return pulumi.Output.from_input(host if fld == "host" else f"https://{host}")
-        store = {"postgres": self.postgres, "redis": self.redis, "bucket": self.buckets}[kind][name]
         assert fld is not None
-        return store.field(fld)
+        if kind == "postgres":
+            return self.postgres[name].field(fld)
+        if kind == "redis":
+            return self.redis[name].field(fld)
+        return self.buckets[name].field(fld)
 
 
 def is_sensitive(value: str) -> bool:

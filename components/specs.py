@@ -33,7 +33,7 @@ _IMAGE_RE = re.compile(
 )
 _MUTABLE_TAGS = {"latest", "stable", "main", "master", "edge", "nightly", "dev"}
 _PLACEHOLDER_RE = re.compile(r"\$\{([a-z]+)(?::([a-z0-9-]+)(?:\.([a-z_]+))?)?\}")
-_NAME_RE = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
+_NAME_RE = r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$"
 
 PLACEHOLDER_FIELDS: dict[str, set[str]] = {
     "postgres": {"host", "port", "database", "user", "password", "url", "async_url"},
@@ -136,7 +136,9 @@ class ServiceSpec(Spec):
     gpu: GpuSpec | None = Field(None, description="GPU request; None runs on CPU.")
     volumes: tuple[VolumeSpec, ...] = ()
     replicas: int = Field(1, ge=0, le=64, description="Copies to run; 0 disables the service.")
-    user: str | None = Field("10001:10001", description="uid:gid; None keeps the image's user (for images that need root to start).")
+    user: str | None = Field(
+        "10001:10001", description="uid:gid; None keeps the image's user (for images that need root to start)."
+    )
     read_only_root: bool = Field(True, description="Root filesystem read-only; writable paths via tmpfs or volumes.")
     tmpfs: tuple[str, ...] = Field(("/tmp",), description="In-memory writable paths.")
     capabilities_add: tuple[str, ...] = Field((), description="Capabilities added back after dropping ALL.")

@@ -21,9 +21,11 @@ from typing import Any
 
 import pulumi
 import yaml
+from google.protobuf import json_format
 from pulumi.runtime import config as runtime_config
-from pulumi.runtime import rpc, settings
+from pulumi.runtime import settings
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from pulumi_policy.deserialize import deserialize_properties as policy_deserialize
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "clinical-platform"
@@ -165,7 +167,8 @@ class RecordingMonitor(MockMonitor):
             custom=request.custom,
             protect=request.protect,
             dependencies=list(request.dependencies),
-            inputs=rpc.deserialize_properties(request.object),
+            # As the policy engine sees them: secrets unwrapped, camelCase keys.
+            inputs=policy_deserialize(json_format.MessageToDict(request.object)),
             raw=request.object,
             additional_secret_outputs=list(request.additionalSecretOutputs),
             ignore_changes=list(request.ignoreChanges),
@@ -191,12 +194,28 @@ def run_program(
     if config is None:
         config, file_secrets = load_stack_file(stack)
         secret_keys = file_secrets if secret_keys is None else secret_keys
+    return run_under_mocks(
+        lambda: runpy.run_path(str(program), run_name="__main__"),
+        stack=stack, config=config, secret_keys=secret_keys or set(), invokes=invokes,
+    )  # fmt: skip
+
+
+def run_under_mocks(
+    body: Callable[[], Any],
+    *,
+    stack: str = "test",
+    config: Mapping[str, Any] | None = None,
+    secret_keys: set[str] | None = None,
+    invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None,
+) -> ProgramRun:
+    """Run ``body`` (a program, or a test that builds components) and capture what it registers."""
+    config = dict(config or {})
     secret_keys = set(secret_keys or ())
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         settings.ROOT.set(None)  # a fresh root stack per run (the ContextVar survives set_mocks)
-        runtime_config.set_all_config(dict(config), sorted(secret_keys))
+        runtime_config.set_all_config(config, sorted(secret_keys))
         mocks = PlatformMocks(invokes or default_invokes())
         monitor = RecordingMonitor(mocks)
         pulumi.runtime.set_mocks(
@@ -206,15 +225,16 @@ def run_program(
         exports: dict[str, Any] = {}
 
         def program_body() -> pulumi.Output[Any]:
-            runpy.run_path(str(program), run_name="__main__")
+            body()
             root = settings.get_root_resource()
             outputs = dict(getattr(root, "outputs", {}) or {})
             return pulumi.Output.all(**outputs).apply(exports.update) if outputs else pulumi.Output.from_input(None)
 
         pulumi.runtime.test(program_body)()
         for record in monitor.captured:
-            record.outputs = monitor.resources.get(record.urn).state if record.urn in monitor.resources else {}
-        return ProgramRun(stack, monitor.captured, exports, dict(config), secret_keys)
+            registered = monitor.resources.get(record.urn)
+            record.outputs = dict(registered.state) if registered is not None else {}
+        return ProgramRun(stack, monitor.captured, exports, config, secret_keys)
     finally:
         asyncio.set_event_loop(None)
         loop.close()

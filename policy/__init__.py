@@ -19,7 +19,7 @@ from pulumi_policy import (
 from policy.catalog import RULE_NAMES, RULES
 from policy.rule import CheckContext, Rule
 
-__all__ = ["ALL_POLICIES", "RULES", "RULE_NAMES", "policy_for", "context_from_args"]
+__all__ = ["ALL_POLICIES", "RULES", "RULE_NAMES", "context_from_args", "policy_for"]
 
 
 def context_from_args(args: ResourceValidationArgs) -> CheckContext:

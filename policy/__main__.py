@@ -7,9 +7,9 @@ from pathlib import Path
 # project's packages (policy, components) from the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policy import ALL_POLICIES  # noqa: E402
+from policy import ALL_POLICIES
 
 PolicyPack(
     name="clinical-platform-compliance",

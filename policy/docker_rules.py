@@ -26,7 +26,19 @@ DATA_PORTS = {
 }  # fmt: skip
 DANGEROUS_CAPS = {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH", "SYS_RAWIO", "BPF"}
 SECRET_NAME_RE = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|PRIVATE_KEY|CREDENTIALS|DSN|AUTH)", re.I)
-WEAK_VALUES = {"", "admin", "password", "changeme", "change-me", "secret", "postgres", "root", "test", "123456", "default"}
+WEAK_VALUES = {
+    "",
+    "admin",
+    "password",
+    "changeme",
+    "change-me",
+    "secret",
+    "postgres",
+    "root",
+    "test",
+    "123456",
+    "default",
+}
 _PLACEHOLDER_VALUE = re.compile(r"^<.*>$|^\$\{.*\}$|^xxx+$", re.I)
 
 
@@ -63,7 +75,7 @@ def check_only_proxy_publishes(props: Mapping[str, Any], ctx: CheckContext) -> I
         return
     for internal, external in _published(props):
         if internal not in DATA_PORTS:  # data ports are the rule above
-            yield f"{ctx.name} publishes port {internal} on the host; route it through the TLS proxy instead"
+            yield f"{ctx.name} publishes port {internal} on host port {external or 'random'}; route it through the TLS proxy"
 
 
 def check_no_privileged(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:

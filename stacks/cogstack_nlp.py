@@ -54,7 +54,9 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
-    model_pack: str = Field("medcat-snomed-2024.zip", pattern=r"^[A-Za-z0-9._-]+\.zip$", description="Model pack file in the models volume.")
+    model_pack: str = Field(
+        "medcat-snomed-2024.zip", pattern=r"^[A-Za-z0-9._-]+\.zip$", description="Model pack file in the models volume."
+    )
     model_name: str = Field("SNOMED-2024", pattern=r"^[A-Za-z0-9._-]+$")
     model_language: str = Field("en", pattern=r"^[a-z]{2}$")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
@@ -102,8 +104,15 @@ def build(ctx: SystemContext) -> SystemSpec:
         env=medcat_env,
         # The image ships no curl; probe /api/info with its own Python.
         health=HealthCheckSpec(
-            command=("python3", "-c", "import urllib.request;urllib.request.urlopen('http://127.0.0.1:5000/api/info',timeout=8)"),
-            interval_s=30, timeout_s=10, retries=3, start_period_s=120,
+            command=(
+                "python3",
+                "-c",
+                "import urllib.request;urllib.request.urlopen('http://127.0.0.1:5000/api/info',timeout=8)",
+            ),
+            interval_s=30,
+            timeout_s=10,
+            retries=3,
+            start_period_s=120,
         ),
         resources=api,
         gpu=gpu,
@@ -189,11 +198,18 @@ def build(ctx: SystemContext) -> SystemSpec:
         description="MedCAT entity extraction API, MedCAT Trainer and Solr",
         services=(medcat_service, trainer, solr, admin),
         routes=(
-            RouteSpec(name="api", host="medcat-api", service="medcat-service", auth="basic", max_body_mb=50, timeout_s=600),
-            RouteSpec(name="trainer", host="medcat-trainer", service="medcat-trainer", auth="app", max_body_mb=100, timeout_s=600),
+            RouteSpec(
+                name="api", host="medcat-api", service="medcat-service", auth="basic", max_body_mb=50, timeout_s=600
+            ),
+            RouteSpec(
+                name="trainer",
+                host="medcat-trainer",
+                service="medcat-trainer",
+                auth="app",
+                max_body_mb=100,
+                timeout_s=600,
+            ),
         ),
-        postgres=(
-            PostgresSpec(name="trainer-db", database="medcattrainer", user="medcattrainer", storage_gb=20),
-        ),
+        postgres=(PostgresSpec(name="trainer-db", database="medcattrainer", user="medcattrainer", storage_gb=20),),
         secrets=SECRETS,
     )

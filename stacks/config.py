@@ -75,7 +75,9 @@ class NetworkConfig(_Model):
         except ValueError as exc:
             raise ValueError(f"'{value}' is not an IPv4 CIDR ({exc}); use e.g. 10.42.0.0/16") from None
         if not net.is_private or net.is_loopback or net.is_link_local:
-            raise ValueError(f"'{value}' is not a private range; use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")
+            raise ValueError(
+                f"'{value}' is not a private range; use one inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"
+            )
         if not 16 <= net.prefixlen <= 24:
             raise ValueError(f"'{value}' has prefix /{net.prefixlen}; use a prefix between /16 and /24")
         return value
@@ -85,7 +87,8 @@ class TlsConfig(_Model):
     """Where the proxy's certificate comes from."""
 
     mode: Literal["self-signed", "provided"] = Field(
-        "self-signed", description="'self-signed': a local CA from pulumi-tls (local stacks only); 'provided': your PEM."
+        "self-signed",
+        description="'self-signed': a local CA from pulumi-tls (local stacks only); 'provided': your PEM.",
     )
     certificate: str | None = Field(None, description="PEM certificate chain when mode is 'provided'.")
 
@@ -209,7 +212,9 @@ class StackConfig(_Model):
     def _platform_supported(self) -> StackConfig:
         if (self.cloud, self.runtime) not in SUPPORTED_PLATFORMS:
             built = ", ".join(f"{c}+{r}" for c, r in sorted(SUPPORTED_PLATFORMS))
-            raise ValueError(f"cloud '{self.cloud}' with runtime '{self.runtime}' is not supported yet; use one of: {built}")
+            raise ValueError(
+                f"cloud '{self.cloud}' with runtime '{self.runtime}' is not supported yet; use one of: {built}"
+            )
         if self.tls.mode == "self-signed" and self.environment in {"staging", "prod"}:
             raise ValueError(f"tls.mode 'self-signed' is for local stacks; {self.environment} needs mode 'provided'")
         if self.host_gpus and self.cloud != "onprem":
@@ -276,8 +281,8 @@ def _format_error(err: Mapping[str, Any]) -> str:
     if err["type"] == "missing":
         return f"{key}: required; set it with `pulumi config set {loc[0]} <value>`"
     if msg.startswith("["):  # list index reported by a field validator
-        index, _, rest = msg.partition(": ")
-        return f"{key}{index}: {rest}"
+        position, _, rest = msg.partition(": ")
+        return f"{key}{position}: {rest}"
     return f"{key}: {msg}"
 
 
@@ -287,10 +292,12 @@ def parse_stack_config(raw: Mapping[str, Any], secret_keys: set[str], stack: str
     secret_key_names = dict(FOUNDATION_SECRET_KEYS) | registry.config_secret_keys()
     data: dict[str, Any] = {"stack": stack}
     secrets: dict[str, str] = {}
+    plaintext: set[str] = set()
     known = _config_keys()
     for key, value in raw.items():
         if key in secret_key_names:
             if key not in secret_keys:
+                plaintext.add(key)
                 problems.append(
                     f"{PROJECT}:{key}: stored in plaintext; remove it and run "
                     f"`pulumi config set --secret {key} <value>`"
@@ -310,7 +317,8 @@ def parse_stack_config(raw: Mapping[str, Any], secret_keys: set[str], stack: str
     except ValidationError as exc:
         problems.extend(_format_error(e) for e in exc.errors())
     if config is not None:
-        problems.extend(_semantic_problems(config))
+        # A plaintext secret was reported above; do not also call it missing.
+        problems.extend(p for p in _semantic_problems(config) if p.split(":")[1] not in plaintext)
     if problems:
         raise ConfigError(problems)
     assert config is not None
@@ -321,10 +329,16 @@ def _semantic_problems(config: StackConfig) -> list[str]:
     """Checks that need the systems' specs: overrides, images, secrets, GPUs."""
     problems: list[str] = []
     if config.tls.mode == "provided" and "tlsPrivateKey" not in config.secrets:
-        problems.append(f"{PROJECT}:tlsPrivateKey: required with tls.mode 'provided'; `pulumi config set --secret tlsPrivateKey < key.pem`")
+        problems.append(
+            f"{PROJECT}:tlsPrivateKey: required with tls.mode 'provided'; `pulumi config set --secret tlsPrivateKey < key.pem`"
+        )
     for name in config.overrides:
         if name not in config.systems:
-            hint = "enable it in systems or remove the override" if name in registry.SYSTEMS else _did_you_mean(name, registry.SYSTEMS)[2:]
+            hint = (
+                "enable it in systems or remove the override"
+                if name in registry.SYSTEMS
+                else _did_you_mean(name, registry.SYSTEMS)[2:]
+            )
             problems.append(f"{PROJECT}:overrides.{name}: not an enabled system; {hint}")
     for name in config.systems:
         problems.extend(registry.problems(name, config))
@@ -361,9 +375,9 @@ def read_pulumi_config() -> tuple[dict[str, Any], set[str]]:
     merged: dict[str, Any] = dict(runtime_config.get_config_env())
     merged.update(runtime_config.CONFIG.get())
     prefix = PROJECT + ":"
-    raw = {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
-    secret_keys = {k[len(prefix):] for k in raw if runtime_config.is_config_secret(prefix + k)}
-    secret_keys |= {k[len(prefix):] for k in runtime_config.get_config_secret_keys_env() if k.startswith(prefix)}
+    raw = {k[len(prefix) :]: v for k, v in merged.items() if k.startswith(prefix)}
+    secret_keys = {k[len(prefix) :] for k in raw if runtime_config.is_config_secret(prefix + k)}
+    secret_keys |= {k[len(prefix) :] for k in runtime_config.get_config_secret_keys_env() if k.startswith(prefix)}
     return raw, secret_keys
 
 

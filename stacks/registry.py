@@ -127,7 +127,9 @@ def problems(name: str, config: StackConfig) -> list[str]:
     for secret in module.SECRETS:
         key = f"{name}-{secret.name}"
         if secret.source == "config" and secret.required and key not in config.secrets:
-            found.append(f"clinical-platform:{key}: required ({secret.description}); `pulumi config set --secret {key} <value>`")
+            found.append(
+                f"clinical-platform:{key}: required ({secret.description}); `pulumi config set --secret {key} <value>`"
+            )
     return found
 
 

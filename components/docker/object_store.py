@@ -99,7 +99,8 @@ class ContainerObjectStore(pulumi.ComponentResource):
             labels=labels,
             role="data",
             sensitive_env=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=self.server.containers),
+            after=self.server.containers,
+            opts=child,
         )
         self.endpoints = {
             b.name: BucketEndpoint(

@@ -12,8 +12,18 @@ from components.docker.workload import Attachment, ContainerWorkload, Upload
 from components.endpoints import PostgresEndpoint
 from components.specs import HealthCheckSpec, PostgresSpec, ResourcesSpec, ServiceSpec, VolumeSpec
 
-POSTGRES_IMAGES = {"13": "postgres:13.18", "14": "postgres:14.15", "15": "postgres:15.10", "16": "postgres:16.6", "17": "postgres:17.2"}
-PGVECTOR_IMAGES = {"15": "pgvector/pgvector:0.8.0-pg15", "16": "pgvector/pgvector:0.8.0-pg16", "17": "pgvector/pgvector:0.8.0-pg17"}
+POSTGRES_IMAGES = {
+    "13": "postgres:13.18",
+    "14": "postgres:14.15",
+    "15": "postgres:15.10",
+    "16": "postgres:16.6",
+    "17": "postgres:17.2",
+}
+PGVECTOR_IMAGES = {
+    "15": "pgvector/pgvector:0.8.0-pg15",
+    "16": "pgvector/pgvector:0.8.0-pg16",
+    "17": "pgvector/pgvector:0.8.0-pg17",
+}
 
 
 def postgres_image(spec: PostgresSpec) -> str:
@@ -47,7 +57,9 @@ class ContainerPostgres(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:docker:Postgres", name, None, opts)
-        password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self))
+        password = random.RandomPassword(
+            f"{name}-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
         volume = named_volume(f"{name}-data", labels, self, protect=protect)
         init_sql = "".join(f'CREATE EXTENSION IF NOT EXISTS "{ext}";\n' for ext in spec.extensions)
         service = ServiceSpec(

@@ -13,7 +13,7 @@ from components.specs import HealthCheckSpec, ResourcesSpec, ServiceSpec
 # The unprivileged build listens on high ports as uid 101, so no root and no NET_BIND_SERVICE.
 NGINX_IMAGE = "nginxinc/nginx-unprivileged:1.27.3-alpine"
 NGINX_UID = "101"
-HTTPS_PORT, HTTP_PORT = 8443, 8080
+HTTPS_PORT, HTTP_PORT = 8443, 8000
 CONF_PATH = "/etc/nginx/nginx.conf"
 CERT_PATH, KEY_PATH = "/etc/nginx/tls/tls.crt", "/etc/nginx/tls/tls.key"
 
@@ -34,9 +34,7 @@ def render_nginx_conf(routes: Sequence[ProxyRoute]) -> str:
     """nginx.conf: TLS 1.2+ only, HSTS, HTTP that only redirects, optional basic auth per route."""
     servers = []
     for r in sorted(routes, key=lambda r: r.fqdn):
-        auth = (
-            f'        auth_basic "{r.fqdn}";\n        auth_basic_user_file {r.auth_file};\n' if r.auth_file else ""
-        )
+        auth = f'        auth_basic "{r.fqdn}";\n        auth_basic_user_file {r.auth_file};\n' if r.auth_file else ""
         servers.append(
             f"""    server {{
         listen {HTTPS_PORT} ssl;
@@ -123,6 +121,7 @@ class TlsProxy(pulumi.ComponentResource):
         edge_network: pulumi.Input[str],
         networks: Sequence[pulumi.Input[str]],
         labels: Mapping[str, str],
+        after: Sequence[pulumi.Resource] = (),
         https_port: int = 443,
         http_port: int = 80,
         opts: pulumi.ResourceOptions | None = None,
@@ -133,7 +132,9 @@ class TlsProxy(pulumi.ComponentResource):
             name="proxy",
             image=NGINX_IMAGE,
             port=HTTP_PORT,
-            health=HealthCheckSpec(command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{HTTP_PORT}/healthz"), interval_s=15),
+            health=HealthCheckSpec(
+                command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{HTTP_PORT}/healthz"), interval_s=15
+            ),
             resources=ResourcesSpec(cpus=1, memory_mb=256),
             user=f"{NGINX_UID}:{NGINX_UID}",
             tmpfs=("/tmp",),
@@ -156,6 +157,7 @@ class TlsProxy(pulumi.ComponentResource):
             labels=labels,
             role="proxy",
             publish=[(HTTPS_PORT, https_port), (HTTP_PORT, http_port)],
+            after=after,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"routes": [r.fqdn for r in routes]})

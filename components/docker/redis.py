@@ -61,7 +61,9 @@ class ContainerRedis(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:docker:Redis", name, None, opts)
-        password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self))
+        password = random.RandomPassword(
+            f"{name}-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
         volume = named_volume(f"{name}-data", labels, self, protect=protect)
         major = spec.version.split(".")[0]
         service = ServiceSpec(
@@ -75,7 +77,7 @@ class ContainerRedis(pulumi.ComponentResource):
             user="999:999",
             volumes=(VolumeSpec(name="data", mount_path="/data"),),
         )  # fmt: skip
-        conf = pulumi.Output.secret(password.result.apply(lambda pw: redis_conf(spec, pw)))
+        conf: pulumi.Output[str] = pulumi.Output.secret(password.result.apply(lambda pw: redis_conf(spec, pw)))
         self.workload = ContainerWorkload(
             name,
             service,

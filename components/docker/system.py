@@ -16,7 +16,7 @@ from components.docker.redis import ContainerRedis
 from components.docker.volumes import named_volume
 from components.docker.workload import Attachment, ContainerWorkload
 from components.endpoints import SystemRefs, is_sensitive, resolve
-from components.specs import ServiceSpec, SystemSpec
+from components.specs import ServiceSpec, SystemSpec, placeholders
 
 
 @dataclass(frozen=True)
@@ -98,24 +98,31 @@ class DockerSystem(pulumi.ComponentResource):
             else:  # an optional config secret left unset
                 refs.secrets[secret.name] = pulumi.Output.secret("")
 
-        stores: list[pulumi.Resource] = []
+        # Data stores by placeholder (kind, name), so each service waits only for the ones it uses.
+        stores: dict[tuple[str, str], pulumi.Resource] = {}
         for pg in spec.postgres:
-            db = ContainerPostgres(f"{name}-{pg.name}", pg, network=backend.name, labels=labels, protect=protect_data, opts=child)
+            db = ContainerPostgres(
+                f"{name}-{pg.name}", pg, network=backend.name, labels=labels, protect=protect_data, opts=child
+            )
             refs.postgres[pg.name] = db.endpoint
-            stores.append(db)
+            stores[("postgres", pg.name)] = db
         for rd in spec.redis:
-            cache = ContainerRedis(f"{name}-{rd.name}", rd, network=backend.name, labels=labels, protect=protect_data, opts=child)
+            cache = ContainerRedis(
+                f"{name}-{rd.name}", rd, network=backend.name, labels=labels, protect=protect_data, opts=child
+            )
             refs.redis[rd.name] = cache.endpoint
-            stores.append(cache)
+            stores[("redis", rd.name)] = cache
         if spec.buckets:
             store = ContainerObjectStore(
                 f"{name}-objects", spec.buckets, network=backend.name, labels=labels, protect=protect_data, opts=child
             )
             refs.buckets.update(store.endpoints)
-            stores.append(store)
+            stores.update({("bucket", b.name): store for b in spec.buckets})
 
         volume_names = {v.name for s in spec.services for v in s.volumes}
-        volumes = {v: named_volume(f"{name}-{v}", labels, self, protect=protect_data).name for v in sorted(volume_names)}
+        volumes = {
+            v: named_volume(f"{name}-{v}", labels, self, protect=protect_data).name for v in sorted(volume_names)
+        }
 
         routed = {r.service for r in spec.routes}
         self.workloads: dict[str, ContainerWorkload] = {}
@@ -127,7 +134,8 @@ class DockerSystem(pulumi.ComponentResource):
                 attachments.append(Attachment(frontend.name, (f"{name}-{svc.name}",)))
             if svc.egress and egress is not None:
                 attachments.append(Attachment(egress.name, ()))
-            deps: list[pulumi.Resource] = list(stores)
+            used = {(kind, ref) for value in svc.env.values() for kind, ref, _ in placeholders(value) if ref}
+            deps: list[pulumi.Resource] = list({id(stores[u]): stores[u] for u in used if u in stores}.values())
             for dep in svc.depends_on:
                 if dep in self.workloads:
                     deps.extend(self.workloads[dep].containers)
@@ -139,7 +147,8 @@ class DockerSystem(pulumi.ComponentResource):
                 volumes=volumes,
                 labels={**labels, "clinical.platform/service": svc.name},
                 sensitive_env=any(is_sensitive(v) for v in svc.env.values()),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
+                after=deps,
+                opts=child,
             )
 
         self.routes = []

@@ -74,6 +74,7 @@ class ContainerWorkload(pulumi.ComponentResource):
         role: str = "app",
         publish: Sequence[tuple[int, int]] = (),
         sensitive_env: bool = False,
+        after: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:docker:ContainerWorkload", name, None, opts)
@@ -113,7 +114,8 @@ class ContainerWorkload(pulumi.ComponentResource):
                     if spec.gpu
                     else None,
                     networks_advanced=[
-                        docker.ContainerNetworksAdvancedArgs(name=a.network, aliases=list(a.aliases)) for a in attachments
+                        docker.ContainerNetworksAdvancedArgs(name=a.network, aliases=list(a.aliases))
+                        for a in attachments
                     ],
                     volumes=[
                         docker.ContainerVolumeArgs(
@@ -121,14 +123,21 @@ class ContainerWorkload(pulumi.ComponentResource):
                         )
                         for v in spec.volumes
                     ],
-                    uploads=[docker.ContainerUploadArgs(file=u.path, content=u.content, permissions=u.permissions, owner=u.owner, group=u.owner) for u in uploads],
+                    uploads=[
+                        docker.ContainerUploadArgs(
+                            file=u.path, content=u.content, permissions=u.permissions, owner=u.owner, group=u.owner
+                        )
+                        for u in uploads
+                    ],
                     ports=[docker.ContainerPortArgs(internal=i, external=e) for i, e in publish],
                     labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(all_labels.items())],
                     log_driver="json-file",
                     log_opts=LOG_OPTS,
                     opts=pulumi.ResourceOptions(
                         parent=self,
-                        depends_on=[image],
+                        # Containers wait for their image and for what the service needs first
+                        # (data stores, services it depends on); component dependencies are not inherited.
+                        depends_on=[image, *after],
                         additional_secret_outputs=["envs", "uploads"] if sensitive_env or uploads else None,
                     ),
                 )

@@ -59,13 +59,12 @@ class DockerHostPlatform(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:onprem:DockerHostPlatform", name, None, opts)
-        self._name, self._domain, self._labels = name, domain, dict(labels)
-        self._auth_username, self._protect = auth_username, protect_data
+        # Not self._name/_protect: those are pulumi.Resource attributes.
+        self.stack_name, self.domain, self.labels = name, domain, dict(labels)
+        self.auth_username, self.protect_data = auth_username, protect_data
         subnets = carve_subnets(cidr, 1 + 3 * len(system_names))
-        self._subnets = {
-            sys: SystemSubnets(*subnets[1 + 3 * i : 4 + 3 * i]) for i, sys in enumerate(system_names)
-        }
-        self.edge = bridge_network(f"{name}-edge", subnets[0], internal=False, labels=self._labels, parent=self)
+        self._subnets = {sys: SystemSubnets(*subnets[1 + 3 * i : 4 + 3 * i]) for i, sys in enumerate(system_names)}
+        self.edge = bridge_network(f"{name}-edge", subnets[0], internal=False, labels=self.labels, parent=self)
         if tls.certificate_pem and tls.private_key_pem is not None:
             self.certificate_pem: pulumi.Input[str] = tls.certificate_pem
             self.private_key_pem: pulumi.Input[str] = pulumi.Output.secret(tls.private_key_pem)
@@ -82,16 +81,19 @@ class DockerHostPlatform(pulumi.ComponentResource):
         system = DockerSystem(
             spec.name,
             spec,
-            domain=self._domain,
+            domain=self.domain,
             subnets=self._subnets[spec.name],
-            labels=self._labels,
+            labels=self.labels,
             config_secrets=config_secrets,
             auth_file_dir=AUTH_DIR,
-            protect_data=self._protect,
+            protect_data=self.protect_data,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.systems[spec.name] = system
         return system
+
+    def _htpasswd(self, password: str) -> str:
+        return htpasswd_line(self.auth_username, password)
 
     def finish(self) -> TlsProxy:
         """Create the proxy once every system's routes are known."""
@@ -102,19 +104,18 @@ class DockerHostPlatform(pulumi.ComponentResource):
             password = random.RandomPassword(
                 f"{name}-basic-auth", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
             )
-            user = self._auth_username
-            htpasswd[f"{AUTH_DIR}/{name}.htpasswd"] = password.result.apply(lambda pw, u=user: htpasswd_line(u, pw))
+            htpasswd[f"{AUTH_DIR}/{name}.htpasswd"] = password.result.apply(self._htpasswd)
             self.credentials[name] = pulumi.Output.secret(password.result)
         proxy = TlsProxy(
-            f"{self._name}-proxy",
+            f"{self.stack_name}-proxy",
             routes=[r for s in self.systems.values() for r in s.routes],
             certificate_pem=self.certificate_pem,
             private_key_pem=self.private_key_pem,
             htpasswd=htpasswd,
             edge_network=self.edge.name,
             networks=[s.frontend for s in self.systems.values()],
-            labels=self._labels,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.systems.values())),
+            labels=self.labels,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"systems": list(self.systems)})
         return proxy

@@ -31,7 +31,9 @@ class LocalCertificateAuthority(pulumi.ComponentResource):
             is_ca_certificate=True,
             validity_period_hours=VALIDITY_HOURS * 5,
             allowed_uses=["cert_signing", "crl_signing"],
-            subject=tls.SelfSignedCertSubjectArgs(common_name=f"Clinical platform local CA ({domain})", organization="Clinical platform"),
+            subject=tls.SelfSignedCertSubjectArgs(
+                common_name=f"Clinical platform local CA ({domain})", organization="Clinical platform"
+            ),
             opts=child,
         )
         key = tls.PrivateKey(f"{name}-server-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child)

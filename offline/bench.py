@@ -1,0 +1,75 @@
+"""``make bench``: plan time and resource count for every shipped stack.
+
+Each stack is planned ``--repeat`` times as a whole process (imports,
+config validation, the program under mocks, the policy review), which is
+what a user or CI waits for, and the in-process plan time is reported
+beside it. Figures: min / median / max seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+from offline.harness import ROOT
+
+
+def shipped_stacks() -> list[str]:
+    """Every ``Pulumi.<stack>.yaml`` in the repository."""
+    return sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+
+
+def bench_stack(stack: str, repeat: int) -> dict[str, float | int | str]:
+    """Run the plan ``repeat`` times; return timings and counts."""
+    wall: list[float] = []
+    inner: list[float] = []
+    data: dict = {}
+    for _ in range(repeat):
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "offline.plan", "--stack", stack, "--json"],
+            cwd=ROOT, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        wall.append(time.perf_counter() - started)
+        if done.returncode not in (0, 1):
+            raise SystemExit(f"plan of {stack} failed ({done.returncode}): {done.stderr.strip()}")
+        data = json.loads(done.stdout)
+        inner.append(data["planSeconds"])
+    return {
+        "stack": stack,
+        "resources": data["resources"]["total"],
+        "components": data["resources"]["components"],
+        "violations": len(data["policy"]["violations"]),
+        "process_min": min(wall),
+        "process_median": statistics.median(wall),
+        "process_max": max(wall),
+        "plan_min": min(inner),
+        "plan_median": statistics.median(inner),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="runs per stack (default 5)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    rows = [bench_stack(stack, args.repeat) for stack in shipped_stacks()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{args.repeat} runs per stack; seconds as min / median / max\n")
+    print(f"{'stack':12s} {'resources':>9s} {'components':>10s} {'process (s)':>24s} {'in-process plan (s)':>20s}")
+    for r in rows:
+        process = f"{r['process_min']:.2f} / {r['process_median']:.2f} / {r['process_max']:.2f}"
+        plan = f"{r['plan_min']:.2f} / {r['plan_median']:.2f}"
+        print(f"{r['stack']:12s} {r['resources']:>9} {r['components']:>10} {process:>24s} {plan:>20s}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""The offline plan: ``make plan STACK=<name>`` (``python -m offline.plan --stack <name>``).
+
+Runs the real program for ``Pulumi.<name>.yaml`` under the Pulumi mock
+runtime and prints the resource inventory (by type and by system), the
+policy review, the estimated monthly cost and the estimated deployment
+critical path. ``--json`` prints the same for machines.
+
+Exit codes: 0 clean (advisory findings allowed), 1 mandatory policy
+violations, 2 bad config or stack file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from offline.cost import CostEstimate, estimate
+from offline.critical_path import CriticalPath, critical_path
+from offline.harness import ROOT, Captured, ProgramRun, StackFileError, load_stack_file, run_program
+from offline.review import Review, review
+from stacks.config import ConfigError, StackConfig, parse_stack_config
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_CONFIG = 0, 1, 2
+
+
+@dataclass
+class Plan:
+    """Everything the plan reports about one stack."""
+
+    config: StackConfig
+    run: ProgramRun
+    review: Review
+    cost: CostEstimate
+    path: CriticalPath
+    seconds: float
+
+    @property
+    def exit_code(self) -> int:
+        """1 when any mandatory violation exists."""
+        return EXIT_VIOLATIONS if self.review.mandatory else EXIT_OK
+
+
+def system_of(record: Captured, by_urn: dict[str, Captured]) -> str:
+    """The clinical system a resource belongs to, or 'foundation' for shared parts."""
+    current: Captured | None = record
+    while current is not None:
+        if current.type.endswith(":System"):
+            return current.name
+        current = by_urn.get(current.parent)
+    return "foundation"
+
+
+def make_plan(stack: str, stack_dir: Path = ROOT) -> Plan:
+    """Validate the stack's config, run the program, review and price it."""
+    started = time.perf_counter()
+    config_values, secret_keys = load_stack_file(stack, stack_dir)
+    prefix = "clinical-platform:"
+    raw = {k[len(prefix) :]: v for k, v in config_values.items() if k.startswith(prefix)}
+    config = parse_stack_config(raw, {k[len(prefix) :] for k in secret_keys}, stack)
+    run = run_program(stack, config=config_values, secret_keys=secret_keys)
+    result = review(
+        run.resources, environment=config.environment, enforcement=config.enforcement, overrides=config.policy.overrides
+    )
+    return Plan(
+        config, run, result, estimate(run.resources), critical_path(run.resources), time.perf_counter() - started
+    )
+
+
+def to_json(plan: Plan) -> dict[str, Any]:
+    """The plan as plain data (``--json``)."""
+    by_urn = {r.urn: r for r in plan.run.resources}
+    customs = [r for r in plan.run.resources if r.custom]
+    return {
+        "stack": plan.config.stack,
+        "environment": plan.config.environment,
+        "cloud": plan.config.cloud,
+        "runtime": plan.config.runtime,
+        "systems": plan.config.systems,
+        "resources": {
+            "total": len(customs),
+            "components": len(plan.run.resources) - len(customs),
+            "byType": dict(sorted(Counter(r.type for r in customs).items())),
+            "bySystem": dict(sorted(Counter(system_of(r, by_urn) for r in customs).items())),
+            "protected": sorted(r.name for r in customs if r.protect),
+        },
+        "routes": plan.run.exports.get("routes", {}),
+        "policy": {
+            "enforcement": plan.config.enforcement,
+            "resourcesReviewed": plan.review.resources_reviewed,
+            "rulesEvaluated": plan.review.rules_evaluated,
+            "mandatory": len(plan.review.mandatory),
+            "advisory": len(plan.review.advisory),
+            "bySeverity": dict(Counter(v.severity for v in plan.review.violations)),
+            "violations": [asdict(v) for v in plan.review.violations],
+            "notRun": plan.review.not_run,
+        },
+        "cost": {
+            "usdPerMonth": plan.cost.total,
+            "byType": plan.cost.by_type(),
+            "lines": [asdict(line) for line in plan.cost.lines],
+        },
+        "criticalPath": {
+            "seconds": plan.path.seconds,
+            "chain": [{"type": t, "name": n, "seconds": s} for t, n, s in plan.path.chain],
+        },
+        "planSeconds": round(plan.seconds, 3),
+        "exitCode": plan.exit_code,
+    }
+
+
+def render_text(plan: Plan) -> str:
+    """The plan for people."""
+    data = to_json(plan)
+    out = [
+        f"Stack {data['stack']} ({data['environment']}): cloud {data['cloud']}, runtime {data['runtime']}",
+        f"Systems: {', '.join(data['systems'])}",
+        "",
+        f"Resources: {data['resources']['total']} (+{data['resources']['components']} components)",
+    ]
+    out += [f"  {count:4d}  {rtype}" for rtype, count in data["resources"]["byType"].items()]
+    out.append("By system:")
+    out += [f"  {count:4d}  {system}" for system, count in data["resources"]["bySystem"].items()]
+    if data["resources"]["protected"]:
+        out.append(f"Protected (pulumi destroy refuses): {len(data['resources']['protected'])}")
+    out.append("Routes:")
+    for system, urls in data["routes"].items():
+        out += [f"  {system:20s} {url}" for url in urls]
+    policy = data["policy"]
+    out += [
+        "",
+        f"Policy review ({policy['enforcement']} by default): {policy['resourcesReviewed']} resources, "
+        f"{policy['rulesEvaluated']} rules, {policy['mandatory']} mandatory and {policy['advisory']} advisory violations",
+    ]
+    for v in plan.review.violations:
+        out.append(f"  [{v.enforcement.upper():9s}] {v.severity:8s} {v.rule}: {v.message}")
+        out.append(f"               fix: {v.remediation}  ({v.hipaa})")
+    out += [f"  not run: {item}" for item in policy["notRun"]]
+    if not plan.review.violations:
+        out.append("  clean: no violations")
+    out += ["", "Estimated monthly cost:"]
+    if not plan.cost.lines:
+        out.append("  USD 0.00: no cloud cost (on-premises Docker host; hardware and licences not included)")
+    else:
+        out += [f"  {line.usd_per_month:10.2f}  {line.resource_name} ({line.basis})" for line in plan.cost.lines]
+        out.append(f"  {plan.cost.total:10.2f}  USD per month in total")
+    minutes, seconds = divmod(plan.path.seconds, 60)
+    out += ["", f"Estimated deployment critical path: {int(minutes)}m{seconds:04.1f}s"]
+    out += [f"  {s:7.1f}s  {name} ({rtype})" for rtype, name, s in plan.path.chain]
+    out += ["", f"Planned in {plan.seconds:.2f}s. " + ("FAILED: mandatory violations." if plan.exit_code else "OK.")]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(prog="make plan", description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", default="local", help="stack name: reads Pulumi.<stack>.yaml (default: local)")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.add_argument("--stack-dir", type=Path, default=ROOT, help="folder of the Pulumi.<stack>.yaml files")
+    args = parser.parse_args(argv)
+    try:
+        plan = make_plan(args.stack, args.stack_dir)
+    except ConfigError as exc:
+        print(f"Stack '{args.stack}' has {len(exc.problems)} config error(s); nothing was planned:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StackFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(json.dumps(to_json(plan), indent=2) if args.json else render_text(plan))
+    return plan.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

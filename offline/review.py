@@ -1,0 +1,131 @@
+"""Evaluate the policy pack's own policy objects on captured resources, as the engine's Analyze does.
+
+Each custom resource's inputs are deserialised the way the analyzer server
+does it (secrets unwrapped, unknowns guarded by ``unknown_checking_proxy``)
+and passed with its options to every ``ResourceValidationPolicy.validate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import json_format
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
+
+from offline.harness import Captured
+from policy import ALL_POLICIES, RULE_NAMES
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One policy finding on one resource."""
+
+    rule: str
+    severity: str
+    enforcement: str
+    family: str
+    resource_type: str
+    resource_name: str
+    urn: str
+    message: str
+    remediation: str
+    hipaa: str
+
+
+@dataclass
+class Review:
+    """The outcome of running every policy over a stack."""
+
+    violations: list[Violation]
+    resources_reviewed: int
+    rules_evaluated: int
+    not_run: list[str]
+
+    @property
+    def mandatory(self) -> list[Violation]:
+        """Violations that block the plan and ``pulumi up``."""
+        return [v for v in self.violations if v.enforcement == "mandatory"]
+
+    @property
+    def advisory(self) -> list[Violation]:
+        """Violations reported as warnings."""
+        return [v for v in self.violations if v.enforcement == "advisory"]
+
+
+def enforcement_for(rule_name: str, default: str | None, overrides: Mapping[str, str]) -> str:
+    """The rule's level for this stack: per-rule override, else stack default for mandatory rules."""
+    if rule_name in overrides:
+        return overrides[rule_name]
+    rule_default = RULE_NAMES[rule_name].default_enforcement
+    if default is None:
+        return rule_default
+    if default == "disabled":
+        return "disabled"
+    # A stack set to advisory downgrades everything; mandatory keeps advisory-by-design rules advisory.
+    return "advisory" if default == "advisory" else rule_default
+
+
+def _options(record: Captured) -> PolicyResourceOptions:
+    return PolicyResourceOptions(
+        protect=record.protect,
+        ignore_changes=record.ignore_changes,
+        delete_before_replace=record.delete_before_replace,
+        aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=record.additional_secret_outputs,
+        parent=record.parent or None,
+    )
+
+
+def review(
+    resources: Iterable[Captured],
+    *,
+    environment: str,
+    enforcement: str | None = None,
+    overrides: Mapping[str, str] | None = None,
+    policies: list[ResourceValidationPolicy] | None = None,
+) -> Review:
+    """Run ``policies`` (default: the whole pack) over every custom resource."""
+    policies = ALL_POLICIES if policies is None else policies
+    overrides = overrides or {}
+    violations: list[Violation] = []
+    not_run: list[str] = []
+    customs = [r for r in resources if r.custom]
+    levels = {p.name: enforcement_for(p.name, enforcement, overrides) for p in policies}
+    active = [p for p in policies if levels[p.name] != "disabled"]
+    for record in customs:
+        props: Any = unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(record.raw)))
+        args = ResourceValidationArgs(
+            record.type, props, record.urn, record.name, _options(record), None, config={"environment": environment}
+        )
+        for policy in active:
+            rule = RULE_NAMES[policy.name]
+            if record.type not in rule.resource_types:
+                continue
+            found: list[str] = []
+            try:
+                policy.validate(args, lambda message, urn=None, found=found: found.append(message))  # type: ignore[misc]
+            except UnknownValueError:
+                not_run.append(f"{policy.name} on {record.name}: a property is unknown until apply")
+                continue
+            violations.extend(
+                Violation(
+                    rule=rule.name, severity=rule.severity, enforcement=levels[policy.name], family=rule.family,
+                    resource_type=record.type, resource_name=record.name, urn=record.urn, message=message,
+                    remediation=rule.remediation, hipaa=rule.hipaa,
+                )
+                for message in found
+            )  # fmt: skip
+    violations.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.resource_name))
+    return Review(violations, len(customs), len(active), not_run)

@@ -1,0 +1,75 @@
+"""Shared helpers: stack configs as the engine passes them, and runs under the mock runtime."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from offline.harness import Captured, ProgramRun, run_program
+from stacks.config import ConfigError, StackConfig, parse_stack_config
+
+BASE: dict[str, Any] = {
+    "environment": "dev",
+    "cloud": "onprem",
+    "runtime": "docker",
+    "domain": "clinical.example.org",
+    "systems": ["cogstack-nlp"],
+    "tags": {"owner": "platform@hospital.example", "dataClassification": "phi"},
+}
+
+
+def stack_config(**changes: Any) -> dict[str, Any]:
+    """BASE with top-level keys replaced (a value of None removes the key)."""
+    raw = {**BASE, **changes}
+    return {k: v for k, v in raw.items() if v is not None}
+
+
+def engine_config(raw: dict[str, Any]) -> dict[str, str]:
+    """Fully-qualified keys with JSON strings for structured values, as the language host passes them."""
+    return {f"clinical-platform:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+
+
+def problems(raw: dict[str, Any], secret_keys: Iterable[str] = (), stack: str = "dev") -> list[str]:
+    """The config error lines for ``raw`` (empty when valid)."""
+    try:
+        parse_stack_config(
+            {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}, set(secret_keys), stack
+        )
+    except ConfigError as exc:
+        return exc.problems
+    return []
+
+
+def parse(raw: dict[str, Any], secret_keys: Iterable[str] = (), stack: str = "dev") -> StackConfig:
+    """A valid StackConfig (fails the test with the problems otherwise)."""
+    found = problems(raw, secret_keys, stack)
+    assert not found, found
+    return parse_stack_config(
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}, set(secret_keys), stack
+    )
+
+
+def run_stack(raw: dict[str, Any], secret_keys: Iterable[str] = (), stack: str = "dev") -> ProgramRun:
+    """Run the real __main__.py with ``raw`` as the stack's config."""
+    return run_program(stack, config=engine_config(raw), secret_keys={f"clinical-platform:{k}" for k in secret_keys})
+
+
+def of_type(run: ProgramRun, type_token: str) -> list[Captured]:
+    """Registered resources of one type."""
+    return [r for r in run.resources if r.type == type_token]
+
+
+def named(run: ProgramRun, name: str, custom: bool = True) -> Captured:
+    """The registered custom resource (or component) called ``name``."""
+    matches = [r for r in run.resources if r.name == name and r.custom == custom]
+    assert len(matches) == 1, f"{name}: {len(matches)} matches among {[r.name for r in run.resources]}"
+    return matches[0]
+
+
+@pytest.fixture(scope="session")
+def local_run() -> ProgramRun:
+    """The shipped local stack, run once per session."""
+    return run_program("local")

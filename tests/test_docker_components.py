@@ -1,0 +1,235 @@
+"""Docker runtime components: the resources they register and their key properties."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.docker.network import carve_subnets
+from components.docker.object_store import bucket_setup_script
+from components.docker.redis import redis_conf
+from components.docker.system import DockerSystem, SystemSubnets, deployment_order
+from components.endpoints import SystemRefs, resolve
+from components.onprem.docker_host import htpasswd_line
+from components.specs import (
+    BucketSpec,
+    GpuSpec,
+    HealthCheckSpec,
+    PostgresSpec,
+    RedisSpec,
+    RouteSpec,
+    SecretSpec,
+    ServiceSpec,
+    SystemSpec,
+    VolumeSpec,
+)
+from offline.harness import Captured, ProgramRun, run_under_mocks
+from tests.conftest import named, of_type
+
+CONTAINER = "docker:index/container:Container"
+NETWORK = "docker:index/network:Network"
+
+
+def env_of(container: Captured) -> dict[str, Any]:
+    return dict(str(e).split("=", 1) for e in container.inputs["envs"])
+
+
+def labels_of(container: Captured) -> dict[str, str]:
+    return {item["label"]: item["value"] for item in container.inputs.get("labels", [])}
+
+
+DEMO = SystemSpec(
+    name="demo",
+    description="a system with every kind of data store",
+    services=(
+        ServiceSpec(
+            name="api", image="registry.example/demo-api:1.2.3", port=8000, health=HealthCheckSpec(http_path="/health"),
+            env={"DATABASE_URL": "${postgres:db.async_url}", "BROKER": "${redis:queue.url}", "BUCKET": "${bucket:uploads.name}",
+                 "S3_SECRET": "${bucket:uploads.secret_key}", "SECRET_KEY": "${secret:app-key}", "PUBLIC": "${route:web.url}"},
+            replicas=2,
+        ),
+        ServiceSpec(
+            name="worker", image="registry.example/demo-worker:1.2.3", gpu=GpuSpec(count=1),
+            env={"BROKER": "${redis:queue.url}"}, depends_on=("api",), egress=True,
+            volumes=(VolumeSpec(name="models", mount_path="/models", read_only=True),),
+        ),
+    ),
+    routes=(RouteSpec(name="web", host="demo", service="api", auth="app"),),
+    postgres=(PostgresSpec(name="db", database="demo", user="demo", extensions=("vector",), version="16"),),
+    redis=(RedisSpec(name="queue"),),
+    buckets=(BucketSpec(name="uploads", expire_objects_after_days=30),),
+    secrets=(SecretSpec(name="app-key"), SecretSpec(name="api-token", source="config")),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def demo_run() -> ProgramRun:
+    import pulumi
+
+    def body() -> None:
+        DockerSystem(
+            "demo", DEMO, domain="example.org",
+            subnets=SystemSubnets("10.9.1.0/24", "10.9.2.0/24", "10.9.3.0/24"),
+            labels={"clinical.platform/owner": "team"},
+            config_secrets={"demo-api-token": pulumi.Output.secret("token-from-config")},
+            auth_file_dir="/etc/nginx/auth", protect_data=True,
+        )  # fmt: skip
+
+    return run_under_mocks(body)
+
+
+def test_every_container_is_hardened(demo_run: ProgramRun) -> None:
+    containers = of_type(demo_run, CONTAINER)
+    assert len(containers) == 7  # api x2, worker, postgres, redis, minio, minio-setup
+    for c in containers:
+        i = c.inputs
+        assert i["securityOpts"] == ["no-new-privileges:true"], c.name
+        assert i["capabilities"]["drops"] == ["ALL"], c.name
+        assert i["memory"] > 0 and i["memorySwap"] == i["memory"], c.name
+        assert i["logDriver"] == "json-file" and i["logOpts"]["max-size"] == "50m", c.name
+        assert i.get("privileged") in (None, False), c.name
+        assert not i.get("ports"), f"{c.name} publishes a port"
+        assert i["image"].split(":")[-1] not in ("latest", ""), c.name
+        assert i["user"], f"{c.name} runs as the image default user"
+
+
+def test_replicas_share_an_alias_and_routed_services_join_the_frontend(demo_run: ProgramRun) -> None:
+    api1, api2 = named(demo_run, "demo-api-1"), named(demo_run, "demo-api-2")
+    nets1 = {(n["name"], tuple(n.get("aliases", []))) for n in api1.inputs["networksAdvanced"]}
+    assert nets1 == {("demo-backend", ("api",)), ("demo-frontend", ("demo-api",))}
+    assert api1.inputs["networksAdvanced"] == api2.inputs["networksAdvanced"]
+    worker = named(demo_run, "demo-worker")
+    assert {n["name"] for n in worker.inputs["networksAdvanced"]} == {"demo-backend", "demo-egress"}
+
+
+def test_networks_are_internal_except_egress(demo_run: ProgramRun) -> None:
+    nets = {n.name: n.inputs for n in of_type(demo_run, NETWORK)}
+    assert nets["demo-frontend"]["internal"] is True
+    assert nets["demo-backend"]["internal"] is True
+    assert nets["demo-egress"]["internal"] is False
+    assert nets["demo-backend"]["ipamConfigs"] == [{"subnet": "10.9.2.0/24"}]
+
+
+def test_env_placeholders_resolve_to_secret_connection_strings(demo_run: ProgramRun) -> None:
+    api = named(demo_run, "demo-api-1")
+    env = env_of(api)
+    assert env["DATABASE_URL"].startswith("postgresql+asyncpg://demo:") and env["DATABASE_URL"].endswith(
+        "@db:5432/demo?ssl=disable"
+    )
+    assert env["BROKER"].startswith("redis://:") and env["BROKER"].endswith("@queue:6379/0")
+    assert env["BUCKET"] == "uploads"
+    assert env["PUBLIC"] == "https://demo.example.org"
+    assert len(env["SECRET_KEY"]) == 48
+    assert "envs" in api.additional_secret_outputs
+
+
+def test_gpu_worker_gets_an_nvidia_device_request_not_privileged(demo_run: ProgramRun) -> None:
+    worker = named(demo_run, "demo-worker")
+    assert worker.inputs["deviceRequests"] == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+    assert worker.inputs["volumes"] == [{"volumeName": "demo-models", "containerPath": "/models", "readOnly": True}]
+
+
+def test_services_wait_for_the_stores_and_services_they_use(demo_run: ProgramRun) -> None:
+    by_urn = {r.urn: r.name for r in demo_run.resources}
+    worker = named(demo_run, "demo-worker")
+    deps = {by_urn[d] for d in worker.dependencies}
+    assert {"demo-api-1", "demo-api-2", "demo-queue"} <= deps
+    assert "demo-db" not in deps  # the worker does not use the database
+
+
+def test_postgres_with_pgvector(demo_run: ProgramRun) -> None:
+    db = named(demo_run, "demo-db")
+    assert db.inputs["image"] == "pgvector/pgvector:0.8.0-pg16"
+    assert labels_of(db)["clinical.platform/role"] == "data"
+    env = env_of(db)
+    assert env["POSTGRES_USER"] == "demo" and len(env["POSTGRES_PASSWORD"]) == 32
+    assert "--auth-host=scram-sha-256" in env["POSTGRES_INITDB_ARGS"]
+    upload = db.inputs["uploads"][0]
+    assert upload["file"] == "/docker-entrypoint-initdb.d/10-extensions.sql"
+    assert 'CREATE EXTENSION IF NOT EXISTS "vector";' in upload["content"]
+    assert db.inputs["user"] == "999:999"
+
+
+def test_redis_password_is_in_a_secret_config_file(demo_run: ProgramRun) -> None:
+    redis = named(demo_run, "demo-queue")
+    assert redis.inputs["command"] == ["redis-server", "/usr/local/etc/redis/redis.conf"]
+    conf = redis.inputs["uploads"][0]["content"]
+    assert "requirepass " in conf and "appendonly yes" in conf and "maxmemory-policy noeviction" in conf
+    assert "uploads" in redis.additional_secret_outputs
+    assert not any("requirepass" in str(arg) for arg in redis.inputs["command"])
+
+
+def test_object_store_encrypts_and_versions_buckets(demo_run: ProgramRun) -> None:
+    minio = named(demo_run, "demo-objects")
+    env = env_of(minio)
+    assert env["MINIO_KMS_SECRET_KEY"].startswith("minio-sse:")
+    assert env["MINIO_BROWSER"] == "off"
+    setup = named(demo_run, "demo-objects-setup")
+    script = setup.inputs["command"][2]
+    assert "mc encrypt set sse-s3 local/uploads" in script and "mc version enable local/uploads" in script
+    assert setup.inputs["mustRun"] is False and setup.inputs["restart"] == "no"
+
+
+def test_stateful_volumes_are_protected_when_asked(demo_run: ProgramRun) -> None:
+    volumes = of_type(demo_run, "docker:index/volume:Volume")
+    assert {v.name for v in volumes} == {"demo-db-data", "demo-queue-data", "demo-objects-data", "demo-models"}
+    assert all(v.protect for v in volumes)
+
+
+def test_components_are_parented_and_typed(demo_run: ProgramRun) -> None:
+    by_urn = {r.urn: r for r in demo_run.resources}
+    system = named(demo_run, "demo", custom=False)
+    assert system.type == "clinical:docker:System"
+    for r in demo_run.resources:
+        if r is not system:
+            assert r.parent in by_urn, f"{r.name} is not parented to a component"
+    assert named(demo_run, "demo-db").type == "docker:index/container:Container"
+    assert by_urn[named(demo_run, "demo-db").parent].type == "clinical:docker:ContainerWorkload"
+    assert len(of_type(demo_run, "clinical:docker:Postgres")) == 1
+
+
+def test_config_secret_reaches_the_system() -> None:
+    import pulumi
+
+    seen: list[str] = []
+
+    def body() -> None:
+        refs = SystemRefs(domain="example.org", secrets={"token": pulumi.Output.secret("abc")})
+        resolve("Bearer ${secret:token} at ${domain}", refs).apply(seen.append)
+
+    run_under_mocks(body)
+    assert seen == ["Bearer abc at example.org"]
+
+
+def test_carve_subnets() -> None:
+    assert carve_subnets("10.42.0.0/16", 4) == ["10.42.0.0/18", "10.42.64.0/18", "10.42.128.0/18", "10.42.192.0/18"]
+    assert carve_subnets("192.168.10.0/24", 7)[6] == "192.168.10.192/27"
+    with pytest.raises(ValueError, match="too small"):
+        carve_subnets("192.168.10.0/24", 32)
+
+
+def test_deployment_order_and_cycles() -> None:
+    order = [s.name for s in deployment_order(DEMO)]
+    assert order.index("api") < order.index("worker")
+    looped = DEMO.model_copy(
+        update={"services": (DEMO.services[0].model_copy(update={"depends_on": ("worker",)}), DEMO.services[1])}
+    )
+    with pytest.raises(ValueError, match="cycle: api -> worker -> api"):
+        deployment_order(looped)
+
+
+def test_redis_conf_without_persistence() -> None:
+    conf = redis_conf(RedisSpec(name="cache", persistence=False, eviction_policy="allkeys-lru", memory_mb=400), "pw")
+    assert "appendonly no" in conf and 'save ""' in conf and "maxmemory 300mb" in conf and "allkeys-lru" in conf
+
+
+def test_bucket_script_expires_objects_when_asked() -> None:
+    script = bucket_setup_script([BucketSpec(name="scans", versioning=False, expire_objects_after_days=7)])
+    assert "--expire-days 7 local/scans" in script and "version enable" not in script
+
+
+def test_htpasswd_is_salted_sha_and_stable() -> None:
+    line = htpasswd_line("clinician", "s3cret")
+    assert line.startswith("clinician:{SSHA}") and line == htpasswd_line("clinician", "s3cret")
+    assert line != htpasswd_line("clinician", "other")

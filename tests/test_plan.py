@@ -1,0 +1,207 @@
+"""The offline plan: the whole local stack, its review, cost, critical path and exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from offline.cost import PRICERS, estimate
+from offline.critical_path import critical_path
+from offline.harness import ROOT, Captured, ProgramRun, load_stack_file
+from offline.plan import EXIT_CONFIG, EXIT_OK, EXIT_VIOLATIONS, main, make_plan
+from offline.review import review
+from tests.conftest import named, of_type
+
+SHIPPED = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+
+
+def write_stack(tmp_path: Path, name: str, change: dict[str, Any]) -> Path:
+    document = yaml.safe_load((ROOT / "Pulumi.local.yaml").read_text())
+    document["config"].update({f"clinical-platform:{k}": v for k, v in change.items()})
+    (tmp_path / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(document))
+    return tmp_path
+
+
+def test_local_stack_registers_cogstack(local_run: ProgramRun) -> None:
+    containers = {c.name for c in of_type(local_run, "docker:index/container:Container")}
+    assert containers == {
+        "cogstack-nlp-medcat-service", "cogstack-nlp-medcat-trainer", "cogstack-nlp-solr", "cogstack-nlp-trainer-admin",
+        "cogstack-nlp-trainer-db", "local-proxy",
+    }  # fmt: skip
+    assert local_run.exports["routes"] == {
+        "cogstack-nlp": ["https://medcat-api.clinical.localhost", "https://medcat-trainer.clinical.localhost"]
+    }
+
+
+def test_medcat_service_follows_the_guide(local_run: ProgramRun) -> None:
+    svc = named(local_run, "cogstack-nlp-medcat-service")
+    env = dict(e.split("=", 1) for e in svc.inputs["envs"])
+    assert env["APP_MEDCAT_MODEL_PACK"] == "/cat/models/medcat-snomed-2024.zip"
+    assert env["SERVER_PORT"] == "5000" and env["APP_CUDA_DEVICE_COUNT"] == "-1"
+    assert env["MEDCAT_ANNOTATIONS_ENTITY_OUTPUT_MODE"] == "dict"
+    assert svc.inputs["shmSize"] == 2048
+    assert {"volumeName": "cogstack-nlp-models", "containerPath": "/cat/models", "readOnly": True} in svc.inputs[
+        "volumes"
+    ]
+    assert "/api/info" in " ".join(svc.inputs["healthcheck"]["tests"])
+    assert svc.inputs["healthcheck"]["startPeriod"] == "120s"
+    assert not svc.inputs.get("ports")
+
+
+def test_trainer_uses_postgres_secure_cookies_and_no_registration(local_run: ProgramRun) -> None:
+    trainer = named(local_run, "cogstack-nlp-medcat-trainer")
+    env = dict(e.split("=", 1) for e in trainer.inputs["envs"])
+    assert (
+        env["DATABASE_URL"].startswith("postgresql://medcattrainer:")
+        and "@trainer-db:5432/medcattrainer" in env["DATABASE_URL"]
+    )
+    assert env["SESSION_COOKIE_SECURE"] == "True" and env["ENABLE_REGISTRATION"] == "False"
+    assert env["ALLOWED_HOSTS"] == "medcat-trainer.clinical.localhost"
+    assert env["CSRF_TRUSTED_ORIGINS"] == "https://medcat-trainer.clinical.localhost"
+    assert len(env["SECRET_KEY"]) == 64 and "envs" in trainer.additional_secret_outputs
+
+
+def test_proxy_is_the_only_published_container_and_guards_the_api(local_run: ProgramRun) -> None:
+    published = [c for c in of_type(local_run, "docker:index/container:Container") if c.inputs.get("ports")]
+    assert [c.name for c in published] == ["local-proxy"]
+    ports = {(p["internal"], p["external"]) for p in published[0].inputs["ports"]}
+    assert ports == {(8443, 443), (8000, 80)}
+    conf = next(u["content"] for u in published[0].inputs["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
+    api_block = conf[conf.index("server_name medcat-api.clinical.localhost") :]
+    api_block = api_block[: api_block.index("server {")] if "server {" in api_block else api_block
+    assert "auth_basic_user_file /etc/nginx/auth/cogstack-nlp.htpasswd" in api_block
+    assert "client_max_body_size 50m" in api_block and "proxy_read_timeout 600s" in api_block
+    trainer_block = conf[conf.index("server_name medcat-trainer.clinical.localhost") :]
+    assert "auth_basic" not in trainer_block[: trainer_block.index("}")]
+    files = {u["file"] for u in published[0].inputs["uploads"]}
+    assert "/etc/nginx/auth/cogstack-nlp.htpasswd" in files and "/etc/nginx/tls/tls.key" in files
+
+
+def test_local_ca_issues_a_wildcard_certificate(local_run: ProgramRun) -> None:
+    csr = of_type(local_run, "tls:index/certRequest:CertRequest")[0]
+    assert csr.inputs["dnsNames"] == ["clinical.localhost", "*.clinical.localhost"]
+    ca = of_type(local_run, "tls:index/selfSignedCert:SelfSignedCert")[0]
+    assert ca.inputs["isCaCertificate"] is True
+    assert "caCertificatePem" in local_run.exports
+
+
+def test_data_stays_on_internal_networks(local_run: ProgramRun) -> None:
+    networks = {n.name: n.inputs for n in of_type(local_run, "docker:index/network:Network")}
+    assert networks["local-edge"]["internal"] is False
+    assert (
+        networks["cogstack-nlp-backend"]["internal"] is True and networks["cogstack-nlp-frontend"]["internal"] is True
+    )
+    db = named(local_run, "cogstack-nlp-trainer-db")
+    assert [n["name"] for n in db.inputs["networksAdvanced"]] == ["cogstack-nlp-backend"]
+    proxy = named(local_run, "local-proxy")
+    assert "cogstack-nlp-backend" not in {n["name"] for n in proxy.inputs["networksAdvanced"]}
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_every_shipped_stack_plans_with_zero_mandatory_violations(stack: str) -> None:
+    plan = make_plan(stack)
+    assert plan.review.mandatory == [], [v.message for v in plan.review.mandatory]
+    assert plan.exit_code == EXIT_OK
+
+
+def test_plan_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--stack", "local"]) == EXIT_OK
+    text = capsys.readouterr().out
+    assert "https://medcat-api.clinical.localhost" in text
+    assert "no cloud cost (on-premises" in text and "critical path" in text and "Policy review" in text
+    assert main(["--stack", "local", "--json"]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["resources"]["bySystem"]["cogstack-nlp"] > 10
+    assert data["resources"]["byType"]["docker:index/container:Container"] == 6
+    assert data["policy"]["mandatory"] == 0 and data["cost"]["usdPerMonth"] == 0
+    assert data["criticalPath"]["seconds"] > 90
+
+
+def test_plan_exits_1_on_a_mandatory_violation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The stack's own policy settings make an advisory finding mandatory.
+    write_stack(
+        tmp_path, "strict", {"policy": {"enforcement": "mandatory", "overrides": {"docker-non-root": "mandatory"}}}
+    )
+    assert main(["--stack", "strict", "--stack-dir", str(tmp_path)]) == EXIT_VIOLATIONS
+    assert "[MANDATORY] medium   docker-non-root: cogstack-nlp-medcat-trainer" in capsys.readouterr().out
+
+
+def test_plan_exits_2_with_one_line_per_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_stack(tmp_path, "typo", {"systems": ["cogstak-nlp"]})
+    assert main(["--stack", "typo", "--stack-dir", str(tmp_path)]) == EXIT_CONFIG
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "Stack 'typo' has 1 config error(s); nothing was planned:",
+        "  clinical-platform:systems[0]: unknown system 'cogstak-nlp'; did you mean 'cogstack-nlp'?",
+    ]
+
+
+def test_missing_or_broken_stack_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--stack", "nope"]) == EXIT_CONFIG
+    assert "no stack file Pulumi.nope.yaml; shipped stacks: local" in capsys.readouterr().err
+    (tmp_path / "Pulumi.bad.yaml").write_text("config: [unclosed")
+    assert main(["--stack", "bad", "--stack-dir", str(tmp_path)]) == EXIT_CONFIG
+    assert "is not valid YAML" in capsys.readouterr().err
+
+
+def test_make_plan_with_a_typo_prints_no_traceback(tmp_path: Path) -> None:
+    write_stack(tmp_path, "typo", {"domian": "x.org"})
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    result = subprocess.run(
+        [sys.executable, "-m", "offline.plan", "--stack", "typo", "--stack-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == EXIT_CONFIG
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "clinical-platform:domian: unknown key; did you mean 'domain'?" in result.stderr
+
+
+def test_secure_values_become_secret_placeholders(tmp_path: Path) -> None:
+    write_stack(tmp_path, "sec", {"tlsPrivateKey": {"secure": "v1:abc"}})
+    config, secret_keys = load_stack_file("sec", tmp_path)
+    assert secret_keys == {"clinical-platform:tlsPrivateKey"}
+    assert config["clinical-platform:tlsPrivateKey"] == "offline-plan-secret-placeholder"
+    assert json.loads(config["clinical-platform:tags"])["owner"]
+
+
+def _rec(name: str, type_: str, parent: str = "", deps: tuple[str, ...] = (), custom: bool = True) -> Captured:
+    return Captured(type_, name, name, parent, custom, False, list(deps), {}, None, [], [], False)
+
+
+def test_critical_path_follows_dependencies_through_components() -> None:
+    records = [
+        _rec("comp", "clinical:x:C", custom=False),
+        _rec("image", "docker:index/remoteImage:RemoteImage", parent="comp"),
+        _rec("db", "docker:index/container:Container", parent="comp", deps=("image",)),
+        _rec("app", "docker:index/container:Container", deps=("comp",)),  # depends on the component
+        _rec("net", "docker:index/network:Network"),
+    ]
+    path = critical_path(records)
+    assert [name for _, name, _ in path.chain] == ["image", "db", "app"]
+    assert path.seconds == 120.0
+
+
+def test_cost_uses_registered_pricers() -> None:
+    records = [_rec("gpu", "test:index/gpu:Gpu"), _rec("free", "docker:index/container:Container")]
+    records[0].inputs = {"hours": 730}
+    PRICERS["test:index/gpu:Gpu"] = lambda inputs: (inputs["hours"] * 0.5, "0.50/h")
+    try:
+        cost = estimate(records)
+    finally:
+        del PRICERS["test:index/gpu:Gpu"]
+    assert cost.total == 365.0 and cost.by_type() == {"test:index/gpu:Gpu": 365.0}
+
+
+def test_review_downgrades_to_advisory_and_honours_overrides(local_run: ProgramRun) -> None:
+    advisory = review(local_run.resources, environment="dev", enforcement="advisory")
+    assert advisory.mandatory == [] and advisory.rules_evaluated == 9
+    disabled = review(local_run.resources, environment="dev", overrides={"docker-non-root": "disabled"})
+    assert not [v for v in disabled.violations if v.rule == "docker-non-root"]
+    assert disabled.rules_evaluated == 8
