@@ -111,6 +111,29 @@ class VolumeSpec(Spec):
     size_gb: int = Field(10, ge=1, le=65_536, description="Capacity where the runtime sizes volumes (clouds, k8s).")
 
 
+class FileSpec(Spec):
+    """A file placed in the container before it starts (configs, alert rules, credentials).
+
+    ``content`` may use placeholders; a file whose content references a
+    secret is stored encrypted in state and written mode 0400.
+    """
+
+    path: str = Field(pattern=r"^/.*[^/]$", description="Absolute path of the file inside the container.")
+    content: str = Field(description="File content; placeholders allowed.")
+    mode: str = Field("0444", pattern=r"^0[0-7]{3}$", description="Permissions; secret files are always 0400.")
+
+
+class HostMountSpec(Spec):
+    """A read-only bind mount of a host path, for host monitoring agents only (node exporter, cAdvisor).
+
+    Always read-only. Policy flags mounts that hand over the host (the Docker
+    socket, ``/``): such a service needs a waiver signed by the security officer.
+    """
+
+    host_path: str = Field(pattern=r"^/")
+    mount_path: str = Field(pattern=r"^/")
+
+
 class SecretSpec(Spec):
     """A secret a system needs. Generated secrets come from pulumi-random; config secrets must be Pulumi secrets."""
 
@@ -146,6 +169,8 @@ class ServiceSpec(Spec):
     depends_on: tuple[str, ...] = Field((), description="Services (or jobs) that must exist first.")
     kind: Literal["service", "job"] = Field("service", description="'job' runs once to completion (migrations).")
     metrics_path: str | None = Field(None, description="Prometheus scrape path, if the service exposes metrics.")
+    files: tuple[FileSpec, ...] = Field((), description="Files written into the container before it starts.")
+    host_mounts: tuple[HostMountSpec, ...] = Field((), description="Read-only host paths (monitoring agents only).")
 
     @field_validator("image")
     @classmethod
@@ -260,16 +285,17 @@ class SystemSpec(Spec):
             for dep in svc.depends_on:
                 if dep not in services:
                     raise ValueError(f"{self.name}/{svc.name}: depends on unknown service '{dep}'")
-            for key, value in svc.env.items():
+            templated = [*svc.env.items(), *((f.path, f.content) for f in svc.files)]
+            for key, value in templated:
                 for kind, name, fld in placeholders(value):
                     if kind == "domain":
                         continue
                     if kind not in declared or name is None:
-                        raise ValueError(f"{self.name}/{svc.name}: env {key} has a bad placeholder in '{value}'")
+                        raise ValueError(f"{self.name}/{svc.name}: {key} has a bad placeholder in '{value}'")
                     if name not in declared[kind]:
-                        raise ValueError(f"{self.name}/{svc.name}: env {key} references undeclared {kind} '{name}'")
+                        raise ValueError(f"{self.name}/{svc.name}: {key} references undeclared {kind} '{name}'")
                     if kind != "secret" and fld not in PLACEHOLDER_FIELDS[kind]:
-                        raise ValueError(f"{self.name}/{svc.name}: env {key}: {kind} has no field '{fld}'")
+                        raise ValueError(f"{self.name}/{svc.name}: {key}: {kind} has no field '{fld}'")
         for route in self.routes:
             target = services.get(route.service)
             if target is None:

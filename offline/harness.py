@@ -99,7 +99,13 @@ def load_stack_file(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], set[
     for key, value in values.items():
         full = key if ":" in key else f"{PROJECT}:{key}"
         plain = reveal(value, full)
-        config[full] = plain if isinstance(plain, str) else json.dumps(plain)
+        # The CLI hands every value over as a string: JSON for objects and lists, YAML dates as ISO text.
+        if isinstance(plain, dict | list):
+            config[full] = json.dumps(plain, default=str)
+        elif isinstance(plain, bool):
+            config[full] = "true" if plain else "false"
+        else:
+            config[full] = str(plain)
     return config, secret_keys
 
 

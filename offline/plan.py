@@ -6,7 +6,7 @@ policy review, the estimated monthly cost and the estimated deployment
 critical path. ``--json`` prints the same for machines.
 
 Exit codes: 0 clean (advisory findings allowed), 1 mandatory policy
-violations, 2 bad config or stack file.
+violations or an expired waiver, 2 bad config or stack file, 3 an internal error.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from offline.harness import ROOT, Captured, ProgramRun, StackFileError, load_sta
 from offline.review import Review, review
 from stacks.config import ConfigError, StackConfig, parse_stack_config
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_CONFIG = 0, 1, 2
+EXIT_OK, EXIT_VIOLATIONS, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Plan:
     @property
     def exit_code(self) -> int:
         """1 when any mandatory violation exists."""
-        return EXIT_VIOLATIONS if self.review.mandatory else EXIT_OK
+        return EXIT_VIOLATIONS if self.review.failed else EXIT_OK
 
 
 def system_of(record: Captured, by_urn: dict[str, Captured]) -> str:
@@ -65,7 +65,11 @@ def make_plan(stack: str, stack_dir: Path = ROOT) -> Plan:
     config = parse_stack_config(raw, {k[len(prefix) :] for k in secret_keys}, stack)
     run = run_program(stack, config=config_values, secret_keys=secret_keys)
     result = review(
-        run.resources, environment=config.environment, enforcement=config.enforcement, overrides=config.policy.overrides
+        run.resources,
+        environment=config.environment,
+        enforcement=config.enforcement,
+        overrides=config.policy.overrides,
+        waivers=config.policy.waivers,
     )
     return Plan(
         config, run, result, estimate(run.resources), critical_path(run.resources), time.perf_counter() - started
@@ -96,6 +100,8 @@ def to_json(plan: Plan) -> dict[str, Any]:
             "rulesEvaluated": plan.review.rules_evaluated,
             "mandatory": len(plan.review.mandatory),
             "advisory": len(plan.review.advisory),
+            "waived": len(plan.review.waived),
+            "expiredWaivers": plan.review.expired_waivers,
             "bySeverity": dict(Counter(v.severity for v in plan.review.violations)),
             "violations": [asdict(v) for v in plan.review.violations],
             "notRun": plan.review.not_run,
@@ -135,12 +141,16 @@ def render_text(plan: Plan) -> str:
     out += [
         "",
         f"Policy review ({policy['enforcement']} by default): {policy['resourcesReviewed']} resources, "
-        f"{policy['rulesEvaluated']} rules, {policy['mandatory']} mandatory and {policy['advisory']} advisory violations",
+        f"{policy['rulesEvaluated']} rules, {policy['mandatory']} mandatory, {policy['advisory']} advisory, "
+        f"{policy['waived']} waived",
     ]
     for v in plan.review.violations:
         out.append(f"  [{v.enforcement.upper():9s}] {v.severity:8s} {v.rule}: {v.message}")
         out.append(f"               fix: {v.remediation}  ({v.hipaa})")
-    out += [f"  not run: {item}" for item in policy["notRun"]]
+        if v.waiver:
+            out.append(f"               {v.waiver}")
+    out += [f"  EXPIRED WAIVER: {item}" for item in policy["expiredWaivers"]]
+    out += [f"  note: {item}" for item in policy["notRun"]]
     if not plan.review.violations:
         out.append("  clean: no violations")
     out += ["", "Estimated monthly cost:"]
@@ -152,7 +162,11 @@ def render_text(plan: Plan) -> str:
     minutes, seconds = divmod(plan.path.seconds, 60)
     out += ["", f"Estimated deployment critical path: {int(minutes)}m{seconds:04.1f}s"]
     out += [f"  {s:7.1f}s  {name} ({rtype})" for rtype, name, s in plan.path.chain]
-    out += ["", f"Planned in {plan.seconds:.2f}s. " + ("FAILED: mandatory violations." if plan.exit_code else "OK.")]
+    out += [
+        "",
+        f"Planned in {plan.seconds:.2f}s. "
+        + ("FAILED: mandatory violations or expired waivers." if plan.exit_code else "OK."),
+    ]
     return "\n".join(out)
 
 
@@ -162,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", default="local", help="stack name: reads Pulumi.<stack>.yaml (default: local)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument("--stack-dir", type=Path, default=ROOT, help="folder of the Pulumi.<stack>.yaml files")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     args = parser.parse_args(argv)
     try:
         plan = make_plan(args.stack, args.stack_dir)
@@ -173,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     except StackFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except Exception as exc:  # a defect in the platform, not in the user's input
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc}; rerun with --debug for the traceback", file=sys.stderr)
+        return EXIT_INTERNAL
     print(json.dumps(to_json(plan), indent=2) if args.json else render_text(plan))
     return plan.exit_code
 

@@ -7,8 +7,9 @@ and passed with its options to every ``ResourceValidationPolicy.validate``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from google.protobuf import json_format
@@ -23,6 +24,7 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from offline.harness import Captured
 from policy import ALL_POLICIES, RULE_NAMES
+from stacks.config import Waiver
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
@@ -41,6 +43,7 @@ class Violation:
     message: str
     remediation: str
     hipaa: str
+    waiver: str | None = None  # who approved the exception and why, when waived
 
 
 @dataclass
@@ -51,11 +54,22 @@ class Review:
     resources_reviewed: int
     rules_evaluated: int
     not_run: list[str]
+    expired_waivers: list[str] = field(default_factory=list)
 
     @property
     def mandatory(self) -> list[Violation]:
         """Violations that block the plan and ``pulumi up``."""
         return [v for v in self.violations if v.enforcement == "mandatory"]
+
+    @property
+    def waived(self) -> list[Violation]:
+        """Violations covered by an active waiver."""
+        return [v for v in self.violations if v.enforcement == "waived"]
+
+    @property
+    def failed(self) -> bool:
+        """True when the review blocks: a mandatory violation or an expired waiver."""
+        return bool(self.mandatory or self.expired_waivers)
 
     @property
     def advisory(self) -> list[Violation]:
@@ -95,6 +109,8 @@ def review(
     enforcement: str | None = None,
     overrides: Mapping[str, str] | None = None,
     policies: list[ResourceValidationPolicy] | None = None,
+    waivers: Sequence[Waiver] = (),
+    today: datetime.date | None = None,
 ) -> Review:
     """Run ``policies`` (default: the whole pack) over every custom resource."""
     policies = ALL_POLICIES if policies is None else policies
@@ -127,5 +143,18 @@ def review(
                 )
                 for message in found
             )  # fmt: skip
+    today = today or datetime.date.today()
+    expired = [w for w in waivers if w.expires < today]
+    for w in expired:
+        not_run.append(f"waiver for {w.rule} on {w.resource} expired on {w.expires}")
+    active_waivers = [w for w in waivers if w.expires >= today]
+    for index, v in enumerate(violations):
+        waiver = next((w for w in active_waivers if w.matches(v.rule, v.resource_name)), None)
+        if waiver is not None:
+            note = f"waived until {waiver.expires} by {waiver.approved_by}: {waiver.reason}"
+            violations[index] = replace(v, enforcement="waived", waiver=note)
     violations.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.resource_name))
-    return Review(violations, len(customs), len(active), not_run)
+    return Review(
+        violations, len(customs), len(active), not_run,
+        [f"{w.rule} on {w.resource} (approved by {w.approved_by}) expired on {w.expires}" for w in expired],
+    )  # fmt: skip

@@ -11,7 +11,9 @@ traceback, and the offline plan prints the same lines and exits 2.
 
 from __future__ import annotations
 
+import datetime
 import difflib
+import fnmatch
 import ipaddress
 import json
 import re
@@ -105,11 +107,41 @@ class AuthConfig(_Model):
     username: str = Field("clinician", pattern=r"^[a-z][a-z0-9_.-]{2,31}$")
 
 
+class Waiver(_Model):
+    """A signed exception to one rule for one resource, until a date. Every waiver is listed in the review."""
+
+    rule: str = Field(description="Rule name.")
+    resource: str = Field(
+        min_length=1, description="Resource name (logical Pulumi name); shell-style wildcards allowed."
+    )
+    reason: str = Field(min_length=15, description="Why the exception is acceptable, and the compensating control.")
+    approved_by: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="E-mail of the approving security officer.")
+    expires: datetime.date = Field(
+        description="ISO date after which the waiver no longer applies and fails the review."
+    )
+
+    @field_validator("rule")
+    @classmethod
+    def _known_rule(cls, value: str) -> str:
+        from policy.catalog import RULE_NAMES
+
+        if value not in RULE_NAMES:
+            raise ValueError(f"unknown policy rule '{value}'{_did_you_mean(value, RULE_NAMES)}")
+        return value
+
+    def matches(self, rule: str, resource: str) -> bool:
+        """True when this waiver covers ``rule`` on ``resource``."""
+        return rule == self.rule and fnmatch.fnmatchcase(resource, self.resource)
+
+
 class PolicyConfig(_Model):
     """How policy violations are enforced: advisory warns, mandatory fails the plan and ``pulumi up``."""
 
     enforcement: Enforcement | None = Field(None, description="Default: mandatory in prod, advisory elsewhere.")
     overrides: dict[str, Enforcement] = Field(default_factory=dict, description="Per-rule enforcement by rule name.")
+    waivers: list[Waiver] = Field(
+        default_factory=list, description="Signed, expiring exceptions per rule and resource."
+    )
 
     @field_validator("overrides")
     @classmethod

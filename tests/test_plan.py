@@ -205,3 +205,34 @@ def test_review_downgrades_to_advisory_and_honours_overrides(local_run: ProgramR
     disabled = review(local_run.resources, environment="dev", overrides={"docker-non-root": "disabled"})
     assert not [v for v in disabled.violations if v.rule == "docker-non-root"]
     assert disabled.rules_evaluated == 8
+
+
+def test_waivers_are_listed_and_expired_ones_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    waiver = {
+        "rule": "docker-non-root", "resource": "cogstack-nlp-medcat-trainer",
+        "reason": "Image writes under /home/api at start-up; compensated by dropped capabilities.",
+        "approvedBy": "officer@hospital.example", "expires": "2099-01-01",
+    }  # fmt: skip
+    write_stack(tmp_path, "waived", {"policy": {"enforcement": "mandatory", "overrides": {"docker-non-root": "mandatory"},
+                                                "waivers": [waiver]}})  # fmt: skip
+    plan = make_plan("waived", tmp_path)
+    assert [v.resource_name for v in plan.review.waived] == ["cogstack-nlp-medcat-trainer"]
+    assert "officer@hospital.example" in (plan.review.waived[0].waiver or "")
+    assert [v.resource_name for v in plan.review.mandatory] == ["cogstack-nlp-trainer-admin"]
+    write_stack(tmp_path, "expired", {"policy": {"waivers": [{**waiver, "expires": "2020-01-01"}]}})
+    assert main(["--stack", "expired", "--stack-dir", str(tmp_path)]) == EXIT_VIOLATIONS
+    out = capsys.readouterr().out
+    assert (
+        "EXPIRED WAIVER: docker-non-root on cogstack-nlp-medcat-trainer (approved by officer@hospital.example) expired on 2020-01-01"
+        in out
+    )
+
+
+def test_waiver_needs_a_known_rule_a_reason_and_an_approver() -> None:
+    from tests.conftest import problems, stack_config
+
+    bad = {"rule": "docker-non-rot", "resource": "x", "reason": "short", "approvedBy": "nobody", "expires": "soon"}
+    found = problems(stack_config(policy={"waivers": [bad]}))
+    keys = sorted(line.split(": ")[0] for line in found)
+    assert keys == [f"clinical-platform:policy.waivers[0].{k}" for k in ("approvedBy", "expires", "reason", "rule")]
+    assert any("did you mean 'docker-non-root'?" in line for line in found)

@@ -14,7 +14,7 @@ from components.docker.postgres import ContainerPostgres
 from components.docker.proxy import ProxyRoute
 from components.docker.redis import ContainerRedis
 from components.docker.volumes import named_volume
-from components.docker.workload import Attachment, ContainerWorkload
+from components.docker.workload import Attachment, ContainerWorkload, Upload
 from components.endpoints import SystemRefs, is_sensitive, resolve
 from components.specs import ServiceSpec, SystemSpec, placeholders
 
@@ -134,17 +134,26 @@ class DockerSystem(pulumi.ComponentResource):
                 attachments.append(Attachment(frontend.name, (f"{name}-{svc.name}",)))
             if svc.egress and egress is not None:
                 attachments.append(Attachment(egress.name, ()))
-            used = {(kind, ref) for value in svc.env.values() for kind, ref, _ in placeholders(value) if ref}
+            templated = [*svc.env.values(), *(f.content for f in svc.files)]
+            used = {(kind, ref) for value in templated for kind, ref, _ in placeholders(value) if ref}
             deps: list[pulumi.Resource] = list({id(stores[u]): stores[u] for u in used if u in stores}.values())
             for dep in svc.depends_on:
                 if dep in self.workloads:
                     deps.extend(self.workloads[dep].containers)
+            owner = svc.user.split(":")[0] if svc.user else None
+            uploads = [
+                Upload(f.path, resolve(f.content, refs), "0400", owner)
+                if is_sensitive(f.content)
+                else Upload(f.path, resolve(f.content, refs), f.mode)
+                for f in svc.files
+            ]
             self.workloads[svc.name] = ContainerWorkload(
                 f"{name}-{svc.name}",
                 svc,
                 env={key: resolve(value, refs) for key, value in svc.env.items()},
                 attachments=attachments,
                 volumes=volumes,
+                uploads=uploads,
                 labels={**labels, "clinical.platform/service": svc.name},
                 sensitive_env=any(is_sensitive(v) for v in svc.env.values()),
                 after=deps,

@@ -118,10 +118,18 @@ class ContainerWorkload(pulumi.ComponentResource):
                         for a in attachments
                     ],
                     volumes=[
-                        docker.ContainerVolumeArgs(
-                            volume_name=(volumes or {})[v.name], container_path=v.mount_path, read_only=v.read_only
-                        )
-                        for v in spec.volumes
+                        *(
+                            docker.ContainerVolumeArgs(
+                                volume_name=(volumes or {})[v.name], container_path=v.mount_path, read_only=v.read_only
+                            )
+                            for v in spec.volumes
+                        ),
+                        *(
+                            docker.ContainerVolumeArgs(
+                                host_path=m.host_path, container_path=m.mount_path, read_only=True
+                            )
+                            for m in spec.host_mounts
+                        ),
                     ],
                     uploads=[
                         docker.ContainerUploadArgs(
