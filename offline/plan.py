@@ -41,9 +41,15 @@ class Plan:
     seconds: float
 
     @property
+    def over_budget(self) -> bool:
+        """True when the estimate exceeds the stack's ``budgetUsdPerMonth``."""
+        budget = self.config.budget_usd_per_month
+        return budget is not None and self.cost.total > budget
+
+    @property
     def exit_code(self) -> int:
-        """1 when any mandatory violation exists."""
-        return EXIT_VIOLATIONS if self.review.failed else EXIT_OK
+        """1 when any mandatory violation, expired waiver or budget overrun exists."""
+        return EXIT_VIOLATIONS if self.review.failed or self.over_budget else EXIT_OK
 
 
 def system_of(record: Captured, by_urn: dict[str, Captured]) -> str:
@@ -108,6 +114,8 @@ def to_json(plan: Plan) -> dict[str, Any]:
         },
         "cost": {
             "usdPerMonth": plan.cost.total,
+            "budgetUsdPerMonth": plan.config.budget_usd_per_month,
+            "overBudget": plan.over_budget,
             "byType": plan.cost.by_type(),
             "lines": [asdict(line) for line in plan.cost.lines],
         },
@@ -159,13 +167,22 @@ def render_text(plan: Plan) -> str:
     else:
         out += [f"  {line.usd_per_month:10.2f}  {line.resource_name} ({line.basis})" for line in plan.cost.lines]
         out.append(f"  {plan.cost.total:10.2f}  USD per month in total")
+    budget = plan.config.budget_usd_per_month
+    if budget is not None:
+        verdict = "OVER BUDGET" if plan.over_budget else "within budget"
+        out.append(f"  budget USD {budget:.2f} per month: {verdict}")
+        if plan.over_budget:
+            out.append(
+                f"  FAILED: estimated USD {plan.cost.total:.2f}/month exceeds clinical-platform:budgetUsdPerMonth "
+                f"({budget:.2f}); choose smaller sizes or GPUs, or raise the budget"
+            )
     minutes, seconds = divmod(plan.path.seconds, 60)
     out += ["", f"Estimated deployment critical path: {int(minutes)}m{seconds:04.1f}s"]
     out += [f"  {s:7.1f}s  {name} ({rtype})" for rtype, name, s in plan.path.chain]
     out += [
         "",
         f"Planned in {plan.seconds:.2f}s. "
-        + ("FAILED: mandatory violations or expired waivers." if plan.exit_code else "OK."),
+        + ("FAILED: mandatory violations, expired waivers or over budget." if plan.exit_code else "OK."),
     ]
     return "\n".join(out)
 

@@ -208,6 +208,9 @@ class StackConfig(_Model):
     tags: dict[str, str] = Field(description="Labels on every resource; owner and dataClassification required.")
     overrides: dict[str, SystemOverride] = Field(default_factory=dict, description="Per-system overrides.")
     host_gpus: HostGpuConfig | None = Field(None, description="GPUs on the Docker host (onprem); none by default.")
+    budget_usd_per_month: float | None = Field(
+        None, ge=0, le=1_000_000, description="The plan fails when the estimated monthly cost exceeds it."
+    )
     secrets: dict[str, SecretStr] = Field(default_factory=dict, description="Secret keys (not a config key).")
 
     @field_validator("systems")
