@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from offline.harness import Captured
+from offline.prices_aws import AWS_PRICERS
 
 HOURS_PER_MONTH = 730
 
 # type token -> (inputs -> (usd per month, basis)); clouds register theirs.
 Pricer = Callable[[Mapping[str, Any]], tuple[float, str]]
-PRICERS: dict[str, Pricer] = {}
+PRICERS: dict[str, Pricer] = {**AWS_PRICERS}
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,33 @@ CREATE_SECONDS: dict[str, float] = {
     "tls:index/selfSignedCert:SelfSignedCert": 0.2,
     "tls:index/certRequest:CertRequest": 0.1,
     "tls:index/locallySignedCert:LocallySignedCert": 0.2,
+    # AWS: creation times seen in Terraform apply logs (testing-and-ci.md 5.3) and AWS documentation.
+    "aws:ec2/vpc:Vpc": 3.0,
+    "aws:ec2/subnet:Subnet": 5.0,
+    "aws:ec2/internetGateway:InternetGateway": 3.0,
+    "aws:ec2/eip:Eip": 2.0,
+    "aws:ec2/natGateway:NatGateway": 100.0,
+    "aws:ec2/routeTable:RouteTable": 3.0,
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": 1.0,
+    "aws:ec2/securityGroup:SecurityGroup": 3.0,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 1.0,
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 1.0,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": 10.0,
+    "aws:ec2/flowLog:FlowLog": 5.0,
+    "aws:cloudwatch/logGroup:LogGroup": 2.0,
+    "aws:iam/role:Role": 3.0,
+    "aws:iam/rolePolicy:RolePolicy": 2.0,
+    "aws:iam/instanceProfile:InstanceProfile": 8.0,
+    "aws:kms/key:Key": 5.0,
+    "aws:rds/instance:Instance": 240.0,
+    "aws:rds/parameterGroup:ParameterGroup": 5.0,
+    "aws:elasticache/replicationGroup:ReplicationGroup": 420.0,
+    "aws:lb/loadBalancer:LoadBalancer": 150.0,
+    "aws:acm/certificateValidation:CertificateValidation": 300.0,
+    "aws:route53/record:Record": 45.0,
+    "aws:wafv2/webAclAssociation:WebAclAssociation": 30.0,
+    "aws:autoscaling/group:Group": 420.0,  # GPU VM boot, image pulls and ELB health checks
+    "aws:s3/bucket:Bucket": 3.0,
 }
 DEFAULT_SECONDS = 5.0
 

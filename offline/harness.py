@@ -131,7 +131,25 @@ OUTPUT_FAKES: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "tls:index/locallySignedCert:LocallySignedCert": lambda n, i: {"certPem": _fake_pem("CERTIFICATE", n)},
     "docker:index/remoteImage:RemoteImage": lambda n, i: {
         "imageId": "sha256:" + _digest(str(i.get("name")), 64), "repoDigest": f"{i.get('name')}@sha256:{_digest(n, 64)}"},
+    "aws:rds/instance:Instance": lambda n, i: {"address": f"{n}.abcdefgh.rds.amazonaws.com", "endpoint": f"{n}.abcdefgh.rds.amazonaws.com:5432"},
+    "aws:elasticache/replicationGroup:ReplicationGroup": lambda n, i: {"primaryEndpointAddress": f"master.{n}.abcdef.cache.amazonaws.com"},
+    "aws:lb/loadBalancer:LoadBalancer": lambda n, i: {"dnsName": f"{n}-123456.elb.amazonaws.com", "zoneId": "Z35SXDOTRQ7X7K"},
+    "aws:s3/bucket:Bucket": lambda n, i: {"bucket": f"{i.get('bucketPrefix', n + '-')}20261122000000000000000001"},
+    "aws:acm/certificate:Certificate": lambda n, i: {"domainValidationOptions": [{
+        "domainName": i.get("domainName"), "resourceRecordName": f"_x1.{i.get('domainName')}.",
+        "resourceRecordType": "CNAME", "resourceRecordValue": "_y1.acm-validations.aws."}]},
+    "aws:route53/record:Record": lambda n, i: {"fqdn": str(i.get("name", n)).rstrip(".")},
+    "aws:acm/certificateValidation:CertificateValidation": lambda n, i: {"certificateArn": i.get("certificateArn")},
+    "aws:kms/key:Key": lambda n, i: {"keyId": _digest(n, 8) + "-1234-5678-9abc-" + _digest(n + "k", 12)},
 }  # fmt: skip
+
+MOCK_ACCOUNT = "123456789012"
+
+
+def _aws_outputs(type_token: str, name: str) -> dict[str, Any]:
+    """Every AWS resource has an ARN; the shape follows the service."""
+    service = type_token.split(":")[1].split("/")[0]
+    return {"arn": f"arn:aws:{service}:us-east-1:{MOCK_ACCOUNT}:{name}"}
 
 
 class PlatformMocks(Mocks):
@@ -142,7 +160,10 @@ class PlatformMocks(Mocks):
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         fake = OUTPUT_FAKES.get(args.typ)
-        state = {**args.inputs, **(fake(args.name, args.inputs) if fake else {})}
+        state = {**args.inputs}
+        if args.typ.startswith("aws:"):
+            state.update(_aws_outputs(args.typ, args.name))
+        state.update(fake(args.name, args.inputs) if fake else {})
         state.setdefault("name", args.name)
         return f"{args.name}-id", state
 
@@ -150,7 +171,7 @@ class PlatformMocks(Mocks):
         handler = self.invokes.get(args.token)
         if handler is None:
             raise NotImplementedError(f"the offline plan does not answer invoke {args.token}")
-        return handler(dict(args.args)), None
+        return handler(dict(args.args)), []
 
 
 class RecordingMonitor(MockMonitor):
@@ -247,5 +268,16 @@ def run_under_mocks(
 
 
 def default_invokes() -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
-    """Invokes the components make, answered with fixed data (clouds add theirs here)."""
-    return {}
+    """Invokes the components make, answered with fixed, realistic data."""
+    return {
+        "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
+            "accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/ci", "userId": "AIDAEXAMPLE", "id": MOCK_ACCOUNT},
+        "aws:index/getPartition:getPartition": lambda a: {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
+        "aws:index/getRegion:getRegion": lambda a: {"name": "eu-west-2", "region": "eu-west-2", "id": "eu-west-2"},
+        "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a: {
+            "names": ["eu-west-2a", "eu-west-2b", "eu-west-2c"], "zoneIds": ["euw2-az2", "euw2-az3", "euw2-az1"], "id": "eu-west-2"},
+        "aws:ec2/getAmi:getAmi": lambda a: {
+            "id": "ami-0123456789abcdef0", "name": "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) 20261101",
+            "architecture": "x86_64", "ownerId": "898082745236"},
+        "aws:elb/getServiceAccount:getServiceAccount": lambda a: {"arn": "arn:aws:iam::652711504416:root", "id": "652711504416"},
+    }  # fmt: skip

@@ -68,7 +68,8 @@ def make_plan(stack: str, stack_dir: Path = ROOT) -> Plan:
     config_values, secret_keys = load_stack_file(stack, stack_dir)
     prefix = "clinical-platform:"
     raw = {k[len(prefix) :]: v for k, v in config_values.items() if k.startswith(prefix)}
-    config = parse_stack_config(raw, {k[len(prefix) :] for k in secret_keys}, stack)
+    provider = {k: v for k, v in config_values.items() if not k.startswith(prefix)}
+    config = parse_stack_config(raw, {k[len(prefix) :] for k in secret_keys}, stack, provider)
     run = run_program(stack, config=config_values, secret_keys=secret_keys)
     result = review(
         run.resources,

@@ -15,9 +15,12 @@ from typing import Any
 from google.protobuf import json_format
 from pulumi_policy import (
     PolicyCustomTimeouts,
+    PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
@@ -102,13 +105,50 @@ def _options(record: Captured) -> PolicyResourceOptions:
     )
 
 
+def _stack_violations(
+    customs: list[Captured],
+    policies: Sequence[StackValidationPolicy],
+    levels: Mapping[str, str],
+    environment: str,
+    not_run: list[str],
+) -> list[Violation]:
+    """Run stack policies over the resources' outputs, wired by parent and dependencies as AnalyzeStack does."""
+    by_urn = {r.urn: r for r in customs}
+    resources: dict[str, PolicyResource] = {}
+    for r in customs:
+        props: Any = unknown_checking_proxy(dict(r.outputs or r.inputs))
+        resources[r.urn] = PolicyResource(r.type, props, r.urn, r.name, _options(r), None, None, [], {})
+    for r in customs:
+        resources[r.urn].dependencies = [resources[d] for d in r.dependencies if d in resources]
+    args = StackValidationArgs(list(resources.values()), config={"environment": environment})
+    found: list[Violation] = []
+    for policy in policies:
+        rule = RULE_NAMES[policy.name]
+        reports: list[tuple[str, str | None]] = []
+        try:
+            policy.validate(args, lambda message, urn=None, reports=reports: reports.append((message, urn)))  # type: ignore[misc]
+        except UnknownValueError:
+            not_run.append(f"{policy.name}: a property is unknown until apply")
+            continue
+        for message, urn in reports:
+            target = by_urn.get(urn or "")
+            found.append(
+                Violation(
+                    rule=rule.name, severity=rule.severity, enforcement=levels[policy.name], family=rule.family,
+                    resource_type=target.type if target else "stack", resource_name=target.name if target else "stack",
+                    urn=urn or "", message=message, remediation=rule.remediation, hipaa=rule.hipaa,
+                )
+            )  # fmt: skip
+    return found
+
+
 def review(
     resources: Iterable[Captured],
     *,
     environment: str,
     enforcement: str | None = None,
     overrides: Mapping[str, str] | None = None,
-    policies: list[ResourceValidationPolicy] | None = None,
+    policies: Sequence[ResourceValidationPolicy | StackValidationPolicy] | None = None,
     waivers: Sequence[Waiver] = (),
     today: datetime.date | None = None,
 ) -> Review:
@@ -119,7 +159,9 @@ def review(
     not_run: list[str] = []
     customs = [r for r in resources if r.custom]
     levels = {p.name: enforcement_for(p.name, enforcement, overrides) for p in policies}
-    active = [p for p in policies if levels[p.name] != "disabled"]
+    active = [p for p in policies if levels[p.name] != "disabled" and isinstance(p, ResourceValidationPolicy)]
+    stack_active = [p for p in policies if levels[p.name] != "disabled" and isinstance(p, StackValidationPolicy)]
+    violations.extend(_stack_violations(customs, stack_active, levels, environment, not_run))
     for record in customs:
         props: Any = unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(record.raw)))
         args = ResourceValidationArgs(
@@ -155,6 +197,6 @@ def review(
             violations[index] = replace(v, enforcement="waived", waiver=note)
     violations.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.resource_name))
     return Review(
-        violations, len(customs), len(active), not_run,
+        violations, len(customs), len(active) + len(stack_active), not_run,
         [f"{w.rule} on {w.resource} (approved by {w.approved_by}) expired on {w.expires}" for w in expired],
     )  # fmt: skip

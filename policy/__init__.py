@@ -14,12 +14,14 @@ from pulumi_policy import (
     ResourceValidationArgs,
     ResourceValidationPolicy,
     Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
-from policy.catalog import RULE_NAMES, RULES
-from policy.rule import CheckContext, Rule
+from policy.catalog import RULE_NAMES, RULES, STACK_RULES
+from policy.rule import CheckContext, Rule, StackResource, StackRule
 
-__all__ = ["ALL_POLICIES", "RULES", "RULE_NAMES", "context_from_args", "policy_for"]
+__all__ = ["ALL_POLICIES", "RULES", "RULE_NAMES", "STACK_RULES", "context_from_args", "policy_for", "stack_policy_for"]
 
 
 def context_from_args(args: ResourceValidationArgs) -> CheckContext:
@@ -31,6 +33,7 @@ def context_from_args(args: ResourceValidationArgs) -> CheckContext:
         protect=bool(opts.protect) if opts else False,
         additional_secret_outputs=tuple(opts.additional_secret_outputs or ()) if opts else (),
         environment=config.get("environment"),
+        resource_type=args.resource_type,
     )
 
 
@@ -55,4 +58,34 @@ def policy_for(rule: Rule) -> ResourceValidationPolicy:
     )
 
 
-ALL_POLICIES: list[ResourceValidationPolicy] = [policy_for(rule) for rule in RULES]
+def stack_policy_for(rule: StackRule) -> StackValidationPolicy:
+    """Wrap one stack rule in the policy object the engine runs after the whole stack is known."""
+
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        resources = [
+            StackResource(
+                resource_type=r.resource_type, name=r.name, urn=r.urn, props=r.props,
+                protect=bool(r.opts.protect) if r.opts else False,
+                dependencies=tuple(d.urn for d in r.dependencies or []),
+            )
+            for r in args.resources
+        ]  # fmt: skip
+        for urn, message in rule.check(resources):
+            report_violation(message, urn)
+
+    return StackValidationPolicy(
+        name=rule.name,
+        description=rule.description,
+        validate=validate,
+        enforcement_level=EnforcementLevel(rule.default_enforcement),
+        severity=Severity(rule.severity),
+        framework=PolicyComplianceFramework(name="HIPAA Security Rule", reference=rule.hipaa, specification=rule.nist),
+        tags=[rule.family, *rule.tags],
+        remediation_steps=rule.remediation,
+    )
+
+
+ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
+    *(policy_for(rule) for rule in RULES),
+    *(stack_policy_for(rule) for rule in STACK_RULES),
+]

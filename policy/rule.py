@@ -9,7 +9,7 @@ run exactly the same checks.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 Family = Literal["tls", "encryption", "firewall", "data-protection", "hardening", "secrets", "audit", "governance"]
@@ -43,6 +43,7 @@ class CheckContext:
     protect: bool = False
     additional_secret_outputs: tuple[str, ...] = ()
     environment: str | None = None
+    resource_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,4 +66,39 @@ class Rule:
         """Violation messages of this rule for one resource (empty when it complies or does not apply)."""
         if resource_type not in self.resource_types:
             return []
+        if ctx.resource_type != resource_type:
+            ctx = replace(ctx, resource_type=resource_type)
         return list(self.check(props, ctx))
+
+
+@dataclass(frozen=True)
+class StackResource:
+    """One resource as a stack rule sees it: type, name, properties (outputs), options and dependencies."""
+
+    resource_type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+    protect: bool
+    dependencies: tuple[str, ...]  # URNs
+
+
+# A stack check: every resource of the stack -> (resource URN, message) per violation.
+StackCheck = Callable[[list[StackResource]], Iterable[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class StackRule:
+    """A rule that needs more than one resource to decide (a bucket and its encryption configuration)."""
+
+    name: str
+    family: Family
+    severity: Severity
+    description: str
+    remediation: str
+    hipaa: str
+    resource_types: tuple[str, ...]  # the resources it judges, for coverage and reports
+    check: StackCheck
+    nist: str | None = None
+    default_enforcement: Literal["advisory", "mandatory"] = "mandatory"
+    tags: tuple[str, ...] = field(default=())

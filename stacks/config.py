@@ -44,7 +44,8 @@ Environment = Literal["local", "dev", "preview", "staging", "prod"]
 Enforcement = Literal["advisory", "mandatory", "disabled"]
 
 # (cloud, runtime) pairs that are built today; the others fail validation with a clear message.
-SUPPORTED_PLATFORMS: set[tuple[str, str]] = {("onprem", "docker")}
+SUPPORTED_PLATFORMS: set[tuple[str, str]] = {("onprem", "docker"), ("aws", "docker")}
+_AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 
 _DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _TAG_KEY_RE = re.compile(r"^[a-z][a-zA-Z0-9_.:/-]{0,62}$")
@@ -88,9 +89,10 @@ class NetworkConfig(_Model):
 class TlsConfig(_Model):
     """Where the proxy's certificate comes from."""
 
-    mode: Literal["self-signed", "provided"] = Field(
+    mode: Literal["self-signed", "provided", "acm"] = Field(
         "self-signed",
-        description="'self-signed': a local CA from pulumi-tls (local stacks only); 'provided': your PEM.",
+        description="'self-signed': a local CA from pulumi-tls (local stacks only); 'provided': your PEM; "
+        "'acm': an AWS Certificate Manager certificate (aws.certificateArn, or DNS-validated in aws.hostedZoneId).",
     )
     certificate: str | None = Field(None, description="PEM certificate chain when mode is 'provided'.")
 
@@ -99,6 +101,22 @@ class TlsConfig(_Model):
         if self.mode == "provided" and not (self.certificate or "").startswith("-----BEGIN CERTIFICATE-----"):
             raise ValueError("mode 'provided' needs certificate: a PEM chain starting with -----BEGIN CERTIFICATE-----")
         return self
+
+
+class AwsConfig(_Model):
+    """AWS choices of a stack (cloud ``aws``); the region is the provider's ``aws:region``."""
+
+    zones: int = Field(2, ge=2, le=3, description="Availability zones spanned (subnets, NAT, VMs, databases).")
+    certificate_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$",
+        description="An existing ACM certificate for the domain and *.domain.",
+    )
+    hosted_zone_id: str | None = Field(
+        None, pattern=r"^Z[A-Z0-9]{4,32}$", description="Route 53 zone of the domain: DNS validation and route records."
+    )
+    waf: bool = Field(True, description="WAFv2 with the AWS managed rule groups in front of the load balancer.")
+    spot: bool = Field(False, description="Spot VMs (review stacks only; never in prod).")
 
 
 class AuthConfig(_Model):
@@ -208,6 +226,11 @@ class StackConfig(_Model):
     tags: dict[str, str] = Field(description="Labels on every resource; owner and dataClassification required.")
     overrides: dict[str, SystemOverride] = Field(default_factory=dict, description="Per-system overrides.")
     host_gpus: HostGpuConfig | None = Field(None, description="GPUs on the Docker host (onprem); none by default.")
+    aws: AwsConfig | None = Field(None, description="AWS settings (cloud aws).")
+    allowed_regions: list[str] | None = Field(None, description="Data residency: the only regions this stack may use.")
+    region: str | None = Field(
+        None, description="The cloud provider's region (aws:region), not a clinical-platform key."
+    )
     budget_usd_per_month: float | None = Field(
         None, ge=0, le=1_000_000, description="The plan fails when the estimated monthly cost exceeds it."
     )
@@ -254,7 +277,30 @@ class StackConfig(_Model):
             raise ValueError(f"tls.mode 'self-signed' is for local stacks; {self.environment} needs mode 'provided'")
         if self.host_gpus and self.cloud != "onprem":
             raise ValueError("hostGpus describes an on-premises Docker host; remove it for cloud stacks")
+        if self.cloud == "aws":
+            self._check_aws()
+        elif self.aws is not None:
+            raise ValueError("aws settings are for cloud 'aws'; remove them or set cloud: aws")
+        if self.tls.mode == "acm" and self.cloud != "aws":
+            raise ValueError("tls.mode 'acm' needs cloud 'aws'")
         return self
+
+    def _check_aws(self) -> None:
+        if self.region is None:
+            raise ValueError("aws:region is required for cloud 'aws'; `pulumi config set aws:region eu-west-2`")
+        if not _AWS_REGION_RE.match(self.region):
+            raise ValueError(f"aws:region '{self.region}' is not an AWS region name (like eu-west-2)")
+        if self.allowed_regions is not None and self.region not in self.allowed_regions:
+            raise ValueError(
+                f"aws:region '{self.region}' is outside allowedRegions {self.allowed_regions} (data residency)"
+            )
+        if self.tls.mode != "acm":
+            raise ValueError("cloud 'aws' terminates TLS on the load balancer; set tls.mode: acm")
+        settings = self.aws or AwsConfig()
+        if not (settings.certificate_arn or settings.hosted_zone_id):
+            raise ValueError("tls.mode 'acm' needs aws.certificateArn or aws.hostedZoneId (for DNS validation)")
+        if settings.spot and self.environment == "prod":
+            raise ValueError("aws.spot is for review stacks; prod VMs must be on-demand")
 
     @property
     def enforcement(self) -> Enforcement:
@@ -287,7 +333,7 @@ def _did_you_mean(word: str, choices: Mapping[str, Any] | set[str] | list[str]) 
 
 def _config_keys() -> set[str]:
     fields = {f.alias or name for name, f in StackConfig.model_fields.items()}
-    return fields - {"stack", "secrets"}
+    return fields - {"stack", "secrets", "region"}
 
 
 def _parse_value(value: Any) -> Any:
@@ -321,11 +367,19 @@ def _format_error(err: Mapping[str, Any]) -> str:
     return f"{key}: {msg}"
 
 
-def parse_stack_config(raw: Mapping[str, Any], secret_keys: set[str], stack: str) -> StackConfig:
-    """Validate ``raw`` (config keys without the project prefix) or raise ``ConfigError``."""
+def parse_stack_config(
+    raw: Mapping[str, Any], secret_keys: set[str], stack: str, provider: Mapping[str, Any] | None = None
+) -> StackConfig:
+    """Validate ``raw`` (config keys without the project prefix) or raise ``ConfigError``.
+
+    ``provider`` holds provider keys such as ``aws:region``.
+    """
     problems: list[str] = []
     secret_key_names = dict(FOUNDATION_SECRET_KEYS) | registry.config_secret_keys()
     data: dict[str, Any] = {"stack": stack}
+    region = (provider or {}).get("aws:region")
+    if region:
+        data["region"] = region
     secrets: dict[str, str] = {}
     plaintext: set[str] = set()
     known = _config_keys()
@@ -380,6 +434,8 @@ def _semantic_problems(config: StackConfig) -> list[str]:
         if problems:
             continue
         spec = registry.build(name, config)
+        if config.cloud == "aws":
+            problems.extend(_aws_machine_problem(name, spec))
         for svc in spec.services:
             if svc.gpu is None or svc.replicas == 0:
                 continue
@@ -390,6 +446,16 @@ def _semantic_problems(config: StackConfig) -> list[str]:
             if reason:
                 problems.append(f"{key}: {reason}")
     return problems
+
+
+def _aws_machine_problem(name: str, spec: SystemSpec) -> list[str]:
+    from components.aws.machines import NoMachineFitsError, choose_machine
+
+    try:
+        choose_machine(spec.services)
+    except NoMachineFitsError as exc:
+        return [f"{PROJECT}:overrides.{name}: {exc}; lower cpus/memoryMb/gpu of its services or split them"]
+    return []
 
 
 def _host_gpu_problem(host: HostGpuConfig | None, gpu: GpuSpec) -> str | None:
@@ -419,4 +485,7 @@ def read_pulumi_config() -> tuple[dict[str, Any], set[str]]:
 def load_stack_config() -> StackConfig:
     """Read and validate this stack's config; raise ``ConfigError`` (no traceback) when it is bad."""
     raw, secret_keys = read_pulumi_config()
-    return parse_stack_config(raw, secret_keys, pulumi.get_stack())
+    from pulumi.runtime import config as runtime_config
+
+    provider = {"aws:region": runtime_config.get_config("aws:region")}
+    return parse_stack_config(raw, secret_keys, pulumi.get_stack(), {k: v for k, v in provider.items() if v})

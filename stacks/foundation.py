@@ -12,18 +12,23 @@ from typing import Protocol
 
 import pulumi
 
-from components.docker.system import DockerSystem
+from components.aws.docker_platform import AwsDockerPlatform, AwsSettings
 from components.onprem.docker_host import DockerHostPlatform, TlsSource
 from components.specs import SystemSpec
-from stacks.config import StackConfig
+from stacks.config import AwsConfig, StackConfig
 
 
 class Platform(Protocol):
     """What every (cloud, runtime) implementation offers the stack."""
 
-    def add_system(self, spec: SystemSpec, config_secrets: Mapping[str, pulumi.Output[str]]) -> DockerSystem: ...
+    credentials: dict[str, pulumi.Output[str]]
+    ca_certificate_pem: pulumi.Input[str] | None
+
+    def add_system(self, spec: SystemSpec, config_secrets: Mapping[str, pulumi.Output[str]]) -> object: ...
 
     def finish(self) -> object: ...
+
+    def route_urls(self) -> dict[str, list[str]]: ...
 
 
 def resource_labels(config: StackConfig) -> dict[str, str]:
@@ -34,7 +39,7 @@ def resource_labels(config: StackConfig) -> dict[str, str]:
     return labels
 
 
-def build_platform(config: StackConfig) -> DockerHostPlatform:
+def build_platform(config: StackConfig) -> Platform:
     """The foundation for the stack's cloud and runtime (validated as supported by StackConfig)."""
     if (config.cloud, config.runtime) == ("onprem", "docker"):
         key = config.secret("tlsPrivateKey")
@@ -51,6 +56,22 @@ def build_platform(config: StackConfig) -> DockerHostPlatform:
             auth_username=config.auth.username,
             protect_data=config.is_prod,
         )
+    if (config.cloud, config.runtime) == ("aws", "docker"):
+        aws = config.aws or AwsConfig()
+        assert config.region is not None  # StackConfig requires it for aws
+        return AwsDockerPlatform(
+            config.stack,
+            domain=config.domain,
+            cidr=config.network.cidr,
+            settings=AwsSettings(
+                region=config.region, zones=aws.zones, certificate_arn=aws.certificate_arn,
+                hosted_zone_id=aws.hosted_zone_id, waf=aws.waf, spot=aws.spot,
+            ),
+            labels=resource_labels(config),
+            sizing=config.sizing,
+            prod=config.is_prod,
+            auth_username=config.auth.username,
+        )  # fmt: skip
     raise NotImplementedError(f"{config.cloud}+{config.runtime}")  # StackConfig rejects this first
 
 
@@ -62,7 +83,7 @@ def deploy(config: StackConfig) -> None:
         platform.add_system(spec, secrets)
     platform.finish()
     pulumi.export("environment", config.environment)
-    pulumi.export("routes", {name: [f"https://{r.fqdn}" for r in s.routes] for name, s in platform.systems.items()})
+    pulumi.export("routes", platform.route_urls())
     pulumi.export("basicAuthUser", config.auth.username)
     pulumi.export("basicAuthPasswords", pulumi.Output.secret(platform.credentials))
     if platform.ca_certificate_pem is not None:

@@ -35,6 +35,8 @@ def render_nginx_conf(routes: Sequence[ProxyRoute]) -> str:
     servers = []
     for r in sorted(routes, key=lambda r: r.fqdn):
         auth = f'        auth_basic "{r.fqdn}";\n        auth_basic_user_file {r.auth_file};\n' if r.auth_file else ""
+        # Large uploads stream to the service instead of filling the proxy's in-memory /tmp.
+        buffering = "        proxy_request_buffering off;\n" if r.max_body_mb > 64 else ""
         servers.append(
             f"""    server {{
         listen {HTTPS_PORT} ssl;
@@ -44,7 +46,7 @@ def render_nginx_conf(routes: Sequence[ProxyRoute]) -> str:
         proxy_connect_timeout 30s;
         proxy_read_timeout {r.timeout_s}s;
         proxy_send_timeout {r.timeout_s}s;
-        location / {{
+{buffering}        location / {{
 {auth}            set $upstream http://{r.upstream}:{r.port};
             proxy_pass $upstream;
             proxy_set_header Host $host;

@@ -92,6 +92,10 @@ class DockerHostPlatform(pulumi.ComponentResource):
         self.systems[spec.name] = system
         return system
 
+    def route_urls(self) -> dict[str, list[str]]:
+        """Public URLs per system."""
+        return {name: [f"https://{r.fqdn}" for r in s.routes] for name, s in self.systems.items()}
+
     def _htpasswd(self, password: str) -> str:
         return htpasswd_line(self.auth_username, password)
 

@@ -1,0 +1,234 @@
+"""What a VM needs to run a system's containers: a compose file, a systemd unit and cloud-init.
+
+The guides' manual steps (install Docker, write compose and env files,
+``docker compose up``) automated, with the same hardening as the Docker
+runtime. Secrets never appear here: the boot script reads them from
+Secrets Manager into ``/run/clinical`` (tmpfs, root-only) before compose
+starts, and compose reads them as env files or read-only file mounts.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import yaml
+
+from components.specs import ServiceSpec
+
+RUN_DIR = "/run/clinical"
+OPT_DIR = "/opt/clinical"
+GATEWAY_IMAGE = "nginxinc/nginx-unprivileged:1.27.3-alpine"
+LOG_OPTIONS = {"max-size": "50m", "max-file": "5"}
+GATEWAY_CONF_PATH, HTPASSWD_PATH = "/etc/nginx/nginx.conf", "/etc/nginx/htpasswd"
+
+
+@dataclass(frozen=True)
+class GatewayRoute:
+    """A route whose service has no login of its own: basic auth on the VM before the service."""
+
+    listen_port: int
+    upstream: str
+    port: int
+    max_body_mb: int
+    timeout_s: int
+
+
+def gateway_conf(routes: Sequence[GatewayRoute]) -> str:
+    """nginx.conf of the on-VM auth gateway (TLS ends at the ALB; this hop stays inside the VPC)."""
+    servers = "".join(
+        f"""    server {{
+        listen {r.listen_port};
+        client_max_body_size {r.max_body_mb}m;
+        proxy_read_timeout {r.timeout_s}s;
+        proxy_send_timeout {r.timeout_s}s;
+        location = /healthz {{ access_log off; return 200 "ok"; }}
+        location / {{
+            auth_basic "restricted";
+            auth_basic_user_file {HTPASSWD_PATH};
+            proxy_set_header Authorization "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto https;
+            proxy_pass http://{r.upstream}:{r.port};
+        }}
+    }}
+"""
+        for r in routes
+    )
+    return f"""pid /tmp/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    client_body_temp_path /tmp/client_temp;
+    proxy_temp_path /tmp/proxy_temp;
+    server_tokens off;
+    access_log /dev/stdout combined;
+{servers}}}
+"""
+
+
+def compose_service(
+    svc: ServiceSpec,
+    *,
+    plain_env: Mapping[str, str],
+    has_secret_env: bool,
+    secret_files: Sequence[str],
+    plain_files: Sequence[str],
+    publish: Sequence[int],
+) -> dict:
+    """One compose service with the platform's hardening."""
+    service: dict = {
+        "image": svc.image,
+        "restart": "no" if svc.kind == "job" else "unless-stopped",
+        "init": True,
+        "read_only": svc.read_only_root,
+        "tmpfs": [f"{path}:rw,noexec,nosuid,size=256m" for path in svc.tmpfs],
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "mem_limit": f"{svc.resources.memory_mb}m",
+        "memswap_limit": f"{svc.resources.memory_mb}m",
+        "cpus": svc.resources.cpus,
+        "shm_size": f"{svc.resources.shm_mb}m",
+        "logging": {"driver": "json-file", "options": dict(LOG_OPTIONS)},
+    }
+    if svc.command:
+        service["command"] = list(svc.command)
+    if svc.user:
+        service["user"] = svc.user
+    if svc.capabilities_add:
+        service["cap_add"] = list(svc.capabilities_add)
+    if plain_env:
+        service["environment"] = dict(sorted(plain_env.items()))
+    if has_secret_env:
+        service["env_file"] = [f"{RUN_DIR}/{svc.name}.env"]
+    mounts = [f"{v.name}:{v.mount_path}{':ro' if v.read_only else ''}" for v in svc.volumes]
+    mounts += [f"{m.host_path}:{m.mount_path}:ro" for m in svc.host_mounts]
+    for path in plain_files:
+        mounts.append(f"{OPT_DIR}/files/{svc.name}{path}:{path}:ro")
+    for path in secret_files:
+        mounts.append(f"{RUN_DIR}/files/{svc.name}{path}:{path}:ro")
+    if mounts:
+        service["volumes"] = mounts
+    if publish:
+        service["ports"] = [f"{port}:{port}" for port in publish]
+    if svc.health:
+        h = svc.health
+        test = (
+            ["CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{svc.port}{h.http_path}"]
+            if h.http_path
+            else ["CMD", *(h.command or ())]
+        )
+        service["healthcheck"] = {"test": test, "interval": f"{h.interval_s}s", "timeout": f"{h.timeout_s}s",
+                                  "retries": h.retries, "start_period": f"{h.start_period_s}s"}  # fmt: skip
+    if svc.gpu:
+        service["deploy"] = {
+            "resources": {
+                "reservations": {"devices": [{"driver": "nvidia", "count": svc.gpu.count, "capabilities": ["gpu"]}]}
+            }
+        }
+    return service
+
+
+def depends_on(svc: ServiceSpec, services: Mapping[str, ServiceSpec]) -> dict:
+    """Compose ``depends_on`` with the condition each dependency's kind implies."""
+    out = {}
+    for dep in svc.depends_on:
+        target = services[dep]
+        if target.kind == "job":
+            out[dep] = {"condition": "service_completed_successfully"}
+        elif target.health:
+            out[dep] = {"condition": "service_healthy"}
+        else:
+            out[dep] = {"condition": "service_started"}
+    return out
+
+
+def render_compose(project: str, services: Mapping[str, dict], volumes: Sequence[str]) -> str:
+    """The compose file of one system."""
+    document = {"name": project, "services": dict(services), "volumes": {v: {} for v in sorted(volumes)}}
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def boot_script(secret_arn: str, region: str) -> str:
+    """Fetch the system's runtime secret and write env files and secret files into tmpfs."""
+    return f"""#!/bin/bash
+# Reads the system's runtime secret from Secrets Manager (instance role, IMDSv2) into {RUN_DIR}.
+set -euo pipefail
+umask 077
+mkdir -p {RUN_DIR}
+mountpoint -q {RUN_DIR} || mount -t tmpfs -o size=16m,mode=0700 tmpfs {RUN_DIR}
+aws secretsmanager get-secret-value --region {region} --secret-id '{secret_arn}' \\
+  --query SecretString --output text > {RUN_DIR}/secret.json
+python3 - <<'PY'
+import json, os, pathlib
+data = json.loads(pathlib.Path("{RUN_DIR}/secret.json").read_text())
+for service, env in data.get("env", {{}}).items():
+    lines = "".join(f"{{k}}={{v}}\\n" for k, v in sorted(env.items()))
+    pathlib.Path(f"{RUN_DIR}/{{service}}.env").write_text(lines)
+for path, content in data.get("files", {{}}).items():
+    target = pathlib.Path("{RUN_DIR}/files" + path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(content)
+    os.chmod(target, 0o444)  # read by the container's non-root user; the directory is root-only tmpfs
+PY
+rm -f {RUN_DIR}/secret.json
+"""
+
+
+def systemd_unit(system: str) -> str:
+    """A unit that fetches secrets, then runs the compose project in the foreground."""
+    return f"""[Unit]
+Description=Clinical platform system {system}
+After=docker.service network-online.target
+Requires=docker.service
+Wants=network-online.target
+
+[Service]
+Type=simple
+ExecStartPre={OPT_DIR}/fetch-secrets.sh
+ExecStart=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml up --remove-orphans
+ExecStop=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml down
+Restart=always
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def cloud_config(system: str, compose: str, script: str, plain_files: Mapping[str, str]) -> str:
+    """#cloud-config user data: files, the unit, and the commands that start it (no secrets)."""
+    files = [
+        {"path": f"{OPT_DIR}/compose.yaml", "permissions": "0644", "content": compose},
+        {"path": f"{OPT_DIR}/fetch-secrets.sh", "permissions": "0700", "content": script},
+        {
+            "path": f"/etc/systemd/system/clinical-{system}.service",
+            "permissions": "0644",
+            "content": systemd_unit(system),
+        },
+        *(
+            {
+                "path": posixpath.normpath(f"{OPT_DIR}/files/{path.lstrip('/')}"),
+                "permissions": "0644",
+                "content": content,
+            }
+            for path, content in sorted(plain_files.items())
+        ),
+    ]
+    document = {
+        "package_update": False,
+        "write_files": files,
+        "runcmd": [
+            ["bash", "-c", "docker compose version || (apt-get update && apt-get install -y docker-compose-plugin)"],
+            ["systemctl", "daemon-reload"],
+            ["systemctl", "enable", "--now", f"clinical-{system}.service"],
+        ],
+    }
+    return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False)
+
+
+def secret_document(env: Mapping[str, Mapping[str, str]], files: Mapping[str, str]) -> str:
+    """The JSON kept in Secrets Manager: env per service and secret files by path."""
+    return json.dumps({"env": {k: dict(v) for k, v in env.items() if v}, "files": dict(files)}, sort_keys=True)

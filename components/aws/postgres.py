@@ -1,0 +1,116 @@
+"""``ManagedPostgres``: a system's PostgreSQL on Amazon RDS."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.endpoints import PostgresEndpoint
+from components.specs import PostgresSpec
+
+# Instance class per sizing, with its on-demand price (USD/h, us-east-1, single-AZ).
+INSTANCE_CLASSES = {
+    "small": ("db.t4g.medium", 0.065),
+    "medium": ("db.m6g.large", 0.152),
+    "large": ("db.r6g.xlarge", 0.43),
+}
+STORAGE_USD_PER_GB_MONTH = 0.115
+
+
+class ManagedPostgres(pulumi.ComponentResource):
+    """PostgreSQL on RDS for one system, private and TLS-only.
+
+    Secure defaults: ``rds.force_ssl=1`` and connection logging in a
+    dedicated parameter group; storage, Performance Insights and the
+    password secret encrypted with the stack key; private subnets, not
+    publicly accessible, reachable only from the system's workload security
+    group; IAM authentication on; backups 7 days (35 in prod); in prod
+    multi-AZ, deletion protection, a final snapshot and ``protect``; password
+    from pulumi-random kept in Secrets Manager; logs exported to CloudWatch.
+    ``vector`` (pgvector) is available on RDS PostgreSQL 15+ with
+    ``CREATE EXTENSION vector``.
+    """
+
+    endpoint: PostgresEndpoint
+    secret_arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        spec: PostgresSpec,
+        *,
+        subnet_ids: Sequence[pulumi.Input[str]],
+        security_group_id: pulumi.Input[str],
+        kms_key_arn: pulumi.Input[str],
+        sizing: str,
+        prod: bool,
+        tags: Mapping[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("clinical:aws:ManagedPostgres", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=prod)
+        major = spec.version.split(".")[0]
+        password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
+        secret = aws.secretsmanager.Secret(
+            f"{name}-password", description=f"Master password of {name}", kms_key_id=kms_key_arn,
+            recovery_window_in_days=30 if prod else 7, tags=dict(tags), opts=stateful,
+        )  # fmt: skip
+        aws.secretsmanager.SecretVersion(
+            f"{name}-password", secret_id=secret.id, secret_string=password.result, opts=child
+        )
+        subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=list(subnet_ids), tags=dict(tags), opts=child)
+        params = aws.rds.ParameterGroup(
+            f"{name}-params", family=f"postgres{major}", description=f"TLS-only parameters for {name}",
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
+                aws.rds.ParameterGroupParameterArgs(name="log_connections", value="1"),
+                aws.rds.ParameterGroupParameterArgs(name="log_disconnections", value="1"),
+                aws.rds.ParameterGroupParameterArgs(name="log_min_duration_statement", value="1000"),
+                aws.rds.ParameterGroupParameterArgs(name="max_connections", value=str(spec.max_connections), apply_method="pending-reboot"),
+            ],
+            tags=dict(tags), opts=child,
+        )  # fmt: skip
+        instance_class, _ = INSTANCE_CLASSES[sizing]
+        db = aws.rds.Instance(
+            f"{name}-db",
+            engine="postgres",
+            engine_version=spec.version,
+            instance_class=instance_class,
+            allocated_storage=spec.storage_gb,
+            max_allocated_storage=spec.storage_gb * 4,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=kms_key_arn,
+            db_name=spec.database,
+            username=spec.user,
+            password=password.result,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[security_group_id],
+            parameter_group_name=params.name,
+            publicly_accessible=False,
+            multi_az=prod,
+            backup_retention_period=spec.backup_retention_days or (35 if prod else 7),
+            deletion_protection=prod,
+            skip_final_snapshot=not prod,
+            final_snapshot_identifier=f"{name}-final" if prod else None,
+            copy_tags_to_snapshot=True,
+            iam_database_authentication_enabled=True,
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=kms_key_arn,
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=False,
+            ca_cert_identifier="rds-ca-rsa2048-g1",
+            tags=dict(tags),
+            opts=stateful,
+        )
+        self.endpoint = PostgresEndpoint(
+            host=db.address, port=5432, database=spec.database, user=spec.user,
+            password=pulumi.Output.secret(password.result), sslmode="require",
+        )  # fmt: skip
+        self.secret_arn = secret.arn
+        self.register_outputs({"address": db.address, "secretArn": secret.arn})
