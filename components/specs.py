@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 # An image reference pinned to a tag or a digest: [registry/]name(:tag|@sha256:...).
 _IMAGE_RE = re.compile(
-    r"^(?P<name>[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r"^(?:(?P<registry>[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::[0-9]+)?)/)?"
+    r"(?P<name>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
@@ -153,6 +154,7 @@ class ServiceSpec(Spec):
     image: str = Field(description="Image pinned to a tag or digest; 'latest' and untagged are rejected.")
     port: int | None = Field(None, ge=1, le=65535, description="Port the service listens on inside the container.")
     command: tuple[str, ...] | None = Field(None, description="Overrides the image's command.")
+    entrypoint: tuple[str, ...] | None = Field(None, description="Overrides the image's ENTRYPOINT (clears its CMD).")
     env: dict[str, str] = Field(default_factory=dict, description="Environment; values may use placeholders.")
     health: HealthCheckSpec | None = Field(None, description="Health check; required for services with a port.")
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)

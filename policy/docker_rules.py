@@ -91,8 +91,9 @@ def check_no_privileged(props: Mapping[str, Any], ctx: CheckContext) -> Iterator
         if str(opt).replace(":", "=") in {"seccomp=unconfined", "apparmor=unconfined", "label=disable"}:
             yield f"{ctx.name} disables a kernel security profile ({opt})"
     for vol in props.get("volumes") or []:
-        if vol and str(vol.get("hostPath") or "").rstrip("/") in {"/var/run/docker.sock", "/run/docker.sock", "/"}:
-            yield f"{ctx.name} mounts {vol.get('hostPath')} from the host, which gives root on the host"
+        host_path = str((vol or {}).get("hostPath") or "")
+        if host_path and (host_path.rstrip("/") or "/") in {"/var/run/docker.sock", "/run/docker.sock", "/"}:
+            yield f"{ctx.name} mounts {host_path} from the host, which gives root on the host"
     for dev in props.get("devices") or []:
         if dev:
             yield f"{ctx.name} maps host device {dev.get('hostPath')}; request GPUs with gpus/deviceRequests instead"

@@ -434,8 +434,7 @@ def _semantic_problems(config: StackConfig) -> list[str]:
         if problems:
             continue
         spec = registry.build(name, config)
-        if config.cloud == "aws":
-            problems.extend(_aws_machine_problem(name, spec))
+        before = len(problems)
         for svc in spec.services:
             if svc.gpu is None or svc.replicas == 0:
                 continue
@@ -445,6 +444,8 @@ def _semantic_problems(config: StackConfig) -> list[str]:
                 reason = _host_gpu_problem(config.host_gpus, svc.gpu)
             if reason:
                 problems.append(f"{key}: {reason}")
+        if config.cloud == "aws" and len(problems) == before:  # a bad GPU request is reported once, above
+            problems.extend(_aws_machine_problem(name, spec))
     return problems
 
 
@@ -477,7 +478,7 @@ def read_pulumi_config() -> tuple[dict[str, Any], set[str]]:
     merged.update(runtime_config.CONFIG.get())
     prefix = PROJECT + ":"
     raw = {k[len(prefix) :]: v for k, v in merged.items() if k.startswith(prefix)}
-    secret_keys = {k[len(prefix) :] for k in raw if runtime_config.is_config_secret(prefix + k)}
+    secret_keys = {k for k in raw if runtime_config.is_config_secret(prefix + k)}
     secret_keys |= {k[len(prefix) :] for k in runtime_config.get_config_secret_keys_env() if k.startswith(prefix)}
     return raw, secret_keys
 

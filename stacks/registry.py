@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 _MODULES = {
     "cogstack-nlp": "stacks.cogstack_nlp",
+    "neurocore": "stacks.neurocore",
+    "claims-agent": "stacks.claims_agent",
+    "stenosis-detection": "stacks.stenosis_detection",
+    "therapy-compliance": "stacks.therapy_compliance",
 }
 SYSTEMS: dict[str, str] = dict(_MODULES)
 
@@ -104,6 +108,9 @@ def problems(name: str, config: StackConfig) -> list[str]:
         for err in exc.errors():
             path = ".".join(str(p) for p in err["loc"])
             msg = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "missing":
+                field = next((f for n, f in module.Settings.model_fields.items() if (f.alias or n) == path), None)
+                msg = f"required; {field.description}" if field and field.description else "required"
             if err["type"] == "extra_forbidden":
                 allowed = ", ".join(module.Settings.model_fields)
                 msg = f"unknown setting; known settings: {allowed}"

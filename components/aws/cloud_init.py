@@ -95,6 +95,8 @@ def compose_service(
     }
     if svc.command:
         service["command"] = list(svc.command)
+    if svc.entrypoint:
+        service["entrypoint"] = list(svc.entrypoint)
     if svc.user:
         service["user"] = svc.user
     if svc.capabilities_add:

@@ -35,6 +35,8 @@ def render_nginx_conf(routes: Sequence[ProxyRoute]) -> str:
     servers = []
     for r in sorted(routes, key=lambda r: r.fqdn):
         auth = f'        auth_basic "{r.fqdn}";\n        auth_basic_user_file {r.auth_file};\n' if r.auth_file else ""
+        # Credentials the proxy checked are not forwarded; an app route's own (Bearer) tokens are.
+        strip = '            proxy_set_header Authorization "";\n' if r.auth_file else ""
         # Large uploads stream to the service instead of filling the proxy's in-memory /tmp.
         buffering = "        proxy_request_buffering off;\n" if r.max_body_mb > 64 else ""
         servers.append(
@@ -53,8 +55,7 @@ def render_nginx_conf(routes: Sequence[ProxyRoute]) -> str:
             proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto https;
-            proxy_set_header Authorization $upstream_authorization;
-        }}
+{strip}        }}
     }}
 """
         )
@@ -82,8 +83,6 @@ http {{
     add_header X-Content-Type-Options nosniff always;
     add_header X-Frame-Options DENY always;
     add_header Referrer-Policy no-referrer always;
-    # Credentials checked by the proxy are not forwarded to the service.
-    map $http_authorization $upstream_authorization {{ default ""; }}
 
     server {{
         listen {HTTP_PORT} default_server;

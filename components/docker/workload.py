@@ -11,7 +11,8 @@ import pulumi_docker as docker
 from components.specs import HealthCheckSpec, ServiceSpec
 
 ROLE_LABEL = "clinical.platform/role"
-LOG_OPTS = {"max-size": "50m", "max-file": "5"}
+# json-file copies these labels into every line, so a log shipper can keep to one system's logs.
+LOG_OPTS = {"max-size": "50m", "max-file": "5", "labels": "clinical.platform/system,clinical.platform/service"}
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class ContainerWorkload(pulumi.ComponentResource):
                     name=container_name,
                     image=spec.image,
                     command=list(spec.command) if spec.command else None,
+                    entrypoints=list(spec.entrypoint) if spec.entrypoint else None,
                     envs=envs,
                     user=spec.user,
                     read_only=read_only,

@@ -1,0 +1,521 @@
+"""Claims OCR agent: FastAPI API, GPU OCR worker, Gmail poller, Redis queue, Prometheus and Grafana.
+
+Faithful to the Claims Data Entry Agent production deployment guide
+(``shared/seeds/003_*.txt``): the API on 8000 with ``/health`` and
+``/health/detailed``; the OCR worker on an NVIDIA GPU with 8 GB+ VRAM
+(``OCR_USE_GPU=true``, ``OCR_BATCH_SIZE=8``,
+``OCR_HIGH_CONFIDENCE_THRESHOLD=0.90``); the Gmail poller every 30 s; Redis
+(``REDIS_URL``) as the job queue; the guide's ``.env.prod`` (Gmail, NCB API,
+Sheets, Drive, SMTP alerts, metrics, Sentry); its ``data/{temp,models,logs}``
+directories as volumes; the reverse proxy's 30 MB bodies and 120 s timeouts;
+two API replicas in production (its load-balancing section) and
+``services.worker.replicas`` for its worker scaling; the monitoring stack
+(Prometheus with the guide's ``alerting_rules.yml``, Grafana). Its weak
+choices are replaced:
+
+- the API, worker and poller are the team's own images from stack config,
+  pinned (the guide tags ``ncb-ocr-*:latest``); Prometheus, Grafana and the
+  Redis exporter are pinned instead of ``latest``;
+- every credential is a Pulumi secret (``pulumi config set --secret
+  claims-agent-<name>``), never a ``.env.prod`` or ``secrets/*.json`` on the
+  host; Grafana's ``secure-password`` is replaced by a named admin with a
+  generated password, sign-up and anonymous access off, secure cookies, no
+  phone-home, and Grafana keeps its own small SQLite file on its volume (it
+  holds no claim data: the data source is provisioned from a file);
+- credentials files: the app reads ``GMAIL_CREDENTIALS_PATH``,
+  ``GMAIL_TOKEN_PATH``, ``SHEETS_CREDENTIALS_PATH`` and
+  ``DRIVE_CREDENTIALS_PATH``. Docker cannot copy files into a read-only root
+  filesystem, so instead of ``FileSpec`` files (which would turn read-only
+  off) the JSON arrives in secret env and a short ``sh`` entrypoint writes
+  it, mode 0600, into ``/app/secrets`` -- an in-memory tmpfs, so the paths
+  stay the guide's and nothing lands on disk -- unsets the variables and
+  ``exec``s the service's command (``apiCommand``, ``workerCommand``,
+  ``pollerCommand``: the guide does not say how its images start). The Gmail
+  token stays writable there for the app's refreshes. One service-account
+  JSON serves Sheets and Drive ("may be same as Sheets");
+- no port is published: not 8000, nor Prometheus 9090 or Grafana 3000.
+  Only the TLS proxy's 443 (and 80, which only redirects) is reachable, as
+  ``claims-ocr.<domain>`` (the guide's ``ocr.internal.company.com``) and
+  ``claims-grafana.<domain>``; Prometheus has no route;
+- the API authenticates only admin calls itself (``ADMIN_API_KEY``), so the
+  proxy demands credentials in front of it unless ``apiAuth: app`` (the proxy
+  does not forward the ``Authorization`` header it checked, so with
+  ``basic`` the admin key travels in another header);
+- only the Gmail poller may reach the internet; the API and worker stay on
+  internal networks unless ``apiEgress``/``workerEgress`` say otherwise (the
+  guide does not say which process calls NCB, Sheets, Drive or SMTP);
+- Redis keeps the queue across restarts (AOF, ``noeviction``: a full queue
+  refuses jobs rather than dropping claims), with a generated password, on an
+  internal network (the guide's ``--internal backend``);
+- Sentry is off unless ``sentryEnabled``: error reports leave the hospital
+  and stack traces can carry claim data;
+- no ``NET_BIND_SERVICE`` (8000 is not a privileged port); every service runs
+  non-root with all capabilities dropped, ``no-new-privileges`` and a
+  read-only root, except Prometheus and Grafana, whose config files Docker
+  copies in before start;
+- the guide's Prometheus targets are fixed: every API replica's metrics on
+  9090 by DNS (not one ``api:9090``), Redis through ``redis_exporter`` (a
+  raw ``redis:6379`` is not a metrics endpoint), the rules file is loaded,
+  and the Docker daemon job is dropped (the host is unreachable from the
+  internal networks, so ``ServiceDown`` would fire forever). The rules'
+  ``http_requests_total``, ``redis_queue_length`` and ``gpu_utilization`` are
+  the application's own metrics (``METRICS_ENABLED``) on the API's 9090.
+
+The Docker health checks probe ``/health`` (liveness) on the API and the
+queue on the worker and poller; ``/health/detailed`` checks Gmail, NCB and
+Google, so it is left to operators at ``https://claims-ocr.<domain>/health/detailed``
+rather than restarting the API when a partner is down.
+
+What the team's images must offer: ``/bin/sh`` and ``python``; no
+``ENTRYPOINT``, or one that ``exec``s its arguments (the credentials
+entrypoint is passed as the command); ``/app/data/{temp,logs}`` owned by
+``appUser``; and the OCR models, baked in or on the read-only ``models``
+volume, since the worker has no internet to download them.
+
+Not carried over, by design or for lack of a spec feature: Redis Sentinel
+(one Redis with AOF on a volume, ``protect``-ed in prod), Loki, the guide's
+cron backups of ``dump.rdb`` and logs, the interactive Gmail OAuth flow (run
+it once on a workstation and store ``gmail_token.json`` as a secret) and
+``FLUSHDB`` for an emergency stop (the platform disables it in Redis).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from components.specs import (
+    FileSpec,
+    GpuSpec,
+    HealthCheckSpec,
+    RedisSpec,
+    ResourcesSpec,
+    RouteSpec,
+    SecretSpec,
+    ServiceSpec,
+    SystemSpec,
+    VolumeSpec,
+)
+from stacks.registry import SystemContext
+
+NAME = "claims-agent"
+SERVICES = ("api", "worker", "poller", "prometheus", "grafana", "redis-exporter")
+IMAGES_FROM_CONFIG: tuple[str, ...] = ("api", "worker", "poller")
+SECRETS = (
+    SecretSpec(
+        name="gmail-credentials", source="config", description="Gmail OAuth client JSON (gmail_credentials.json)"
+    ),
+    SecretSpec(
+        name="gmail-token",
+        source="config",
+        description="Gmail OAuth token JSON from the consent flow (gmail_token.json)",
+    ),
+    SecretSpec(
+        name="google-service-account", source="config", description="Google service-account JSON for Sheets and Drive"
+    ),
+    SecretSpec(name="ncb-api-key", source="config", description="NCB API key"),
+    SecretSpec(name="admin-api-key", source="config", description="admin API key of the claims API"),
+    SecretSpec(name="smtp-password", source="config", description="SMTP password of the alert mailbox"),
+    SecretSpec(name="sentry-dsn", source="config", required=False, description="Sentry DSN (with sentryEnabled)"),
+    SecretSpec(name="grafana-admin-password", length=32, description="Grafana admin password"),
+)
+
+PROMETHEUS_IMAGE = "prom/prometheus:v2.55.1"
+GRAFANA_IMAGE = "grafana/grafana:11.3.1"
+REDIS_EXPORTER_IMAGE = "oliver006/redis_exporter:v1.66.0-alpine"
+# The guide's minimum: "NVIDIA GPU with 8GB+ VRAM (RTX 3070 or better)".
+GPU_REQUEST = GpuSpec(count=1, min_vram_gb=8)
+API_PORT, METRICS_PORT, PROMETHEUS_PORT, GRAFANA_PORT, EXPORTER_PORT = 8000, 9090, 9090, 3000, 9121
+# The guide's nginx: client_max_body_size 30M; proxy_send/read_timeout 120s.
+UPLOAD_LIMIT_MB, REQUEST_TIMEOUT_S = 30, 120
+SECRETS_DIR = "/app/secrets"
+# Credential files the app reads (path variable -> variable carrying the JSON), at the guide's paths.
+SECRET_FILES = {
+    "GMAIL_CREDENTIALS_PATH": ("GMAIL_CREDENTIALS_JSON", f"{SECRETS_DIR}/gmail_credentials.json"),
+    "GMAIL_TOKEN_PATH": ("GMAIL_TOKEN_JSON", f"{SECRETS_DIR}/gmail_token.json"),
+    "SHEETS_CREDENTIALS_PATH": ("GOOGLE_SERVICE_ACCOUNT_JSON", f"{SECRETS_DIR}/sheets_credentials.json"),
+    "DRIVE_CREDENTIALS_PATH": ("GOOGLE_SERVICE_ACCOUNT_JSON", f"{SECRETS_DIR}/drive_credentials.json"),
+}
+SECRET_FILE_CONTENTS = {
+    "GMAIL_CREDENTIALS_JSON": "${secret:gmail-credentials}",
+    "GMAIL_TOKEN_JSON": "${secret:gmail-token}",
+    "GOOGLE_SERVICE_ACCOUNT_JSON": "${secret:google-service-account}",
+}
+
+
+def secret_files_entrypoint() -> str:
+    """``sh -c`` script: write each credential JSON into the tmpfs, drop it from the env, exec the command."""
+    lines = ["set -eu", "umask 077"]
+    lines += [f'printf "%s" "${source}" > "${path_var}"' for path_var, (source, _) in SECRET_FILES.items()]
+    lines += [f"unset {' '.join(sorted(SECRET_FILE_CONTENTS))}", 'exec "$@"']
+    return "\n".join(lines) + "\n"
+
+
+# The worker and poller serve no HTTP; their probe checks the queue answers with their own credentials.
+QUEUE_PROBE = """import os, socket, sys, urllib.parse as up
+u = up.urlparse(os.environ["REDIS_URL"])
+s = socket.create_connection((u.hostname, u.port or 6379), timeout=5)
+s.sendall(b"AUTH " + up.unquote(u.password or "").encode() + b"\\r\\nPING\\r\\n")
+data = b""
+while b"PONG" not in data and b"-" not in data:
+    chunk = s.recv(128)
+    if not chunk:
+        break
+    data += chunk
+sys.exit(0 if b"+PONG" in data else 1)
+"""
+
+# The guide's alerting_rules.yml, verbatim.
+ALERTING_RULES = """groups:
+  - name: ncb-ocr-alerts
+    interval: 30s
+    rules:
+      - alert: ServiceDown
+        expr: up == 0
+        for: 1m
+        labels:
+          severity: critical
+        annotations:
+          summary: "Service {{ $labels.job }} is down"
+
+      - alert: HighErrorRate
+        expr: rate(http_requests_total{status=~"5.."}[5m]) > 0.05
+        for: 5m
+        labels:
+          severity: warning
+        annotations:
+          summary: "High error rate detected"
+
+      - alert: QueueBacklog
+        expr: redis_queue_length > 100
+        for: 10m
+        labels:
+          severity: warning
+        annotations:
+          summary: "Queue backlog exceeds threshold"
+
+      - alert: GPUUtilizationLow
+        expr: gpu_utilization < 20
+        for: 30m
+        labels:
+          severity: info
+        annotations:
+          summary: "GPU utilization is low"
+"""
+RULES_PATH = "/etc/prometheus/alerting_rules.yml"
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+_HTTPS_URL_RE = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?$")
+
+
+class Settings(BaseModel):
+    """``overrides.claims-agent.settings``: the guide's .env.prod knobs and how the team's images start."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    api_command: str = Field(description="Command that starts the API on port 8000 (the image's CMD).")
+    worker_command: str = Field(description="Command that starts the OCR worker.")
+    poller_command: str = Field(description="Command that starts the Gmail poller.")
+    ncb_api_base_url: str = Field(description="NCB_API_BASE_URL, e.g. https://ncb.hospital.example/api/v1.")
+    sheets_spreadsheet_id: str = Field(pattern=r"^[A-Za-z0-9_-]{10,128}$", description="SHEETS_SPREADSHEET_ID.")
+    drive_folder_id: str = Field(pattern=r"^[A-Za-z0-9_-]{10,128}$", description="DRIVE_FOLDER_ID.")
+    smtp_username: str = Field(description="SMTP_USERNAME (the alert mailbox's address).")
+    alert_recipients: str = Field(description="ALERT_RECIPIENTS: e-mail addresses, comma-separated.")
+    smtp_host: str = Field("smtp.gmail.com", pattern=r"^[A-Za-z0-9.-]+$", description="SMTP_HOST.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP_PORT (587: STARTTLS submission).")
+    gmail_poll_interval_s: int = Field(30, ge=5, le=3600, description="GMAIL_POLL_INTERVAL in seconds.")
+    ocr_batch_size: int = Field(8, ge=1, le=64, description="OCR_BATCH_SIZE (tune with GPU utilisation).")
+    ocr_high_confidence_threshold: float = Field(
+        0.90, ge=0.5, le=1.0, description="OCR_HIGH_CONFIDENCE_THRESHOLD: at or above, claims go straight to NCB."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="LOG_LEVEL.")
+    timezone: str = Field(
+        "Asia/Kuala_Lumpur", pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$", description="TZ (the guide's server zone)."
+    )
+    api_auth: Literal["basic", "app"] = Field(
+        "basic", description="'basic': the proxy asks for credentials; 'app': the API authenticates every call."
+    )
+    api_egress: bool = Field(False, description="Let the API reach the internet (NCB, Google, SMTP).")
+    worker_egress: bool = Field(False, description="Let the OCR worker reach the internet (NCB, Sheets, Drive).")
+    sentry_enabled: bool = Field(False, description="Send errors to SENTRY_DSN (the secret claims-agent-sentry-dsn).")
+    app_user: str = Field(
+        "10001:10001", pattern=r"^[1-9][0-9]*:[0-9]+$", description="Non-root uid:gid owning /app/data in the images."
+    )
+    redis_memory_mb: int = Field(512, ge=64, le=65536, description="Redis memory limit (the queue).")
+    monitoring: bool = Field(
+        True, description="Prometheus, Grafana and the Redis exporter (docker-compose.monitoring)."
+    )
+    prometheus_retention_days: int = Field(15, ge=1, le=365, description="How long Prometheus keeps metrics.")
+    grafana_admin_user: str = Field("claims-admin", pattern=r"^[a-z][a-z0-9_.-]{2,31}$")
+
+    @field_validator("api_command", "worker_command", "poller_command")
+    @classmethod
+    def _command_line(cls, value: str) -> str:
+        try:
+            words = shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"is not a command line ({exc})") from None
+        if not words:
+            raise ValueError("is empty; give the command that starts the service, e.g. 'python -m app.worker'")
+        return value
+
+    @field_validator("ncb_api_base_url")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        if not _HTTPS_URL_RE.match(value):
+            raise ValueError(f"'{value}' is not an https:// URL; claims data never travels in plaintext")
+        return value
+
+    @field_validator("smtp_username", "alert_recipients")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        bad = [a for a in value.split(",") if not _EMAIL_RE.match(a)]
+        if bad:
+            raise ValueError(f"'{bad[0]}' is not an e-mail address; list addresses separated by commas")
+        return value
+
+    @field_validator("grafana_admin_user")
+    @classmethod
+    def _not_default_admin(cls, value: str) -> str:
+        if value in {"admin", "root", "administrator"}:
+            raise ValueError(f"'{value}' is a default account name; choose a named admin")
+        return value
+
+
+def prometheus_conf() -> str:
+    """prometheus.yml: the guide's jobs with working targets, and its rules file."""
+    return f"""global:
+  scrape_interval: 15s
+  evaluation_interval: 30s
+rule_files:
+  - {RULES_PATH}
+scrape_configs:
+  - job_name: ncb-ocr
+    dns_sd_configs:
+      - names: [api]
+        type: A
+        port: {METRICS_PORT}
+  - job_name: redis
+    static_configs:
+      - targets: ["redis-exporter:{EXPORTER_PORT}"]
+"""
+
+
+def grafana_datasource() -> str:
+    """Grafana provisioning: Prometheus as the default data source."""
+    return f"""apiVersion: 1
+datasources:
+  - name: Prometheus
+    type: prometheus
+    access: proxy
+    url: http://prometheus:{PROMETHEUS_PORT}
+    isDefault: true
+    editable: false
+"""
+
+
+def _app_env(s: Settings, gpu: GpuSpec | None) -> dict[str, str]:
+    """The guide's .env.prod for one service; OCR_USE_GPU follows that service's own GPU request."""
+    env = {
+        "APP_ENV": "production",
+        "APP_DEBUG": "false",
+        "LOG_LEVEL": s.log_level,
+        "TZ": s.timezone,
+        # Read-only root: libraries' caches go to the tmpfs.
+        "HOME": "/tmp",
+        "GMAIL_POLL_INTERVAL": str(s.gmail_poll_interval_s),
+        "NCB_API_BASE_URL": s.ncb_api_base_url,
+        "NCB_API_KEY": "${secret:ncb-api-key}",
+        "SHEETS_SPREADSHEET_ID": s.sheets_spreadsheet_id,
+        "DRIVE_FOLDER_ID": s.drive_folder_id,
+        "REDIS_URL": "${redis:redis.url}",
+        "OCR_USE_GPU": "true" if gpu else "false",
+        "OCR_BATCH_SIZE": str(s.ocr_batch_size),
+        "OCR_HIGH_CONFIDENCE_THRESHOLD": f"{s.ocr_high_confidence_threshold:.2f}",
+        "ADMIN_API_KEY": "${secret:admin-api-key}",
+        "ALERTS_ENABLED": "true",
+        "SMTP_HOST": s.smtp_host,
+        "SMTP_PORT": str(s.smtp_port),
+        "SMTP_USERNAME": s.smtp_username,
+        "SMTP_PASSWORD": "${secret:smtp-password}",
+        "ALERT_RECIPIENTS": s.alert_recipients,
+        "METRICS_ENABLED": "true",
+        **{path_var: path for path_var, (_, path) in SECRET_FILES.items()},
+        **SECRET_FILE_CONTENTS,
+    }
+    if s.sentry_enabled:
+        env["SENTRY_DSN"] = "${secret:sentry-dsn}"
+    if gpu is None:
+        # Never probe for CUDA on a CPU-only container.
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
+
+
+def _app_command(command: str) -> tuple[str, ...]:
+    """The service's command behind the entrypoint that writes the credential files."""
+    return ("/bin/sh", "-c", secret_files_entrypoint(), NAME, *shlex.split(command))
+
+
+def build(ctx: SystemContext) -> SystemSpec:
+    """The claims agent's services, queue and routes for one stack."""
+    s: Settings = ctx.settings
+    gpu = ctx.gpu("worker", GPU_REQUEST)
+    # data/temp (attachments between poller and worker), data/models (OCR models), data/logs.
+    attachments = VolumeSpec(name="attachments", mount_path="/app/data/temp", size_gb=20)
+    logs = VolumeSpec(name="logs", mount_path="/app/data/logs", size_gb=10)
+    models = VolumeSpec(name="models", mount_path="/app/data/models", read_only=True, size_gb=20)
+    app_tmpfs = ("/tmp", SECRETS_DIR)
+    api = ServiceSpec(
+        name="api",
+        image=ctx.image("api"),
+        port=API_PORT,
+        command=_app_command(s.api_command),
+        env=_app_env(s, None),
+        # Liveness only: /health/detailed checks Gmail, NCB and Google, which must not restart the API.
+        health=HealthCheckSpec(
+            command=(
+                "python",
+                "-c",
+                f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{API_PORT}/health',timeout=8)",
+            ),
+            interval_s=30,
+            timeout_s=10,
+            retries=3,
+            start_period_s=60,
+        ),
+        resources=ctx.size(
+            ResourcesSpec(cpus=1, memory_mb=2048),
+            ResourcesSpec(cpus=2, memory_mb=4096),
+            ResourcesSpec(cpus=4, memory_mb=8192),
+        ),
+        volumes=(logs,),
+        replicas=2 if ctx.is_prod else 1,
+        user=s.app_user,
+        tmpfs=app_tmpfs,
+        egress=s.api_egress,
+    )
+    queue_probe = HealthCheckSpec(command=("python", "-c", QUEUE_PROBE), interval_s=30, timeout_s=10, retries=3)
+    worker = ServiceSpec(
+        name="worker",
+        image=ctx.image("worker"),
+        command=_app_command(s.worker_command),
+        env=_app_env(s, gpu),
+        health=queue_probe.model_copy(update={"start_period_s": 180}),
+        # The guide's vertical scaling: 8 CPUs and 16 GB per worker.
+        resources=ctx.size(
+            ResourcesSpec(cpus=4, memory_mb=8192, shm_mb=2048),
+            ResourcesSpec(cpus=8, memory_mb=16384, shm_mb=2048),
+            ResourcesSpec(cpus=16, memory_mb=32768, shm_mb=4096),
+        ),
+        gpu=gpu,
+        volumes=(attachments, models, logs),
+        user=s.app_user,
+        tmpfs=app_tmpfs,
+        egress=s.worker_egress,
+    )
+    poller = ServiceSpec(
+        name="poller",
+        image=ctx.image("poller"),
+        command=_app_command(s.poller_command),
+        env=_app_env(s, None),
+        health=queue_probe,
+        resources=ResourcesSpec(cpus=1, memory_mb=1024),
+        volumes=(attachments, logs),
+        # One poller: two would race for the same messages.
+        replicas=1,
+        user=s.app_user,
+        tmpfs=app_tmpfs,
+        egress=True,
+    )
+    services = [api, worker, poller]
+    routes = [
+        RouteSpec(
+            name="api", host="claims-ocr", service="api", auth=s.api_auth,
+            max_body_mb=UPLOAD_LIMIT_MB, timeout_s=REQUEST_TIMEOUT_S,
+        ),
+    ]  # fmt: skip
+    secrets = [x for x in SECRETS if x.name != "grafana-admin-password"]
+    if s.monitoring:
+        services += _monitoring(ctx, s)
+        routes.append(RouteSpec(name="grafana", host="claims-grafana", service="grafana", auth="app"))
+        secrets = list(SECRETS)
+    return SystemSpec(
+        name=NAME,
+        description="Claims OCR agent: API, GPU OCR worker, Gmail poller, Redis queue and monitoring",
+        services=tuple(services),
+        routes=tuple(routes),
+        redis=(RedisSpec(name="redis", memory_mb=s.redis_memory_mb, persistence=True, eviction_policy="noeviction"),),
+        secrets=tuple(secrets),
+    )
+
+
+def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
+    """Prometheus (with the guide's alert rules), Grafana behind its own login, and the Redis exporter."""
+    exporter = ServiceSpec(
+        name="redis-exporter",
+        image=ctx.image("redis-exporter", REDIS_EXPORTER_IMAGE),
+        port=EXPORTER_PORT,
+        env={
+            "REDIS_ADDR": "redis://${redis:redis.host}:${redis:redis.port}",
+            "REDIS_PASSWORD": "${redis:redis.password}",
+        },
+        health=HealthCheckSpec(
+            command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{EXPORTER_PORT}/health"), interval_s=30
+        ),
+        resources=ResourcesSpec(cpus=0.25, memory_mb=128),
+        user="59000:59000",
+    )
+    prometheus = ServiceSpec(
+        name="prometheus",
+        image=ctx.image("prometheus", PROMETHEUS_IMAGE),
+        port=PROMETHEUS_PORT,
+        command=(
+            "--config.file=/etc/prometheus/prometheus.yml",
+            "--storage.tsdb.path=/prometheus",
+            f"--storage.tsdb.retention.time={s.prometheus_retention_days}d",
+            f"--web.listen-address=:{PROMETHEUS_PORT}",
+        ),
+        health=HealthCheckSpec(
+            command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{PROMETHEUS_PORT}/-/healthy"), interval_s=30
+        ),
+        resources=ResourcesSpec(cpus=0.5, memory_mb=1024),
+        user="65534:65534",
+        volumes=(VolumeSpec(name="prometheus-data", mount_path="/prometheus", size_gb=20),),
+        files=(
+            FileSpec(path="/etc/prometheus/prometheus.yml", content=prometheus_conf()),
+            FileSpec(path=RULES_PATH, content=ALERTING_RULES),
+        ),
+        depends_on=("redis-exporter",),
+    )
+    grafana = ServiceSpec(
+        name="grafana",
+        image=ctx.image("grafana", GRAFANA_IMAGE),
+        port=GRAFANA_PORT,
+        env={
+            "GF_SERVER_HTTP_PORT": str(GRAFANA_PORT),
+            "GF_SERVER_ROOT_URL": "${route:grafana.url}",
+            "GF_SECURITY_ADMIN_USER": s.grafana_admin_user,
+            "GF_SECURITY_ADMIN_PASSWORD": "${secret:grafana-admin-password}",
+            "GF_SECURITY_COOKIE_SECURE": "true",
+            "GF_SECURITY_COOKIE_SAMESITE": "strict",
+            "GF_SECURITY_DISABLE_GRAVATAR": "true",
+            "GF_USERS_ALLOW_SIGN_UP": "false",
+            "GF_AUTH_ANONYMOUS_ENABLED": "false",
+            "GF_ANALYTICS_REPORTING_ENABLED": "false",
+            "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+        },
+        health=HealthCheckSpec(
+            command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{GRAFANA_PORT}/api/health"),
+            interval_s=30,
+            start_period_s=30,
+        ),
+        resources=ResourcesSpec(cpus=0.5, memory_mb=512),
+        user="472:472",
+        volumes=(VolumeSpec(name="grafana-data", mount_path="/var/lib/grafana", size_gb=5),),
+        files=(FileSpec(path="/etc/grafana/provisioning/datasources/prometheus.yaml", content=grafana_datasource()),),
+        depends_on=("prometheus",),
+    )
+    return [exporter, prometheus, grafana]

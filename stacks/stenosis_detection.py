@@ -1,0 +1,395 @@
+"""Stenosis detection: FastAPI backend, Celery GPU worker, React frontend, Redis, PostgreSQL, object storage.
+
+Faithful to the clinical stenosis detection deployment guide
+(``shared/seeds/001_*.txt``): the backend on 8000 with ``/health`` and
+``/docs``; ``celery -A app.services.tasks worker`` with 1-2 processes per GPU,
+``DEVICE=cuda``, ``BATCH_SIZE=4`` and ``ENABLE_MIXED_PRECISION=True``; the
+React build served as static files with the guide's gzip settings; Redis for
+Celery; PostgreSQL through ``postgresql+asyncpg``; uploads and results in
+object storage (the guide's S3 / Cloud Storage); ``init_db`` run once;
+Prometheus scraping the backend's ``/metrics`` and Grafana on top; the guide's
+``/api`` proxy rules (500 MB bodies, 300 s timeouts). Its weak choices are
+replaced:
+
+- PostgreSQL instead of the SQLite file ``stenosis_clinical.db`` ("database
+  locked" under concurrent writes, says the guide's own troubleshooting), with
+  ``max_connections`` sized for the guide's pool (20 + 10 overflow per process)
+  times every backend and worker process at ``maxReplicas``;
+- the backend, worker and frontend are the team's own images from stack
+  config, pinned; Prometheus and Grafana are pinned instead of ``latest``;
+- ``DEBUG=False`` always, ``SECRET_KEY`` generated (64 characters, as
+  ``openssl rand -hex 32``), CORS limited to the frontend's HTTPS origin;
+- Grafana's ``admin``/``admin`` replaced by a named admin with a generated
+  password, sign-up and anonymous access off, secure cookies, no phone-home;
+- no port is published: not 8000, 3000, 6379, 5432, nor the guide's
+  Prometheus 9090 and Grafana 3001. Only the TLS proxy's 443 (and 80, which
+  only redirects) is reachable, as ``stenosis.<domain>`` (frontend, whose own
+  nginx forwards ``/api`` to the backend as the guide's nginx does),
+  ``stenosis-api.<domain>`` (API and ``/docs``) and
+  ``stenosis-grafana.<domain>``; Prometheus has no route at all;
+- the guide lists "Authentication implemented" as an open checklist item, so
+  the proxy demands credentials in front of the frontend and the API until
+  ``appAuthentication`` says the application logs users in itself;
+- uvicorn without ``--reload``, with several workers and proxy headers;
+  Celery logs to stdout (rotated by Docker) rather than an unrotated
+  ``--logfile``; ``--prefetch-multiplier=1`` so a long inference does not
+  hold queued cases hostage;
+- the guide's GPU example ``--concurrency=2 --pool=solo`` contradicts itself
+  (solo runs one task); the default is the prefork pool with ``concurrency``
+  processes per GPU, and ``workerPool: solo`` remains for models that
+  initialise CUDA at import;
+- ``gpu: false`` switches the worker to the guide's CPU settings together:
+  no GPU request, ``DEVICE=cpu``, mixed precision off, one process per core;
+- large uploads spool to the data volume (``TMPDIR``) instead of a 256 MB
+  in-memory ``/tmp``, and the frontend streams them to the backend unbuffered.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from components.specs import (
+    BucketSpec,
+    FileSpec,
+    GpuSpec,
+    HealthCheckSpec,
+    PostgresSpec,
+    RedisSpec,
+    ResourcesSpec,
+    RouteSpec,
+    SecretSpec,
+    ServiceSpec,
+    SystemSpec,
+    VolumeSpec,
+)
+from stacks.registry import SystemContext
+
+NAME = "stenosis-detection"
+SERVICES = ("backend", "worker", "frontend", "db-init", "prometheus", "grafana")
+IMAGES_FROM_CONFIG: tuple[str, ...] = ("backend", "worker", "frontend")
+SECRETS = (
+    SecretSpec(name="secret-key", length=64, description="SECRET_KEY of the stenosis backend"),
+    SecretSpec(name="grafana-admin-password", length=32, description="Grafana admin password"),
+)
+
+PROMETHEUS_IMAGE = "prom/prometheus:v2.55.1"
+GRAFANA_IMAGE = "grafana/grafana:11.3.1"
+# The guide's GPU machines: p3.2xlarge (V100 16 GB) or n1-standard-8 with a T4 (16 GB).
+GPU_REQUEST = GpuSpec(count=1, min_vram_gb=16)
+# app/core/database.py in the guide: create_async_engine(pool_size=20, max_overflow=10) in every process.
+CONNECTIONS_PER_PROCESS = 20 + 10
+BACKEND_PORT, FRONTEND_PORT, PROMETHEUS_PORT, GRAFANA_PORT = 8000, 8080, 9090, 3000
+UPLOAD_LIMIT_MB, INFERENCE_TIMEOUT_S = 500, 300
+TASKS_APP = "app.services.tasks"
+
+
+class Settings(BaseModel):
+    """``overrides.stenosis-detection.settings``: the guide's .env and worker knobs."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    batch_size: int = Field(4, ge=1, le=64, description="BATCH_SIZE: images per inference batch (GPU memory bound).")
+    mixed_precision: bool = Field(True, description="ENABLE_MIXED_PRECISION on GPU; always off on CPU.")
+    worker_concurrency_per_gpu: int = Field(
+        2, ge=1, le=8, description="Celery processes per GPU (the guide: 1-2 per GPU)."
+    )
+    worker_concurrency_cpu: int | None = Field(
+        None, ge=1, le=64, description="Celery processes without a GPU; None: one per core of the worker size (4/8/16)."
+    )
+    worker_pool: Literal["prefork", "solo", "threads"] = Field(
+        "prefork", description="Celery pool; 'solo' runs one task at a time (for models that initialise CUDA early)."
+    )
+    api_workers: int = Field(2, ge=1, le=16, description="uvicorn worker processes per backend replica.")
+    max_replicas: int = Field(
+        2, ge=1, le=16, description="Most backend or worker replicas you will run; sizes PostgreSQL max_connections."
+    )
+    app_authentication: bool = Field(
+        False, description="True once the application logs users in itself; then the proxy stops asking."
+    )
+    monitoring: bool = Field(True, description="Prometheus and Grafana (the guide's docker-compose.monitoring.yml).")
+    grafana_admin_user: str = Field("stenosis-admin", pattern=r"^[a-z][a-z0-9_.-]{2,31}$")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+
+
+def frontend_nginx_conf() -> str:
+    """The frontend's server block: static React build, the guide's gzip, and ``/api`` forwarded to the backend."""
+    return f"""server {{
+    listen {FRONTEND_PORT};
+    server_name _;
+    server_tokens off;
+    root /usr/share/nginx/html;
+    index index.html;
+    gzip on;
+    gzip_types text/plain text/css application/json application/javascript text/xml application/xml;
+    gzip_comp_level 6;
+    client_max_body_size {UPLOAD_LIMIT_MB}m;
+    # Docker's embedded DNS, so the backend is resolved per request and may start after the frontend.
+    resolver 127.0.0.11 valid=10s ipv6=off;
+
+    location = /healthz {{ access_log off; return 200 "ok"; }}
+
+    location /api {{
+        set $backend http://backend:{BACKEND_PORT};
+        proxy_pass $backend;
+        proxy_http_version 1.1;
+        proxy_set_header Host $host;
+        proxy_set_header X-Real-IP $http_x_real_ip;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto https;
+        # Long-running inference and large studies (the guide's /api block).
+        proxy_connect_timeout {INFERENCE_TIMEOUT_S}s;
+        proxy_send_timeout {INFERENCE_TIMEOUT_S}s;
+        proxy_read_timeout {INFERENCE_TIMEOUT_S}s;
+        # Stream uploads to the backend instead of buffering 500 MB in the container.
+        proxy_request_buffering off;
+    }}
+
+    location /assets/ {{
+        expires 1y;
+        add_header Cache-Control "public, immutable";
+    }}
+
+    location / {{
+        try_files $uri $uri/ /index.html;
+    }}
+}}
+"""
+
+
+def prometheus_conf() -> str:
+    """prometheus.yml: every backend replica's ``/metrics`` (prometheus-fastapi-instrumentator)."""
+    return f"""global:
+  scrape_interval: 15s
+  evaluation_interval: 15s
+scrape_configs:
+  - job_name: stenosis-backend
+    metrics_path: /metrics
+    dns_sd_configs:
+      - names: [backend]
+        type: A
+        port: {BACKEND_PORT}
+  - job_name: prometheus
+    static_configs:
+      - targets: ["127.0.0.1:{PROMETHEUS_PORT}"]
+"""
+
+
+def grafana_datasource() -> str:
+    """Grafana provisioning: Prometheus as the default data source."""
+    return f"""apiVersion: 1
+datasources:
+  - name: Prometheus
+    type: prometheus
+    access: proxy
+    url: http://prometheus:{PROMETHEUS_PORT}
+    isDefault: true
+    editable: false
+"""
+
+
+def build(ctx: SystemContext) -> SystemSpec:
+    """The stenosis detection services, data stores and routes for one stack."""
+    s: Settings = ctx.settings
+    gpu = ctx.gpu("worker", GPU_REQUEST)
+    worker_resources = ctx.size(
+        ResourcesSpec(cpus=4, memory_mb=16384, shm_mb=2048),
+        ResourcesSpec(cpus=8, memory_mb=32768, shm_mb=4096),
+        ResourcesSpec(cpus=16, memory_mb=65536, shm_mb=8192),
+    )
+    if gpu:
+        concurrency = s.worker_concurrency_per_gpu * gpu.count
+        inference_env = {"DEVICE": "cuda", "ENABLE_MIXED_PRECISION": str(s.mixed_precision)}
+    else:
+        concurrency = s.worker_concurrency_cpu or int(worker_resources.cpus)
+        inference_env = {"DEVICE": "cpu", "ENABLE_MIXED_PRECISION": "False"}
+    if s.worker_pool == "solo":
+        concurrency = 1
+    backend_replicas = 2 if ctx.is_prod else 1
+    replicas_ceiling = max(s.max_replicas, backend_replicas)
+    worker_processes = concurrency if s.worker_pool == "prefork" else 1
+    # Every process opens its own pool; +1 process for init_db, +10 for maintenance sessions.
+    max_connections = CONNECTIONS_PER_PROCESS * (replicas_ceiling * (s.api_workers + worker_processes) + 1) + 10
+
+    app_env = {
+        "DEBUG": "False",
+        "SECRET_KEY": "${secret:secret-key}",
+        "DATABASE_URL": "${postgres:db.async_url}",
+        "REDIS_URL": "${redis:broker.url}",
+        "CELERY_BROKER_URL": "${redis:broker.url}",
+        "CELERY_RESULT_BACKEND": "${redis:broker.url}",
+        "STORAGE_BACKEND": "s3",
+        "S3_ENDPOINT_URL": "${bucket:uploads.endpoint}",
+        "S3_UPLOADS_BUCKET": "${bucket:uploads.name}",
+        "S3_RESULTS_BUCKET": "${bucket:results.name}",
+        "AWS_ACCESS_KEY_ID": "${bucket:uploads.access_key}",
+        "AWS_SECRET_ACCESS_KEY": "${bucket:uploads.secret_key}",
+        "AWS_DEFAULT_REGION": "${bucket:uploads.region}",
+        "LOG_LEVEL": s.log_level,
+        # Uploads of up to 500 MB spool here, not into the 256 MB in-memory /tmp.
+        "TMPDIR": "/app/data",
+    }
+    app_volumes = (
+        VolumeSpec(name="data", mount_path="/app/data", size_gb=100),
+        VolumeSpec(name="logs", mount_path="/app/logs", size_gb=10),
+    )
+    uvicorn = (
+        "uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", str(BACKEND_PORT), "--workers", str(s.api_workers),
+        # Only the proxy and this system's containers reach the port; trust their X-Forwarded-For.
+        "--proxy-headers", "--forwarded-allow-ips", "*", "--log-level", s.log_level.lower(),
+    )  # fmt: skip
+    celery = (
+        "celery", "-A", TASKS_APP, "worker", f"--loglevel={s.log_level}", f"--concurrency={concurrency}",
+        f"--pool={s.worker_pool}", "--prefetch-multiplier=1",
+    )  # fmt: skip
+    backend = ServiceSpec(
+        name="backend",
+        image=ctx.image("backend"),
+        port=BACKEND_PORT,
+        command=uvicorn,
+        env={**app_env, "BACKEND_CORS_ORIGINS": '["${route:web.url}"]'},
+        # The guide's Dockerfile HEALTHCHECK.
+        health=HealthCheckSpec(http_path="/health", interval_s=30, timeout_s=10, retries=3, start_period_s=5),
+        resources=ctx.size(
+            ResourcesSpec(cpus=1, memory_mb=2048),
+            ResourcesSpec(cpus=2, memory_mb=4096),
+            ResourcesSpec(cpus=4, memory_mb=8192),
+        ),
+        volumes=app_volumes,
+        replicas=backend_replicas,
+        metrics_path="/metrics",
+        depends_on=("db-init",),
+    )
+    worker = ServiceSpec(
+        name="worker",
+        image=ctx.image("worker"),
+        command=celery,
+        env={**app_env, **inference_env, "BATCH_SIZE": str(s.batch_size)},
+        health=HealthCheckSpec(
+            command=("sh", "-c", f'celery -A {TASKS_APP} inspect ping -d "celery@$HOSTNAME" --timeout 10'),
+            interval_s=60,
+            timeout_s=30,
+            retries=3,
+            start_period_s=120,
+        ),
+        resources=worker_resources,
+        gpu=gpu,
+        volumes=app_volumes,
+        depends_on=("db-init",),
+    )
+    db_init = ServiceSpec(
+        name="db-init",
+        kind="job",
+        image=ctx.image("backend"),
+        command=(
+            "python",
+            "-c",
+            "from app.core.database import init_db; import asyncio; asyncio.run(init_db())",
+        ),
+        env={"DATABASE_URL": "${postgres:db.async_url}", "SECRET_KEY": "${secret:secret-key}", "DEBUG": "False"},
+        resources=ResourcesSpec(cpus=0.5, memory_mb=512),
+    )
+    frontend = ServiceSpec(
+        name="frontend",
+        image=ctx.image("frontend"),
+        port=FRONTEND_PORT,
+        # nginx-unprivileged ships busybox wget, not curl.
+        health=HealthCheckSpec(
+            command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{FRONTEND_PORT}/healthz"),
+            interval_s=30,
+            start_period_s=10,
+        ),
+        resources=ResourcesSpec(cpus=0.5, memory_mb=256),
+        user="101:101",
+        files=(FileSpec(path="/etc/nginx/conf.d/default.conf", content=frontend_nginx_conf()),),
+        depends_on=("backend",),
+    )
+    services = [db_init, backend, worker, frontend]
+    api_auth: Literal["app", "basic"] = "app" if s.app_authentication else "basic"
+    routes = [
+        RouteSpec(
+            name="web", host="stenosis", service="frontend", auth=api_auth,
+            max_body_mb=UPLOAD_LIMIT_MB, timeout_s=INFERENCE_TIMEOUT_S,
+        ),
+        RouteSpec(
+            name="api", host="stenosis-api", service="backend", auth=api_auth,
+            max_body_mb=UPLOAD_LIMIT_MB, timeout_s=INFERENCE_TIMEOUT_S,
+        ),
+    ]  # fmt: skip
+    secrets = [SECRETS[0]]
+    if s.monitoring:
+        services += _monitoring(ctx, s)
+        routes.append(RouteSpec(name="grafana", host="stenosis-grafana", service="grafana", auth="app"))
+        secrets.append(SECRETS[1])
+    return SystemSpec(
+        name=NAME,
+        description="Stenosis detection API, Celery GPU worker, React frontend and monitoring",
+        services=tuple(services),
+        routes=tuple(routes),
+        postgres=(
+            PostgresSpec(
+                name="db",
+                database="stenosis",
+                user="stenosis_user",
+                storage_gb=50,
+                max_connections=min(5000, max(100, max_connections)),
+            ),
+        ),
+        redis=(RedisSpec(name="broker", memory_mb=512, persistence=True, eviction_policy="noeviction"),),
+        buckets=(BucketSpec(name="uploads"), BucketSpec(name="results")),
+        secrets=tuple(secrets),
+    )
+
+
+def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
+    """Prometheus and Grafana, reachable only through Grafana's own login."""
+    prometheus = ServiceSpec(
+        name="prometheus",
+        image=ctx.image("prometheus", PROMETHEUS_IMAGE),
+        port=PROMETHEUS_PORT,
+        command=(
+            "--config.file=/etc/prometheus/prometheus.yml",
+            "--storage.tsdb.path=/prometheus",
+            "--storage.tsdb.retention.time=30d",
+            f"--web.listen-address=:{PROMETHEUS_PORT}",
+        ),
+        health=HealthCheckSpec(
+            command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{PROMETHEUS_PORT}/-/healthy"),
+            interval_s=30,
+        ),
+        resources=ResourcesSpec(cpus=0.5, memory_mb=1024),
+        user="65534:65534",
+        volumes=(VolumeSpec(name="prometheus-data", mount_path="/prometheus", size_gb=20),),
+        files=(FileSpec(path="/etc/prometheus/prometheus.yml", content=prometheus_conf()),),
+    )
+    grafana = ServiceSpec(
+        name="grafana",
+        image=ctx.image("grafana", GRAFANA_IMAGE),
+        port=GRAFANA_PORT,
+        env={
+            "GF_SERVER_HTTP_PORT": str(GRAFANA_PORT),
+            "GF_SERVER_ROOT_URL": "${route:grafana.url}",
+            "GF_SECURITY_ADMIN_USER": s.grafana_admin_user,
+            "GF_SECURITY_ADMIN_PASSWORD": "${secret:grafana-admin-password}",
+            "GF_SECURITY_COOKIE_SECURE": "true",
+            "GF_SECURITY_COOKIE_SAMESITE": "strict",
+            "GF_SECURITY_DISABLE_GRAVATAR": "true",
+            "GF_USERS_ALLOW_SIGN_UP": "false",
+            "GF_AUTH_ANONYMOUS_ENABLED": "false",
+            "GF_ANALYTICS_REPORTING_ENABLED": "false",
+            "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+        },
+        health=HealthCheckSpec(
+            command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{GRAFANA_PORT}/api/health"),
+            interval_s=30,
+            start_period_s=30,
+        ),
+        resources=ResourcesSpec(cpus=0.5, memory_mb=512),
+        user="472:472",
+        volumes=(VolumeSpec(name="grafana-data", mount_path="/var/lib/grafana", size_gb=5),),
+        files=(FileSpec(path="/etc/grafana/provisioning/datasources/prometheus.yaml", content=grafana_datasource()),),
+        depends_on=("prometheus",),
+    )
+    return [prometheus, grafana]

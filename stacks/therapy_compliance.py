@@ -1,0 +1,229 @@
+"""Therapy Compliance Analyzer: the multi-user API server (gunicorn + uvicorn workers), PostgreSQL and a Redis cache.
+
+Faithful to the Therapy Compliance Analyzer deployment and operations guide
+(``shared/seeds/004_*.txt``), "Multi-User Network Deployment": gunicorn with
+4 ``uvicorn.workers.UvicornWorker`` workers on 8001, ``--timeout 300
+--keep-alive 2``; the production ``.env`` (HS256 tokens for 480 minutes,
+``MAX_WORKERS=8``, ``CACHE_SIZE_GB=4``, ``MODEL_CACHE_SIZE=2048``, background
+tasks, rate limiting, audit logging, strict PHI scrubbing); the production
+``config.yaml`` pool (``pool_size 20``, ``max_overflow 40``, ``pool_timeout
+60``, ``pool_recycle 3600``, ``echo false``), performance, security and
+monitoring switches; the ``/health``, ``/health/detailed``,
+``/health/ai-models``, ``/health/database`` and ``/health/performance``
+endpoints; the Redis caching layer; the alerting thresholds; daily backups;
+and horizontal scaling behind a load balancer (``replicas``). Its weak
+choices are replaced:
+
+- PostgreSQL instead of the desktop deployment's SQLite file, with
+  ``max_connections`` sized so the guide's pool (20 + 40 per process) fits
+  every gunicorn worker of ``maxReplicas`` replicas;
+- the API image is the team's own, pinned, from stack config;
+- ``SECRET_KEY`` generated (64 characters, more than the guide's 256 bits),
+  never the placeholder ``super-secure-production-key``;
+- ``ENVIRONMENT=production`` on every stack, so the application refuses
+  insecure fallbacks even in dev;
+- clients reach ``https://therapy-compliance.<domain>`` through the TLS
+  proxy, not ``http://server-ip:8001``; the clients' direct
+  ``postgresql://...@server:5432`` connection is not offered: no port
+  (8001, 5432, 6379) is published, PostgreSQL and Redis live on an internal
+  network, and every database access goes through the audited API;
+- the proxy forwards client addresses and gunicorn trusts them
+  (``--forwarded-allow-ips``), so per-client rate limiting does not see every
+  user as the proxy; the application authenticates users itself (JWT), so the
+  proxy does not demand basic authentication;
+- audit logging, rate limiting and strict PHI scrubbing are not settings: a
+  HIPAA control is not a tuning knob;
+- Redis is a cache only: authenticated, ``allkeys-lru`` eviction within its
+  memory limit and no persistence (nothing in it is a record);
+- no outbound internet: the image must carry its AI models (the guide's
+  "local AI processing"); downloaded models are cached on a volume;
+- access logs on stdout and audit logs on a persistent volume.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from components.specs import (
+    HealthCheckSpec,
+    PostgresSpec,
+    RedisSpec,
+    ResourcesSpec,
+    RouteSpec,
+    SecretSpec,
+    ServiceSpec,
+    SystemSpec,
+    VolumeSpec,
+)
+from stacks.registry import SystemContext
+
+NAME = "therapy-compliance"
+SERVICES = ("api",)
+IMAGES_FROM_CONFIG: tuple[str, ...] = ("api",)
+SECRETS = (SecretSpec(name="secret-key", length=64, description="SECRET_KEY (JWT signing key) of the API"),)
+
+API_PORT = 8001
+# The guide's load balancer runs three API servers.
+PROD_REPLICAS = 3
+
+
+class Settings(BaseModel):
+    """``overrides.therapy-compliance.settings``: the guide's .env, config.yaml and gunicorn knobs."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    workers: int = Field(4, ge=1, le=32, description="gunicorn worker processes per replica.")
+    worker_timeout_s: int = Field(300, ge=30, le=3600, description="gunicorn --timeout (long analyses).")
+    keep_alive_s: int = Field(2, ge=1, le=75, description="gunicorn --keep-alive.")
+    max_replicas: int = Field(
+        PROD_REPLICAS,
+        ge=1,
+        le=16,
+        description="Most API replicas you will run (services.api.replicas); sizes PostgreSQL max_connections.",
+    )
+    pool_size: int = Field(20, ge=1, le=200, description="config.yaml database.pool_size per process.")
+    max_overflow: int = Field(40, ge=0, le=400, description="config.yaml database.max_overflow per process.")
+    pool_timeout_s: int = Field(60, ge=1, le=600, description="config.yaml database.pool_timeout.")
+    pool_recycle_s: int = Field(3600, ge=60, le=86_400, description="config.yaml database.pool_recycle.")
+    access_token_expire_minutes: int = Field(480, ge=5, le=1440, description="ACCESS_TOKEN_EXPIRE_MINUTES.")
+    session_timeout_minutes: int = Field(
+        480, ge=5, le=1440, description="config.yaml security.session_timeout_minutes."
+    )
+    max_workers: int = Field(8, ge=1, le=64, description="MAX_WORKERS: analysis threads per process.")
+    cache_size_gb: int = Field(4, ge=1, le=256, description="CACHE_SIZE_GB: the application's cache budget.")
+    model_cache_size: int = Field(2048, ge=128, le=262_144, description="MODEL_CACHE_SIZE (MB).")
+    background_tasks: bool = Field(True, description="BACKGROUND_TASKS_ENABLED (maintenance, purges).")
+    model_optimization: bool = Field(True, description="config.yaml performance.model_optimization.")
+    max_upload_mb: int = Field(50, ge=1, le=1024, description="Largest document the proxy accepts.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+
+
+def build(ctx: SystemContext) -> SystemSpec:
+    """The Therapy Compliance Analyzer's API, database, cache and route for one stack."""
+    s: Settings = ctx.settings
+    replicas = PROD_REPLICAS if ctx.is_prod else 1
+    per_process = s.pool_size + s.max_overflow
+    # Every gunicorn worker opens its own pool; +20 for maintenance and the operator's sessions.
+    max_connections = per_process * s.workers * max(s.max_replicas, replicas) + 20
+    env = {
+        # Production .env
+        "DATABASE_URL": "${postgres:db.url}",
+        "SECRET_KEY": "${secret:secret-key}",
+        "ALGORITHM": "HS256",
+        "ACCESS_TOKEN_EXPIRE_MINUTES": str(s.access_token_expire_minutes),
+        "ENVIRONMENT": "production",
+        "MAX_WORKERS": str(s.max_workers),
+        "CACHE_SIZE_GB": str(s.cache_size_gb),
+        "MODEL_CACHE_SIZE": str(s.model_cache_size),
+        "BACKGROUND_TASKS_ENABLED": _flag(s.background_tasks),
+        "RATE_LIMIT_ENABLED": "true",
+        "AUDIT_LOGGING_ENABLED": "true",
+        "PHI_SCRUBBING_STRICT": "true",
+        # Production config.yaml, for the image's config.yaml to interpolate as it does ${DATABASE_URL}.
+        "DATABASE_ECHO": "false",
+        "DATABASE_POOL_SIZE": str(s.pool_size),
+        "DATABASE_MAX_OVERFLOW": str(s.max_overflow),
+        "DATABASE_POOL_TIMEOUT": str(s.pool_timeout_s),
+        "DATABASE_POOL_RECYCLE": str(s.pool_recycle_s),
+        "BACKGROUND_PROCESSING": _flag(s.background_tasks),
+        "MODEL_OPTIMIZATION": _flag(s.model_optimization),
+        "SESSION_TIMEOUT_MINUTES": str(s.session_timeout_minutes),
+        "HEALTH_CHECKS_ENABLED": "true",
+        "PERFORMANCE_METRICS_ENABLED": "true",
+        "ERROR_TRACKING_ENABLED": "true",
+        "USAGE_ANALYTICS_ENABLED": "true",
+        # src/core/alerting.py thresholds.
+        "ALERT_MEMORY_USAGE": "0.85",
+        "ALERT_RESPONSE_TIME_S": "30.0",
+        "ALERT_ERROR_RATE": "0.05",
+        "ALERT_DISK_USAGE": "0.90",
+        # The caching layer (the guide's ProductionCacheManager connects by host and port).
+        "REDIS_URL": "${redis:cache.url}",
+        "REDIS_HOST": "${redis:cache.host}",
+        "REDIS_PORT": "${redis:cache.port}",
+        "REDIS_PASSWORD": "${redis:cache.password}",
+        "LOG_LEVEL": s.log_level,
+        "HF_HOME": "/app/.cache/huggingface",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+    gunicorn = (
+        "gunicorn", "src.api.main:app", "--workers", str(s.workers), "--worker-class", "uvicorn.workers.UvicornWorker",
+        "--bind", f"0.0.0.0:{API_PORT}", "--timeout", str(s.worker_timeout_s), "--keep-alive", str(s.keep_alive_s),
+        # Only the proxy and this system's containers reach the port; trust their X-Forwarded-For.
+        "--forwarded-allow-ips", "*", "--access-logfile", "-", "--log-level", s.log_level.lower(),
+    )  # fmt: skip
+    api = ServiceSpec(
+        name="api",
+        image=ctx.image("api"),
+        port=API_PORT,
+        command=gunicorn,
+        env=env,
+        # The image is Python; probe /health with it rather than assume curl.
+        health=HealthCheckSpec(
+            command=(
+                "python3",
+                "-c",
+                f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{API_PORT}/health',timeout=8)",
+            ),
+            interval_s=30,
+            timeout_s=10,
+            retries=3,
+            start_period_s=120,
+        ),
+        resources=ctx.size(
+            ResourcesSpec(cpus=2, memory_mb=8192, shm_mb=1024),
+            ResourcesSpec(cpus=8, memory_mb=16384, shm_mb=2048),
+            ResourcesSpec(cpus=16, memory_mb=32768, shm_mb=4096),
+        ),
+        volumes=(
+            VolumeSpec(name="audit-logs", mount_path="/app/logs", size_gb=20),
+            VolumeSpec(name="model-cache", mount_path="/app/.cache", size_gb=20),
+        ),
+        replicas=replicas,
+    )
+    return SystemSpec(
+        name=NAME,
+        description="Therapy Compliance Analyzer API (multi-user), PostgreSQL and Redis cache",
+        services=(api,),
+        routes=(
+            RouteSpec(
+                name="api",
+                host="therapy-compliance",
+                service="api",
+                auth="app",
+                max_body_mb=s.max_upload_mb,
+                timeout_s=s.worker_timeout_s,
+            ),
+        ),
+        postgres=(
+            PostgresSpec(
+                name="db",
+                database="compliance",
+                user="compliance",
+                storage_gb=50,
+                max_connections=min(5000, max(100, max_connections)),
+            ),
+        ),
+        redis=(
+            RedisSpec(
+                name="cache",
+                memory_mb=_cache_memory(ctx),
+                persistence=False,
+                eviction_policy="allkeys-lru",
+            ),
+        ),
+        secrets=SECRETS,
+    )
+
+
+def _cache_memory(ctx: SystemContext) -> int:
+    """Redis memory in MiB by sizing."""
+    return {"small": 1024, "medium": 2048, "large": 4096}[ctx.sizing]
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
