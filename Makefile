@@ -33,5 +33,36 @@ unit: venv
 bench: venv
 	$(PY) -m offline.bench $(ARGS)
 
+## make ci-plan [CI_OUT=out/ci] [BASE=<folder of base-branch plan JSONs>]: what the pull-request job runs offline:
+## plan JSON and review of every shipped stack, merged SARIF, and the PR comment (CI_OUT/comment.md); exit 1 if any fails
+CI_OUT ?= out/ci
+BASE ?=
+SHIPPED_STACKS = $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
+# The review sub-make gets -o: this target already made the venv, which must not be rebuilt midway.
+.PHONY: ci-plan
+ci-plan: venv
+	@rm -rf $(CI_OUT)/plans $(CI_OUT)/review $(CI_OUT)/comment.md $(CI_OUT)/review.sarif && mkdir -p $(CI_OUT)/plans
+	@status=0; for stack in $(SHIPPED_STACKS); do \
+		echo "ci-plan: $$stack"; \
+		$(PY) -m offline.plan --stack $$stack --json > $(CI_OUT)/plans/$$stack.json || status=1; \
+		$(MAKE) --no-print-directory -o $(VENV)/.installed review STACK=$$stack OUT=$(CI_OUT)/review || status=1; \
+	done; \
+	$(PY) -m offline.ci_sarif --review $(CI_OUT)/review --out $(CI_OUT)/review.sarif || status=1; \
+	$(PY) -m offline.ci_comment --plans $(CI_OUT)/plans $(if $(BASE),--base $(BASE)) --out $(CI_OUT)/comment.md \
+		|| status=1; \
+	echo "ci-plan: wrote $(CI_OUT)/comment.md (exit $$status)"; exit $$status
+
+## make review [STACK=local] [OUT=review]: compliance review of Pulumi.$(STACK).yaml in OUT/STACK/: report.md to sign,
+## report.json, report.sarif (SARIF 2.1.0), junit.xml, summary.md; exit 1 on blocking findings, 2 on a config error
+OUT ?= review
+.PHONY: review policy-config
+review: venv
+	$(PY) -m offline.review_cli --stack $(STACK) --out $(OUT)
+
+## make policy-config [STACK=local] [OUT=review]: OUT/STACK/policy-config.json for
+## `pulumi preview --policy-pack policy --policy-pack-config OUT/STACK/policy-config.json` (same levels as the plan)
+policy-config: venv
+	$(PY) -m offline.policy_config --stack $(STACK) --out $(OUT)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

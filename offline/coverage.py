@@ -1,0 +1,219 @@
+"""Rule coverage: which of a stack's resource types have a rule in every family that applies to them.
+
+A family *applies* to a resource type when the type can carry the risk the
+family controls. That depends on what the resource is, so each type token
+has a *kind* here, and each kind lists its families:
+
+- ``workload`` (containers, VMs, pods): it listens, runs code and holds
+  environment, so TLS, firewall, hardening, secrets and audit apply.
+- ``image``: what workloads run, so hardening (pinning, provenance) applies.
+- ``storage``, ``database``, ``cache``, ``bucket``: they hold PHI at rest, so
+  encryption and data protection apply; services that answer on the network
+  (databases, caches, buckets) add TLS, firewall and audit.
+- ``network`` / ``firewall`` / ``ingress`` / ``load-balancer``: exposure, so
+  firewall applies; ingresses and load balancers terminate TLS too.
+- ``secret`` (generated passwords, private keys, secret stores): secrets.
+- ``key`` (KMS keys): encryption (rotation, customer-managed keys).
+- ``certificate``: TLS (algorithm, validity).
+- ``vpc``: firewall (exposure) and audit (flow logs); ``log``: encryption and
+  retention; ``identity`` (roles, their policies): hardening (least privilege).
+- ``supporting``: a setting of another resource (a bucket's versioning, a
+  route table, a KMS alias), judged together with that resource: no family.
+
+Governance rules (tags, ownership) are stack-wide and are not counted. Only
+types with at least one applicable family are counted. A type with no kind
+here is listed as *unclassified*, so a new resource type shows up as a gap to
+classify instead of silently raising the share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+FAMILIES_BY_KIND: dict[str, tuple[str, ...]] = {
+    "workload": ("tls", "firewall", "hardening", "secrets", "audit"),
+    "image": ("hardening",),
+    "storage": ("encryption", "data-protection"),
+    "database": ("tls", "encryption", "firewall", "data-protection", "audit"),
+    "cache": ("tls", "encryption", "firewall", "data-protection"),
+    "bucket": ("tls", "encryption", "firewall", "data-protection", "audit"),
+    "network": ("firewall",),
+    "firewall": ("firewall",),
+    "ingress": ("tls", "firewall"),
+    "load-balancer": ("tls", "firewall", "audit"),
+    "secret": ("secrets",),
+    "key": ("encryption",),
+    "certificate": ("tls",),
+    "vpc": ("firewall", "audit"),
+    "log": ("encryption", "data-protection"),
+    "identity": ("hardening",),
+    "supporting": (),
+}
+
+# Engine type tokens of what the platform registers today and of the cloud targets it plans for.
+KIND_BY_TYPE: dict[str, str] = {
+    "docker:index/container:Container": "workload",
+    "docker:index/remoteImage:RemoteImage": "image",
+    "docker:index/image:Image": "image",
+    "docker:index/volume:Volume": "storage",
+    "docker:index/network:Network": "network",
+    "random:index/randomPassword:RandomPassword": "secret",
+    "tls:index/privateKey:PrivateKey": "secret",
+    "tls:index/selfSignedCert:SelfSignedCert": "certificate",
+    "tls:index/locallySignedCert:LocallySignedCert": "certificate",
+    "tls:index/certRequest:CertRequest": "certificate",
+    "aws:ec2/instance:Instance": "workload",
+    "aws:ec2/launchTemplate:LaunchTemplate": "workload",
+    "aws:ebs/volume:Volume": "storage",
+    "aws:rds/instance:Instance": "database",
+    "aws:rds/cluster:Cluster": "database",
+    "aws:elasticache/replicationGroup:ReplicationGroup": "cache",
+    "aws:s3/bucket:Bucket": "bucket",
+    "aws:s3/bucketV2:BucketV2": "bucket",
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "network",
+    "aws:ec2/securityGroup:SecurityGroup": "firewall",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "firewall",
+    "aws:ec2/securityGroupRule:SecurityGroupRule": "firewall",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "firewall",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "firewall",
+    "aws:wafv2/webAcl:WebAcl": "firewall",
+    "aws:lb/loadBalancer:LoadBalancer": "load-balancer",
+    "aws:lb/listener:Listener": "load-balancer",
+    "aws:acm/certificate:Certificate": "certificate",
+    "aws:kms/key:Key": "key",
+    "aws:secretsmanager/secret:Secret": "secret",
+    "aws:cloudwatch/logGroup:LogGroup": "log",
+    "aws:iam/role:Role": "identity",
+    "aws:iam/rolePolicy:RolePolicy": "identity",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "identity",
+    **dict.fromkeys(
+        (
+            "aws:acm/certificateValidation:CertificateValidation",
+            "aws:autoscaling/group:Group",
+            "aws:ec2/eip:Eip",
+            "aws:ec2/flowLog:FlowLog",
+            "aws:ec2/internetGateway:InternetGateway",
+            "aws:ec2/natGateway:NatGateway",
+            "aws:ec2/routeTable:RouteTable",
+            "aws:ec2/routeTableAssociation:RouteTableAssociation",
+            "aws:ec2/vpcEndpoint:VpcEndpoint",
+            "aws:iam/instanceProfile:InstanceProfile",
+            "aws:kms/alias:Alias",
+            "aws:lb/listenerRule:ListenerRule",
+            "aws:lb/targetGroup:TargetGroup",
+            "aws:rds/parameterGroup:ParameterGroup",
+            "aws:rds/subnetGroup:SubnetGroup",
+            "aws:elasticache/subnetGroup:SubnetGroup",
+            "aws:route53/record:Record",
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+            "aws:s3/bucketLogging:BucketLogging",
+            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+            "aws:s3/bucketPolicy:BucketPolicy",
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "aws:s3/bucketVersioning:BucketVersioning",
+            "aws:secretsmanager/secretVersion:SecretVersion",
+            "aws:wafv2/webAclAssociation:WebAclAssociation",
+        ),
+        "supporting",
+    ),
+    "gcp:compute/instance:Instance": "workload",
+    "gcp:compute/disk:Disk": "storage",
+    "gcp:sql/databaseInstance:DatabaseInstance": "database",
+    "gcp:redis/instance:Instance": "cache",
+    "gcp:storage/bucket:Bucket": "bucket",
+    "gcp:compute/firewall:Firewall": "firewall",
+    "gcp:compute/targetHttpsProxy:TargetHttpsProxy": "load-balancer",
+    "gcp:kms/cryptoKey:CryptoKey": "key",
+    "gcp:secretmanager/secret:Secret": "secret",
+    "kubernetes:apps/v1:Deployment": "workload",
+    "kubernetes:apps/v1:StatefulSet": "workload",
+    "kubernetes:core/v1:PersistentVolumeClaim": "storage",
+    "kubernetes:core/v1:Secret": "secret",
+    "kubernetes:networking.k8s.io/v1:Ingress": "ingress",
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": "firewall",
+}
+
+
+class FamilyRule(Protocol):
+    """What coverage reads of a rule."""
+
+    @property
+    def family(self) -> str: ...
+    @property
+    def resource_types(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class TypeCoverage:
+    """One resource type of the stack: which applicable families have a rule for it."""
+
+    resource_type: str
+    kind: str | None
+    applicable: tuple[str, ...]
+    covered: tuple[str, ...]
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Applicable families with no enabled rule for this type."""
+        return tuple(f for f in self.applicable if f not in self.covered)
+
+    @property
+    def complete(self) -> bool:
+        """True when every applicable family has at least one enabled rule for this type."""
+        return self.kind is not None and bool(self.applicable) and not self.missing
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Coverage of a stack's resource types by the enabled rules."""
+
+    types: tuple[TypeCoverage, ...]
+
+    @property
+    def classified(self) -> list[TypeCoverage]:
+        """Types with a kind and at least one applicable family (the denominator of the shares)."""
+        return [t for t in self.types if t.kind is not None and t.applicable]
+
+    @property
+    def supporting(self) -> list[str]:
+        """Type tokens that are settings of another resource, judged with it (not counted)."""
+        return [t.resource_type for t in self.types if t.kind is not None and not t.applicable]
+
+    @property
+    def unclassified(self) -> list[str]:
+        """Type tokens that have no kind yet."""
+        return [t.resource_type for t in self.types if t.kind is None]
+
+    @property
+    def complete(self) -> int:
+        """How many classified types have a rule in every applicable family."""
+        return sum(1 for t in self.classified if t.complete)
+
+    @property
+    def share(self) -> float:
+        """Share (0-1) of classified types covered in every applicable family."""
+        return self.complete / len(self.classified) if self.classified else 1.0
+
+    def by_family(self) -> dict[str, tuple[int, int]]:
+        """family -> (types with a rule of that family, types the family applies to)."""
+        out: dict[str, tuple[int, int]] = {}
+        for family in sorted({f for t in self.types for f in t.applicable}):
+            applies = [t for t in self.types if family in t.applicable]
+            out[family] = (sum(1 for t in applies if family in t.covered), len(applies))
+        return out
+
+
+def coverage(resource_types: Iterable[str], rules: Iterable[FamilyRule]) -> Coverage:
+    """Coverage of ``resource_types`` by ``rules`` (pass only the rules enabled on the stack)."""
+    rules = list(rules)
+    rows = []
+    for rtype in sorted(set(resource_types)):
+        kind = KIND_BY_TYPE.get(rtype)
+        applicable = FAMILIES_BY_KIND.get(kind, ()) if kind else ()
+        covered = tuple(f for f in applicable if any(r.family == f and rtype in r.resource_types for r in rules))
+        rows.append(TypeCoverage(rtype, kind, applicable, covered))
+    return Coverage(tuple(rows))
