@@ -3,8 +3,8 @@
 Used twice: ``StackConfig`` rejects a GPU request the stack's cloud cannot
 satisfy before anything is registered, and cloud components pick the
 cheapest machine that fits. Prices are on-demand USD per hour (us-east-1 /
-us-central1, Linux, Q1 2026 public list figures); override them per stack
-with ``clinical-platform:gpuPrices`` when your contract differs.
+us-central1, Linux, Q1 2026 public list figures); a contract with other
+prices changes the estimate, not the choice logic.
 """
 
 from __future__ import annotations
@@ -37,12 +37,18 @@ GPU_MODELS: dict[str, int] = {
 MACHINES: tuple[GpuMachine, ...] = (
     GpuMachine("aws", "g4dn.xlarge", "t4", 1, 16, 4, 16, 0.526),
     GpuMachine("aws", "g4dn.2xlarge", "t4", 1, 16, 8, 32, 0.752),
+    GpuMachine("aws", "g4dn.4xlarge", "t4", 1, 16, 16, 64, 1.204),
+    GpuMachine("aws", "g4dn.8xlarge", "t4", 1, 16, 32, 128, 2.176),
     GpuMachine("aws", "g4dn.12xlarge", "t4", 4, 16, 48, 192, 3.912),
     GpuMachine("aws", "g5.xlarge", "a10g", 1, 24, 4, 16, 1.006),
     GpuMachine("aws", "g5.2xlarge", "a10g", 1, 24, 8, 32, 1.212),
+    GpuMachine("aws", "g5.4xlarge", "a10g", 1, 24, 16, 64, 1.624),
+    GpuMachine("aws", "g5.8xlarge", "a10g", 1, 24, 32, 128, 2.448),
     GpuMachine("aws", "g5.12xlarge", "a10g", 4, 24, 48, 192, 5.672),
     GpuMachine("aws", "g6.xlarge", "l4", 1, 24, 4, 16, 0.8048),
     GpuMachine("aws", "g6.2xlarge", "l4", 1, 24, 8, 32, 0.9776),
+    GpuMachine("aws", "g6.4xlarge", "l4", 1, 24, 16, 64, 1.3232),
+    GpuMachine("aws", "g6.8xlarge", "l4", 1, 24, 32, 128, 2.0144),
     GpuMachine("aws", "g6e.xlarge", "l40s", 1, 48, 4, 32, 1.86),
     GpuMachine("aws", "p3.2xlarge", "v100", 1, 16, 8, 61, 3.06),
     GpuMachine("aws", "p4d.24xlarge", "a100", 8, 40, 96, 1152, 32.77),

@@ -101,6 +101,7 @@ def to_json(plan: Plan) -> dict[str, Any]:
             "protected": sorted(r.name for r in customs if r.protect),
         },
         "routes": plan.run.exports.get("routes", {}),
+        "machines": plan.run.exports.get("machines", {}),
         "policy": {
             "enforcement": plan.config.enforcement,
             "resourcesReviewed": plan.review.resources_reviewed,
@@ -146,6 +147,15 @@ def render_text(plan: Plan) -> str:
     out.append("Routes:")
     for system, urls in data["routes"].items():
         out += [f"  {system:20s} {url}" for url in urls]
+    for system, m in data["machines"].items():
+        need = m["needs"]
+        gpu = need["gpu"]
+        gpu_text = f", {gpu['count']} GPU >= {gpu['min_vram_gb']} GiB" if gpu else ""
+        out.append(f"VMs of {system}: {m['count']} x {m['instanceType']} at USD {m['usdPerHour']}/h "
+                   f"(needs {need['vcpus']:g} vCPU, {need['memoryGb']} GiB{gpu_text})")  # fmt: skip
+        if m.get("gpuOnly"):
+            out.append(f"  the GPU alone: {m['gpuOnly']['instanceType']} at USD {m['gpuOnly']['usdPerHour']}/h; "
+                       f"the guide's pick {m['guidePick']['instanceType']} at USD {m['guidePick']['usdPerHour']}/h")  # fmt: skip
     policy = data["policy"]
     out += [
         "",

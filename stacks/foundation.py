@@ -86,5 +86,8 @@ def deploy(config: StackConfig) -> None:
     pulumi.export("routes", platform.route_urls())
     pulumi.export("basicAuthUser", config.auth.username)
     pulumi.export("basicAuthPasswords", pulumi.Output.secret(platform.credentials))
+    machines = getattr(platform, "machine_choices", None)
+    if machines is not None:
+        pulumi.export("machines", machines())
     if platform.ca_certificate_pem is not None:
         pulumi.export("caCertificatePem", platform.ca_certificate_pem)

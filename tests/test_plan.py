@@ -238,3 +238,17 @@ def test_waiver_needs_a_known_rule_a_reason_and_an_approver() -> None:
     keys = sorted(line.split(": ")[0] for line in found)
     assert keys == [f"clinical-platform:policy.waivers[0].{k}" for k in ("approvedBy", "expires", "reason", "rule")]
     assert any("did you mean 'docker-non-root'?" in line for line in found)
+
+
+def test_a_stack_with_secure_values_plans(tmp_path: Path) -> None:
+    """The program itself (not only the plan's own parse) must see secure: keys as secrets."""
+    cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    write_stack(
+        tmp_path, "sec", {"tls": {"mode": "provided", "certificate": cert}, "tlsPrivateKey": {"secure": "v1:abc"}}
+    )
+    plan = make_plan("sec", tmp_path)
+    proxy = next(r for r in plan.run.resources if r.name == "sec-proxy" and r.custom)
+    uploads = {u["file"]: u["content"] for u in proxy.inputs["uploads"]}
+    assert uploads["/etc/nginx/tls/tls.crt"] == cert
+    assert uploads["/etc/nginx/tls/tls.key"] == "offline-plan-secret-placeholder"
+    assert not [r for r in plan.run.resources if r.type.startswith("tls:")]  # no local CA when a certificate is given

@@ -21,17 +21,20 @@ from components.aws.bucket import Bucket, LogDelivery
 from components.aws.gpu_vm import GpuVm
 from components.aws.keys import StackKey
 from components.aws.load_balancer import AlbRoute, LoadBalancer
-from components.aws.machines import choose_machine
+from components.aws.machines import MachineChoice, choose_machine, hourly_price, needs
 from components.aws.network import Network
 from components.aws.postgres import ManagedPostgres
 from components.aws.redis import ManagedRedis
 from components.aws.security_groups import WORLD_V4, WORLD_V6, Rule, add_rules, security_group
 from components.aws.tags import aws_tags
 from components.endpoints import BucketEndpoint, SystemRefs, is_sensitive, resolve
+from components.gpu_catalog import cheapest_machine
 from components.onprem.docker_host import htpasswd_line
 from components.specs import HealthCheckSpec, ResourcesSpec, RouteSpec, ServiceSpec, SystemSpec
 
 GATEWAY_FIRST_PORT = 8081
+# The AWS recipe of the stenosis guide (seeds/001) picks this type for GPU work; shown next to our choice.
+GUIDE_GPU_PICK = "p3.2xlarge"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,22 @@ class AwsSettings:
     hosted_zone_id: str | None = None
     waf: bool = True
     spot: bool = False
+
+
+def machine_summary(machine: MachineChoice, services: Sequence[ServiceSpec], count: int) -> dict[str, object]:
+    """What the plan shows about a system's VMs: the need, the choice, and the guide's pick for the same GPU."""
+    cpus, memory, gpu = needs(services)
+    summary: dict[str, object] = {
+        "instanceType": machine.instance_type, "usdPerHour": machine.usd_per_hour, "count": count,
+        "needs": {"vcpus": cpus, "memoryGb": round(memory, 1), "gpu": gpu.model_dump() if gpu else None},
+    }  # fmt: skip
+    if gpu is not None:
+        gpu_only = cheapest_machine("aws", gpu)
+        summary["gpuOnly"] = (
+            {"instanceType": gpu_only.machine_type, "usdPerHour": gpu_only.usd_per_hour} if gpu_only else None
+        )
+        summary["guidePick"] = {"instanceType": GUIDE_GPU_PICK, "usdPerHour": hourly_price(GUIDE_GPU_PICK)}
+    return summary
 
 
 class AwsSystem(pulumi.ComponentResource):
@@ -115,6 +134,7 @@ class AwsDockerPlatform(pulumi.ComponentResource):
             hosted_zone_id=settings.hosted_zone_id, waf=settings.waf, opts=child,
         )  # fmt: skip
         self.systems: dict[str, list[str]] = {}
+        self.machines: dict[str, dict[str, object]] = {}
         self.credentials: dict[str, pulumi.Output[str]] = {}
         self.ca_certificate_pem: pulumi.Input[str] | None = None
 
@@ -191,7 +211,9 @@ class AwsDockerPlatform(pulumi.ComponentResource):
             )  # fmt: skip
         for secret in spec.secrets:
             if secret.source == "generated":
-                generated = random.RandomPassword(f"{name}-{secret.name}", length=secret.length, special=False, opts=child)
+                generated = random.RandomPassword(
+                    f"{name}-{secret.name}", length=secret.length, special=False, opts=child
+                )
                 refs.secrets[secret.name] = pulumi.Output.secret(generated.result)
             else:
                 refs.secrets[secret.name] = pulumi.Output.secret(config_secrets.get(f"{name}-{secret.name}", ""))
@@ -218,6 +240,9 @@ class AwsDockerPlatform(pulumi.ComponentResource):
             self.credentials[name] = pulumi.Output.secret(password.result)
             htpasswd = password.result.apply(lambda pw: htpasswd_line(self.auth_username, pw))
         machine = choose_machine([*services, *([gateway] if gateway else [])])
+        self.machines[name] = machine_summary(
+            machine, [*services, *([gateway] if gateway else [])], 2 if self.prod else 1
+        )
 
         # Everything the VM needs, split into user data (no secrets) and the runtime secret.
         plain: dict[tuple[str, str], pulumi.Output[str]] = {}
@@ -278,7 +303,8 @@ class AwsDockerPlatform(pulumi.ComponentResource):
 
         runtime_secret = aws.secretsmanager.Secret(
             f"{name}-runtime", description=f"Runtime secrets of {name} (env and files), read by its VMs at boot",
-            kms_key_id=self.key.arn, recovery_window_in_days=30 if self.prod else 7, tags=tags, opts=child,
+            kms_key_id=self.key.arn, recovery_window_in_days=30 if self.prod else 7, tags=tags,
+            opts=pulumi.ResourceOptions(parent=system, protect=self.prod),
         )  # fmt: skip
         document: pulumi.Output[str] = pulumi.Output.all(*hidden.values()).apply(secret_json)
         secret_string: pulumi.Output[str] = pulumi.Output.secret(document)
@@ -330,6 +356,10 @@ class AwsDockerPlatform(pulumi.ComponentResource):
     def finish(self) -> None:
         """Nothing is shared after the systems on AWS: routes were added to the ALB per system."""
         self.register_outputs({"systems": list(self.systems), "albDnsName": self.lb.dns_name})
+
+    def machine_choices(self) -> dict[str, dict[str, object]]:
+        """Per system: the VM type chosen, what it had to fit, and the comparison with the guide's pick."""
+        return dict(self.machines)
 
     def route_urls(self) -> dict[str, list[str]]:
         """Public URLs per system."""

@@ -1,0 +1,298 @@
+"""AWS: the staging and prod stacks, each component's key properties, costs and the weakened-component check."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.aws import cloud_init
+from components.aws.bucket import Bucket
+from components.aws.machines import choose_machine
+from components.aws.redis import ManagedRedis
+from components.specs import GpuSpec, HealthCheckSpec, RedisSpec, ResourcesSpec, ServiceSpec
+from offline.harness import ProgramRun, run_program, run_under_mocks
+from offline.plan import EXIT_VIOLATIONS, make_plan
+from offline.review import review
+from tests.conftest import named, of_type, problems, stack_config
+
+STATEFUL = (
+    "aws:rds/instance:Instance",
+    "aws:elasticache/replicationGroup:ReplicationGroup",
+    "aws:s3/bucket:Bucket",
+    "aws:kms/key:Key",
+    "aws:secretsmanager/secret:Secret",
+)
+
+
+@pytest.fixture(scope="module")
+def prod() -> ProgramRun:
+    return run_program("prod")
+
+
+@pytest.fixture(scope="module")
+def staging() -> ProgramRun:
+    return run_program("staging")
+
+
+def test_prod_protects_every_stateful_resource(prod: ProgramRun) -> None:
+    stateful = [r for r in prod.resources if r.type in STATEFUL]
+    assert len(stateful) >= 5
+    assert [r.name for r in stateful if not r.protect] == []
+
+
+def test_staging_does_not_protect_so_it_can_be_torn_down(staging: ProgramRun) -> None:
+    assert not any(r.protect for r in staging.resources if r.type in STATEFUL)
+
+
+def test_rds_is_private_encrypted_tls_only_and_ha_in_prod(prod: ProgramRun, staging: ProgramRun) -> None:
+    db = of_type(prod, "aws:rds/instance:Instance")[0].inputs
+    key_arn = of_type(prod, "aws:kms/key:Key")[0].outputs["arn"]
+    assert db["storageEncrypted"] is True and db["kmsKeyId"] == key_arn
+    assert db["publiclyAccessible"] is False and db["multiAz"] is True
+    assert db["backupRetentionPeriod"] == 35 and db["deletionProtection"] is True and db["skipFinalSnapshot"] is False
+    assert db["iamDatabaseAuthenticationEnabled"] is True and db["performanceInsightsKmsKeyId"] == key_arn
+    assert db["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+    params = of_type(prod, "aws:rds/parameterGroup:ParameterGroup")[0].inputs
+    assert {(p["name"], p["value"]) for p in params["parameters"]} >= {("rds.force_ssl", "1"), ("log_connections", "1")}
+    small = of_type(staging, "aws:rds/instance:Instance")[0].inputs
+    assert small["backupRetentionPeriod"] == 7 and small["multiAz"] is False and small["deletionProtection"] is False
+
+
+def test_vm_launch_template_is_hardened(prod: ProgramRun) -> None:
+    lt = of_type(prod, "aws:ec2/launchTemplate:LaunchTemplate")[0].inputs
+    assert lt["metadataOptions"]["httpTokens"] == "required"
+    assert lt["networkInterfaces"][0]["associatePublicIpAddress"] == "false"
+    ebs = lt["blockDeviceMappings"][0]["ebs"]
+    assert ebs["encrypted"] == "true" and ebs["volumeType"] == "gp3" and ebs["kmsKeyId"].startswith("arn:aws:kms")
+    assert lt["instanceType"] == "g4dn.4xlarge" and lt["imageId"] == "ami-0123456789abcdef0"
+    assert "keyName" not in lt  # no SSH key: SSM only
+    asg = of_type(prod, "aws:autoscaling/group:Group")[0].inputs
+    assert asg["desiredCapacity"] == 2 and len(asg["vpcZoneIdentifiers"]) == 3
+    assert asg["healthCheckType"] == "ELB" and len(asg["targetGroupArns"]) == 2
+
+
+def test_user_data_holds_no_secret(prod: ProgramRun) -> None:
+    lt = of_type(prod, "aws:ec2/launchTemplate:LaunchTemplate")[0].inputs
+    user_data = base64.b64decode(lt["userData"]).decode()
+    assert user_data.startswith("#cloud-config")
+    document = yaml.safe_load(user_data)
+    compose = yaml.safe_load(next(f["content"] for f in document["write_files"] if f["path"].endswith("compose.yaml")))
+    api = compose["services"]["medcat-service"]
+    assert api["read_only"] is True and api["cap_drop"] == ["ALL"] and api["security_opt"] == ["no-new-privileges:true"]
+    assert api["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 1
+    assert "ports" not in api  # behind the auth gateway, which alone is published for the API route
+    assert compose["services"]["auth-gateway"]["ports"] == ["8081:8081"]
+    assert compose["services"]["medcat-trainer"]["ports"] == ["8001:8001"]
+    trainer = compose["services"]["medcat-trainer"]
+    assert trainer["env_file"] == ["/run/clinical/medcat-trainer.env"] and "SECRET_KEY" not in trainer["environment"]
+    secrets = [r.outputs.get("result") for r in of_type(prod, "random:index/randomPassword:RandomPassword")]
+    assert secrets and not any(s and s in user_data for s in secrets)
+    runtime = next(r for r in of_type(prod, "aws:secretsmanager/secret:Secret") if r.name == "cogstack-nlp-runtime")
+    assert runtime.inputs["kmsKeyId"].startswith("arn:aws:kms") and runtime.protect
+    version = next(
+        r for r in of_type(prod, "aws:secretsmanager/secretVersion:SecretVersion") if r.name == "cogstack-nlp-runtime"
+    )
+    payload = json.loads(version.inputs["secretString"])
+    assert payload["env"]["medcat-trainer"]["DATABASE_URL"].startswith("postgresql://medcattrainer:")
+    assert "sslmode=require" in payload["env"]["medcat-trainer"]["DATABASE_URL"]
+    assert "/auth-gateway/etc/nginx/htpasswd" in payload["files"]
+
+
+def test_only_the_load_balancer_accepts_the_world(prod: ProgramRun) -> None:
+    sgs = {r.urn: r for r in of_type(prod, "aws:ec2/securityGroup:SecurityGroup")}
+    for rule in of_type(prod, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
+        i = rule.inputs
+        if i.get("cidrIpv4") == "0.0.0.0/0" or i.get("cidrIpv6") == "::/0":
+            assert i["fromPort"] in (80, 443) and i["tags"]["role"] == "load-balancer", rule.name
+        assert not (i.get("fromPort", 0) <= 22 <= i.get("toPort", 0)), rule.name
+    db_rule = named(prod, "cogstack-nlp-trainer-db-sg-ingress-0")
+    assert db_rule.inputs["fromPort"] == 5432 and "referencedSecurityGroupId" in db_rule.inputs
+    assert len(sgs) == 3  # load balancer, workload, database (the VPC's default group is stripped separately)
+
+
+def test_load_balancer_tls_redirect_waf_and_logs(prod: ProgramRun) -> None:
+    listeners = {r.name: r.inputs for r in of_type(prod, "aws:lb/listener:Listener")}
+    assert listeners["prod-https"]["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    redirect = listeners["prod-http-redirect"]["defaultActions"][0]
+    assert redirect["type"] == "redirect" and redirect["redirect"]["protocol"] == "HTTPS"
+    alb = of_type(prod, "aws:lb/loadBalancer:LoadBalancer")[0].inputs
+    assert alb["dropInvalidHeaderFields"] is True and alb["enableDeletionProtection"] is True
+    assert alb["accessLogs"]["enabled"] is True
+    waf = of_type(prod, "aws:wafv2/webAcl:WebAcl")[0].inputs
+    assert [r["name"] for r in waf["rules"]][:2] == [
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+    ]
+    rules = [r.inputs for r in of_type(prod, "aws:lb/listenerRule:ListenerRule")]
+    hosts = sorted(r["conditions"][0]["hostHeader"]["values"][0] for r in rules)
+    assert hosts == ["medcat-api.clinical.hospital.example", "medcat-trainer.clinical.hospital.example"]
+    records = {r.inputs["name"] for r in of_type(prod, "aws:route53/record:Record")}
+    assert "medcat-api.clinical.hospital.example" in records
+
+
+def test_network_flow_logs_nat_and_endpoint(prod: ProgramRun, staging: ProgramRun) -> None:
+    assert (
+        len(of_type(prod, "aws:ec2/natGateway:NatGateway")) == 3
+        and len(of_type(staging, "aws:ec2/natGateway:NatGateway")) == 1
+    )
+    flow = of_type(prod, "aws:ec2/flowLog:FlowLog")[0].inputs
+    assert flow["trafficType"] == "ALL"
+    group = of_type(prod, "aws:cloudwatch/logGroup:LogGroup")[0].inputs
+    assert group["retentionInDays"] == 365 and group["kmsKeyId"].startswith("arn:aws:kms")
+    assert of_type(prod, "aws:ec2/vpcEndpoint:VpcEndpoint")[0].inputs["serviceName"] == "com.amazonaws.eu-west-2.s3"
+    assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in of_type(prod, "aws:ec2/subnet:Subnet"))
+    key = of_type(prod, "aws:kms/key:Key")[0].inputs
+    assert key["enableKeyRotation"] is True and "logs.eu-west-2.amazonaws.com" in key["policy"]
+
+
+def test_log_bucket_accepts_alb_and_s3_logs_over_tls_only(prod: ProgramRun) -> None:
+    policy = json.loads(named(prod, "prod-logs-policy").inputs["policy"])
+    sids = {s.get("Sid") for s in policy["Statement"]}
+    assert sids == {"DenyInsecureTransport", "AlbAccessLogs", "S3ServerAccessLogs"}
+    sse = named(prod, "prod-logs-sse").inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+    assert sse["sseAlgorithm"] == "AES256"  # the only encryption ALB log delivery accepts
+
+
+def test_redis_and_data_bucket_components() -> None:
+    def body() -> None:
+        ManagedRedis(
+            "demo-queue", RedisSpec(name="queue"), subnet_ids=["subnet-1", "subnet-2"], security_group_id="sg-1",
+            kms_key_arn="arn:aws:kms:eu-west-2:123456789012:key/k", sizing="small", prod=True, tags={"environment": "prod"},
+        )  # fmt: skip
+        Bucket("demo-scans", kms_key_arn="arn:aws:kms:eu-west-2:123456789012:key/k", tags={"environment": "prod"},
+               log_bucket="logs", expire_days=30, protect=True)  # fmt: skip
+
+    run = run_under_mocks(body)
+    redis = of_type(run, "aws:elasticache/replicationGroup:ReplicationGroup")[0]
+    i = redis.inputs
+    assert i["transitEncryptionEnabled"] is True and i["atRestEncryptionEnabled"] is True and len(i["authToken"]) == 64
+    assert i["automaticFailoverEnabled"] is True and i["multiAzEnabled"] is True and i["numCacheClusters"] == 2
+    assert i["snapshotRetentionLimit"] == 35 and redis.protect
+    sse = named(run, "demo-scans-sse").inputs["rules"][0]
+    assert sse["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" and sse["bucketKeyEnabled"] is True
+    lifecycle = named(run, "demo-scans-lifecycle").inputs["rules"]
+    assert [r["id"] for r in lifecycle] == ["expire-noncurrent-versions", "expire-objects"]
+    assert named(run, "demo-scans-logging").inputs["targetPrefix"] == "s3/demo-scans/"
+    result = review(run.resources, environment="prod", enforcement="mandatory")
+    assert [v.message for v in result.mandatory] == []
+
+
+def test_prod_cost_and_gpu_choice(prod: ProgramRun) -> None:
+    machines = prod.exports["machines"]["cogstack-nlp"]
+    assert machines["instanceType"] == "g4dn.4xlarge" and machines["count"] == 2
+    assert machines["gpuOnly"] == {"instanceType": "g4dn.xlarge", "usdPerHour": 0.526}
+    assert machines["guidePick"] == {"instanceType": "p3.2xlarge", "usdPerHour": 3.06}
+    plan = make_plan("prod")
+    lines = {line.resource_name: line for line in plan.cost.lines}
+    assert lines["cogstack-nlp-asg"].usd_per_month == pytest.approx(2 * (1.204 * 730 + 200 * 0.08), abs=0.01)
+    assert lines["cogstack-nlp-trainer-db-db"].basis.startswith("db.m6g.large x2")
+    assert 1500 < plan.cost.total < plan.config.budget_usd_per_month  # type: ignore[operator]
+
+
+def test_machine_choice_follows_the_services() -> None:
+    def svc(cpus: float, mem: int, gpu: GpuSpec | None = None) -> ServiceSpec:
+        return ServiceSpec(name="a", image="x/y:1", resources=ResourcesSpec(cpus=cpus, memory_mb=mem), gpu=gpu)
+
+    assert choose_machine([svc(1, 2048)]).instance_type == "t3.large"
+    assert choose_machine([svc(2, 4096, GpuSpec(min_vram_gb=24))]).instance_type == "g6.xlarge"
+    assert choose_machine([svc(20, 100_000, GpuSpec(model="t4"))]).instance_type == "g4dn.8xlarge"
+
+
+def test_a_weakened_rds_instance_fails_the_prod_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi_aws as aws
+
+    original = aws.rds.Instance
+
+    def unencrypted(name: str, **kwargs: Any) -> Any:
+        kwargs.update(storage_encrypted=False, publicly_accessible=True, backup_retention_period=1)
+        return original(name, **kwargs)
+
+    monkeypatch.setattr(aws.rds, "Instance", unencrypted)
+    plan = make_plan("prod")
+    assert plan.exit_code == EXIT_VIOLATIONS
+    failed = {v.rule for v in plan.review.mandatory}
+    assert {"aws-rds-encrypted", "aws-rds-not-public", "aws-rds-backup-retention"} <= failed
+
+
+def test_a_world_open_database_security_group_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from components.aws import docker_platform
+    from components.aws.security_groups import Rule
+
+    original = docker_platform.add_rules
+
+    def leaky(name: str, group: Any, rules: list[Rule], tags: Any, parent: Any) -> None:
+        if name.endswith("trainer-db-sg"):
+            rules = [*rules, Rule("ingress", 5432, "oops", cidr="0.0.0.0/0")]
+        original(name, group, rules, tags, parent)
+
+    monkeypatch.setattr(docker_platform, "add_rules", leaky)
+    plan = make_plan("staging")
+    rules = {v.rule for v in plan.review.violations}
+    assert {"aws-sg-no-world-ingress", "aws-db-not-world-reachable"} <= rules
+
+
+@pytest.mark.parametrize(
+    ("changes", "provider", "expected"),
+    [
+        ({}, {}, "aws:region is required for cloud 'aws'"),
+        ({}, {"aws:region": "mars-1"}, "is not an AWS region name"),
+        ({"allowedRegions": ["eu-west-1"]}, {"aws:region": "us-east-1"}, "outside allowedRegions"),
+        ({"tls": {"mode": "self-signed"}}, {"aws:region": "eu-west-2"}, "set tls.mode: acm"),
+        ({"aws": {"waf": True}}, {"aws:region": "eu-west-2"}, "needs aws.certificateArn or aws.hostedZoneId"),
+        ({"aws": {"hostedZoneId": "Z0ABCDE", "spot": True}, "environment": "prod"}, {"aws:region": "eu-west-2"}, "aws.spot is for review stacks"),
+        ({"aws": {"hostedZoneId": "Z0ABCDE", "zones": 4}}, {"aws:region": "eu-west-2"}, "less than or equal to 3"),
+        ({"aws": {"hostedZoneId": "Z0ABCDE"},
+          "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": {"model": "h100"}}}}}},
+         {"aws:region": "eu-west-2"}, "aws offers no 'h100' GPU; choose one of"),
+        ({"aws": {"hostedZoneId": "Z0ABCDE"},
+          "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"cpus": 150, "memoryMb": 2000000}}}}},
+         {"aws:region": "eu-west-2"}, "no AWS machine has"),
+    ],
+)  # fmt: skip
+def test_aws_config_errors(changes: dict[str, Any], provider: dict[str, str], expected: str) -> None:
+    from stacks.config import ConfigError, parse_stack_config
+
+    raw = stack_config(cloud="aws", **{"tls": {"mode": "acm"}, **changes})
+    encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(encoded, set(), "dev", provider)
+    assert len(caught.value.problems) == 1 and expected in caught.value.problems[0], caught.value.problems
+
+
+def test_aws_settings_are_rejected_on_other_clouds() -> None:
+    assert problems(stack_config(aws={"zones": 2})) == [
+        "clinical-platform:: aws settings are for cloud 'aws'; remove them or set cloud: aws"
+    ] or any("aws settings are for cloud 'aws'" in p for p in problems(stack_config(aws={"zones": 2})))
+
+
+def test_compose_service_and_gateway_rendering() -> None:
+    svc = ServiceSpec(name="api", image="r/api:1", port=8000, health=HealthCheckSpec(http_path="/health"),
+                      depends_on=(), gpu=GpuSpec(count=2))  # fmt: skip
+    entry = cloud_init.compose_service(svc, plain_env={"A": "1"}, has_secret_env=True, secret_files=["/run/x"],
+                                       plain_files=["/etc/y.conf"], publish=[8000])  # fmt: skip
+    assert entry["user"] == "10001:10001" and entry["mem_limit"] == "1024m" and entry["tmpfs"][0].startswith("/tmp:")
+    assert entry["volumes"] == [
+        "/opt/clinical/files/api/etc/y.conf:/etc/y.conf:ro",
+        "/run/clinical/files/api/run/x:/run/x:ro",
+    ]
+    assert entry["healthcheck"]["test"][-1] == "http://127.0.0.1:8000/health"
+    assert entry["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 2
+    conf = cloud_init.gateway_conf([cloud_init.GatewayRoute(8081, "api", 8000, 50, 600)])
+    assert "listen 8081;" in conf and "auth_basic_user_file /etc/nginx/htpasswd;" in conf and 'Authorization ""' in conf
+    script = cloud_init.boot_script("arn:aws:secretsmanager:eu-west-2:1:secret:x", "eu-west-2")
+    assert "get-secret-value --region eu-west-2 --secret-id 'arn:aws:secretsmanager:eu-west-2:1:secret:x'" in script
+    assert "mount -t tmpfs" in script and "rm -f /run/clinical/secret.json" in script
+
+
+def test_unanswered_invoke_is_a_clear_error(tmp_path: Path) -> None:
+    from pulumi.runtime.mocks import MockCallArgs
+
+    from offline.harness import PlatformMocks
+
+    with pytest.raises(NotImplementedError, match="does not answer invoke aws:ec2/getVpc:getVpc"):
+        PlatformMocks({}).call(MockCallArgs("aws:ec2/getVpc:getVpc", {}, ""))
