@@ -227,6 +227,11 @@ class StackConfig(_Model):
     overrides: dict[str, SystemOverride] = Field(default_factory=dict, description="Per-system overrides.")
     host_gpus: HostGpuConfig | None = Field(None, description="GPUs on the Docker host (onprem); none by default.")
     aws: AwsConfig | None = Field(None, description="AWS settings (cloud aws).")
+    host_disk_encryption: Literal["luks", "self-encrypting-drive", "none"] | None = Field(
+        None,
+        description="How the Docker host's disks are encrypted (onprem), attested by the operator; "
+        "labelled on every volume and checked by policy (Docker cannot encrypt local volumes itself).",
+    )
     allowed_regions: list[str] | None = Field(None, description="Data residency: the only regions this stack may use.")
     region: str | None = Field(
         None, description="The cloud provider's region (aws:region), not a clinical-platform key."
@@ -275,6 +280,10 @@ class StackConfig(_Model):
             )
         if self.tls.mode == "self-signed" and self.environment in {"staging", "prod"}:
             raise ValueError(f"tls.mode 'self-signed' is for local stacks; {self.environment} needs mode 'provided'")
+        if self.host_disk_encryption and self.cloud != "onprem":
+            raise ValueError(
+                "hostDiskEncryption describes an on-premises Docker host; cloud disks are encrypted with KMS"
+            )
         if self.host_gpus and self.cloud != "onprem":
             raise ValueError("hostGpus describes an on-premises Docker host; remove it for cloud stacks")
         if self.cloud == "aws":

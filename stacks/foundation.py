@@ -36,6 +36,8 @@ def resource_labels(config: StackConfig) -> dict[str, str]:
     labels = {"clinical.platform/environment": config.environment, "clinical.platform/stack": config.stack}
     for key, value in config.tags.items():
         labels[f"clinical.platform/{re.sub(r'(?<!^)(?=[A-Z])', '-', key).lower()}"] = value
+    if config.host_disk_encryption:
+        labels["clinical.platform/disk-encryption"] = config.host_disk_encryption
     return labels
 
 

@@ -50,34 +50,34 @@ def test_staging_does_not_protect_so_it_can_be_torn_down(staging: ProgramRun) ->
 
 
 def test_rds_is_private_encrypted_tls_only_and_ha_in_prod(prod: ProgramRun, staging: ProgramRun) -> None:
-    db = of_type(prod, "aws:rds/instance:Instance")[0].inputs
+    db = named(prod, "cogstack-nlp-trainer-db-db").inputs
     key_arn = of_type(prod, "aws:kms/key:Key")[0].outputs["arn"]
     assert db["storageEncrypted"] is True and db["kmsKeyId"] == key_arn
     assert db["publiclyAccessible"] is False and db["multiAz"] is True
     assert db["backupRetentionPeriod"] == 35 and db["deletionProtection"] is True and db["skipFinalSnapshot"] is False
     assert db["iamDatabaseAuthenticationEnabled"] is True and db["performanceInsightsKmsKeyId"] == key_arn
     assert db["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
-    params = of_type(prod, "aws:rds/parameterGroup:ParameterGroup")[0].inputs
+    params = named(prod, "cogstack-nlp-trainer-db-params").inputs
     assert {(p["name"], p["value"]) for p in params["parameters"]} >= {("rds.force_ssl", "1"), ("log_connections", "1")}
-    small = of_type(staging, "aws:rds/instance:Instance")[0].inputs
+    small = named(staging, "cogstack-nlp-trainer-db-db").inputs
     assert small["backupRetentionPeriod"] == 7 and small["multiAz"] is False and small["deletionProtection"] is False
 
 
 def test_vm_launch_template_is_hardened(prod: ProgramRun) -> None:
-    lt = of_type(prod, "aws:ec2/launchTemplate:LaunchTemplate")[0].inputs
+    lt = named(prod, "cogstack-nlp-lt").inputs
     assert lt["metadataOptions"]["httpTokens"] == "required"
     assert lt["networkInterfaces"][0]["associatePublicIpAddress"] == "false"
     ebs = lt["blockDeviceMappings"][0]["ebs"]
     assert ebs["encrypted"] == "true" and ebs["volumeType"] == "gp3" and ebs["kmsKeyId"].startswith("arn:aws:kms")
     assert lt["instanceType"] == "g4dn.4xlarge" and lt["imageId"] == "ami-0123456789abcdef0"
     assert "keyName" not in lt  # no SSH key: SSM only
-    asg = of_type(prod, "aws:autoscaling/group:Group")[0].inputs
+    asg = named(prod, "cogstack-nlp-asg").inputs
     assert asg["desiredCapacity"] == 2 and len(asg["vpcZoneIdentifiers"]) == 3
     assert asg["healthCheckType"] == "ELB" and len(asg["targetGroupArns"]) == 2
 
 
 def test_user_data_holds_no_secret(prod: ProgramRun) -> None:
-    lt = of_type(prod, "aws:ec2/launchTemplate:LaunchTemplate")[0].inputs
+    lt = named(prod, "cogstack-nlp-lt").inputs
     user_data = base64.b64decode(lt["userData"]).decode()
     assert user_data.startswith("#cloud-config")
     document = yaml.safe_load(user_data)
@@ -112,7 +112,10 @@ def test_only_the_load_balancer_accepts_the_world(prod: ProgramRun) -> None:
         assert not (i.get("fromPort", 0) <= 22 <= i.get("toPort", 0)), rule.name
     db_rule = named(prod, "cogstack-nlp-trainer-db-sg-ingress-0")
     assert db_rule.inputs["fromPort"] == 5432 and "referencedSecurityGroupId" in db_rule.inputs
-    assert len(sgs) == 3  # load balancer, workload, database (the VPC's default group is stripped separately)
+    # The load balancer's, and per system its workload's and each data service's (the VPC default is stripped apart).
+    names = {r.name for r in sgs.values()}
+    assert {"prod-alb-sg", "cogstack-nlp-workload-sg", "cogstack-nlp-trainer-db-sg"} <= names
+    assert len(names) == 1 + 2 + 3 + 3  # ALB; cogstack: workload, db; stenosis and therapy: workload, db, redis
 
 
 def test_load_balancer_tls_redirect_waf_and_logs(prod: ProgramRun) -> None:
@@ -130,7 +133,9 @@ def test_load_balancer_tls_redirect_waf_and_logs(prod: ProgramRun) -> None:
     ]
     rules = [r.inputs for r in of_type(prod, "aws:lb/listenerRule:ListenerRule")]
     hosts = sorted(r["conditions"][0]["hostHeader"]["values"][0] for r in rules)
-    assert hosts == ["medcat-api.clinical.hospital.example", "medcat-trainer.clinical.hospital.example"]
+    assert {"medcat-api.clinical.hospital.example", "medcat-trainer.clinical.hospital.example"} <= set(hosts)
+    assert len(hosts) == len(set(hosts)) == len(prod.exports["routes"]["cogstack-nlp"]) + 3 + 1
+    assert sorted(r["priority"] for r in rules) == list(range(1, len(rules) + 1))
     records = {r.inputs["name"] for r in of_type(prod, "aws:route53/record:Record")}
     assert "medcat-api.clinical.hospital.example" in records
 

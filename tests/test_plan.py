@@ -145,7 +145,9 @@ def test_plan_exits_2_with_one_line_per_problem(tmp_path: Path, capsys: pytest.C
 
 def test_missing_or_broken_stack_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--stack", "nope"]) == EXIT_CONFIG
-    assert "no stack file Pulumi.nope.yaml; shipped stacks: local" in capsys.readouterr().err
+    assert (
+        "no stack file Pulumi.nope.yaml; shipped stacks: lab, local, preview, prod, staging" in capsys.readouterr().err
+    )
     (tmp_path / "Pulumi.bad.yaml").write_text("config: [unclosed")
     assert main(["--stack", "bad", "--stack-dir", str(tmp_path)]) == EXIT_CONFIG
     assert "is not valid YAML" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Mapping
+from typing import Literal
 
 import pulumi
 import pulumi_docker as docker
@@ -19,10 +20,20 @@ def carve_subnets(cidr: str, count: int) -> list[str]:
     return [str(s) for s in list(net.subnets(new_prefix=prefix))[:count]]
 
 
+NETWORK_LABEL = "clinical.platform/network"
+
+
 def bridge_network(
-    name: str, subnet: str, *, internal: bool, labels: Mapping[str, str], parent: pulumi.Resource
+    name: str,
+    subnet: str,
+    *,
+    role: Literal["edge", "frontend", "backend", "egress"],
+    labels: Mapping[str, str],
+    parent: pulumi.Resource,
 ) -> docker.Network:
-    """A user-defined bridge. ``internal`` networks have no route off the host at all."""
+    """A user-defined bridge. Only ``edge`` (the proxy's) and ``egress`` networks route off the host."""
+    internal = role in ("frontend", "backend")
+    labels = {**labels, NETWORK_LABEL: role}
     return docker.Network(
         name,
         name=name,

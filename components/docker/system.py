@@ -14,7 +14,7 @@ from components.docker.postgres import ContainerPostgres
 from components.docker.proxy import ProxyRoute
 from components.docker.redis import ContainerRedis
 from components.docker.volumes import named_volume
-from components.docker.workload import Attachment, ContainerWorkload, Upload
+from components.docker.workload import AUTH_LABEL, Attachment, ContainerWorkload, Upload
 from components.endpoints import SystemRefs, is_sensitive, resolve
 from components.specs import ServiceSpec, SystemSpec, placeholders
 
@@ -79,10 +79,10 @@ class DockerSystem(pulumi.ComponentResource):
         super().__init__("clinical:docker:System", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         labels = {**labels, "clinical.platform/system": spec.name}
-        frontend = bridge_network(f"{name}-frontend", subnets.frontend, internal=True, labels=labels, parent=self)
-        backend = bridge_network(f"{name}-backend", subnets.backend, internal=True, labels=labels, parent=self)
+        frontend = bridge_network(f"{name}-frontend", subnets.frontend, role="frontend", labels=labels, parent=self)
+        backend = bridge_network(f"{name}-backend", subnets.backend, role="backend", labels=labels, parent=self)
         egress = (
-            bridge_network(f"{name}-egress", subnets.egress, internal=False, labels=labels, parent=self)
+            bridge_network(f"{name}-egress", subnets.egress, role="egress", labels=labels, parent=self)
             if any(s.egress for s in spec.services)
             else None
         )
@@ -125,6 +125,11 @@ class DockerSystem(pulumi.ComponentResource):
         }
 
         routed = {r.service for r in spec.routes}
+        # Who authenticates the users of a routed service: the proxy, or the application itself.
+        route_auth = {
+            svc: {AUTH_LABEL: "app" if any(r.auth == "app" for r in spec.routes if r.service == svc) else "proxy"}
+            for svc in routed
+        }
         self.workloads: dict[str, ContainerWorkload] = {}
         for svc in deployment_order(spec):
             if svc.replicas == 0:
@@ -154,7 +159,7 @@ class DockerSystem(pulumi.ComponentResource):
                 attachments=attachments,
                 volumes=volumes,
                 uploads=uploads,
-                labels={**labels, "clinical.platform/service": svc.name},
+                labels={**labels, "clinical.platform/service": svc.name, **route_auth.get(svc.name, {})},
                 sensitive_env=any(is_sensitive(v) for v in svc.env.values()),
                 after=deps,
                 opts=child,

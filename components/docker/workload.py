@@ -11,6 +11,7 @@ import pulumi_docker as docker
 from components.specs import HealthCheckSpec, ServiceSpec
 
 ROLE_LABEL = "clinical.platform/role"
+AUTH_LABEL = "clinical.platform/auth"  # on routed services: "app" (own login) or "proxy" (basic auth at the proxy)
 # json-file copies these labels into every line, so a log shipper can keep to one system's logs.
 LOG_OPTS = {"max-size": "50m", "max-file": "5", "labels": "clinical.platform/system,clinical.platform/service"}
 

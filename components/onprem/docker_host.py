@@ -64,7 +64,7 @@ class DockerHostPlatform(pulumi.ComponentResource):
         self.auth_username, self.protect_data = auth_username, protect_data
         subnets = carve_subnets(cidr, 1 + 3 * len(system_names))
         self._subnets = {sys: SystemSubnets(*subnets[1 + 3 * i : 4 + 3 * i]) for i, sys in enumerate(system_names)}
-        self.edge = bridge_network(f"{name}-edge", subnets[0], internal=False, labels=self.labels, parent=self)
+        self.edge = bridge_network(f"{name}-edge", subnets[0], role="edge", labels=self.labels, parent=self)
         if tls.certificate_pem and tls.private_key_pem is not None:
             self.certificate_pem: pulumi.Input[str] = tls.certificate_pem
             self.private_key_pem: pulumi.Input[str] = pulumi.Output.secret(tls.private_key_pem)
