@@ -10,8 +10,12 @@ has a *kind* here, and each kind lists its families:
 - ``storage``, ``database``, ``cache``, ``bucket``: they hold PHI at rest, so
   encryption and data protection apply; services that answer on the network
   (databases, caches, buckets) add TLS, firewall and audit.
+- ``vm`` (a cloud VM or its launch template): disks, exposure, hardening,
+  secrets in user data and monitoring; TLS ends at the load balancer's
+  listener, so it does not apply to the VM.
 - ``network`` / ``firewall`` / ``ingress`` / ``load-balancer``: exposure, so
-  firewall applies; ingresses and load balancers terminate TLS too.
+  firewall applies (load balancers add audit: access logs); ingresses and
+  ``listener``s terminate TLS.
 - ``secret`` (generated passwords, private keys, secret stores): secrets.
 - ``key`` (KMS keys): encryption (rotation, customer-managed keys).
 - ``certificate``: TLS (algorithm, validity).
@@ -42,7 +46,9 @@ FAMILIES_BY_KIND: dict[str, tuple[str, ...]] = {
     "network": ("firewall",),
     "firewall": ("firewall",),
     "ingress": ("tls", "firewall"),
-    "load-balancer": ("tls", "firewall", "audit"),
+    "load-balancer": ("firewall", "audit"),
+    "listener": ("tls",),
+    "vm": ("encryption", "firewall", "hardening", "secrets", "audit"),
     "secret": ("secrets",),
     "key": ("encryption",),
     "certificate": ("tls",),
@@ -60,12 +66,13 @@ KIND_BY_TYPE: dict[str, str] = {
     "docker:index/volume:Volume": "storage",
     "docker:index/network:Network": "network",
     "random:index/randomPassword:RandomPassword": "secret",
+    "random:index/randomBytes:RandomBytes": "secret",
     "tls:index/privateKey:PrivateKey": "secret",
     "tls:index/selfSignedCert:SelfSignedCert": "certificate",
     "tls:index/locallySignedCert:LocallySignedCert": "certificate",
     "tls:index/certRequest:CertRequest": "certificate",
-    "aws:ec2/instance:Instance": "workload",
-    "aws:ec2/launchTemplate:LaunchTemplate": "workload",
+    "aws:ec2/instance:Instance": "vm",
+    "aws:ec2/launchTemplate:LaunchTemplate": "vm",
     "aws:ebs/volume:Volume": "storage",
     "aws:rds/instance:Instance": "database",
     "aws:rds/cluster:Cluster": "database",
@@ -81,7 +88,7 @@ KIND_BY_TYPE: dict[str, str] = {
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "firewall",
     "aws:wafv2/webAcl:WebAcl": "firewall",
     "aws:lb/loadBalancer:LoadBalancer": "load-balancer",
-    "aws:lb/listener:Listener": "load-balancer",
+    "aws:lb/listener:Listener": "listener",
     "aws:acm/certificate:Certificate": "certificate",
     "aws:kms/key:Key": "key",
     "aws:secretsmanager/secret:Secret": "secret",

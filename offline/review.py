@@ -116,7 +116,8 @@ def _stack_violations(
     by_urn = {r.urn: r for r in customs}
     resources: dict[str, PolicyResource] = {}
     for r in customs:
-        props: Any = unknown_checking_proxy(dict(r.outputs or r.inputs))
+        # Outputs as AnalyzeStack sees them: secrets unwrapped.
+        props: Any = unknown_checking_proxy(deserialize_properties(dict(r.outputs or r.inputs)))
         resources[r.urn] = PolicyResource(r.type, props, r.urn, r.name, _options(r), None, None, [], {})
     for r in customs:
         resources[r.urn].dependencies = [resources[d] for d in r.dependencies if d in resources]

@@ -8,7 +8,10 @@ cdk-nag where one exists (comments give the equivalent).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -38,6 +41,14 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 EBS_VOLUME = "aws:ebs/volume:Volume"
+DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+SG_EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+WAF = "aws:wafv2/webAcl:WebAcl"
+ACM_CERT = "aws:acm/certificate:Certificate"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ROLE_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+BROAD_MANAGED_POLICIES = {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "AmazonS3FullAccess"}
 
 WORLD = {"0.0.0.0/0", "::/0"}
 ADMIN_PORTS = {22: "SSH", 3389: "RDP"}
@@ -333,6 +344,113 @@ def _make(name: str, family: Any, severity: Any, description: str, remediation: 
                 hipaa=hipaa, resource_types=types, check=check, nist=nist, default_enforcement=enforcement)  # fmt: skip
 
 
+def check_default_sg_closed(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if props.get("ingress") or props.get("egress"):
+        yield f"{ctx.name} keeps rules on the VPC's default security group; strip them all"
+
+
+def check_egress(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    world = {props.get("cidrIpv4"), props.get("cidrIpv6")} & WORLD
+    if not world:
+        return
+    low, high = _ports(props.get("ipProtocol"), props.get("fromPort"), props.get("toPort"))
+    if (low, high) == (0, 65535) or high - low > 0:
+        yield f"{ctx.name} allows ports {low}-{high} to the internet; allow single ports (443, 587) only"
+
+
+def check_waf(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    groups = set()
+    for rule in props.get("rules") or []:
+        statement = ((rule or {}).get("statement") or {}).get("managedRuleGroupStatement") or {}
+        groups.add(statement.get("name"))
+    missing = {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} - groups
+    if missing:
+        yield f"{ctx.name} lacks the managed rule groups {sorted(missing)}"
+    if not _truthy((props.get("visibilityConfig") or {}).get("cloudwatchMetricsEnabled")):
+        yield f"{ctx.name} records no metrics"
+
+
+def check_vm_hardening(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if props.get("keyName"):
+        yield f"{ctx.name} installs the SSH key pair {props.get('keyName')}; manage VMs through SSM"
+    if not (props.get("iamInstanceProfile") or {}).get("arn") and not (props.get("iamInstanceProfile") or {}).get(
+        "name"
+    ):
+        yield f"{ctx.name} has no instance profile of its own (least-privilege role)"
+
+
+def check_vm_monitoring(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if not _truthy((props.get("monitoring") or {}).get("enabled")):
+        yield f"{ctx.name} has no detailed monitoring"
+
+
+_USER_DATA_SECRETS = re.compile(
+    r"(-----BEGIN [A-Z ]*PRIVATE KEY-----|AKIA[0-9A-Z]{16}|aws_secret_access_key|"
+    r"(PASSWORD|SECRET|TOKEN|API_KEY)\s*[=:]\s*['\"]?[^\s'\"$<{]{8,})",
+    re.I,
+)
+
+
+def check_user_data_secrets(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    raw = str(props.get("userData") or "")
+    try:
+        text = base64.b64decode(raw, validate=True).decode("utf-8", "replace") if raw else ""
+    except (binascii.Error, ValueError):
+        text = raw
+    match = _USER_DATA_SECRETS.search(text)
+    if match:
+        yield f"{ctx.name} user data contains a secret ({match.group(0)[:24]}...); read it from Secrets Manager at boot"
+
+
+def check_secret_store(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if not props.get("kmsKeyId"):
+        yield f"{ctx.name} is encrypted with the AWS-managed key, not the stack key"
+    window = props.get("recoveryWindowInDays")
+    if window is not None and int(window) < 7:
+        yield f"{ctx.name} can be deleted without a recovery window"
+
+
+def check_acm_certificate(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if props.get("certificateBody"):
+        return  # an imported certificate: its profile is the issuer's
+    if str(props.get("validationMethod") or "DNS") != "DNS":
+        yield f"{ctx.name} is validated by {props.get('validationMethod')}; use DNS validation"
+    algorithm = str(props.get("keyAlgorithm") or "RSA_2048")
+    if algorithm in {"RSA_1024"}:
+        yield f"{ctx.name} uses the weak key algorithm {algorithm}"
+    options = props.get("options") or {}
+    if str(options.get("certificateTransparencyLoggingPreference") or "ENABLED") != "ENABLED":
+        yield f"{ctx.name} opts out of certificate transparency logging"
+
+
+def check_iam_least_privilege(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if ctx.resource_type == ROLE_ATTACHMENT:
+        arn = str(props.get("policyArn") or "")
+        if arn.rsplit("/", 1)[-1] in BROAD_MANAGED_POLICIES:
+            yield f"{ctx.name} attaches the broad managed policy {arn.rsplit('/', 1)[-1]}"
+        return
+    document = props.get("assumeRolePolicy" if ctx.resource_type == ROLE else "policy")
+    try:
+        parsed = json.loads(document) if isinstance(document, str) else document or {}
+    except json.JSONDecodeError:
+        return
+    statements = parsed.get("Statement") or []
+    for st in [statements] if isinstance(statements, dict) else statements:
+        if st.get("Effect") != "Allow":
+            continue
+        actions = st.get("Action") or []
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = st.get("Resource") or []
+        resources = [resources] if isinstance(resources, str) else resources
+        principal = st.get("Principal")
+        if ctx.resource_type == ROLE and (
+            principal == "*" or (isinstance(principal, dict) and principal.get("AWS") == "*")
+        ):
+            yield f"{ctx.name} can be assumed by anyone"
+        if any(a == "*" or a.endswith(":*") for a in actions) and "*" in resources:
+            yield f"{ctx.name} allows {actions} on every resource"
+
+
 SG_TYPES = (SG_INGRESS, SG_RULE, SG)
 
 RULES: list[Rule] = [
@@ -413,9 +531,36 @@ RULES: list[Rule] = [
     _make("aws-rds-log-exports", "audit", "medium", "Databases export their logs to CloudWatch.",
           "Set enabled_cloudwatch_logs_exports = ['postgresql', 'upgrade'] (checkov CKV_AWS_129).",
           HIPAA["audit"], (RDS,), check_rds_logs, "NIST 800-53 AU-12"),
-    _make("aws-log-group-encrypted-retained", "audit", "medium", "Log groups are encrypted with the stack key and kept a year.",
+    _make("aws-log-group-encrypted-retained", "data-protection", "medium", "Log groups are encrypted with the stack key and kept a year.",
           "Set kms_key_id and retention_in_days >= 365 (checkov CKV_AWS_158, CKV_AWS_338).",
           HIPAA["audit"], (LOG_GROUP,), check_log_group, "NIST 800-53 AU-11"),
+    _make("aws-default-sg-closed", "firewall", "high", "The VPC's default security group has no rules.",
+          "Manage it with aws.ec2.DefaultSecurityGroup and no ingress/egress (checkov CKV2_AWS_12).",
+          HIPAA["access-control"], (DEFAULT_SG,), check_default_sg_closed, "NIST 800-53 SC-7"),
+    _make("aws-sg-egress-restricted", "firewall", "medium", "Egress to the internet is limited to single named ports.",
+          "Allow 443 (and 587 for mail) to 0.0.0.0/0; reach data services by security group.",
+          HIPAA["access-control"], (SG_EGRESS,), check_egress, "NIST 800-53 SC-7(5)"),
+    _make("aws-waf-managed-rules", "firewall", "medium", "The WAF applies the AWS common and known-bad-inputs rule groups and records metrics.",
+          "Add the managed rule groups AWSManagedRulesCommonRuleSet and AWSManagedRulesKnownBadInputsRuleSet.",
+          HIPAA["malicious-software"], (WAF,), check_waf, "NIST 800-53 SI-3"),
+    _make("aws-vm-hardening", "hardening", "high", "VMs carry no SSH key pair and run with their own least-privilege instance profile.",
+          "Remove key_name; give the launch template an instance profile with only what the system needs.",
+          HIPAA["access-control"], (LAUNCH_TEMPLATE, INSTANCE), check_vm_hardening, "NIST 800-53 AC-6"),
+    _make("aws-vm-monitoring", "audit", "low", "VMs have detailed (1-minute) monitoring.",
+          "Set monitoring.enabled = true (checkov CKV_AWS_126).",
+          HIPAA["audit"], (LAUNCH_TEMPLATE, INSTANCE), check_vm_monitoring, "NIST 800-53 SI-4"),
+    _make("aws-user-data-no-secrets", "secrets", "critical", "VM user data holds no secret (keys, passwords, tokens).",
+          "Keep secrets in Secrets Manager and read them at boot with the instance role (checkov CKV_AWS_46).",
+          HIPAA["encryption-at-rest"], (LAUNCH_TEMPLATE, INSTANCE), check_user_data_secrets, "NIST 800-53 IA-5(7)"),
+    _make("aws-secret-managed", "secrets", "medium", "Secrets Manager secrets use the stack key and keep a recovery window.",
+          "Set kms_key_id and recovery_window_in_days >= 7 (checkov CKV_AWS_149).",
+          HIPAA["encryption-at-rest"], (SECRET,), check_secret_store, "NIST 800-53 SC-28"),
+    _make("aws-acm-certificate", "tls", "medium", "ACM certificates are DNS-validated, strong and logged for transparency.",
+          "Use validation_method DNS, an RSA 2048+/EC key and keep certificate transparency logging on.",
+          HIPAA["transmission-encryption"], (ACM_CERT,), check_acm_certificate, "NIST 800-53 SC-17"),
+    _make("aws-iam-least-privilege", "hardening", "high", "Roles are not assumable by anyone and their policies grant no wildcard actions on every resource.",
+          "Name the actions and resources; never attach AdministratorAccess/PowerUserAccess (checkov CKV_AWS_274, CKV_AWS_355).",
+          HIPAA["access-control"], (ROLE, ROLE_POLICY, ROLE_ATTACHMENT), check_iam_least_privilege, "NIST 800-53 AC-6"),
     _make("aws-required-tags", "governance", "low", "Resources carry environment, owner and data-classification tags.",
           "Set the stack's tags in config; the platform propagates them.",
           HIPAA["risk-management"], TAGGABLE, check_required_tags, "NIST 800-53 CM-8", "advisory"),
@@ -435,9 +580,14 @@ def check_vpc_flow_logs(resources: list[StackResource]) -> Iterator[tuple[str, s
             yield vpc.urn, f"{vpc.name} has no flow log"
 
 
-def check_bucket_controls(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+def _buckets(resources: list[StackResource]) -> Iterator[tuple[StackResource, bool]]:
+    """Every bucket, and whether it is a log bucket (ALB and S3 log delivery accept only SSE-S3)."""
     for bucket in (r for r in resources if r.resource_type == BUCKET):
-        is_log_bucket = _tags(bucket.props).get("role") == "access-logs"
+        yield bucket, _tags(bucket.props).get("role") == "access-logs"
+
+
+def check_bucket_encrypted(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    for bucket, is_log_bucket in _buckets(resources):
         sse = _dependents(resources, bucket, BUCKET_SSE)
         if not sse:
             yield bucket.urn, f"{bucket.name} has no server-side encryption configuration"
@@ -446,16 +596,53 @@ def check_bucket_controls(resources: list[StackResource]) -> Iterator[tuple[str,
                 algorithm = ((rule or {}).get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")
                 if algorithm not in {"aws:kms", "aws:kms:dsse"} and not is_log_bucket:
                     yield bucket.urn, f"{bucket.name} uses {algorithm} instead of the stack's KMS key"
-        if not _dependents(resources, bucket, BUCKET_PAB):
-            yield bucket.urn, f"{bucket.name} has no public access block"
+
+
+def check_bucket_tls_only(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    for bucket, _ in _buckets(resources):
         if not any(
             _denies_insecure_transport(p.props.get("policy")) for p in _dependents(resources, bucket, BUCKET_POLICY)
         ):
             yield bucket.urn, f"{bucket.name} has no policy denying non-TLS requests"
+
+
+def check_bucket_private(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    for bucket, _ in _buckets(resources):
+        blocks = _dependents(resources, bucket, BUCKET_PAB)
+        if not blocks:
+            yield bucket.urn, f"{bucket.name} has no public access block"
+        if str(bucket.props.get("acl") or "private") not in {"private", ""}:
+            yield bucket.urn, f"{bucket.name} has the ACL {bucket.props.get('acl')}"
+
+
+def check_bucket_versioned(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    for bucket, _ in _buckets(resources):
         if not _dependents(resources, bucket, BUCKET_VERSIONING):
             yield bucket.urn, f"{bucket.name} has no versioning configuration"
+
+
+def check_bucket_logged(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    for bucket, is_log_bucket in _buckets(resources):
         if not is_log_bucket and not _dependents(resources, bucket, BUCKET_LOGGING):
             yield bucket.urn, f"{bucket.name} writes no server access logs"
+
+
+def check_rds_tls_enforced(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    """A database uses a parameter group of this stack that forces TLS (the default group does not say so)."""
+    groups = {r.props.get("name"): r for r in resources if r.resource_type == RDS_PARAMS}
+    for db in (r for r in resources if r.resource_type == RDS):
+        group = groups.get(db.props.get("parameterGroupName"))
+        if group is None or list(check_rds_force_ssl(group.props, CheckContext(name=group.name))):
+            yield db.urn, f"{db.name} does not use a parameter group that sets rds.force_ssl=1"
+
+
+def check_default_sg_managed(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    for vpc in (r for r in resources if r.resource_type == VPC):
+        if not _dependents(resources, vpc, DEFAULT_SG):
+            yield (
+                vpc.urn,
+                f"{vpc.name} leaves its default security group unmanaged (it allows all traffic between members)",
+            )
 
 
 def check_db_security_groups(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
@@ -477,10 +664,34 @@ STACK_RULES: list[StackRule] = [
     StackRule(name="aws-vpc-flow-logs", family="audit", severity="high",
               description="Every VPC records flow logs.", remediation="Add an aws.ec2.FlowLog for the VPC (checkov CKV2_AWS_11).",
               hipaa=HIPAA["audit"], resource_types=(VPC,), check=check_vpc_flow_logs, nist="NIST 800-53 AU-12"),
-    StackRule(name="aws-s3-bucket-controls", family="encryption", severity="high",
-              description="Every bucket has KMS encryption (SSE-S3 only for log buckets), a public access block, a TLS-only policy, versioning and access logs.",
-              remediation="Use the Bucket component, which creates each control as its own resource.",
-              hipaa=HIPAA["encryption-at-rest"], resource_types=(BUCKET,), check=check_bucket_controls, nist="NIST 800-53 SC-28"),
+    StackRule(name="aws-s3-bucket-encrypted", family="encryption", severity="high",
+              description="Every bucket is encrypted with the stack's KMS key (SSE-S3 only for log buckets, which ALB logs require).",
+              remediation="Use the Bucket component, which adds the encryption configuration (checkov CKV_AWS_145).",
+              hipaa=HIPAA["encryption-at-rest"], resource_types=(BUCKET,), check=check_bucket_encrypted, nist="NIST 800-53 SC-28"),
+    StackRule(name="aws-s3-bucket-tls-only", family="tls", severity="high",
+              description="Every bucket has a policy that denies requests without TLS.",
+              remediation="Use the Bucket component, which adds the TLS-only bucket policy (cdk-nag S3BucketSSLRequestsOnly).",
+              hipaa=HIPAA["transmission-encryption"], resource_types=(BUCKET,), check=check_bucket_tls_only, nist="NIST 800-53 SC-8"),
+    StackRule(name="aws-s3-bucket-private", family="firewall", severity="critical",
+              description="Every bucket has a public access block and no public ACL.",
+              remediation="Use the Bucket component, which blocks all public access (checkov CKV2_AWS_6).",
+              hipaa=HIPAA["access-control"], resource_types=(BUCKET,), check=check_bucket_private, nist="NIST 800-53 AC-3"),
+    StackRule(name="aws-s3-bucket-versioned", family="data-protection", severity="high",
+              description="Every bucket keeps object versions.",
+              remediation="Use the Bucket component, which enables versioning (checkov CKV_AWS_21).",
+              hipaa=HIPAA["integrity"], resource_types=(BUCKET,), check=check_bucket_versioned, nist="NIST 800-53 CP-9"),
+    StackRule(name="aws-s3-bucket-logged", family="audit", severity="medium",
+              description="Every bucket except the log bucket writes server access logs.",
+              remediation="Use the Bucket component with the stack's log bucket (checkov CKV_AWS_18).",
+              hipaa=HIPAA["audit"], resource_types=(BUCKET,), check=check_bucket_logged, nist="NIST 800-53 AU-2"),
+    StackRule(name="aws-rds-tls-enforced", family="tls", severity="critical",
+              description="Every database uses a parameter group of the stack that forces TLS.",
+              remediation="Give the instance the ManagedPostgres parameter group (rds.force_ssl=1).",
+              hipaa=HIPAA["transmission-encryption"], resource_types=(RDS,), check=check_rds_tls_enforced, nist="NIST 800-53 SC-8"),
+    StackRule(name="aws-vpc-default-sg-managed", family="firewall", severity="medium",
+              description="Every VPC's default security group is taken over and stripped of rules.",
+              remediation="Add an aws.ec2.DefaultSecurityGroup for the VPC with no rules (checkov CKV2_AWS_12).",
+              hipaa=HIPAA["access-control"], resource_types=(VPC,), check=check_default_sg_managed, nist="NIST 800-53 SC-7"),
     StackRule(name="aws-db-not-world-reachable", family="firewall", severity="critical",
               description="No database or cache sits behind a security group that admits the internet.",
               remediation="Allow the data port only from the workload security group.",

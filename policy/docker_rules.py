@@ -12,11 +12,16 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from components.specs import check_image_ref
-from policy.rule import HIPAA, CheckContext, Rule
+from policy.rule import HIPAA, CheckContext, Rule, StackResource, StackRule
 
 CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+NETWORK = "docker:index/network:Network"
+VOLUME = "docker:index/volume:Volume"
 ROLE_LABEL = "clinical.platform/role"
+AUTH_LABEL = "clinical.platform/auth"
+LOG_DRIVERS = {"json-file", "local", "journald", "syslog", "fluentd", "gelf", "awslogs", "splunk", "gcplogs"}
+REQUIRED_LABELS = ("clinical.platform/environment", "clinical.platform/owner", "clinical.platform/data-classification")
 
 # Ports of data, search, object storage, queue and monitoring services: never published on the host.
 DATA_PORTS = {
@@ -175,8 +180,6 @@ def check_hardened(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]
         yield f"{ctx.name}: capabilities are not dropped (drop ALL, add back only what is needed)"
     if not props.get("memory"):
         yield f"{ctx.name}: no memory limit"
-    if not (props.get("logOpts") or {}).get("max-size"):
-        yield f"{ctx.name}: logs are not rotated (logOpts max-size)"
 
 
 def check_non_root(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
@@ -191,6 +194,71 @@ def check_healthcheck(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[s
     tests = (props.get("healthcheck") or {}).get("tests") or []
     if not tests or tests[0] == "NONE":
         yield f"{ctx.name}: no health check, so a hung service is never restarted or reported"
+
+
+def check_container_logs(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    driver = str(props.get("logDriver") or "json-file")
+    if driver not in LOG_DRIVERS:
+        yield f"{ctx.name} sends its logs to '{driver}', which keeps no audit trail"
+    elif driver in {"json-file", "local"} and not (props.get("logOpts") or {}).get("max-size"):
+        yield f"{ctx.name}: {driver} logs are not rotated (logOpts max-size), so they fill the disk and are lost"
+
+
+def check_network_exposure(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    role = _labels(props).get("clinical.platform/network", "")
+    internal = bool(props.get("internal"))
+    if str(props.get("driver") or "bridge") == "host":
+        yield f"{ctx.name} uses the host network driver"
+    if role in {"frontend", "backend"} and not internal:
+        yield f"{ctx.name} is a {role} network but routes off the host (set internal)"
+    if not internal and role not in {"edge", "egress"}:
+        yield f"{ctx.name} routes off the host without being the proxy's edge or a declared egress network"
+
+
+def check_volume_disk_encryption(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    attested = _labels(props).get("clinical.platform/disk-encryption", "")
+    if attested not in {"luks", "self-encrypting-drive"}:
+        yield f"{ctx.name} stores data on a host disk not attested as encrypted ({attested or 'unknown'})"
+
+
+def check_volume_protected(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if _labels(props).get("clinical.platform/environment") == "prod" and not ctx.protect:
+        yield f"{ctx.name} holds prod data but is not created with protect=True"
+
+
+def check_required_labels(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    missing = [label.split("/")[1] for label in REQUIRED_LABELS if not _labels(props).get(label)]
+    if missing:
+        yield f"{ctx.name} lacks labels {missing}"
+
+
+def _upstreams(conf: str) -> Iterator[tuple[str, str, bool]]:
+    """(server name, upstream host, has basic auth) of every named server of a proxy config."""
+    for block in _server_blocks(conf):
+        name = re.search(r"server_name\s+([^;\s]+)", block)
+        upstream = re.search(r"(?:set \$upstream|proxy_pass)\s+https?://([^:/;\s]+)", block)
+        if name and name.group(1) != "_" and upstream:
+            yield name.group(1), upstream.group(1), "auth_basic " in block
+
+
+def check_routes_authenticated(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    """A public route needs the proxy's credentials unless its service declares its own login."""
+    auth_by_alias: dict[str, str] = {}
+    for r in resources:
+        if r.resource_type != CONTAINER:
+            continue
+        auth = _labels(r.props).get(AUTH_LABEL, "")
+        for net in r.props.get("networksAdvanced") or []:
+            for alias in (net or {}).get("aliases") or []:
+                auth_by_alias[str(alias)] = auth
+    for proxy in (r for r in resources if r.resource_type == CONTAINER and _role(r.props) == "proxy"):
+        for _path, conf in _nginx_configs(proxy.props):
+            for server, upstream, has_auth in _upstreams(conf):
+                if not has_auth and auth_by_alias.get(upstream) != "app":
+                    yield (
+                        proxy.urn,
+                        f"{proxy.name}: https://{server} reaches {upstream} with no authentication at the proxy or in the app",
+                    )
 
 
 RULES = [
@@ -238,7 +306,7 @@ RULES = [
     ),
     Rule(
         name="docker-container-hardened", family="hardening", severity="medium",
-        description="Containers set no-new-privileges, drop all capabilities, have a memory limit and rotate logs.",
+        description="Containers set no-new-privileges, drop all capabilities and have a memory limit.",
         remediation="Use the ContainerWorkload component, which sets these by default.",
         hipaa=HIPAA["risk-management"], nist="NIST 800-53 CM-7", resource_types=(CONTAINER,),
         check=check_hardened,
@@ -256,5 +324,50 @@ RULES = [
         remediation="Give the ServiceSpec a HealthCheckSpec.",
         hipaa=HIPAA["contingency"], nist="NIST 800-53 SI-4", resource_types=(CONTAINER,),
         check=check_healthcheck, default_enforcement="advisory",
+    ),
+    Rule(
+        name="docker-container-logs", family="audit", severity="medium",
+        description="Container logs go to a driver that keeps them, rotated so they are not lost when the disk fills.",
+        remediation="Use the json-file (or local) driver with max-size/max-file, or ship to journald/syslog/fluentd.",
+        hipaa=HIPAA["audit"], nist="NIST 800-53 AU-4", resource_types=(CONTAINER,),
+        check=check_container_logs,
+    ),
+    Rule(
+        name="docker-network-exposure", family="firewall", severity="high",
+        description="Only the proxy's edge network and declared egress networks route off the host; data networks are internal.",
+        remediation="Create system networks with internal=true; use the platform's edge/egress networks for outside traffic.",
+        hipaa=HIPAA["access-control"], nist="NIST 800-53 SC-7", resource_types=(NETWORK,),
+        check=check_network_exposure,
+    ),
+    Rule(
+        name="docker-volume-disk-encryption", family="encryption", severity="high",
+        description="Volumes live on a host disk attested as encrypted (Docker cannot encrypt local volumes itself).",
+        remediation="Encrypt the host disk (LUKS or self-encrypting drives) and set clinical-platform:hostDiskEncryption.",
+        hipaa=HIPAA["encryption-at-rest"], nist="NIST 800-53 SC-28", resource_types=(VOLUME,),
+        check=check_volume_disk_encryption,
+    ),
+    Rule(
+        name="docker-volume-protected-in-prod", family="data-protection", severity="high",
+        description="In prod, volumes are created with protect=True so pulumi destroy cannot delete clinical data.",
+        remediation="Set environment: prod; the platform's components protect every volume then.",
+        hipaa=HIPAA["contingency"], nist="NIST 800-53 CP-9", resource_types=(VOLUME,),
+        check=check_volume_protected,
+    ),
+    Rule(
+        name="docker-required-labels", family="governance", severity="low",
+        description="Containers, volumes and networks carry environment, owner and data-classification labels.",
+        remediation="Set the stack's tags in config; the platform labels every resource with them.",
+        hipaa=HIPAA["risk-management"], nist="NIST 800-53 CM-8", resource_types=(CONTAINER, VOLUME, NETWORK),
+        check=check_required_labels, default_enforcement="advisory",
+    ),
+]  # fmt: skip
+
+STACK_RULES = [
+    StackRule(
+        name="docker-route-authenticated", family="firewall", severity="critical",
+        description="Every public route is authenticated: basic auth at the proxy, or a service that declares its own login.",
+        remediation="Give the RouteSpec auth='basic', or auth='app' only for services that really log users in.",
+        hipaa=HIPAA["authentication"], nist="NIST 800-53 IA-2", resource_types=(CONTAINER,),
+        check=check_routes_authenticated,
     ),
 ]  # fmt: skip

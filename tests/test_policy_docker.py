@@ -184,7 +184,7 @@ def test_no_plaintext_secret_env() -> None:
 def test_container_hardened() -> None:
     assert run_policy("docker-container-hardened", HARDENED) == []
     found = run_policy("docker-container-hardened", {"image": "x:1"})
-    assert len(found) == 4
+    assert len(found) == 3  # no-new-privileges, capabilities, memory (log rotation is docker-container-logs)
 
 
 def test_non_root_and_healthcheck() -> None:

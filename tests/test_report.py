@@ -108,7 +108,7 @@ def test_local_report_markdown_has_figures_controls_waivers_coverage_and_sign_of
         "| docker-non-root | `cogstack-nlp-*trainer*` | cogstack-nlp-medcat-trainer, cogstack-nlp-trainer-admin |"
         in text
     )
-    assert f"| `{CONTAINER}` | workload | tls, firewall, hardening, secrets | audit |" in text
+    assert f"| `{CONTAINER}` | workload | tls, firewall, hardening, secrets, audit | - |" in text
     assert "| Decision | [ ] Approved  [ ] Approved with conditions  [ ] Rejected |" in text
     assert hashlib.sha256((ROOT / "Pulumi.local.yaml").read_bytes()).hexdigest() in text
 
