@@ -17,9 +17,9 @@ from pulumi_policy import PolicyResource as EnginePolicyResource
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from policy import ALL_POLICIES, RULE_NAMES, RULES, STACK_RULES
-from policy import aws_rules as A
-from policy import docker_rules as D
-from policy import secret_rules as S
+from policy import aws_rules as aws_r
+from policy import docker_rules as docker_r
+from policy import secret_rules as secret_r
 
 POLICIES = {p.name: p for p in ALL_POLICIES}
 PROD = {"tags": {"environment": "prod", "owner": "o", "data-classification": "phi"}}
@@ -51,109 +51,109 @@ def lt(**changes: Any) -> dict[str, Any]:
 
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
     # (rule, type, compliant, non-compliant, expected text)
-    ("aws-alb-listener-tls12", A.LISTENERS[0], {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"},
+    ("aws-alb-listener-tls12", aws_r.LISTENERS[0], {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"},
      {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-2016-08"}, "allows TLS below 1.2"),
-    ("aws-alb-listener-tls12", A.LISTENERS[1],
+    ("aws-alb-listener-tls12", aws_r.LISTENERS[1],
      {"protocol": "HTTP", "defaultActions": [{"type": "redirect", "redirect": {"protocol": "HTTPS"}}]},
      {"protocol": "HTTP", "defaultActions": [{"type": "forward"}]}, "serves plain HTTP"),
-    ("aws-rds-force-ssl", A.RDS_PARAMS, {"family": "postgres16", "parameters": [{"name": "rds.force_ssl", "value": "1"}]},
+    ("aws-rds-force-ssl", aws_r.RDS_PARAMS, {"family": "postgres16", "parameters": [{"name": "rds.force_ssl", "value": "1"}]},
      {"family": "postgres16", "parameters": [{"name": "rds.force_ssl", "value": "0"}]}, "rds.force_ssl=1"),
-    ("aws-elasticache-transit-encryption", A.REDIS, {"transitEncryptionEnabled": True, "authToken": "t" * 32},
+    ("aws-elasticache-transit-encryption", aws_r.REDIS, {"transitEncryptionEnabled": True, "authToken": "t" * 32},
      {"transitEncryptionEnabled": False}, "unencrypted connections"),
-    ("aws-s3-tls-only", A.BUCKET_POLICY,
+    ("aws-s3-tls-only", aws_r.BUCKET_POLICY,
      {"policy": json.dumps({"Statement": [{"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})},
      {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*"}]})}, "does not deny requests without TLS"),
-    ("aws-ebs-encrypted", A.LAUNCH_TEMPLATE, lt(), lt(blockDeviceMappings=[{"deviceName": "/dev/sda1", "ebs": {"encrypted": "false"}}]),
+    ("aws-ebs-encrypted", aws_r.LAUNCH_TEMPLATE, lt(), lt(blockDeviceMappings=[{"deviceName": "/dev/sda1", "ebs": {"encrypted": "false"}}]),
      "/dev/sda1 is not encrypted"),
-    ("aws-ebs-encrypted", A.EBS_VOLUME, {"encrypted": True}, {"encrypted": False}, "is not encrypted"),
-    ("aws-rds-encrypted", A.RDS, {"storageEncrypted": True}, {"storageEncrypted": False}, "storage is not encrypted"),
-    ("aws-rds-encrypted", A.RDS, {"storageEncrypted": True, "performanceInsightsEnabled": True, "performanceInsightsKmsKeyId": KEY},
+    ("aws-ebs-encrypted", aws_r.EBS_VOLUME, {"encrypted": True}, {"encrypted": False}, "is not encrypted"),
+    ("aws-rds-encrypted", aws_r.RDS, {"storageEncrypted": True}, {"storageEncrypted": False}, "storage is not encrypted"),
+    ("aws-rds-encrypted", aws_r.RDS, {"storageEncrypted": True, "performanceInsightsEnabled": True, "performanceInsightsKmsKeyId": KEY},
      {"storageEncrypted": True, "performanceInsightsEnabled": True}, "Performance Insights"),
-    ("aws-elasticache-at-rest", A.REDIS, {"atRestEncryptionEnabled": True}, {}, "not encrypted at rest"),
-    ("aws-kms-rotation", A.KMS_KEY, {"enableKeyRotation": True}, {"enableKeyRotation": False}, "does not rotate"),
-    ("aws-cmk-in-prod", A.RDS, {**PROD, "kmsKeyId": KEY}, {**PROD}, "AWS-managed key"),
-    ("aws-cmk-in-prod", A.LOG_GROUP, {"tags": {"environment": "staging"}}, {**PROD}, "AWS-managed key"),
-    ("aws-sg-no-world-ingress", A.SG_INGRESS,
+    ("aws-elasticache-at-rest", aws_r.REDIS, {"atRestEncryptionEnabled": True}, {}, "not encrypted at rest"),
+    ("aws-kms-rotation", aws_r.KMS_KEY, {"enableKeyRotation": True}, {"enableKeyRotation": False}, "does not rotate"),
+    ("aws-cmk-in-prod", aws_r.RDS, {**PROD, "kmsKeyId": KEY}, {**PROD}, "AWS-managed key"),
+    ("aws-cmk-in-prod", aws_r.LOG_GROUP, {"tags": {"environment": "staging"}}, {**PROD}, "AWS-managed key"),
+    ("aws-sg-no-world-ingress", aws_r.SG_INGRESS,
      {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv6": "::/0", "tags": {"role": "load-balancer"}},
      {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv6": "::/0", "tags": {"role": "workload"}}, "only the load balancer"),
-    ("aws-sg-no-world-ingress", A.SG_INGRESS, {"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "referencedSecurityGroupId": "sg-1"},
+    ("aws-sg-no-world-ingress", aws_r.SG_INGRESS, {"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "referencedSecurityGroupId": "sg-1"},
      {"ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0", "tags": {"role": "load-balancer"}}, "ports 0-65535/-1"),
-    ("aws-sg-no-world-ingress", A.SG_RULE, {"type": "ingress", "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.0.0.0/8"]},
+    ("aws-sg-no-world-ingress", aws_r.SG_RULE, {"type": "ingress", "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.0.0.0/8"]},
      {"type": "ingress", "protocol": "tcp", "fromPort": 8000, "toPort": 9000, "cidrBlocks": ["0.0.0.0/0"]}, "ports 8000-9000/tcp"),
-    ("aws-sg-no-world-ingress", A.SG, {"vpcId": "v", "ingress": [{"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["10.0.0.0/16"]}]},
+    ("aws-sg-no-world-ingress", aws_r.SG, {"vpcId": "v", "ingress": [{"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["10.0.0.0/16"]}]},
      {"vpcId": "v", "ingress": [{"protocol": "tcp", "fromPort": 6379, "toPort": 6379, "ipv6CidrBlocks": ["::/0"]}]}, "port 6379/tcp"),
-    ("aws-no-admin-ports", A.SG_INGRESS, {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "10.0.0.0/8"},
+    ("aws-no-admin-ports", aws_r.SG_INGRESS, {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "10.0.0.0/8"},
      {"ipProtocol": "tcp", "fromPort": 20, "toPort": 25, "cidrIpv4": "10.1.2.3/32"}, "SSH (22/tcp)"),
-    ("aws-no-admin-ports", A.SG, {"vpcId": "v"}, {"vpcId": "v", "ingress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]},
+    ("aws-no-admin-ports", aws_r.SG, {"vpcId": "v"}, {"vpcId": "v", "ingress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]},
      "RDP (3389/-1)"),
-    ("aws-rds-not-public", A.RDS, {"publiclyAccessible": False}, {"publiclyAccessible": True}, "publicly accessible"),
-    ("aws-no-public-ip", A.LAUNCH_TEMPLATE, lt(), lt(networkInterfaces=[{"associatePublicIpAddress": "true"}]), "public IP"),
-    ("aws-no-public-ip", A.SUBNET, {"mapPublicIpOnLaunch": False}, {"mapPublicIpOnLaunch": True}, "public IP addresses"),
-    ("aws-imdsv2-required", A.LAUNCH_TEMPLATE, lt(), lt(metadataOptions={"httpTokens": "optional"}), "allows IMDSv1"),
-    ("aws-alb-drop-invalid-headers", A.LOAD_BALANCERS[0], {"dropInvalidHeaderFields": True}, {"loadBalancerType": "application"},
+    ("aws-rds-not-public", aws_r.RDS, {"publiclyAccessible": False}, {"publiclyAccessible": True}, "publicly accessible"),
+    ("aws-no-public-ip", aws_r.LAUNCH_TEMPLATE, lt(), lt(networkInterfaces=[{"associatePublicIpAddress": "true"}]), "public IP"),
+    ("aws-no-public-ip", aws_r.SUBNET, {"mapPublicIpOnLaunch": False}, {"mapPublicIpOnLaunch": True}, "public IP addresses"),
+    ("aws-imdsv2-required", aws_r.LAUNCH_TEMPLATE, lt(), lt(metadataOptions={"httpTokens": "optional"}), "allows IMDSv1"),
+    ("aws-alb-drop-invalid-headers", aws_r.LOAD_BALANCERS[0], {"dropInvalidHeaderFields": True}, {"loadBalancerType": "application"},
      "invalid HTTP header"),
-    ("aws-rds-backup-retention", A.RDS, {**PROD, "backupRetentionPeriod": 35}, {**PROD, "backupRetentionPeriod": 7}, "keep at least 30"),
-    ("aws-rds-prod-protection", A.RDS, {**PROD, "deletionProtection": True, "multiAz": True, "skipFinalSnapshot": False},
+    ("aws-rds-backup-retention", aws_r.RDS, {**PROD, "backupRetentionPeriod": 35}, {**PROD, "backupRetentionPeriod": 7}, "keep at least 30"),
+    ("aws-rds-prod-protection", aws_r.RDS, {**PROD, "deletionProtection": True, "multiAz": True, "skipFinalSnapshot": False},
      {**PROD, "deletionProtection": False, "multiAz": True}, "no deletion protection in prod"),
-    ("aws-elasticache-resilience", A.REDIS, {**PROD, "snapshotRetentionLimit": 7, "automaticFailoverEnabled": True, "multiAzEnabled": True},
+    ("aws-elasticache-resilience", aws_r.REDIS, {**PROD, "snapshotRetentionLimit": 7, "automaticFailoverEnabled": True, "multiAzEnabled": True},
      {**PROD, "snapshotRetentionLimit": 7}, "no automatic multi-AZ failover"),
-    ("aws-s3-versioning", A.BUCKET_VERSIONING, {"versioningConfiguration": {"status": "Enabled"}},
+    ("aws-s3-versioning", aws_r.BUCKET_VERSIONING, {"versioningConfiguration": {"status": "Enabled"}},
      {"versioningConfiguration": {"status": "Suspended"}}, "versioning is Suspended"),
-    ("aws-s3-public-access-block", A.BUCKET_PAB,
+    ("aws-s3-public-access-block", aws_r.BUCKET_PAB,
      {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True},
      {"blockPublicAcls": True, "blockPublicPolicy": False, "ignorePublicAcls": True, "restrictPublicBuckets": True}, "blockPublicPolicy"),
-    ("aws-alb-deletion-protection-prod", A.LOAD_BALANCERS[0], {**PROD, "enableDeletionProtection": True}, {**PROD}, "no deletion protection"),
-    ("aws-alb-access-logs", A.LOAD_BALANCERS[1], {"accessLogs": {"enabled": True, "bucket": "logs"}}, {"accessLogs": {"enabled": False}},
+    ("aws-alb-deletion-protection-prod", aws_r.LOAD_BALANCERS[0], {**PROD, "enableDeletionProtection": True}, {**PROD}, "no deletion protection"),
+    ("aws-alb-access-logs", aws_r.LOAD_BALANCERS[1], {"accessLogs": {"enabled": True, "bucket": "logs"}}, {"accessLogs": {"enabled": False}},
      "does not write access logs"),
-    ("aws-rds-log-exports", A.RDS, {"enabledCloudwatchLogsExports": ["postgresql"]}, {}, "does not export"),
-    ("aws-log-group-encrypted-retained", A.LOG_GROUP, {"kmsKeyId": KEY, "retentionInDays": 365}, {"kmsKeyId": KEY, "retentionInDays": 0},
+    ("aws-rds-log-exports", aws_r.RDS, {"enabledCloudwatchLogsExports": ["postgresql"]}, {}, "does not export"),
+    ("aws-log-group-encrypted-retained", aws_r.LOG_GROUP, {"kmsKeyId": KEY, "retentionInDays": 365}, {"kmsKeyId": KEY, "retentionInDays": 0},
      "keeps logs forever"),
-    ("aws-default-sg-closed", A.DEFAULT_SG, {"vpcId": "v"}, {"vpcId": "v", "ingress": [{"protocol": "-1", "self": True}]}, "strip them all"),
-    ("aws-sg-egress-restricted", A.SG_EGRESS, {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"},
+    ("aws-default-sg-closed", aws_r.DEFAULT_SG, {"vpcId": "v"}, {"vpcId": "v", "ingress": [{"protocol": "-1", "self": True}]}, "strip them all"),
+    ("aws-sg-egress-restricted", aws_r.SG_EGRESS, {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"},
      {"ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0"}, "ports 0-65535"),
-    ("aws-waf-managed-rules", A.WAF,
+    ("aws-waf-managed-rules", aws_r.WAF,
      {"rules": [{"statement": {"managedRuleGroupStatement": {"name": n}}} for n in
                 ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")],
       "visibilityConfig": {"cloudwatchMetricsEnabled": True}},
      {"rules": [], "visibilityConfig": {"cloudwatchMetricsEnabled": True}}, "lacks the managed rule groups"),
-    ("aws-vm-hardening", A.LAUNCH_TEMPLATE, lt(), lt(keyName="ops-key"), "SSH key pair ops-key"),
-    ("aws-vm-monitoring", A.LAUNCH_TEMPLATE, lt(), lt(monitoring={"enabled": False}), "no detailed monitoring"),
-    ("aws-user-data-no-secrets", A.LAUNCH_TEMPLATE, lt(),
+    ("aws-vm-hardening", aws_r.LAUNCH_TEMPLATE, lt(), lt(keyName="ops-key"), "SSH key pair ops-key"),
+    ("aws-vm-monitoring", aws_r.LAUNCH_TEMPLATE, lt(), lt(monitoring={"enabled": False}), "no detailed monitoring"),
+    ("aws-user-data-no-secrets", aws_r.LAUNCH_TEMPLATE, lt(),
      lt(userData=base64.b64encode(b"#!/bin/bash\nexport DB_PASSWORD=hunter2hunter2\n").decode()), "user data contains a secret"),
-    ("aws-user-data-no-secrets", A.INSTANCE, {"userData": "#!/bin/bash\necho ok"}, {"userData": "-----BEGIN RSA PRIVATE KEY-----"},
+    ("aws-user-data-no-secrets", aws_r.INSTANCE, {"userData": "#!/bin/bash\necho ok"}, {"userData": "-----BEGIN RSA PRIVATE KEY-----"},
      "user data contains a secret"),
-    ("aws-secret-managed", A.SECRET, {"kmsKeyId": KEY, "recoveryWindowInDays": 30}, {"kmsKeyId": KEY, "recoveryWindowInDays": 0},
+    ("aws-secret-managed", aws_r.SECRET, {"kmsKeyId": KEY, "recoveryWindowInDays": 30}, {"kmsKeyId": KEY, "recoveryWindowInDays": 0},
      "without a recovery window"),
-    ("aws-acm-certificate", A.ACM_CERT, {"validationMethod": "DNS", "keyAlgorithm": "EC_prime256v1"}, {"validationMethod": "EMAIL"},
+    ("aws-acm-certificate", aws_r.ACM_CERT, {"validationMethod": "DNS", "keyAlgorithm": "EC_prime256v1"}, {"validationMethod": "EMAIL"},
      "validated by EMAIL"),
-    ("aws-iam-least-privilege", A.ROLE_POLICY, {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}]})},
+    ("aws-iam-least-privilege", aws_r.ROLE_POLICY, {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}]})},
      {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})}, "on every resource"),
-    ("aws-iam-least-privilege", A.ROLE, {"assumeRolePolicy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}}]})},
+    ("aws-iam-least-privilege", aws_r.ROLE, {"assumeRolePolicy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}}]})},
      {"assumeRolePolicy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}}]})}, "assumed by anyone"),
-    ("aws-iam-least-privilege", A.ROLE_ATTACHMENT, {"policyArn": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"},
+    ("aws-iam-least-privilege", aws_r.ROLE_ATTACHMENT, {"policyArn": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"},
      {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}, "AdministratorAccess"),
-    ("aws-required-tags", A.RDS, {**PROD}, {"tags": {"owner": "o"}}, "lacks tags"),
+    ("aws-required-tags", aws_r.RDS, {**PROD}, {"tags": {"owner": "o"}}, "lacks tags"),
     # generated secrets and certificates
-    ("generated-secret-strength", S.PASSWORD, {"length": 32}, {"length": 8}, "use at least 16"),
-    ("generated-secret-strength", S.PASSWORD, {"length": 32}, {"length": 32, "upper": False, "lower": False}, "fewer than two"),
-    ("generated-secret-strength", S.BYTES, {"length": 32}, {"length": 16}, "use at least 32"),
-    ("tls-private-key-strength", S.PRIVATE_KEY, {"algorithm": "ECDSA", "ecdsaCurve": "P384"}, {"algorithm": "ECDSA"}, "weak curve"),
-    ("tls-private-key-strength", S.PRIVATE_KEY, {"algorithm": "RSA", "rsaBits": 4096}, {"algorithm": "RSA", "rsaBits": 1024}, "1024 bits"),
-    ("tls-certificate-profile", S.LOCALLY_SIGNED, {"validityPeriodHours": 8760, "allowedUses": ["server_auth"]},
+    ("generated-secret-strength", secret_r.PASSWORD, {"length": 32}, {"length": 8}, "use at least 16"),
+    ("generated-secret-strength", secret_r.PASSWORD, {"length": 32}, {"length": 32, "upper": False, "lower": False}, "fewer than two"),
+    ("generated-secret-strength", secret_r.BYTES, {"length": 32}, {"length": 16}, "use at least 32"),
+    ("tls-private-key-strength", secret_r.PRIVATE_KEY, {"algorithm": "ECDSA", "ecdsaCurve": "P384"}, {"algorithm": "ECDSA"}, "weak curve"),
+    ("tls-private-key-strength", secret_r.PRIVATE_KEY, {"algorithm": "RSA", "rsaBits": 4096}, {"algorithm": "RSA", "rsaBits": 1024}, "1024 bits"),
+    ("tls-certificate-profile", secret_r.LOCALLY_SIGNED, {"validityPeriodHours": 8760, "allowedUses": ["server_auth"]},
      {"validityPeriodHours": 87600, "allowedUses": ["server_auth"]}, "at most 398"),
-    ("tls-certificate-profile", S.SELF_SIGNED, {"isCaCertificate": True, "validityPeriodHours": 43800, "allowedUses": ["cert_signing"]},
+    ("tls-certificate-profile", secret_r.SELF_SIGNED, {"isCaCertificate": True, "validityPeriodHours": 43800, "allowedUses": ["cert_signing"]},
      {"isCaCertificate": True, "validityPeriodHours": 43800, "allowedUses": ["server_auth"]}, "without the cert_signing use"),
-    ("tls-certificate-profile", S.CERT_REQUEST, {"dnsNames": ["a.example.org"]}, {"subject": {"commonName": "a"}}, "subjectAltName"),
+    ("tls-certificate-profile", secret_r.CERT_REQUEST, {"dnsNames": ["a.example.org"]}, {"subject": {"commonName": "a"}}, "subjectAltName"),
     # docker
-    ("docker-container-logs", D.CONTAINER, {"logDriver": "json-file", "logOpts": {"max-size": "50m"}}, {"logDriver": "none"}, "keeps no audit trail"),
-    ("docker-container-logs", D.CONTAINER, {"logDriver": "journald"}, {"logDriver": "json-file"}, "not rotated"),
-    ("docker-network-exposure", D.NETWORK, {"internal": True, "labels": [{"label": "clinical.platform/network", "value": "backend"}]},
+    ("docker-container-logs", docker_r.CONTAINER, {"logDriver": "json-file", "logOpts": {"max-size": "50m"}}, {"logDriver": "none"}, "keeps no audit trail"),
+    ("docker-container-logs", docker_r.CONTAINER, {"logDriver": "journald"}, {"logDriver": "json-file"}, "not rotated"),
+    ("docker-network-exposure", docker_r.NETWORK, {"internal": True, "labels": [{"label": "clinical.platform/network", "value": "backend"}]},
      {"internal": False, "labels": [{"label": "clinical.platform/network", "value": "backend"}]}, "backend network but routes off the host"),
-    ("docker-network-exposure", D.NETWORK, {"internal": False, "labels": [{"label": "clinical.platform/network", "value": "edge"}]},
+    ("docker-network-exposure", docker_r.NETWORK, {"internal": False, "labels": [{"label": "clinical.platform/network", "value": "edge"}]},
      {"internal": False}, "without being the proxy's edge"),
-    ("docker-volume-disk-encryption", D.VOLUME, {"labels": [{"label": "clinical.platform/disk-encryption", "value": "luks"}]},
+    ("docker-volume-disk-encryption", docker_r.VOLUME, {"labels": [{"label": "clinical.platform/disk-encryption", "value": "luks"}]},
      {"labels": [{"label": "clinical.platform/disk-encryption", "value": "none"}]}, "not attested as encrypted (none)"),
-    ("docker-required-labels", D.CONTAINER, {"labels": [{"label": f"clinical.platform/{k}", "value": "x"} for k in
+    ("docker-required-labels", docker_r.CONTAINER, {"labels": [{"label": f"clinical.platform/{k}", "value": "x"} for k in
                                                          ("environment", "owner", "data-classification")]},
      {"labels": []}, "lacks labels"),
 ]  # fmt: skip
@@ -178,14 +178,14 @@ def test_every_resource_rule_has_a_case_or_a_dedicated_test() -> None:
 
 
 def test_protect_in_prod_reads_the_resource_options() -> None:
-    assert violations("aws-protect-stateful-prod", A.RDS, {**PROD}, protect=True) == []
-    assert "protect=True" in violations("aws-protect-stateful-prod", A.RDS, {**PROD})[0]
-    assert violations("aws-protect-stateful-prod", A.RDS, {"tags": {"environment": "staging"}}) == []
-    assert violations("docker-volume-protected-in-prod", D.VOLUME, {"labels": [{"label": "clinical.platform/environment", "value": "prod"}]},
+    assert violations("aws-protect-stateful-prod", aws_r.RDS, {**PROD}, protect=True) == []
+    assert "protect=True" in violations("aws-protect-stateful-prod", aws_r.RDS, {**PROD})[0]
+    assert violations("aws-protect-stateful-prod", aws_r.RDS, {"tags": {"environment": "staging"}}) == []
+    assert violations("docker-volume-protected-in-prod", docker_r.VOLUME, {"labels": [{"label": "clinical.platform/environment", "value": "prod"}]},
                       protect=True) == []  # fmt: skip
     assert violations(
         "docker-volume-protected-in-prod",
-        D.VOLUME,
+        docker_r.VOLUME,
         {"labels": [{"label": "clinical.platform/environment", "value": "prod"}]},
     )
 
@@ -211,28 +211,28 @@ def full_bucket(
 ) -> list[tuple[str, str, dict[str, Any], list[str]]]:
     tls = json.dumps({"Statement": [{"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
     return [
-        (A.BUCKET, name, {"tags": tags or {}}, []),
+        (aws_r.BUCKET, name, {"tags": tags or {}}, []),
         (
-            A.BUCKET_SSE,
+            aws_r.BUCKET_SSE,
             f"{name}-sse",
             {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": algorithm}}]},
             [name],
         ),
-        (A.BUCKET_PAB, f"{name}-pab", {}, [name]),
-        (A.BUCKET_POLICY, f"{name}-policy", {"policy": tls}, [name]),
-        (A.BUCKET_VERSIONING, f"{name}-versioning", {}, [name]),
-        (A.BUCKET_LOGGING, f"{name}-logging", {}, [name]),
+        (aws_r.BUCKET_PAB, f"{name}-pab", {}, [name]),
+        (aws_r.BUCKET_POLICY, f"{name}-policy", {"policy": tls}, [name]),
+        (aws_r.BUCKET_VERSIONING, f"{name}-versioning", {}, [name]),
+        (aws_r.BUCKET_LOGGING, f"{name}-logging", {}, [name]),
     ]
 
 
 @pytest.mark.parametrize(
     ("rule", "drop", "expected"),
     [
-        ("aws-s3-bucket-encrypted", A.BUCKET_SSE, "no server-side encryption configuration"),
-        ("aws-s3-bucket-tls-only", A.BUCKET_POLICY, "no policy denying non-TLS"),
-        ("aws-s3-bucket-private", A.BUCKET_PAB, "no public access block"),
-        ("aws-s3-bucket-versioned", A.BUCKET_VERSIONING, "no versioning configuration"),
-        ("aws-s3-bucket-logged", A.BUCKET_LOGGING, "writes no server access logs"),
+        ("aws-s3-bucket-encrypted", aws_r.BUCKET_SSE, "no server-side encryption configuration"),
+        ("aws-s3-bucket-tls-only", aws_r.BUCKET_POLICY, "no policy denying non-TLS"),
+        ("aws-s3-bucket-private", aws_r.BUCKET_PAB, "no public access block"),
+        ("aws-s3-bucket-versioned", aws_r.BUCKET_VERSIONING, "no versioning configuration"),
+        ("aws-s3-bucket-logged", aws_r.BUCKET_LOGGING, "writes no server access logs"),
     ],
 )
 def test_bucket_stack_rules(rule: str, drop: str, expected: str) -> None:
@@ -249,42 +249,48 @@ def test_bucket_encryption_allows_sse_s3_only_for_log_buckets() -> None:
 
 
 def test_flow_logs_default_sg_and_rds_tls_stack_rules() -> None:
-    assert stack_violations("aws-vpc-flow-logs", [(A.VPC, "vpc", {}, []), (A.FLOW_LOG, "fl", {}, ["vpc"])]) == []
-    assert stack_violations("aws-vpc-flow-logs", [(A.VPC, "vpc", {}, [])]) == [("urn:vpc", "vpc has no flow log")]
     assert (
-        stack_violations("aws-vpc-default-sg-managed", [(A.VPC, "vpc", {}, []), (A.DEFAULT_SG, "d", {}, ["vpc"])]) == []
+        stack_violations("aws-vpc-flow-logs", [(aws_r.VPC, "vpc", {}, []), (aws_r.FLOW_LOG, "fl", {}, ["vpc"])]) == []
     )
-    assert stack_violations("aws-vpc-default-sg-managed", [(A.VPC, "vpc", {}, [])])
+    assert stack_violations("aws-vpc-flow-logs", [(aws_r.VPC, "vpc", {}, [])]) == [("urn:vpc", "vpc has no flow log")]
+    assert (
+        stack_violations(
+            "aws-vpc-default-sg-managed", [(aws_r.VPC, "vpc", {}, []), (aws_r.DEFAULT_SG, "d", {}, ["vpc"])]
+        )
+        == []
+    )
+    assert stack_violations("aws-vpc-default-sg-managed", [(aws_r.VPC, "vpc", {}, [])])
     params = (
-        A.RDS_PARAMS,
+        aws_r.RDS_PARAMS,
         "pg",
         {"name": "pg-1", "family": "postgres16", "parameters": [{"name": "rds.force_ssl", "value": "1"}]},
         [],
     )
     assert (
-        stack_violations("aws-rds-tls-enforced", [params, (A.RDS, "db", {"parameterGroupName": "pg-1"}, ["pg"])]) == []
+        stack_violations("aws-rds-tls-enforced", [params, (aws_r.RDS, "db", {"parameterGroupName": "pg-1"}, ["pg"])])
+        == []
     )
     found = stack_violations(
-        "aws-rds-tls-enforced", [params, (A.RDS, "db", {"parameterGroupName": "default.postgres16"}, [])]
+        "aws-rds-tls-enforced", [params, (aws_r.RDS, "db", {"parameterGroupName": "default.postgres16"}, [])]
     )
     assert found == [("urn:db", "db does not use a parameter group that sets rds.force_ssl=1")]
 
 
 def test_database_behind_a_world_open_group_is_flagged() -> None:
-    sg = (A.SG, "db-sg", {"vpcId": "v"}, [])
+    sg = (aws_r.SG, "db-sg", {"vpcId": "v"}, [])
     closed = (
-        A.SG_INGRESS,
+        aws_r.SG_INGRESS,
         "in",
         {"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "referencedSecurityGroupId": "sg-w"},
         ["db-sg"],
     )
     opened = (
-        A.SG_INGRESS,
+        aws_r.SG_INGRESS,
         "in",
         {"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrIpv4": "0.0.0.0/0"},
         ["db-sg"],
     )
-    db = (A.RDS, "db", {"publiclyAccessible": False}, ["db-sg"])
+    db = (aws_r.RDS, "db", {"publiclyAccessible": False}, ["db-sg"])
     assert stack_violations("aws-db-not-world-reachable", [sg, closed, db]) == []
     assert stack_violations("aws-db-not-world-reachable", [sg, opened, db]) == [
         ("urn:db", "db is reachable from the internet through db-sg (in)")
@@ -295,11 +301,11 @@ def test_public_route_without_authentication_is_flagged() -> None:
     from components.docker.proxy import ProxyRoute, render_nginx_conf
 
     conf = render_nginx_conf([ProxyRoute("api.example.org", "sys-api", 8000, None, 10, 60)])
-    proxy = (D.CONTAINER, "proxy", {"labels": [{"label": D.ROLE_LABEL, "value": "proxy"}],
+    proxy: tuple[str, str, dict[str, Any], list[str]] = (docker_r.CONTAINER, "proxy", {"labels": [{"label": docker_r.ROLE_LABEL, "value": "proxy"}],
                                     "uploads": [{"file": "/etc/nginx/nginx.conf", "content": conf}]}, [])  # fmt: skip
 
     def api(auth: str) -> tuple[str, str, dict[str, Any], list[str]]:
-        return (D.CONTAINER, "api", {"labels": [{"label": D.AUTH_LABEL, "value": auth}],
+        return (docker_r.CONTAINER, "api", {"labels": [{"label": docker_r.AUTH_LABEL, "value": auth}],
                                      "networksAdvanced": [{"name": "f", "aliases": ["sys-api"]}]}, [])  # fmt: skip
 
     assert stack_violations("docker-route-authenticated", [proxy, api("app")]) == []
