@@ -22,6 +22,7 @@ from policy import docker_rules as docker_r
 from policy import secret_rules as secret_r
 
 POLICIES = {p.name: p for p in ALL_POLICIES}
+Res = tuple[str, str, dict[str, Any], list[str]]  # (type, name, props, names it depends on)
 PROD = {"tags": {"environment": "prod", "owner": "o", "data-classification": "phi"}}
 KEY = "arn:aws:kms:eu-west-2:123456789012:key/abc"
 
@@ -260,7 +261,7 @@ def test_flow_logs_default_sg_and_rds_tls_stack_rules() -> None:
         == []
     )
     assert stack_violations("aws-vpc-default-sg-managed", [(aws_r.VPC, "vpc", {}, [])])
-    params = (
+    params: Res = (
         aws_r.RDS_PARAMS,
         "pg",
         {"name": "pg-1", "family": "postgres16", "parameters": [{"name": "rds.force_ssl", "value": "1"}]},
@@ -277,7 +278,7 @@ def test_flow_logs_default_sg_and_rds_tls_stack_rules() -> None:
 
 
 def test_database_behind_a_world_open_group_is_flagged() -> None:
-    sg = (aws_r.SG, "db-sg", {"vpcId": "v"}, [])
+    sg: Res = (aws_r.SG, "db-sg", {"vpcId": "v"}, [])
     closed = (
         aws_r.SG_INGRESS,
         "in",
@@ -301,12 +302,20 @@ def test_public_route_without_authentication_is_flagged() -> None:
     from components.docker.proxy import ProxyRoute, render_nginx_conf
 
     conf = render_nginx_conf([ProxyRoute("api.example.org", "sys-api", 8000, None, 10, 60)])
-    proxy: tuple[str, str, dict[str, Any], list[str]] = (docker_r.CONTAINER, "proxy", {"labels": [{"label": docker_r.ROLE_LABEL, "value": "proxy"}],
-                                    "uploads": [{"file": "/etc/nginx/nginx.conf", "content": conf}]}, [])  # fmt: skip
+    labels = [{"label": docker_r.ROLE_LABEL, "value": "proxy"}]
+    proxy: Res = (
+        docker_r.CONTAINER,
+        "proxy",
+        {"labels": labels, "uploads": [{"file": "/etc/nginx/nginx.conf", "content": conf}]},
+        [],
+    )
 
-    def api(auth: str) -> tuple[str, str, dict[str, Any], list[str]]:
-        return (docker_r.CONTAINER, "api", {"labels": [{"label": docker_r.AUTH_LABEL, "value": auth}],
-                                     "networksAdvanced": [{"name": "f", "aliases": ["sys-api"]}]}, [])  # fmt: skip
+    def api(auth: str) -> Res:
+        props = {
+            "labels": [{"label": docker_r.AUTH_LABEL, "value": auth}],
+            "networksAdvanced": [{"name": "f", "aliases": ["sys-api"]}],
+        }
+        return (docker_r.CONTAINER, "api", props, [])
 
     assert stack_violations("docker-route-authenticated", [proxy, api("app")]) == []
     found = stack_violations("docker-route-authenticated", [proxy, api("proxy")])
@@ -317,7 +326,7 @@ def test_public_route_without_authentication_is_flagged() -> None:
         )
     ]
     guarded = render_nginx_conf([ProxyRoute("api.example.org", "sys-api", 8000, "/etc/nginx/auth/s.htpasswd", 10, 60)])
-    proxy_guarded = (
+    proxy_guarded: Res = (
         proxy[0],
         proxy[1],
         {**proxy[2], "uploads": [{"file": "/etc/nginx/nginx.conf", "content": guarded}]},
