@@ -164,8 +164,9 @@ def check_listener_tls(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[
     protocol = str(props.get("protocol") or "").upper()
     if protocol in {"HTTPS", "TLS"}:
         policy = str(props.get("sslPolicy") or "")
-        if not policy.startswith(TLS12_POLICIES):
-            yield f"{ctx.name} uses TLS policy '{policy or 'default'}', which allows TLS below 1.2"
+        # The -Ext policies add CBC suites for old clients; research (policy-controls.md T2) rejects them.
+        if not policy.startswith(TLS12_POLICIES) or "-Ext" in policy:
+            yield f"{ctx.name} uses TLS policy '{policy or 'default'}', which allows TLS below 1.2 or weak ciphers"
     elif protocol == "HTTP":
         for action in props.get("defaultActions") or []:
             redirect = (action or {}).get("redirect") or {}

@@ -54,6 +54,8 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
     # (rule, type, compliant, non-compliant, expected text)
     ("aws-alb-listener-tls12", aws_r.LISTENERS[0], {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"},
      {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-2016-08"}, "allows TLS below 1.2"),
+    ("aws-alb-listener-tls12", aws_r.LISTENERS[0], {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-3-2021-06"},
+     {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06"}, "weak ciphers"),
     ("aws-alb-listener-tls12", aws_r.LISTENERS[1],
      {"protocol": "HTTP", "defaultActions": [{"type": "redirect", "redirect": {"protocol": "HTTPS"}}]},
      {"protocol": "HTTP", "defaultActions": [{"type": "forward"}]}, "serves plain HTTP"),
