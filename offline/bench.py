@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['stack']:12s} {r['resources']:>9} {r['components']:>10} {process:>24s} {plan:>20s}")
     ratio = share["review"] / share["program"] if share["program"] else 0.0
     print(f"\npolicy review of the largest stack ({largest['stack']}, {largest['resources']} resources): "
-          f"{share['review']:.3f}s on top of {share["program"]:.3f}s for the rest of the plan = +{ratio:.0%} (median)")  # fmt: skip
+          f"{share['review']:.3f}s on top of {share['program']:.3f}s for the rest of the plan = +{ratio:.0%} (median)")  # fmt: skip
     return 0
 
 

@@ -100,6 +100,7 @@ from components.specs import (
     SystemSpec,
     VolumeSpec,
 )
+from stacks.monitoring import grafana_service, prometheus_datasource, prometheus_service, wget_probe
 from stacks.registry import SystemContext
 
 NAME = "claims-agent"
@@ -124,12 +125,10 @@ SECRETS = (
     SecretSpec(name="grafana-admin-password", length=32, description="Grafana admin password"),
 )
 
-PROMETHEUS_IMAGE = "prom/prometheus:v2.55.1"
-GRAFANA_IMAGE = "grafana/grafana:11.3.1"
 REDIS_EXPORTER_IMAGE = "oliver006/redis_exporter:v1.66.0-alpine"
 # The guide's minimum: "NVIDIA GPU with 8GB+ VRAM (RTX 3070 or better)".
 GPU_REQUEST = GpuSpec(count=1, min_vram_gb=8)
-API_PORT, METRICS_PORT, PROMETHEUS_PORT, GRAFANA_PORT, EXPORTER_PORT = 8000, 9090, 9090, 3000, 9121
+API_PORT, METRICS_PORT, EXPORTER_PORT = 8000, 9090, 9121
 # The guide's nginx: client_max_body_size 30M; proxy_send/read_timeout 120s.
 UPLOAD_LIMIT_MB, REQUEST_TIMEOUT_S = 30, 120
 SECRETS_DIR = "/app/secrets"
@@ -304,19 +303,6 @@ scrape_configs:
 """
 
 
-def grafana_datasource() -> str:
-    """Grafana provisioning: Prometheus as the default data source."""
-    return f"""apiVersion: 1
-datasources:
-  - name: Prometheus
-    type: prometheus
-    access: proxy
-    url: http://prometheus:{PROMETHEUS_PORT}
-    isDefault: true
-    editable: false
-"""
-
-
 def _app_env(s: Settings, gpu: GpuSpec | None) -> dict[str, str]:
     """The guide's .env.prod for one service; OCR_USE_GPU follows that service's own GPU request."""
     env = {
@@ -462,60 +448,24 @@ def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             "REDIS_ADDR": "redis://${redis:redis.host}:${redis:redis.port}",
             "REDIS_PASSWORD": "${redis:redis.password}",
         },
-        health=HealthCheckSpec(
-            command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{EXPORTER_PORT}/health"), interval_s=30
-        ),
+        health=HealthCheckSpec(command=wget_probe(EXPORTER_PORT, "/health"), interval_s=30),
         resources=ResourcesSpec(cpus=0.25, memory_mb=128),
         user="59000:59000",
     )
-    prometheus = ServiceSpec(
-        name="prometheus",
-        image=ctx.image("prometheus", PROMETHEUS_IMAGE),
-        port=PROMETHEUS_PORT,
-        command=(
-            "--config.file=/etc/prometheus/prometheus.yml",
-            "--storage.tsdb.path=/prometheus",
-            f"--storage.tsdb.retention.time={s.prometheus_retention_days}d",
-            f"--web.listen-address=:{PROMETHEUS_PORT}",
-        ),
-        health=HealthCheckSpec(
-            command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{PROMETHEUS_PORT}/-/healthy"), interval_s=30
-        ),
-        resources=ResourcesSpec(cpus=0.5, memory_mb=1024),
-        user="65534:65534",
-        volumes=(VolumeSpec(name="prometheus-data", mount_path="/prometheus", size_gb=20),),
+    prometheus = prometheus_service(
+        ctx,
+        retention_days=s.prometheus_retention_days,
         files=(
             FileSpec(path="/etc/prometheus/prometheus.yml", content=prometheus_conf()),
             FileSpec(path=RULES_PATH, content=ALERTING_RULES),
         ),
         depends_on=("redis-exporter",),
     )
-    grafana = ServiceSpec(
-        name="grafana",
-        image=ctx.image("grafana", GRAFANA_IMAGE),
-        port=GRAFANA_PORT,
-        env={
-            "GF_SERVER_HTTP_PORT": str(GRAFANA_PORT),
-            "GF_SERVER_ROOT_URL": "${route:grafana.url}",
-            "GF_SECURITY_ADMIN_USER": s.grafana_admin_user,
-            "GF_SECURITY_ADMIN_PASSWORD": "${secret:grafana-admin-password}",
-            "GF_SECURITY_COOKIE_SECURE": "true",
-            "GF_SECURITY_COOKIE_SAMESITE": "strict",
-            "GF_SECURITY_DISABLE_GRAVATAR": "true",
-            "GF_USERS_ALLOW_SIGN_UP": "false",
-            "GF_AUTH_ANONYMOUS_ENABLED": "false",
-            "GF_ANALYTICS_REPORTING_ENABLED": "false",
-            "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
-        },
-        health=HealthCheckSpec(
-            command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{GRAFANA_PORT}/api/health"),
-            interval_s=30,
-            start_period_s=30,
+    grafana = grafana_service(
+        ctx,
+        admin_user=s.grafana_admin_user,
+        datasources=FileSpec(
+            path="/etc/grafana/provisioning/datasources/prometheus.yaml", content=prometheus_datasource()
         ),
-        resources=ResourcesSpec(cpus=0.5, memory_mb=512),
-        user="472:472",
-        volumes=(VolumeSpec(name="grafana-data", mount_path="/var/lib/grafana", size_gb=5),),
-        files=(FileSpec(path="/etc/grafana/provisioning/datasources/prometheus.yaml", content=grafana_datasource()),),
-        depends_on=("prometheus",),
     )
     return [exporter, prometheus, grafana]

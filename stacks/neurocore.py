@@ -112,6 +112,7 @@ from components.specs import (
     SystemSpec,
     VolumeSpec,
 )
+from stacks.monitoring import PROMETHEUS_PORT, grafana_service, prometheus_service, wget_probe
 from stacks.registry import SystemContext
 
 NAME = "neurocore"
@@ -135,16 +136,14 @@ SECRETS = (
 )
 
 FLOWER_IMAGE = "mher/flower:2.0.1"
-PROMETHEUS_IMAGE = "prom/prometheus:v2.55.1"
 ALERTMANAGER_IMAGE = "prom/alertmanager:v0.27.0"
-GRAFANA_IMAGE = "grafana/grafana:11.4.0"
 LOKI_IMAGE = "grafana/loki:3.3.2"
 PROMTAIL_IMAGE = "grafana/promtail:3.3.2"
 CADVISOR_IMAGE = "gcr.io/cadvisor/cadvisor:v0.49.1"
 NODE_EXPORTER_IMAGE = "prom/node-exporter:v1.8.2"
 POSTGRES_EXPORTER_IMAGE = "prometheuscommunity/postgres-exporter:v0.15.0"
 
-FLOWER_PORT, PROMETHEUS_PORT, ALERTMANAGER_PORT, GRAFANA_PORT = 5555, 9090, 9093, 3000
+FLOWER_PORT, ALERTMANAGER_PORT = 5555, 9093
 LOKI_PORT, PROMTAIL_PORT, CADVISOR_PORT, NODE_EXPORTER_PORT, POSTGRES_EXPORTER_PORT = 3100, 9080, 8080, 9100, 9187
 APP_USER = "1000:1000"  # the guide's production compose: user "1000:1000" (appuser in its image)
 NOBODY = "65534:65534"  # the Prometheus project's images run as nobody
@@ -208,11 +207,6 @@ class Settings(BaseModel):
         if ".." in value.split("/"):
             raise ValueError(f"'{value}' has a '..' segment; give the path without it")
         return value
-
-
-def _wget(port: int, path: str) -> tuple[str, ...]:
-    """A probe for busybox-based images (no curl)."""
-    return ("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}")
 
 
 def _yaml(document: dict[str, Any]) -> str:
@@ -634,7 +628,7 @@ def _application(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
         image=ctx.image("flower", FLOWER_IMAGE),
         port=FLOWER_PORT,
         env={"CELERY_BROKER_URL": "${redis:redis.url}", "FLOWER_PORT": str(FLOWER_PORT)},
-        health=HealthCheckSpec(command=_wget(FLOWER_PORT, "/healthcheck"), interval_s=30, start_period_s=20),
+        health=HealthCheckSpec(command=wget_probe(FLOWER_PORT, "/healthcheck"), interval_s=30, start_period_s=20),
         resources=ResourcesSpec(cpus=0.5, memory_mb=512),
         user="1000:1000",  # the flower user of the image
         metrics_path="/metrics",
@@ -664,24 +658,15 @@ def _application(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
 
 def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
     """Prometheus (its prometheus.yml is added by ``build``), Alertmanager, Grafana, Loki and the exporters."""
-    prometheus = ServiceSpec(
-        name="prometheus",
-        image=ctx.image("prometheus", PROMETHEUS_IMAGE),
-        port=PROMETHEUS_PORT,
-        command=(
-            "--config.file=/etc/prometheus/prometheus.yml",
-            "--storage.tsdb.path=/prometheus",
-            f"--storage.tsdb.retention.time={s.metrics_retention_days}d",
-            f"--web.listen-address=:{PROMETHEUS_PORT}",
-        ),
-        health=HealthCheckSpec(command=_wget(PROMETHEUS_PORT, "/-/healthy"), interval_s=30),
+    prometheus = prometheus_service(
+        ctx,
+        retention_days=s.metrics_retention_days,
         resources=ctx.size(
             ResourcesSpec(cpus=1, memory_mb=2048),
             ResourcesSpec(cpus=2, memory_mb=4096),
             ResourcesSpec(cpus=4, memory_mb=8192),
         ),
-        user=NOBODY,
-        volumes=(VolumeSpec(name="prometheus-data", mount_path="/prometheus", size_gb=50),),
+        storage_gb=50,
         files=(
             FileSpec(path=f"{RULES_DIR}/application.yml", content=application_rules()),
             FileSpec(path=f"{RULES_DIR}/host.yml", content=host_rules()),
@@ -699,7 +684,7 @@ def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             f"--web.listen-address=:{ALERTMANAGER_PORT}",
             "--cluster.listen-address=",  # one instance: no gossip port
         ),
-        health=HealthCheckSpec(command=_wget(ALERTMANAGER_PORT, "/-/healthy"), interval_s=30),
+        health=HealthCheckSpec(command=wget_probe(ALERTMANAGER_PORT, "/-/healthy"), interval_s=30),
         resources=ResourcesSpec(cpus=0.25, memory_mb=256),
         user=NOBODY,
         volumes=(VolumeSpec(name="alertmanager-data", mount_path="/alertmanager", size_gb=1),),
@@ -707,25 +692,14 @@ def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
         egress=s.alert_slack_channel is not None,  # Slack
         metrics_path="/metrics",
     )
-    grafana = ServiceSpec(
-        name="grafana",
-        image=ctx.image("grafana", GRAFANA_IMAGE),
-        port=GRAFANA_PORT,
-        env={
-            "GF_SERVER_HTTP_PORT": str(GRAFANA_PORT),
+    grafana = grafana_service(
+        ctx,
+        admin_user=s.grafana_admin_user,
+        datasources=FileSpec(path="/etc/grafana/provisioning/datasources/neurocore.yml", content=grafana_datasources()),
+        extra_env={
             "GF_SERVER_DOMAIN": "${route:grafana.host}",
-            "GF_SERVER_ROOT_URL": "${route:grafana.url}",
-            "GF_SECURITY_ADMIN_USER": s.grafana_admin_user,
-            "GF_SECURITY_ADMIN_PASSWORD": "${secret:grafana-admin-password}",
             "GF_SECURITY_SECRET_KEY": "${secret:grafana-secret-key}",
-            "GF_SECURITY_COOKIE_SECURE": "true",
-            "GF_SECURITY_COOKIE_SAMESITE": "strict",
-            "GF_SECURITY_DISABLE_GRAVATAR": "true",
             "GF_SECURITY_ALLOW_EMBEDDING": "false",
-            "GF_USERS_ALLOW_SIGN_UP": "false",
-            "GF_AUTH_ANONYMOUS_ENABLED": "false",
-            "GF_ANALYTICS_REPORTING_ENABLED": "false",
-            "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
             "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
             "GF_NEWS_NEWS_FEED_ENABLED": "false",
             "GF_LOG_MODE": "console",
@@ -736,11 +710,8 @@ def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             "GF_DATABASE_USER": "${postgres:grafana-db.user}",
             "GF_DATABASE_PASSWORD": "${postgres:grafana-db.password}",
         },
-        health=HealthCheckSpec(command=_wget(GRAFANA_PORT, "/api/health"), interval_s=30, start_period_s=60),
-        resources=ResourcesSpec(cpus=0.5, memory_mb=512),
         user="472:0",  # grafana, group root: the image's own layout
-        volumes=(VolumeSpec(name="grafana-data", mount_path="/var/lib/grafana", size_gb=5),),
-        files=(FileSpec(path="/etc/grafana/provisioning/datasources/neurocore.yml", content=grafana_datasources()),),
+        start_period_s=60,
         metrics_path="/metrics",
         depends_on=("prometheus", "loki", "alertmanager"),
     )
@@ -749,7 +720,7 @@ def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
         image=ctx.image("loki", LOKI_IMAGE),
         port=LOKI_PORT,
         command=("-config.file=/etc/loki/loki.yaml",),
-        health=HealthCheckSpec(command=_wget(LOKI_PORT, "/ready"), interval_s=30, start_period_s=60),
+        health=HealthCheckSpec(command=wget_probe(LOKI_PORT, "/ready"), interval_s=30, start_period_s=60),
         resources=ResourcesSpec(cpus=1, memory_mb=1024),
         user="10001:10001",  # loki, the image's user
         volumes=(VolumeSpec(name="loki-data", mount_path="/loki", size_gb=50),),
@@ -780,7 +751,7 @@ def _exporters(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             "--disable_metrics=advtcp,cpu_topology,cpuset,hugetlb,memory_numa,percpu,process,referenced_memory,"
             "resctrl,sched,tcp,udp",
         ),
-        health=HealthCheckSpec(command=_wget(CADVISOR_PORT, "/healthz"), interval_s=30),
+        health=HealthCheckSpec(command=wget_probe(CADVISOR_PORT, "/healthz"), interval_s=30),
         resources=ResourcesSpec(cpus=0.5, memory_mb=512),
         # The Docker socket is root:docker 0660, so names need root; cgroup files are world-readable.
         user=None if s.cadvisor_container_names else NOBODY,
@@ -809,7 +780,7 @@ def _exporters(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             *(() if whole_root else ("--no-collector.os",)),
             f"--web.listen-address=:{NODE_EXPORTER_PORT}",
         ),
-        health=HealthCheckSpec(command=_wget(NODE_EXPORTER_PORT, "/"), interval_s=30),
+        health=HealthCheckSpec(command=wget_probe(NODE_EXPORTER_PORT, "/"), interval_s=30),
         resources=ResourcesSpec(cpus=0.25, memory_mb=128),
         user=NOBODY,
         host_mounts=(
@@ -824,7 +795,7 @@ def _exporters(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
         image=ctx.image("postgres-exporter", POSTGRES_EXPORTER_IMAGE),
         port=POSTGRES_EXPORTER_PORT,
         env={"DATA_SOURCE_NAME": "${postgres:postgres.url}"},
-        health=HealthCheckSpec(command=_wget(POSTGRES_EXPORTER_PORT, "/"), interval_s=30),
+        health=HealthCheckSpec(command=wget_probe(POSTGRES_EXPORTER_PORT, "/"), interval_s=30),
         resources=ResourcesSpec(cpus=0.25, memory_mb=128),
         user=NOBODY,
         metrics_path="/metrics",

@@ -65,6 +65,7 @@ from components.specs import (
     SystemSpec,
     VolumeSpec,
 )
+from stacks.monitoring import PROMETHEUS_PORT, grafana_service, prometheus_datasource, prometheus_service, wget_probe
 from stacks.registry import SystemContext
 
 NAME = "stenosis-detection"
@@ -75,13 +76,11 @@ SECRETS = (
     SecretSpec(name="grafana-admin-password", length=32, description="Grafana admin password"),
 )
 
-PROMETHEUS_IMAGE = "prom/prometheus:v2.55.1"
-GRAFANA_IMAGE = "grafana/grafana:11.3.1"
 # The guide's GPU machines: p3.2xlarge (V100 16 GB) or n1-standard-8 with a T4 (16 GB).
 GPU_REQUEST = GpuSpec(count=1, min_vram_gb=16)
 # app/core/database.py in the guide: create_async_engine(pool_size=20, max_overflow=10) in every process.
 CONNECTIONS_PER_PROCESS = 20 + 10
-BACKEND_PORT, FRONTEND_PORT, PROMETHEUS_PORT, GRAFANA_PORT = 8000, 8080, 9090, 3000
+BACKEND_PORT, FRONTEND_PORT = 8000, 8080
 UPLOAD_LIMIT_MB, INFERENCE_TIMEOUT_S = 500, 300
 TASKS_APP = "app.services.tasks"
 
@@ -179,15 +178,7 @@ scrape_configs:
 
 def grafana_datasource() -> str:
     """Grafana provisioning: Prometheus as the default data source."""
-    return f"""apiVersion: 1
-datasources:
-  - name: Prometheus
-    type: prometheus
-    access: proxy
-    url: http://prometheus:{PROMETHEUS_PORT}
-    isDefault: true
-    editable: false
-"""
+    return prometheus_datasource()
 
 
 def build(ctx: SystemContext) -> SystemSpec:
@@ -297,7 +288,7 @@ def build(ctx: SystemContext) -> SystemSpec:
         port=FRONTEND_PORT,
         # nginx-unprivileged ships busybox wget, not curl.
         health=HealthCheckSpec(
-            command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{FRONTEND_PORT}/healthz"),
+            command=wget_probe(FRONTEND_PORT, "/healthz"),
             interval_s=30,
             start_period_s=10,
         ),
@@ -345,51 +336,14 @@ def build(ctx: SystemContext) -> SystemSpec:
 
 def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
     """Prometheus and Grafana, reachable only through Grafana's own login."""
-    prometheus = ServiceSpec(
-        name="prometheus",
-        image=ctx.image("prometheus", PROMETHEUS_IMAGE),
-        port=PROMETHEUS_PORT,
-        command=(
-            "--config.file=/etc/prometheus/prometheus.yml",
-            "--storage.tsdb.path=/prometheus",
-            "--storage.tsdb.retention.time=30d",
-            f"--web.listen-address=:{PROMETHEUS_PORT}",
-        ),
-        health=HealthCheckSpec(
-            command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{PROMETHEUS_PORT}/-/healthy"),
-            interval_s=30,
-        ),
-        resources=ResourcesSpec(cpus=0.5, memory_mb=1024),
-        user="65534:65534",
-        volumes=(VolumeSpec(name="prometheus-data", mount_path="/prometheus", size_gb=20),),
-        files=(FileSpec(path="/etc/prometheus/prometheus.yml", content=prometheus_conf()),),
+    prometheus = prometheus_service(
+        ctx, retention_days=30, files=(FileSpec(path="/etc/prometheus/prometheus.yml", content=prometheus_conf()),)
     )
-    grafana = ServiceSpec(
-        name="grafana",
-        image=ctx.image("grafana", GRAFANA_IMAGE),
-        port=GRAFANA_PORT,
-        env={
-            "GF_SERVER_HTTP_PORT": str(GRAFANA_PORT),
-            "GF_SERVER_ROOT_URL": "${route:grafana.url}",
-            "GF_SECURITY_ADMIN_USER": s.grafana_admin_user,
-            "GF_SECURITY_ADMIN_PASSWORD": "${secret:grafana-admin-password}",
-            "GF_SECURITY_COOKIE_SECURE": "true",
-            "GF_SECURITY_COOKIE_SAMESITE": "strict",
-            "GF_SECURITY_DISABLE_GRAVATAR": "true",
-            "GF_USERS_ALLOW_SIGN_UP": "false",
-            "GF_AUTH_ANONYMOUS_ENABLED": "false",
-            "GF_ANALYTICS_REPORTING_ENABLED": "false",
-            "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
-        },
-        health=HealthCheckSpec(
-            command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{GRAFANA_PORT}/api/health"),
-            interval_s=30,
-            start_period_s=30,
+    grafana = grafana_service(
+        ctx,
+        admin_user=s.grafana_admin_user,
+        datasources=FileSpec(
+            path="/etc/grafana/provisioning/datasources/prometheus.yaml", content=grafana_datasource()
         ),
-        resources=ResourcesSpec(cpus=0.5, memory_mb=512),
-        user="472:472",
-        volumes=(VolumeSpec(name="grafana-data", mount_path="/var/lib/grafana", size_gb=5),),
-        files=(FileSpec(path="/etc/grafana/provisioning/datasources/prometheus.yaml", content=grafana_datasource()),),
-        depends_on=("prometheus",),
     )
     return [prometheus, grafana]

@@ -74,7 +74,7 @@ def test_services_ports_and_images() -> None:
     assert s.service("frontend").image == "registry.example/stenosis-frontend:1.4.0"
     assert s.service("db-init").image == s.service("backend").image and s.service("db-init").kind == "job"
     assert s.service("prometheus").image == "prom/prometheus:v2.55.1"
-    assert s.service("grafana").image == "grafana/grafana:11.3.1"
+    assert s.service("grafana").image == "grafana/grafana:11.4.0"
 
 
 def test_backend_runs_uvicorn_for_production_with_the_guide_health_check() -> None:
