@@ -1,13 +1,24 @@
-"""Run a stack command and report bad input the way ``make plan`` does: one line per problem, no traceback."""
+"""What every stack command (plan, review, policy-config) shares: its arguments and exit codes, and
+bad input reported as one line per problem, never a traceback."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
-from offline.harness import StackFileError
-from offline.plan import EXIT_CONFIG, EXIT_INTERNAL
+from offline.harness import ROOT, StackFileError
 from stacks.config import ConfigError
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """--stack, --stack-dir and --debug, as every stack command takes them."""
+    parser.add_argument("--stack", default="local", help="stack name: reads Pulumi.<stack>.yaml (default: local)")
+    parser.add_argument("--stack-dir", type=Path, default=ROOT, help="folder of the Pulumi.<stack>.yaml files")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
 
 
 def run_reporting_errors(stack: str, action: Callable[[], int], debug: bool = False) -> int:

@@ -20,13 +20,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from offline.cli_errors import (  # noqa: F401 (the exit codes are part of this command's interface)
+    EXIT_CONFIG,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_VIOLATIONS,
+    run_reporting_errors,
+    stack_arguments,
+)
 from offline.cost import CostEstimate, estimate
 from offline.critical_path import CriticalPath, critical_path
-from offline.harness import ROOT, Captured, ProgramRun, StackFileError, load_stack_file, run_program
+from offline.harness import ROOT, Captured, ProgramRun, load_stack_file, run_program
 from offline.review import Review, review
-from stacks.config import ConfigError, StackConfig, parse_stack_config
-
-EXIT_OK, EXIT_VIOLATIONS, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 3
+from stacks.config import StackConfig, parse_stack_config
 
 
 @dataclass
@@ -201,28 +207,16 @@ def render_text(plan: Plan) -> str:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     parser = argparse.ArgumentParser(prog="make plan", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", default="local", help="stack name: reads Pulumi.<stack>.yaml (default: local)")
+    stack_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
-    parser.add_argument("--stack-dir", type=Path, default=ROOT, help="folder of the Pulumi.<stack>.yaml files")
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     args = parser.parse_args(argv)
-    try:
+
+    def plan_and_print() -> int:
         plan = make_plan(args.stack, args.stack_dir)
-    except ConfigError as exc:
-        print(f"Stack '{args.stack}' has {len(exc.problems)} config error(s); nothing was planned:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_CONFIG
-    except StackFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except Exception as exc:  # a defect in the platform, not in the user's input
-        if args.debug:
-            raise
-        print(f"internal error: {type(exc).__name__}: {exc}; rerun with --debug for the traceback", file=sys.stderr)
-        return EXIT_INTERNAL
-    print(json.dumps(to_json(plan), indent=2) if args.json else render_text(plan))
-    return plan.exit_code
+        print(json.dumps(to_json(plan), indent=2) if args.json else render_text(plan))
+        return plan.exit_code
+
+    return run_reporting_errors(args.stack, plan_and_print, args.debug)
 
 
 if __name__ == "__main__":

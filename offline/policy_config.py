@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from offline.cli_errors import run_reporting_errors
+from offline.cli_errors import run_reporting_errors, stack_arguments
 from offline.harness import ROOT
 from offline.plan import make_plan
 from offline.report import catalogue
@@ -60,10 +60,8 @@ def write_policy_config(config: StackConfig, out: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point: 0 written, 2 bad config or stack file, 3 internal error."""
     parser = argparse.ArgumentParser(prog="make policy-config", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", default="local", help="stack name: reads Pulumi.<stack>.yaml (default: local)")
+    stack_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("review"), help="output folder (default: review)")
-    parser.add_argument("--stack-dir", type=Path, default=ROOT, help="folder of the Pulumi.<stack>.yaml files")
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     args = parser.parse_args(argv)
 
     def write() -> int:

@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from offline.cli_errors import run_reporting_errors
+from offline.cli_errors import run_reporting_errors, stack_arguments
 from offline.harness import ROOT
 from offline.junit import render_junit
 from offline.plan import make_plan
@@ -58,10 +58,8 @@ def review_stack(stack: str, stack_dir: Path = ROOT, out: Path = Path("review"))
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     parser = argparse.ArgumentParser(prog="make review", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", default="local", help="stack name: reads Pulumi.<stack>.yaml (default: local)")
+    stack_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("review"), help="output folder (default: review)")
-    parser.add_argument("--stack-dir", type=Path, default=ROOT, help="folder of the Pulumi.<stack>.yaml files")
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     args = parser.parse_args(argv)
     return run_reporting_errors(args.stack, lambda: review_stack(args.stack, args.stack_dir, args.out), args.debug)
 

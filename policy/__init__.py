@@ -7,6 +7,8 @@ builds the ``PolicyPack``). The offline plan runs these same objects.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pulumi_policy import (
     EnforcementLevel,
     PolicyComplianceFramework,
@@ -19,7 +21,7 @@ from pulumi_policy import (
 )
 
 from policy.catalog import RULE_NAMES, RULES, STACK_RULES
-from policy.rule import CheckContext, Rule, StackResource, StackRule
+from policy.rule import CheckContext, Rule, RuleInfo, StackResource, StackRule
 
 __all__ = ["ALL_POLICIES", "RULES", "RULE_NAMES", "STACK_RULES", "context_from_args", "policy_for", "stack_policy_for"]
 
@@ -37,6 +39,19 @@ def context_from_args(args: ResourceValidationArgs) -> CheckContext:
     )
 
 
+def _metadata(rule: RuleInfo) -> dict[str, Any]:
+    """Severity, enforcement, remediation and the HIPAA / NIST references, as the engine shows them."""
+    return {
+        "enforcement_level": EnforcementLevel(rule.default_enforcement),
+        "severity": Severity(rule.severity),
+        "framework": PolicyComplianceFramework(
+            name="HIPAA Security Rule", reference=rule.hipaa, specification=rule.nist
+        ),
+        "tags": [rule.family, *rule.tags],
+        "remediation_steps": rule.remediation,
+    }
+
+
 def policy_for(rule: Rule) -> ResourceValidationPolicy:
     """Wrap one rule in the policy object the engine runs."""
 
@@ -46,16 +61,7 @@ def policy_for(rule: Rule) -> ResourceValidationPolicy:
         for message in rule.evaluate(args.resource_type, args.props, context_from_args(args)):
             report_violation(message, args.urn)
 
-    return ResourceValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=EnforcementLevel(rule.default_enforcement),
-        severity=Severity(rule.severity),
-        framework=PolicyComplianceFramework(name="HIPAA Security Rule", reference=rule.hipaa, specification=rule.nist),
-        tags=[rule.family, *rule.tags],
-        remediation_steps=rule.remediation,
-    )
+    return ResourceValidationPolicy(name=rule.name, description=rule.description, validate=validate, **_metadata(rule))
 
 
 def stack_policy_for(rule: StackRule) -> StackValidationPolicy:
@@ -73,16 +79,7 @@ def stack_policy_for(rule: StackRule) -> StackValidationPolicy:
         for urn, message in rule.check(resources):
             report_violation(message, urn)
 
-    return StackValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=EnforcementLevel(rule.default_enforcement),
-        severity=Severity(rule.severity),
-        framework=PolicyComplianceFramework(name="HIPAA Security Rule", reference=rule.hipaa, specification=rule.nist),
-        tags=[rule.family, *rule.tags],
-        remediation_steps=rule.remediation,
-    )
+    return StackValidationPolicy(name=rule.name, description=rule.description, validate=validate, **_metadata(rule))
 
 
 ALL_POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [

@@ -46,9 +46,9 @@ class CheckContext:
     resource_type: str = ""
 
 
-@dataclass(frozen=True)
-class Rule:
-    """One compliance rule."""
+@dataclass(frozen=True, kw_only=True)
+class RuleInfo:
+    """What a security officer reads about a rule: name, family, severity, fix and references."""
 
     name: str
     family: Family
@@ -56,11 +56,17 @@ class Rule:
     description: str
     remediation: str
     hipaa: str
-    resource_types: tuple[str, ...]
-    check: ResourceCheck
+    resource_types: tuple[str, ...]  # the resources it judges, for coverage and reports
     nist: str | None = None
     default_enforcement: Literal["advisory", "mandatory"] = "mandatory"
     tags: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule(RuleInfo):
+    """A rule that judges one resource at a time."""
+
+    check: ResourceCheck
 
     def evaluate(self, resource_type: str, props: Mapping[str, Any], ctx: CheckContext) -> list[str]:
         """Violation messages of this rule for one resource (empty when it complies or does not apply)."""
@@ -87,18 +93,8 @@ class StackResource:
 StackCheck = Callable[[list[StackResource]], Iterable[tuple[str, str]]]
 
 
-@dataclass(frozen=True)
-class StackRule:
+@dataclass(frozen=True, kw_only=True)
+class StackRule(RuleInfo):
     """A rule that needs more than one resource to decide (a bucket and its encryption configuration)."""
 
-    name: str
-    family: Family
-    severity: Severity
-    description: str
-    remediation: str
-    hipaa: str
-    resource_types: tuple[str, ...]  # the resources it judges, for coverage and reports
     check: StackCheck
-    nist: str | None = None
-    default_enforcement: Literal["advisory", "mandatory"] = "mandatory"
-    tags: tuple[str, ...] = field(default=())
