@@ -180,6 +180,8 @@ def check_hardened(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]
         yield f"{ctx.name}: capabilities are not dropped (drop ALL, add back only what is needed)"
     if not props.get("memory"):
         yield f"{ctx.name}: no memory limit"
+    if str(props.get("networkMode") or "bridge") in {"bridge", "default"}:
+        yield f"{ctx.name} sits on Docker's default bridge (shared, routed off the host); set network_mode to a platform network"
 
 
 def check_non_root(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
@@ -306,7 +308,7 @@ RULES = [
     ),
     Rule(
         name="docker-container-hardened", family="hardening", severity="medium",
-        description="Containers set no-new-privileges, drop all capabilities and have a memory limit.",
+        description="Containers set no-new-privileges, drop all capabilities, have a memory limit and stay off the default bridge.",
         remediation="Use the ContainerWorkload component, which sets these by default.",
         hipaa=HIPAA["risk-management"], nist="NIST 800-53 CM-7", resource_types=(CONTAINER,),
         check=check_hardened,

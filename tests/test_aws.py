@@ -156,6 +156,9 @@ def test_network_flow_logs_nat_and_endpoint(prod: ProgramRun, staging: ProgramRu
 
 
 def test_log_bucket_accepts_alb_and_s3_logs_over_tls_only(prod: ProgramRun) -> None:
+    by_urn = {r.urn: r.name for r in prod.resources}
+    alb = of_type(prod, "aws:lb/loadBalancer:LoadBalancer")[0]
+    assert "prod-logs-policy" in {by_urn[d] for d in alb.dependencies}  # ELB checks write access at creation
     policy = json.loads(named(prod, "prod-logs-policy").inputs["policy"])
     sids = {s.get("Sid") for s in policy["Statement"]}
     assert sids == {"DenyInsecureTransport", "AlbAccessLogs", "S3ServerAccessLogs"}

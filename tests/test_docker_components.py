@@ -96,6 +96,11 @@ def test_every_container_is_hardened(demo_run: ProgramRun) -> None:
 
 def test_replicas_share_an_alias_and_routed_services_join_the_frontend(demo_run: ProgramRun) -> None:
     api1, api2 = named(demo_run, "demo-api-1"), named(demo_run, "demo-api-2")
+    # Created on the system's backend network, never on Docker's default bridge.
+    assert (
+        api1.inputs["networkMode"] == "demo-backend"
+        and named(demo_run, "demo-worker").inputs["networkMode"] == "demo-backend"
+    )
     nets1 = {(n["name"], tuple(n.get("aliases", []))) for n in api1.inputs["networksAdvanced"]}
     assert nets1 == {("demo-backend", ("api",)), ("demo-frontend", ("demo-api",))}
     assert api1.inputs["networksAdvanced"] == api2.inputs["networksAdvanced"]

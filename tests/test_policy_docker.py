@@ -44,6 +44,7 @@ HARDENED: dict[str, Any] = {
     "securityOpts": ["no-new-privileges:true"],
     "capabilities": {"drops": ["ALL"]},
     "memory": 256,
+    "networkMode": "sys-backend",
     "logOpts": {"max-size": "50m"},
     "user": "101:101",
     "healthcheck": {"tests": ["CMD", "true"]},
@@ -184,7 +185,8 @@ def test_no_plaintext_secret_env() -> None:
 def test_container_hardened() -> None:
     assert run_policy("docker-container-hardened", HARDENED) == []
     found = run_policy("docker-container-hardened", {"image": "x:1"})
-    assert len(found) == 3  # no-new-privileges, capabilities, memory (log rotation is docker-container-logs)
+    # no-new-privileges, capabilities, memory, default bridge (log rotation is docker-container-logs)
+    assert len(found) == 4 and "default bridge" in found[3]
 
 
 def test_non_root_and_healthcheck() -> None:

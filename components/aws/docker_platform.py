@@ -131,7 +131,7 @@ class AwsDockerPlatform(pulumi.ComponentResource):
         self.lb = LoadBalancer(
             name, domain=domain, subnet_ids=self.network.public_subnet_ids, security_group_id=self.alb_sg.id,
             log_bucket=self.log_bucket.name, tags=self.tags, prod=prod, certificate_arn=settings.certificate_arn,
-            hosted_zone_id=settings.hosted_zone_id, waf=settings.waf, opts=child,
+            hosted_zone_id=settings.hosted_zone_id, waf=settings.waf, after=[self.log_bucket], opts=child,
         )  # fmt: skip
         self.systems: dict[str, list[str]] = {}
         self.machines: dict[str, dict[str, object]] = {}

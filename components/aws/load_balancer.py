@@ -54,6 +54,7 @@ class LoadBalancer(pulumi.ComponentResource):
         certificate_arn: str | None = None,
         hosted_zone_id: str | None = None,
         waf: bool = True,
+        after: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:aws:LoadBalancer", name, None, opts)
@@ -65,7 +66,8 @@ class LoadBalancer(pulumi.ComponentResource):
             security_groups=[security_group_id], drop_invalid_header_fields=True, desync_mitigation_mode="strictest",
             enable_deletion_protection=prod, idle_timeout=600,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=log_bucket, prefix=f"alb/{name}", enabled=True),
-            tags=tags, opts=child,
+            # ELB checks at creation that it may write to the bucket: wait for the bucket's policy.
+            tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
         )  # fmt: skip
         cert_arn: pulumi.Input[str]
         cert_arn = certificate_arn or self._acm_certificate(name, domain, hosted_zone_id, tags)

@@ -116,6 +116,9 @@ class ContainerWorkload(pulumi.ComponentResource):
                     ]
                     if spec.gpu
                     else None,
+                    # Join the first platform network at creation, so the container is never on Docker's
+                    # default bridge (which routes off the host and is shared by every container).
+                    network_mode=attachments[0].network if attachments else "none",
                     networks_advanced=[
                         docker.ContainerNetworksAdvancedArgs(name=a.network, aliases=list(a.aliases))
                         for a in attachments
