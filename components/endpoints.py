@@ -42,7 +42,7 @@ class PostgresEndpoint:
                 )
             )
         return pulumi.Output.from_input({"host": self.host, "port": str(self.port), "database": self.database,
-                                         "user": self.user, "password": self.password}[name])  # fmt: skip
+                                         "user": self.user, "password": self.password, "sslmode": self.sslmode}[name])  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ Environment values may reference connection details and secrets that only
 exist once resources are created, with ``${kind:name.field}`` placeholders:
 
 - ``${secret:NAME}`` a generated or config-supplied secret of the system
-- ``${postgres:NAME.FIELD}`` FIELD in host, port, database, user, password, url, async_url
+- ``${postgres:NAME.FIELD}`` FIELD in host, port, database, user, password, url, async_url, sslmode
 - ``${redis:NAME.FIELD}`` FIELD in host, port, password, url
 - ``${bucket:NAME.FIELD}`` FIELD in name, endpoint, access_key, secret_key, region
 - ``${route:NAME.url}`` / ``${route:NAME.host}`` the public URL or host name of a route
@@ -37,7 +37,7 @@ _PLACEHOLDER_RE = re.compile(r"\$\{([a-z]+)(?::([a-z0-9-]+)(?:\.([a-z_]+))?)?\}"
 _NAME_RE = r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$"
 
 PLACEHOLDER_FIELDS: dict[str, set[str]] = {
-    "postgres": {"host", "port", "database", "user", "password", "url", "async_url"},
+    "postgres": {"host", "port", "database", "user", "password", "url", "async_url", "sslmode"},
     "redis": {"host", "port", "password", "url"},
     "bucket": {"name", "endpoint", "access_key", "secret_key", "region"},
     "route": {"url", "host"},

@@ -198,6 +198,25 @@ def check_healthcheck(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[s
         yield f"{ctx.name}: no health check, so a hung service is never restarted or reported"
 
 
+_POSTGRES_IMAGE = re.compile(r"(^|/)(postgres|pgvector|postgis)(:|@|$)")
+
+
+def check_postgres_tls(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    image = str(props.get("image") or "").split("@")[0]
+    if not _POSTGRES_IMAGE.search(image.rsplit(":", 1)[0] + ":"):
+        return
+    args = " ".join(str(a) for a in props.get("command") or [])
+    if "ssl=on" not in args:
+        yield f"{ctx.name} runs PostgreSQL without TLS (-c ssl=on)"
+    hba = [
+        str(u.get("content") or "")
+        for u in props.get("uploads") or []
+        if u and str(u.get("file", "")).endswith("pg_hba.conf")
+    ]
+    if not any(re.search(r"^\s*hostnossl\s+\S+\s+\S+\s+\S+\s+reject", text, re.M) for text in hba):
+        yield f"{ctx.name} accepts connections without TLS (no pg_hba.conf line 'hostnossl ... reject')"
+
+
 def check_container_logs(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
     driver = str(props.get("logDriver") or "json-file")
     if driver not in LOG_DRIVERS:
@@ -361,6 +380,13 @@ RULES = [
         remediation="Set the stack's tags in config; the platform labels every resource with them.",
         hipaa=HIPAA["risk-management"], nist="NIST 800-53 CM-8", resource_types=(CONTAINER, VOLUME, NETWORK),
         check=check_required_labels, default_enforcement="advisory",
+    ),
+    Rule(
+        name="docker-postgres-tls", family="tls", severity="high",
+        description="PostgreSQL containers turn TLS on and refuse network connections without it.",
+        remediation="Use ContainerPostgres, which gives the server a certificate from the stack's CA and a TLS-only pg_hba.conf.",
+        hipaa=HIPAA["transmission-encryption"], nist="NIST 800-53 SC-8", resource_types=(CONTAINER,),
+        check=check_postgres_tls,
     ),
 ]  # fmt: skip
 

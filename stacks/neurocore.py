@@ -473,6 +473,8 @@ def _app_env(s: Settings, environment: str) -> dict[str, str]:
         "DB_NAME": "${postgres:postgres.database}",
         "DB_USER": "${postgres:postgres.user}",
         "DB_PASSWORD": "${postgres:postgres.password}",
+        # libpq and asyncpg read PGSSLMODE: TLS to the database wherever the platform offers it.
+        "PGSSLMODE": "${postgres:postgres.sslmode}",
         "REDIS_HOST": "${redis:redis.host}",
         "REDIS_PORT": "${redis:redis.port}",
         "REDIS_PASSWORD": "${redis:redis.password}",
@@ -709,6 +711,7 @@ def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             "GF_DATABASE_NAME": "${postgres:grafana-db.database}",
             "GF_DATABASE_USER": "${postgres:grafana-db.user}",
             "GF_DATABASE_PASSWORD": "${postgres:grafana-db.password}",
+            "GF_DATABASE_SSL_MODE": "${postgres:grafana-db.sslmode}",
         },
         user="472:0",  # grafana, group root: the image's own layout
         start_period_s=60,

@@ -84,12 +84,28 @@ def test_proxy_is_the_only_published_container_and_guards_the_api(local_run: Pro
     assert "/etc/nginx/auth/cogstack-nlp.htpasswd" in files and "/etc/nginx/tls/tls.key" in files
 
 
-def test_local_ca_issues_a_wildcard_certificate(local_run: ProgramRun) -> None:
-    csr = of_type(local_run, "tls:index/certRequest:CertRequest")[0]
-    assert csr.inputs["dnsNames"] == ["clinical.localhost", "*.clinical.localhost"]
+def test_local_ca_issues_the_proxy_and_database_certificates(local_run: ProgramRun) -> None:
+    csrs = {r.name: r.inputs["dnsNames"] for r in of_type(local_run, "tls:index/certRequest:CertRequest")}
+    assert csrs == {
+        "local-proxy-csr": ["clinical.localhost", "*.clinical.localhost"],
+        "cogstack-nlp-trainer-db-tls-csr": ["trainer-db"],
+    }
     ca = of_type(local_run, "tls:index/selfSignedCert:SelfSignedCert")[0]
     assert ca.inputs["isCaCertificate"] is True
     assert "caCertificatePem" in local_run.exports
+
+
+def test_postgres_accepts_only_tls_from_the_network(local_run: ProgramRun) -> None:
+    db = named(local_run, "cogstack-nlp-trainer-db")
+    command = " ".join(db.inputs["command"])
+    assert "ssl=on" in command and "ssl_min_protocol_version=TLSv1.2" in command
+    uploads = {u["file"]: u for u in db.inputs["uploads"]}
+    assert "hostnossl all       all   all      reject" in uploads["/etc/postgresql/pg_hba.conf"]["content"]
+    key = uploads["/etc/postgresql/tls/server.key"]
+    assert key["permissions"] == "0400" and key["owner"] == "999" and "uploads" in db.additional_secret_outputs
+    trainer = named(local_run, "cogstack-nlp-medcat-trainer")
+    env = dict(e.split("=", 1) for e in trainer.inputs["envs"])
+    assert env["DATABASE_URL"].endswith("@trainer-db:5432/medcattrainer?sslmode=require")
 
 
 def test_data_stays_on_internal_networks(local_run: ProgramRun) -> None:
@@ -253,4 +269,6 @@ def test_a_stack_with_secure_values_plans(tmp_path: Path) -> None:
     uploads = {u["file"]: u["content"] for u in proxy.inputs["uploads"]}
     assert uploads["/etc/nginx/tls/tls.crt"] == cert
     assert uploads["/etc/nginx/tls/tls.key"] == "offline-plan-secret-placeholder"
-    assert not [r for r in plan.run.resources if r.type.startswith("tls:")]  # no local CA when a certificate is given
+    # The given certificate serves the routes: the stack's CA issues only the database's certificate.
+    issued = [r.name for r in plan.run.resources if r.type == "tls:index/locallySignedCert:LocallySignedCert"]
+    assert issued == ["cogstack-nlp-trainer-db-tls-cert"]

@@ -148,6 +148,13 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
      {"isCaCertificate": True, "validityPeriodHours": 43800, "allowedUses": ["server_auth"]}, "without the cert_signing use"),
     ("tls-certificate-profile", secret_r.CERT_REQUEST, {"dnsNames": ["a.example.org"]}, {"subject": {"commonName": "a"}}, "subjectAltName"),
     # docker
+    ("docker-postgres-tls", docker_r.CONTAINER,
+     {"image": "pgvector/pgvector:0.8.0-pg16", "command": ["postgres", "-c", "ssl=on"],
+      "uploads": [{"file": "/etc/postgresql/pg_hba.conf", "content": "hostnossl all all all reject\n"}]},
+     {"image": "postgres:16.6", "command": ["postgres", "-c", "ssl=on"],
+      "uploads": [{"file": "/etc/postgresql/pg_hba.conf", "content": "host all all all scram-sha-256\n"}]},
+     "without TLS (no pg_hba.conf"),
+    ("docker-postgres-tls", docker_r.CONTAINER, {"image": "redis:7.2.7"}, {"image": "registry.example/postgres:16"}, "(-c ssl=on)"),
     ("docker-container-logs", docker_r.CONTAINER, {"logDriver": "json-file", "logOpts": {"max-size": "50m"}}, {"logDriver": "none"}, "keeps no audit trail"),
     ("docker-container-logs", docker_r.CONTAINER, {"logDriver": "journald"}, {"logDriver": "json-file"}, "not rotated"),
     ("docker-network-exposure", docker_r.NETWORK, {"internal": True, "labels": [{"label": "clinical.platform/network", "value": "backend"}]},

@@ -310,7 +310,7 @@ def test_planned_backend_env_resolves_to_this_stack(gpu_plan: Plan) -> None:
     backend = container(gpu_plan, f"{SYSTEM}-backend")
     env = env_of(backend)
     assert env["DATABASE_URL"].startswith("postgresql+asyncpg://stenosis_user:")
-    assert env["DATABASE_URL"].endswith("@db:5432/stenosis?ssl=disable")
+    assert env["DATABASE_URL"].endswith("@db:5432/stenosis?ssl=require")
     assert env["BACKEND_CORS_ORIGINS"] == '["https://stenosis.clinical.localhost"]'
     assert env["DEBUG"] == "False" and len(env["SECRET_KEY"]) == 64
     assert env["REDIS_URL"].startswith("redis://:") and env["REDIS_URL"].endswith("@broker:6379/0")

@@ -207,7 +207,7 @@ def test_planned_api_env_and_command(plan: Plan) -> None:
     api = containers(plan)[f"{SYSTEM}-api-1"]
     env = env_of(api)
     assert env["DATABASE_URL"].startswith("postgresql://compliance:")
-    assert env["DATABASE_URL"].endswith("@db:5432/compliance?sslmode=disable")
+    assert env["DATABASE_URL"].endswith("@db:5432/compliance?sslmode=require")
     assert env["REDIS_URL"].startswith("redis://:") and env["REDIS_URL"].endswith("@cache:6379/0")
     assert env["REDIS_HOST"] == "cache" and env["REDIS_PORT"] == "6379"
     assert len(env["SECRET_KEY"]) == 64 and "envs" in api.additional_secret_outputs

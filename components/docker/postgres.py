@@ -10,6 +10,7 @@ import pulumi_random as random
 from components.docker.volumes import named_volume
 from components.docker.workload import Attachment, ContainerWorkload, Upload
 from components.endpoints import PostgresEndpoint
+from components.onprem.tls import IssuedCertificate
 from components.specs import HealthCheckSpec, PostgresSpec, ResourcesSpec, ServiceSpec, VolumeSpec
 
 POSTGRES_IMAGES = {
@@ -19,11 +20,35 @@ POSTGRES_IMAGES = {
     "16": "postgres:16.6",
     "17": "postgres:17.2",
 }
+POSTGRES_UID = "999"  # the official images' postgres user
 PGVECTOR_IMAGES = {
     "15": "pgvector/pgvector:0.8.0-pg15",
     "16": "pgvector/pgvector:0.8.0-pg16",
     "17": "pgvector/pgvector:0.8.0-pg17",
 }
+
+
+TLS_DIR = "/etc/postgresql/tls"
+HBA_PATH = "/etc/postgresql/pg_hba.conf"
+TLS_ARGS = (
+    "-c", "ssl=on", "-c", f"ssl_cert_file={TLS_DIR}/server.crt", "-c", f"ssl_key_file={TLS_DIR}/server.key",
+    "-c", "ssl_min_protocol_version=TLSv1.2", "-c", f"hba_file={HBA_PATH}",
+)  # fmt: skip
+# The container's own socket (init scripts, health checks) trusts; the network needs TLS and a password.
+PG_HBA = """# TYPE    DATABASE  USER  ADDRESS  METHOD
+local     all       all            trust
+hostnossl all       all   all      reject
+hostssl   all       all   all      scram-sha-256
+"""
+
+
+def tls_uploads(tls: IssuedCertificate) -> list[Upload]:
+    """Certificate, key (readable by the postgres user only) and the TLS-only pg_hba.conf."""
+    return [
+        Upload(f"{TLS_DIR}/server.crt", tls.certificate_pem, "0444", POSTGRES_UID),
+        Upload(f"{TLS_DIR}/server.key", tls.private_key_pem, "0400", POSTGRES_UID),
+        Upload(HBA_PATH, PG_HBA, "0444", POSTGRES_UID),
+    ]
 
 
 def postgres_image(spec: PostgresSpec) -> str:
@@ -39,9 +64,11 @@ class ContainerPostgres(pulumi.ComponentResource):
     """PostgreSQL in a container, reachable only on the system's internal network.
 
     Secure defaults: generated 32-character password (secret); SCRAM-SHA-256
-    authentication; data checksums; connection logging; no host port; data
-    on a named volume that is ``protect``-ed in prod; runs as the image's
-    ``postgres`` user (uid 999), never root.
+    authentication; with a certificate, TLS 1.2+ required for every network
+    connection (``hostnossl ... reject``) and clients told ``sslmode=require``;
+    data checksums; connection logging; no host port; data on a named volume
+    that is ``protect``-ed in prod; runs as the image's ``postgres`` user
+    (uid 999), never root.
     """
 
     endpoint: PostgresEndpoint
@@ -53,6 +80,7 @@ class ContainerPostgres(pulumi.ComponentResource):
         *,
         network: pulumi.Input[str],
         labels: Mapping[str, str],
+        tls: IssuedCertificate | None = None,
         protect: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -69,12 +97,13 @@ class ContainerPostgres(pulumi.ComponentResource):
             command=(
                 "postgres", "-c", f"max_connections={spec.max_connections}", "-c", "password_encryption=scram-sha-256",
                 "-c", "log_connections=on", "-c", "log_disconnections=on", "-c", "log_min_duration_statement=1000",
+                *(TLS_ARGS if tls else ()),
             ),
             env={"POSTGRES_USER": spec.user, "POSTGRES_DB": spec.database, "PGDATA": "/var/lib/postgresql/data/pgdata",
                  "POSTGRES_INITDB_ARGS": "--auth-host=scram-sha-256 --data-checksums"},
             health=HealthCheckSpec(command=("pg_isready", "-U", spec.user, "-d", spec.database), interval_s=10, start_period_s=30),
             resources=ResourcesSpec(cpus=1, memory_mb=1024, shm_mb=256),
-            user="999:999",
+            user=f"{POSTGRES_UID}:{POSTGRES_UID}",
             tmpfs=("/tmp", "/var/run/postgresql"),
             volumes=(VolumeSpec(name="data", mount_path="/var/lib/postgresql/data", size_gb=spec.storage_gb),),
         )  # fmt: skip
@@ -84,7 +113,10 @@ class ContainerPostgres(pulumi.ComponentResource):
             env={**service.env, "POSTGRES_PASSWORD": password.result},
             attachments=[Attachment(network, (spec.name,))],
             volumes={"data": volume.name},
-            uploads=[Upload("/docker-entrypoint-initdb.d/10-extensions.sql", init_sql)] if init_sql else [],
+            uploads=[
+                *([Upload("/docker-entrypoint-initdb.d/10-extensions.sql", init_sql)] if init_sql else []),
+                *(tls_uploads(tls) if tls else []),
+            ],
             labels=labels,
             role="data",
             sensitive_env=True,
@@ -92,6 +124,6 @@ class ContainerPostgres(pulumi.ComponentResource):
         )
         self.endpoint = PostgresEndpoint(
             host=spec.name, port=5432, database=spec.database, user=spec.user,
-            password=pulumi.Output.secret(password.result), sslmode="disable",
+            password=pulumi.Output.secret(password.result), sslmode="require" if tls else "disable",
         )  # fmt: skip
         self.register_outputs({"host": spec.name, "port": 5432, "database": spec.database, "user": spec.user})

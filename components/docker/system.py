@@ -16,6 +16,7 @@ from components.docker.redis import ContainerRedis
 from components.docker.volumes import named_volume
 from components.docker.workload import AUTH_LABEL, Attachment, ContainerWorkload, Upload
 from components.endpoints import SystemRefs, is_sensitive, resolve
+from components.onprem.tls import PrivateCertificateAuthority
 from components.specs import ServiceSpec, SystemSpec, placeholders
 
 
@@ -73,6 +74,7 @@ class DockerSystem(pulumi.ComponentResource):
         labels: Mapping[str, str],
         config_secrets: Mapping[str, pulumi.Output[str]],
         auth_file_dir: str,
+        certificate_authority: PrivateCertificateAuthority | None = None,
         protect_data: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -101,8 +103,17 @@ class DockerSystem(pulumi.ComponentResource):
         # Data stores by placeholder (kind, name), so each service waits only for the ones it uses.
         stores: dict[tuple[str, str], pulumi.Resource] = {}
         for pg in spec.postgres:
+            server_tls = (
+                certificate_authority.issue(f"{name}-{pg.name}-tls", [pg.name]) if certificate_authority else None
+            )
             db = ContainerPostgres(
-                f"{name}-{pg.name}", pg, network=backend.name, labels=labels, protect=protect_data, opts=child
+                f"{name}-{pg.name}",
+                pg,
+                network=backend.name,
+                labels=labels,
+                tls=server_tls,
+                protect=protect_data,
+                opts=child,
             )
             refs.postgres[pg.name] = db.endpoint
             stores[("postgres", pg.name)] = db

@@ -14,7 +14,7 @@ import pulumi_random as random
 from components.docker.network import bridge_network, carve_subnets
 from components.docker.proxy import TlsProxy
 from components.docker.system import DockerSystem, SystemSubnets
-from components.onprem.tls import LocalCertificateAuthority
+from components.onprem.tls import PrivateCertificateAuthority
 from components.specs import SystemSpec
 
 AUTH_DIR = "/etc/nginx/auth"
@@ -65,14 +65,17 @@ class DockerHostPlatform(pulumi.ComponentResource):
         subnets = carve_subnets(cidr, 1 + 3 * len(system_names))
         self._subnets = {sys: SystemSubnets(*subnets[1 + 3 * i : 4 + 3 * i]) for i, sys in enumerate(system_names)}
         self.edge = bridge_network(f"{name}-edge", subnets[0], role="edge", labels=self.labels, parent=self)
+        # The stack's own CA: data service certificates always, the proxy's only without a provided one.
+        self.ca = PrivateCertificateAuthority(
+            f"{name}-ca", f"Clinical platform CA ({domain})", opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.ca_certificate_pem: pulumi.Input[str] | None = self.ca.ca_certificate_pem
         if tls.certificate_pem and tls.private_key_pem is not None:
             self.certificate_pem: pulumi.Input[str] = tls.certificate_pem
             self.private_key_pem: pulumi.Input[str] = pulumi.Output.secret(tls.private_key_pem)
-            self.ca_certificate_pem: pulumi.Input[str] | None = None
         else:
-            ca = LocalCertificateAuthority(f"{name}-tls", domain, opts=pulumi.ResourceOptions(parent=self))
-            self.certificate_pem, self.private_key_pem = ca.certificate_pem, ca.private_key_pem
-            self.ca_certificate_pem = ca.ca_certificate_pem
+            issued = self.ca.issue(f"{name}-proxy", [domain, f"*.{domain}"])
+            self.certificate_pem, self.private_key_pem = issued.certificate_pem, issued.private_key_pem
         self.systems: dict[str, DockerSystem] = {}
         self.credentials: dict[str, pulumi.Output[str]] = {}
 
@@ -86,6 +89,7 @@ class DockerHostPlatform(pulumi.ComponentResource):
             labels=self.labels,
             config_secrets=config_secrets,
             auth_file_dir=AUTH_DIR,
+            certificate_authority=self.ca,
             protect_data=self.protect_data,
             opts=pulumi.ResourceOptions(parent=self),
         )

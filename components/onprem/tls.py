@@ -1,60 +1,81 @@
-"""Certificates for the TLS proxy: a local CA for local stacks, or the hospital's own certificate."""
+"""A private certificate authority on the Docker host: the proxy's local certificate and the data services'.
+
+The stack's CA signs the wildcard certificate of the TLS proxy on local
+stacks (staging and prod bring the hospital's own) and, on every Docker
+stack, one certificate per data service so connections to PostgreSQL are
+encrypted even on the host's internal networks.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_tls as tls
 
-VALIDITY_HOURS = 24 * 365
+SERVER_VALIDITY_HOURS = 24 * 365  # under the 398-day limit for server certificates
+CA_VALIDITY_HOURS = 24 * 365 * 5
 
 
-class LocalCertificateAuthority(pulumi.ComponentResource):
-    """A private CA (ECDSA P-384) and a wildcard server certificate for ``*.<domain>``.
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """A server certificate (chain with the CA) and its private key (secret)."""
 
-    For local and development stacks only (the config rejects self-signed
-    certificates in staging and prod). Import ``ca_certificate_pem`` into a
-    browser or ``curl --cacert`` to trust the routes. Keys never leave
-    Pulumi state, where they are secrets.
-    """
-
-    ca_certificate_pem: pulumi.Output[str]
     certificate_pem: pulumi.Output[str]
     private_key_pem: pulumi.Output[str]
 
-    def __init__(self, name: str, domain: str, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("clinical:onprem:LocalCertificateAuthority", name, None, opts)
+
+class PrivateCertificateAuthority(pulumi.ComponentResource):
+    """A private CA (ECDSA P-384, 5 years, cert signing only) that issues ECDSA P-256 server certificates.
+
+    Secure defaults: keys are generated in Pulumi state, where they are
+    secrets, and never written elsewhere; server certificates last one year,
+    are renewed 30 days before expiry, carry only the server_auth usage and
+    name their hosts in subjectAltName. Import ``ca_certificate_pem`` into a
+    browser or ``curl --cacert`` to trust what it signs.
+    """
+
+    ca_certificate_pem: pulumi.Output[str]
+
+    def __init__(self, name: str, common_name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("clinical:onprem:PrivateCertificateAuthority", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        ca_key = tls.PrivateKey(f"{name}-ca-key", algorithm="ECDSA", ecdsa_curve="P384", opts=child)
-        ca = tls.SelfSignedCert(
+        self._key = tls.PrivateKey(f"{name}-ca-key", algorithm="ECDSA", ecdsa_curve="P384", opts=child)
+        self._ca = tls.SelfSignedCert(
             f"{name}-ca",
-            private_key_pem=ca_key.private_key_pem,
+            private_key_pem=self._key.private_key_pem,
             is_ca_certificate=True,
-            validity_period_hours=VALIDITY_HOURS * 5,
+            validity_period_hours=CA_VALIDITY_HOURS,
             allowed_uses=["cert_signing", "crl_signing"],
-            subject=tls.SelfSignedCertSubjectArgs(
-                common_name=f"Clinical platform local CA ({domain})", organization="Clinical platform"
-            ),
+            subject=tls.SelfSignedCertSubjectArgs(common_name=common_name, organization="Clinical platform"),
             opts=child,
         )
-        key = tls.PrivateKey(f"{name}-server-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
+        self.ca_certificate_pem = self._ca.cert_pem
+        self.register_outputs({"caCertificatePem": self.ca_certificate_pem})
+
+    def issue(self, name: str, dns_names: Sequence[str]) -> IssuedCertificate:
+        """A server certificate for ``dns_names`` (the first is the subject), signed by this CA."""
+        child = pulumi.ResourceOptions(parent=self)
+        key = tls.PrivateKey(f"{name}-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
         csr = tls.CertRequest(
-            f"{name}-server-csr",
+            f"{name}-csr",
             private_key_pem=key.private_key_pem,
-            dns_names=[domain, f"*.{domain}"],
-            subject=tls.CertRequestSubjectArgs(common_name=f"*.{domain}"),
+            dns_names=list(dns_names),
+            subject=tls.CertRequestSubjectArgs(common_name=dns_names[0]),
             opts=child,
         )
         cert = tls.LocallySignedCert(
-            f"{name}-server-cert",
+            f"{name}-cert",
             cert_request_pem=csr.cert_request_pem,
-            ca_private_key_pem=ca_key.private_key_pem,
-            ca_cert_pem=ca.cert_pem,
-            validity_period_hours=VALIDITY_HOURS,
+            ca_private_key_pem=self._key.private_key_pem,
+            ca_cert_pem=self._ca.cert_pem,
+            validity_period_hours=SERVER_VALIDITY_HOURS,
             early_renewal_hours=24 * 30,
             allowed_uses=["digital_signature", "key_encipherment", "server_auth"],
             opts=child,
         )
-        self.ca_certificate_pem = ca.cert_pem
-        self.certificate_pem = pulumi.Output.concat(cert.cert_pem, ca.cert_pem)
-        self.private_key_pem = pulumi.Output.secret(key.private_key_pem)
-        self.register_outputs({"caCertificatePem": self.ca_certificate_pem})
+        return IssuedCertificate(
+            certificate_pem=pulumi.Output.concat(cert.cert_pem, self._ca.cert_pem),
+            private_key_pem=pulumi.Output.secret(key.private_key_pem),
+        )
