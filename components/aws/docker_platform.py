@@ -152,47 +152,29 @@ class AwsDockerPlatform(pulumi.ComponentResource):
         egress_rules = [Rule("egress", 443, "HTTPS to AWS APIs and image registries", cidr=WORLD_V4)]
         if any(s.egress for s in spec.services):
             egress_rules.append(Rule("egress", 587, "SMTP submission (mail-sending services)", cidr=WORLD_V4))
+
+        def data_security_group(store: str, what: str, port: int) -> aws.ec2.SecurityGroup:
+            """A data service's own group: its port from this system's VMs only (and the VMs' egress to it)."""
+            sg = security_group(f"{name}-{store}-sg", vpc_id=vpc_id, description=f"{name} {what}",
+                                tags={**tags, "role": "data"}, parent=system)  # fmt: skip
+            add_rules(f"{name}-{store}-sg", sg, [Rule("ingress", port, f"{what} from {name} VMs", peer=workload_sg.id)],
+                      tags, system)  # fmt: skip
+            egress_rules.append(Rule("egress", port, f"{what} {store}", peer=sg.id))
+            return sg
+
         for pg in spec.postgres:
-            sg = security_group(
-                f"{name}-{pg.name}-sg",
-                vpc_id=vpc_id,
-                description=f"{name} PostgreSQL",
-                tags={**tags, "role": "data"},
-                parent=system,
-            )
-            add_rules(
-                f"{name}-{pg.name}-sg",
-                sg,
-                [Rule("ingress", 5432, f"PostgreSQL from {name} VMs", peer=workload_sg.id)],
-                tags,
-                system,
-            )
-            egress_rules.append(Rule("egress", 5432, f"PostgreSQL {pg.name}", peer=sg.id))
             db = ManagedPostgres(
-                f"{name}-{pg.name}", pg, subnet_ids=private, security_group_id=sg.id, kms_key_arn=self.key.arn,
-                sizing=self.sizing, prod=self.prod, tags=tags, opts=child,
+                f"{name}-{pg.name}", pg, subnet_ids=private,
+                security_group_id=data_security_group(pg.name, "PostgreSQL", 5432).id,
+                kms_key_arn=self.key.arn, sizing=self.sizing, prod=self.prod, tags=tags, opts=child,
             )  # fmt: skip
             refs.postgres[pg.name] = db.endpoint
             stores.append(db)
         for rd in spec.redis:
-            sg = security_group(
-                f"{name}-{rd.name}-sg",
-                vpc_id=vpc_id,
-                description=f"{name} Redis",
-                tags={**tags, "role": "data"},
-                parent=system,
-            )
-            add_rules(
-                f"{name}-{rd.name}-sg",
-                sg,
-                [Rule("ingress", 6379, f"Redis from {name} VMs", peer=workload_sg.id)],
-                tags,
-                system,
-            )
-            egress_rules.append(Rule("egress", 6379, f"Redis {rd.name}", peer=sg.id))
             cache = ManagedRedis(
-                f"{name}-{rd.name}", rd, subnet_ids=private, security_group_id=sg.id, kms_key_arn=self.key.arn,
-                sizing=self.sizing, prod=self.prod, tags=tags, opts=child,
+                f"{name}-{rd.name}", rd, subnet_ids=private,
+                security_group_id=data_security_group(rd.name, "Redis", 6379).id,
+                kms_key_arn=self.key.arn, sizing=self.sizing, prod=self.prod, tags=tags, opts=child,
             )  # fmt: skip
             refs.redis[rd.name] = cache.endpoint
             stores.append(cache)
