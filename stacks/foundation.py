@@ -30,6 +30,8 @@ class Platform(Protocol):
 
     def route_urls(self) -> dict[str, list[str]]: ...
 
+    def machine_choices(self) -> dict[str, dict[str, object]]: ...
+
 
 def resource_labels(config: StackConfig) -> dict[str, str]:
     """Governance labels on every resource: environment, stack and the stack's tags."""
@@ -88,8 +90,7 @@ def deploy(config: StackConfig) -> None:
     pulumi.export("routes", platform.route_urls())
     pulumi.export("basicAuthUser", config.auth.username)
     pulumi.export("basicAuthPasswords", pulumi.Output.secret(platform.credentials))
-    machines = getattr(platform, "machine_choices", None)
-    if machines is not None:
-        pulumi.export("machines", machines())
+    if machines := platform.machine_choices():
+        pulumi.export("machines", machines)
     if platform.ca_certificate_pem is not None:
         pulumi.export("caCertificatePem", platform.ca_certificate_pem)

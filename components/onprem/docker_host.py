@@ -96,6 +96,10 @@ class DockerHostPlatform(pulumi.ComponentResource):
         self.systems[spec.name] = system
         return system
 
+    def machine_choices(self) -> dict[str, dict[str, object]]:
+        """The stack runs on the hospital's own host: no machine is chosen."""
+        return {}
+
     def route_urls(self) -> dict[str, list[str]]:
         """Public URLs per system."""
         return {name: [f"https://{r.fqdn}" for r in s.routes] for name, s in self.systems.items()}
