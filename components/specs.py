@@ -96,6 +96,12 @@ class HealthCheckSpec(Spec):
     retries: int = Field(3, ge=1, le=20)
     start_period_s: int = Field(30, ge=0, le=3600, description="Grace period (model loading can take minutes).")
 
+    @classmethod
+    def python_http(cls, port: int, path: str, *, python: str = "python3", start_period_s: int = 30) -> HealthCheckSpec:
+        """An HTTP probe run by the image's own Python, for images that ship no curl."""
+        probe = f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{port}{path}',timeout=8)"
+        return cls(command=(python, "-c", probe), interval_s=30, timeout_s=10, retries=3, start_period_s=start_period_s)
+
     @model_validator(mode="after")
     def _one_probe(self) -> HealthCheckSpec:
         if (self.http_path is None) == (self.command is None):

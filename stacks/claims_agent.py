@@ -361,17 +361,7 @@ def build(ctx: SystemContext) -> SystemSpec:
         command=_app_command(s.api_command),
         env=_app_env(s, None),
         # Liveness only: /health/detailed checks Gmail, NCB and Google, which must not restart the API.
-        health=HealthCheckSpec(
-            command=(
-                "python",
-                "-c",
-                f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{API_PORT}/health',timeout=8)",
-            ),
-            interval_s=30,
-            timeout_s=10,
-            retries=3,
-            start_period_s=60,
-        ),
+        health=HealthCheckSpec.python_http(API_PORT, "/health", python="python", start_period_s=60),
         resources=ctx.size(
             ResourcesSpec(cpus=1, memory_mb=2048),
             ResourcesSpec(cpus=2, memory_mb=4096),

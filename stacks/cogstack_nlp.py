@@ -103,17 +103,7 @@ def build(ctx: SystemContext) -> SystemSpec:
         port=5000,
         env=medcat_env,
         # The image ships no curl; probe /api/info with its own Python.
-        health=HealthCheckSpec(
-            command=(
-                "python3",
-                "-c",
-                "import urllib.request;urllib.request.urlopen('http://127.0.0.1:5000/api/info',timeout=8)",
-            ),
-            interval_s=30,
-            timeout_s=10,
-            retries=3,
-            start_period_s=120,
-        ),
+        health=HealthCheckSpec.python_http(5000, "/api/info", start_period_s=120),
         resources=api,
         gpu=gpu,
         volumes=(

@@ -573,17 +573,7 @@ def _application(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
         command=uvicorn,
         env=env,
         # The API image is Python; probe with it rather than count on curl.
-        health=HealthCheckSpec(
-            command=(
-                "python3",
-                "-c",
-                f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{s.api_port}{s.api_health_path}',timeout=8)",
-            ),
-            interval_s=30,
-            timeout_s=10,
-            retries=3,
-            start_period_s=60,
-        ),
+        health=HealthCheckSpec.python_http(s.api_port, s.api_health_path, start_period_s=60),
         resources=ctx.size(
             ResourcesSpec(cpus=2, memory_mb=2048),
             ResourcesSpec(cpus=4, memory_mb=4096),

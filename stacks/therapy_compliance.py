@@ -163,17 +163,7 @@ def build(ctx: SystemContext) -> SystemSpec:
         command=gunicorn,
         env=env,
         # The image is Python; probe /health with it rather than assume curl.
-        health=HealthCheckSpec(
-            command=(
-                "python3",
-                "-c",
-                f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{API_PORT}/health',timeout=8)",
-            ),
-            interval_s=30,
-            timeout_s=10,
-            retries=3,
-            start_period_s=120,
-        ),
+        health=HealthCheckSpec.python_http(API_PORT, "/health", start_period_s=120),
         resources=ctx.size(
             ResourcesSpec(cpus=2, memory_mb=8192, shm_mb=1024),
             ResourcesSpec(cpus=8, memory_mb=16384, shm_mb=2048),
