@@ -85,8 +85,7 @@ import re
 import shlex
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator
 
 from components.specs import (
     FileSpec,
@@ -101,7 +100,7 @@ from components.specs import (
     VolumeSpec,
 )
 from stacks.monitoring import grafana_service, prometheus_datasource, prometheus_service, wget_probe
-from stacks.registry import SystemContext
+from stacks.registry import SystemContext, SystemSettings
 
 NAME = "claims-agent"
 SERVICES = ("api", "worker", "poller", "prometheus", "grafana", "redis-exporter")
@@ -210,10 +209,8 @@ _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-
 _HTTPS_URL_RE = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?$")
 
 
-class Settings(BaseModel):
+class Settings(SystemSettings):
     """``overrides.claims-agent.settings``: the guide's .env.prod knobs and how the team's images start."""
-
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     api_command: str = Field(description="Command that starts the API on port 8000 (the image's CMD).")
     worker_command: str = Field(description="Command that starts the OCR worker.")

@@ -18,8 +18,7 @@ with its weak defaults replaced:
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from components.specs import (
     GpuSpec,
@@ -32,7 +31,7 @@ from components.specs import (
     SystemSpec,
     VolumeSpec,
 )
-from stacks.registry import SystemContext
+from stacks.registry import SystemContext, SystemSettings
 
 NAME = "cogstack-nlp"
 SERVICES = ("medcat-service", "medcat-trainer", "solr", "trainer-admin")
@@ -49,10 +48,8 @@ SOLR_IMAGE = "solr:8.11.3"
 GPU_REQUEST = GpuSpec(count=1, min_vram_gb=16)
 
 
-class Settings(BaseModel):
+class Settings(SystemSettings):
     """``overrides.cogstack-nlp.settings``: the guide's app.env / medcat.env knobs."""
-
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     model_pack: str = Field(
         "medcat-snomed-2024.zip", pattern=r"^[A-Za-z0-9._-]+\.zip$", description="Model pack file in the models volume."

@@ -96,8 +96,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator
 
 from components.specs import (
     FileSpec,
@@ -113,7 +112,7 @@ from components.specs import (
     VolumeSpec,
 )
 from stacks.monitoring import PROMETHEUS_PORT, grafana_service, prometheus_service, wget_probe
-from stacks.registry import SystemContext
+from stacks.registry import SystemContext, SystemSettings
 
 NAME = "neurocore"
 SERVICES = (
@@ -156,10 +155,8 @@ _MODULE_RE = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 _HTTP_PATH_RE = r"^/[A-Za-z0-9/_.-]*$"
 
 
-class Settings(BaseModel):
+class Settings(SystemSettings):
     """``overrides.neurocore.settings``: the guide's ``.env`` and compose knobs an operator may change."""
-
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     api_port: int = Field(8002, ge=1024, le=65535, description="Port the API listens on (the guide: 8002).")
     frontend_port: int = Field(3002, ge=1024, le=65535, description="Port the frontend image's nginx listens on.")

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
 
 from components.specs import GpuSpec, ResourcesSpec, SecretSpec, SystemSpec
 
@@ -34,6 +35,12 @@ _MODULES = {
     "therapy-compliance": "stacks.therapy_compliance",
 }
 SYSTEMS: dict[str, str] = dict(_MODULES)
+
+
+class SystemSettings(BaseModel):
+    """Base of a system's ``Settings``: camelCase keys as in the stack file, typos rejected."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
 
 def _module(name: str) -> ModuleType:

@@ -48,8 +48,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from components.specs import (
     BucketSpec,
@@ -66,7 +65,7 @@ from components.specs import (
     VolumeSpec,
 )
 from stacks.monitoring import PROMETHEUS_PORT, grafana_service, prometheus_datasource, prometheus_service, wget_probe
-from stacks.registry import SystemContext
+from stacks.registry import SystemContext, SystemSettings
 
 NAME = "stenosis-detection"
 SERVICES = ("backend", "worker", "frontend", "db-init", "prometheus", "grafana")
@@ -85,10 +84,8 @@ UPLOAD_LIMIT_MB, INFERENCE_TIMEOUT_S = 500, 300
 TASKS_APP = "app.services.tasks"
 
 
-class Settings(BaseModel):
+class Settings(SystemSettings):
     """``overrides.stenosis-detection.settings``: the guide's .env and worker knobs."""
-
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     batch_size: int = Field(4, ge=1, le=64, description="BATCH_SIZE: images per inference batch (GPU memory bound).")
     mixed_precision: bool = Field(True, description="ENABLE_MIXED_PRECISION on GPU; always off on CPU.")

@@ -44,8 +44,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from components.specs import (
     HealthCheckSpec,
@@ -58,7 +57,7 @@ from components.specs import (
     SystemSpec,
     VolumeSpec,
 )
-from stacks.registry import SystemContext
+from stacks.registry import SystemContext, SystemSettings
 
 NAME = "therapy-compliance"
 SERVICES = ("api",)
@@ -70,10 +69,8 @@ API_PORT = 8001
 PROD_REPLICAS = 3
 
 
-class Settings(BaseModel):
+class Settings(SystemSettings):
     """``overrides.therapy-compliance.settings``: the guide's .env, config.yaml and gunicorn knobs."""
-
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     workers: int = Field(4, ge=1, le=32, description="gunicorn worker processes per replica.")
     worker_timeout_s: int = Field(300, ge=30, le=3600, description="gunicorn --timeout (long analyses).")
