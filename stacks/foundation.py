@@ -30,6 +30,9 @@ class Platform(Protocol):
 
     def route_urls(self) -> dict[str, list[str]]: ...
 
+    @property
+    def admin_passwords(self) -> dict[str, dict[str, pulumi.Output[str]]]: ...
+
     def machine_choices(self) -> dict[str, dict[str, object]]: ...
 
 
@@ -90,6 +93,7 @@ def deploy(config: StackConfig) -> None:
     pulumi.export("routes", platform.route_urls())
     pulumi.export("basicAuthUser", config.auth.username)
     pulumi.export("basicAuthPasswords", pulumi.Output.secret(platform.credentials))
+    pulumi.export("adminPasswords", pulumi.Output.secret({k: v for k, v in platform.admin_passwords.items() if v}))
     if machines := platform.machine_choices():
         pulumi.export("machines", machines)
     if platform.ca_certificate_pem is not None:

@@ -272,3 +272,10 @@ def test_a_stack_with_secure_values_plans(tmp_path: Path) -> None:
     # The given certificate serves the routes: the stack's CA issues only the database's certificate.
     issued = [r.name for r in plan.run.resources if r.type == "tls:index/locallySignedCert:LocallySignedCert"]
     assert issued == ["cogstack-nlp-trainer-db-tls-cert"]
+
+
+def test_generated_admin_passwords_are_exported_for_operators(local_run: ProgramRun) -> None:
+    exported = local_run.exports["adminPasswords"]["cogstack-nlp"]["trainer-admin-password"]
+    job = named(local_run, "cogstack-nlp-trainer-admin")
+    env = dict(e.split("=", 1) for e in job.inputs["envs"])
+    assert exported == env["DJANGO_SUPERUSER_PASSWORD"] and len(exported) == 32

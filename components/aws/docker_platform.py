@@ -30,6 +30,7 @@ from components.aws.tags import aws_tags
 from components.endpoints import BucketEndpoint, SystemRefs, is_sensitive, resolve
 from components.gpu_catalog import cheapest_machine
 from components.onprem.docker_host import htpasswd_line
+from components.secrets import admin_passwords, system_secrets
 from components.specs import HealthCheckSpec, ResourcesSpec, RouteSpec, ServiceSpec, SystemSpec
 
 GATEWAY_FIRST_PORT = 8081
@@ -136,6 +137,7 @@ class AwsDockerPlatform(pulumi.ComponentResource):
         self.systems: dict[str, list[str]] = {}
         self.machines: dict[str, dict[str, object]] = {}
         self.credentials: dict[str, pulumi.Output[str]] = {}
+        self.admin_passwords: dict[str, dict[str, pulumi.Output[str]]] = {}
         self.ca_certificate_pem: pulumi.Input[str] | None = None
 
     def add_system(self, spec: SystemSpec, config_secrets: Mapping[str, pulumi.Output[str]]) -> None:
@@ -191,14 +193,8 @@ class AwsDockerPlatform(pulumi.ComponentResource):
                 name=bucket.name, endpoint=f"https://s3.{self.settings.region}.amazonaws.com", access_key="",
                 secret_key=pulumi.Output.secret(""), region=self.settings.region,
             )  # fmt: skip
-        for secret in spec.secrets:
-            if secret.source == "generated":
-                generated = random.RandomPassword(
-                    f"{name}-{secret.name}", length=secret.length, special=False, opts=child
-                )
-                refs.secrets[secret.name] = pulumi.Output.secret(generated.result)
-            else:
-                refs.secrets[secret.name] = pulumi.Output.secret(config_secrets.get(f"{name}-{secret.name}", ""))
+        refs.secrets.update(system_secrets(name, spec.secrets, config_secrets, system))
+        self.admin_passwords[name] = admin_passwords(refs.secrets)
 
         services = [s for s in spec.services if s.replicas > 0]
         gateway_routes: list[cloud_init.GatewayRoute] = []

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_random as random
 
 from components.docker.network import bridge_network
 from components.docker.object_store import ContainerObjectStore
@@ -17,6 +16,7 @@ from components.docker.volumes import named_volume
 from components.docker.workload import AUTH_LABEL, Attachment, ContainerWorkload, Upload
 from components.endpoints import SystemRefs, is_sensitive, resolve
 from components.onprem.tls import PrivateCertificateAuthority
+from components.secrets import admin_passwords, system_secrets
 from components.specs import ServiceSpec, SystemSpec, placeholders
 
 
@@ -91,14 +91,8 @@ class DockerSystem(pulumi.ComponentResource):
         self.frontend = frontend.name
 
         refs = SystemRefs(domain=domain, route_hosts={r.name: f"{r.host}.{domain}" for r in spec.routes})
-        for secret in spec.secrets:
-            if secret.source == "generated":
-                value = random.RandomPassword(f"{name}-{secret.name}", length=secret.length, special=False, opts=child)
-                refs.secrets[secret.name] = pulumi.Output.secret(value.result)
-            elif f"{spec.name}-{secret.name}" in config_secrets:
-                refs.secrets[secret.name] = pulumi.Output.secret(config_secrets[f"{spec.name}-{secret.name}"])
-            else:  # an optional config secret left unset
-                refs.secrets[secret.name] = pulumi.Output.secret("")
+        refs.secrets.update(system_secrets(name, spec.secrets, config_secrets, self))
+        self.admin_passwords = admin_passwords(refs.secrets)
 
         # Data stores by placeholder (kind, name), so each service waits only for the ones it uses.
         stores: dict[tuple[str, str], pulumi.Resource] = {}

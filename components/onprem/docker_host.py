@@ -96,6 +96,11 @@ class DockerHostPlatform(pulumi.ComponentResource):
         self.systems[spec.name] = system
         return system
 
+    @property
+    def admin_passwords(self) -> dict[str, dict[str, pulumi.Output[str]]]:
+        """Generated administrator passwords per system."""
+        return {name: system.admin_passwords for name, system in self.systems.items() if system.admin_passwords}
+
     def machine_choices(self) -> dict[str, dict[str, object]]:
         """The stack runs on the hospital's own host: no machine is chosen."""
         return {}
