@@ -155,10 +155,15 @@ def _aws_outputs(type_token: str, name: str) -> dict[str, Any]:
 class PlatformMocks(Mocks):
     """Answers registrations with plausible outputs and invokes with fixed, realistic data."""
 
-    def __init__(self, invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None) -> None:
+    def __init__(
+        self, invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None, preview: bool = False
+    ) -> None:
         self.invokes = dict(invokes or {})
+        self.preview = preview
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if self.preview:  # as in `pulumi preview`: nothing the provider computes is known yet
+            return None, dict(args.inputs)
         fake = OUTPUT_FAKES.get(args.typ)
         state = {**args.inputs}
         if args.typ.startswith("aws:"):
@@ -213,6 +218,7 @@ def run_program(
     secret_keys: set[str] | None = None,
     program: Path = ROOT / "__main__.py",
     invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None,
+    preview: bool = False,
 ) -> ProgramRun:
     """Run the program for ``stack``. A ``ConfigError`` propagates before anything is registered.
 
@@ -223,7 +229,7 @@ def run_program(
         secret_keys = file_secrets if secret_keys is None else secret_keys
     return run_under_mocks(
         lambda: runpy.run_path(str(program), run_name="__main__"),
-        stack=stack, config=config, secret_keys=secret_keys or set(), invokes=invokes,
+        stack=stack, config=config, secret_keys=secret_keys or set(), invokes=invokes, preview=preview,
     )  # fmt: skip
 
 
@@ -234,8 +240,12 @@ def run_under_mocks(
     config: Mapping[str, Any] | None = None,
     secret_keys: set[str] | None = None,
     invokes: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None,
+    preview: bool = False,
 ) -> ProgramRun:
-    """Run ``body`` (a program, or a test that builds components) and capture what it registers."""
+    """Run ``body`` (a program, or a test that builds components) and capture what it registers.
+
+    ``preview=True`` leaves every provider-computed output unknown, as ``pulumi preview`` does.
+    """
     config = dict(config or {})
     secret_keys = set(secret_keys or ())
     loop = asyncio.new_event_loop()
@@ -243,10 +253,10 @@ def run_under_mocks(
     try:
         settings.ROOT.set(None)  # a fresh root stack per run (the ContextVar survives set_mocks)
         runtime_config.set_all_config(config, sorted(secret_keys))
-        mocks = PlatformMocks(invokes or default_invokes())
+        mocks = PlatformMocks(invokes or default_invokes(), preview=preview)
         monitor = RecordingMonitor(mocks)
         pulumi.runtime.set_mocks(
-            mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor,
+            mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor,
             logger=logging.getLogger("offline-plan"),
         )  # fmt: skip
         exports: dict[str, Any] = {}

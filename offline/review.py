@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from google.protobuf import json_format
+from pulumi.output import Unknown
 from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyResource,
@@ -23,7 +24,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy.deserialize import deserialize_properties
-from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from offline.harness import Captured
 from policy import ALL_POLICIES, RULE_NAMES
@@ -105,6 +106,17 @@ def _options(record: Captured) -> PolicyResourceOptions:
     )
 
 
+def _engine_unknowns(value: Any) -> Any:
+    """Replace the SDK's ``Unknown`` placeholders with the sentinel the engine sends to policies."""
+    if isinstance(value, Unknown):
+        return UNKNOWN_STRING_VALUE
+    if isinstance(value, dict):
+        return {k: _engine_unknowns(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_engine_unknowns(v) for v in value]
+    return value
+
+
 def _stack_violations(
     customs: list[Captured],
     policies: Sequence[StackValidationPolicy],
@@ -116,8 +128,8 @@ def _stack_violations(
     by_urn = {r.urn: r for r in customs}
     resources: dict[str, PolicyResource] = {}
     for r in customs:
-        # Outputs as AnalyzeStack sees them: secrets unwrapped.
-        props: Any = unknown_checking_proxy(deserialize_properties(dict(r.outputs or r.inputs)))
+        # Outputs as AnalyzeStack sees them: secrets unwrapped, values unknown at preview as the engine's sentinel.
+        props: Any = unknown_checking_proxy(deserialize_properties(_engine_unknowns(dict(r.outputs or r.inputs))))
         resources[r.urn] = PolicyResource(r.type, props, r.urn, r.name, _options(r), None, None, [], {})
     for r in customs:
         resources[r.urn].dependencies = [resources[d] for d in r.dependencies if d in resources]

@@ -14,7 +14,7 @@ import yaml
 
 from offline.cost import PRICERS, estimate
 from offline.critical_path import critical_path
-from offline.harness import ROOT, Captured, ProgramRun, load_stack_file
+from offline.harness import ROOT, Captured, ProgramRun, load_stack_file, run_program
 from offline.plan import EXIT_CONFIG, EXIT_OK, EXIT_VIOLATIONS, main, make_plan
 from offline.review import review
 from tests.conftest import named, of_type
@@ -279,3 +279,13 @@ def test_generated_admin_passwords_are_exported_for_operators(local_run: Program
     job = named(local_run, "cogstack-nlp-trainer-admin")
     env = dict(e.split("=", 1) for e in job.inputs["envs"])
     assert exported == env["DJANGO_SUPERUSER_PASSWORD"] and len(exported) == 32
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_policies_never_crash_on_values_unknown_at_preview(stack: str) -> None:
+    """Under `pulumi preview` provider-computed values are unknown; rules report "not run", as the engine does."""
+    run = run_program(stack, preview=True)
+    result = review(run.resources, environment="prod", enforcement="mandatory")
+    assert result.not_run, "no rule met an unknown value, so this test exercised nothing"
+    assert all("unknown until apply" in note for note in result.not_run)
+    assert result.mandatory == []
