@@ -225,6 +225,10 @@ class PostgresSpec(Spec):
     extensions: tuple[str, ...] = Field((), description="Extensions the system needs (e.g. 'vector').")
     storage_gb: int = Field(20, ge=1, le=65_536)
     max_connections: int = Field(100, ge=10, le=5000)
+    resources: ResourcesSpec = Field(
+        default_factory=lambda: ResourcesSpec(cpus=1, memory_mb=1024, shm_mb=256),
+        description="Limits where the database runs as a container (clouds size by the stack's sizing).",
+    )
     backup_retention_days: int | None = Field(
         None, ge=1, le=35, description="None: 7 outside prod, 35 in prod (the cloud maximum)."
     )

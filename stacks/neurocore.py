@@ -531,6 +531,8 @@ def build(ctx: SystemContext) -> SystemSpec:
                 extensions=("vector",),
                 storage_gb=100,
                 max_connections=300,
+                # The guide's production compose: PostgreSQL limited to 2 CPUs and 2 GiB.
+                resources=ResourcesSpec(cpus=2, memory_mb=2048, shm_mb=256),
             ),
             PostgresSpec(name="grafana-db", version="15", database="grafana", user="grafana", storage_gb=5),
         ),

@@ -11,7 +11,7 @@ from components.docker.volumes import named_volume
 from components.docker.workload import Attachment, ContainerWorkload, Upload
 from components.endpoints import PostgresEndpoint
 from components.onprem.tls import IssuedCertificate
-from components.specs import HealthCheckSpec, PostgresSpec, ResourcesSpec, ServiceSpec, VolumeSpec
+from components.specs import HealthCheckSpec, PostgresSpec, ServiceSpec, VolumeSpec
 
 POSTGRES_IMAGES = {
     "13": "postgres:13.18",
@@ -102,7 +102,7 @@ class ContainerPostgres(pulumi.ComponentResource):
             env={"POSTGRES_USER": spec.user, "POSTGRES_DB": spec.database, "PGDATA": "/var/lib/postgresql/data/pgdata",
                  "POSTGRES_INITDB_ARGS": "--auth-host=scram-sha-256 --data-checksums"},
             health=HealthCheckSpec(command=("pg_isready", "-U", spec.user, "-d", spec.database), interval_s=10, start_period_s=30),
-            resources=ResourcesSpec(cpus=1, memory_mb=1024, shm_mb=256),
+            resources=spec.resources,
             user=f"{POSTGRES_UID}:{POSTGRES_UID}",
             tmpfs=("/tmp", "/var/run/postgresql"),
             volumes=(VolumeSpec(name="data", mount_path="/var/lib/postgresql/data", size_gb=spec.storage_gb),),
