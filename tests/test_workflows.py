@@ -126,6 +126,17 @@ def test_workflows_match_the_github_workflow_schema(tmp_path: Path) -> None:
     assert "ok -- validation done" in result.stdout
 
 
+def test_dependabot_keeps_actions_and_requirements_current(tmp_path: Path) -> None:
+    check = (BIN / "check-jsonschema", "--builtin-schema", "vendor.dependabot")
+    (tmp_path / "dependabot.yml").write_text("version: 2\nupdates:\n  - package-ecosystem: github-actions\n")
+    assert run_tool(*check, tmp_path / "dependabot.yml").returncode == 1  # no directory or schedule
+    config = ROOT / ".github" / "dependabot.yml"
+    result = run_tool(*check, config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    ecosystems = {u["package-ecosystem"] for u in yaml.safe_load(config.read_text())["updates"]}
+    assert ecosystems == {"github-actions", "pip"}
+
+
 def test_zizmor_offline_audit_is_clean_even_for_auditors(tmp_path: Path) -> None:
     audit = (BIN / "zizmor", "--offline", "--no-progress", "--persona", "auditor", "--format", "plain")
     (tmp_path / "broken.yml").write_text(BROKEN)
