@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.iam import service_role_trust
+
 # Deep Learning Base AMI: NVIDIA driver, CUDA, Docker and the NVIDIA container toolkit.
 DLAMI_NAME = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"
 
@@ -62,8 +64,7 @@ class GpuVm(pulumi.ComponentResource):
         tags = dict(tags)
         role = aws.iam.Role(
             f"{name}-role",
-            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                            "Principal": {"Service": "ec2.amazonaws.com"}}]}),
+            assume_role_policy=service_role_trust("ec2.amazonaws.com"),
             tags=tags, opts=child,
         )  # fmt: skip
         aws.iam.RolePolicyAttachment(

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.iam import service_role_trust
+
 
 def subnet_plan(cidr: str, zones: int) -> tuple[list[str], list[str]]:
     """(public, private) subnet CIDRs: small public ones for the ALB and NAT, large private ones."""
@@ -58,30 +60,20 @@ class Network(pulumi.ComponentResource):
         )
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags, opts=child)
         public_cidrs, private_cidrs = subnet_plan(cidr, len(zones))
-        public, private = [], []
-        for index, zone in enumerate(zones):
-            public.append(
-                aws.ec2.Subnet(
-                    f"{name}-public-{index}",
-                    vpc_id=vpc.id,
-                    cidr_block=public_cidrs[index],
-                    availability_zone=zone,
-                    map_public_ip_on_launch=False,
-                    tags={**tags, "Name": f"{name}-public-{index}", "tier": "public"},
-                    opts=child,
-                )
+
+        def make_subnet(tier: str, index: int, cidr_block: str, zone: pulumi.Input[str]) -> aws.ec2.Subnet:
+            return aws.ec2.Subnet(
+                f"{name}-{tier}-{index}",
+                vpc_id=vpc.id,
+                cidr_block=cidr_block,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={**tags, "Name": f"{name}-{tier}-{index}", "tier": tier},
+                opts=child,
             )
-            private.append(
-                aws.ec2.Subnet(
-                    f"{name}-private-{index}",
-                    vpc_id=vpc.id,
-                    cidr_block=private_cidrs[index],
-                    availability_zone=zone,
-                    map_public_ip_on_launch=False,
-                    tags={**tags, "Name": f"{name}-private-{index}", "tier": "private"},
-                    opts=child,
-                )
-            )
+
+        public = [make_subnet("public", i, public_cidrs[i], zone) for i, zone in enumerate(zones)]
+        private = [make_subnet("private", i, private_cidrs[i], zone) for i, zone in enumerate(zones)]
         public_rt = aws.ec2.RouteTable(
             f"{name}-public-rt", vpc_id=vpc.id, routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
             tags=tags, opts=child,
@@ -132,8 +124,7 @@ class Network(pulumi.ComponentResource):
         )  # fmt: skip
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}}]}),
+            assume_role_policy=service_role_trust("vpc-flow-logs.amazonaws.com"),
             tags=tags, opts=child,
         )  # fmt: skip
         aws.iam.RolePolicy(
