@@ -56,14 +56,20 @@ class RedisEndpoint:
 
     def field(self, name: str) -> pulumi.Output[str]:
         """One field by its placeholder name (``url`` is built)."""
+        scheme = "rediss" if self.tls else "redis"
         if name == "url":
-            scheme = "rediss" if self.tls else "redis"
+            # Celery and kombu refuse a rediss:// URL that does not say how to check the server's
+            # certificate; redis-py reads the same parameter. Managed Redis has a publicly trusted one.
+            query = "?ssl_cert_reqs=required" if self.tls else ""
             return pulumi.Output.secret(
                 pulumi.Output.all(self.host, self.password).apply(
-                    lambda v: f"{scheme}://:{quote(str(v[1]), safe='')}@{v[0]}:{self.port}/0"
+                    lambda v: f"{scheme}://:{quote(str(v[1]), safe='')}@{v[0]}:{self.port}/0{query}"
                 )
             )
-        return pulumi.Output.from_input({"host": self.host, "port": str(self.port), "password": self.password}[name])
+        values: dict[str, pulumi.Input[str]] = {
+            "host": self.host, "port": str(self.port), "password": self.password, "scheme": scheme,
+        }  # fmt: skip
+        return pulumi.Output.from_input(values[name])
 
 
 @dataclass(frozen=True)

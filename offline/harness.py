@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import hashlib
 import json
 import logging
@@ -99,14 +100,27 @@ def load_stack_file(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], set[
     for key, value in values.items():
         full = key if ":" in key else f"{PROJECT}:{key}"
         plain = reveal(value, full)
-        # The CLI hands every value over as a string: JSON for objects and lists, YAML dates as ISO text.
+        # The CLI hands every value over as a string: JSON for objects and lists, and an unquoted YAML
+        # date in Go's time format ("2027-06-30 00:00:00 +0000 UTC"), which the program must accept.
         if isinstance(plain, dict | list):
-            config[full] = json.dumps(plain, default=str)
+            config[full] = json.dumps(plain, default=go_time)
+        elif isinstance(plain, datetime.date):
+            config[full] = go_time(plain)
         elif isinstance(plain, bool):
             config[full] = "true" if plain else "false"
         else:
             config[full] = str(plain)
     return config, secret_keys
+
+
+def go_time(value: Any) -> str:
+    """A YAML date or timestamp as the Pulumi CLI (Go's ``time.Time.String``) passes it to the program."""
+    if isinstance(value, datetime.datetime):
+        utc = value.astimezone(datetime.UTC) if value.tzinfo else value
+        return utc.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+    if isinstance(value, datetime.date):
+        return f"{value.isoformat()} 00:00:00 +0000 UTC"
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _fake_pem(kind: str, seed: str) -> str:

@@ -180,8 +180,16 @@ def check_hardened(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]
         yield f"{ctx.name}: capabilities are not dropped (drop ALL, add back only what is needed)"
     if not props.get("memory"):
         yield f"{ctx.name}: no memory limit"
-    if str(props.get("networkMode") or "bridge") in {"bridge", "default"}:
-        yield f"{ctx.name} sits on Docker's default bridge (shared, routed off the host); set network_mode to a platform network"
+    mode = str(props.get("networkMode") or "")
+    # Without network_mode the provider creates the container on its networks_advanced, off the default bridge.
+    if mode in {"bridge", "default"} or (not mode and not props.get("networksAdvanced")):
+        yield f"{ctx.name} sits on Docker's default bridge (shared, routed off the host); attach it to a platform network (networks_advanced)"
+    for net in props.get("networksAdvanced") or []:
+        if mode and (net or {}).get("name") == mode and (net or {}).get("aliases"):
+            yield (
+                f"{ctx.name}: network_mode {mode} is also in networks_advanced with aliases, which the daemon drops;"
+                " leave network_mode unset"
+            )
 
 
 def check_non_root(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:

@@ -154,10 +154,13 @@ def secret_files_entrypoint() -> str:
 
 
 # The worker and poller serve no HTTP; their probe checks the queue answers with their own credentials.
-QUEUE_PROBE = """import os, socket, sys, urllib.parse as up
+QUEUE_PROBE = """import os, socket, ssl, sys, urllib.parse as up
 u = up.urlparse(os.environ["REDIS_URL"])
 s = socket.create_connection((u.hostname, u.port or 6379), timeout=5)
-s.sendall(b"AUTH " + up.unquote(u.password or "").encode() + b"\\r\\nPING\\r\\n")
+if u.scheme == "rediss":  # managed Redis is TLS-only; verify it like the application does
+    s = ssl.create_default_context().wrap_socket(s, server_hostname=u.hostname)
+pw = up.unquote(u.password or "").encode()
+s.sendall(b"*2\\r\\n$4\\r\\nAUTH\\r\\n$%d\\r\\n%s\\r\\n*1\\r\\n$4\\r\\nPING\\r\\n" % (len(pw), pw))
 data = b""
 while b"PONG" not in data and b"-" not in data:
     chunk = s.recv(128)
@@ -432,7 +435,7 @@ def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
         image=ctx.image("redis-exporter", REDIS_EXPORTER_IMAGE),
         port=EXPORTER_PORT,
         env={
-            "REDIS_ADDR": "redis://${redis:redis.host}:${redis:redis.port}",
+            "REDIS_ADDR": "${redis:redis.scheme}://${redis:redis.host}:${redis:redis.port}",
             "REDIS_PASSWORD": "${redis:redis.password}",
         },
         health=HealthCheckSpec(command=wget_probe(EXPORTER_PORT, "/health"), interval_s=30),

@@ -138,6 +138,19 @@ class Waiver(_Model):
         description="ISO date after which the waiver no longer applies and fails the review."
     )
 
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _date_as_the_cli_passes_it(cls, value: Any) -> Any:
+        # The Pulumi CLI reads an unquoted YAML date as a timestamp and passes it in Go's format
+        # ("2027-06-30 00:00:00 +0000 UTC"); `pulumi stack init` even rewrites the file that way.
+        if isinstance(value, str):
+            match = re.match(
+                r"^(\d{4}-\d{2}-\d{2})(?:[ T]00:00:00(?:\.0+)?(?: ?(?:\+0000|Z|\+00:00))?(?: UTC)?)?$", value
+            )
+            if match:
+                return match.group(1)
+        return value
+
     @field_validator("rule")
     @classmethod
     def _known_rule(cls, value: str) -> str:

@@ -144,3 +144,29 @@ def test_bad_config_registers_nothing() -> None:
     import pulumi
 
     assert isinstance(caught.value, pulumi.RunError)
+
+
+@pytest.mark.parametrize(
+    "expires",
+    ["2027-06-30", "2027-06-30 00:00:00 +0000 UTC", "2027-06-30T00:00:00Z"],
+)
+def test_waiver_dates_are_read_in_every_form_the_cli_passes(expires: str) -> None:
+    # An unquoted YAML date reaches the program from the real CLI in Go's time format.
+    waiver = {
+        "rule": "docker-non-root",
+        "resource": "x-*",
+        "reason": "a compensating control is in place",
+        "approvedBy": "officer@hospital.example",
+        "expires": expires,
+    }
+    config = parse(stack_config(policy={"waivers": [waiver]}))
+    assert str(config.policy.waivers[0].expires) == "2027-06-30"
+    bad = problems(stack_config(policy={"waivers": [{**waiver, "expires": "2027-06-30 12:00:00 +0000 UTC"}]}))
+    assert bad and "expires" in bad[0]
+
+
+def test_stack_files_pass_dates_the_way_the_cli_does() -> None:
+    from offline.harness import load_stack_file
+
+    config, _ = load_stack_file("local")
+    assert "2027-06-30 00:00:00 +0000 UTC" in config["clinical-platform:policy"]

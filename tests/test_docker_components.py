@@ -96,11 +96,9 @@ def test_every_container_is_hardened(demo_run: ProgramRun) -> None:
 
 def test_replicas_share_an_alias_and_routed_services_join_the_frontend(demo_run: ProgramRun) -> None:
     api1, api2 = named(demo_run, "demo-api-1"), named(demo_run, "demo-api-2")
-    # Created on the system's backend network, never on Docker's default bridge.
-    assert (
-        api1.inputs["networkMode"] == "demo-backend"
-        and named(demo_run, "demo-worker").inputs["networkMode"] == "demo-backend"
-    )
+    # Networks only through networks_advanced: a network_mode naming one of them too loses its aliases
+    # on a real daemon (the second attach is ignored), and no service could resolve another.
+    assert "networkMode" not in api1.inputs and "networkMode" not in named(demo_run, "demo-worker").inputs
     nets1 = {(n["name"], tuple(n.get("aliases", []))) for n in api1.inputs["networksAdvanced"]}
     assert nets1 == {("demo-backend", ("api",)), ("demo-frontend", ("demo-api",))}
     assert api1.inputs["networksAdvanced"] == api2.inputs["networksAdvanced"]
@@ -238,3 +236,14 @@ def test_htpasswd_is_salted_sha_and_stable() -> None:
     line = htpasswd_line("clinician", "s3cret")
     assert line.startswith("clinician:{SSHA}") and line == htpasswd_line("clinician", "s3cret")
     assert line != htpasswd_line("clinician", "other")
+
+
+def test_proxy_sizes_its_server_names_hash_from_the_host_names() -> None:
+    from components.docker.proxy import ProxyRoute, render_nginx_conf, server_names_hash_bucket_size
+
+    # nginx's default of 64 cannot hold one 46-character name (pointer + name + 2, rounded, + terminator).
+    long_names = [f"service-{i:02d}.clinical-ai-lab.hospital-group.example" for i in range(14)]
+    assert server_names_hash_bucket_size(long_names) == 128
+    assert server_names_hash_bucket_size(["a.example"]) == 64
+    conf = render_nginx_conf([ProxyRoute(n, "up", 80, None, 1, 1) for n in long_names])
+    assert "server_names_hash_bucket_size 128;" in conf

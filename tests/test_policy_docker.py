@@ -44,7 +44,7 @@ HARDENED: dict[str, Any] = {
     "securityOpts": ["no-new-privileges:true"],
     "capabilities": {"drops": ["ALL"]},
     "memory": 256,
-    "networkMode": "sys-backend",
+    "networksAdvanced": [{"name": "sys-backend", "aliases": ["api"]}],
     "logOpts": {"max-size": "50m"},
     "user": "101:101",
     "healthcheck": {"tests": ["CMD", "true"]},
@@ -187,6 +187,15 @@ def test_container_hardened() -> None:
     found = run_policy("docker-container-hardened", {"image": "x:1"})
     # no-new-privileges, capabilities, memory, default bridge (log rotation is docker-container-logs)
     assert len(found) == 4 and "default bridge" in found[3]
+    # network_mode on a network also listed with aliases: the daemon drops the aliases.
+    lost = run_policy(
+        "docker-container-hardened",
+        {**HARDENED, "networkMode": "sys-backend"},
+    )
+    assert len(lost) == 1 and "aliases" in lost[0]
+    assert run_policy("docker-container-hardened", {**HARDENED, "networkMode": "bridge"})[0].endswith(
+        "(networks_advanced)"
+    )
 
 
 def test_non_root_and_healthcheck() -> None:

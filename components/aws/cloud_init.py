@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from components import nginx
 from components.specs import ServiceSpec
 
 RUN_DIR = "/run/clinical"
@@ -52,18 +53,16 @@ def gateway_conf(routes: Sequence[GatewayRoute]) -> str:
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto https;
-            proxy_pass http://{r.upstream}:{r.port};
+            set $upstream http://{r.upstream}:{r.port};
+            proxy_pass $upstream;
         }}
     }}
 """
         for r in routes
     )
-    return f"""pid /tmp/nginx.pid;
-events {{ worker_connections 1024; }}
+    return f"""{nginx.WRITABLE_PATHS}events {{ worker_connections 1024; }}
 http {{
-    client_body_temp_path /tmp/client_temp;
-    proxy_temp_path /tmp/proxy_temp;
-    server_tokens off;
+{nginx.TEMP_PATHS}{nginx.resolver()}    server_tokens off;
     access_log /dev/stdout combined;
 {servers}}}
 """

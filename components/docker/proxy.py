@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components import nginx
 from components.docker.workload import Attachment, ContainerWorkload, Upload
 from components.specs import HealthCheckSpec, ResourcesSpec, ServiceSpec
 
@@ -28,6 +29,20 @@ class ProxyRoute:
     auth_file: str | None
     max_body_mb: int
     timeout_s: int
+
+
+def server_names_hash_bucket_size(names: Sequence[str]) -> int:
+    """The bucket size nginx needs for ``names``: two of the longest per bucket, a power of two, at least 64.
+
+    nginx stores each name as a pointer plus its length + 2 rounded to the pointer size
+    (``NGX_HASH_ELT_SIZE``) and ends every bucket with a null pointer; with the default 64 a
+    single 48-character host name does not fit, and nginx refuses to start.
+    """
+    longest = max((8 + -(-(len(n) + 2) // 8) * 8 for n in names), default=0)
+    size = 64
+    while size < 2 * longest + 8:
+        size *= 2
+    return size
 
 
 def render_nginx_conf(routes: Sequence[ProxyRoute]) -> str:
@@ -60,20 +75,13 @@ def render_nginx_conf(routes: Sequence[ProxyRoute]) -> str:
 """
         )
     return f"""worker_processes auto;
-pid /tmp/nginx.pid;
-error_log /dev/stderr warn;
-events {{ worker_connections 1024; }}
+{nginx.WRITABLE_PATHS}events {{ worker_connections 1024; }}
 http {{
-    client_body_temp_path /tmp/client_temp;
-    proxy_temp_path /tmp/proxy_temp;
-    fastcgi_temp_path /tmp/fastcgi_temp;
-    uwsgi_temp_path /tmp/uwsgi_temp;
-    scgi_temp_path /tmp/scgi_temp;
-    access_log /dev/stdout combined;
+{nginx.TEMP_PATHS}    access_log /dev/stdout combined;
     server_tokens off;
-    # Docker's embedded DNS, so upstreams are resolved per request and may start after the proxy.
-    resolver 127.0.0.11 valid=10s ipv6=off;
-    ssl_protocols TLSv1.2 TLSv1.3;
+    server_names_hash_bucket_size {server_names_hash_bucket_size([r.fqdn for r in routes])};
+    server_names_hash_max_size 1024;
+{nginx.resolver()}    ssl_protocols TLSv1.2 TLSv1.3;
     ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
     ssl_prefer_server_ciphers off;
     ssl_session_tickets off;

@@ -116,9 +116,11 @@ class ContainerWorkload(pulumi.ComponentResource):
                     ]
                     if spec.gpu
                     else None,
-                    # Join the first platform network at creation, so the container is never on Docker's
-                    # default bridge (which routes off the host and is shared by every container).
-                    network_mode=attachments[0].network if attachments else "none",
+                    # Every network, with its aliases, through networks_advanced only: the provider then
+                    # creates the container off Docker's default bridge. Setting network_mode to one of
+                    # them as well makes the daemon drop that network's aliases (the second attach is
+                    # ignored), so no service could resolve postgres, redis, solr ... (seen on a real dockerd).
+                    network_mode=None if attachments else "none",
                     networks_advanced=[
                         docker.ContainerNetworksAdvancedArgs(name=a.network, aliases=list(a.aliases))
                         for a in attachments
