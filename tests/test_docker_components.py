@@ -243,7 +243,7 @@ def test_proxy_sizes_its_server_names_hash_from_the_host_names() -> None:
 
     # nginx's default of 64 cannot hold one 46-character name (pointer + name + 2, rounded, + terminator).
     long_names = [f"service-{i:02d}.clinical-ai-lab.hospital-group.example" for i in range(14)]
-    assert server_names_hash_bucket_size(long_names) == 128
+    assert server_names_hash_bucket_size(long_names) == 256
     assert server_names_hash_bucket_size(["a.example"]) == 64
     conf = render_nginx_conf([ProxyRoute(n, "up", 80, None, 1, 1) for n in long_names])
-    assert "server_names_hash_bucket_size 128;" in conf
+    assert "server_names_hash_bucket_size 256;" in conf
