@@ -5,7 +5,11 @@ PY := $(VENV)/bin/python
 STACK ?= local
 ARGS ?=
 
-.PHONY: venv plan test lint unit bench clean
+.PHONY: venv tools plan test lint unit bench clean
+# Real programs that read the generated files (nginx, compose, promtool ...), installed by tests/tools/install.sh.
+CLINICAL_TOOLS ?= $(HOME)/.cache/clinical-platform/tools
+export CLINICAL_TOOLS
+export CLINICAL_TOOLS_BIN := $(CLINICAL_TOOLS)/bin
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +18,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
+## make tools: Debian packages and unpacked trixie tools the consumer tests and `make e2e` run (as root; idempotent)
+tools:
+	bash tests/tools/install.sh
+
 ## make plan [STACK=local] [ARGS=--json]: offline plan of Pulumi.$(STACK).yaml (no CLI, cloud or Docker)
 plan: venv
 	$(PY) -m offline.plan --stack $(STACK) $(ARGS)
 
 ## make test: lint, type-check and the whole test suite (what CI runs)
-test: lint unit
+test: tools lint unit
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,117 @@
+"""The files a planned stack generates, as the programs that read them will get them.
+
+The plan records resource inputs; this module turns them back into files:
+uploads into Docker containers (nginx, PostgreSQL, Redis, Prometheus ...),
+and on clouds the VM's cloud-init document with everything it writes
+(compose project, systemd unit, boot script, plain config files) plus the
+runtime secret that the boot script splits into env files and secret files.
+The consumer tests hand each one to its real reader.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from offline.harness import ProgramRun
+
+CONTAINER = "docker:index/container:Container"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container on a Docker host: its files, environment, command and health probe."""
+
+    name: str
+    image: str
+    files: dict[str, str]
+    env: dict[str, str]
+    command: list[str]
+    entrypoint: list[str]
+    health: list[str]
+
+
+@dataclass
+class VmSystem:
+    """One system on cloud VMs: the cloud-init document and what it and the boot script write."""
+
+    name: str
+    cloud_config: str
+    files: dict[str, str] = field(default_factory=dict)  # path on the VM -> content (from write_files)
+    secret_env: dict[str, dict[str, str]] = field(default_factory=dict)  # service -> env from the runtime secret
+    secret_files: dict[str, str] = field(default_factory=dict)  # "/<service>/<path>" -> content
+
+    @property
+    def compose(self) -> dict[str, Any]:
+        """The compose project as a document."""
+        return yaml.safe_load(self.files["/opt/clinical/compose.yaml"])
+
+    def service_files(self, service: str) -> dict[str, str]:
+        """Container path -> content of every file mounted into ``service`` (plain and secret)."""
+        plain_prefix = f"/opt/clinical/files/{service}/"
+        out = {"/" + p[len(plain_prefix) :]: c for p, c in self.files.items() if p.startswith(plain_prefix)}
+        out.update({p[len(service) + 1 :]: c for p, c in self.secret_files.items() if p.startswith(f"/{service}/")})
+        return out
+
+
+def containers(run: ProgramRun) -> list[Container]:
+    """Every container the stack runs on a Docker host."""
+    out = []
+    for r in run.resources:
+        if r.type != CONTAINER:
+            continue
+        i = r.inputs
+        env = dict(str(e).split("=", 1) for e in i.get("envs") or [])
+        files = {str(u["file"]): str(u.get("content") or "") for u in i.get("uploads") or []}
+        out.append(
+            Container(
+                name=r.name,
+                image=str(i.get("image")),
+                files=files,
+                env=env,
+                command=[str(c) for c in i.get("command") or []],
+                entrypoint=[str(c) for c in i.get("entrypoints") or []],
+                health=[str(t) for t in (i.get("healthcheck") or {}).get("tests") or []],
+            )
+        )
+    return out
+
+
+def vm_systems(run: ProgramRun) -> list[VmSystem]:
+    """Every system that runs on cloud VMs, with its cloud-init files and runtime secret."""
+    secrets = {
+        r.name.removesuffix("-runtime"): json.loads(str(r.inputs["secretString"]))
+        for r in run.resources
+        if r.type == SECRET_VERSION and r.name.endswith("-runtime")
+    }
+    out = []
+    for r in run.resources:
+        if r.type != LAUNCH_TEMPLATE:
+            continue
+        system = r.name.removesuffix("-lt")
+        text = base64.b64decode(str(r.inputs["userData"])).decode()
+        document = yaml.safe_load(text)
+        vm = VmSystem(system, text, {f["path"]: f["content"] for f in document.get("write_files") or []})
+        secret = secrets.get(system, {})
+        vm.secret_env = secret.get("env", {})
+        vm.secret_files = secret.get("files", {})
+        out.append(vm)
+    return out
+
+
+def all_env(run: ProgramRun) -> dict[str, str]:
+    """Every environment value any workload gets, keyed ``<owner>/<service>:<NAME>``."""
+    values = {f"{c.name}:{k}": v for c in containers(run) for k, v in c.env.items()}
+    for vm in vm_systems(run):
+        for service, entry in (vm.compose.get("services") or {}).items():
+            for k, v in (entry.get("environment") or {}).items():
+                values[f"{vm.name}/{service}:{k}"] = str(v)
+        for service, env in vm.secret_env.items():
+            values.update({f"{vm.name}/{service}:{k}": v for k, v in env.items()})
+    return values

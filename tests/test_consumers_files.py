@@ -1,0 +1,341 @@
+"""Generated files checked by the programs that read them: nginx, docker compose, cloud-init, systemd, shellcheck.
+
+The mock plan proves what is registered; these tests prove it would start:
+every nginx.conf the stacks generate is loaded by a real nginx (trixie's
+1.26.3, the nearest Debian build to the images' 1.27.3) and answers a live
+request with the generated credentials; every VM's cloud-init document
+passes ``cloud-init schema`` (bookworm's 22.4), its systemd unit
+``systemd-analyze verify`` (252), its compose project ``docker compose
+config`` (v2.26), and its boot script ``shellcheck``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from base64 import b64encode
+from pathlib import Path
+
+import pytest
+import yaml
+
+from offline.artifacts import Container, VmSystem, containers, vm_systems
+from offline.harness import ProgramRun, run_program
+from tests.consumer_tools import free_port, self_signed, tool, version
+
+DOCKER_STACKS = ("local", "lab")
+VM_STACKS = ("preview", "staging", "prod")
+
+
+@pytest.fixture(scope="session")
+def stack_runs() -> dict[str, ProgramRun]:
+    """Every shipped stack planned once."""
+    return {name: run_program(name) for name in (*DOCKER_STACKS, *VM_STACKS)}
+
+
+def _proxies(runs: dict[str, ProgramRun]) -> list[tuple[str, Container]]:
+    return [
+        (stack, c)
+        for stack in DOCKER_STACKS
+        if stack in runs
+        for c in containers(runs[stack])
+        if c.files.get("/etc/nginx/nginx.conf")
+    ]
+
+
+def _vms(runs: dict[str, ProgramRun]) -> list[tuple[str, VmSystem]]:
+    return [(stack, vm) for stack in VM_STACKS if stack in runs for vm in vm_systems(runs[stack])]
+
+
+def _stage_nginx(conf: str, files: dict[str, str], root: Path, server_names: list[str]) -> Path:
+    """Lay the container's files out under ``root`` and point the config at them (real TLS material)."""
+    for path, content in files.items():
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    (root / "tmp").mkdir(exist_ok=True)
+    # What every nginx image ships beside its nginx.conf (mime.types, uwsgi_params ...), from the same build.
+    shipped = Path(tool("nginx")).resolve().parent.parent / "root" / "etc" / "nginx"
+    for item in shipped.glob("*") if shipped.is_dir() else ():
+        if item.is_file() and not (root / "etc/nginx" / item.name).exists():
+            (root / "etc/nginx").mkdir(parents=True, exist_ok=True)
+            shutil.copy(item, root / "etc/nginx" / item.name)
+    if "/etc/nginx/tls/tls.crt" in files:
+        cert, key = self_signed(root / "real-tls", server_names or ["localhost"])
+        shutil.copy(cert, root / "etc/nginx/tls/tls.crt")
+        shutil.copy(key, root / "etc/nginx/tls/tls.key")
+    rewritten = re.sub(r"(?<![\w/])/(etc/nginx|tmp)/", lambda m: f"{root}/{m.group(1)}/", conf)
+    staged = root / "nginx.test.conf"
+    staged.write_text(rewritten)
+    return staged
+
+
+def _nginx_t(conf_path: Path, root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [tool("nginx"), "-t", "-p", f"{root}/", "-c", str(conf_path)], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize("stack", DOCKER_STACKS)
+def test_every_nginx_config_on_a_docker_host_loads_in_real_nginx(
+    stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path
+) -> None:
+    nginx = tool("nginx")
+    confs = [(c, p) for c in containers(stack_runs[stack]) for p in c.files if p.startswith("/etc/nginx/")]
+    confs = [(c, p) for c, p in confs if p.endswith(".conf")]
+    assert confs, f"{stack}: no nginx config generated"
+    for container, path in confs:
+        root = tmp_path / container.name / path.strip("/").replace("/", "_")
+        conf = container.files[path]
+        if path != "/etc/nginx/nginx.conf":  # a server block the image's nginx.conf includes from conf.d
+            conf = f"pid /tmp/nginx.pid;\nevents {{}}\nhttp {{\n{conf}\n}}\n"
+        names = re.findall(r"server_name ([^ _;][^;]*);", conf)
+        done = _nginx_t(_stage_nginx(conf, container.files, root, names), root)
+        assert done.returncode == 0, f"{container.name}:{path} rejected by {version([nginx, '-v'])}:\n{done.stderr}"
+
+
+@pytest.mark.parametrize("stack", VM_STACKS)
+def test_every_auth_gateway_config_on_a_vm_loads_in_real_nginx(
+    stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path
+) -> None:
+    nginx = tool("nginx")
+    gateways = [(vm, vm.service_files("auth-gateway")) for _, vm in _vms({stack: stack_runs[stack]}) if vm.name]
+    gateways = [(vm, files) for vm, files in gateways if "/etc/nginx/nginx.conf" in files]
+    assert gateways, f"{stack}: no auth gateway generated"
+    for vm, files in gateways:
+        root = tmp_path / vm.name
+        done = _nginx_t(_stage_nginx(files["/etc/nginx/nginx.conf"], files, root, []), root)
+        assert done.returncode == 0, f"{vm.name} gateway rejected by {version([nginx, '-v'])}:\n{done.stderr}"
+
+
+class _Nginx:
+    """A real nginx serving a staged config on loopback, stopped on exit."""
+
+    def __init__(self, conf_path: Path, root: Path) -> None:
+        self.process = subprocess.Popen(
+            # Workers stay root: the staged files sit in pytest's private (0700) temporary folders.
+            [tool("nginx"), "-p", f"{root}/", "-c", str(conf_path), "-g", "daemon off; user root;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def __enter__(self) -> _Nginx:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def _wait_for(port: int, process: subprocess.Popen[str]) -> None:
+    for _ in range(100):
+        if process.poll() is not None:
+            raise AssertionError(f"nginx exited: {process.stderr.read() if process.stderr else ''}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+class _SniConnection(http.client.HTTPSConnection):
+    """HTTPS to 127.0.0.1 with the route's name in SNI, as a browser's request would select the server block."""
+
+    def __init__(self, port: int, sni: str) -> None:
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        super().__init__("127.0.0.1", port, context=context, timeout=10)
+        self._sni, self._tls = sni, context
+
+    def connect(self) -> None:
+        self.sock = self._tls.wrap_socket(
+            socket.create_connection(("127.0.0.1", self.port), self.timeout), server_hostname=self._sni
+        )
+
+
+def _get(port: int, host: str, path: str = "/", auth: str | None = None, tls: bool = True) -> int:
+    headers = {"Host": host}
+    if auth:
+        headers["Authorization"] = "Basic " + b64encode(auth.encode()).decode()
+    conn = _SniConnection(port, host) if tls else http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("stack", DOCKER_STACKS)
+def test_the_tls_proxy_answers_every_route_with_its_generated_credentials(
+    stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path
+) -> None:
+    run = stack_runs[stack]
+    (proxy,) = [c for _, c in _proxies({stack: run}) if c.name.endswith("-proxy")]
+    https_port, http_port = free_port(), free_port()
+    conf = proxy.files["/etc/nginx/nginx.conf"]
+    conf = conf.replace("listen 8443", f"listen 127.0.0.1:{https_port}").replace(
+        "listen 8000", f"listen 127.0.0.1:{http_port}"
+    )
+    # No Docker DNS here: upstreams do not resolve, so an authorised request gets 502 from the proxy itself.
+    conf = conf.replace("resolver 127.0.0.11", "resolver_timeout 1s; resolver 127.0.0.1")
+    names = re.findall(r"server_name ([^ _;][^;]*);", conf)
+    root = tmp_path / "proxy"
+    conf_path = _stage_nginx(conf, proxy.files, root, names)
+    user, passwords = run.exports["basicAuthUser"], run.exports["basicAuthPasswords"]
+    auth_files = dict(
+        re.findall(r"server_name ([^;]+);.*?(?:auth_basic_user_file [^;]*/([\w-]+)\.htpasswd;|})", conf, re.S)
+    )
+    with _Nginx(conf_path, root) as nginx:
+        _wait_for(https_port, nginx.process)
+        assert _get(http_port, names[0], "/healthz", tls=False) == 200
+        assert _get(http_port, names[0], "/x", tls=False) == 301
+        for name in names:
+            system = auth_files.get(name)
+            if system:  # basic auth at the proxy
+                assert _get(https_port, name) == 401, name
+                assert _get(https_port, name, auth=f"{user}:wrong-password") == 401, name
+                assert _get(https_port, name, auth=f"{user}:{passwords[system]}") == 502, name
+            else:  # the application authenticates: the proxy forwards
+                assert _get(https_port, name) == 502, name
+
+
+@pytest.mark.parametrize("stack", VM_STACKS)
+def test_the_auth_gateway_demands_the_generated_credentials(
+    stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path
+) -> None:
+    run = stack_runs[stack]
+    user, passwords = run.exports["basicAuthUser"], run.exports["basicAuthPasswords"]
+    for vm in vm_systems(run):
+        files = vm.service_files("auth-gateway")
+        if "/etc/nginx/nginx.conf" not in files:
+            continue
+        ports = [int(p) for p in re.findall(r"listen (\d+);", files["/etc/nginx/nginx.conf"])]
+        local = {p: free_port() for p in ports}
+        conf = files["/etc/nginx/nginx.conf"]
+        for port, free in local.items():
+            conf = conf.replace(f"listen {port};", f"listen 127.0.0.1:{free};")
+        conf = conf.replace("resolver 127.0.0.11", "resolver_timeout 1s; resolver 127.0.0.1")
+        root = tmp_path / vm.name
+        with _Nginx(_stage_nginx(conf, files, root, []), root) as nginx:
+            _wait_for(next(iter(local.values())), nginx.process)
+            for free in local.values():
+                assert _get(free, "x", "/healthz", tls=False) == 200
+                assert _get(free, "x", tls=False) == 401
+                assert _get(free, "x", auth=f"{user}:{passwords[vm.name]}", tls=False) == 502
+
+
+@pytest.mark.parametrize("stack", VM_STACKS)
+def test_cloud_init_documents_pass_the_schema(stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path) -> None:
+    cloud_init = tool("cloud-init")
+    for vm in vm_systems(stack_runs[stack]):
+        path = tmp_path / f"{vm.name}.yaml"
+        path.write_text(vm.cloud_config)
+        done = subprocess.run([cloud_init, "schema", "-c", str(path)], capture_output=True, text=True, check=False)
+        assert done.returncode == 0 and "Valid cloud-config" in done.stdout, (
+            f"{vm.name}: {version([cloud_init, '--version'])}:\n{done.stdout}{done.stderr}"
+        )
+
+
+@pytest.mark.parametrize("stack", VM_STACKS)
+def test_systemd_units_verify(stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path) -> None:
+    analyze = tool("systemd-analyze")
+    for vm in vm_systems(stack_runs[stack]):
+        root = tmp_path / vm.name
+        for path, content in vm.files.items():
+            target = root / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+            target.chmod(0o755 if path.endswith(".sh") else 0o644)
+        # What the VM image provides: systemd's own units, and docker (its binary and docker.service).
+        shutil.copytree("/lib/systemd/system", root / "lib/systemd/system", symlinks=True)
+        (root / "usr/bin").mkdir(parents=True, exist_ok=True)
+        (root / "usr/bin/docker").write_text("#!/bin/sh\n")
+        (root / "usr/bin/docker").chmod(0o755)
+        (root / "etc/systemd/system/docker.service").write_text(
+            "[Unit]\nDescription=Docker (stand-in)\n[Service]\nExecStart=/usr/bin/docker\n"
+        )
+        units = [p for p in vm.files if p.startswith("/etc/systemd/system/")]
+        assert units, vm.name
+        for unit in units:
+            done = subprocess.run(
+                [analyze, "verify", "--man=no", f"--root={root}", unit], capture_output=True, text=True, check=False
+            )
+            problems = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()][:10]
+            assert done.returncode == 0 and not problems, f"{unit}: {version([analyze, '--version'])}:\n{problems}"
+
+
+@pytest.mark.parametrize("stack", VM_STACKS)
+def test_compose_projects_pass_docker_compose_config(
+    stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path
+) -> None:
+    compose = tool("docker-compose")
+    for vm in vm_systems(stack_runs[stack]):
+        root = tmp_path / vm.name
+        text = vm.files["/opt/clinical/compose.yaml"]
+        text = text.replace("/run/clinical/", f"{root}/run/").replace("/opt/clinical/", f"{root}/opt/")
+        for service, env in vm.secret_env.items():  # what the boot script writes
+            env_file = root / "run" / f"{service}.env"
+            env_file.parent.mkdir(parents=True, exist_ok=True)
+            env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
+        (root / "compose.yaml").write_text(text)
+        done = subprocess.run(
+            [compose, "-f", str(root / "compose.yaml"), "config", "--quiet"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, f"{vm.name}: {version([compose, 'version'])}:\n{done.stderr}"
+        document = yaml.safe_load(text)
+        for service, entry in document["services"].items():
+            for dep in entry.get("depends_on", {}):
+                assert dep in document["services"], f"{vm.name}/{service} waits for missing {dep}"
+
+
+@pytest.mark.parametrize("stack", VM_STACKS)
+def test_boot_scripts_pass_shellcheck(stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path) -> None:
+    shellcheck = tool("shellcheck")
+    for vm in vm_systems(stack_runs[stack]):
+        script = tmp_path / f"{vm.name}.sh"
+        script.write_text(vm.files["/opt/clinical/fetch-secrets.sh"])
+        done = subprocess.run([shellcheck, "-S", "warning", str(script)], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{vm.name}: {version([shellcheck, '--version'])}:\n{done.stdout}"
+
+
+def _shell_scripts(runs: dict[str, ProgramRun]) -> dict[str, tuple[str, str]]:
+    """Every ``sh -c``/``bash -c`` script a container or compose service runs: name -> (shell, script)."""
+    argvs: dict[str, list[str]] = {}
+    for stack in DOCKER_STACKS:
+        for c in containers(runs[stack]):
+            argvs[f"{stack}/{c.name}"] = c.entrypoint + c.command
+            argvs[f"{stack}/{c.name}/health"] = c.health[1:]
+    for stack, vm in _vms(runs):
+        for service, entry in vm.compose["services"].items():
+            argvs[f"{stack}/{vm.name}/{service}"] = [*entry.get("entrypoint", []), *entry.get("command", [])]
+            argvs[f"{stack}/{vm.name}/{service}/health"] = entry.get("healthcheck", {}).get("test", [])[1:]
+    return {
+        name: (Path(argv[0]).name, argv[2])
+        for name, argv in argvs.items()
+        if len(argv) >= 3 and Path(argv[0]).name in {"sh", "bash"} and argv[1] == "-c"
+    }
+
+
+def test_container_shell_commands_pass_shellcheck(stack_runs: dict[str, ProgramRun], tmp_path: Path) -> None:
+    shellcheck = tool("shellcheck")
+    scripts = _shell_scripts(stack_runs)
+    assert scripts, "no shell commands found; the test would check nothing"
+    for name, (shell, body) in scripts.items():
+        script = tmp_path / (name.replace("/", "_") + ".sh")
+        # Compose interpolates $$ to $ before the shell sees it.
+        script.write_text(f"#!/bin/{shell}\n{body.replace('$$', '$') if name.count('/') >= 2 else body}\n")
+        # SC3028: Docker sets HOSTNAME in every container, so sh has it too.
+        done = subprocess.run(
+            [shellcheck, "-S", "warning", "-e", "SC3028", str(script)], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, f"{name}: {version([shellcheck, '--version'])}:\n{done.stdout}"
