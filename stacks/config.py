@@ -252,7 +252,23 @@ class StackConfig(_Model):
     budget_usd_per_month: float | None = Field(
         None, ge=0, le=1_000_000, description="The plan fails when the estimated monthly cost exceeds it."
     )
+    image_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Replacement images keyed by the pinned reference they replace, for every container the "
+        "stack runs (an internal registry mirror, or locally built stand-ins in `make e2e`); both sides pinned.",
+    )
     secrets: dict[str, SecretStr] = Field(default_factory=dict, description="Secret keys (not a config key).")
+
+    @field_validator("image_map")
+    @classmethod
+    def _pinned_images(cls, value: dict[str, str]) -> dict[str, str]:
+        for original, replacement in value.items():
+            for ref in (original, replacement):
+                try:
+                    check_image_ref(ref)
+                except ValueError as exc:
+                    raise ValueError(f"[{original}]: {exc}") from None
+        return value
 
     @field_validator("systems")
     @classmethod

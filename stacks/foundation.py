@@ -62,6 +62,7 @@ def build_platform(config: StackConfig) -> Platform:
             ),
             auth_username=config.auth.username,
             protect_data=config.is_prod,
+            image_map=config.image_map,
         )
     if (config.cloud, config.runtime) == ("aws", "docker"):
         aws = config.aws or AwsConfig()
@@ -77,7 +78,7 @@ def build_platform(config: StackConfig) -> Platform:
             labels=resource_labels(config),
             sizing=config.sizing,
             prod=config.is_prod,
-            auth_username=config.auth.username,
+            auth_username=config.auth.username, image_map=config.image_map,
         )  # fmt: skip
     raise NotImplementedError(f"{config.cloud}+{config.runtime}")  # StackConfig rejects this first
 

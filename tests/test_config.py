@@ -170,3 +170,18 @@ def test_stack_files_pass_dates_the_way_the_cli_does() -> None:
 
     config, _ = load_stack_file("local")
     assert "2027-06-30 00:00:00 +0000 UTC" in config["clinical-platform:policy"]
+
+
+def test_image_map_replaces_every_container_image_and_rejects_unpinned_references() -> None:
+    from tests.conftest import of_type, run_stack
+
+    nginx = "nginxinc/nginx-unprivileged:1.27.3-alpine"
+    run = run_stack(stack_config(imageMap={nginx: "registry.hospital.example/mirror/nginx:1.27.3"}))
+    images = {c.inputs["image"] for c in of_type(run, "docker:index/container:Container")}
+    pulled = {c.inputs["name"] for c in of_type(run, "docker:index/remoteImage:RemoteImage")}
+    assert "registry.hospital.example/mirror/nginx:1.27.3" in images & pulled and nginx not in images | pulled
+    bad = problems(stack_config(imageMap={nginx: "mirror/nginx:latest"}))
+    assert bad == [
+        f"clinical-platform:imageMap[{nginx}]: image 'mirror/nginx:latest' uses the mutable tag 'latest'; "
+        "pin it to a version or a digest"
+    ]

@@ -76,10 +76,11 @@ def compose_service(
     secret_files: Sequence[str],
     plain_files: Sequence[str],
     publish: Sequence[int],
+    image_map: Mapping[str, str] | None = None,
 ) -> dict:
     """One compose service with the platform's hardening."""
     service: dict = {
-        "image": svc.image,
+        "image": (image_map or {}).get(svc.image, svc.image),
         "restart": "no" if svc.kind == "job" else "unless-stopped",
         "init": True,
         "read_only": svc.read_only_root,

@@ -88,9 +88,11 @@ class AwsDockerPlatform(pulumi.ComponentResource):
         sizing: str,
         prod: bool,
         auth_username: str,
+        image_map: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:aws:AwsDockerPlatform", name, None, opts)
+        self.image_map = dict(image_map or {})
         self.stack_name, self.domain, self.settings = name, domain, settings
         self.labels, self.sizing, self.prod, self.auth_username = dict(labels), sizing, prod, auth_username
         self.tags = aws_tags(labels)
@@ -251,7 +253,7 @@ class AwsDockerPlatform(pulumi.ComponentResource):
                 has_secret_env = any(owner == svc.name for owner, _ in hidden)
                 entry = cloud_init.compose_service(
                     svc, plain_env=env, has_secret_env=has_secret_env, secret_files=secret_files,
-                    plain_files=files, publish=publish.get(svc.name, []),
+                    plain_files=files, publish=publish.get(svc.name, []), image_map=self.image_map,
                 )  # fmt: skip
                 deps = cloud_init.depends_on(svc, all_services)
                 if deps:

@@ -50,6 +50,7 @@ class ContainerObjectStore(pulumi.ComponentResource):
         network: pulumi.Input[str],
         labels: Mapping[str, str],
         protect: bool = False,
+        image_map: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:docker:ObjectStore", name, None, opts)
@@ -79,6 +80,7 @@ class ContainerObjectStore(pulumi.ComponentResource):
             volumes={"data": volume.name},
             labels=labels,
             role="data",
+            image_map=image_map,
             sensitive_env=True,
             opts=child,
         )  # fmt: skip
@@ -98,6 +100,7 @@ class ContainerObjectStore(pulumi.ComponentResource):
             attachments=attach,
             labels=labels,
             role="data",
+            image_map=image_map,
             sensitive_env=True,
             after=self.server.containers,
             opts=child,

@@ -82,6 +82,7 @@ class ContainerPostgres(pulumi.ComponentResource):
         labels: Mapping[str, str],
         tls: IssuedCertificate | None = None,
         protect: bool = False,
+        image_map: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:docker:Postgres", name, None, opts)
@@ -119,6 +120,7 @@ class ContainerPostgres(pulumi.ComponentResource):
             ],
             labels=labels,
             role="data",
+            image_map=image_map,
             sensitive_env=True,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -133,6 +133,7 @@ class TlsProxy(pulumi.ComponentResource):
         after: Sequence[pulumi.Resource] = (),
         https_port: int = 443,
         http_port: int = 80,
+        image_map: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:docker:TlsProxy", name, None, opts)
@@ -165,6 +166,7 @@ class TlsProxy(pulumi.ComponentResource):
             uploads=uploads,
             labels=labels,
             role="proxy",
+            image_map=image_map,
             publish=[(HTTPS_PORT, https_port), (HTTP_PORT, http_port)],
             after=after,
             opts=pulumi.ResourceOptions(parent=self),

@@ -58,6 +58,7 @@ class ContainerRedis(pulumi.ComponentResource):
         network: pulumi.Input[str],
         labels: Mapping[str, str],
         protect: bool = False,
+        image_map: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:docker:Redis", name, None, opts)
@@ -87,6 +88,7 @@ class ContainerRedis(pulumi.ComponentResource):
             uploads=[Upload(CONF_PATH, conf)],
             labels=labels,
             role="data",
+            image_map=image_map,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.endpoint = RedisEndpoint(host=spec.name, port=6379, password=pulumi.Output.secret(password.result))

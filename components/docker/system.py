@@ -76,6 +76,7 @@ class DockerSystem(pulumi.ComponentResource):
         auth_file_dir: str,
         certificate_authority: PrivateCertificateAuthority | None = None,
         protect_data: bool = False,
+        image_map: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:docker:System", name, None, opts)
@@ -107,19 +108,32 @@ class DockerSystem(pulumi.ComponentResource):
                 labels=labels,
                 tls=server_tls,
                 protect=protect_data,
+                image_map=image_map,
                 opts=child,
             )
             refs.postgres[pg.name] = db.endpoint
             stores[("postgres", pg.name)] = db
         for rd in spec.redis:
             cache = ContainerRedis(
-                f"{name}-{rd.name}", rd, network=backend.name, labels=labels, protect=protect_data, opts=child
+                f"{name}-{rd.name}",
+                rd,
+                network=backend.name,
+                labels=labels,
+                protect=protect_data,
+                image_map=image_map,
+                opts=child,
             )
             refs.redis[rd.name] = cache.endpoint
             stores[("redis", rd.name)] = cache
         if spec.buckets:
             store = ContainerObjectStore(
-                f"{name}-objects", spec.buckets, network=backend.name, labels=labels, protect=protect_data, opts=child
+                f"{name}-objects",
+                spec.buckets,
+                network=backend.name,
+                labels=labels,
+                protect=protect_data,
+                image_map=image_map,
+                opts=child,
             )
             refs.buckets.update(store.endpoints)
             stores.update({("bucket", b.name): store for b in spec.buckets})
@@ -167,6 +181,7 @@ class DockerSystem(pulumi.ComponentResource):
                 labels={**labels, "clinical.platform/service": svc.name, **route_auth.get(svc.name, {})},
                 sensitive_env=any(is_sensitive(v) for v in svc.env.values()),
                 after=deps,
+                image_map=image_map,
                 opts=child,
             )
 

@@ -77,11 +77,14 @@ class ContainerWorkload(pulumi.ComponentResource):
         publish: Sequence[tuple[int, int]] = (),
         sensitive_env: bool = False,
         after: Sequence[pulumi.Resource] = (),
+        image_map: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:docker:ContainerWorkload", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        image = docker.RemoteImage(f"{name}-image", name=spec.image, keep_locally=True, opts=child)
+        # The stack's imageMap (an internal mirror, or stand-ins in tests) replaces the pinned reference.
+        image_ref = (image_map or {}).get(spec.image, spec.image)
+        image = docker.RemoteImage(f"{name}-image", name=image_ref, keep_locally=True, opts=child)
         all_labels = {ROLE_LABEL: role, "clinical.platform/kind": spec.kind, **(labels or {})}
         envs = [pulumi.Output.concat(key, "=", value) for key, value in sorted(env.items())]
         # Docker cannot copy files into a read-only root filesystem before start.
@@ -93,7 +96,7 @@ class ContainerWorkload(pulumi.ComponentResource):
                 docker.Container(
                     container_name,
                     name=container_name,
-                    image=spec.image,
+                    image=image_ref,
                     command=list(spec.command) if spec.command else None,
                     entrypoints=list(spec.entrypoint) if spec.entrypoint else None,
                     envs=envs,

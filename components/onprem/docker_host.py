@@ -56,12 +56,14 @@ class DockerHostPlatform(pulumi.ComponentResource):
         tls: TlsSource,
         auth_username: str,
         protect_data: bool,
+        image_map: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:onprem:DockerHostPlatform", name, None, opts)
         # Not self._name/_protect: those are pulumi.Resource attributes.
         self.stack_name, self.domain, self.labels = name, domain, dict(labels)
         self.auth_username, self.protect_data = auth_username, protect_data
+        self.image_map = dict(image_map or {})
         subnets = carve_subnets(cidr, 1 + 3 * len(system_names))
         self._subnets = {sys: SystemSubnets(*subnets[1 + 3 * i : 4 + 3 * i]) for i, sys in enumerate(system_names)}
         self.edge = bridge_network(f"{name}-edge", subnets[0], role="edge", labels=self.labels, parent=self)
@@ -91,6 +93,7 @@ class DockerHostPlatform(pulumi.ComponentResource):
             auth_file_dir=AUTH_DIR,
             certificate_authority=self.ca,
             protect_data=self.protect_data,
+            image_map=self.image_map,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.systems[spec.name] = system
@@ -132,6 +135,7 @@ class DockerHostPlatform(pulumi.ComponentResource):
             edge_network=self.edge.name,
             networks=[s.frontend for s in self.systems.values()],
             labels=self.labels,
+            image_map=self.image_map,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"systems": list(self.systems)})
