@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= local
 ARGS ?=
 
-.PHONY: venv tools plan test lint unit bench clean
+.PHONY: venv tools plan test lint unit e2e bench clean
 # Real programs that read the generated files (nginx, compose, promtool ...), installed by tests/tools/install.sh.
 CLINICAL_TOOLS ?= $(HOME)/.cache/clinical-platform/tools
 export CLINICAL_TOOLS
@@ -36,6 +36,11 @@ lint: venv
 
 unit: venv
 	$(PY) -m pytest -q
+
+## make e2e: local and lab deployed by the real Pulumi CLI on a real dockerd (stand-in images where registries are
+## unreachable), checked, previewed clean and destroyed; needs `pulumi` and its plugins (see README) and root for dockerd
+e2e: tools venv
+	$(PY) -m pytest -m e2e -s tests/e2e $(ARGS)
 
 ## make bench: plan time and resource count of every shipped stack (repeated runs, min/median)
 bench: venv

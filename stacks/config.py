@@ -103,6 +103,32 @@ class TlsConfig(_Model):
         return self
 
 
+class ProxyListenConfig(_Model):
+    """Where the Docker host's TLS proxy listens (onprem): the only ports the stack opens on the host."""
+
+    address: str = Field(
+        "0.0.0.0",
+        description="Host IPv4 address the proxy binds; a single interface (e.g. the clinical VLAN) is tighter.",
+    )
+    https_port: int = Field(443, ge=1, le=65535, description="Host port for HTTPS.")
+    http_port: int = Field(80, ge=1, le=65535, description="Host port that only redirects to HTTPS.")
+
+    @field_validator("address")
+    @classmethod
+    def _ipv4(cls, value: str) -> str:
+        try:
+            ipaddress.IPv4Address(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not an IPv4 address; use e.g. 0.0.0.0 or 10.20.0.5") from None
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> ProxyListenConfig:
+        if self.https_port == self.http_port:
+            raise ValueError("httpsPort and httpPort must differ")
+        return self
+
+
 class AwsConfig(_Model):
     """AWS choices of a stack (cloud ``aws``); the region is the provider's ``aws:region``."""
 
@@ -234,6 +260,9 @@ class StackConfig(_Model):
     sizing: Literal["small", "medium", "large"] = Field("small")
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     tls: TlsConfig = Field(default_factory=TlsConfig)
+    listen: ProxyListenConfig = Field(
+        default_factory=ProxyListenConfig, description="The proxy's host address and ports."
+    )
     auth: AuthConfig = Field(default_factory=AuthConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     tags: dict[str, str] = Field(description="Labels on every resource; owner and dataClassification required.")

@@ -63,6 +63,7 @@ def build_platform(config: StackConfig) -> Platform:
             auth_username=config.auth.username,
             protect_data=config.is_prod,
             image_map=config.image_map,
+            listen=(config.listen.address, config.listen.https_port, config.listen.http_port),
         )
     if (config.cloud, config.runtime) == ("aws", "docker"):
         aws = config.aws or AwsConfig()

@@ -185,3 +185,20 @@ def test_image_map_replaces_every_container_image_and_rejects_unpinned_reference
         f"clinical-platform:imageMap[{nginx}]: image 'mirror/nginx:latest' uses the mutable tag 'latest'; "
         "pin it to a version or a digest"
     ]
+
+
+def test_proxy_listen_address_and_ports_reach_the_published_ports() -> None:
+    from tests.conftest import named, run_stack
+
+    run = run_stack(stack_config(listen={"address": "127.0.0.1", "httpsPort": 8443, "httpPort": 8080}))
+    ports = named(run, "dev-proxy").inputs["ports"]
+    assert {(p["internal"], p["external"], p["ip"]) for p in ports} == {
+        (8443, 8443, "127.0.0.1"),
+        (8000, 8080, "127.0.0.1"),
+    }
+    assert problems(stack_config(listen={"address": "localhost"})) == [
+        "clinical-platform:listen.address: 'localhost' is not an IPv4 address; use e.g. 0.0.0.0 or 10.20.0.5"
+    ]
+    assert problems(stack_config(listen={"httpsPort": 80})) == [
+        "clinical-platform:listen: httpsPort and httpPort must differ"
+    ]

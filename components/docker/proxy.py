@@ -133,6 +133,7 @@ class TlsProxy(pulumi.ComponentResource):
         after: Sequence[pulumi.Resource] = (),
         https_port: int = 443,
         http_port: int = 80,
+        listen_address: str = "0.0.0.0",
         image_map: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -167,7 +168,7 @@ class TlsProxy(pulumi.ComponentResource):
             labels=labels,
             role="proxy",
             image_map=image_map,
-            publish=[(HTTPS_PORT, https_port), (HTTP_PORT, http_port)],
+            publish=[(HTTPS_PORT, https_port, listen_address), (HTTP_PORT, http_port, listen_address)],
             after=after,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -74,7 +74,7 @@ class ContainerWorkload(pulumi.ComponentResource):
         uploads: Sequence[Upload] = (),
         labels: Mapping[str, str] | None = None,
         role: str = "app",
-        publish: Sequence[tuple[int, int]] = (),
+        publish: Sequence[tuple[int, int, str]] = (),
         sensitive_env: bool = False,
         after: Sequence[pulumi.Resource] = (),
         image_map: Mapping[str, str] | None = None,
@@ -148,7 +148,7 @@ class ContainerWorkload(pulumi.ComponentResource):
                         )
                         for u in uploads
                     ],
-                    ports=[docker.ContainerPortArgs(internal=i, external=e) for i, e in publish],
+                    ports=[docker.ContainerPortArgs(internal=i, external=e, ip=ip) for i, e, ip in publish],
                     labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(all_labels.items())],
                     log_driver="json-file",
                     log_opts=LOG_OPTS,

@@ -57,6 +57,7 @@ class DockerHostPlatform(pulumi.ComponentResource):
         auth_username: str,
         protect_data: bool,
         image_map: Mapping[str, str] | None = None,
+        listen: tuple[str, int, int] = ("0.0.0.0", 443, 80),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:onprem:DockerHostPlatform", name, None, opts)
@@ -64,6 +65,7 @@ class DockerHostPlatform(pulumi.ComponentResource):
         self.stack_name, self.domain, self.labels = name, domain, dict(labels)
         self.auth_username, self.protect_data = auth_username, protect_data
         self.image_map = dict(image_map or {})
+        self.listen = listen
         subnets = carve_subnets(cidr, 1 + 3 * len(system_names))
         self._subnets = {sys: SystemSubnets(*subnets[1 + 3 * i : 4 + 3 * i]) for i, sys in enumerate(system_names)}
         self.edge = bridge_network(f"{name}-edge", subnets[0], role="edge", labels=self.labels, parent=self)
@@ -136,6 +138,9 @@ class DockerHostPlatform(pulumi.ComponentResource):
             networks=[s.frontend for s in self.systems.values()],
             labels=self.labels,
             image_map=self.image_map,
+            listen_address=self.listen[0],
+            https_port=self.listen[1],
+            http_port=self.listen[2],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"systems": list(self.systems)})

@@ -1,0 +1,204 @@
+"""Stand-in images for `make e2e` where the upstream registries cannot be reached.
+
+Built locally from Debian (trixie, the release nearest the images: nginx 1.26,
+PostgreSQL 17 with pgvector, Redis 8) and selected through the stack's
+``imageMap``, so the stack itself is unchanged. Each stand-in keeps what the
+platform relies on, read from the plan: the ports the proxy, probes and other
+services use, the users and volume ownership, the one-shot jobs, and the
+programs its command and probes call (see ``standin.py``). With registry
+access (``E2E_REAL_IMAGES=1``) no stand-in is built and the pinned images run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from offline.artifacts import containers
+from offline.harness import ProgramRun
+from tests.e2e.engine import CACHE, DockerEngine
+
+BASE = "clinical-standin/trixie:base"
+HERE = Path(__file__).resolve().parent
+PACKAGES = (
+    "python3 curl wget ca-certificates procps postgresql-17 postgresql-17-pgvector redis-server redis-tools nginx"
+)
+# Programs that are real in the stand-in: never shimmed.
+REAL = {"sh", "bash", "env", "python3", "curl", "wget", "pg_isready", "psql", "postgres", "redis-server", "redis-cli",
+        "nginx", "getent", "printf", "test", "grep", "sed", "cat", "true"}  # fmt: skip
+
+
+def role(image: str) -> str:
+    """Which stand-in an upstream image gets."""
+    name = image.split("@")[0].rsplit(":", 1)[0]
+    if re.search(r"(^|/)(postgres|pgvector)$", name):
+        return "postgres"
+    if re.search(r"(^|/)redis$", name):
+        return "redis"
+    if "nginx" in name:
+        return "nginx"
+    return "app"
+
+
+@dataclass
+class StandIn:
+    """What one upstream image's stand-in must offer, gathered from every container that runs it."""
+
+    image: str
+    ports: set[int] = field(default_factory=set)
+    users: set[str] = field(default_factory=set)
+    owned_paths: dict[str, str] = field(default_factory=dict)  # volume mount path -> uid:gid
+    jobs: list[list[str]] = field(default_factory=list)
+    programs: set[str] = field(default_factory=set)
+
+    @property
+    def tag(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.recipe(), sort_keys=True).encode()).hexdigest()[:12]
+        name = re.sub(r"[^a-z0-9]+", "-", self.image.split("@")[0].rsplit(":", 1)[0].lower()).strip("-")
+        return f"clinical-standin/{name}:{digest}"
+
+    def recipe(self) -> dict[str, object]:
+        return {"image": self.image, "role": role(self.image), "ports": sorted(self.ports), "users": sorted(self.users),
+                "paths": self.owned_paths, "jobs": self.jobs, "programs": sorted(self.programs),
+                "standin": (HERE / "standin.py").read_text()}  # fmt: skip
+
+
+def stand_ins(run: ProgramRun) -> dict[str, StandIn]:
+    """The stand-in each image of a planned stack needs."""
+    found = containers(run)
+    aliases: dict[str, set[str]] = {}
+    for r in run.resources:
+        if r.type == "docker:index/container:Container":
+            for net in r.inputs.get("networksAdvanced") or []:
+                aliases.setdefault(r.name, set()).update(net.get("aliases") or [])
+    volumes = {
+        r.name: [str(v["containerPath"]) for v in r.inputs.get("volumes") or [] if v.get("volumeName")]
+        for r in run.resources
+        if r.type == "docker:index/container:Container"
+    }
+    labels = {
+        r.name: {lb["label"]: lb["value"] for lb in r.inputs.get("labels") or []}
+        for r in run.resources
+        if r.type == "docker:index/container:Container"
+    }
+    texts = [v for c in found for v in [*c.env.values(), *c.files.values(), *c.command]]
+    out: dict[str, StandIn] = {}
+    for c in found:
+        s = out.setdefault(c.image, StandIn(c.image))
+        user = next((r.inputs.get("user") for r in run.resources if r.name == c.name and r.custom), None)
+        if user:
+            s.users.add(str(user))
+        for path in volumes.get(c.name, []):
+            s.owned_paths[path] = str(user or "0:0")
+        s.ports.update(int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", " ".join(c.health)))
+        for alias in aliases.get(c.name, set()):
+            pattern = re.compile(rf"(?<![\w.-]){re.escape(alias)}:(\d+)")
+            s.ports.update(int(p) for text in texts for p in pattern.findall(text))
+        argv = c.entrypoint + c.command
+        if labels.get(c.name, {}).get("clinical.platform/kind") == "job" and argv:
+            s.jobs.append([Path(argv[0]).name, *argv[1:]])
+        for program in (argv[:1], c.health[1:2]):
+            s.programs.update(p for p in program if not p.startswith("-") and Path(p).name not in REAL)
+        for cmd in (argv, c.health[1:]):  # programs a shell script calls
+            if len(cmd) >= 3 and Path(cmd[0]).name in {"sh", "bash"} and cmd[1] == "-c":
+                words = re.findall(r"(?:^|[;&|(]|\bexec)\s*([a-z][a-z0-9_.-]*)(?=\s)", cmd[2], re.M)
+                s.programs.update(w for w in words if w not in REAL | {"set", "umask", "unset", "exec", "if", "then"})
+    return out
+
+
+def _build(engine: DockerEngine, tag: str, dockerfile: str, files: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as context:
+        for name, content in {**files, "Dockerfile": dockerfile}.items():
+            (Path(context) / name).write_text(content)
+        done = subprocess.run(["docker", "build", "-q", "-t", tag, context], env={**engine.env, "DOCKER_BUILDKIT": "0"},
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"building {tag} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+
+
+def _exists(engine: DockerEngine, tag: str) -> bool:
+    return bool(engine.docker("images", "-q", tag).strip())
+
+
+def base_image(engine: DockerEngine) -> str:
+    """Debian trixie (minbase) imported from debootstrap, once per machine."""
+    if _exists(engine, BASE):
+        return BASE
+    rootfs = CACHE / "rootfs" / "trixie"
+    if not (rootfs / "etc" / "os-release").exists():
+        sources = Path("/etc/apt/sources.list.d/debian.sources").read_text()
+        mirror = re.search(r"^URIs:\s*(\S+)", sources, re.M)
+        if mirror is None:
+            raise RuntimeError("no Debian mirror in /etc/apt/sources.list.d/debian.sources for debootstrap")
+        subprocess.run(["debootstrap", "--variant=minbase", "trixie", str(rootfs), mirror.group(1)], check=True,
+                       capture_output=True)  # fmt: skip
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+    subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, env=engine.env, check=True, capture_output=True)
+    tar.wait()
+    return BASE
+
+
+def tools_image(engine: DockerEngine) -> str:
+    """The base with every stand-in's programs (one apt layer shared by all stand-ins)."""
+    dockerfile = f"""FROM {BASE}
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {PACKAGES} \\
+    && apt-get clean && rm -rf /var/lib/apt/lists/* \\
+    && rm -rf /etc/postgresql /var/lib/postgresql/17/main
+"""
+    tag = "clinical-standin/trixie:tools-" + hashlib.sha256(dockerfile.encode()).hexdigest()[:12]
+    if not _exists(engine, tag):
+        base_image(engine)
+        _build(engine, tag, dockerfile, {})
+    return tag
+
+
+def build_stand_ins(engine: DockerEngine, run: ProgramRun) -> dict[str, str]:
+    """Build (or reuse) every stand-in the stack needs; the stack's ``imageMap``."""
+    if os.environ.get("E2E_REAL_IMAGES") == "1":
+        return {}
+    tools = tools_image(engine)
+    image_map = {}
+    for s in stand_ins(run).values():
+        image_map[s.image] = s.tag
+        if _exists(engine, s.tag):
+            continue
+        r = role(s.image)
+        uids = sorted({u.split(":")[0] for u in [*s.users, *s.owned_paths.values()] if u.split(":")[0].isdigit()})
+        users = " && ".join(
+            f"(getent passwd {u} >/dev/null || useradd -M -N -o -u {u} -g 0 -d /tmp standin{u})"
+            for u in uids
+            if u != "0"
+        )
+        paths = " && ".join(f"mkdir -p '{p}' && chown {o} '{p}'" for p, o in sorted(s.owned_paths.items()))
+        # A program named by absolute path (/home/run.sh) gets its shim there too.
+        shims = " && ".join(
+            f"mkdir -p '{Path(p).parent}' && ln -sf /standin/standin.py '{p}'"
+            if p.startswith("/")
+            else f"ln -sf /standin/standin.py /standin/bin/{p}"
+            for p in sorted(s.programs)
+        )
+        steps = " && ".join(
+            x for x in ["mkdir -p /standin/bin", users, paths, shims, "chmod 0755 /standin/standin.py"] if x
+        )
+        entry = {
+            "postgres": 'ENTRYPOINT ["/standin/standin.py", "postgres"]\nCMD ["postgres"]',
+            "redis": 'ENTRYPOINT []\nCMD ["redis-server"]',
+            "nginx": 'ENTRYPOINT []\nCMD ["nginx", "-g", "daemon off;"]',
+            "app": 'ENTRYPOINT ["/standin/standin.py", "app"]\nCMD []',
+        }[r]
+        dockerfile = f"""FROM {tools}
+COPY standin.py ports jobs.json /standin/
+RUN {steps}
+ENV STANDIN_IMAGE={s.image} PATH=/standin/bin:/usr/lib/postgresql/17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+{entry}
+"""
+        files = {"standin.py": (HERE / "standin.py").read_text(), "ports": " ".join(map(str, sorted(s.ports))) + "\n",
+                 "jobs.json": json.dumps(s.jobs)}  # fmt: skip
+        _build(engine, s.tag, dockerfile, files)
+    return image_map

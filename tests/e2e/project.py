@@ -1,0 +1,114 @@
+"""A throw-away copy of the project for `make e2e`, with the shipped stack file plus what a test machine needs.
+
+The repository is never touched: the CLI rewrites stack files (``stack init``,
+``config set``), so it works on a copy. The copy's stack file is the shipped
+one with only these changes, each needed because this machine is not the
+hospital's: stand-in images through ``imageMap`` (no registry here), the
+proxy bound to 127.0.0.1 on free ports, GPUs off (no GPU here), and the
+``secure:`` placeholders replaced by generated values set with ``pulumi config
+set --secret``. Everything else, unquoted dates included, reaches the program
+exactly as the CLI passes it on a user's machine.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from offline.harness import ROOT, ProgramRun, load_stack_file, run_program
+from tests.e2e.engine import PulumiEngine
+
+COPIED = ("Pulumi.yaml", "__main__.py", "components", "stacks", "policy", "offline")
+PREFIX = "clinical-platform:"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class E2eStack:
+    """A stack ready for the real CLI in its own project copy."""
+
+    name: str
+    project: Path
+    https_port: int
+    http_port: int
+    plan: ProgramRun
+
+
+def _gpu_services(run: ProgramRun) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for r in run.resources:
+        if r.type == "docker:index/container:Container" and r.inputs.get("deviceRequests"):
+            labels = {lb["label"]: lb["value"] for lb in r.inputs.get("labels") or []}
+            out.setdefault(labels["clinical.platform/system"], []).append(labels["clinical.platform/service"])
+    return out
+
+
+def e2e_config(stack: str) -> tuple[dict[str, Any], dict[str, str], ProgramRun]:
+    """The shipped stack's config with GPUs off, and its secure keys; planned offline once."""
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    config: dict[str, Any] = dict(document.get("config") or {})
+    secure = {k: "" for k, v in config.items() if isinstance(v, dict) and set(v) == {"secure"}}
+    for key in secure:
+        del config[key]
+    run = run_program(stack)
+    gpus = _gpu_services(run)
+    if gpus:
+        config.pop(f"{PREFIX}hostGpus", None)
+        overrides = config.setdefault(f"{PREFIX}overrides", {})
+        for system, services in gpus.items():
+            entry = overrides.setdefault(system, {}).setdefault("services", {})
+            for svc in services:
+                entry.setdefault(svc, {})["gpu"] = False
+    values = {k: secrets.token_urlsafe(24) for k in secure}
+    return config, values, run
+
+
+def prepare(stack: str, workdir: Path, engine: PulumiEngine, image_map: dict[str, str]) -> E2eStack:
+    """Copy the project, init the stack with the CLI, write its config and set its secrets."""
+    project = workdir / stack
+    if project.exists():
+        shutil.rmtree(project)
+    project.mkdir(parents=True)
+    for item in COPIED:
+        source = ROOT / item
+        if source.is_dir():
+            shutil.copytree(source, project / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, project / item)
+    (project / ".venv").symlink_to(ROOT / ".venv")
+    config, secret_values, run = e2e_config(stack)
+    https_port, http_port = free_port(), free_port()
+    config[f"{PREFIX}listen"] = {"address": "127.0.0.1", "httpsPort": https_port, "httpPort": http_port}
+    if image_map:
+        config[f"{PREFIX}imageMap"] = image_map
+    engine.run("stack", "init", stack, "--secrets-provider", "passphrase", cwd=project)
+    stack_file = project / f"Pulumi.{stack}.yaml"
+    existing = yaml.safe_load(stack_file.read_text()) if stack_file.exists() else {}
+    # Written as YAML, as a user's file is: dates stay unquoted, so the CLI passes them in its own format.
+    stack_file.write_text(yaml.safe_dump({**(existing or {}), "config": config}, sort_keys=False))
+    for key, value in secret_values.items():
+        engine.run("config", "set", "--secret", key, value, cwd=project)
+    return E2eStack(stack, project, https_port, http_port, run)
+
+
+def outputs(engine: PulumiEngine, e2e: E2eStack) -> dict[str, Any]:
+    """The stack's outputs, secrets shown (the test needs the generated credentials)."""
+    done = engine.run("stack", "output", "--json", "--show-secrets", cwd=e2e.project)
+    return dict(json.loads(done.stdout))
+
+
+def stack_file_config(stack: str) -> dict[str, str]:
+    """The shipped stack's config as the offline harness passes it (for comparing with the CLI's)."""
+    return load_stack_file(stack)[0]

@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""A stand-in for an upstream image that cannot be pulled here (copied into every stand-in image).
+
+Run as ``standin <role> [args...]`` from the image's ENTRYPOINT, or through a
+shim named after a program the container's command, entrypoint or health
+probe calls (``uvicorn``, ``celery``, ``mc`` ...). It keeps the contract the
+platform relies on and nothing more:
+
+- ``postgres``: the official image's entrypoint (``POSTGRES_USER``/``_PASSWORD``/
+  ``_DB``, ``POSTGRES_INITDB_ARGS``, ``PGDATA``, ``/docker-entrypoint-initdb.d``),
+  then the real PostgreSQL with the container's arguments;
+- ``app``: the container's main process answers HTTP 200 on the image's ports
+  (``/standin/ports``) after resolving every host its environment names; a
+  one-shot job (``/standin/jobs.json``) resolves them and exits 0; a program
+  called by a probe or a script while the main process runs succeeds, and
+  ``python -c`` probes run the real Python.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+HOST_RE = re.compile(r"(?:://(?:[^@/\s]*@)?|^)([a-z][a-z0-9-]*[a-z0-9])(?::\d+)")
+
+
+def configured_hosts() -> set[str]:
+    """Host names in the environment's URLs and host:port values (dependencies the app would dial)."""
+    hosts: set[str] = set()
+    for key, value in os.environ.items():
+        if key.startswith("STANDIN_"):
+            continue
+        hosts.update(m.group(1) for m in HOST_RE.finditer(value))
+        if key.endswith("_HOST") and re.fullmatch(r"[a-z][a-z0-9-]*", value):
+            hosts.add(value)
+    return {h for h in hosts if h not in {"localhost", "http", "https"}}
+
+
+def resolve_all() -> None:
+    """Fail loudly, as the application would, when a configured host does not resolve."""
+    for host in sorted(configured_hosts()):
+        try:
+            socket.getaddrinfo(host, None)
+        except OSError as exc:
+            print(f"standin: cannot resolve {host}: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(3) from None
+
+
+class Handler(BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        body = json.dumps({"standin": os.environ.get("STANDIN_IMAGE", "?"), "path": self.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_HEAD = do_PUT = _answer  # noqa: N815
+
+    def log_message(self, format: str, *args: object) -> None:
+        print(f"standin: {self.address_string()} {format % args}", flush=True)
+
+
+def serve() -> None:
+    resolve_all()
+    ports = [int(p) for p in Path("/standin/ports").read_text().split()]
+    servers = [ThreadingHTTPServer(("0.0.0.0", port), Handler) for port in ports]
+    print(f"standin: {os.environ.get('STANDIN_IMAGE')} serving on {ports}", flush=True)
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    for t in threads:
+        t.start()
+    threading.Event().wait()
+
+
+def is_job(argv: list[str]) -> bool:
+    jobs = json.loads(Path("/standin/jobs.json").read_text())
+    return [Path(argv[0]).name, *argv[1:]] in jobs
+
+
+def app(argv: list[str]) -> None:
+    main = os.getpid() == 1 or os.getppid() == 1
+    name = Path(argv[0]).name if argv else ""
+    if not main:
+        if name in {"python", "python3"}:
+            os.execv("/usr/bin/python3", ["python3", *argv[1:]])
+        raise SystemExit(0)  # a CLI used by a probe or a script: the stand-in service is up
+    if argv and is_job(argv):
+        resolve_all()
+        print(f"standin: job {' '.join(argv)[:80]} done", flush=True)
+        raise SystemExit(0)
+    serve()
+
+
+def postgres(argv: list[str]) -> None:
+    pgdata = Path(os.environ.get("PGDATA", "/var/lib/postgresql/data"))
+    user = os.environ.get("POSTGRES_USER", "postgres")
+    if not (pgdata / "PG_VERSION").exists():
+        pgdata.mkdir(parents=True, exist_ok=True)
+        pwfile = Path("/tmp/standin-pwfile")
+        pwfile.write_text(os.environ["POSTGRES_PASSWORD"])
+        args = os.environ.get("POSTGRES_INITDB_ARGS", "").split()
+        subprocess.run(["initdb", "-D", str(pgdata), "-U", user, f"--pwfile={pwfile}", *args], check=True)
+        pwfile.unlink()
+        sock = "/tmp"
+        subprocess.run(
+            ["pg_ctl", "-D", str(pgdata), "-w", "-o", f"-c listen_addresses='' -k {sock}", "start"], check=True
+        )
+        database = os.environ.get("POSTGRES_DB", user)
+        if database != "postgres":
+            subprocess.run(["psql", "-h", sock, "-U", user, "-d", "postgres", "-v", "ON_ERROR_STOP=1",
+                            "-c", f'CREATE DATABASE "{database}"'], check=True)  # fmt: skip
+        for script in sorted(Path("/docker-entrypoint-initdb.d").glob("*.sql")):
+            subprocess.run(["psql", "-h", sock, "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-f", str(script)],
+                           check=True)  # fmt: skip
+        subprocess.run(["pg_ctl", "-D", str(pgdata), "-m", "fast", "-w", "stop"], check=True)
+    command = argv or ["postgres"]
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    if Path(sys.argv[0]).name == "standin.py":  # the image's ENTRYPOINT: standin.py <role> [args...]
+        role, *rest = sys.argv[1:] or ["app"]
+        postgres(rest) if role == "postgres" else app(rest)
+    else:  # a shim: /standin/bin/<program> -> standin.py
+        app(sys.argv)
