@@ -339,3 +339,24 @@ def test_container_shell_commands_pass_shellcheck(stack_runs: dict[str, ProgramR
             [shellcheck, "-S", "warning", "-e", "SC3028", str(script)], capture_output=True, text=True, check=False
         )
         assert done.returncode == 0, f"{name}: {version([shellcheck, '--version'])}:\n{done.stdout}"
+
+
+TEMP_PATHS = ("client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path", "scgi_temp_path")
+
+
+@pytest.mark.parametrize("stack", VM_STACKS)
+def test_gateway_writes_only_to_its_tmpfs(stack: str, stack_runs: dict[str, ProgramRun]) -> None:
+    # nginx mkdir()s all five temp paths at start, even for modules it never uses; on a read-only root
+    # each one must sit on a tmpfs or nginx exits with "Read-only file system".
+    for vm in vm_systems(stack_runs[stack]):
+        entry = vm.compose["services"].get("auth-gateway")
+        if entry is None:
+            continue
+        assert entry["read_only"] is True
+        tmpfs = [t.split(":")[0] for t in entry["tmpfs"]]
+        conf = vm.service_files("auth-gateway")["/etc/nginx/nginx.conf"]
+        for directive in TEMP_PATHS:
+            found = re.search(rf"^\s*{directive}\s+(\S+);", conf, re.M)
+            assert found and any(found.group(1).startswith(t + "/") for t in tmpfs), f"{vm.name}: {directive}"
+        pid = re.search(r"^pid\s+(\S+);", conf, re.M)
+        assert pid and any(pid.group(1).startswith(t + "/") for t in tmpfs), f"{vm.name}: pid"
