@@ -24,7 +24,7 @@ from components.specs import (
     SystemSpec,
     VolumeSpec,
 )
-from offline.harness import Captured, ProgramRun, run_under_mocks
+from offline.harness import Captured, ProgramRun, run_program, run_under_mocks
 from tests.conftest import named, of_type
 
 CONTAINER = "docker:index/container:Container"
@@ -247,3 +247,21 @@ def test_proxy_sizes_its_server_names_hash_from_the_host_names() -> None:
     assert server_names_hash_bucket_size(["a.example"]) == 64
     conf = render_nginx_conf([ProxyRoute(n, "up", 80, None, 1, 1) for n in long_names])
     assert "server_names_hash_bucket_size 256;" in conf
+
+
+@pytest.mark.parametrize("stack", ["local", "lab"])
+def test_an_alias_names_one_service_per_network(stack: str) -> None:
+    # Docker's DNS answers an alias with every container that has it: two services sharing one
+    # (the MinIO setup job had the server's 'minio') send clients to the wrong container.
+    run = run_program(stack)
+    owners: dict[tuple[str, str], set[str]] = {}
+    for c in run.resources:
+        if c.type != "docker:index/container:Container":
+            continue
+        labels = {lb["label"]: lb["value"] for lb in c.inputs.get("labels") or []}
+        service = f"{labels.get('clinical.platform/system')}/{labels.get('clinical.platform/service', c.name)}"
+        for net in c.inputs.get("networksAdvanced") or []:
+            for alias in net.get("aliases") or []:
+                owners.setdefault((net["name"], alias), set()).add(service)
+    shared = {k: v for k, v in owners.items() if len(v) > 1}
+    assert not shared, shared

@@ -97,7 +97,8 @@ class ContainerObjectStore(pulumi.ComponentResource):
             f"{name}-setup",
             setup,
             env={**creds, "MC_CONFIG_DIR": "/tmp/.mc"},
-            attachments=attach,
+            # Not the server's alias: Docker's DNS would answer 'minio' with this job too.
+            attachments=[Attachment(network, ())],
             labels=labels,
             role="data",
             image_map=image_map,
