@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= local
 ARGS ?=
 
-.PHONY: venv tools plan test lint unit e2e bench clean
+.PHONY: venv tools plan test lint unit e2e e2e-ready bench clean
 # Real programs that read the generated files (nginx, compose, promtool ...), installed by tests/tools/install.sh.
 CLINICAL_TOOLS ?= $(HOME)/.cache/clinical-platform/tools
 export CLINICAL_TOOLS
@@ -41,6 +41,10 @@ unit: venv
 ## unreachable), checked, previewed clean and destroyed; needs `pulumi` and its plugins (see README) and root for dockerd
 e2e: tools venv
 	$(PY) -m pytest -m e2e -s tests/e2e $(ARGS)
+
+## make e2e-ready: exit 0 when the Pulumi CLI and the plugins make e2e needs are installed (says what is missing)
+e2e-ready: venv
+	@$(PY) -m tests.e2e.engine
 
 ## make bench: plan time and resource count of every shipped stack (repeated runs, min/median)
 bench: venv

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -154,3 +155,19 @@ def pulumi_engine(state_dir: Path, docker: DockerEngine) -> PulumiEngine:
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
     }
     return PulumiEngine(cli, env)
+
+
+def main() -> int:
+    """``python -m tests.e2e.engine``: exit 0 when the CLI and plugins are installed, else say what is missing."""
+    import sys
+
+    try:
+        pulumi_engine(Path(tempfile.mkdtemp()), DockerEngine("unix:///dev/null"))
+    except MissingEngineError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -72,7 +72,9 @@ def _wait_healthy(docker: DockerEngine, stack: str, timeout_s: int = 600) -> lis
                     failed.append(f"{name}: unhealthy: {log[-300:]}")
                 pending.append(name)
         if failed:
-            logs = {f.split(":")[0]: docker.docker("logs", "--tail", "20", f.split(":")[0], check=False) for f in failed}
+            logs = {
+                f.split(":")[0]: docker.docker("logs", "--tail", "20", f.split(":")[0], check=False) for f in failed
+            }
             raise AssertionError(f"{stack}: {failed}\n{json.dumps(logs, indent=1)[-6000:]}")
         if not pending:
             return found
@@ -143,7 +145,9 @@ def _psql(docker: DockerEngine, container: dict, sql: str) -> str:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_stack_deploys_and_runs_for_real(stack: str, engines: tuple[DockerEngine, PulumiEngine], tmp_path: Path) -> None:
+def test_stack_deploys_and_runs_for_real(
+    stack: str, engines: tuple[DockerEngine, PulumiEngine], tmp_path: Path
+) -> None:
     docker, pulumi = engines
     config, _, plan = e2e_config(stack)
     del config
