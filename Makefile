@@ -46,7 +46,8 @@ e2e: tools venv
 e2e-ready: venv
 	@$(PY) -m tests.e2e.engine
 
-## make bench: plan time and resource count of every shipped stack (repeated runs, min/median)
+## make bench [ARGS=--real]: plan time and resource count of every shipped stack (repeated runs, min/median);
+## --real adds the real CLI's preview/up/destroy times of local next to its offline plan
 bench: venv
 	$(PY) -m offline.bench $(ARGS)
 

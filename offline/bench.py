@@ -75,12 +75,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per stack (default 5)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="also time the real Pulumi CLI on local (preview, up, destroy; make e2e-ready)",
+    )
     args = parser.parse_args(argv)
     rows = [bench_stack(stack, args.repeat) for stack in shipped_stacks()]
     largest = max(rows, key=lambda r: int(r["resources"]))
     share = review_share(str(largest["stack"]), args.repeat)
+    real = real_engine(args.real)
     if args.json:
-        print(json.dumps({"stacks": rows, "review": {"stack": largest["stack"], **share}}, indent=2))
+        print(
+            json.dumps({"stacks": rows, "review": {"stack": largest["stack"], **share}, "realEngine": real}, indent=2)
+        )
         return 0
     print(f"{args.repeat} runs per stack; seconds as min / median / max\n")
     print(f"{'stack':12s} {'resources':>9s} {'components':>10s} {'process (s)':>24s} {'in-process plan (s)':>20s}")
@@ -91,7 +99,31 @@ def main(argv: list[str] | None = None) -> int:
     ratio = share["review"] / share["program"] if share["program"] else 0.0
     print(f"\npolicy review of the largest stack ({largest['stack']}, {largest['resources']} resources): "
           f"{share['review']:.3f}s on top of {share['program']:.3f}s for the rest of the plan = +{ratio:.0%} (median)")  # fmt: skip
+    if isinstance(real, str):
+        print(f"\nreal engine: {real}")
+    elif real:
+        local = next(r for r in rows if r["stack"] == "local")
+        offline = float(local["process_median"])
+        print("\nreal Pulumi CLI on local (one run, images present), next to its offline plan "
+              f"({offline:.2f}s median process):")  # fmt: skip
+        for label, seconds in real.items():
+            print(f"  {label:20s} {seconds:7.2f}s  = {seconds / offline:5.1f}x the offline plan")
     return 0
+
+
+def real_engine(wanted: bool) -> dict[str, float] | str | None:
+    """Real CLI times of local, or why they were not taken (None when not asked for)."""
+    if not wanted:
+        return None
+    try:
+        from tests.e2e.engine import MissingEngineError
+        from tests.e2e.timing import real_engine_times
+    except ImportError as exc:  # the tests folder is not shipped everywhere
+        return f"not measured ({exc})"
+    try:
+        return real_engine_times("local")
+    except MissingEngineError as exc:
+        return f"not measured: {exc}"
 
 
 if __name__ == "__main__":
