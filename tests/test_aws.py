@@ -50,16 +50,17 @@ def test_staging_does_not_protect_so_it_can_be_torn_down(staging: ProgramRun) ->
 
 
 def test_rds_is_private_encrypted_tls_only_and_ha_in_prod(prod: ProgramRun, staging: ProgramRun) -> None:
-    db = named(prod, "cogstack-nlp-trainer-db-db").inputs
+    # CogStack has no PostgreSQL (its Trainer only knows SQLite): stenosis-detection's is the RDS checked here.
+    db = named(prod, "stenosis-detection-db-db").inputs
     key_arn = of_type(prod, "aws:kms/key:Key")[0].outputs["arn"]
     assert db["storageEncrypted"] is True and db["kmsKeyId"] == key_arn
     assert db["publiclyAccessible"] is False and db["multiAz"] is True
     assert db["backupRetentionPeriod"] == 35 and db["deletionProtection"] is True and db["skipFinalSnapshot"] is False
     assert db["iamDatabaseAuthenticationEnabled"] is True and db["performanceInsightsKmsKeyId"] == key_arn
     assert db["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
-    params = named(prod, "cogstack-nlp-trainer-db-params").inputs
+    params = named(prod, "stenosis-detection-db-params").inputs
     assert {(p["name"], p["value"]) for p in params["parameters"]} >= {("rds.force_ssl", "1"), ("log_connections", "1")}
-    small = named(staging, "cogstack-nlp-trainer-db-db").inputs
+    small = named(staging, "stenosis-detection-db-db").inputs
     assert small["backupRetentionPeriod"] == 7 and small["multiAz"] is False and small["deletionProtection"] is False
 
 
@@ -87,9 +88,14 @@ def test_user_data_holds_no_secret(prod: ProgramRun) -> None:
     assert api["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 1
     assert "ports" not in api  # behind the auth gateway, which alone is published for the API route
     assert compose["services"]["auth-gateway"]["ports"] == ["8081:8081"]
-    assert compose["services"]["medcat-trainer"]["ports"] == ["8001:8001"]
+    # The Trainer route's target is now the Trainer's nginx (8000), in front of uwsgi (8000), which is not published.
+    assert compose["services"]["trainer-nginx"]["ports"] == ["8000:8000"]
     trainer = compose["services"]["medcat-trainer"]
+    assert "ports" not in trainer
     assert trainer["env_file"] == ["/run/clinical/medcat-trainer.env"] and "SECRET_KEY" not in trainer["environment"]
+    admin = compose["services"]["trainer-admin"]
+    assert admin["env_file"] == ["/run/clinical/trainer-admin.env"]
+    assert "DJANGO_SUPERUSER_PASSWORD" not in admin["environment"]
     secrets = [r.outputs.get("result") for r in of_type(prod, "random:index/randomPassword:RandomPassword")]
     assert secrets and not any(s and s in user_data for s in secrets)
     runtime = next(r for r in of_type(prod, "aws:secretsmanager/secret:Secret") if r.name == "cogstack-nlp-runtime")
@@ -98,9 +104,23 @@ def test_user_data_holds_no_secret(prod: ProgramRun) -> None:
         r for r in of_type(prod, "aws:secretsmanager/secretVersion:SecretVersion") if r.name == "cogstack-nlp-runtime"
     )
     payload = json.loads(version.inputs["secretString"])
-    assert payload["env"]["medcat-trainer"]["DATABASE_URL"].startswith("postgresql://medcattrainer:")
-    assert "sslmode=require" in payload["env"]["medcat-trainer"]["DATABASE_URL"]
+    generated = {r.name: r.outputs["result"] for r in of_type(prod, "random:index/randomPassword:RandomPassword")}
+    # The Trainer has no database URL any more (SQLite): its secrets are the Django key and the admin password.
+    assert payload["env"] == {
+        "medcat-trainer": {"SECRET_KEY": generated["cogstack-nlp-trainer-secret-key"]},
+        "trainer-admin": {"DJANGO_SUPERUSER_PASSWORD": generated["cogstack-nlp-trainer-admin-password"]},
+    }
     assert "/auth-gateway/etc/nginx/htpasswd" in payload["files"]
+    # A database URL, with its password and TLS required, is in a runtime secret and not in its system's user data.
+    therapy = next(
+        r
+        for r in of_type(prod, "aws:secretsmanager/secretVersion:SecretVersion")
+        if r.name == "therapy-compliance-runtime"
+    )
+    url = json.loads(therapy.inputs["secretString"])["env"]["api"]["DATABASE_URL"]
+    assert url.startswith("postgresql://compliance:") and "sslmode=require" in url
+    therapy_data = base64.b64decode(named(prod, "therapy-compliance-lt").inputs["userData"]).decode()
+    assert url not in therapy_data and "DATABASE_URL" not in therapy_data
 
 
 def test_only_the_load_balancer_accepts_the_world(prod: ProgramRun) -> None:
@@ -110,12 +130,13 @@ def test_only_the_load_balancer_accepts_the_world(prod: ProgramRun) -> None:
         if i.get("cidrIpv4") == "0.0.0.0/0" or i.get("cidrIpv6") == "::/0":
             assert i["fromPort"] in (80, 443) and i["tags"]["role"] == "load-balancer", rule.name
         assert not (i.get("fromPort", 0) <= 22 <= i.get("toPort", 0)), rule.name
-    db_rule = named(prod, "cogstack-nlp-trainer-db-sg-ingress-0")
+    db_rule = named(prod, "stenosis-detection-db-sg-ingress-0")
     assert db_rule.inputs["fromPort"] == 5432 and "referencedSecurityGroupId" in db_rule.inputs
     # The load balancer's, and per system its workload's and each data service's (the VPC default is stripped apart).
     names = {r.name for r in sgs.values()}
-    assert {"prod-alb-sg", "cogstack-nlp-workload-sg", "cogstack-nlp-trainer-db-sg"} <= names
-    assert len(names) == 1 + 2 + 3 + 3  # ALB; cogstack: workload, db; stenosis and therapy: workload, db, redis
+    assert {"prod-alb-sg", "cogstack-nlp-workload-sg", "stenosis-detection-db-sg"} <= names
+    # ALB; cogstack: workload (no db group since its Trainer's SQLite replaced RDS); stenosis, therapy: workload, db, redis
+    assert len(names) == 1 + 1 + 3 + 3
 
 
 def test_load_balancer_tls_redirect_waf_and_logs(prod: ProgramRun) -> None:
@@ -198,7 +219,7 @@ def test_prod_cost_and_gpu_choice(prod: ProgramRun) -> None:
     plan = make_plan("prod")
     lines = {line.resource_name: line for line in plan.cost.lines}
     assert lines["cogstack-nlp-asg"].usd_per_month == pytest.approx(2 * (1.204 * 730 + 200 * 0.08), abs=0.01)
-    assert lines["cogstack-nlp-trainer-db-db"].basis.startswith("db.m6g.large x2")
+    assert lines["stenosis-detection-db-db"].basis.startswith("db.m6g.large x2")
     assert 1500 < plan.cost.total < plan.config.budget_usd_per_month  # type: ignore[operator]
 
 
@@ -234,7 +255,7 @@ def test_a_world_open_database_security_group_fails(monkeypatch: pytest.MonkeyPa
     original = docker_platform.add_rules
 
     def leaky(name: str, group: Any, rules: list[Rule], tags: Any, parent: Any) -> None:
-        if name.endswith("trainer-db-sg"):
+        if name == "stenosis-detection-db-sg":
             rules = [*rules, Rule("ingress", 5432, "oops", cidr="0.0.0.0/0")]
         original(name, group, rules, tags, parent)
 

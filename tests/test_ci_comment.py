@@ -55,7 +55,8 @@ def test_comment_has_marker_resources_violations_waivers_and_cost(local_plan: di
     comment = render_comment({"local": local_plan})
     assert comment.splitlines()[0] == MARKER
     row = next(line for line in comment.splitlines() if line.startswith("| `local` |"))
-    assert row == "| `local` | onprem/docker | 33 | 0 / 0 / 2 | 0.00 | no base | — | ✅ pass |"
+    # 28 resources since the MedCAT Trainer's PostgreSQL (and its TLS material) was replaced by a SQLite volume.
+    assert row == "| `local` | onprem/docker | 28 | 0 / 0 / 2 | 0.00 | no base | — | ✅ pass |"
     assert f"| `{CONTAINER}` | 6 |" in comment
     assert "| medium | 0 | 0 | 2 |" in comment
     assert (
@@ -74,7 +75,7 @@ def test_cost_change_against_the_base_branch(local_plan: dict[str, Any], priced_
     assert change.by_type == {CONTAINER: (60.0, 0.0)}
     comment = render_comment({"local": head}, {"local": local_plan})
     row = next(line for line in comment.splitlines() if line.startswith("| `local` |"))
-    assert "| 60.00 | +60.00 |" in row and "33 (+0)" in row
+    assert "| 60.00 | +60.00 |" in row and "28 (+0)" in row  # 28: the local stack's count (see above)
     assert "(base branch 0.00, change +60.00)" in comment
     assert f"| `{CONTAINER}` | 60.00 | +60.00 |" in comment
     # A cheaper branch shows a negative change.
@@ -86,12 +87,12 @@ def test_resource_changes_new_and_removed_stacks(local_plan: dict[str, Any]) -> 
     base = copy.deepcopy(local_plan)
     base["resources"]["byType"][CONTAINER] = 5
     base["resources"]["byType"]["docker:index/secret:Gone"] = 2
-    base["resources"]["total"] = 34
+    base["resources"]["total"] = 29  # one more than the local stack's 28
     changes = resource_changes(local_plan, base)
     assert changes[CONTAINER] == (6, 5) and changes["docker:index/secret:Gone"] == (0, 2)
     comment = render_comment({"local": local_plan, "new": local_plan}, {"local": base, "old": base})
     assert f"| `{CONTAINER}` | 6 | +1 |" in comment and "| `docker:index/secret:Gone` | 0 | -2 |" in comment
-    assert "| `local` | onprem/docker | 33 (-1) |" in comment
+    assert "| `local` | onprem/docker | 28 (-1) |" in comment
     new_row = next(line for line in comment.splitlines() if line.startswith("| `new` |"))
     assert "| new stack |" in new_row
     assert "Stacks removed in this branch: `old`" in comment
@@ -254,6 +255,6 @@ def test_make_ci_plan_reproduces_the_pull_request_job(tmp_path: Path, local_plan
     comment = (out / "comment.md").read_text()
     assert comment.startswith(MARKER) and "its change against the base branch" in comment
     assert all(f"| `{s}` |" in comment for s in shipped)
-    assert "| `local` | onprem/docker | 33 (+0) | 0 / 0 / 2 | 0.00 | +0.00 |" in comment
+    assert "| `local` | onprem/docker | 28 (+0) | 0 / 0 / 2 | 0.00 | +0.00 |" in comment  # 28: see the first test
     runs = json.loads((out / "review.sarif").read_text())["runs"]
     assert sorted(r["automationDetails"]["id"] for r in runs) == [f"clinical-platform-review/{s}/" for s in shipped]

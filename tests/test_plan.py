@@ -17,9 +17,17 @@ from offline.critical_path import critical_path
 from offline.harness import ROOT, Captured, ProgramRun, load_stack_file, run_program
 from offline.plan import EXIT_CONFIG, EXIT_OK, EXIT_VIOLATIONS, main, make_plan
 from offline.review import review
+from stacks.cogstack_nlp import TRAINER_SETTINGS
 from tests.conftest import named, of_type
 
 SHIPPED = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+THERAPY_API_IMAGE = "registry.hospital.example/therapy/api:3.2.1"
+# The MedCAT Trainer (v2.11.2) only knows SQLite, so the local stack runs no PostgreSQL: the PostgreSQL
+# checks run on the local stack with therapy-compliance (a system with PostgreSQL) added beside CogStack.
+WITH_POSTGRES = {
+    "systems": ["cogstack-nlp", "therapy-compliance"],
+    "overrides": {"therapy-compliance": {"services": {"api": {"image": THERAPY_API_IMAGE}}}},
+}
 
 
 def write_stack(tmp_path: Path, name: str, change: dict[str, Any]) -> Path:
@@ -29,11 +37,20 @@ def write_stack(tmp_path: Path, name: str, change: dict[str, Any]) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="module")
+def local_with_postgres() -> ProgramRun:
+    """The shipped local stack's config with ``WITH_POSTGRES`` applied."""
+    config, secret_keys = load_stack_file("local")
+    config.update({f"clinical-platform:{k}": json.dumps(v) for k, v in WITH_POSTGRES.items()})
+    return run_program("local", config=config, secret_keys=secret_keys)
+
+
 def test_local_stack_registers_cogstack(local_run: ProgramRun) -> None:
     containers = {c.name for c in of_type(local_run, "docker:index/container:Container")}
+    # The Trainer's nginx replaced its PostgreSQL (trainer-db): the Trainer at v2.11.2 only knows SQLite.
     assert containers == {
-        "cogstack-nlp-medcat-service", "cogstack-nlp-medcat-trainer", "cogstack-nlp-solr", "cogstack-nlp-trainer-admin",
-        "cogstack-nlp-trainer-db", "local-proxy",
+        "cogstack-nlp-medcat-service", "cogstack-nlp-medcat-trainer", "cogstack-nlp-trainer-nginx", "cogstack-nlp-solr",
+        "cogstack-nlp-trainer-admin", "local-proxy",
     }  # fmt: skip
     assert local_run.exports["routes"] == {
         "cogstack-nlp": ["https://medcat-api.clinical.localhost", "https://medcat-trainer.clinical.localhost"]
@@ -45,27 +62,53 @@ def test_medcat_service_follows_the_guide(local_run: ProgramRun) -> None:
     env = dict(e.split("=", 1) for e in svc.inputs["envs"])
     assert env["APP_MEDCAT_MODEL_PACK"] == "/cat/models/medcat-snomed-2024.zip"
     assert env["SERVER_PORT"] == "5000" and env["APP_CUDA_DEVICE_COUNT"] == "-1"
-    assert env["MEDCAT_ANNOTATIONS_ENTITY_OUTPUT_MODE"] == "dict"
+    # The name 0.6.1 reads (medcat_processor.py); the guide's MEDCAT_ prefixed one is read by no release.
+    assert env["ANNOTATIONS_ENTITY_OUTPUT_MODE"] == "dict" and "MEDCAT_ANNOTATIONS_ENTITY_OUTPUT_MODE" not in env
     assert svc.inputs["shmSize"] == 2048
-    assert {"volumeName": "cogstack-nlp-models", "containerPath": "/cat/models", "readOnly": True} in svc.inputs[
+    # Writable: MedCAT unpacks the model pack beside the zip on first start (the root file system stays read-only).
+    assert {"volumeName": "cogstack-nlp-models", "containerPath": "/cat/models", "readOnly": False} in svc.inputs[
         "volumes"
     ]
+    assert svc.inputs["readOnly"] is True and svc.inputs["user"] == "10001:10001"
     assert "/api/info" in " ".join(svc.inputs["healthcheck"]["tests"])
     assert svc.inputs["healthcheck"]["startPeriod"] == "120s"
     assert not svc.inputs.get("ports")
 
 
-def test_trainer_uses_postgres_secure_cookies_and_no_registration(local_run: ProgramRun) -> None:
+def test_trainer_keeps_sqlite_in_a_volume_with_generated_key_secure_cookies_and_no_debug(local_run: ProgramRun) -> None:
     trainer = named(local_run, "cogstack-nlp-medcat-trainer")
+    assert trainer.inputs["command"] == ["/home/run.sh"]
     env = dict(e.split("=", 1) for e in trainer.inputs["envs"])
-    assert (
-        env["DATABASE_URL"].startswith("postgresql://medcattrainer:")
-        and "@trainer-db:5432/medcattrainer" in env["DATABASE_URL"]
-    )
-    assert env["SESSION_COOKIE_SECURE"] == "True" and env["ENABLE_REGISTRATION"] == "False"
-    assert env["ALLOWED_HOSTS"] == "medcat-trainer.clinical.localhost"
-    assert env["CSRF_TRUSTED_ORIGINS"] == "https://medcat-trainer.clinical.localhost"
+    # v2.11.2 hard-codes SQLite at /home/api/db/db.sqlite3: the database lives in its own volume, not the container.
+    assert "DATABASE_URL" not in env
+    mounts = {(v["volumeName"], v["containerPath"], v.get("readOnly", False)) for v in trainer.inputs["volumes"]}
+    assert ("cogstack-nlp-trainer-sqlite", "/home/api/db", False) in mounts
+    # The platform settings module, layered on upstream's, sets the generated key and Secure, SameSite cookies.
+    assert env["DJANGO_SETTINGS_MODULE"] == "core.platform_settings"
+    uploads = {u["file"]: u["content"] for u in trainer.inputs["uploads"]}
+    settings = uploads["/home/api/core/platform_settings.py"]
+    assert settings == TRAINER_SETTINGS
+    assert 'SECRET_KEY = os.environ["SECRET_KEY"]' in settings
+    assert "SESSION_COOKIE_SECURE = True" in settings and "CSRF_COOKIE_SECURE = True" in settings
+    assert 'SESSION_COOKIE_SAMESITE = "Strict"' in settings
+    # v2.11.2 reads none of these (cookies come from the module above; it has no self-registration: its users API is
+    # read-only and accounts are made in the admin), so none is set to look like a control it is not.
+    for key in ("SESSION_COOKIE_SECURE", "ENABLE_REGISTRATION", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"):
+        assert key not in env, key
     assert len(env["SECRET_KEY"]) == 64 and "envs" in trainer.additional_secret_outputs
+    assert env["SECRET_KEY"] == named(local_run, "cogstack-nlp-trainer-secret-key").outputs["result"]
+    # Upstream parses DEBUG as true unless it is the empty string ("False" would turn debug on).
+    assert env["DEBUG"] == ""
+    # uwsgi on 8000, reached only through the Trainer's nginx (8000), which the proxy's trainer route targets.
+    assert trainer.inputs["healthcheck"]["tests"][-1] == "http://127.0.0.1:8000/" and not trainer.inputs.get("ports")
+    web = named(local_run, "cogstack-nlp-trainer-nginx")
+    conf = next(u["content"] for u in web.inputs["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
+    assert "listen 8000;" in conf and "set $trainer http://medcat-trainer:8000;" in conf
+    proxy = named(local_run, "local-proxy")
+    proxy_conf = next(u["content"] for u in proxy.inputs["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
+    block = proxy_conf[proxy_conf.index("server_name medcat-trainer.clinical.localhost") :]
+    block = block[: block.index("server {")] if "server {" in block else block
+    assert "set $upstream http://cogstack-nlp-trainer-nginx:8000;" in block
 
 
 def test_proxy_is_the_only_published_container_and_guards_the_api(local_run: ProgramRun) -> None:
@@ -84,40 +127,57 @@ def test_proxy_is_the_only_published_container_and_guards_the_api(local_run: Pro
     assert "/etc/nginx/auth/cogstack-nlp.htpasswd" in files and "/etc/nginx/tls/tls.key" in files
 
 
-def test_local_ca_issues_the_proxy_and_database_certificates(local_run: ProgramRun) -> None:
+def test_local_ca_issues_the_proxy_and_database_certificates(
+    local_run: ProgramRun, local_with_postgres: ProgramRun
+) -> None:
+    # CogStack alone has no PostgreSQL any more (the Trainer only knows SQLite): the CA signs the proxy only.
     csrs = {r.name: r.inputs["dnsNames"] for r in of_type(local_run, "tls:index/certRequest:CertRequest")}
+    assert csrs == {"local-proxy-csr": ["clinical.localhost", "*.clinical.localhost"]}
+    csrs = {r.name: r.inputs["dnsNames"] for r in of_type(local_with_postgres, "tls:index/certRequest:CertRequest")}
     assert csrs == {
         "local-proxy-csr": ["clinical.localhost", "*.clinical.localhost"],
-        "cogstack-nlp-trainer-db-tls-csr": ["trainer-db"],
+        "therapy-compliance-db-tls-csr": ["db"],
     }
-    ca = of_type(local_run, "tls:index/selfSignedCert:SelfSignedCert")[0]
-    assert ca.inputs["isCaCertificate"] is True
-    assert "caCertificatePem" in local_run.exports
+    for run in (local_run, local_with_postgres):
+        (ca,) = of_type(run, "tls:index/selfSignedCert:SelfSignedCert")
+        assert ca.inputs["isCaCertificate"] is True
+        assert "caCertificatePem" in run.exports
 
 
-def test_postgres_accepts_only_tls_from_the_network(local_run: ProgramRun) -> None:
-    db = named(local_run, "cogstack-nlp-trainer-db")
+def test_postgres_accepts_only_tls_from_the_network(local_with_postgres: ProgramRun) -> None:
+    db = named(local_with_postgres, "therapy-compliance-db")
     command = " ".join(db.inputs["command"])
     assert "ssl=on" in command and "ssl_min_protocol_version=TLSv1.2" in command
     uploads = {u["file"]: u for u in db.inputs["uploads"]}
     assert "hostnossl all       all   all      reject" in uploads["/etc/postgresql/pg_hba.conf"]["content"]
     key = uploads["/etc/postgresql/tls/server.key"]
     assert key["permissions"] == "0400" and key["owner"] == "999" and "uploads" in db.additional_secret_outputs
-    trainer = named(local_run, "cogstack-nlp-medcat-trainer")
-    env = dict(e.split("=", 1) for e in trainer.inputs["envs"])
-    assert env["DATABASE_URL"].endswith("@trainer-db:5432/medcattrainer?sslmode=require")
+    api = named(local_with_postgres, "therapy-compliance-api")
+    env = dict(e.split("=", 1) for e in api.inputs["envs"])
+    assert env["DATABASE_URL"].endswith("@db:5432/compliance?sslmode=require")
 
 
-def test_data_stays_on_internal_networks(local_run: ProgramRun) -> None:
+def test_data_stays_on_internal_networks(local_run: ProgramRun, local_with_postgres: ProgramRun) -> None:
     networks = {n.name: n.inputs for n in of_type(local_run, "docker:index/network:Network")}
     assert networks["local-edge"]["internal"] is False
     assert (
         networks["cogstack-nlp-backend"]["internal"] is True and networks["cogstack-nlp-frontend"]["internal"] is True
     )
-    db = named(local_run, "cogstack-nlp-trainer-db")
-    assert [n["name"] for n in db.inputs["networksAdvanced"]] == ["cogstack-nlp-backend"]
+    # CogStack's database is now the Trainer's SQLite file: the Trainer sits on the backend network only.
+    trainer = named(local_run, "cogstack-nlp-medcat-trainer")
+    assert [n["name"] for n in trainer.inputs["networksAdvanced"]] == ["cogstack-nlp-backend"]
     proxy = named(local_run, "local-proxy")
     assert "cogstack-nlp-backend" not in {n["name"] for n in proxy.inputs["networksAdvanced"]}
+    # A PostgreSQL container, beside CogStack on the same local stack.
+    networks = {n.name: n.inputs for n in of_type(local_with_postgres, "docker:index/network:Network")}
+    assert networks["local-edge"]["internal"] is False
+    assert networks["therapy-compliance-backend"]["internal"] is True
+    db = named(local_with_postgres, "therapy-compliance-db")
+    assert [n["name"] for n in db.inputs["networksAdvanced"]] == ["therapy-compliance-backend"]
+    proxy = named(local_with_postgres, "local-proxy")
+    assert not {"cogstack-nlp-backend", "therapy-compliance-backend"} & {
+        n["name"] for n in proxy.inputs["networksAdvanced"]
+    }
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
@@ -262,7 +322,9 @@ def test_a_stack_with_secure_values_plans(tmp_path: Path) -> None:
     """The program itself (not only the plan's own parse) must see secure: keys as secrets."""
     cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     write_stack(
-        tmp_path, "sec", {"tls": {"mode": "provided", "certificate": cert}, "tlsPrivateKey": {"secure": "v1:abc"}}
+        tmp_path,
+        "sec",
+        {"tls": {"mode": "provided", "certificate": cert}, "tlsPrivateKey": {"secure": "v1:abc"}, **WITH_POSTGRES},
     )
     plan = make_plan("sec", tmp_path)
     proxy = next(r for r in plan.run.resources if r.name == "sec-proxy" and r.custom)
@@ -271,7 +333,7 @@ def test_a_stack_with_secure_values_plans(tmp_path: Path) -> None:
     assert uploads["/etc/nginx/tls/tls.key"] == "offline-plan-secret-placeholder"
     # The given certificate serves the routes: the stack's CA issues only the database's certificate.
     issued = [r.name for r in plan.run.resources if r.type == "tls:index/locallySignedCert:LocallySignedCert"]
-    assert issued == ["cogstack-nlp-trainer-db-tls-cert"]
+    assert issued == ["therapy-compliance-db-tls-cert"]
 
 
 def test_generated_admin_passwords_are_exported_for_operators(local_run: ProgramRun) -> None:
