@@ -122,12 +122,15 @@ class FileSpec(Spec):
     """A file placed in the container before it starts (configs, alert rules, credentials).
 
     ``content`` may use placeholders; a file whose content references a
-    secret is stored encrypted in state and written mode 0400.
+    secret is stored encrypted in state and written root-owned, mode 0440 (readable through the
+    root group, which the container then gets as a supplementary group).
     """
 
     path: str = Field(pattern=r"^/.*[^/]$", description="Absolute path of the file inside the container.")
     content: str = Field(description="File content; placeholders allowed.")
-    mode: str = Field("0444", pattern=r"^0[0-7]{3}$", description="Permissions; secret files are always 0400.")
+    mode: str = Field(
+        "0444", pattern=r"^0[0-7]{3}$", description="Permissions; secret files are always 0440 (root-owned)."
+    )
 
 
 class HostMountSpec(Spec):

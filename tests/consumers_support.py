@@ -231,6 +231,7 @@ class Workload:
     files: dict[str, File]
     healthcheck: list[str]
     networks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    group_adds: list[int] = field(default_factory=list)  # supplementary groups (0 where secret files are 0440)
 
     @property
     def id(self) -> str:
@@ -267,6 +268,7 @@ def _docker_workloads(stack: str, run: ProgramRun) -> Iterator[Workload]:
         yield Workload(
             stack, str(i.get("name") or r.name), "docker container", str(i.get("image")), list(i.get("command") or []),
             env, files, list((i.get("healthcheck") or {}).get("tests") or []), networks,
+            [int(g) for g in i.get("groupAdds") or []],
         )  # fmt: skip
 
 
@@ -461,8 +463,11 @@ class PostgresServer:
         return " ".join(f"{k}={v}" for k, v in params.items())
 
 
-def _as(account: pwd.struct_passwd | None) -> dict[str, Any]:
-    return {} if account is None else {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+def _as(account: pwd.struct_passwd | None, extra_groups: Sequence[int] = ()) -> dict[str, Any]:
+    """Run as ``account`` with the container's supplementary groups, as the container's process runs."""
+    return (
+        {} if account is None else {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": list(extra_groups)}
+    )
 
 
 def _own(path: Path, account: pwd.struct_passwd | None) -> None:
@@ -536,7 +541,9 @@ def start_postgres(workload: Workload, root: Path, tls: Tls) -> PostgresServer:
     cmd = [tool("postgres"), "-D", str(data), *args, "-c", "listen_addresses=127.0.0.1", "-p", str(port),
            "-c", f"unix_socket_directories={base / 'sock'}"]  # fmt: skip
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=pg_env, **_as(account))
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=pg_env, **_as(account, workload.group_adds)
+        )
     server = PostgresServer(workload, port, base / "sock", base / "home", user, password, database, log, proc, notes)
     try:
         wait_for_port(port, proc, log, f"{version('postgres')} with {workload.id}'s arguments {' '.join(args)}")

@@ -265,3 +265,17 @@ def test_an_alias_names_one_service_per_network(stack: str) -> None:
                 owners.setdefault((net["name"], alias), set()).add(service)
     shared = {k: v for k, v in owners.items() if len(v) > 1}
     assert not shared, shared
+
+
+@pytest.mark.parametrize("stack", ["local", "lab"])
+def test_no_upload_names_an_owner_and_secret_files_reach_their_user_through_the_root_group(stack: str) -> None:
+    # An upload with owner/group makes the provider ask for CopyUIDGID, and the daemon then resolves the
+    # container's user ("101:101") on the host by name and fails (seen on a real dockerd).
+    for c in run_program(stack).resources:
+        if c.type != "docker:index/container:Container":
+            continue
+        uploads = c.inputs.get("uploads") or []
+        assert not any("owner" in u or "group" in u for u in uploads), c.name
+        private = [u["file"] for u in uploads if not int(u.get("permissions", "0644"), 8) & 0o004]
+        if private and c.inputs.get("user"):
+            assert c.inputs.get("groupAdds") == ["0"], f"{c.name}: {private} unreadable by its user"

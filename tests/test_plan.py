@@ -151,7 +151,10 @@ def test_postgres_accepts_only_tls_from_the_network(local_with_postgres: Program
     uploads = {u["file"]: u for u in db.inputs["uploads"]}
     assert "hostnossl all       all   all      reject" in uploads["/etc/postgresql/pg_hba.conf"]["content"]
     key = uploads["/etc/postgresql/tls/server.key"]
-    assert key["permissions"] == "0400" and key["owner"] == "999" and "uploads" in db.additional_secret_outputs
+    # Root-owned, readable through the root group only (PostgreSQL accepts a root-owned key up to 0640); no
+    # upload names an owner, which a real daemon cannot resolve for a "uid:gid" user.
+    assert key["permissions"] == "0440" and "owner" not in key and "uploads" in db.additional_secret_outputs
+    assert db.inputs["groupAdds"] == ["0"] and db.inputs["user"] == "999:999"
     api = named(local_with_postgres, "therapy-compliance-api")
     env = dict(e.split("=", 1) for e in api.inputs["envs"])
     assert env["DATABASE_URL"].endswith("@db:5432/compliance?sslmode=require")

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_random as random
 
 from components.docker.volumes import named_volume
-from components.docker.workload import Attachment, ContainerWorkload, Upload
+from components.docker.workload import SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
 from components.endpoints import PostgresEndpoint
 from components.onprem.tls import IssuedCertificate
 from components.specs import HealthCheckSpec, PostgresSpec, ServiceSpec, VolumeSpec
@@ -43,11 +43,12 @@ hostssl   all       all   all      scram-sha-256
 
 
 def tls_uploads(tls: IssuedCertificate) -> list[Upload]:
-    """Certificate, key (readable by the postgres user only) and the TLS-only pg_hba.conf."""
+    """Certificate, key (root-owned, readable through the root group only) and the TLS-only pg_hba.conf."""
     return [
-        Upload(f"{TLS_DIR}/server.crt", tls.certificate_pem, "0444", POSTGRES_UID),
-        Upload(f"{TLS_DIR}/server.key", tls.private_key_pem, "0400", POSTGRES_UID),
-        Upload(HBA_PATH, PG_HBA, "0444", POSTGRES_UID),
+        Upload(f"{TLS_DIR}/server.crt", tls.certificate_pem),
+        # Root-owned and group-readable only: PostgreSQL accepts a root-owned key up to 0640.
+        Upload(f"{TLS_DIR}/server.key", tls.private_key_pem, SECRET_FILE_MODE),
+        Upload(HBA_PATH, PG_HBA),
     ]
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components import nginx
-from components.docker.workload import Attachment, ContainerWorkload, Upload
+from components.docker.workload import SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
 from components.specs import HealthCheckSpec, ResourcesSpec, ServiceSpec
 
 # The unprivileged build listens on high ports as uid 101, so no root and no NET_BIND_SERVICE.
@@ -153,9 +153,9 @@ class TlsProxy(pulumi.ComponentResource):
         uploads = [
             Upload(CONF_PATH, self.config),
             Upload(CERT_PATH, certificate_pem),
-            Upload(KEY_PATH, pulumi.Output.secret(private_key_pem), permissions="0400", owner=NGINX_UID),
+            Upload(KEY_PATH, pulumi.Output.secret(private_key_pem), SECRET_FILE_MODE),
             *(
-                Upload(path, pulumi.Output.secret(content), permissions="0400", owner=NGINX_UID)
+                Upload(path, pulumi.Output.secret(content), SECRET_FILE_MODE)
                 for path, content in sorted(htpasswd.items())
             ),
         ]

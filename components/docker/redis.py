@@ -8,7 +8,7 @@ import pulumi
 import pulumi_random as random
 
 from components.docker.volumes import named_volume
-from components.docker.workload import Attachment, ContainerWorkload, Upload
+from components.docker.workload import SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
 from components.endpoints import RedisEndpoint
 from components.specs import HealthCheckSpec, RedisSpec, ResourcesSpec, ServiceSpec, VolumeSpec
 
@@ -85,7 +85,7 @@ class ContainerRedis(pulumi.ComponentResource):
             env={},
             attachments=[Attachment(network, (spec.name,))],
             volumes={"data": volume.name},
-            uploads=[Upload(CONF_PATH, conf)],
+            uploads=[Upload(CONF_PATH, conf, SECRET_FILE_MODE)],  # it holds requirepass
             labels=labels,
             role="data",
             image_map=image_map,

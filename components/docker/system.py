@@ -13,7 +13,7 @@ from components.docker.postgres import ContainerPostgres
 from components.docker.proxy import ProxyRoute
 from components.docker.redis import ContainerRedis
 from components.docker.volumes import named_volume
-from components.docker.workload import AUTH_LABEL, Attachment, ContainerWorkload, Upload
+from components.docker.workload import AUTH_LABEL, SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
 from components.endpoints import SystemRefs, is_sensitive, resolve
 from components.onprem.tls import PrivateCertificateAuthority
 from components.secrets import admin_passwords, system_secrets
@@ -164,9 +164,8 @@ class DockerSystem(pulumi.ComponentResource):
             for dep in svc.depends_on:
                 if dep in self.workloads:
                     deps.extend(self.workloads[dep].containers)
-            owner = svc.user.split(":")[0] if svc.user else None
             uploads = [
-                Upload(f.path, resolve(f.content, refs), "0400", owner)
+                Upload(f.path, resolve(f.content, refs), SECRET_FILE_MODE)
                 if is_sensitive(f.content)
                 else Upload(f.path, resolve(f.content, refs), f.mode)
                 for f in svc.files

@@ -24,14 +24,24 @@ class Attachment:
     aliases: tuple[str, ...]
 
 
+# Secret files are root-owned and readable by the root group only; a container with such a file gets the
+# root group as a supplementary group. Uploads cannot name an owner: the provider then asks the daemon to
+# chown to the container's user, which the daemon resolves on the host by name ("101:101" never matches),
+# so every such upload fails on a real engine.
+SECRET_FILE_MODE = "0440"
+
+
 @dataclass(frozen=True)
 class Upload:
-    """A file copied into the container before it starts (configs, certificates)."""
+    """A file copied into the container before it starts (configs, certificates), owned by root."""
 
     path: str
     content: pulumi.Input[str]
     permissions: str = "0444"
-    owner: str | None = None
+
+    @property
+    def world_readable(self) -> bool:
+        return bool(int(self.permissions, 8) & 0o004)
 
 
 def healthcheck_args(health: HealthCheckSpec, port: int | None) -> docker.ContainerHealthcheckArgs:
@@ -101,6 +111,7 @@ class ContainerWorkload(pulumi.ComponentResource):
                     entrypoints=list(spec.entrypoint) if spec.entrypoint else None,
                     envs=envs,
                     user=spec.user,
+                    group_adds=["0"] if spec.user and any(not u.world_readable for u in uploads) else None,
                     read_only=read_only,
                     tmpfs={path: "rw,noexec,nosuid,size=256m" for path in spec.tmpfs},
                     capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=list(spec.capabilities_add)),
@@ -143,9 +154,7 @@ class ContainerWorkload(pulumi.ComponentResource):
                         ),
                     ],
                     uploads=[
-                        docker.ContainerUploadArgs(
-                            file=u.path, content=u.content, permissions=u.permissions, owner=u.owner, group=u.owner
-                        )
+                        docker.ContainerUploadArgs(file=u.path, content=u.content, permissions=u.permissions)
                         for u in uploads
                     ],
                     ports=[docker.ContainerPortArgs(internal=i, external=e, ip=ip) for i, e, ip in publish],
