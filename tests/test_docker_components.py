@@ -279,3 +279,18 @@ def test_no_upload_names_an_owner_and_secret_files_reach_their_user_through_the_
         private = [u["file"] for u in uploads if not int(u.get("permissions", "0644"), 8) & 0o004]
         if private and c.inputs.get("user"):
             assert c.inputs.get("groupAdds") == ["0"], f"{c.name}: {private} unreadable by its user"
+
+
+def test_containers_are_replaced_delete_first_because_their_names_are_fixed(demo_run: ProgramRun) -> None:
+    containers = [c for c in demo_run.resources if c.type == "docker:index/container:Container"]
+    assert containers and all(c.delete_before_replace and c.inputs["name"] for c in containers)
+
+
+def test_values_are_spelt_as_the_provider_reads_them_back() -> None:
+    from components.docker.workload import cpus_string, go_duration
+
+    # Otherwise every preview shows a change and replaces the container.
+    assert [go_duration(s) for s in (5, 30, 60, 90, 120, 3600, 5400)] == [
+        "5s", "30s", "1m0s", "1m30s", "2m0s", "1h0m0s", "1h30m0s"
+    ]  # fmt: skip
+    assert [cpus_string(c) for c in (1, 2.0, 0.5, 0.25, 1.5)] == ["1.0", "2.0", "0.5", "0.25", "1.5"]

@@ -71,7 +71,7 @@ def test_medcat_service_follows_the_guide(local_run: ProgramRun) -> None:
     ]
     assert svc.inputs["readOnly"] is True and svc.inputs["user"] == "10001:10001"
     assert "/api/info" in " ".join(svc.inputs["healthcheck"]["tests"])
-    assert svc.inputs["healthcheck"]["startPeriod"] == "120s"
+    assert svc.inputs["healthcheck"]["startPeriod"] == "2m0s"  # 120 s, as the provider spells it
     assert not svc.inputs.get("ports")
 
 

@@ -424,7 +424,7 @@ def test_postgres_runs_the_pgvector_image_and_creates_the_extension(plan: Plan) 
     assert "max_connections=300" in db.inputs["command"]
     assert container(plan, "neurocore-grafana-db").inputs["image"] == "postgres:15.10"
     # The guide's production compose limits PostgreSQL to 2 CPUs and 2 GiB; Grafana's keeps the default.
-    assert (db.inputs["cpus"], db.inputs["memory"]) == ("2", 2048)
+    assert (db.inputs["cpus"], db.inputs["memory"]) == ("2.0", 2048)
     assert container(plan, "neurocore-grafana-db").inputs["memory"] == 1024
 
 

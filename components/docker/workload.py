@@ -44,6 +44,22 @@ class Upload:
         return bool(int(self.permissions, 8) & 0o004)
 
 
+# The provider reads these back from the daemon in its own spelling; anything else reads as a change on every
+# `pulumi preview` and replaces the container (seen with a real engine).
+def go_duration(seconds: int) -> str:
+    """A duration as Go's ``time.Duration.String`` writes it: 30s, 1m0s, 1h30m0s."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+def cpus_string(cpus: float) -> str:
+    """CPUs as the provider writes NanoCPUs back: 1.0, 0.5, 0.25."""
+    return f"{cpus:.1f}" if float(cpus).is_integer() else f"{cpus:.9f}".rstrip("0")
+
+
 def healthcheck_args(health: HealthCheckSpec, port: int | None) -> docker.ContainerHealthcheckArgs:
     """Docker health check from the spec: HTTP checks use curl against the service port."""
     if health.http_path is not None:
@@ -52,10 +68,10 @@ def healthcheck_args(health: HealthCheckSpec, port: int | None) -> docker.Contai
         tests = ["CMD", *(health.command or ())]
     return docker.ContainerHealthcheckArgs(
         tests=tests,
-        interval=f"{health.interval_s}s",
-        timeout=f"{health.timeout_s}s",
+        interval=go_duration(health.interval_s),
+        timeout=go_duration(health.timeout_s),
         retries=health.retries,
-        start_period=f"{health.start_period_s}s",
+        start_period=go_duration(health.start_period_s),
     )
 
 
@@ -118,7 +134,7 @@ class ContainerWorkload(pulumi.ComponentResource):
                     security_opts=["no-new-privileges:true"],
                     memory=spec.resources.memory_mb,
                     memory_swap=spec.resources.memory_mb,
-                    cpus=f"{spec.resources.cpus:g}",
+                    cpus=cpus_string(spec.resources.cpus),
                     shm_size=spec.resources.shm_mb,
                     init=True,
                     restart="no" if spec.kind == "job" else "unless-stopped",
@@ -166,6 +182,9 @@ class ContainerWorkload(pulumi.ComponentResource):
                         # Containers wait for their image and for what the service needs first
                         # (data stores, services it depends on); component dependencies are not inherited.
                         depends_on=[image, *after],
+                        # The name is fixed (it is the service's address), so a replacement must remove the
+                        # old container first; create-before-delete fails on the name (seen on a real dockerd).
+                        delete_before_replace=True,
                         additional_secret_outputs=["envs", "uploads"] if sensitive_env or uploads else None,
                     ),
                 )

@@ -82,8 +82,13 @@ def stand_ins(run: ProgramRun) -> dict[str, StandIn]:
         if r.type == "docker:index/container:Container":
             for net in r.inputs.get("networksAdvanced") or []:
                 aliases.setdefault(r.name, set()).update(net.get("aliases") or [])
+    # Only a writer's mount decides who owns a volume's directory (a read-only reader's image may differ).
     volumes = {
-        r.name: [str(v["containerPath"]) for v in r.inputs.get("volumes") or [] if v.get("volumeName")]
+        r.name: [
+            str(v["containerPath"])
+            for v in r.inputs.get("volumes") or []
+            if v.get("volumeName") and not v.get("readOnly")
+        ]
         for r in run.resources
         if r.type == "docker:index/container:Container"
     }

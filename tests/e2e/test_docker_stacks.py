@@ -16,7 +16,7 @@ import json
 import re
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,7 @@ from tests.e2e.project import E2eStack, e2e_config, outputs, prepare
 
 pytestmark = pytest.mark.e2e
 STACKS = ("local", "lab")
+Probe = tuple[str, Callable[[], None], Callable[[], str]]
 LABEL = "clinical.platform/stack"
 
 
@@ -138,10 +139,31 @@ def _check_names_resolve(docker: DockerEngine, found: list[dict]) -> None:
             assert done.returncode == 0, f"{c['Name']} cannot resolve {host}"
 
 
-def _psql(docker: DockerEngine, container: dict, sql: str) -> str:
-    env = dict(e.split("=", 1) for e in container["Config"]["Env"])
-    return docker.docker("exec", container["Id"], "psql", "-h", "/var/run/postgresql", "-U", env["POSTGRES_USER"],
-                         "-d", env["POSTGRES_DB"], "-tAc", sql).strip()  # fmt: skip
+def _probe(docker: DockerEngine, name: str, write_cmd: list[str], read_cmd: list[str]) -> Probe:
+    def write() -> None:
+        docker.docker("exec", name, *write_cmd)
+
+    def read() -> str:
+        return docker.docker("exec", name, *read_cmd).strip()
+
+    return name, write, read
+
+
+def _data_probe(docker: DockerEngine, found: list[dict]) -> Probe:
+    """A container holding data, and how to write and read back a marker in its persistent storage."""
+    running = [c for c in found if c["State"]["Status"] == "running"]
+    db = next((c for c in running if "POSTGRES_DB" in " ".join(c["Config"]["Env"])), None)
+    if db is not None:
+        env = dict(e.split("=", 1) for e in db["Config"]["Env"])
+        psql = ["psql", "-h", "/var/run/postgresql", "-U", env["POSTGRES_USER"], "-d", env["POSTGRES_DB"], "-tAc"]
+        create = "CREATE TABLE e2e_survives (v text); INSERT INTO e2e_survives VALUES ('kept')"
+        return _probe(docker, db["Name"].lstrip("/"), [*psql, create], [*psql, "SELECT v FROM e2e_survives"])
+    for c in running:
+        for mount in c["Mounts"]:
+            if mount["Type"] == "volume" and mount["RW"] and not c["Config"]["User"]:
+                path = f"{mount['Destination']}/e2e-survives"
+                return _probe(docker, c["Name"].lstrip("/"), ["sh", "-c", f"echo kept > {path}"], ["cat", path])
+    raise AssertionError("no container holds data on a volume; nothing to check")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -163,18 +185,16 @@ def test_stack_deploys_and_runs_for_real(
         _check_routes(e2e, out)
         _check_names_resolve(docker, found)
 
-        # Data in PostgreSQL survives a replacement of its container.
-        db = next(c for c in found if c["Config"]["Labels"].get("clinical.platform/role") == "data"
-                  and "POSTGRES_DB" in " ".join(c["Config"]["Env"]))  # fmt: skip
-        _psql(docker, db, "CREATE TABLE e2e_survives (v text); INSERT INTO e2e_survives VALUES ('kept')")
+        # Data survives a replacement of its container: PostgreSQL's rows, else a file on a named volume.
+        keeper, write, read = _data_probe(docker, found)
+        write()
         urn = next(
             r["urn"] for r in json.loads(pulumi.run("stack", "export", cwd=e2e.project).stdout)["deployment"]["resources"]
-            if r["type"] == "docker:index/container:Container" and r.get("outputs", {}).get("name") == db["Name"].lstrip("/")
+            if r["type"] == "docker:index/container:Container" and r.get("outputs", {}).get("name") == keeper
         )  # fmt: skip
         pulumi.run("up", "--yes", "--skip-preview", "--replace", urn, cwd=e2e.project)
-        found = _wait_healthy(docker, stack)
-        db = next(c for c in found if c["Name"] == db["Name"])
-        assert _psql(docker, db, "SELECT v FROM e2e_survives") == "kept"
+        _wait_healthy(docker, stack)
+        assert read() == "kept", f"{stack}: data of {keeper} did not survive its replacement"
 
         check = pulumi.run("preview", "--expect-no-changes", cwd=e2e.project, check=False)
         assert check.returncode == 0, f"{stack}: preview after up is not clean:\n{check.stdout[-3000:]}"
