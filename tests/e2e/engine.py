@@ -112,9 +112,15 @@ class PulumiEngine:
         )
         if check and done.returncode != 0:
             raise RuntimeError(
-                f"pulumi {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+                f"pulumi {' '.join(args)} failed ({done.returncode}):\n{_errors(done.stdout)}\n{done.stderr[-4000:]}"
             )
         return done
+
+
+def _errors(output: str) -> str:
+    """The engine's error lines (each resource's, wherever they are in a long log), then the summary."""
+    lines = [line for line in output.splitlines() if "error" in line.lower() and "warning: using" not in line]
+    return "\n".join(lines[:40]) + "\n...\n" + output[-1500:]
 
 
 def plugin_versions() -> dict[str, str]:

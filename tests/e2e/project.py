@@ -4,7 +4,8 @@ The repository is never touched: the CLI rewrites stack files (``stack init``,
 ``config set``), so it works on a copy. The copy's stack file is the shipped
 one with only these changes, each needed because this machine is not the
 hospital's: stand-in images through ``imageMap`` (no registry here), the
-proxy bound to 127.0.0.1 on free ports, GPUs off (no GPU here), and the
+proxy bound to 127.0.0.1 on free ports, GPUs off (no GPU here), CPU limits
+capped at this machine's cores (the daemon refuses more), and the
 ``secure:`` placeholders replaced by generated values set with ``pulumi config
 set --secret``. Everything else, unquoted dates included, reaches the program
 exactly as the CLI passes it on a user's machine.
@@ -13,9 +14,11 @@ exactly as the CLI passes it on a user's machine.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import socket
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,18 @@ def _gpu_services(run: ProgramRun) -> dict[str, list[str]]:
     return out
 
 
+def _cpu_limits(run: ProgramRun) -> list[tuple[str, str, float]]:
+    out = []
+    for r in run.resources:
+        if r.type == "docker:index/container:Container" and r.inputs.get("cpus"):
+            labels = {lb["label"]: lb["value"] for lb in r.inputs.get("labels") or []}
+            if "clinical.platform/service" in labels:
+                out.append(
+                    (labels["clinical.platform/system"], labels["clinical.platform/service"], float(r.inputs["cpus"]))
+                )
+    return out
+
+
 def e2e_config(stack: str) -> tuple[dict[str, Any], dict[str, str], ProgramRun]:
     """The shipped stack's config with GPUs off, and its secure keys; planned offline once."""
     document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
@@ -63,6 +78,12 @@ def e2e_config(stack: str) -> tuple[dict[str, Any], dict[str, str], ProgramRun]:
     for key in secure:
         del config[key]
     run = run_program(stack)
+    # This machine's cores: the daemon refuses a container whose CPU limit exceeds them.
+    overrides = config.setdefault(f"{PREFIX}overrides", {})
+    for system, service, cpus in _cpu_limits(run):
+        if cpus > (os.cpu_count() or 1):
+            entry = overrides.setdefault(system, {}).setdefault("services", {}).setdefault(service, {})
+            entry["cpus"] = float(os.cpu_count() or 1)
     gpus = _gpu_services(run)
     if gpus:
         config.pop(f"{PREFIX}hostGpus", None)
@@ -71,8 +92,13 @@ def e2e_config(stack: str) -> tuple[dict[str, Any], dict[str, str], ProgramRun]:
             entry = overrides.setdefault(system, {}).setdefault("services", {})
             for svc in services:
                 entry.setdefault(svc, {})["gpu"] = False
-    values = {k: secrets.token_urlsafe(24) for k in secure}
-    return config, values, run
+    values = {k: secrets.token_hex(24) for k in secure}
+    # Plan what will really be deployed (GPUs off changes images), with the secure keys as the CLI marks them.
+    with tempfile.TemporaryDirectory() as folder:
+        planned = {**config, **{k: {"secure": "e2e"} for k in secure}}
+        (Path(folder) / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": planned}, sort_keys=False))
+        engine_config, secret_keys = load_stack_file(stack, Path(folder))
+    return config, values, run_program(stack, config=engine_config, secret_keys=secret_keys)
 
 
 def prepare(stack: str, workdir: Path, engine: PulumiEngine, image_map: dict[str, str]) -> E2eStack:
@@ -99,7 +125,7 @@ def prepare(stack: str, workdir: Path, engine: PulumiEngine, image_map: dict[str
     # Written as YAML, as a user's file is: dates stay unquoted, so the CLI passes them in its own format.
     stack_file.write_text(yaml.safe_dump({**(existing or {}), "config": config}, sort_keys=False))
     for key, value in secret_values.items():
-        engine.run("config", "set", "--secret", key, value, cwd=project)
+        engine.run("config", "set", "--secret", "--", key, value, cwd=project)
     return E2eStack(stack, project, https_port, http_port, run)
 
 

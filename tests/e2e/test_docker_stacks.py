@@ -171,6 +171,8 @@ def test_stack_deploys_and_runs_for_real(
     stack: str, engines: tuple[DockerEngine, PulumiEngine], tmp_path: Path
 ) -> None:
     docker, pulumi = engines
+    leftovers = _leftovers(docker, stack)
+    assert not any(leftovers.values()), f"{stack}: an earlier run left {leftovers}; remove them first"
     config, _, plan = e2e_config(stack)
     del config
     image_map = build_stand_ins(docker, plan)
@@ -200,9 +202,45 @@ def test_stack_deploys_and_runs_for_real(
         assert check.returncode == 0, f"{stack}: preview after up is not clean:\n{check.stdout[-3000:]}"
     finally:
         pulumi.run("destroy", "--yes", "--skip-preview", cwd=e2e.project, check=False)
-        left = {
-            kind: docker.docker(kind, "ls", "-q", "--filter", f"label={LABEL}={stack}").split()
-            for kind in ("network", "volume")
-        }
-        left["container"] = docker.docker("ps", "-aq", "--filter", f"label={LABEL}={stack}").split()
+        left = _leftovers(docker, stack)
     assert left == {"network": [], "volume": [], "container": []}, f"{stack}: destroy left {left}"
+
+
+def _leftovers(docker: DockerEngine, stack: str) -> dict[str, list[str]]:
+    left = {
+        kind: docker.docker(kind, "ls", "-q", "--filter", f"label={LABEL}={stack}").split()
+        for kind in ("network", "volume")
+    }
+    left["container"] = docker.docker("ps", "-aq", "--filter", f"label={LABEL}={stack}").split()
+    return left
+
+
+def test_policy_pack_runs_in_the_engine_and_blocks_a_mandatory_violation(
+    engines: tuple[DockerEngine, PulumiEngine], tmp_path: Path
+) -> None:
+    """`pulumi preview --policy-pack policy` with the levels `make policy-config` writes passes `local`;
+    the same preview with a rule `local` breaks (docker-non-root: the MedCAT Trainer runs as its image's
+    root) made mandatory blocks it. Waivers are not in the pack's config yet, so none is applied here."""
+    from offline.policy_config import load_config, policy_pack_config
+
+    docker, pulumi = engines
+    _, _, plan = e2e_config("local")
+    e2e = prepare("local", tmp_path, pulumi, build_stand_ins(docker, plan))
+    levels = policy_pack_config(load_config("local"))
+    shipped, strict = tmp_path / "shipped.json", tmp_path / "strict.json"
+    shipped.write_text(json.dumps(levels))
+    strict.write_text(
+        json.dumps({**levels, "docker-non-root": {**levels["docker-non-root"], "enforcementLevel": "mandatory"}})
+    )
+    pack = str(e2e.project / "policy")
+    ok = pulumi.run(
+        "preview", "--policy-pack", pack, "--policy-pack-config", str(shipped), cwd=e2e.project, check=False
+    )
+    assert ok.returncode == 0, f"the shipped levels block local:\n{ok.stdout[-3000:]}\n{ok.stderr[-2000:]}"
+    assert "docker-non-root" in ok.stdout, "the pack did not report its advisory finding: was it loaded?"
+    blocked = pulumi.run(
+        "preview", "--policy-pack", pack, "--policy-pack-config", str(strict), cwd=e2e.project, check=False
+    )
+    assert blocked.returncode != 0, f"a mandatory violation did not block:\n{blocked.stdout[-3000:]}"
+    assert "docker-non-root" in blocked.stdout and "mandatory" in blocked.stdout
+    assert not any(_leftovers(docker, "local").values()), "a preview created resources"
