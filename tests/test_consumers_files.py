@@ -292,6 +292,8 @@ def test_compose_projects_pass_docker_compose_config(
             check=False,
         )
         assert done.returncode == 0, f"{vm.name}: {version([compose, 'version'])}:\n{done.stderr}"
+        # A `$` compose would substitute (with nothing) before the container's shell sees it.
+        assert "variable is not set" not in done.stderr, f"{vm.name}: {done.stderr}"
         document = yaml.safe_load(text)
         for service, entry in document["services"].items():
             for dep in entry.get("depends_on", {}):

@@ -68,6 +68,12 @@ http {{
 """
 
 
+def literal(values: Sequence[str]) -> list[str]:
+    """Strings compose must pass as written: ``$`` doubled, or compose substitutes its own (empty)
+    variables before the container's shell sees them (``celery@$HOSTNAME`` became ``celery@``)."""
+    return [v.replace("$", "$$") for v in values]
+
+
 def compose_service(
     svc: ServiceSpec,
     *,
@@ -94,15 +100,15 @@ def compose_service(
         "logging": {"driver": "json-file", "options": dict(LOG_OPTIONS)},
     }
     if svc.command:
-        service["command"] = list(svc.command)
+        service["command"] = literal(svc.command)
     if svc.entrypoint:
-        service["entrypoint"] = list(svc.entrypoint)
+        service["entrypoint"] = literal(svc.entrypoint)
     if svc.user:
         service["user"] = svc.user
     if svc.capabilities_add:
         service["cap_add"] = list(svc.capabilities_add)
     if plain_env:
-        service["environment"] = dict(sorted(plain_env.items()))
+        service["environment"] = {k: literal([v])[0] for k, v in sorted(plain_env.items())}
     if has_secret_env:
         service["env_file"] = [f"{RUN_DIR}/{svc.name}.env"]
     mounts = [f"{v.name}:{v.mount_path}{':ro' if v.read_only else ''}" for v in svc.volumes]
@@ -120,7 +126,7 @@ def compose_service(
         test = (
             ["CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{svc.port}{h.http_path}"]
             if h.http_path
-            else ["CMD", *(h.command or ())]
+            else ["CMD", *literal(h.command or ())]
         )
         service["healthcheck"] = {"test": test, "interval": f"{h.interval_s}s", "timeout": f"{h.timeout_s}s",
                                   "retries": h.retries, "start_period": f"{h.start_period_s}s"}  # fmt: skip

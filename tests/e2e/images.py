@@ -74,48 +74,66 @@ class StandIn:
                 "standin": (HERE / "standin.py").read_text()}  # fmt: skip
 
 
-def stand_ins(run: ProgramRun) -> dict[str, StandIn]:
-    """The stand-in each image of a planned stack needs."""
-    found = containers(run)
-    aliases: dict[str, set[str]] = {}
-    for r in run.resources:
-        if r.type == "docker:index/container:Container":
-            for net in r.inputs.get("networksAdvanced") or []:
-                aliases.setdefault(r.name, set()).update(net.get("aliases") or [])
-    # Only a writer's mount decides who owns a volume's directory (a read-only reader's image may differ).
-    volumes = {
-        r.name: [
-            str(v["containerPath"])
-            for v in r.inputs.get("volumes") or []
-            if v.get("volumeName") and not v.get("readOnly")
-        ]
-        for r in run.resources
-        if r.type == "docker:index/container:Container"
-    }
-    labels = {
-        r.name: {lb["label"]: lb["value"] for lb in r.inputs.get("labels") or []}
-        for r in run.resources
-        if r.type == "docker:index/container:Container"
-    }
-    texts = [v for c in found for v in [*c.env.values(), *c.files.values(), *c.command]]
+@dataclass(frozen=True)
+class Workload:
+    """What a stand-in needs to know of one container, from a Docker plan or a compose project."""
+
+    image: str
+    user: str | None
+    aliases: tuple[str, ...]
+    writable_volumes: tuple[str, ...]  # only a writer's mount decides who owns a volume's directory
+    argv: list[str]  # entrypoint + command
+    health: list[str]
+    job: bool
+    texts: tuple[str, ...]  # env values, files and command: where other services name this one's ports
+
+
+def docker_workloads(run: ProgramRun) -> list[Workload]:
+    """The containers of a Docker-host plan."""
+    by_name = {r.name: r for r in run.resources if r.type == "docker:index/container:Container"}
+    out = []
+    for c in containers(run):
+        i = by_name[c.name].inputs
+        labels = {lb["label"]: lb["value"] for lb in i.get("labels") or []}
+        out.append(
+            Workload(
+                image=c.image,
+                user=str(i["user"]) if i.get("user") else None,
+                aliases=tuple(a for net in i.get("networksAdvanced") or [] for a in net.get("aliases") or []),
+                writable_volumes=tuple(
+                    str(v["containerPath"])
+                    for v in i.get("volumes") or []
+                    if v.get("volumeName") and not v.get("readOnly")
+                ),
+                argv=c.entrypoint + c.command,
+                health=c.health,
+                job=labels.get("clinical.platform/kind") == "job",
+                texts=(*c.env.values(), *c.files.values(), *c.command),
+            )
+        )
+    return out
+
+
+def stand_ins(workloads: list[Workload]) -> dict[str, StandIn]:
+    """The stand-in each image needs."""
+    texts = [t for w in workloads for t in w.texts]
     out: dict[str, StandIn] = {}
-    for c in found:
-        s = out.setdefault(c.image, StandIn(c.image))
-        user = next((r.inputs.get("user") for r in run.resources if r.name == c.name and r.custom), None)
-        if user:
-            s.users.add(str(user))
-        for path in volumes.get(c.name, []):
-            s.owned_paths[path] = str(user or "0:0")
-        s.ports.update(int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", " ".join(c.health)))
-        for alias in aliases.get(c.name, set()):
+    for w in workloads:
+        s = out.setdefault(w.image, StandIn(w.image))
+        if w.user:
+            s.users.add(w.user)
+        for path in w.writable_volumes:
+            s.owned_paths[path] = w.user or "0:0"
+        s.ports.update(int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", " ".join(w.health)))
+        for alias in w.aliases:
             pattern = re.compile(rf"(?<![\w.-]){re.escape(alias)}:(\d+)")
             s.ports.update(int(p) for text in texts for p in pattern.findall(text))
-        argv = c.entrypoint + c.command
-        if labels.get(c.name, {}).get("clinical.platform/kind") == "job" and argv:
+        argv = w.argv
+        if w.job and argv:
             s.jobs.append([Path(argv[0]).name, *argv[1:]])
-        for program in (argv[:1], c.health[1:2]):
+        for program in (argv[:1], w.health[1:2]):
             s.programs.update(p for p in program if not p.startswith("-") and Path(p).name not in REAL)
-        for cmd in (argv, c.health[1:]):  # programs a shell script calls
+        for cmd in (argv, w.health[1:]):  # programs a shell script calls
             if len(cmd) >= 3 and Path(cmd[0]).name in {"sh", "bash"} and cmd[1] == "-c":
                 words = re.findall(r"(?:^|[;&|(]|\bexec)\s*([a-z][a-z0-9_.-]*)(?=\s)", cmd[2], re.M)
                 s.programs.update(w for w in words if w not in REAL | {"set", "umask", "unset", "exec", "if", "then"})
@@ -178,9 +196,11 @@ RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 
     return tag
 
 
-def build_stand_ins(engine: DockerEngine, run: ProgramRun) -> dict[str, str]:
-    """Build (or reuse) every stand-in the stack needs; the stack's ``imageMap``."""
-    needed = [s for s in stand_ins(run).values() if not (REAL_IMAGES and _pullable(engine, s.image))]
+def build_stand_ins(engine: DockerEngine, workloads: ProgramRun | list[Workload]) -> dict[str, str]:
+    """Build (or reuse) every stand-in the workloads need; the stack's ``imageMap``."""
+    if isinstance(workloads, ProgramRun):
+        workloads = docker_workloads(workloads)
+    needed = [s for s in stand_ins(workloads).values() if not (REAL_IMAGES and _pullable(engine, s.image))]
     if not needed:
         return {}
     tools = tools_image(engine)

@@ -119,6 +119,8 @@ def prepare(stack: str, workdir: Path, engine: PulumiEngine, image_map: dict[str
     config[f"{PREFIX}listen"] = {"address": "127.0.0.1", "httpsPort": https_port, "httpPort": http_port}
     if image_map:
         config[f"{PREFIX}imageMap"] = image_map
+    # An earlier test's stack of the same name (destroyed, so `stack rm` without --force succeeds).
+    engine.run("stack", "rm", "--yes", stack, cwd=project, check=False)
     engine.run("stack", "init", stack, "--secrets-provider", "passphrase", cwd=project)
     stack_file = project / f"Pulumi.{stack}.yaml"
     existing = yaml.safe_load(stack_file.read_text()) if stack_file.exists() else {}
