@@ -362,3 +362,44 @@ def test_gateway_writes_only_to_its_tmpfs(stack: str, stack_runs: dict[str, Prog
             assert found and any(found.group(1).startswith(t + "/") for t in tmpfs), f"{vm.name}: {directive}"
         pid = re.search(r"^pid\s+(\S+);", conf, re.M)
         assert pid and any(pid.group(1).startswith(t + "/") for t in tmpfs), f"{vm.name}: pid"
+
+
+def _aliases(run: ProgramRun) -> dict[str, set[tuple[str, str]]]:
+    """Container name -> (network, alias) pairs it answers to."""
+    return {
+        r.name: {(n["name"], a) for n in r.inputs.get("networksAdvanced") or [] for a in n.get("aliases") or []}
+        for r in run.resources
+        if r.type == "docker:index/container:Container"
+    }
+
+
+@pytest.mark.parametrize("stack", DOCKER_STACKS)
+def test_grafana_and_loki_files_point_at_services_they_can_reach(stack: str, stack_runs: dict[str, ProgramRun]) -> None:
+    # Loki, promtail and Grafana are AGPL and not to be used here, so no real reader checks these files:
+    # their documented shape is checked, and every URL's host:port must be a service on a shared network.
+    run = stack_runs[stack]
+    aliases = _aliases(run)
+    networks = {name: {net for net, _ in pairs} for name, pairs in aliases.items()}
+    checked = 0
+    for c in containers(run):
+        for path, content in c.files.items():
+            if path.startswith("/etc/grafana/provisioning/datasources/"):
+                document = yaml.safe_load(content)
+                assert document["apiVersion"] == 1 and document["datasources"], f"{c.name}:{path}"
+                for source in document["datasources"]:
+                    assert {"name", "type", "url", "access"} <= set(source), f"{c.name}:{path}: {source}"
+                    host, port = re.fullmatch(r"https?://([a-z0-9-]+):(\d+)", source["url"]).groups()  # type: ignore[union-attr]
+                    reachable = {
+                        other for other, pairs in aliases.items()
+                        if any(net in networks[c.name] and alias == host for net, alias in pairs)
+                    }  # fmt: skip
+                    assert reachable, f"{c.name}: datasource {source['name']} -> {host}, which no shared network has"
+                    checked += 1
+            if path.startswith("/etc/loki/"):
+                document = yaml.safe_load(content)
+                port = document["server"]["http_listen_port"]
+                assert f"127.0.0.1:{port}/" in " ".join(c.health), f"{c.name}: probe and Loki port {port} disagree"
+                assert document["auth_enabled"] is False and document["schema_config"]["configs"], c.name
+                checked += 1
+    if stack == "lab":
+        assert checked >= 5, "lab's Grafana and Loki files were not found"

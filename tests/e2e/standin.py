@@ -28,7 +28,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-HOST_RE = re.compile(r"(?:://(?:[^@/\s]*@)?|^)([a-z][a-z0-9-]*[a-z0-9])(?::\d+)")
+HOST_RE = re.compile(r"(?:://(?:[^@/\s]*@)?|^)([a-z][a-z0-9.-]*[a-z0-9])(?::\d+)")
 
 
 def configured_hosts() -> set[str]:
@@ -38,7 +38,7 @@ def configured_hosts() -> set[str]:
         if key.startswith("STANDIN_"):
             continue
         hosts.update(m.group(1) for m in HOST_RE.finditer(value))
-        if key.endswith("_HOST") and re.fullmatch(r"[a-z][a-z0-9-]*", value):
+        if key.endswith("_HOST") and re.fullmatch(r"[a-z][a-z0-9.-]*", value):
             hosts.add(value)
     return {h for h in hosts if h not in {"localhost", "http", "https"}}
 
@@ -109,6 +109,9 @@ def postgres(argv: list[str]) -> None:
         args = os.environ.get("POSTGRES_INITDB_ARGS", "").split()
         subprocess.run(["initdb", "-D", str(pgdata), "-U", user, f"--pwfile={pwfile}", *args], check=True)
         pwfile.unlink()
+        # The official image listens on every address (docker-entrypoint.sh edits the sample config).
+        with (pgdata / "postgresql.conf").open("a") as conf:
+            conf.write("listen_addresses = '*'\n")
         sock = "/tmp"
         subprocess.run(
             ["pg_ctl", "-D", str(pgdata), "-w", "-o", f"-c listen_addresses='' -k {sock}", "start"], check=True

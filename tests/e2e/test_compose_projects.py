@@ -95,7 +95,7 @@ def _managed_stand_ins(vm: VmSystem, image_map: dict[str, str]) -> dict[str, Any
             service["image"] = image_map["postgres:16.6"]
             service["environment"] = {"POSTGRES_USER": info.get("user") or "app", "POSTGRES_PASSWORD": info.get("password") or "x",
                                       "POSTGRES_DB": info.get("db") or "app", "PGDATA": "/tmp/pgdata"}  # fmt: skip
-            service["tmpfs"] = ["/tmp", "/var/run/postgresql"]
+            service["command"] = ["postgres", "-c", "unix_socket_directories=/tmp"]
         elif ".cache." in host:
             service["image"], service["command"] = image_map["redis:7.2.7"], ["redis-server", "--dir", "/tmp"]
         else:
