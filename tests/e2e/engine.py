@@ -17,6 +17,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -62,6 +63,41 @@ class DockerEngine:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def wait_until_ready(
+    docker: DockerEngine, label: str, is_job: Callable[[dict], bool], timeout_s: int = 600
+) -> list[dict]:
+    """Poll the containers carrying ``label`` until every service is healthy (or running, without a probe) and
+    every one-shot job has exited 0; fail at once, with their last log lines, when one cannot get there."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ids = docker.docker("ps", "-aq", "--filter", f"label={label}").split()
+        found = json.loads(docker.docker("inspect", *ids)) if ids else []
+        pending, failed = [], []
+        for c in found:
+            name, state = c["Name"].lstrip("/"), c["State"]
+            health = state.get("Health", {}).get("Status", "healthy")
+            if is_job(c):
+                if state["Status"] == "exited" and state["ExitCode"] != 0:
+                    failed.append(f"{name}: job exited {state['ExitCode']}")
+                elif state["Status"] != "exited":
+                    pending.append(name)
+            elif state["Status"] != "running" or health == "unhealthy":
+                log = (state.get("Health", {}).get("Log") or [{}])[-1].get("Output", "").strip()
+                failed.append(f"{name}: {state['Status']} {health} (exit {state['ExitCode']}) {log[-300:]}")
+            elif health != "healthy":
+                pending.append(name)
+        if failed:
+            logs = {
+                f.split(":")[0]: docker.docker("logs", "--tail", "20", f.split(":")[0], check=False) for f in failed
+            }
+            raise AssertionError(f"{label}: {failed}\n{json.dumps(logs, indent=1)[-6000:]}")
+        if found and not pending:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{label}: not ready after {timeout_s}s: {pending}")
+        time.sleep(3)
 
 
 def docker_engine() -> DockerEngine:

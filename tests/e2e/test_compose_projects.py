@@ -21,7 +21,6 @@ import http.client
 import json
 import os
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import yaml
 
 from offline.artifacts import VmSystem, vm_systems
 from offline.harness import ProgramRun, run_program
-from tests.e2e.engine import DockerEngine, MissingEngineError, docker_engine
+from tests.e2e.engine import DockerEngine, MissingEngineError, docker_engine, wait_until_ready
 from tests.e2e.images import Workload, build_stand_ins
 from tests.e2e.project import free_port
 from tests.e2e.standin import HOST_RE
@@ -144,32 +143,10 @@ def _project_containers(docker: DockerEngine, project: str) -> list[dict]:
     return json.loads(docker.docker("inspect", *ids)) if ids else []
 
 
-def _wait(docker: DockerEngine, project: str, timeout_s: int = 600) -> list[dict]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = _project_containers(docker, project)
-        failed, pending = [], []
-        for c in found:
-            name, state = c["Name"].lstrip("/"), c["State"]
-            if c["HostConfig"]["RestartPolicy"]["Name"] == "no":  # a one-shot job
-                if state["Status"] == "exited" and state["ExitCode"] != 0:
-                    failed.append(f"{name}: job exited {state['ExitCode']}")
-                elif state["Status"] != "exited":
-                    pending.append(name)
-            elif state["Status"] != "running" or state.get("Health", {}).get("Status") == "unhealthy":
-                failed.append(f"{name}: {state['Status']} {state.get('Health', {}).get('Status', '')}")
-            elif state.get("Health", {}).get("Status", "healthy") != "healthy":
-                pending.append(name)
-        if failed:
-            logs = {
-                f.split(":")[0]: docker.docker("logs", "--tail", "15", f.split(":")[0], check=False) for f in failed
-            }
-            raise AssertionError(f"{project}: {failed}\n{json.dumps(logs, indent=1)[-5000:]}")
-        if found and not pending:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{project}: not healthy after {timeout_s}s: {pending}")
-        time.sleep(3)
+def _wait(docker: DockerEngine, project: str) -> list[dict]:
+    return wait_until_ready(
+        docker, f"com.docker.compose.project={project}", lambda c: c["HostConfig"]["RestartPolicy"]["Name"] == "no"
+    )
 
 
 def _status(port: int, auth: str | None = None) -> int:

@@ -22,7 +22,14 @@ from pathlib import Path
 import pytest
 
 from offline.artifacts import Container, containers
-from tests.e2e.engine import DockerEngine, MissingEngineError, PulumiEngine, docker_engine, pulumi_engine
+from tests.e2e.engine import (
+    DockerEngine,
+    MissingEngineError,
+    PulumiEngine,
+    docker_engine,
+    pulumi_engine,
+    wait_until_ready,
+)
 from tests.e2e.images import build_stand_ins
 from tests.e2e.project import E2eStack, e2e_config, outputs, prepare
 
@@ -47,41 +54,10 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DockerEn
     docker.stop()
 
 
-def _containers(docker: DockerEngine, stack: str) -> list[dict]:
-    ids = docker.docker("ps", "-aq", "--filter", f"label={LABEL}={stack}").split()
-    return json.loads(docker.docker("inspect", *ids)) if ids else []
-
-
-def _wait_healthy(docker: DockerEngine, stack: str, timeout_s: int = 600) -> list[dict]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = _containers(docker, stack)
-        pending, failed = [], []
-        for c in found:
-            name, state = c["Name"].lstrip("/"), c["State"]
-            job = c["Config"]["Labels"].get("clinical.platform/kind") == "job"
-            if job:
-                if state["Status"] == "exited" and state["ExitCode"] != 0:
-                    failed.append(f"{name}: job exited {state['ExitCode']}")
-                elif state["Status"] != "exited":
-                    pending.append(name)
-            elif state["Status"] != "running":
-                failed.append(f"{name}: {state['Status']} (exit {state['ExitCode']})")
-            elif state.get("Health", {}).get("Status", "healthy") != "healthy":
-                if state["Health"]["Status"] == "unhealthy":
-                    log = state["Health"]["Log"][-1]["Output"].strip() if state["Health"]["Log"] else ""
-                    failed.append(f"{name}: unhealthy: {log[-300:]}")
-                pending.append(name)
-        if failed:
-            logs = {
-                f.split(":")[0]: docker.docker("logs", "--tail", "20", f.split(":")[0], check=False) for f in failed
-            }
-            raise AssertionError(f"{stack}: {failed}\n{json.dumps(logs, indent=1)[-6000:]}")
-        if not pending:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{stack}: not healthy after {timeout_s}s: {pending}")
-        time.sleep(3)
+def _wait_healthy(docker: DockerEngine, stack: str) -> list[dict]:
+    return wait_until_ready(
+        docker, f"{LABEL}={stack}", lambda c: c["Config"]["Labels"].get("clinical.platform/kind") == "job"
+    )
 
 
 def _https_status(port: int, host: str, auth: tuple[str, str] | None) -> int:
