@@ -28,19 +28,22 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+MANAGED = (".amazonaws.com",)
 HOST_RE = re.compile(r"(?:://(?:[^@/\s]*@)?|^)([a-z][a-z0-9.-]*[a-z0-9])(?::\d+)")
 
 
-def configured_hosts() -> set[str]:
+def configured_hosts(environ: dict[str, str] | None = None) -> set[str]:
     """Host names in the environment's URLs and host:port values (dependencies the app would dial)."""
     hosts: set[str] = set()
-    for key, value in os.environ.items():
+    for key, value in (os.environ if environ is None else environ).items():
         if key.startswith("STANDIN_"):
             continue
         hosts.update(m.group(1) for m in HOST_RE.finditer(value))
         if key.endswith("_HOST") and re.fullmatch(r"[a-z][a-z0-9.-]*", value):
             hosts.add(value)
-    return {h for h in hosts if h not in {"localhost", "http", "https"}}
+    # Service aliases (no dot) and the cloud endpoints the compose e2e stands in for must resolve; other
+    # dotted names are the internet (SMTP, partner APIs), which this machine cannot reach.
+    return {h for h in hosts if h not in {"localhost", "http", "https"} and ("." not in h or h.endswith(MANAGED))}
 
 
 def resolve_all() -> None:

@@ -34,7 +34,7 @@ from offline.harness import ProgramRun, run_program
 from tests.e2e.engine import DockerEngine, MissingEngineError, docker_engine, wait_until_ready
 from tests.e2e.images import Workload, build_stand_ins
 from tests.e2e.project import free_port
-from tests.e2e.standin import HOST_RE
+from tests.e2e.standin import configured_hosts
 
 pytestmark = pytest.mark.e2e
 STACKS = ("staging", "prod")
@@ -191,11 +191,7 @@ def test_vm_compose_projects_run_for_real(stack: str, docker: DockerEngine, tmp_
             for c in found:
                 if c["State"]["Status"] != "running":
                     continue
-                env = dict(e.split("=", 1) for e in c["Config"]["Env"] or [])
-                hosts = {
-                    m.group(1) for k, v in env.items() if not k.startswith("STANDIN_") for m in HOST_RE.finditer(v)
-                }
-                for host in sorted(hosts - {"localhost", "http", "https"}):
+                for host in sorted(configured_hosts(dict(e.split("=", 1) for e in c["Config"]["Env"] or []))):
                     docker.docker("exec", c["Id"], "getent", "hosts", host)
         finally:
             docker.docker("compose", "-f", str(compose_file), "down", "-v", "--remove-orphans", check=False)

@@ -101,15 +101,12 @@ def _plan_containers(e2e: E2eStack) -> list[Container]:
 
 
 def _check_names_resolve(docker: DockerEngine, found: list[dict]) -> None:
-    from tests.e2e.standin import HOST_RE
+    from tests.e2e.standin import configured_hosts
 
     for c in found:
         if c["State"]["Status"] != "running":
             continue
-        env = dict(e.split("=", 1) for e in c["Config"]["Env"] or [])
-        hosts = {m.group(1) for k, v in env.items() if not k.startswith("STANDIN_") for m in HOST_RE.finditer(v)}
-        hosts -= {"localhost", "http", "https"}
-        for host in sorted(hosts):
+        for host in sorted(configured_hosts(dict(e.split("=", 1) for e in c["Config"]["Env"] or []))):
             done = subprocess.run(["docker", "exec", c["Id"], "getent", "hosts", host], env=docker.env,
                                   capture_output=True, text=True, check=False)  # fmt: skip
             assert done.returncode == 0, f"{c['Name']} cannot resolve {host}"
