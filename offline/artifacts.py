@@ -44,6 +44,7 @@ class VmSystem:
     name: str
     cloud_config: str
     files: dict[str, str] = field(default_factory=dict)  # path on the VM -> content (from write_files)
+    modes: dict[str, str] = field(default_factory=dict)  # path on the VM -> permissions (from write_files)
     secret_env: dict[str, dict[str, str]] = field(default_factory=dict)  # service -> env from the runtime secret
     secret_files: dict[str, str] = field(default_factory=dict)  # "/<service>/<path>" -> content
 
@@ -97,7 +98,13 @@ def vm_systems(run: ProgramRun) -> list[VmSystem]:
         system = r.name.removesuffix("-lt")
         text = base64.b64decode(str(r.inputs["userData"])).decode()
         document = yaml.safe_load(text)
-        vm = VmSystem(system, text, {f["path"]: f["content"] for f in document.get("write_files") or []})
+        written = document.get("write_files") or []
+        vm = VmSystem(
+            system,
+            text,
+            {f["path"]: f["content"] for f in written},
+            {f["path"]: str(f.get("permissions", "0644")) for f in written},
+        )
         secret = secrets.get(system, {})
         vm.secret_env = secret.get("env", {})
         vm.secret_files = secret.get("files", {})

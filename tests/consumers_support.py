@@ -14,10 +14,7 @@ except on CI (``CI=true``) where it fails.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 import os
 import pwd
 import re
@@ -34,13 +31,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import yaml
 
+from offline.artifacts import vm_systems
 from offline.harness import ROOT, ProgramRun, run_program
 
 CONTAINER = "docker:index/container:Container"
-LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 PLAIN_FILES = "/opt/clinical/files"  # cloud-config write_files, bind-mounted read-only
 SECRET_FILES = "/run/clinical/files"  # written from the runtime secret's "files" by fetch-secrets.sh
 SHIPPED_STACKS = tuple(sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml")))
@@ -63,12 +58,15 @@ def _postgres_bindirs() -> list[Path]:
     return list(reversed(found))
 
 
+# Where `make tools` puts its wrappers when CLINICAL_TOOLS_BIN is not set (pytest run without make).
+DEFAULT_TOOLS_BIN = Path.home() / ".cache" / "clinical-platform" / "tools" / "bin"
+
+
 def find_tool(name: str) -> str | None:
-    """``$CLINICAL_TOOLS_BIN/name`` if present, else ``PATH``, else the newest PostgreSQL bindir."""
-    bin_dir = os.environ.get("CLINICAL_TOOLS_BIN")
-    if bin_dir:
-        candidate = Path(bin_dir) / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
+    """``$CLINICAL_TOOLS_BIN/name`` (or `make tools`' default folder), else ``PATH``, else the newest PostgreSQL bindir."""
+    for bin_dir in (os.environ.get("CLINICAL_TOOLS_BIN"), str(DEFAULT_TOOLS_BIN)):
+        candidate = Path(bin_dir) / name if bin_dir else None
+        if candidate is not None and candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     on_path = shutil.which(name)
     if on_path:
@@ -272,48 +270,22 @@ def _docker_workloads(stack: str, run: ProgramRun) -> Iterator[Workload]:
         )  # fmt: skip
 
 
-def cloud_config(user_data: str) -> dict[str, Any]:
-    """A launch template's userData: base64 (as the provider wants it) of a ``#cloud-config`` document."""
-    try:
-        text = base64.b64decode(user_data, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        text = user_data
-    assert text.startswith("#cloud-config\n"), f"userData is not a #cloud-config document: {text[:60]!r}"
-    doc = yaml.safe_load(text)
-    assert isinstance(doc, dict)
-    return doc
-
-
-def runtime_secrets(run: ProgramRun) -> dict[str, dict[str, Any]]:
-    """``<system>-runtime`` secret versions by system: ``{"env": {service: {K: V}}, "files": {"/svc/path": text}}``."""
-    found = {}
-    for r in run.resources:
-        if r.type == SECRET_VERSION and r.name.endswith("-runtime"):
-            found[r.name.removesuffix("-runtime")] = json.loads(r.inputs["secretString"])
-    return found
-
-
 def _compose_workloads(stack: str, run: ProgramRun) -> Iterator[Workload]:
-    secrets = runtime_secrets(run)
-    for r in run.resources:
-        if r.type != LAUNCH_TEMPLATE or "userData" not in r.inputs:
-            continue
-        written = {w["path"]: w for w in cloud_config(r.inputs["userData"]).get("write_files") or []}
-        compose = yaml.safe_load(written["/opt/clinical/compose.yaml"]["content"])
-        system = compose["name"]
-        secret = secrets.get(system, {"env": {}, "files": {}})
-        for service, spec in compose["services"].items():
+    for vm in vm_systems(run):
+        assert vm.cloud_config.startswith("#cloud-config\n"), f"{vm.name}: userData is not a #cloud-config document"
+        system = vm.compose["name"]
+        for service, spec in vm.compose["services"].items():
             files: dict[str, File] = {}
             for volume in spec.get("volumes") or []:
                 source, target = volume.split(":")[:2]
-                if source.startswith(PLAIN_FILES + "/") and source in written:
-                    files[target] = File(written[source]["content"], written[source].get("permissions"))
-                elif source.startswith(SECRET_FILES + "/") and source.removeprefix(SECRET_FILES) in secret["files"]:
-                    files[target] = File(secret["files"][source.removeprefix(SECRET_FILES)], "0444")
-            env = {**secret["env"].get(service, {}), **{k: str(v) for k, v in (spec.get("environment") or {}).items()}}
+                if source.startswith(PLAIN_FILES + "/") and source in vm.files:
+                    files[target] = File(vm.files[source], vm.modes[source])
+                elif source.startswith(SECRET_FILES + "/") and source.removeprefix(SECRET_FILES) in vm.secret_files:
+                    files[target] = File(vm.secret_files[source.removeprefix(SECRET_FILES)], "0444")
+            env = {**vm.secret_env.get(service, {}), **{k: str(v) for k, v in (spec.get("environment") or {}).items()}}
             test = (spec.get("healthcheck") or {}).get("test") or []
             yield Workload(
-                stack, f"{system}/{service}", f"compose.yaml of {r.name}", spec["image"], list(spec.get("command") or []),
+                stack, f"{system}/{service}", f"compose.yaml of {vm.name}-lt", spec["image"], list(spec.get("command") or []),
                 env, files, list(test), {f"compose:{system}": (service,)},
             )  # fmt: skip
 

@@ -26,7 +26,8 @@ import yaml
 
 from offline.artifacts import Container, VmSystem, containers, vm_systems
 from offline.harness import ProgramRun, run_program
-from tests.consumer_tools import free_port, self_signed, tool, version
+from tests.consumer_tools import self_signed, version
+from tests.consumers_support import free_port, tool
 
 DOCKER_STACKS = ("local", "lab")
 VM_STACKS = ("preview", "staging", "prod")

@@ -17,7 +17,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,16 +25,11 @@ from typing import Any
 import yaml
 
 from offline.harness import ROOT, ProgramRun, load_stack_file, run_program
+from tests.consumers_support import free_port
 from tests.e2e.engine import PulumiEngine
 
 COPIED = ("Pulumi.yaml", "__main__.py", "components", "stacks", "policy", "offline")
 PREFIX = "clinical-platform:"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -31,9 +31,9 @@ import yaml
 
 from offline.artifacts import VmSystem, vm_systems
 from offline.harness import ProgramRun, run_program
+from tests.consumers_support import free_port
 from tests.e2e.engine import DockerEngine, MissingEngineError, docker_engine, wait_until_ready
 from tests.e2e.images import Workload, build_stand_ins
-from tests.e2e.project import free_port
 from tests.e2e.standin import configured_hosts
 
 pytestmark = pytest.mark.e2e
