@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= local
 ARGS ?=
 
-.PHONY: venv tools plan test lint unit e2e e2e-ready bench clean
+.PHONY: venv tools plan test lint unit e2e e2e-ready bench inventory clean
 # Real programs that read the generated files (nginx, compose, promtool ...), installed by tests/tools/install.sh.
 CLINICAL_TOOLS ?= $(HOME)/.cache/clinical-platform/tools
 export CLINICAL_TOOLS
@@ -45,6 +45,11 @@ e2e: tools venv
 ## make e2e-ready: exit 0 when the Pulumi CLI and the plugins make e2e needs are installed (says what is missing)
 e2e-ready: venv
 	@$(PY) -m tests.e2e.engine
+
+## make inventory: regenerate tests/inventory/<stack>.yaml and tests/golden/<stack>/ (pinned outputs) after an
+## intended change; the unit tests compare every shipped stack against them
+inventory: venv
+	$(PY) -m offline.inventory --write
 
 ## make bench [ARGS=--real]: plan time and resource count of every shipped stack (repeated runs, min/median);
 ## --real adds the real CLI's preview/up/destroy times of local next to its offline plan

@@ -1,0 +1,21 @@
+#!/bin/bash
+# Reads the system's runtime secret from Secrets Manager (instance role, IMDSv2) into /run/clinical.
+set -euo pipefail
+umask 077
+mkdir -p /run/clinical
+mountpoint -q /run/clinical || mount -t tmpfs -o size=16m,mode=0700 tmpfs /run/clinical
+aws secretsmanager get-secret-value --region eu-west-2 --secret-id 'arn:aws:secretsmanager:us-east-1:123456789012:cogstack-nlp-runtime' \
+  --query SecretString --output text > /run/clinical/secret.json
+python3 - <<'PY'
+import json, os, pathlib
+data = json.loads(pathlib.Path("/run/clinical/secret.json").read_text())
+for service, env in data.get("env", {}).items():
+    lines = "".join(f"{k}={v}\n" for k, v in sorted(env.items()))
+    pathlib.Path(f"/run/clinical/{service}.env").write_text(lines)
+for path, content in data.get("files", {}).items():
+    target = pathlib.Path("/run/clinical/files" + path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(content)
+    os.chmod(target, 0o444)  # read by the container's non-root user; the directory is root-only tmpfs
+PY
+rm -f /run/clinical/secret.json
