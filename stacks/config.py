@@ -18,7 +18,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 import pulumi
 from pydantic import (
@@ -27,14 +27,16 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
 from components.gpu_catalog import unsatisfiable_reason
+from components.resilience import Resilience
 from components.specs import GpuSpec, SystemSpec, check_image_ref
-from stacks import registry
+from stacks import registry, resilience
 
 PROJECT = "clinical-platform"
 
@@ -63,6 +65,11 @@ class _Model(BaseModel):
     """Config models: camelCase keys as in the stack file, typos rejected."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+def _bounds(field: Any) -> dict[str, Any]:
+    """The ge/le constraints of a pydantic field, to repeat them on an optional override."""
+    return {k: getattr(m, k) for m in field.metadata for k in ("ge", "le") if hasattr(m, k)}
 
 
 class NetworkConfig(_Model):
@@ -143,6 +150,26 @@ class AwsConfig(_Model):
     )
     waf: bool = Field(True, description="WAFv2 with the AWS managed rule groups in front of the load balancer.")
     spot: bool = Field(False, description="Spot VMs (review stacks only; never in prod).")
+
+
+# Every Resilience field, optional, as a per-stack override of the chosen profile.
+ResilienceConfig = create_model(  # type: ignore[call-overload]
+    "ResilienceConfig",
+    __base__=_Model,
+    __doc__="How hard the stack protects data and availability: a named profile, then single-field overrides.",
+    profile=(
+        resilience.ProfileName | None,
+        Field(
+            None,
+            description="'standard' or 'high-availability' (see stacks/resilience.py); "
+            "default: high-availability in prod, standard elsewhere.",
+        ),
+    ),
+    **{
+        name: (Optional[field.annotation], Field(None, description=f"Override: {field.description}", **_bounds(field)))  # noqa: UP045 (a runtime type: `X | None` fails on a TypeForm)
+        for name, field in Resilience.model_fields.items()
+    },
+)
 
 
 class AuthConfig(_Model):
@@ -264,6 +291,10 @@ class StackConfig(_Model):
         default_factory=ProxyListenConfig, description="The proxy's host address and ports."
     )
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    resilience: ResilienceConfig = Field(
+        default_factory=ResilienceConfig,
+        description="Resilience profile and overrides (multi-AZ, backups, protect ...).",
+    )
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     tags: dict[str, str] = Field(description="Labels on every resource; owner and dataClassification required.")
     overrides: dict[str, SystemOverride] = Field(default_factory=dict, description="Per-system overrides.")
@@ -378,6 +409,12 @@ class StackConfig(_Model):
     def is_prod(self) -> bool:
         """True for production stacks (HA, long retention, protect on stateful resources)."""
         return self.environment == "prod"
+
+    @property
+    def protection(self) -> Resilience:
+        """The stack's resolved resilience: its profile (or the environment's default) with overrides."""
+        chosen = self.resilience.model_dump(exclude_none=True)
+        return resilience.resolve(self.environment, chosen.pop("profile", None), chosen)
 
     def system_specs(self) -> list[SystemSpec]:
         """The spec of every enabled system with this stack's overrides applied."""

@@ -61,7 +61,7 @@ def build_platform(config: StackConfig) -> Platform:
                 private_key_pem=pulumi.Output.secret(key) if key else None,
             ),
             auth_username=config.auth.username,
-            protect_data=config.is_prod,
+            protect_data=config.protection.protect,
             image_map=config.image_map,
             listen=(config.listen.address, config.listen.https_port, config.listen.http_port),
         )
@@ -78,7 +78,7 @@ def build_platform(config: StackConfig) -> Platform:
             ),
             labels=resource_labels(config),
             sizing=config.sizing,
-            prod=config.is_prod,
+            resilience=config.protection,
             auth_username=config.auth.username, image_map=config.image_map,
         )  # fmt: skip
     raise NotImplementedError(f"{config.cloud}+{config.runtime}")  # StackConfig rejects this first

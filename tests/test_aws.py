@@ -18,6 +18,7 @@ from components.specs import GpuSpec, HealthCheckSpec, RedisSpec, ResourcesSpec,
 from offline.harness import ProgramRun, run_program, run_under_mocks
 from offline.plan import EXIT_VIOLATIONS, make_plan
 from offline.review import review
+from stacks.resilience import PROFILES
 from tests.conftest import named, of_type, problems, stack_config
 
 STATEFUL = (
@@ -191,7 +192,7 @@ def test_redis_and_data_bucket_components() -> None:
     def body() -> None:
         ManagedRedis(
             "demo-queue", RedisSpec(name="queue"), subnet_ids=["subnet-1", "subnet-2"], security_group_id="sg-1",
-            kms_key_arn="arn:aws:kms:eu-west-2:123456789012:key/k", sizing="small", prod=True, tags={"environment": "prod"},
+            kms_key_arn="arn:aws:kms:eu-west-2:123456789012:key/k", sizing="small", resilience=PROFILES["high-availability"], tags={"environment": "prod"},
         )  # fmt: skip
         Bucket("demo-scans", kms_key_arn="arn:aws:kms:eu-west-2:123456789012:key/k", tags={"environment": "prod"},
                log_bucket="logs", expire_days=30, protect=True)  # fmt: skip

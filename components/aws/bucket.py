@@ -52,7 +52,7 @@ class Bucket(pulumi.ComponentResource):
     accept); versioning; all four public-access blocks; object ownership
     enforced (ACLs off); a policy that denies non-TLS requests; lifecycle
     rules expiring old versions and aborting stale uploads; server access
-    logs to the stack's log bucket; ``protect`` in prod.
+    logs to the stack's log bucket; ``protect`` when the stack's resilience asks for it.
     """
 
     name: pulumi.Output[str]

@@ -30,6 +30,7 @@ from components.aws.tags import aws_tags
 from components.endpoints import BucketEndpoint, SystemRefs, is_sensitive, resolve
 from components.gpu_catalog import cheapest_machine
 from components.onprem.docker_host import htpasswd_line
+from components.resilience import Resilience
 from components.secrets import admin_passwords, system_secrets
 from components.specs import HealthCheckSpec, ResourcesSpec, RouteSpec, ServiceSpec, SystemSpec
 
@@ -86,7 +87,7 @@ class AwsDockerPlatform(pulumi.ComponentResource):
         settings: AwsSettings,
         labels: Mapping[str, str],
         sizing: str,
-        prod: bool,
+        resilience: Resilience,
         auth_username: str,
         image_map: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
@@ -94,7 +95,8 @@ class AwsDockerPlatform(pulumi.ComponentResource):
         super().__init__("clinical:aws:AwsDockerPlatform", name, None, opts)
         self.image_map = dict(image_map or {})
         self.stack_name, self.domain, self.settings = name, domain, settings
-        self.labels, self.sizing, self.prod, self.auth_username = dict(labels), sizing, prod, auth_username
+        self.labels, self.sizing, self.resilience, self.auth_username = dict(labels), sizing, resilience, auth_username
+        protect = resilience.protect
         self.tags = aws_tags(labels)
         child = pulumi.ResourceOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
@@ -102,16 +104,16 @@ class AwsDockerPlatform(pulumi.ComponentResource):
         zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
         self.key = StackKey(
             name, account_id=identity.account_id, partition=partition.partition, region=settings.region,
-            tags=self.tags, protect=prod, opts=child,
+            tags=self.tags, protect=protect, opts=child,
         )  # fmt: skip
         self.network = Network(
             name, cidr=cidr, zones=[zones.names[i] for i in range(settings.zones)], region=settings.region,
-            kms_key_arn=self.key.arn, tags=self.tags, ha=prod, opts=child,
+            kms_key_arn=self.key.arn, tags=self.tags, nat_per_zone=resilience.nat_per_zone, opts=child,
         )  # fmt: skip
         elb_account = aws.elb.get_service_account_output(opts=pulumi.InvokeOutputOptions(parent=self))
         self.log_bucket = Bucket(
             f"{name}-logs", kms_key_arn=None, tags={**self.tags, "role": "access-logs"}, log_bucket=None, noncurrent_days=30,
-            expire_days=400, protect=prod, force_destroy=not prod,
+            expire_days=400, protect=protect, force_destroy=not protect,
             log_delivery=LogDelivery(elb_account_arn=elb_account.arn, account_id=identity.account_id),
             opts=child,
         )  # fmt: skip
@@ -133,7 +135,7 @@ class AwsDockerPlatform(pulumi.ComponentResource):
         )
         self.lb = LoadBalancer(
             name, domain=domain, subnet_ids=self.network.public_subnet_ids, security_group_id=self.alb_sg.id,
-            log_bucket=self.log_bucket.name, tags=self.tags, prod=prod, certificate_arn=settings.certificate_arn,
+            log_bucket=self.log_bucket.name, tags=self.tags, deletion_protection=resilience.deletion_protection, certificate_arn=settings.certificate_arn,
             hosted_zone_id=settings.hosted_zone_id, waf=settings.waf, after=[self.log_bucket], opts=child,
         )  # fmt: skip
         self.systems: dict[str, list[str]] = {}
@@ -170,7 +172,7 @@ class AwsDockerPlatform(pulumi.ComponentResource):
             db = ManagedPostgres(
                 f"{name}-{pg.name}", pg, subnet_ids=private,
                 security_group_id=data_security_group(pg.name, "PostgreSQL", 5432).id,
-                kms_key_arn=self.key.arn, sizing=self.sizing, prod=self.prod, tags=tags, opts=child,
+                kms_key_arn=self.key.arn, sizing=self.sizing, resilience=self.resilience, tags=tags, opts=child,
             )  # fmt: skip
             refs.postgres[pg.name] = db.endpoint
             stores.append(db)
@@ -178,7 +180,7 @@ class AwsDockerPlatform(pulumi.ComponentResource):
             cache = ManagedRedis(
                 f"{name}-{rd.name}", rd, subnet_ids=private,
                 security_group_id=data_security_group(rd.name, "Redis", 6379).id,
-                kms_key_arn=self.key.arn, sizing=self.sizing, prod=self.prod, tags=tags, opts=child,
+                kms_key_arn=self.key.arn, sizing=self.sizing, resilience=self.resilience, tags=tags, opts=child,
             )  # fmt: skip
             refs.redis[rd.name] = cache.endpoint
             stores.append(cache)
@@ -187,7 +189,7 @@ class AwsDockerPlatform(pulumi.ComponentResource):
             bucket = Bucket(
                 f"{name}-{b.name}", kms_key_arn=self.key.arn, tags=tags, log_bucket=self.log_bucket.name,
                 noncurrent_days=b.noncurrent_version_expiry_days, expire_days=b.expire_objects_after_days,
-                protect=self.prod, opts=child,
+                protect=self.resilience.protect, opts=child,
             )  # fmt: skip
             bucket_arns.append(bucket.arn)
             # The instance role grants access; empty keys make SDKs fall back to it.
@@ -221,7 +223,7 @@ class AwsDockerPlatform(pulumi.ComponentResource):
             htpasswd = password.result.apply(lambda pw: htpasswd_line(self.auth_username, pw))
         machine = choose_machine([*services, *([gateway] if gateway else [])])
         self.machines[name] = machine_summary(
-            machine, [*services, *([gateway] if gateway else [])], 2 if self.prod else 1
+            machine, [*services, *([gateway] if gateway else [])], self.resilience.replicas
         )
 
         # Everything the VM needs, split into user data (no secrets) and the runtime secret.
@@ -283,8 +285,8 @@ class AwsDockerPlatform(pulumi.ComponentResource):
 
         runtime_secret = aws.secretsmanager.Secret(
             f"{name}-runtime", description=f"Runtime secrets of {name} (env and files), read by its VMs at boot",
-            kms_key_id=self.key.arn, recovery_window_in_days=30 if self.prod else 7, tags=tags,
-            opts=pulumi.ResourceOptions(parent=system, protect=self.prod),
+            kms_key_id=self.key.arn, recovery_window_in_days=self.resilience.secret_recovery_days, tags=tags,
+            opts=pulumi.ResourceOptions(parent=system, protect=self.resilience.protect),
         )  # fmt: skip
         document: pulumi.Output[str] = pulumi.Output.all(*hidden.values()).apply(secret_json)
         secret_string: pulumi.Output[str] = pulumi.Output.secret(document)
@@ -314,7 +316,7 @@ class AwsDockerPlatform(pulumi.ComponentResource):
         GpuVm(
             name, instance_type=machine.instance_type, user_data=user_data, subnet_ids=private,
             security_group_id=workload_sg.id, kms_key_arn=self.key.arn, secret_arn=runtime_secret.arn,
-            bucket_arns=bucket_arns, target_group_arns=target_groups, capacity=2 if self.prod else 1,
+            bucket_arns=bucket_arns, target_group_arns=target_groups, capacity=self.resilience.replicas,
             disk_gb=200 if machine.gpu_count else 100, tags=tags, spot=self.settings.spot,
             after=[secret_version, *stores], opts=child,
         )  # fmt: skip

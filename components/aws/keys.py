@@ -47,7 +47,7 @@ def key_policy(account_id: str, partition: str, region: str) -> str:
 
 
 class StackKey(pulumi.ComponentResource):
-    """One customer-managed KMS key per stack, rotated yearly, 30-day deletion window, ``protect``-ed in prod."""
+    """One customer-managed KMS key per stack, rotated yearly, 30-day deletion window, ``protect``-ed when asked."""
 
     arn: pulumi.Output[str]
 

@@ -31,7 +31,7 @@ class LoadBalancer(pulumi.ComponentResource):
     Secure defaults: HTTPS listener with ``ELBSecurityPolicy-TLS13-1-2-2021-06``;
     the HTTP listener only redirects to HTTPS (301); unknown hosts get a
     404; invalid header fields dropped; desync mitigation strictest; access
-    logs to the stack's log bucket; deletion protection in prod; WAFv2 with
+    logs to the stack's log bucket; ``deletion_protection`` when asked; WAFv2 with
     the AWS managed rule groups (common, known bad inputs, IP reputation,
     SQL injection) when ``waf``; the certificate from ACM with DNS
     validation in the Route 53 zone, or an existing ACM certificate ARN.
@@ -50,7 +50,7 @@ class LoadBalancer(pulumi.ComponentResource):
         security_group_id: pulumi.Input[str],
         log_bucket: pulumi.Input[str],
         tags: Mapping[str, str],
-        prod: bool,
+        deletion_protection: bool,
         certificate_arn: str | None = None,
         hosted_zone_id: str | None = None,
         waf: bool = True,
@@ -64,7 +64,7 @@ class LoadBalancer(pulumi.ComponentResource):
         alb = aws.lb.LoadBalancer(
             f"{name}-alb", load_balancer_type="application", internal=False, subnets=list(subnet_ids),
             security_groups=[security_group_id], drop_invalid_header_fields=True, desync_mitigation_mode="strictest",
-            enable_deletion_protection=prod, idle_timeout=600,
+            enable_deletion_protection=deletion_protection, idle_timeout=600,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=log_bucket, prefix=f"alb/{name}", enabled=True),
             # ELB checks at creation that it may write to the bucket: wait for the bucket's policy.
             tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),

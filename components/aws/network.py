@@ -26,7 +26,7 @@ class Network(pulumi.ComponentResource):
 
     Secure defaults: public subnets never assign public IPs (only the ALB
     and NAT live there); workloads and data services in private subnets
-    with outbound access through NAT (one per zone when ``ha``, else one);
+    with outbound access through NAT (one per zone when ``nat_per_zone``, else one);
     the default security group stripped of all rules; VPC flow logs of all
     traffic to a CloudWatch log group encrypted with the stack key and kept
     a year; an S3 gateway endpoint so bucket traffic stays off the internet.
@@ -45,7 +45,7 @@ class Network(pulumi.ComponentResource):
         region: str,
         kms_key_arn: pulumi.Input[str],
         tags: Mapping[str, str],
-        ha: bool,
+        nat_per_zone: bool,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:aws:Network", name, None, opts)
@@ -82,7 +82,7 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableAssociation(
                 f"{name}-public-rta-{index}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child
             )
-        nat_count = len(zones) if ha else 1
+        nat_count = len(zones) if nat_per_zone else 1
         nats = []
         for index in range(nat_count):
             eip = aws.ec2.Eip(f"{name}-nat-eip-{index}", domain="vpc", tags=tags, opts=child)

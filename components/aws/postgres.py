@@ -9,6 +9,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.endpoints import PostgresEndpoint
+from components.resilience import Resilience
 from components.specs import PostgresSpec
 
 # Instance class per sizing, with its on-demand price (USD/h, us-east-1, single-AZ).
@@ -27,8 +28,9 @@ class ManagedPostgres(pulumi.ComponentResource):
     dedicated parameter group; storage, Performance Insights and the
     password secret encrypted with the stack key; private subnets, not
     publicly accessible, reachable only from the system's workload security
-    group; IAM authentication on; backups 7 days (35 in prod); in prod
-    multi-AZ, deletion protection, a final snapshot and ``protect``; password
+    group; IAM authentication on; from the stack's ``Resilience``: backups
+    kept ``backup_days``, multi-AZ, deletion protection, a final snapshot
+    and ``protect`` on the instance and its secret; password
     from pulumi-random kept in Secrets Manager; logs exported to CloudWatch.
     ``vector`` (pgvector) is available on RDS PostgreSQL 15+ with
     ``CREATE EXTENSION vector``.
@@ -46,18 +48,18 @@ class ManagedPostgres(pulumi.ComponentResource):
         security_group_id: pulumi.Input[str],
         kms_key_arn: pulumi.Input[str],
         sizing: str,
-        prod: bool,
+        resilience: Resilience,
         tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:aws:ManagedPostgres", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        stateful = pulumi.ResourceOptions(parent=self, protect=prod)
+        stateful = pulumi.ResourceOptions(parent=self, protect=resilience.protect)
         major = spec.version.split(".")[0]
         password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
         secret = aws.secretsmanager.Secret(
             f"{name}-password", description=f"Master password of {name}", kms_key_id=kms_key_arn,
-            recovery_window_in_days=30 if prod else 7, tags=dict(tags), opts=stateful,
+            recovery_window_in_days=resilience.secret_recovery_days, tags=dict(tags), opts=stateful,
         )  # fmt: skip
         aws.secretsmanager.SecretVersion(
             f"{name}-password", secret_id=secret.id, secret_string=password.result, opts=child
@@ -92,11 +94,11 @@ class ManagedPostgres(pulumi.ComponentResource):
             vpc_security_group_ids=[security_group_id],
             parameter_group_name=params.name,
             publicly_accessible=False,
-            multi_az=prod,
-            backup_retention_period=spec.backup_retention_days or (35 if prod else 7),
-            deletion_protection=prod,
-            skip_final_snapshot=not prod,
-            final_snapshot_identifier=f"{name}-final" if prod else None,
+            multi_az=resilience.multi_az,
+            backup_retention_period=spec.backup_retention_days or resilience.backup_days,
+            deletion_protection=resilience.deletion_protection,
+            skip_final_snapshot=not resilience.final_snapshot,
+            final_snapshot_identifier=f"{name}-final" if resilience.final_snapshot else None,
             copy_tags_to_snapshot=True,
             iam_database_authentication_enabled=True,
             performance_insights_enabled=True,

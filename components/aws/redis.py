@@ -9,6 +9,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.endpoints import RedisEndpoint
+from components.resilience import Resilience
 from components.specs import RedisSpec
 
 NODE_TYPES = {
@@ -24,8 +25,8 @@ class ManagedRedis(pulumi.ComponentResource):
     Secure defaults: encryption at rest with the stack key and in transit
     (TLS, so clients use ``rediss://``), an AUTH token from pulumi-random,
     private subnets and only the system's workload security group; daily
-    snapshots kept 7 days (35 in prod); in prod two nodes in different
-    zones with automatic failover, multi-AZ and ``protect``. TLS and AUTH
+    snapshots kept ``backup_days``; with ``multi_az`` two nodes in different
+    zones with automatic failover; ``protect`` from the stack's ``Resilience``. TLS and AUTH
     are set at creation because changing them later replaces the group.
     """
 
@@ -40,7 +41,7 @@ class ManagedRedis(pulumi.ComponentResource):
         security_group_id: pulumi.Input[str],
         kms_key_arn: pulumi.Input[str],
         sizing: str,
-        prod: bool,
+        resilience: Resilience,
         tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -63,9 +64,9 @@ class ManagedRedis(pulumi.ComponentResource):
             engine="redis",
             engine_version=spec.version,
             node_type=node_type,
-            num_cache_clusters=2 if prod else 1,
-            automatic_failover_enabled=prod,
-            multi_az_enabled=prod,
+            num_cache_clusters=2 if resilience.multi_az else 1,
+            automatic_failover_enabled=resilience.multi_az,
+            multi_az_enabled=resilience.multi_az,
             at_rest_encryption_enabled=True,
             kms_key_id=kms_key_arn,
             transit_encryption_enabled=True,
@@ -74,10 +75,10 @@ class ManagedRedis(pulumi.ComponentResource):
             subnet_group_name=subnets.name,
             security_group_ids=[security_group_id],
             parameter_group_name=params.name,
-            snapshot_retention_limit=35 if prod else 7,
+            snapshot_retention_limit=resilience.backup_days,
             auto_minor_version_upgrade=True,
             tags=dict(tags),
-            opts=pulumi.ResourceOptions(parent=self, protect=prod),
+            opts=pulumi.ResourceOptions(parent=self, protect=resilience.protect),
         )
         self.endpoint = RedisEndpoint(
             host=group.primary_endpoint_address, port=6379, password=pulumi.Output.secret(token.result), tls=True
