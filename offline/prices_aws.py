@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from components.aws.machines import hourly_price
-from components.aws.postgres import INSTANCE_CLASSES, STORAGE_USD_PER_GB_MONTH
-from components.aws.redis import NODE_TYPES
+from components.clouds.aws.machines import hourly_price
+from components.clouds.aws.postgres import INSTANCE_CLASSES, STORAGE_USD_PER_GB_MONTH
+from components.clouds.aws.redis import NODE_TYPES
 
 HOURS = 730
 EBS_GP3_USD_PER_GB_MONTH = 0.08

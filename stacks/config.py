@@ -33,10 +33,14 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.addressing import max_slot
+from components.clouds.aws.settings import AwsSettings
 from components.gpu_catalog import unsatisfiable_reason
+from components.platforms import PLATFORMS
 from components.resilience import Resilience
 from components.specs import GpuSpec, SystemSpec, check_image_ref
 from stacks import registry, resilience
+from stacks.overrides import SystemOverride
 
 PROJECT = "clinical-platform"
 
@@ -45,8 +49,8 @@ Runtime = Literal["docker", "kubernetes"]
 Environment = Literal["local", "dev", "preview", "staging", "prod"]
 Enforcement = Literal["advisory", "mandatory", "disabled"]
 
-# (cloud, runtime) pairs that are built today; the others fail validation with a clear message.
-SUPPORTED_PLATFORMS: set[tuple[str, str]] = {("onprem", "docker"), ("aws", "docker")}
+# (cloud, runtime) pairs that are built today, from the one PLATFORMS table; others fail validation clearly.
+SUPPORTED_PLATFORMS: set[tuple[str, str]] = set(PLATFORMS)
 _AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 
 _DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -134,22 +138,6 @@ class ProxyListenConfig(_Model):
         if self.https_port == self.http_port:
             raise ValueError("httpsPort and httpPort must differ")
         return self
-
-
-class AwsConfig(_Model):
-    """AWS choices of a stack (cloud ``aws``); the region is the provider's ``aws:region``."""
-
-    zones: int = Field(2, ge=2, le=3, description="Availability zones spanned (subnets, NAT, VMs, databases).")
-    certificate_arn: str | None = Field(
-        None,
-        pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$",
-        description="An existing ACM certificate for the domain and *.domain.",
-    )
-    hosted_zone_id: str | None = Field(
-        None, pattern=r"^Z[A-Z0-9]{4,32}$", description="Route 53 zone of the domain: DNS validation and route records."
-    )
-    waf: bool = Field(True, description="WAFv2 with the AWS managed rule groups in front of the load balancer.")
-    spot: bool = Field(False, description="Spot VMs (review stacks only; never in prod).")
 
 
 # Every Resilience field, optional, as a per-stack override of the chosen profile.
@@ -245,36 +233,6 @@ class HostGpuConfig(_Model):
     count: int = Field(1, ge=1, le=16)
 
 
-class GpuOverride(_Model):
-    """A GPU request replacing a service's default."""
-
-    model: str | None = None
-    count: int = Field(1, ge=1, le=16)
-    min_vram_gb: int = Field(16, ge=1, le=192)
-
-
-class ServiceOverride(_Model):
-    """Per-service settings a stack may change."""
-
-    image: str | None = Field(None, description="Image pinned to a tag or digest.")
-    replicas: int | None = Field(None, ge=0, le=64)
-    cpus: float | None = Field(None, gt=0, le=192)
-    memory_mb: int | None = Field(None, ge=64, le=2_097_152)
-    gpu: bool | GpuOverride | None = Field(None, description="true: the default GPU request; false: CPU only.")
-
-    @field_validator("image")
-    @classmethod
-    def _pinned(cls, value: str | None) -> str | None:
-        return None if value is None else check_image_ref(value)
-
-
-class SystemOverride(_Model):
-    """Per-system settings: service overrides and system-specific settings."""
-
-    services: dict[str, ServiceOverride] = Field(default_factory=dict)
-    settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
-
-
 class StackConfig(_Model):
     """The whole ``clinical-platform:*`` config of one stack."""
 
@@ -299,7 +257,7 @@ class StackConfig(_Model):
     tags: dict[str, str] = Field(description="Labels on every resource; owner and dataClassification required.")
     overrides: dict[str, SystemOverride] = Field(default_factory=dict, description="Per-system overrides.")
     host_gpus: HostGpuConfig | None = Field(None, description="GPUs on the Docker host (onprem); none by default.")
-    aws: AwsConfig | None = Field(None, description="AWS settings (cloud aws).")
+    aws: AwsSettings | None = Field(None, description="AWS settings (cloud aws).")
     host_disk_encryption: Literal["luks", "self-encrypting-drive", "none"] | None = Field(
         None,
         description="How the Docker host's disks are encrypted (onprem), attested by the operator; "
@@ -394,7 +352,7 @@ class StackConfig(_Model):
             )
         if self.tls.mode != "acm":
             raise ValueError("cloud 'aws' terminates TLS on the load balancer; set tls.mode: acm")
-        settings = self.aws or AwsConfig()
+        settings = self.aws or AwsSettings()
         if not (settings.certificate_arn or settings.hosted_zone_id):
             raise ValueError("tls.mode 'acm' needs aws.certificateArn or aws.hostedZoneId (for DNS validation)")
         if settings.spot and self.environment == "prod":
@@ -525,6 +483,14 @@ def _semantic_problems(config: StackConfig) -> list[str]:
         problems.append(
             f"{PROJECT}:tlsPrivateKey: required with tls.mode 'provided'; `pulumi config set --secret tlsPrivateKey < key.pem`"
         )
+    if config.cloud == "onprem":
+        room = max_slot(config.network.cidr)
+        for name in config.systems:
+            if registry.address_slot(name) > room:
+                problems.append(
+                    f"{PROJECT}:network.cidr: {config.network.cidr} has room for address slots 1-{room}, but "
+                    f"{name} uses slot {registry.address_slot(name)}; use a /23 or larger (a /22 fits every system)"
+                )
     for name in config.overrides:
         if name not in config.systems:
             hint = (
@@ -554,7 +520,7 @@ def _semantic_problems(config: StackConfig) -> list[str]:
 
 
 def _aws_machine_problem(name: str, spec: SystemSpec) -> list[str]:
-    from components.aws.machines import NoMachineFitsError, choose_machine
+    from components.clouds.aws.machines import NoMachineFitsError, choose_machine
 
     try:
         choose_machine(spec.services)

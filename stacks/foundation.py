@@ -7,33 +7,14 @@ stack's (cloud, runtime) -> each system's spec -> components -> exports.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Protocol
 
 import pulumi
 
-from components.aws.docker_platform import AwsDockerPlatform, AwsSettings
-from components.onprem.docker_host import DockerHostPlatform, TlsSource
-from components.specs import SystemSpec
-from stacks.config import AwsConfig, StackConfig
-
-
-class Platform(Protocol):
-    """What every (cloud, runtime) implementation offers the stack."""
-
-    credentials: dict[str, pulumi.Output[str]]
-    ca_certificate_pem: pulumi.Input[str] | None
-
-    def add_system(self, spec: SystemSpec, config_secrets: Mapping[str, pulumi.Output[str]]) -> object: ...
-
-    def finish(self) -> object: ...
-
-    def route_urls(self) -> dict[str, list[str]]: ...
-
-    @property
-    def admin_passwords(self) -> dict[str, dict[str, pulumi.Output[str]]]: ...
-
-    def machine_choices(self) -> dict[str, dict[str, object]]: ...
+from components.pki import TlsSource
+from components.platform import Platform, ProxyListen, StackSettings
+from components.platforms import PLATFORMS
+from stacks import registry
+from stacks.config import StackConfig
 
 
 def resource_labels(config: StackConfig) -> dict[str, str]:
@@ -46,42 +27,32 @@ def resource_labels(config: StackConfig) -> dict[str, str]:
     return labels
 
 
+def stack_settings(config: StackConfig) -> StackSettings:
+    """What the cloud and runtime may know of the stack, from its validated config."""
+    key = config.secret("tlsPrivateKey")
+    return StackSettings(
+        name=config.stack,
+        domain=config.domain,
+        cidr=config.network.cidr,
+        labels=resource_labels(config),
+        resilience=config.protection,
+        sizing=config.sizing,
+        auth_username=config.auth.username,
+        tls=TlsSource(
+            certificate_pem=config.tls.certificate if config.tls.mode == "provided" else None,
+            private_key_pem=pulumi.Output.secret(key) if key else None,
+        ),
+        listen=ProxyListen(config.listen.address, config.listen.https_port, config.listen.http_port),
+        region=config.region,
+        image_map=config.image_map,
+        cloud_settings=config.aws if config.cloud == "aws" else None,
+        address_slots={name: registry.address_slot(name) for name in config.systems},
+    )
+
+
 def build_platform(config: StackConfig) -> Platform:
-    """The foundation for the stack's cloud and runtime (validated as supported by StackConfig)."""
-    if (config.cloud, config.runtime) == ("onprem", "docker"):
-        key = config.secret("tlsPrivateKey")
-        return DockerHostPlatform(
-            config.stack,
-            domain=config.domain,
-            cidr=config.network.cidr,
-            system_names=config.systems,
-            labels=resource_labels(config),
-            tls=TlsSource(
-                certificate_pem=config.tls.certificate if config.tls.mode == "provided" else None,
-                private_key_pem=pulumi.Output.secret(key) if key else None,
-            ),
-            auth_username=config.auth.username,
-            protect_data=config.protection.protect,
-            image_map=config.image_map,
-            listen=(config.listen.address, config.listen.https_port, config.listen.http_port),
-        )
-    if (config.cloud, config.runtime) == ("aws", "docker"):
-        aws = config.aws or AwsConfig()
-        assert config.region is not None  # StackConfig requires it for aws
-        return AwsDockerPlatform(
-            config.stack,
-            domain=config.domain,
-            cidr=config.network.cidr,
-            settings=AwsSettings(
-                region=config.region, zones=aws.zones, certificate_arn=aws.certificate_arn,
-                hosted_zone_id=aws.hosted_zone_id, waf=aws.waf, spot=aws.spot,
-            ),
-            labels=resource_labels(config),
-            sizing=config.sizing,
-            resilience=config.protection,
-            auth_username=config.auth.username, image_map=config.image_map,
-        )  # fmt: skip
-    raise NotImplementedError(f"{config.cloud}+{config.runtime}")  # StackConfig rejects this first
+    """The stack's cloud and runtime, from the one PLATFORMS table (StackConfig validated the pair)."""
+    return Platform(config.stack, PLATFORMS[(config.cloud, config.runtime)], stack_settings(config))
 
 
 def deploy(config: StackConfig) -> None:
@@ -91,12 +62,13 @@ def deploy(config: StackConfig) -> None:
     for spec in config.system_specs():
         platform.add_system(spec, secrets)
     platform.finish()
+    runtime = platform.runtime
     pulumi.export("environment", config.environment)
-    pulumi.export("routes", platform.route_urls())
+    pulumi.export("routes", runtime.route_urls())
     pulumi.export("basicAuthUser", config.auth.username)
-    pulumi.export("basicAuthPasswords", pulumi.Output.secret(platform.credentials))
-    pulumi.export("adminPasswords", pulumi.Output.secret({k: v for k, v in platform.admin_passwords.items() if v}))
-    if machines := platform.machine_choices():
+    pulumi.export("basicAuthPasswords", pulumi.Output.secret(runtime.credentials))
+    pulumi.export("adminPasswords", pulumi.Output.secret({k: v for k, v in runtime.admin_passwords.items() if v}))
+    if machines := runtime.machine_choices():
         pulumi.export("machines", machines)
-    if platform.ca_certificate_pem is not None:
-        pulumi.export("caCertificatePem", platform.ca_certificate_pem)
+    if runtime.ca_certificate_pem is not None:
+        pulumi.export("caCertificatePem", runtime.ca_certificate_pem)

@@ -9,32 +9,57 @@ A system module (``stacks/<system>.py``) declares:
 - ``IMAGES_FROM_CONFIG``: services whose image the operator must supply;
 - ``build(ctx) -> SystemSpec``: its services, data stores and routes.
 
-Adding a system means adding a module and listing it in ``_MODULES``.
+Adding a system means adding a module and listing it in ``_MODULES`` with
+the next unused address slot (its networks' fixed place in the stack's range;
+never reuse a removed system's slot while stacks still hold its networks).
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
+from components.resilience import Resilience
 from components.specs import GpuSpec, ResourcesSpec, SecretSpec, SystemSpec
+from stacks.overrides import SystemOverride
 
-if TYPE_CHECKING:
-    from stacks.config import StackConfig
-
-_MODULES = {
-    "cogstack-nlp": "stacks.cogstack_nlp",
-    "neurocore": "stacks.neurocore",
-    "claims-agent": "stacks.claims_agent",
-    "stenosis-detection": "stacks.stenosis_detection",
-    "therapy-compliance": "stacks.therapy_compliance",
+# name -> (module, address slot). The slot fixes the system's subnets (components/addressing.py) whatever
+# else the stack lists, so adding or removing a system renumbers no other system's networks.
+_MODULES: dict[str, tuple[str, int]] = {
+    "cogstack-nlp": ("stacks.cogstack_nlp", 1),
+    "neurocore": ("stacks.neurocore", 2),
+    "claims-agent": ("stacks.claims_agent", 3),
+    "stenosis-detection": ("stacks.stenosis_detection", 4),
+    "therapy-compliance": ("stacks.therapy_compliance", 5),
 }
-SYSTEMS: dict[str, str] = dict(_MODULES)
+SYSTEMS: dict[str, str] = {name: module for name, (module, _) in _MODULES.items()}
+
+
+class StackFacts(Protocol):
+    """What the registry reads of a stack (``StackConfig`` has it all)."""
+
+    @property
+    def environment(self) -> str: ...
+    @property
+    def sizing(self) -> str: ...
+    @property
+    def domain(self) -> str: ...
+    @property
+    def overrides(self) -> dict[str, SystemOverride]: ...
+    @property
+    def secrets(self) -> dict[str, SecretStr]: ...
+    @property
+    def protection(self) -> Resilience: ...
+
+
+def address_slot(name: str) -> int:
+    """The system's fixed address slot."""
+    return _MODULES[name][1]
 
 
 class SystemSettings(BaseModel):
@@ -44,7 +69,7 @@ class SystemSettings(BaseModel):
 
 
 def _module(name: str) -> ModuleType:
-    return importlib.import_module(_MODULES[name])
+    return importlib.import_module(_MODULES[name][0])
 
 
 @dataclass(frozen=True)
@@ -57,6 +82,7 @@ class SystemContext:
     settings: Any
     images: dict[str, str]
     gpus: dict[str, Any]
+    resilience: Resilience = field(default_factory=Resilience)
 
     @property
     def is_prod(self) -> bool:
@@ -98,13 +124,13 @@ def _secrets(name: str) -> tuple[SecretSpec, ...]:
     return tuple(_module(name).SECRETS)
 
 
-def _settings(name: str, config: StackConfig) -> BaseModel:
+def _settings(name: str, config: StackFacts) -> BaseModel:
     override = config.overrides.get(name)
     model: type[BaseModel] = _module(name).Settings
     return model.model_validate(dict(override.settings) if override else {})
 
 
-def problems(name: str, config: StackConfig) -> list[str]:
+def problems(name: str, config: StackFacts) -> list[str]:
     """Config problems of one system: settings, unknown services, missing images and secrets."""
     prefix = f"clinical-platform:overrides.{name}"
     module = _module(name)
@@ -147,7 +173,7 @@ def problems(name: str, config: StackConfig) -> list[str]:
     return found
 
 
-def build(name: str, config: StackConfig) -> SystemSpec:
+def build(name: str, config: StackFacts) -> SystemSpec:
     """The system's spec for this stack, with service overrides applied."""
     override = config.overrides.get(name)
     services = override.services if override else {}
@@ -157,6 +183,7 @@ def build(name: str, config: StackConfig) -> SystemSpec:
         domain=config.domain,
         settings=_settings(name, config),
         images={svc: o.image for svc, o in services.items() if o.image},
+        resilience=config.protection,
         gpus={svc: o.gpu for svc, o in services.items() if o.gpu is not None},
     )
     spec: SystemSpec = _module(name).build(ctx)

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from components.aws import cloud_init
-from components.aws.bucket import Bucket
-from components.aws.machines import choose_machine
-from components.aws.redis import ManagedRedis
+from components.clouds.aws.bucket import Bucket
+from components.clouds.aws.machines import choose_machine
+from components.clouds.aws.redis import ManagedRedis
+from components.runtimes.docker_on_vm import cloud_init
 from components.specs import GpuSpec, HealthCheckSpec, RedisSpec, ResourcesSpec, ServiceSpec
 from offline.harness import ProgramRun, run_program, run_under_mocks
 from offline.plan import EXIT_VIOLATIONS, make_plan
@@ -250,8 +250,8 @@ def test_a_weakened_rds_instance_fails_the_prod_plan(monkeypatch: pytest.MonkeyP
 
 
 def test_a_world_open_database_security_group_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    from components.aws import docker_platform
-    from components.aws.security_groups import Rule
+    from components.clouds.aws import cloud as docker_platform
+    from components.clouds.aws.security_groups import Rule
 
     original = docker_platform.add_rules
 
@@ -314,8 +314,9 @@ def test_compose_service_and_gateway_rendering() -> None:
     assert entry["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 2
     conf = cloud_init.gateway_conf([cloud_init.GatewayRoute(8081, "api", 8000, 50, 600)])
     assert "listen 8081;" in conf and "auth_basic_user_file /etc/nginx/htpasswd;" in conf and 'Authorization ""' in conf
-    script = cloud_init.boot_script("arn:aws:secretsmanager:eu-west-2:1:secret:x", "eu-west-2")
-    assert "get-secret-value --region eu-west-2 --secret-id 'arn:aws:secretsmanager:eu-west-2:1:secret:x'" in script
+    script = cloud_init.boot_script("the store", "fetch-the-secret --id x")
+    assert "# Reads the system's runtime secret from the store into /run/clinical." in script
+    assert "fetch-the-secret --id x > /run/clinical/secret.json" in script
     assert "mount -t tmpfs" in script and "rm -f /run/clinical/secret.json" in script
 
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from components.docker.network import carve_subnets
-from components.docker.object_store import bucket_setup_script
-from components.docker.redis import redis_conf
-from components.docker.system import DockerSystem, SystemSubnets, deployment_order
+from components.addressing import SystemSubnets, edge_subnet, max_slot, system_subnets
 from components.endpoints import SystemRefs, resolve
-from components.onprem.docker_host import htpasswd_line
+from components.htpasswd import htpasswd_line
+from components.runtimes.docker_host.object_store import bucket_setup_script
+from components.runtimes.docker_host.redis import redis_conf
+from components.runtimes.docker_host.system import DockerSystem, deployment_order
 from components.specs import (
     BucketSpec,
     GpuSpec,
@@ -205,11 +205,13 @@ def test_config_secret_reaches_the_system() -> None:
     assert seen == ["Bearer abc at example.org"]
 
 
-def test_carve_subnets() -> None:
-    assert carve_subnets("10.42.0.0/16", 4) == ["10.42.0.0/18", "10.42.64.0/18", "10.42.128.0/18", "10.42.192.0/18"]
-    assert carve_subnets("192.168.10.0/24", 7)[6] == "192.168.10.192/27"
-    with pytest.raises(ValueError, match="too small"):
-        carve_subnets("192.168.10.0/24", 32)
+def test_address_plan_is_fixed_by_prefix_and_slot() -> None:
+    assert edge_subnet("10.42.0.0/16") == "10.42.0.0/22"
+    assert system_subnets("10.42.0.0/16", 1) == SystemSubnets("10.42.4.0/22", "10.42.8.0/22", "10.42.12.0/22")
+    assert system_subnets("192.168.10.0/24", 5).egress == "192.168.10.240/28"
+    assert max_slot("192.168.10.0/24") == 5 and max_slot("10.0.0.0/23") == 10 and max_slot("10.0.0.0/16") == 21
+    with pytest.raises(ValueError, match="room for address slots 1-5, not 6"):
+        system_subnets("192.168.10.0/24", 6)
 
 
 def test_deployment_order_and_cycles() -> None:
@@ -239,7 +241,7 @@ def test_htpasswd_is_salted_sha_and_stable() -> None:
 
 
 def test_proxy_sizes_its_server_names_hash_from_the_host_names() -> None:
-    from components.docker.proxy import ProxyRoute, render_nginx_conf, server_names_hash_bucket_size
+    from components.runtimes.docker_host.proxy import ProxyRoute, render_nginx_conf, server_names_hash_bucket_size
 
     # nginx's default of 64 cannot hold one 46-character name (pointer + name + 2, rounded, + terminator).
     long_names = [f"service-{i:02d}.clinical-ai-lab.hospital-group.example" for i in range(14)]
@@ -287,7 +289,7 @@ def test_containers_are_replaced_delete_first_because_their_names_are_fixed(demo
 
 
 def test_values_are_spelt_as_the_provider_reads_them_back() -> None:
-    from components.docker.workload import cpus_string, go_duration
+    from components.runtimes.docker_host.workload import cpus_string, go_duration
 
     # Otherwise every preview shows a change and replaces the container.
     assert [go_duration(s) for s in (5, 30, 60, 90, 120, 3600, 5400)] == [

@@ -14,7 +14,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from components.docker.proxy import ProxyRoute, render_nginx_conf
+from components.runtimes.docker_host.proxy import ProxyRoute, render_nginx_conf
 from policy import ALL_POLICIES, RULE_NAMES
 from policy.docker_rules import CONTAINER, REMOTE_IMAGE
 

@@ -308,7 +308,7 @@ def test_database_behind_a_world_open_group_is_flagged() -> None:
 
 
 def test_public_route_without_authentication_is_flagged() -> None:
-    from components.docker.proxy import ProxyRoute, render_nginx_conf
+    from components.runtimes.docker_host.proxy import ProxyRoute, render_nginx_conf
 
     conf = render_nginx_conf([ProxyRoute("api.example.org", "sys-api", 8000, None, 10, 60)])
     labels = [{"label": docker_r.ROLE_LABEL, "value": "proxy"}]

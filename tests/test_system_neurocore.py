@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import stacks.config
-from components.docker.system import deployment_order
+from components.runtimes.docker_host.system import deployment_order
 from components.specs import SystemSpec
 from offline.harness import Captured
 from offline.plan import EXIT_OK, Plan, make_plan

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pulumi
 
-from components.docker.network import bridge_network
-from components.docker.object_store import ContainerObjectStore
-from components.docker.postgres import ContainerPostgres
-from components.docker.proxy import ProxyRoute
-from components.docker.redis import ContainerRedis
-from components.docker.volumes import named_volume
-from components.docker.workload import AUTH_LABEL, SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
+from components.addressing import SystemSubnets
 from components.endpoints import SystemRefs, is_sensitive, resolve
-from components.onprem.tls import PrivateCertificateAuthority
+from components.pki import PrivateCertificateAuthority
+from components.runtimes.docker_host.network import bridge_network
+from components.runtimes.docker_host.object_store import ContainerObjectStore
+from components.runtimes.docker_host.postgres import ContainerPostgres
+from components.runtimes.docker_host.proxy import ProxyRoute
+from components.runtimes.docker_host.redis import ContainerRedis
+from components.runtimes.docker_host.volumes import named_volume
+from components.runtimes.docker_host.workload import AUTH_LABEL, SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
 from components.secrets import admin_passwords, system_secrets
 from components.specs import ServiceSpec, SystemSpec, placeholders
-
-
-@dataclass(frozen=True)
-class SystemSubnets:
-    """Address ranges of a system's three networks."""
-
-    frontend: str
-    backend: str
-    egress: str
 
 
 def deployment_order(spec: SystemSpec) -> list[ServiceSpec]:

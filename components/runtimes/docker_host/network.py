@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
-import math
 from collections.abc import Mapping
 from typing import Literal
 
 import pulumi
 import pulumi_docker as docker
-
-
-def carve_subnets(cidr: str, count: int) -> list[str]:
-    """``count`` equal, non-overlapping subnets of ``cidr`` (no smaller than /28)."""
-    net = ipaddress.IPv4Network(cidr)
-    prefix = net.prefixlen + max(0, math.ceil(math.log2(max(count, 1))))
-    if prefix > 28:
-        raise ValueError(f"{cidr} is too small for {count} Docker networks; use a /24 or larger")
-    return [str(s) for s in list(net.subnets(new_prefix=prefix))[:count]]
-
 
 NETWORK_LABEL = "clinical.platform/network"
 

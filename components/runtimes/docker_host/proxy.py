@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components import nginx
-from components.docker.workload import SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
+from components.runtimes.docker_host.workload import SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
 from components.specs import HealthCheckSpec, ResourcesSpec, ServiceSpec
 
 # The unprivileged build listens on high ports as uid 101, so no root and no NET_BIND_SERVICE.

@@ -2,9 +2,10 @@
 
 The guides' manual steps (install Docker, write compose and env files,
 ``docker compose up``) automated, with the same hardening as the Docker
-runtime. Secrets never appear here: the boot script reads them from
-Secrets Manager into ``/run/clinical`` (tmpfs, root-only) before compose
-starts, and compose reads them as env files or read-only file mounts.
+runtime. Secrets never appear here: the boot script reads them from the
+cloud's secret store (the cloud gives the command) into ``/run/clinical``
+(tmpfs, root-only) before compose starts, and compose reads them as env
+files or read-only file mounts.
 """
 
 from __future__ import annotations
@@ -159,16 +160,15 @@ def render_compose(project: str, services: Mapping[str, dict], volumes: Sequence
     return yaml.safe_dump(document, sort_keys=False)
 
 
-def boot_script(secret_arn: str, region: str) -> str:
-    """Fetch the system's runtime secret and write env files and secret files into tmpfs."""
+def boot_script(source: str, fetch_command: str) -> str:
+    """Fetch the system's runtime secret (``fetch_command`` prints its JSON) into env files and secret files."""
     return f"""#!/bin/bash
-# Reads the system's runtime secret from Secrets Manager (instance role, IMDSv2) into {RUN_DIR}.
+# Reads the system's runtime secret from {source} into {RUN_DIR}.
 set -euo pipefail
 umask 077
 mkdir -p {RUN_DIR}
 mountpoint -q {RUN_DIR} || mount -t tmpfs -o size=16m,mode=0700 tmpfs {RUN_DIR}
-aws secretsmanager get-secret-value --region {region} --secret-id '{secret_arn}' \\
-  --query SecretString --output text > {RUN_DIR}/secret.json
+{fetch_command} > {RUN_DIR}/secret.json
 python3 - <<'PY'
 import json, os, pathlib
 data = json.loads(pathlib.Path("{RUN_DIR}/secret.json").read_text())

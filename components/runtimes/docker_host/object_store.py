@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_random as random
 
-from components.docker.volumes import named_volume
-from components.docker.workload import Attachment, ContainerWorkload
 from components.endpoints import BucketEndpoint
+from components.runtimes.docker_host.volumes import named_volume
+from components.runtimes.docker_host.workload import Attachment, ContainerWorkload
 from components.specs import BucketSpec, HealthCheckSpec, ResourcesSpec, ServiceSpec, VolumeSpec
 
 MINIO_IMAGE = "minio/minio:RELEASE.2024-10-13T13-34-11Z"

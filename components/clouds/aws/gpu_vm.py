@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.iam import service_role_trust
+from components.clouds.aws.iam import service_role_trust
 
 # Deep Learning Base AMI: NVIDIA driver, CUDA, Docker and the NVIDIA container toolkit.
 DLAMI_NAME = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_random as random
 
-from components.docker.volumes import named_volume
-from components.docker.workload import SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
 from components.endpoints import PostgresEndpoint
-from components.onprem.tls import IssuedCertificate
+from components.pki import IssuedCertificate
+from components.runtimes.docker_host.volumes import named_volume
+from components.runtimes.docker_host.workload import SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
 from components.specs import HealthCheckSpec, PostgresSpec, ServiceSpec, VolumeSpec
 
 POSTGRES_IMAGES = {

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.iam import service_role_trust
+from components.clouds.aws.iam import service_role_trust
 
 
 def subnet_plan(cidr: str, zones: int) -> tuple[list[str], list[str]]:

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_random as random
 
-from components.docker.volumes import named_volume
-from components.docker.workload import SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
 from components.endpoints import RedisEndpoint
+from components.runtimes.docker_host.volumes import named_volume
+from components.runtimes.docker_host.workload import SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
 from components.specs import HealthCheckSpec, RedisSpec, ResourcesSpec, ServiceSpec, VolumeSpec
 
 REDIS_IMAGES = {"6": "redis:6.2.16", "7": "redis:7.2.7"}

@@ -1,9 +1,9 @@
-"""A private certificate authority on the Docker host: the proxy's local certificate and the data services'.
+"""A stack's private certificate authority, and where an entry point's certificate comes from.
 
 The stack's CA signs the wildcard certificate of the TLS proxy on local
-stacks (staging and prod bring the hospital's own) and, on every Docker
-stack, one certificate per data service so connections to PostgreSQL are
-encrypted even on the host's internal networks.
+stacks (staging and prod bring the hospital's own) and one certificate per
+in-platform data service, so connections to PostgreSQL are encrypted even
+on a host's internal networks. Any cloud or runtime may use it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,14 @@ import pulumi_tls as tls
 
 SERVER_VALIDITY_HOURS = 24 * 365  # under the 398-day limit for server certificates
 CA_VALIDITY_HOURS = 24 * 365 * 5
+
+
+@dataclass(frozen=True)
+class TlsSource:
+    """The entry point's certificate: ``None`` PEMs mean the stack's CA issues one."""
+
+    certificate_pem: str | None = None
+    private_key_pem: pulumi.Output[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,325 @@
+"""``AwsCloud``: the foundation of an ``aws`` stack, and ``AwsSystem``: one system's share of it.
+
+Per stack: one KMS key, the VPC, a log bucket, the ALB (+ WAF, ACM).
+Per system: its own security groups, RDS, ElastiCache, S3 buckets and
+runtime secret, and an auto scaling group of VMs running what the runtime
+renders for it. Systems share the network, the key and the load balancer,
+never databases, credentials or security groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components.clouds.aws.bucket import Bucket, LogDelivery
+from components.clouds.aws.gpu_vm import GpuVm
+from components.clouds.aws.keys import StackKey
+from components.clouds.aws.load_balancer import AlbRoute, LoadBalancer
+from components.clouds.aws.machines import MachineChoice, choose_machine, hourly_price, needs
+from components.clouds.aws.network import Network
+from components.clouds.aws.postgres import ManagedPostgres
+from components.clouds.aws.redis import ManagedRedis
+from components.clouds.aws.security_groups import WORLD_V4, WORLD_V6, Rule, add_rules, security_group
+from components.clouds.aws.settings import AwsSettings
+from components.clouds.aws.tags import aws_tags
+from components.endpoints import BucketEndpoint, SystemRefs
+from components.gpu_catalog import cheapest_machine
+from components.platform import RouteTarget, StackSettings
+from components.specs import ServiceSpec, SystemSpec
+
+# The AWS recipe of the stenosis guide (seeds/001) picks this type for GPU work; shown next to our choice.
+GUIDE_GPU_PICK = "p3.2xlarge"
+
+
+def machine_summary(machine: MachineChoice, services: Sequence[ServiceSpec], count: int) -> dict[str, object]:
+    """What the plan shows about a system's VMs: the need, the choice, and the guide's pick for the same GPU."""
+    cpus, memory, gpu = needs(services)
+    summary: dict[str, object] = {
+        "instanceType": machine.instance_type,
+        "usdPerHour": machine.usd_per_hour,
+        "count": count,
+        "needs": {"vcpus": cpus, "memoryGb": round(memory, 1), "gpu": gpu.model_dump() if gpu else None},
+    }
+    if gpu is not None:
+        gpu_only = cheapest_machine("aws", gpu)
+        summary["gpuOnly"] = (
+            {"instanceType": gpu_only.machine_type, "usdPerHour": gpu_only.usd_per_hour} if gpu_only else None
+        )
+        summary["guidePick"] = {"instanceType": GUIDE_GPU_PICK, "usdPerHour": hourly_price(GUIDE_GPU_PICK)}
+    return summary
+
+
+class AwsCloud:
+    """GPU VMs with managed data services, behind one TLS load balancer; children of the stack's ``Platform``."""
+
+    def __init__(self, name: str, stack: StackSettings, parent: pulumi.Resource) -> None:
+        settings = stack.cloud_settings or AwsSettings()
+        if not isinstance(settings, AwsSettings) or stack.region is None:
+            raise TypeError("AwsCloud needs AwsSettings and a region")  # StackConfig guarantees both
+        self.stack_name, self.domain, self.settings, self.region = name, stack.domain, settings, stack.region
+        self.labels, self.sizing, self.resilience = dict(stack.labels), stack.sizing, stack.resilience
+        self.parent = parent
+        protect = stack.resilience.protect
+        self.tags = aws_tags(stack.labels)
+        child = pulumi.ResourceOptions(parent=parent)
+        invoke = pulumi.InvokeOutputOptions(parent=parent)
+        identity = aws.get_caller_identity_output(opts=invoke)
+        partition = aws.get_partition_output(opts=invoke)
+        zones = aws.get_availability_zones_output(state="available", opts=invoke)
+        self.key = StackKey(
+            name,
+            account_id=identity.account_id,
+            partition=partition.partition,
+            region=self.region,
+            tags=self.tags,
+            protect=protect,
+            opts=child,
+        )
+        self.network = Network(
+            name,
+            cidr=stack.cidr,
+            zones=[zones.names[i] for i in range(settings.zones)],
+            region=self.region,
+            kms_key_arn=self.key.arn,
+            tags=self.tags,
+            nat_per_zone=stack.resilience.nat_per_zone,
+            opts=child,
+        )
+        elb_account = aws.elb.get_service_account_output(opts=invoke)
+        self.log_bucket = Bucket(
+            f"{name}-logs",
+            kms_key_arn=None,
+            tags={**self.tags, "role": "access-logs"},
+            log_bucket=None,
+            noncurrent_days=30,
+            expire_days=400,
+            protect=protect,
+            force_destroy=not protect,
+            log_delivery=LogDelivery(elb_account_arn=elb_account.arn, account_id=identity.account_id),
+            opts=child,
+        )
+        lb_tags = {**self.tags, "role": "load-balancer"}
+        self.alb_sg = security_group(
+            f"{name}-alb-sg",
+            vpc_id=self.network.vpc_id,
+            description="Load balancer: HTTPS (and HTTP redirect) from anywhere",
+            tags=lb_tags,
+            parent=parent,
+        )
+        add_rules(
+            f"{name}-alb-sg",
+            self.alb_sg,
+            [
+                Rule("ingress", 443, "HTTPS from anywhere", cidr=WORLD_V4),
+                Rule("ingress", 443, "HTTPS from anywhere (IPv6)", cidr=WORLD_V6),
+                Rule("ingress", 80, "HTTP redirect to HTTPS", cidr=WORLD_V4),
+                Rule("ingress", 80, "HTTP redirect to HTTPS (IPv6)", cidr=WORLD_V6),
+            ],
+            lb_tags,
+            parent,
+        )
+        self.lb = LoadBalancer(
+            name,
+            domain=stack.domain,
+            subnet_ids=self.network.public_subnet_ids,
+            security_group_id=self.alb_sg.id,
+            log_bucket=self.log_bucket.name,
+            tags=self.tags,
+            deletion_protection=stack.resilience.deletion_protection,
+            certificate_arn=settings.certificate_arn,
+            hosted_zone_id=settings.hosted_zone_id,
+            waf=settings.waf,
+            after=[self.log_bucket],
+            opts=child,
+        )
+        self.machines: dict[str, dict[str, object]] = {}
+
+    def system(self, spec: SystemSpec) -> AwsSystem:
+        """The system's own share of the cloud: its component, security groups and data services."""
+        return AwsSystem(spec, self, opts=pulumi.ResourceOptions(parent=self.parent))
+
+    def machine_choices(self) -> dict[str, dict[str, object]]:
+        """Per system: the VM type chosen, what it had to fit, and the comparison with the guide's pick."""
+        return dict(self.machines)
+
+
+class AwsSystem(pulumi.ComponentResource):
+    """Groups one system's AWS resources (its security groups, data services, secret and VMs)."""
+
+    def __init__(self, spec: SystemSpec, cloud: AwsCloud, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("clinical:aws:System", spec.name, None, opts)
+        self.name, self.cloud = spec.name, cloud
+        self.tags = aws_tags(cloud.labels, system=spec.name)
+        self.workload_sg = security_group(
+            f"{self.name}-workload-sg",
+            vpc_id=cloud.network.vpc_id,
+            description=f"{self.name} VMs",
+            tags={**self.tags, "role": "workload"},
+            parent=self,
+        )
+        self.egress_rules = [Rule("egress", 443, "HTTPS to AWS APIs and image registries", cidr=WORLD_V4)]
+        if any(s.egress for s in spec.services):
+            self.egress_rules.append(Rule("egress", 587, "SMTP submission (mail-sending services)", cidr=WORLD_V4))
+        self.bucket_arns: list[pulumi.Output[str]] = []
+        self.register_outputs({})
+
+    @property
+    def resource(self) -> pulumi.Resource:
+        """This component: the parent of what the runtime adds for the system."""
+        return self
+
+    def _data_security_group(self, store: str, what: str, port: int) -> aws.ec2.SecurityGroup:
+        """A data service's own group: its port from this system's VMs only (and the VMs' egress to it)."""
+        name = self.name
+        sg = security_group(
+            f"{name}-{store}-sg",
+            vpc_id=self.cloud.network.vpc_id,
+            description=f"{name} {what}",
+            tags={**self.tags, "role": "data"},
+            parent=self,
+        )
+        rule = Rule("ingress", port, f"{what} from {name} VMs", peer=self.workload_sg.id)
+        add_rules(f"{name}-{store}-sg", sg, [rule], self.tags, self)
+        self.egress_rules.append(Rule("egress", port, f"{what} {store}", peer=sg.id))
+        return sg
+
+    def add_data_stores(self, spec: SystemSpec, refs: SystemRefs) -> list[pulumi.Resource]:
+        """RDS, ElastiCache and S3 for the system's specs; their endpoints go into ``refs``."""
+        cloud, name, child = self.cloud, self.name, pulumi.ResourceOptions(parent=self)
+        private = cloud.network.private_subnet_ids
+        stores: list[pulumi.Resource] = []
+        for pg in spec.postgres:
+            db = ManagedPostgres(
+                f"{name}-{pg.name}",
+                pg,
+                subnet_ids=private,
+                security_group_id=self._data_security_group(pg.name, "PostgreSQL", 5432).id,
+                kms_key_arn=cloud.key.arn,
+                sizing=cloud.sizing,
+                resilience=cloud.resilience,
+                tags=self.tags,
+                opts=child,
+            )
+            refs.postgres[pg.name] = db.endpoint
+            stores.append(db)
+        for rd in spec.redis:
+            cache = ManagedRedis(
+                f"{name}-{rd.name}",
+                rd,
+                subnet_ids=private,
+                security_group_id=self._data_security_group(rd.name, "Redis", 6379).id,
+                kms_key_arn=cloud.key.arn,
+                sizing=cloud.sizing,
+                resilience=cloud.resilience,
+                tags=self.tags,
+                opts=child,
+            )
+            refs.redis[rd.name] = cache.endpoint
+            stores.append(cache)
+        for b in spec.buckets:
+            bucket = Bucket(
+                f"{name}-{b.name}",
+                kms_key_arn=cloud.key.arn,
+                tags=self.tags,
+                log_bucket=cloud.log_bucket.name,
+                noncurrent_days=b.noncurrent_version_expiry_days,
+                expire_days=b.expire_objects_after_days,
+                protect=cloud.resilience.protect,
+                opts=child,
+            )
+            self.bucket_arns.append(bucket.arn)
+            # The instance role grants access; empty keys make SDKs fall back to it.
+            refs.buckets[b.name] = BucketEndpoint(
+                name=bucket.name,
+                endpoint=f"https://s3.{cloud.region}.amazonaws.com",
+                access_key="",
+                secret_key=pulumi.Output.secret(""),
+                region=cloud.region,
+            )
+        return stores
+
+    def store_secret(self, document: pulumi.Output[str]) -> tuple[pulumi.Output[str], pulumi.Resource]:
+        """The system's runtime secret in Secrets Manager: (its ARN, the version VMs must wait for)."""
+        resilience = self.cloud.resilience
+        secret = aws.secretsmanager.Secret(
+            f"{self.name}-runtime",
+            description=f"Runtime secrets of {self.name} (env and files), read by its VMs at boot",
+            kms_key_id=self.cloud.key.arn,
+            recovery_window_in_days=resilience.secret_recovery_days,
+            tags=self.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=resilience.protect),
+        )
+        secret_string: pulumi.Output[str] = pulumi.Output.secret(document)
+        version = aws.secretsmanager.SecretVersion(
+            f"{self.name}-runtime",
+            secret_id=secret.id,
+            secret_string=secret_string,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.secret_arn = secret.arn
+        return secret.arn, version
+
+    def fetch_command(self, secret_id: str) -> tuple[str, str]:
+        """How a VM reads the secret at boot: (where from, for the script's comment; a command printing it)."""
+        command = (
+            f"aws secretsmanager get-secret-value --region {self.cloud.region} --secret-id '{secret_id}' \\\n"
+            "  --query SecretString --output text"
+        )
+        return "Secrets Manager (instance role, IMDSv2)", command
+
+    def run(
+        self,
+        services: Sequence[ServiceSpec],
+        user_data: pulumi.Output[str],
+        targets: Sequence[RouteTarget],
+        after: Sequence[pulumi.Resource],
+    ) -> list[str]:
+        """The VMs running ``services`` from ``user_data``, reached from the load balancer on ``targets``."""
+        cloud, name, tags = self.cloud, self.name, self.tags
+        child = pulumi.ResourceOptions(parent=self)
+        machine = choose_machine(services)
+        cloud.machines[name] = machine_summary(machine, services, cloud.resilience.replicas)
+        target_groups = []
+        for t in targets:
+            health = aws.lb.TargetGroupHealthCheckArgs(
+                path=t.health_path, matcher="200-399", interval=30, healthy_threshold=2
+            )
+            tg = aws.lb.TargetGroup(
+                f"{name}-{t.route.name}-tg",
+                port=t.port,
+                protocol="HTTP",
+                vpc_id=cloud.network.vpc_id,
+                target_type="instance",
+                deregistration_delay=30,
+                health_check=health,
+                tags=tags,
+                opts=child,
+            )
+            target_groups.append(tg.arn)
+            cloud.lb.route(f"{name}-{t.route.name}", AlbRoute(f"{t.route.host}.{cloud.domain}", tg.arn))
+        ports = sorted({t.port for t in targets})
+        from_lb = [Rule("ingress", p, f"{name} port {p} from the load balancer", peer=cloud.alb_sg.id) for p in ports]
+        add_rules(f"{name}-workload-sg", self.workload_sg, [*from_lb, *self.egress_rules], tags, self)
+        to_workload = [Rule("egress", p, f"to {name} port {p}", peer=self.workload_sg.id) for p in ports]
+        add_rules(f"{name}-alb-to-workload", cloud.alb_sg, to_workload, tags, self)
+        GpuVm(
+            name,
+            instance_type=machine.instance_type,
+            user_data=user_data,
+            subnet_ids=cloud.network.private_subnet_ids,
+            security_group_id=self.workload_sg.id,
+            kms_key_arn=cloud.key.arn,
+            secret_arn=self.secret_arn,
+            bucket_arns=self.bucket_arns,
+            target_group_arns=target_groups,
+            capacity=cloud.resilience.replicas,
+            disk_gb=200 if machine.gpu_count else 100,
+            tags=tags,
+            spot=cloud.settings.spot,
+            after=after,
+            opts=child,
+        )
+        return [f"https://{t.route.host}.{cloud.domain}" for t in targets]

@@ -1,0 +1,117 @@
+"""The seam between a cloud and a runtime, and the ``Platform`` that composes one of each.
+
+A **cloud** is where infrastructure lives (network, keys, data stores, secret
+store, the entry point with TLS, the compute target); a **runtime** is what
+runs the containers. ``components/platforms.py`` maps every supported
+(cloud, runtime) pair to its pair of implementations; ``Platform`` builds the
+cloud, then the runtime on it, and forwards the stack's calls to the runtime.
+Only neutral types live here, so no cloud imports a runtime or the reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pulumi
+from pydantic import BaseModel
+
+from components.pki import TlsSource
+from components.resilience import Resilience
+from components.specs import RouteSpec, SystemSpec
+
+
+@dataclass(frozen=True)
+class ProxyListen:
+    """Where an on-premises TLS proxy binds on its host."""
+
+    address: str = "0.0.0.0"
+    https_port: int = 443
+    http_port: int = 80
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """What every cloud and runtime may know about the stack (built from ``StackConfig`` by ``stacks/``)."""
+
+    name: str
+    domain: str
+    cidr: str
+    labels: Mapping[str, str]
+    resilience: Resilience
+    sizing: str
+    auth_username: str
+    tls: TlsSource = field(default_factory=TlsSource)
+    listen: ProxyListen = field(default_factory=ProxyListen)
+    region: str | None = None
+    # Each system's fixed address slot (components/addressing.py), keyed by system name.
+    address_slots: Mapping[str, int] = field(default_factory=dict)
+    image_map: Mapping[str, str] = field(default_factory=dict)
+    # The cloud's own section of the stack config (e.g. ``AwsSettings``), validated by its model.
+    cloud_settings: BaseModel | None = None
+
+
+@dataclass(frozen=True)
+class RouteTarget:
+    """A route a runtime asks the cloud's entry point to send to a port on its compute target."""
+
+    route: RouteSpec
+    port: int
+    health_path: str
+
+
+class Runtime(Protocol):
+    """What the stack calls on every runtime: add systems, finish, and report what to export."""
+
+    credentials: dict[str, pulumi.Output[str]]
+    ca_certificate_pem: pulumi.Input[str] | None
+
+    def add_system(self, spec: SystemSpec, config_secrets: Mapping[str, pulumi.Output[str]]) -> object: ...
+
+    def finish(self) -> object: ...
+
+    def route_urls(self) -> dict[str, list[str]]: ...
+
+    @property
+    def admin_passwords(self) -> dict[str, dict[str, pulumi.Output[str]]]: ...
+
+    def machine_choices(self) -> dict[str, dict[str, object]]: ...
+
+
+# (name, stack, parent) -> the cloud's foundation; (name, stack, cloud, parent) -> the runtime on it.
+CloudFactory = Callable[[str, StackSettings, pulumi.Resource], Any]
+RuntimeFactory = Callable[[str, StackSettings, Any, pulumi.Resource], Runtime]
+
+
+@dataclass(frozen=True)
+class PlatformPair:
+    """One supported (cloud, runtime) cell: its two implementations.
+
+    ``legacy_type`` is the component type this pair's stacks were created
+    with before the split; the alias keeps their resources' URNs, so the
+    refactor replaces nothing in a deployed stack.
+    """
+
+    cloud: CloudFactory
+    runtime: RuntimeFactory
+    legacy_type: str | None = None
+
+
+class Platform(pulumi.ComponentResource):
+    """A stack's foundation: one cloud and one runtime on it; the parent of every other resource."""
+
+    def __init__(self, name: str, pair: PlatformPair, stack: StackSettings) -> None:
+        aliases = [pulumi.Alias(type_=pair.legacy_type)] if pair.legacy_type else None
+        super().__init__("clinical:platform:Platform", name, None, pulumi.ResourceOptions(aliases=aliases))
+        self.cloud = pair.cloud(name, stack, self)
+        self.runtime = pair.runtime(name, stack, self.cloud, self)
+
+    def add_system(self, spec: SystemSpec, config_secrets: Mapping[str, pulumi.Output[str]]) -> object:
+        """Deploy one system on the runtime (with the cloud's data stores, secrets and entry point)."""
+        return self.runtime.add_system(spec, config_secrets)
+
+    def finish(self) -> None:
+        """Create what needs every system first (the on-host proxy), then close the component."""
+        self.runtime.finish()
+        self.register_outputs({"routes": self.runtime.route_urls()})

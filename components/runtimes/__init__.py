@@ -1,0 +1,1 @@
+"""What runs the containers: one folder per runtime, each lowering the same specs and hardening contract."""

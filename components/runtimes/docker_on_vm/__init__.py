@@ -1,0 +1,1 @@
+"""Runtime ``docker`` on cloud VMs: a rendered compose project started by cloud-init and systemd, no SSH."""

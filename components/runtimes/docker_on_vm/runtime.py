@@ -1,0 +1,208 @@
+"""``DockerOnVmRuntime``: each system as a compose project on the cloud's VMs, started by cloud-init.
+
+The runtime decides what runs (services, the on-VM auth gateway, the split
+of every value into user data or the runtime secret, the compose project);
+the cloud decides where (data stores, secret store and how a VM reads it,
+VMs, load balancer). Any cloud offering ``VmCloud`` gets the same runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import pulumi
+import pulumi_random as random
+
+from components.endpoints import SystemRefs, is_sensitive, resolve
+from components.htpasswd import htpasswd_line
+from components.platform import RouteTarget, StackSettings
+from components.runtimes.docker_on_vm import cloud_init
+from components.secrets import admin_passwords, system_secrets
+from components.specs import HealthCheckSpec, ResourcesSpec, ServiceSpec, SystemSpec
+
+GATEWAY_FIRST_PORT = 8081
+
+
+class VmSystem(Protocol):
+    """One system's share of a VM cloud."""
+
+    @property
+    def resource(self) -> pulumi.Resource:
+        """The component that groups the system's resources (the parent of what the runtime adds)."""
+        ...
+
+    def add_data_stores(self, spec: SystemSpec, refs: SystemRefs) -> list[pulumi.Resource]: ...
+
+    def store_secret(self, document: pulumi.Output[str]) -> tuple[pulumi.Output[str], pulumi.Resource]: ...
+
+    def fetch_command(self, secret_id: str) -> tuple[str, str]: ...
+
+    def run(
+        self,
+        services: Sequence[ServiceSpec],
+        user_data: pulumi.Output[str],
+        targets: Sequence[RouteTarget],
+        after: Sequence[pulumi.Resource],
+    ) -> list[str]: ...
+
+
+class VmCloud(Protocol):
+    """A cloud that runs systems on VMs from user data (AWS today, GCP next)."""
+
+    def system(self, spec: SystemSpec) -> VmSystem: ...
+
+    def machine_choices(self) -> dict[str, dict[str, object]]: ...
+
+
+def gateway_service(routes: Sequence[cloud_init.GatewayRoute]) -> ServiceSpec:
+    """The on-VM nginx that asks for basic auth before services without a login of their own."""
+    return ServiceSpec(
+        name="auth-gateway",
+        image=cloud_init.GATEWAY_IMAGE,
+        port=routes[0].listen_port,
+        health=HealthCheckSpec(
+            command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{routes[0].listen_port}/healthz")
+        ),
+        resources=ResourcesSpec(cpus=0.5, memory_mb=256),
+        user="101:101",
+        tmpfs=("/tmp",),
+    )
+
+
+class DockerOnVmRuntime:
+    """The ``docker`` runtime on cloud VMs: one compose project per system, no SSH, secrets from the cloud."""
+
+    def __init__(self, name: str, stack: StackSettings, cloud: VmCloud, parent: pulumi.Resource) -> None:
+        self.stack_name, self.domain, self.cloud = name, stack.domain, cloud
+        self.auth_username, self.image_map = stack.auth_username, dict(stack.image_map)
+        self.systems: dict[str, list[str]] = {}
+        self.credentials: dict[str, pulumi.Output[str]] = {}
+        self._admin_passwords: dict[str, dict[str, pulumi.Output[str]]] = {}
+        self.ca_certificate_pem: pulumi.Input[str] | None = None
+
+    def add_system(self, spec: SystemSpec, config_secrets: Mapping[str, pulumi.Output[str]]) -> None:
+        """Deploy one system: its data stores and secret in the cloud, its compose project on VMs."""
+        name = spec.name
+        site = self.cloud.system(spec)
+        parent = site.resource
+        child = pulumi.ResourceOptions(parent=parent)
+        refs = SystemRefs(domain=self.domain, route_hosts={r.name: f"{r.host}.{self.domain}" for r in spec.routes})
+        stores = site.add_data_stores(spec, refs)
+        refs.secrets.update(system_secrets(name, spec.secrets, config_secrets, parent))
+        self._admin_passwords[name] = admin_passwords(refs.secrets)
+
+        services = [s for s in spec.services if s.replicas > 0]
+        gateway_routes, targets = self._targets(spec)
+        gateway = gateway_service(gateway_routes) if gateway_routes else None
+        all_services = {s.name: s for s in [*services, *([gateway] if gateway else [])]}
+
+        # Everything the VM needs, split into user data (no secrets) and the runtime secret.
+        plain: dict[tuple[str, str], pulumi.Output[str]] = {}
+        hidden: dict[tuple[str, str], pulumi.Output[str]] = {}
+        for svc in services:
+            for key, value in svc.env.items():
+                (hidden if is_sensitive(value) else plain)[(svc.name, key)] = resolve(value, refs)
+            for f in svc.files:
+                (hidden if is_sensitive(f.content) else plain)[("file:" + svc.name, f.path)] = resolve(f.content, refs)
+        if gateway is not None:
+            password = random.RandomPassword(f"{name}-basic-auth", length=32, special=False, opts=child)
+            self.credentials[name] = pulumi.Output.secret(password.result)
+            conf = cloud_init.gateway_conf(gateway_routes)
+            plain[("file:auth-gateway", cloud_init.GATEWAY_CONF_PATH)] = pulumi.Output.from_input(conf)
+            hidden[("file:auth-gateway", cloud_init.HTPASSWD_PATH)] = password.result.apply(
+                lambda pw: htpasswd_line(self.auth_username, pw)
+            )
+        publish = {
+            svc.name: sorted({t.port for t in targets if t.route.service == svc.name and t.route.auth != "basic"})
+            for svc in services
+        }
+        if gateway is not None:
+            publish[gateway.name] = [r.listen_port for r in gateway_routes]
+
+        def render(values: list[str]) -> str:
+            resolved = dict(zip(plain.keys(), values, strict=True))
+            compose_services = {}
+            for svc in all_services.values():
+                entry = cloud_init.compose_service(
+                    svc,
+                    plain_env={k: v for (owner, k), v in resolved.items() if owner == svc.name},
+                    has_secret_env=any(owner == svc.name for owner, _ in hidden),
+                    secret_files=[p for (owner, p) in hidden if owner == f"file:{svc.name}"],
+                    plain_files=[p for (owner, p) in plain if owner == f"file:{svc.name}"],
+                    publish=publish.get(svc.name, []),
+                    image_map=self.image_map,
+                )
+                deps = cloud_init.depends_on(svc, all_services)
+                if deps:
+                    entry["depends_on"] = deps
+                compose_services[svc.name] = entry
+            volumes = {v.name for s in all_services.values() for v in s.volumes}
+            return cloud_init.render_compose(name, compose_services, sorted(volumes))
+
+        compose = pulumi.Output.all(*plain.values()).apply(render)
+        plain_files = pulumi.Output.all(*plain.values()).apply(
+            lambda values: {
+                f"{owner[5:]}{path}": v
+                for (owner, path), v in zip(plain.keys(), values, strict=True)
+                if owner.startswith("file:")
+            }
+        )
+
+        def secret_json(values: list[str]) -> str:
+            env: dict[str, dict[str, str]] = {}
+            files: dict[str, str] = {}
+            for (owner, key), value in zip(hidden.keys(), values, strict=True):
+                if owner.startswith("file:"):
+                    files[f"/{owner[5:]}{key}"] = value
+                else:
+                    env.setdefault(owner, {})[key] = value
+            return cloud_init.secret_document(env, files)
+
+        secret_id, secret_ready = site.store_secret(pulumi.Output.all(*hidden.values()).apply(secret_json))
+
+        def user_data(values: list[object]) -> str:
+            compose_text, secret, files = values
+            source, command = site.fetch_command(str(secret))
+            script = cloud_init.boot_script(source, command)
+            return cloud_init.cloud_config(name, str(compose_text), script, files)  # type: ignore[arg-type]
+
+        document = pulumi.Output.all(compose, secret_id, plain_files).apply(user_data)
+        self.systems[name] = site.run(list(all_services.values()), document, targets, [secret_ready, *stores])
+
+    @staticmethod
+    def _targets(spec: SystemSpec) -> tuple[list[cloud_init.GatewayRoute], list[RouteTarget]]:
+        """Routes to the gateway (basic auth) or straight to the service's port, with their health paths."""
+        gateway_routes: list[cloud_init.GatewayRoute] = []
+        targets: list[RouteTarget] = []
+        for route in spec.routes:
+            svc = spec.service(route.service)
+            if svc.replicas == 0:
+                continue
+            port = route.port or svc.port or 0
+            if route.auth == "basic":
+                listen = GATEWAY_FIRST_PORT + len(gateway_routes)
+                gateway_routes.append(
+                    cloud_init.GatewayRoute(listen, svc.name, port, route.max_body_mb, route.timeout_s)
+                )
+                targets.append(RouteTarget(route, listen, "/healthz"))
+            else:
+                health = svc.health.http_path if svc.health and svc.health.http_path else "/"
+                targets.append(RouteTarget(route, port, health))
+        return gateway_routes, targets
+
+    @property
+    def admin_passwords(self) -> dict[str, dict[str, pulumi.Output[str]]]:
+        """Generated administrator passwords per system."""
+        return dict(self._admin_passwords)
+
+    def finish(self) -> None:
+        """Nothing is shared after the systems: each one's routes were added to the cloud's entry point."""
+
+    def machine_choices(self) -> dict[str, dict[str, object]]:
+        """Per system: the machine the cloud chose for its services."""
+        return self.cloud.machine_choices()
+
+    def route_urls(self) -> dict[str, list[str]]:
+        """Public URLs per system."""
+        return dict(self.systems)
