@@ -156,6 +156,13 @@ class SecretSpec(Spec):
     required: bool = Field(True, description="A missing config secret is an error when required.")
 
 
+# Capabilities that break container isolation; no spec may add them back and the policy pack flags them
+# (imported from here through components/hardening.py, so the two lists cannot drift).
+DANGEROUS_CAPABILITIES = frozenset(
+    {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH", "SYS_RAWIO", "BPF"}
+)
+
+
 class ServiceSpec(Spec):
     """A long-running container (or a one-shot job) of a clinical system, hardened by default."""
 
@@ -191,7 +198,7 @@ class ServiceSpec(Spec):
     @field_validator("capabilities_add")
     @classmethod
     def _no_dangerous_caps(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH"} & set(value)
+        bad = DANGEROUS_CAPABILITIES & {c.upper().removeprefix("CAP_") for c in value}
         if bad:
             raise ValueError(f"capabilities {sorted(bad)} break container isolation; remove them")
         return value

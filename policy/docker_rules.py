@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from components.hardening import DANGEROUS_CAPABILITIES
 from components.specs import check_image_ref
 from policy.rule import HIPAA, CheckContext, Rule, StackResource, StackRule
 
@@ -29,7 +30,7 @@ DATA_PORTS = {
     9090: "Prometheus", 9093: "Alertmanager", 3100: "Loki", 5555: "Flower", 8080: "cAdvisor",
     9100: "node exporter", 9200: "Elasticsearch", 27017: "MongoDB", 11211: "memcached", 5672: "RabbitMQ",
 }  # fmt: skip
-DANGEROUS_CAPS = {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH", "SYS_RAWIO", "BPF"}
+DANGEROUS_CAPS = DANGEROUS_CAPABILITIES  # the hardening contract's list: specs refuse what the pack flags
 SECRET_NAME_RE = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|PRIVATE_KEY|CREDENTIALS|DSN|AUTH)", re.I)
 WEAK_VALUES = {
     "",

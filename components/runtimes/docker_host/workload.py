@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
 
-from components.specs import HealthCheckSpec, ServiceSpec
+from components.hardening import Hardening, Probe, contract
+from components.specs import ServiceSpec
 
 ROLE_LABEL = "clinical.platform/role"
 AUTH_LABEL = "clinical.platform/auth"  # on routed services: "app" (own login) or "proxy" (basic auth at the proxy)
 # json-file copies these labels into every line, so a log shipper can keep to one system's logs.
-LOG_OPTS = {"max-size": "50m", "max-file": "5", "labels": "clinical.platform/system,clinical.platform/service"}
+LOG_LABELS = "clinical.platform/system,clinical.platform/service"
 
 
 @dataclass(frozen=True)
@@ -60,19 +62,38 @@ def cpus_string(cpus: float) -> str:
     return f"{cpus:.1f}" if float(cpus).is_integer() else f"{cpus:.9f}".rstrip("0")
 
 
-def healthcheck_args(health: HealthCheckSpec, port: int | None) -> docker.ContainerHealthcheckArgs:
-    """Docker health check from the spec: HTTP checks use curl against the service port."""
-    if health.http_path is not None:
-        tests = ["CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{health.http_path}"]
-    else:
-        tests = ["CMD", *(health.command or ())]
+def healthcheck_args(probe: Probe) -> docker.ContainerHealthcheckArgs:
+    """The contract's probe as a Docker health check."""
     return docker.ContainerHealthcheckArgs(
-        tests=tests,
-        interval=go_duration(health.interval_s),
-        timeout=go_duration(health.timeout_s),
-        retries=health.retries,
-        start_period=go_duration(health.start_period_s),
+        tests=["CMD", *probe.test],
+        interval=go_duration(probe.interval_s),
+        timeout=go_duration(probe.timeout_s),
+        retries=probe.retries,
+        start_period=go_duration(probe.start_period_s),
     )
+
+
+def container_hardening(h: Hardening) -> dict[str, Any]:
+    """The hardening contract lowered to ``docker.Container`` arguments."""
+    return {
+        "user": h.user,
+        "read_only": h.read_only_root,
+        "tmpfs": dict(h.tmpfs),
+        "capabilities": docker.ContainerCapabilitiesArgs(drops=list(h.cap_drop), adds=list(h.cap_add)),
+        "security_opts": ["no-new-privileges:true"] if h.no_new_privileges else [],
+        "memory": h.memory_mb,
+        "memory_swap": h.swap_mb,
+        "cpus": cpus_string(h.cpus),
+        "shm_size": h.shm_mb,
+        "init": h.init,
+        "restart": h.restart,
+        "healthcheck": healthcheck_args(h.probe) if h.probe else None,
+        "device_requests": [docker.ContainerDeviceRequestArgs(driver="nvidia", count=h.gpus, capabilities=["gpu"])]
+        if h.gpus
+        else None,
+        "log_driver": h.log_driver,
+        "log_opts": {"max-size": h.log_max_size, "max-file": h.log_max_files, "labels": LOG_LABELS},
+    }
 
 
 class ContainerWorkload(pulumi.ComponentResource):
@@ -113,8 +134,9 @@ class ContainerWorkload(pulumi.ComponentResource):
         image = docker.RemoteImage(f"{name}-image", name=image_ref, keep_locally=True, opts=child)
         all_labels = {ROLE_LABEL: role, "clinical.platform/kind": spec.kind, **(labels or {})}
         envs = [pulumi.Output.concat(key, "=", value) for key, value in sorted(env.items())]
+        hardening = container_hardening(contract(spec))
         # Docker cannot copy files into a read-only root filesystem before start.
-        read_only = spec.read_only_root and not uploads
+        hardening["read_only"] = spec.read_only_root and not uploads
         self.containers = []
         for index in range(spec.replicas):
             container_name = name if spec.replicas == 1 else f"{name}-{index + 1}"
@@ -126,26 +148,9 @@ class ContainerWorkload(pulumi.ComponentResource):
                     command=list(spec.command) if spec.command else None,
                     entrypoints=list(spec.entrypoint) if spec.entrypoint else None,
                     envs=envs,
-                    user=spec.user,
                     group_adds=["0"] if spec.user and any(not u.world_readable for u in uploads) else None,
-                    read_only=read_only,
-                    tmpfs={path: "rw,noexec,nosuid,size=256m" for path in spec.tmpfs},
-                    capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=list(spec.capabilities_add)),
-                    security_opts=["no-new-privileges:true"],
-                    memory=spec.resources.memory_mb,
-                    memory_swap=spec.resources.memory_mb,
-                    cpus=cpus_string(spec.resources.cpus),
-                    shm_size=spec.resources.shm_mb,
-                    init=True,
-                    restart="no" if spec.kind == "job" else "unless-stopped",
                     must_run=spec.kind != "job",
                     attach=spec.kind == "job",
-                    healthcheck=healthcheck_args(spec.health, spec.port) if spec.health else None,
-                    device_requests=[
-                        docker.ContainerDeviceRequestArgs(driver="nvidia", count=spec.gpu.count, capabilities=["gpu"])
-                    ]
-                    if spec.gpu
-                    else None,
                     # Every network, with its aliases, through networks_advanced only: the provider then
                     # creates the container off Docker's default bridge. Setting network_mode to one of
                     # them as well makes the daemon drop that network's aliases (the second attach is
@@ -175,8 +180,7 @@ class ContainerWorkload(pulumi.ComponentResource):
                     ],
                     ports=[docker.ContainerPortArgs(internal=i, external=e, ip=ip) for i, e, ip in publish],
                     labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(all_labels.items())],
-                    log_driver="json-file",
-                    log_opts=LOG_OPTS,
+                    **hardening,
                     opts=pulumi.ResourceOptions(
                         parent=self,
                         # Containers wait for their image and for what the service needs first

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import yaml
 
 from components import nginx
+from components.hardening import Hardening, contract
 from components.specs import ServiceSpec
 
 RUN_DIR = "/run/clinical"
 OPT_DIR = "/opt/clinical"
 GATEWAY_IMAGE = "nginxinc/nginx-unprivileged:1.27.3-alpine"
-LOG_OPTIONS = {"max-size": "50m", "max-file": "5"}
 GATEWAY_CONF_PATH, HTPASSWD_PATH = "/etc/nginx/nginx.conf", "/etc/nginx/htpasswd"
 
 
@@ -75,6 +75,44 @@ def literal(values: Sequence[str]) -> list[str]:
     return [v.replace("$", "$$") for v in values]
 
 
+# Hardening keys written after the service's own (command, env, volumes), in the order compose files read best.
+LATE_KEYS = {"user", "cap_add", "healthcheck", "deploy"}
+
+
+def compose_hardening(h: Hardening) -> dict:
+    """The hardening contract lowered to compose keys."""
+    entry: dict = {
+        "restart": h.restart,
+        "init": h.init,
+        "read_only": h.read_only_root,
+        "tmpfs": [f"{path}:{options}" for path, options in h.tmpfs.items()],
+        "cap_drop": list(h.cap_drop),
+        "security_opt": ["no-new-privileges:true"] if h.no_new_privileges else [],
+        "mem_limit": f"{h.memory_mb}m",
+        "memswap_limit": f"{h.swap_mb}m",
+        "cpus": h.cpus,
+        "shm_size": f"{h.shm_mb}m",
+        "logging": {"driver": h.log_driver, "options": {"max-size": h.log_max_size, "max-file": h.log_max_files}},
+    }
+    if h.user:
+        entry["user"] = h.user
+    if h.cap_add:
+        entry["cap_add"] = list(h.cap_add)
+    if h.probe:
+        p = h.probe
+        entry["healthcheck"] = {
+            "test": ["CMD", *literal(p.test)],
+            "interval": f"{p.interval_s}s",
+            "timeout": f"{p.timeout_s}s",
+            "retries": p.retries,
+            "start_period": f"{p.start_period_s}s",
+        }
+    if h.gpus:
+        devices = [{"driver": "nvidia", "count": h.gpus, "capabilities": ["gpu"]}]
+        entry["deploy"] = {"resources": {"reservations": {"devices": devices}}}
+    return entry
+
+
 def compose_service(
     svc: ServiceSpec,
     *,
@@ -86,28 +124,16 @@ def compose_service(
     image_map: Mapping[str, str] | None = None,
 ) -> dict:
     """One compose service with the platform's hardening."""
-    service: dict = {
-        "image": (image_map or {}).get(svc.image, svc.image),
-        "restart": "no" if svc.kind == "job" else "unless-stopped",
-        "init": True,
-        "read_only": svc.read_only_root,
-        "tmpfs": [f"{path}:rw,noexec,nosuid,size=256m" for path in svc.tmpfs],
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true"],
-        "mem_limit": f"{svc.resources.memory_mb}m",
-        "memswap_limit": f"{svc.resources.memory_mb}m",
-        "cpus": svc.resources.cpus,
-        "shm_size": f"{svc.resources.shm_mb}m",
-        "logging": {"driver": "json-file", "options": dict(LOG_OPTIONS)},
-    }
+    hardening = compose_hardening(contract(svc))
+    service: dict = {"image": (image_map or {}).get(svc.image, svc.image)}
+    service.update({k: hardening.pop(k) for k in list(hardening) if k not in LATE_KEYS})
     if svc.command:
         service["command"] = literal(svc.command)
     if svc.entrypoint:
         service["entrypoint"] = literal(svc.entrypoint)
-    if svc.user:
-        service["user"] = svc.user
-    if svc.capabilities_add:
-        service["cap_add"] = list(svc.capabilities_add)
+    for key in ("user", "cap_add"):
+        if key in hardening:
+            service[key] = hardening.pop(key)
     if plain_env:
         service["environment"] = {k: literal([v])[0] for k, v in sorted(plain_env.items())}
     if has_secret_env:
@@ -122,21 +148,7 @@ def compose_service(
         service["volumes"] = mounts
     if publish:
         service["ports"] = [f"{port}:{port}" for port in publish]
-    if svc.health:
-        h = svc.health
-        test = (
-            ["CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{svc.port}{h.http_path}"]
-            if h.http_path
-            else ["CMD", *literal(h.command or ())]
-        )
-        service["healthcheck"] = {"test": test, "interval": f"{h.interval_s}s", "timeout": f"{h.timeout_s}s",
-                                  "retries": h.retries, "start_period": f"{h.start_period_s}s"}  # fmt: skip
-    if svc.gpu:
-        service["deploy"] = {
-            "resources": {
-                "reservations": {"devices": [{"driver": "nvidia", "count": svc.gpu.count, "capabilities": ["gpu"]}]}
-            }
-        }
+    service.update(hardening)  # healthcheck, deploy (GPU) last, as a reader expects them
     return service
 
 
