@@ -41,8 +41,16 @@ class PostgresEndpoint:
                     )
                 )
             )
-        return pulumi.Output.from_input({"host": self.host, "port": str(self.port), "database": self.database,
-                                         "user": self.user, "password": self.password, "sslmode": self.sslmode}[name])  # fmt: skip
+        return pulumi.Output.from_input(
+            {
+                "host": self.host,
+                "port": str(self.port),
+                "database": self.database,
+                "user": self.user,
+                "password": self.password,
+                "sslmode": self.sslmode,
+            }[name]
+        )
 
 
 @dataclass(frozen=True)
@@ -67,8 +75,11 @@ class RedisEndpoint:
                 )
             )
         values: dict[str, pulumi.Input[str]] = {
-            "host": self.host, "port": str(self.port), "password": self.password, "scheme": scheme,
-        }  # fmt: skip
+            "host": self.host,
+            "port": str(self.port),
+            "password": self.password,
+            "scheme": scheme,
+        }
         return pulumi.Output.from_input(values[name])
 
 
@@ -85,9 +96,12 @@ class BucketEndpoint:
     def field(self, name: str) -> pulumi.Output[str]:
         """One field by its placeholder name."""
         values: dict[str, pulumi.Input[str]] = {
-            "name": self.name, "endpoint": self.endpoint, "access_key": self.access_key,
-            "secret_key": self.secret_key, "region": self.region,
-        }  # fmt: skip
+            "name": self.name,
+            "endpoint": self.endpoint,
+            "access_key": self.access_key,
+            "secret_key": self.secret_key,
+            "region": self.region,
+        }
         return pulumi.Output.from_input(values[name])
 
 

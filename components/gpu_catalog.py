@@ -30,9 +30,19 @@ class GpuMachine:
 
 # A GPU model's memory per card, in GiB, by the names this platform accepts.
 GPU_MODELS: dict[str, int] = {
-    "t4": 16, "v100": 16, "p100": 16, "a10g": 24, "l4": 24, "l40s": 48,
-    "a100": 40, "a100-80gb": 80, "h100": 80, "rtx-a6000": 48, "rtx-4090": 24, "rtx-3090": 24,
-}  # fmt: skip
+    "t4": 16,
+    "v100": 16,
+    "p100": 16,
+    "a10g": 24,
+    "l4": 24,
+    "l40s": 48,
+    "a100": 40,
+    "a100-80gb": 80,
+    "h100": 80,
+    "rtx-a6000": 48,
+    "rtx-4090": 24,
+    "rtx-3090": 24,
+}
 
 MACHINES: tuple[GpuMachine, ...] = (
     GpuMachine("aws", "g4dn.xlarge", "t4", 1, 16, 4, 16, 0.526),

@@ -21,11 +21,22 @@ class LogDelivery:
 def log_delivery_statements(bucket_arn: str, elb_account_arn: str, account_id: str) -> list[dict]:
     """Let ALB access logs (under alb/) and S3 server access logs (under s3/) be delivered."""
     return [
-        {"Sid": "AlbAccessLogs", "Effect": "Allow", "Principal": {"AWS": elb_account_arn},
-         "Action": "s3:PutObject", "Resource": f"{bucket_arn}/alb/*"},
-        {"Sid": "S3ServerAccessLogs", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
-         "Action": "s3:PutObject", "Resource": f"{bucket_arn}/s3/*", "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}},
-    ]  # fmt: skip
+        {
+            "Sid": "AlbAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"AWS": elb_account_arn},
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/alb/*",
+        },
+        {
+            "Sid": "S3ServerAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/s3/*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+    ]
 
 
 def tls_only_policy(bucket_arn: str, extra_statements: list[dict] | None = None) -> str:
@@ -75,51 +86,80 @@ class Bucket(pulumi.ComponentResource):
         super().__init__("clinical:aws:Bucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         bucket = aws.s3.Bucket(
-            f"{name}-bucket", bucket_prefix=f"{name[:36]}-", force_destroy=force_destroy, tags=dict(tags),
+            f"{name}-bucket",
+            bucket_prefix=f"{name[:36]}-",
+            force_destroy=force_destroy,
+            tags=dict(tags),
             opts=pulumi.ResourceOptions(parent=self, protect=protect),
-        )  # fmt: skip
+        )
         by_default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
             sse_algorithm="aws:kms" if kms_key_arn is not None else "AES256", kms_master_key_id=kms_key_arn
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-sse", bucket=bucket.id,
-            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=by_default, bucket_key_enabled=kms_key_arn is not None)],
+            f"{name}-sse",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=by_default, bucket_key_enabled=kms_key_arn is not None
+                )
+            ],
             opts=child,
-        )  # fmt: skip
+        )
         aws.s3.BucketVersioning(
-            f"{name}-versioning", bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=child,
-        )  # fmt: skip
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=child,
+        )
         block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=child,
-        )  # fmt: skip
+            f"{name}-public-access-block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
         aws.s3.BucketOwnershipControls(
-            f"{name}-ownership", bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"), opts=child,
-        )  # fmt: skip
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
         aws.s3.BucketPolicy(
-            f"{name}-policy", bucket=bucket.id,
+            f"{name}-policy",
+            bucket=bucket.id,
             policy=pulumi.Output.all(
-                bucket.arn, log_delivery.elb_account_arn if log_delivery else "", log_delivery.account_id if log_delivery else ""
-            ).apply(lambda v: tls_only_policy(v[0], log_delivery_statements(v[0], v[1], v[2]) if log_delivery else None)),
+                bucket.arn,
+                log_delivery.elb_account_arn if log_delivery else "",
+                log_delivery.account_id if log_delivery else "",
+            ).apply(
+                lambda v: tls_only_policy(v[0], log_delivery_statements(v[0], v[1], v[2]) if log_delivery else None)
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
-        )  # fmt: skip
+        )
         rules = [
             aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="expire-noncurrent-versions", status="Enabled", filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=noncurrent_days),
-                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(days_after_initiation=7),
+                id="expire-noncurrent-versions",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=noncurrent_days
+                ),
+                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=7
+                ),
             )
-        ]  # fmt: skip
+        ]
         if expire_days:
             rules.append(
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-objects", status="Enabled", filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    id="expire-objects",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
                     expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=expire_days),
                 )
-            )  # fmt: skip
+            )
         aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=bucket.id, rules=rules, opts=child)
         if log_bucket is not None:
             aws.s3.BucketLogging(

@@ -65,8 +65,9 @@ class GpuVm(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=service_role_trust("ec2.amazonaws.com"),
-            tags=tags, opts=child,
-        )  # fmt: skip
+            tags=tags,
+            opts=child,
+        )
         aws.iam.RolePolicyAttachment(
             f"{name}-ssm", role=role.name, policy_arn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", opts=child
         )
@@ -155,6 +156,11 @@ class GpuVm(pulumi.ComponentResource):
         ]
         if bucket_arns:
             statements.append({"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": list(bucket_arns)})
-            statements.append({"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                               "Resource": [f"{arn}/*" for arn in bucket_arns]})  # fmt: skip
+            statements.append(
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    "Resource": [f"{arn}/*" for arn in bucket_arns],
+                }
+            )
         return json.dumps({"Version": "2012-10-17", "Statement": statements})

@@ -62,28 +62,56 @@ class LoadBalancer(pulumi.ComponentResource):
         tags = dict(tags)
         self.hosted_zone_id = hosted_zone_id
         alb = aws.lb.LoadBalancer(
-            f"{name}-alb", load_balancer_type="application", internal=False, subnets=list(subnet_ids),
-            security_groups=[security_group_id], drop_invalid_header_fields=True, desync_mitigation_mode="strictest",
-            enable_deletion_protection=deletion_protection, idle_timeout=600,
+            f"{name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            subnets=list(subnet_ids),
+            security_groups=[security_group_id],
+            drop_invalid_header_fields=True,
+            desync_mitigation_mode="strictest",
+            enable_deletion_protection=deletion_protection,
+            idle_timeout=600,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=log_bucket, prefix=f"alb/{name}", enabled=True),
             # ELB checks at creation that it may write to the bucket: wait for the bucket's policy.
-            tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
-        )  # fmt: skip
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
+        )
         cert_arn: pulumi.Input[str]
         cert_arn = certificate_arn or self._acm_certificate(name, domain, hosted_zone_id, tags)
         https = aws.lb.Listener(
-            f"{name}-https", load_balancer_arn=alb.arn, port=443, protocol="HTTPS", ssl_policy=TLS_POLICY,
+            f"{name}-https",
+            load_balancer_arn=alb.arn,
+            port=443,
+            protocol="HTTPS",
+            ssl_policy=TLS_POLICY,
             certificate_arn=cert_arn,
-            default_actions=[aws.lb.ListenerDefaultActionArgs(type="fixed-response", fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
-                content_type="text/plain", message_body="not found", status_code="404"))],
-            tags=tags, opts=child,
-        )  # fmt: skip
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="fixed-response",
+                    fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                        content_type="text/plain", message_body="not found", status_code="404"
+                    ),
+                )
+            ],
+            tags=tags,
+            opts=child,
+        )
         aws.lb.Listener(
-            f"{name}-http-redirect", load_balancer_arn=alb.arn, port=80, protocol="HTTP",
-            default_actions=[aws.lb.ListenerDefaultActionArgs(type="redirect", redirect=aws.lb.ListenerDefaultActionRedirectArgs(
-                port="443", protocol="HTTPS", status_code="HTTP_301"))],
-            tags=tags, opts=child,
-        )  # fmt: skip
+            f"{name}-http-redirect",
+            load_balancer_arn=alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="redirect",
+                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                        port="443", protocol="HTTPS", status_code="HTTP_301"
+                    ),
+                )
+            ],
+            tags=tags,
+            opts=child,
+        )
         if waf:
             self._waf(name, alb, tags)
         self.arn, self.dns_name, self.https_listener_arn = alb.arn, alb.dns_name, https.arn
@@ -94,18 +122,27 @@ class LoadBalancer(pulumi.ComponentResource):
     def _acm_certificate(self, name: str, domain: str, zone_id: str | None, tags: dict[str, str]) -> pulumi.Output[str]:
         child = pulumi.ResourceOptions(parent=self)
         cert = aws.acm.Certificate(
-            f"{name}-cert", domain_name=domain, subject_alternative_names=[f"*.{domain}"], validation_method="DNS",
-            key_algorithm="EC_prime256v1", tags=tags, opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False),
-        )  # fmt: skip
+            f"{name}-cert",
+            domain_name=domain,
+            subject_alternative_names=[f"*.{domain}"],
+            validation_method="DNS",
+            key_algorithm="EC_prime256v1",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=False),
+        )
         if zone_id is None:  # validated out of band (the DNS records are exported)
             return cert.arn
         # The apex and the wildcard share one validation record.
         record = aws.route53.Record(
-            f"{name}-cert-validation", zone_id=zone_id, allow_overwrite=True, ttl=300,
+            f"{name}-cert-validation",
+            zone_id=zone_id,
+            allow_overwrite=True,
+            ttl=300,
             name=cert.domain_validation_options[0].resource_record_name,
             type=cert.domain_validation_options[0].resource_record_type,
-            records=[cert.domain_validation_options[0].resource_record_value], opts=child,
-        )  # fmt: skip
+            records=[cert.domain_validation_options[0].resource_record_value],
+            opts=child,
+        )
         validation = aws.acm.CertificateValidation(
             f"{name}-cert-validated", certificate_arn=cert.arn, validation_record_fqdns=[record.fqdn], opts=child
         )
@@ -115,21 +152,33 @@ class LoadBalancer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         rules = [
             aws.wafv2.WebAclRuleArgs(
-                name=group, priority=index,
-                override_action=aws.wafv2.WebAclRuleOverrideActionArgs(none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()),
-                statement=aws.wafv2.WebAclRuleStatementArgs(managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
-                    name=group, vendor_name="AWS")),
+                name=group,
+                priority=index,
+                override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
+                    none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()
+                ),
+                statement=aws.wafv2.WebAclRuleStatementArgs(
+                    managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
+                        name=group, vendor_name="AWS"
+                    )
+                ),
                 visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(
-                    cloudwatch_metrics_enabled=True, metric_name=group, sampled_requests_enabled=True),
+                    cloudwatch_metrics_enabled=True, metric_name=group, sampled_requests_enabled=True
+                ),
             )
             for index, group in enumerate(WAF_MANAGED_GROUPS)
-        ]  # fmt: skip
+        ]
         acl = aws.wafv2.WebAcl(
-            f"{name}-waf", scope="REGIONAL", default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
+            f"{name}-waf",
+            scope="REGIONAL",
+            default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
             rules=rules,
-            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(cloudwatch_metrics_enabled=True, metric_name=f"{name}-waf", sampled_requests_enabled=True),
-            tags=tags, opts=child,
-        )  # fmt: skip
+            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
+                cloudwatch_metrics_enabled=True, metric_name=f"{name}-waf", sampled_requests_enabled=True
+            ),
+            tags=tags,
+            opts=child,
+        )
         aws.wafv2.WebAclAssociation(f"{name}-waf-association", resource_arn=alb.arn, web_acl_arn=acl.arn, opts=child)
 
     def route(self, name: str, route: AlbRoute) -> None:
@@ -137,14 +186,25 @@ class LoadBalancer(pulumi.ComponentResource):
         self._priority += 1
         child = pulumi.ResourceOptions(parent=self)
         aws.lb.ListenerRule(
-            f"{name}-rule", listener_arn=self.https_listener_arn, priority=self._priority,
-            conditions=[aws.lb.ListenerRuleConditionArgs(host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=[route.fqdn]))],
+            f"{name}-rule",
+            listener_arn=self.https_listener_arn,
+            priority=self._priority,
+            conditions=[
+                aws.lb.ListenerRuleConditionArgs(
+                    host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=[route.fqdn])
+                )
+            ],
             actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=route.target_group_arn)],
             opts=child,
-        )  # fmt: skip
+        )
         if self.hosted_zone_id:
             aws.route53.Record(
-                f"{name}-dns", zone_id=self.hosted_zone_id, name=route.fqdn, type="A",
-                aliases=[aws.route53.RecordAliasArgs(name=self.dns_name, zone_id=self._zone_id, evaluate_target_health=True)],
+                f"{name}-dns",
+                zone_id=self.hosted_zone_id,
+                name=route.fqdn,
+                type="A",
+                aliases=[
+                    aws.route53.RecordAliasArgs(name=self.dns_name, zone_id=self._zone_id, evaluate_target_health=True)
+                ],
                 opts=child,
-            )  # fmt: skip
+            )

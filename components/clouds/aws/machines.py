@@ -48,8 +48,11 @@ def needs(services: Iterable[ServiceSpec]) -> tuple[float, float, GpuSpec | None
     models = {g.model for g in gpus if g.model}
     if len(models) > 1:
         raise NoMachineFitsError(f"services ask for different GPU models {sorted(models)} on one machine")
-    request = GpuSpec(count=sum(g.count for g in gpus), model=models.pop() if models else None,
-                      min_vram_gb=max(g.min_vram_gb for g in gpus))  # fmt: skip
+    request = GpuSpec(
+        count=sum(g.count for g in gpus),
+        model=models.pop() if models else None,
+        min_vram_gb=max(g.min_vram_gb for g in gpus),
+    )
     return cpus, memory, request
 
 
@@ -59,8 +62,10 @@ def choose_machine(services: Iterable[ServiceSpec]) -> MachineChoice:
     if gpu is not None:
         found = cheapest_machine("aws", gpu, min_vcpus=int(cpus + 0.999), min_memory_gb=int(memory + 0.999))
         if found is None:
-            raise NoMachineFitsError(f"no AWS machine has {gpu.count} x {gpu.model or 'GPU'} >= {gpu.min_vram_gb} GiB "
-                                f"with {cpus:g} vCPUs and {memory:.1f} GiB")  # fmt: skip
+            raise NoMachineFitsError(
+                f"no AWS machine has {gpu.count} x {gpu.model or 'GPU'} >= {gpu.min_vram_gb} GiB "
+                f"with {cpus:g} vCPUs and {memory:.1f} GiB"
+            )
         return MachineChoice(
             found.machine_type, found.usd_per_hour, found.gpu_model, found.gpu_count, found.vcpus, found.memory_gb
         )

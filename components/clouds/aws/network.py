@@ -52,9 +52,13 @@ class Network(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(tags)
         vpc = aws.ec2.Vpc(
-            f"{name}-vpc", cidr_block=cidr, enable_dns_hostnames=True, enable_dns_support=True,
-            tags={**tags, "Name": f"{name}-vpc"}, opts=child,
-        )  # fmt: skip
+            f"{name}-vpc",
+            cidr_block=cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={**tags, "Name": f"{name}-vpc"},
+            opts=child,
+        )
         aws.ec2.DefaultSecurityGroup(
             f"{name}-default-sg", vpc_id=vpc.id, tags={**tags, "Name": f"{name}-default-deny"}, opts=child
         )
@@ -75,9 +79,12 @@ class Network(pulumi.ComponentResource):
         public = [make_subnet("public", i, public_cidrs[i], zone) for i, zone in enumerate(zones)]
         private = [make_subnet("private", i, private_cidrs[i], zone) for i, zone in enumerate(zones)]
         public_rt = aws.ec2.RouteTable(
-            f"{name}-public-rt", vpc_id=vpc.id, routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
-            tags=tags, opts=child,
-        )  # fmt: skip
+            f"{name}-public-rt",
+            vpc_id=vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
+            tags=tags,
+            opts=child,
+        )
         for index, subnet in enumerate(public):
             aws.ec2.RouteTableAssociation(
                 f"{name}-public-rta-{index}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child
@@ -98,18 +105,25 @@ class Network(pulumi.ComponentResource):
         private_rts = []
         for index, subnet in enumerate(private):
             rt = aws.ec2.RouteTable(
-                f"{name}-private-rt-{index}", vpc_id=vpc.id,
+                f"{name}-private-rt-{index}",
+                vpc_id=vpc.id,
                 routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nats[index % nat_count].id)],
-                tags=tags, opts=child,
-            )  # fmt: skip
+                tags=tags,
+                opts=child,
+            )
             aws.ec2.RouteTableAssociation(
                 f"{name}-private-rta-{index}", subnet_id=subnet.id, route_table_id=rt.id, opts=child
             )
             private_rts.append(rt)
         aws.ec2.VpcEndpoint(
-            f"{name}-s3-endpoint", vpc_id=vpc.id, service_name=f"com.amazonaws.{region}.s3", vpc_endpoint_type="Gateway",
-            route_table_ids=[rt.id for rt in private_rts], tags=tags, opts=child,
-        )  # fmt: skip
+            f"{name}-s3-endpoint",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[rt.id for rt in private_rts],
+            tags=tags,
+            opts=child,
+        )
         self._flow_logs(name, vpc, kms_key_arn, tags)
         self.vpc_id = vpc.id
         self.public_subnet_ids = [s.id for s in public]
@@ -119,24 +133,46 @@ class Network(pulumi.ComponentResource):
     def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, kms_key_arn: pulumi.Input[str], tags: dict[str, str]) -> None:
         child = pulumi.ResourceOptions(parent=self)
         group = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs", name=f"/clinical/{name}/vpc-flow-logs", retention_in_days=365, kms_key_id=kms_key_arn,
-            tags=tags, opts=child,
-        )  # fmt: skip
+            f"{name}-flow-logs",
+            name=f"/clinical/{name}/vpc-flow-logs",
+            retention_in_days=365,
+            kms_key_id=kms_key_arn,
+            tags=tags,
+            opts=child,
+        )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
             assume_role_policy=service_role_trust("vpc-flow-logs.amazonaws.com"),
-            tags=tags, opts=child,
-        )  # fmt: skip
+            tags=tags,
+            opts=child,
+        )
         aws.iam.RolePolicy(
             f"{name}-flow-logs-policy",
             role=role.id,
             policy=group.arn.apply(
-                lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": f"{arn}:*",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]}]})
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Resource": f"{arn}:*",
+                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                            }
+                        ],
+                    }
+                )
             ),
             opts=child,
-        )  # fmt: skip
+        )
         aws.ec2.FlowLog(
-            f"{name}-flow-log", vpc_id=vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
-            log_destination=group.arn, iam_role_arn=role.arn, max_aggregation_interval=60, tags=tags, opts=child,
-        )  # fmt: skip
+            f"{name}-flow-log",
+            vpc_id=vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            tags=tags,
+            opts=child,
+        )

@@ -58,24 +58,33 @@ class ManagedPostgres(pulumi.ComponentResource):
         major = spec.version.split(".")[0]
         password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
         secret = aws.secretsmanager.Secret(
-            f"{name}-password", description=f"Master password of {name}", kms_key_id=kms_key_arn,
-            recovery_window_in_days=resilience.secret_recovery_days, tags=dict(tags), opts=stateful,
-        )  # fmt: skip
+            f"{name}-password",
+            description=f"Master password of {name}",
+            kms_key_id=kms_key_arn,
+            recovery_window_in_days=resilience.secret_recovery_days,
+            tags=dict(tags),
+            opts=stateful,
+        )
         aws.secretsmanager.SecretVersion(
             f"{name}-password", secret_id=secret.id, secret_string=password.result, opts=child
         )
         subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=list(subnet_ids), tags=dict(tags), opts=child)
         params = aws.rds.ParameterGroup(
-            f"{name}-params", family=f"postgres{major}", description=f"TLS-only parameters for {name}",
+            f"{name}-params",
+            family=f"postgres{major}",
+            description=f"TLS-only parameters for {name}",
             parameters=[
                 aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
                 aws.rds.ParameterGroupParameterArgs(name="log_connections", value="1"),
                 aws.rds.ParameterGroupParameterArgs(name="log_disconnections", value="1"),
                 aws.rds.ParameterGroupParameterArgs(name="log_min_duration_statement", value="1000"),
-                aws.rds.ParameterGroupParameterArgs(name="max_connections", value=str(spec.max_connections), apply_method="pending-reboot"),
+                aws.rds.ParameterGroupParameterArgs(
+                    name="max_connections", value=str(spec.max_connections), apply_method="pending-reboot"
+                ),
             ],
-            tags=dict(tags), opts=child,
-        )  # fmt: skip
+            tags=dict(tags),
+            opts=child,
+        )
         instance_class, _ = INSTANCE_CLASSES[sizing]
         db = aws.rds.Instance(
             f"{name}-db",
@@ -111,8 +120,12 @@ class ManagedPostgres(pulumi.ComponentResource):
             opts=stateful,
         )
         self.endpoint = PostgresEndpoint(
-            host=db.address, port=5432, database=spec.database, user=spec.user,
-            password=pulumi.Output.secret(password.result), sslmode="require",
-        )  # fmt: skip
+            host=db.address,
+            port=5432,
+            database=spec.database,
+            user=spec.user,
+            password=pulumi.Output.secret(password.result),
+            sslmode="require",
+        )
         self.secret_arn = secret.arn
         self.register_outputs({"address": db.address, "secretArn": secret.arn})

@@ -53,10 +53,15 @@ class ManagedRedis(pulumi.ComponentResource):
         )
         major = spec.version.split(".")[0]
         params = aws.elasticache.ParameterGroup(
-            f"{name}-params", family=f"redis{major}", description=f"Parameters of {name}",
-            parameters=[aws.elasticache.ParameterGroupParameterArgs(name="maxmemory-policy", value=spec.eviction_policy)],
-            tags=dict(tags), opts=child,
-        )  # fmt: skip
+            f"{name}-params",
+            family=f"redis{major}",
+            description=f"Parameters of {name}",
+            parameters=[
+                aws.elasticache.ParameterGroupParameterArgs(name="maxmemory-policy", value=spec.eviction_policy)
+            ],
+            tags=dict(tags),
+            opts=child,
+        )
         node_type, _ = NODE_TYPES[sizing]
         group = aws.elasticache.ReplicationGroup(
             f"{name}-redis",

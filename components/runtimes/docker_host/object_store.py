@@ -74,8 +74,12 @@ class ContainerObjectStore(pulumi.ComponentResource):
         self.server = ContainerWorkload(
             name,
             server,
-            env={**creds, "MINIO_KMS_SECRET_KEY": pulumi.Output.concat("minio-sse:", kms_key.base64),
-                 "MINIO_BROWSER": "off", "MINIO_BROWSER_REDIRECT": "off"},
+            env={
+                **creds,
+                "MINIO_KMS_SECRET_KEY": pulumi.Output.concat("minio-sse:", kms_key.base64),
+                "MINIO_BROWSER": "off",
+                "MINIO_BROWSER_REDIRECT": "off",
+            },
             attachments=attach,
             volumes={"data": volume.name},
             labels=labels,
@@ -83,7 +87,7 @@ class ContainerObjectStore(pulumi.ComponentResource):
             image_map=image_map,
             sensitive_env=True,
             opts=child,
-        )  # fmt: skip
+        )
         setup = ServiceSpec(
             name="minio-setup",
             kind="job",
@@ -108,9 +112,11 @@ class ContainerObjectStore(pulumi.ComponentResource):
         )
         self.endpoints = {
             b.name: BucketEndpoint(
-                name=b.name, endpoint="http://minio:9000", access_key=pulumi.Output.secret(user.result),
+                name=b.name,
+                endpoint="http://minio:9000",
+                access_key=pulumi.Output.secret(user.result),
                 secret_key=pulumi.Output.secret(password.result),
             )
             for b in buckets
-        }  # fmt: skip
+        }
         self.register_outputs({"buckets": [b.name for b in buckets]})

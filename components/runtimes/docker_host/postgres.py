@@ -31,9 +31,17 @@ PGVECTOR_IMAGES = {
 TLS_DIR = "/etc/postgresql/tls"
 HBA_PATH = "/etc/postgresql/pg_hba.conf"
 TLS_ARGS = (
-    "-c", "ssl=on", "-c", f"ssl_cert_file={TLS_DIR}/server.crt", "-c", f"ssl_key_file={TLS_DIR}/server.key",
-    "-c", "ssl_min_protocol_version=TLSv1.2", "-c", f"hba_file={HBA_PATH}",
-)  # fmt: skip
+    "-c",
+    "ssl=on",
+    "-c",
+    f"ssl_cert_file={TLS_DIR}/server.crt",
+    "-c",
+    f"ssl_key_file={TLS_DIR}/server.key",
+    "-c",
+    "ssl_min_protocol_version=TLSv1.2",
+    "-c",
+    f"hba_file={HBA_PATH}",
+)
 # The container's own socket (init scripts, health checks) trusts; the network needs TLS and a password.
 PG_HBA = """# TYPE    DATABASE  USER  ADDRESS  METHOD
 local     all       all            trust
@@ -97,18 +105,33 @@ class ContainerPostgres(pulumi.ComponentResource):
             image=postgres_image(spec),
             port=5432,
             command=(
-                "postgres", "-c", f"max_connections={spec.max_connections}", "-c", "password_encryption=scram-sha-256",
-                "-c", "log_connections=on", "-c", "log_disconnections=on", "-c", "log_min_duration_statement=1000",
+                "postgres",
+                "-c",
+                f"max_connections={spec.max_connections}",
+                "-c",
+                "password_encryption=scram-sha-256",
+                "-c",
+                "log_connections=on",
+                "-c",
+                "log_disconnections=on",
+                "-c",
+                "log_min_duration_statement=1000",
                 *(TLS_ARGS if tls else ()),
             ),
-            env={"POSTGRES_USER": spec.user, "POSTGRES_DB": spec.database, "PGDATA": "/var/lib/postgresql/data/pgdata",
-                 "POSTGRES_INITDB_ARGS": "--auth-host=scram-sha-256 --data-checksums"},
-            health=HealthCheckSpec(command=("pg_isready", "-U", spec.user, "-d", spec.database), interval_s=10, start_period_s=30),
+            env={
+                "POSTGRES_USER": spec.user,
+                "POSTGRES_DB": spec.database,
+                "PGDATA": "/var/lib/postgresql/data/pgdata",
+                "POSTGRES_INITDB_ARGS": "--auth-host=scram-sha-256 --data-checksums",
+            },
+            health=HealthCheckSpec(
+                command=("pg_isready", "-U", spec.user, "-d", spec.database), interval_s=10, start_period_s=30
+            ),
             resources=spec.resources,
             user=f"{POSTGRES_UID}:{POSTGRES_UID}",
             tmpfs=("/tmp", "/var/run/postgresql"),
             volumes=(VolumeSpec(name="data", mount_path="/var/lib/postgresql/data", size_gb=spec.storage_gb),),
-        )  # fmt: skip
+        )
         self.workload = ContainerWorkload(
             name,
             service,
@@ -126,7 +149,11 @@ class ContainerPostgres(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.endpoint = PostgresEndpoint(
-            host=spec.name, port=5432, database=spec.database, user=spec.user,
-            password=pulumi.Output.secret(password.result), sslmode="require" if tls else "disable",
-        )  # fmt: skip
+            host=spec.name,
+            port=5432,
+            database=spec.database,
+            user=spec.user,
+            password=pulumi.Output.secret(password.result),
+            sslmode="require" if tls else "disable",
+        )
         self.register_outputs({"host": spec.name, "port": 5432, "database": spec.database, "user": spec.user})

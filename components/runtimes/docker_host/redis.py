@@ -73,11 +73,18 @@ class ContainerRedis(pulumi.ComponentResource):
             port=6379,
             command=("redis-server", CONF_PATH),
             # The password is read from the config file, never from the command line.
-            health=HealthCheckSpec(command=("sh", "-c", f"redis-cli --no-auth-warning -a \"$(sed -n 's/^requirepass //p' {CONF_PATH})\" ping | grep -q PONG"), interval_s=10),
+            health=HealthCheckSpec(
+                command=(
+                    "sh",
+                    "-c",
+                    f"redis-cli --no-auth-warning -a \"$(sed -n 's/^requirepass //p' {CONF_PATH})\" ping | grep -q PONG",
+                ),
+                interval_s=10,
+            ),
             resources=ResourcesSpec(cpus=0.5, memory_mb=spec.memory_mb),
             user="999:999",
             volumes=(VolumeSpec(name="data", mount_path="/data"),),
-        )  # fmt: skip
+        )
         conf: pulumi.Output[str] = pulumi.Output.secret(password.result.apply(lambda pw: redis_conf(spec, pw)))
         self.workload = ContainerWorkload(
             name,
