@@ -364,11 +364,6 @@ class StackConfig(_Model):
         return self.policy.enforcement or ("mandatory" if self.environment == "prod" else "advisory")
 
     @property
-    def is_prod(self) -> bool:
-        """True for production stacks (HA, long retention, protect on stateful resources)."""
-        return self.environment == "prod"
-
-    @property
     def protection(self) -> Resilience:
         """The stack's resolved resilience: its profile (or the environment's default) with overrides."""
         chosen = self.resilience.model_dump(exclude_none=True)

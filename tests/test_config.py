@@ -23,7 +23,7 @@ def test_base_config_is_valid() -> None:
 def test_prod_defaults_to_mandatory_enforcement() -> None:
     raw = stack_config(environment="prod", tls={"mode": "provided", "certificate": GOOD_CERT}, tlsPrivateKey="k")
     config = parse(raw, secret_keys={"tlsPrivateKey"}, stack="prod")
-    assert config.enforcement == "mandatory" and config.is_prod
+    assert config.enforcement == "mandatory" and config.protection.multi_az and config.protection.protect
 
 
 def test_environment_defaults_to_a_known_stack_name() -> None:
