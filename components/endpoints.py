@@ -110,6 +110,8 @@ class SystemRefs:
     """Everything a system's placeholders may name, once created."""
 
     domain: str
+    # The runtime's resolver of service names (``${dns}``), e.g. for an nginx ``resolver`` line.
+    dns: str
     postgres: dict[str, PostgresEndpoint] = field(default_factory=dict)
     redis: dict[str, RedisEndpoint] = field(default_factory=dict)
     buckets: dict[str, BucketEndpoint] = field(default_factory=dict)
@@ -120,6 +122,8 @@ class SystemRefs:
         """The value of one placeholder."""
         if kind == "domain":
             return pulumi.Output.from_input(self.domain)
+        if kind == "dns":
+            return pulumi.Output.from_input(self.dns)
         assert name is not None
         if kind == "secret":
             return self.secrets[name]

@@ -14,6 +14,7 @@ exist once resources are created, with ``${kind:name.field}`` placeholders:
 - ``${bucket:NAME.FIELD}`` FIELD in name, endpoint, access_key, secret_key, region
 - ``${route:NAME.url}`` / ``${route:NAME.host}`` the public URL or host name of a route
 - ``${domain}`` the stack's domain
+- ``${dns}`` the runtime's resolver of service names (Docker's embedded DNS, or a cluster's), for nginx ``resolver``
 
 The system model checks that every placeholder names something it declares.
 """
@@ -310,7 +311,7 @@ class SystemSpec(Spec):
             templated = [*svc.env.items(), *((f.path, f.content) for f in svc.files)]
             for key, value in templated:
                 for kind, name, fld in placeholders(value):
-                    if kind == "domain":
+                    if kind in ("domain", "dns") and name is None:
                         continue
                     if kind not in declared or name is None:
                         raise ValueError(f"{self.name}/{svc.name}: {key} has a bad placeholder in '{value}'")

@@ -198,11 +198,11 @@ def test_config_secret_reaches_the_system() -> None:
     seen: list[str] = []
 
     def body() -> None:
-        refs = SystemRefs(domain="example.org", secrets={"token": pulumi.Output.secret("abc")})
-        resolve("Bearer ${secret:token} at ${domain}", refs).apply(seen.append)
+        refs = SystemRefs(domain="example.org", dns="10.96.0.10", secrets={"token": pulumi.Output.secret("abc")})
+        resolve("Bearer ${secret:token} at ${domain} via ${dns}", refs).apply(seen.append)
 
     run_under_mocks(body)
-    assert seen == ["Bearer abc at example.org"]
+    assert seen == ["Bearer abc at example.org via 10.96.0.10"]
 
 
 def test_address_plan_is_fixed_by_prefix_and_slot() -> None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import pulumi
 
+from components import nginx
 from components.addressing import SystemSubnets
 from components.endpoints import SystemRefs, is_sensitive, resolve
 from components.pki import PrivateCertificateAuthority
@@ -82,7 +83,9 @@ class DockerSystem(pulumi.ComponentResource):
         )
         self.frontend = frontend.name
 
-        refs = SystemRefs(domain=domain, route_hosts={r.name: f"{r.host}.{domain}" for r in spec.routes})
+        refs = SystemRefs(
+            domain=domain, dns=nginx.DOCKER_DNS, route_hosts={r.name: f"{r.host}.{domain}" for r in spec.routes}
+        )
         refs.secrets.update(system_secrets(name, spec.secrets, config_secrets, self))
         self.admin_passwords = admin_passwords(refs.secrets)
 

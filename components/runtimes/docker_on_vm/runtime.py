@@ -14,6 +14,7 @@ from typing import Protocol
 import pulumi
 import pulumi_random as random
 
+from components import nginx
 from components.endpoints import SystemRefs, is_sensitive, resolve
 from components.htpasswd import htpasswd_line
 from components.platform import RouteTarget, StackSettings
@@ -87,7 +88,11 @@ class DockerOnVmRuntime:
         site = self.cloud.system(spec)
         parent = site.resource
         child = pulumi.ResourceOptions(parent=parent)
-        refs = SystemRefs(domain=self.domain, route_hosts={r.name: f"{r.host}.{self.domain}" for r in spec.routes})
+        refs = SystemRefs(
+            domain=self.domain,
+            dns=nginx.DOCKER_DNS,
+            route_hosts={r.name: f"{r.host}.{self.domain}" for r in spec.routes},
+        )
         stores = site.add_data_stores(spec, refs)
         refs.secrets.update(system_secrets(name, spec.secrets, config_secrets, parent))
         self._admin_passwords[name] = admin_passwords(refs.secrets)
