@@ -62,7 +62,18 @@ class RouteTarget:
 
 
 class Runtime(Protocol):
-    """What the stack calls on every runtime: add systems, finish, and report what to export."""
+    """What the stack calls on every runtime: add systems, finish, and report what to export.
+
+    What system modules may rely on, on every runtime (a new runtime must provide it):
+
+    - each service answers to its own name inside its system, and nowhere else;
+    - a service's name resolves to the address of every replica (Prometheus ``dns_sd_configs`` of
+      type A relies on it; Kubernetes lowers it as a headless Service);
+    - ``${dns}`` is the resolver of those names (for nginx ``resolver`` lines);
+    - ``components/hardening.py``'s contract is enforced for every container;
+    - ``host_mounts`` (monitoring agents only) exist only where the runtime owns the host
+      (both Docker runtimes); a runtime without a host of its own refuses specs that ask for them.
+    """
 
     credentials: dict[str, pulumi.Output[str]]
     ca_certificate_pem: pulumi.Input[str] | None
