@@ -409,10 +409,14 @@ def build(ctx: SystemContext) -> SystemSpec:
     services = [api, worker, poller]
     routes = [
         RouteSpec(
-            name="api", host="claims-ocr", service="api", auth=s.api_auth,
-            max_body_mb=UPLOAD_LIMIT_MB, timeout_s=REQUEST_TIMEOUT_S,
+            name="api",
+            host="claims-ocr",
+            service="api",
+            auth=s.api_auth,
+            max_body_mb=UPLOAD_LIMIT_MB,
+            timeout_s=REQUEST_TIMEOUT_S,
         ),
-    ]  # fmt: skip
+    ]
     secrets = [x for x in SECRETS if x.name != "grafana-admin-password"]
     if s.monitoring:
         services += _monitoring(ctx, s)

@@ -224,14 +224,31 @@ def build(ctx: SystemContext) -> SystemSpec:
         VolumeSpec(name="logs", mount_path="/app/logs", size_gb=10),
     )
     uvicorn = (
-        "uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", str(BACKEND_PORT), "--workers", str(s.api_workers),
+        "uvicorn",
+        "app.main:app",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(BACKEND_PORT),
+        "--workers",
+        str(s.api_workers),
         # Only the proxy and this system's containers reach the port; trust their X-Forwarded-For.
-        "--proxy-headers", "--forwarded-allow-ips", "*", "--log-level", s.log_level.lower(),
-    )  # fmt: skip
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        "*",
+        "--log-level",
+        s.log_level.lower(),
+    )
     celery = (
-        "celery", "-A", TASKS_APP, "worker", f"--loglevel={s.log_level}", f"--concurrency={concurrency}",
-        f"--pool={s.worker_pool}", "--prefetch-multiplier=1",
-    )  # fmt: skip
+        "celery",
+        "-A",
+        TASKS_APP,
+        "worker",
+        f"--loglevel={s.log_level}",
+        f"--concurrency={concurrency}",
+        f"--pool={s.worker_pool}",
+        "--prefetch-multiplier=1",
+    )
     backend = ServiceSpec(
         name="backend",
         image=ctx.image("backend"),
@@ -298,14 +315,22 @@ def build(ctx: SystemContext) -> SystemSpec:
     api_auth: Literal["app", "basic"] = "app" if s.app_authentication else "basic"
     routes = [
         RouteSpec(
-            name="web", host="stenosis", service="frontend", auth=api_auth,
-            max_body_mb=UPLOAD_LIMIT_MB, timeout_s=INFERENCE_TIMEOUT_S,
+            name="web",
+            host="stenosis",
+            service="frontend",
+            auth=api_auth,
+            max_body_mb=UPLOAD_LIMIT_MB,
+            timeout_s=INFERENCE_TIMEOUT_S,
         ),
         RouteSpec(
-            name="api", host="stenosis-api", service="backend", auth=api_auth,
-            max_body_mb=UPLOAD_LIMIT_MB, timeout_s=INFERENCE_TIMEOUT_S,
+            name="api",
+            host="stenosis-api",
+            service="backend",
+            auth=api_auth,
+            max_body_mb=UPLOAD_LIMIT_MB,
+            timeout_s=INFERENCE_TIMEOUT_S,
         ),
-    ]  # fmt: skip
+    ]
     secrets = [SECRETS[0]]
     if s.monitoring:
         services += _monitoring(ctx, s)

@@ -148,11 +148,26 @@ def build(ctx: SystemContext) -> SystemSpec:
         "TRANSFORMERS_OFFLINE": "1",
     }
     gunicorn = (
-        "gunicorn", "src.api.main:app", "--workers", str(s.workers), "--worker-class", "uvicorn.workers.UvicornWorker",
-        "--bind", f"0.0.0.0:{API_PORT}", "--timeout", str(s.worker_timeout_s), "--keep-alive", str(s.keep_alive_s),
+        "gunicorn",
+        "src.api.main:app",
+        "--workers",
+        str(s.workers),
+        "--worker-class",
+        "uvicorn.workers.UvicornWorker",
+        "--bind",
+        f"0.0.0.0:{API_PORT}",
+        "--timeout",
+        str(s.worker_timeout_s),
+        "--keep-alive",
+        str(s.keep_alive_s),
         # Only the proxy and this system's containers reach the port; trust their X-Forwarded-For.
-        "--forwarded-allow-ips", "*", "--access-logfile", "-", "--log-level", s.log_level.lower(),
-    )  # fmt: skip
+        "--forwarded-allow-ips",
+        "*",
+        "--access-logfile",
+        "-",
+        "--log-level",
+        s.log_level.lower(),
+    )
     api = ServiceSpec(
         name="api",
         image=ctx.image("api"),

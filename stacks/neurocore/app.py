@@ -72,9 +72,20 @@ def application_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
     )
     # No --reload; several processes; client addresses from the TLS proxy's headers.
     uvicorn = (
-        "uvicorn", s.api_module, "--host", "0.0.0.0", "--port", str(s.api_port), "--workers", str(s.api_workers),
-        "--proxy-headers", "--forwarded-allow-ips", "*", "--log-level", s.log_level.lower(),
-    )  # fmt: skip
+        "uvicorn",
+        s.api_module,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(s.api_port),
+        "--workers",
+        str(s.api_workers),
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        "*",
+        "--log-level",
+        s.log_level.lower(),
+    )
     api = ServiceSpec(
         name="api",
         image=api_image,
@@ -98,9 +109,15 @@ def application_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
     queues = ("--queues", s.worker_queues) if s.worker_queues else ()
     # --task-events: Flower (and its worker metrics) sees tasks only when workers send events.
     celery_worker = (
-        "celery", "-A", s.celery_app, "worker", f"--loglevel={s.log_level}",
-        f"--concurrency={s.worker_concurrency}", "--task-events", *queues,
-    )  # fmt: skip
+        "celery",
+        "-A",
+        s.celery_app,
+        "worker",
+        f"--loglevel={s.log_level}",
+        f"--concurrency={s.worker_concurrency}",
+        "--task-events",
+        *queues,
+    )
     worker = ServiceSpec(
         name="celery-worker",
         image=ctx.image("celery-worker"),

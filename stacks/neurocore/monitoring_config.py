@@ -55,21 +55,34 @@ def grafana_datasources() -> str:
             "apiVersion": 1,
             "datasources": [
                 {
-                    "name": "Prometheus", "uid": "prometheus", "type": "prometheus", "access": "proxy",
-                    "url": f"http://prometheus:{PROMETHEUS_PORT}", "isDefault": True, "editable": False,
+                    "name": "Prometheus",
+                    "uid": "prometheus",
+                    "type": "prometheus",
+                    "access": "proxy",
+                    "url": f"http://prometheus:{PROMETHEUS_PORT}",
+                    "isDefault": True,
+                    "editable": False,
                 },
                 {
-                    "name": "Loki", "uid": "loki", "type": "loki", "access": "proxy",
-                    "url": f"http://loki:{LOKI_PORT}", "editable": False,
+                    "name": "Loki",
+                    "uid": "loki",
+                    "type": "loki",
+                    "access": "proxy",
+                    "url": f"http://loki:{LOKI_PORT}",
+                    "editable": False,
                 },
                 {
-                    "name": "Alertmanager", "uid": "alertmanager", "type": "alertmanager", "access": "proxy",
-                    "url": f"http://alertmanager:{ALERTMANAGER_PORT}", "jsonData": {"implementation": "prometheus"},
+                    "name": "Alertmanager",
+                    "uid": "alertmanager",
+                    "type": "alertmanager",
+                    "access": "proxy",
+                    "url": f"http://alertmanager:{ALERTMANAGER_PORT}",
+                    "jsonData": {"implementation": "prometheus"},
                     "editable": False,
                 },
             ],
         }
-    )  # fmt: skip
+    )
 
 
 def loki_conf(s: Settings) -> str:
@@ -88,7 +101,10 @@ def loki_conf(s: Settings) -> str:
             "schema_config": {
                 "configs": [
                     {
-                        "from": "2024-01-01", "store": "tsdb", "object_store": "filesystem", "schema": "v13",
+                        "from": "2024-01-01",
+                        "store": "tsdb",
+                        "object_store": "filesystem",
+                        "schema": "v13",
                         "index": {"prefix": "index_", "period": "24h"},
                     }
                 ]
@@ -105,7 +121,7 @@ def loki_conf(s: Settings) -> str:
             },
             "analytics": {"reporting_enabled": False},
         }
-    )  # fmt: skip
+    )
 
 
 def promtail_conf() -> str:
@@ -128,7 +144,9 @@ def promtail_conf() -> str:
                         {
                             "json": {
                                 "expressions": {
-                                    "output": "log", "stream": "stream", "time": "time",
+                                    "output": "log",
+                                    "stream": "stream",
+                                    "time": "time",
                                     "system": 'attrs."clinical.platform/system"',
                                     "service": 'attrs."clinical.platform/service"',
                                 }
@@ -143,4 +161,4 @@ def promtail_conf() -> str:
                 }
             ],
         }
-    )  # fmt: skip
+    )
