@@ -45,7 +45,7 @@ class Settings(SystemSettings):
     log_retention_days: int = Field(31, ge=1, le=3650, description="Loki retention.")
     route_monitoring_uis: bool = Field(False, description="Route Prometheus and Alertmanager behind basic auth.")
     ship_container_logs: bool = Field(
-        False, description="Run promtail (reads /var/lib/docker/containers); see the module docstring."
+        False, description="Run promtail (reads /var/lib/docker/containers); see docs/systems/neurocore.md."
     )
     cadvisor_container_names: bool = Field(
         False, description="Give cAdvisor the Docker socket for container names; needs a policy waiver."
