@@ -52,7 +52,10 @@ class Settings(SystemSettings):
         2, ge=1, le=8, description="Celery processes per GPU (the guide: 1-2 per GPU)."
     )
     worker_concurrency_cpu: int | None = Field(
-        None, ge=1, le=64, description="Celery processes without a GPU; None: one per core of the worker size (4/8/16)."
+        None,
+        ge=1,
+        le=64,
+        description="Celery processes without a GPU; unset: one per core of the worker size (4/8/16).",
     )
     worker_pool: Literal["prefork", "solo", "threads"] = Field(
         "prefork", description="Celery pool; 'solo' runs one task at a time (for models that initialise CUDA early)."

@@ -26,7 +26,7 @@ class Settings(SystemSettings):
     celery_app: str = Field("backend.services.celery_app", pattern=_MODULE_RE, description="celery -A <app>.")
     worker_concurrency: int = Field(4, ge=1, le=64, description="Celery processes per worker (production: 4).")
     worker_queues: str | None = Field(
-        None, pattern=r"^[a-z0-9_-]+(,[a-z0-9_-]+)*$", description="Queues to consume; None: the app's own queues."
+        None, pattern=r"^[a-z0-9_-]+(,[a-z0-9_-]+)*$", description="Queues to consume; unset: the app's own queues."
     )
     log_level: Literal["INFO", "WARNING", "ERROR"] = Field("INFO", description="LOG_LEVEL; never DEBUG.")
     smtp_host: str | None = Field(
@@ -36,7 +36,9 @@ class Settings(SystemSettings):
     smtp_user: str | None = Field(None, min_length=1, max_length=254, description="SMTP login name.")
     smtp_from: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+$", description="Sender address.")
     grafana_admin_user: str = Field(
-        "neurocore-admin", pattern=r"^[a-z][a-z0-9_.-]{2,31}$", description="Grafana admin login (not 'admin')."
+        "neurocore-admin",
+        pattern=r"^[a-z][a-z0-9_.-]{2,31}$",
+        description="Grafana admin login, instead of the guide's 'admin'.",
     )
     alert_slack_channel: str | None = Field(
         None, pattern=r"^#[a-z0-9_-]{1,80}$", description="Slack channel for alerts; needs slack-webhook-url."
