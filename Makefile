@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= local
 ARGS ?=
 
-.PHONY: venv tools plan test lint unit e2e e2e-ready bench inventory clean
+.PHONY: venv tools plan docs test lint unit e2e e2e-ready bench inventory clean
 # Real programs that read the generated files (nginx, compose, promtool ...), installed by tests/tools/install.sh.
 CLINICAL_TOOLS ?= $(HOME)/.cache/clinical-platform/tools
 export CLINICAL_TOOLS
@@ -25,6 +25,10 @@ tools:
 ## make plan [STACK=local] [ARGS=--json]: offline plan of Pulumi.$(STACK).yaml (no CLI, cloud or Docker)
 plan: venv
 	$(PY) -m offline.plan --stack $(STACK) $(ARGS)
+
+## make docs: regenerate the README's configuration reference from the config models (offline/config_reference.py)
+docs: venv
+	$(PY) -m offline.config_reference
 
 ## make test: lint, type-check and the whole test suite (what CI runs)
 test: tools lint unit

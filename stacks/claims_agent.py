@@ -1,82 +1,6 @@
 """Claims OCR agent: FastAPI API, GPU OCR worker, Gmail poller, Redis queue, Prometheus and Grafana.
 
-Faithful to the Claims Data Entry Agent production deployment guide
-(``shared/seeds/003_*.txt``): the API on 8000 with ``/health`` and
-``/health/detailed``; the OCR worker on an NVIDIA GPU with 8 GB+ VRAM
-(``OCR_USE_GPU=true``, ``OCR_BATCH_SIZE=8``,
-``OCR_HIGH_CONFIDENCE_THRESHOLD=0.90``); the Gmail poller every 30 s; Redis
-(``REDIS_URL``) as the job queue; the guide's ``.env.prod`` (Gmail, NCB API,
-Sheets, Drive, SMTP alerts, metrics, Sentry); its ``data/{temp,models,logs}``
-directories as volumes; the reverse proxy's 30 MB bodies and 120 s timeouts;
-two API replicas in production (its load-balancing section) and
-``services.worker.replicas`` for its worker scaling; the monitoring stack
-(Prometheus with the guide's ``alerting_rules.yml``, Grafana). Its weak
-choices are replaced:
-
-- the API, worker and poller are the team's own images from stack config,
-  pinned (the guide tags ``ncb-ocr-*:latest``); Prometheus, Grafana and the
-  Redis exporter are pinned instead of ``latest``;
-- every credential is a Pulumi secret (``pulumi config set --secret
-  claims-agent-<name>``), never a ``.env.prod`` or ``secrets/*.json`` on the
-  host; Grafana's ``secure-password`` is replaced by a named admin with a
-  generated password, sign-up and anonymous access off, secure cookies, no
-  phone-home, and Grafana keeps its own small SQLite file on its volume (it
-  holds no claim data: the data source is provisioned from a file);
-- credentials files: the app reads ``GMAIL_CREDENTIALS_PATH``,
-  ``GMAIL_TOKEN_PATH``, ``SHEETS_CREDENTIALS_PATH`` and
-  ``DRIVE_CREDENTIALS_PATH``. Docker cannot copy files into a read-only root
-  filesystem, so instead of ``FileSpec`` files (which would turn read-only
-  off) the JSON arrives in secret env and a short ``sh`` entrypoint writes
-  it, mode 0600, into ``/app/secrets`` -- an in-memory tmpfs, so the paths
-  stay the guide's and nothing lands on disk -- unsets the variables and
-  ``exec``s the service's command (``apiCommand``, ``workerCommand``,
-  ``pollerCommand``: the guide does not say how its images start). The Gmail
-  token stays writable there for the app's refreshes. One service-account
-  JSON serves Sheets and Drive ("may be same as Sheets");
-- no port is published: not 8000, nor Prometheus 9090 or Grafana 3000.
-  Only the TLS proxy's 443 (and 80, which only redirects) is reachable, as
-  ``claims-ocr.<domain>`` (the guide's ``ocr.internal.company.com``) and
-  ``claims-grafana.<domain>``; Prometheus has no route;
-- the API authenticates only admin calls itself (``ADMIN_API_KEY``), so the
-  proxy demands credentials in front of it unless ``apiAuth: app`` (the proxy
-  does not forward the ``Authorization`` header it checked, so with
-  ``basic`` the admin key travels in another header);
-- only the Gmail poller may reach the internet; the API and worker stay on
-  internal networks unless ``apiEgress``/``workerEgress`` say otherwise (the
-  guide does not say which process calls NCB, Sheets, Drive or SMTP);
-- Redis keeps the queue across restarts (AOF, ``noeviction``: a full queue
-  refuses jobs rather than dropping claims), with a generated password, on an
-  internal network (the guide's ``--internal backend``);
-- Sentry is off unless ``sentryEnabled``: error reports leave the hospital
-  and stack traces can carry claim data;
-- no ``NET_BIND_SERVICE`` (8000 is not a privileged port); every service runs
-  non-root with all capabilities dropped, ``no-new-privileges`` and a
-  read-only root, except Prometheus and Grafana, whose config files Docker
-  copies in before start;
-- the guide's Prometheus targets are fixed: every API replica's metrics on
-  9090 by DNS (not one ``api:9090``), Redis through ``redis_exporter`` (a
-  raw ``redis:6379`` is not a metrics endpoint), the rules file is loaded,
-  and the Docker daemon job is dropped (the host is unreachable from the
-  internal networks, so ``ServiceDown`` would fire forever). The rules'
-  ``http_requests_total``, ``redis_queue_length`` and ``gpu_utilization`` are
-  the application's own metrics (``METRICS_ENABLED``) on the API's 9090.
-
-The Docker health checks probe ``/health`` (liveness) on the API and the
-queue on the worker and poller; ``/health/detailed`` checks Gmail, NCB and
-Google, so it is left to operators at ``https://claims-ocr.<domain>/health/detailed``
-rather than restarting the API when a partner is down.
-
-What the team's images must offer: ``/bin/sh`` and ``python``; no
-``ENTRYPOINT``, or one that ``exec``s its arguments (the credentials
-entrypoint is passed as the command); ``/app/data/{temp,logs}`` owned by
-``appUser``; and the OCR models, baked in or on the read-only ``models``
-volume, since the worker has no internet to download them.
-
-Not carried over, by design or for lack of a spec feature: Redis Sentinel
-(one Redis with AOF on a volume, ``protect``-ed in prod), Loki, the guide's
-cron backups of ``dump.rdb`` and logs, the interactive Gmail OAuth flow (run
-it once on a workstation and store ``gmail_token.json`` as a secret) and
-``FLUSHDB`` for an emergency stop (the platform disables it in Redis).
+What runs, the guide it follows, what it changes from the guide and why: ``docs/systems/claims-agent.md``.
 """
 
 from __future__ import annotations
@@ -248,7 +172,11 @@ class Settings(SystemSettings):
         True, description="Prometheus, Grafana and the Redis exporter (docker-compose.monitoring)."
     )
     prometheus_retention_days: int = Field(15, ge=1, le=365, description="How long Prometheus keeps metrics.")
-    grafana_admin_user: str = Field("claims-admin", pattern=r"^[a-z][a-z0-9_.-]{2,31}$")
+    grafana_admin_user: str = Field(
+        "claims-admin",
+        pattern=r"^[a-z][a-z0-9_.-]{2,31}$",
+        description="Grafana admin login; admin, root and administrator are refused.",
+    )
 
     @field_validator("api_command", "worker_command", "poller_command")
     @classmethod
@@ -409,10 +337,14 @@ def build(ctx: SystemContext) -> SystemSpec:
     services = [api, worker, poller]
     routes = [
         RouteSpec(
-            name="api", host="claims-ocr", service="api", auth=s.api_auth,
-            max_body_mb=UPLOAD_LIMIT_MB, timeout_s=REQUEST_TIMEOUT_S,
+            name="api",
+            host="claims-ocr",
+            service="api",
+            auth=s.api_auth,
+            max_body_mb=UPLOAD_LIMIT_MB,
+            timeout_s=REQUEST_TIMEOUT_S,
         ),
-    ]  # fmt: skip
+    ]
     secrets = [x for x in SECRETS if x.name != "grafana-admin-password"]
     if s.monitoring:
         services += _monitoring(ctx, s)

@@ -1,41 +1,6 @@
 """CogStack NLP: MedCAT service (entity extraction API), MedCAT Trainer with its nginx, and Solr.
 
-Follows the CogStack NLP IT deployment guide (``shared/seeds/000_*.txt``) where
-the pinned images honour it, and the images' own contract, read from their
-upstream source at the pinned tags, where the guide differs:
-
-- MedCAT service ``0.6.1`` (CogStack/MedCATservice tag ``v0.6.1``; the release
-  workflow strips the ``v``), the first release that reads ``DEID_MODE`` and
-  ``DEID_REDACT``; ``0.5.1`` has no de-identification at all. With a GPU the
-  ``medcat-service-gpu`` image of the same release, as upstream's compose says.
-  Only variables the image reads are set (the guide's ``MEDCAT_*`` and
-  ``SERVER_GUNICORN_*`` are read by no release). MedCAT unpacks the model pack
-  beside the zip, so the ``models`` volume is writable.
-- MedCAT Trainer ``v2.11.2`` runs upstream's ``/home/run.sh`` (the image has no
-  CMD of its own): migrations, collectstatic, background tasks and uwsgi on
-  8000. At this tag the Trainer only knows SQLite (``core/settings.py``
-  hard-codes it and the image has no PostgreSQL driver), kept in its own
-  volume. Upstream's settings read ``SECRET_KEY`` but then use a key
-  published in the repository, so a settings module layered on theirs
-  (``DJANGO_SETTINGS_MODULE``) sets the generated key and Secure,
-  SameSite=Strict cookies; ``DEBUG`` is off through the one value upstream
-  parses as false, the empty string.
-- the admin user is created from a generated password by a one-shot job
-  *before* the Trainer starts: ``run.sh`` creates ``admin``/``admin`` when the
-  database has no user, so it never does here.
-- an nginx in front of the Trainer, as upstream's compose has: the image's
-  catch-all URL pattern answers ``/static/`` with the index page, and the UI
-  fetches concept details from Solr at ``/api/concepts/<collection>/select``
-  (only that, read-only, is forwarded; uploaded files under ``/media`` are
-  not served).
-- Solr ``8.11.3`` in SolrCloud mode (``-cloud``, embedded ZooKeeper) as
-  upstream's compose runs it: the Trainer creates one collection per concept
-  database through the Collections API.
-- no service port (5000, 8000, 8983) is opened on the host or firewall: only
-  the TLS proxy's 443 (and 80, which only redirects) is reachable, as
-  ``medcat-api.<domain>`` and ``medcat-trainer.<domain>``; the MedCAT API has
-  no authentication of its own (the guide says so), so the proxy demands
-  credentials in front of it.
+What runs, the guide it follows, what it changes from the guide and why: ``docs/systems/cogstack-nlp.md``.
 """
 
 from __future__ import annotations
@@ -185,16 +150,28 @@ class Settings(SystemSettings):
         pattern=r"^[A-Za-z0-9._-]+\.zip$",
         description="Model pack file in the models volume; MedCAT unpacks it beside the zip on first start.",
     )
-    model_name: str = Field("SNOMED-2024", pattern=r"^[A-Za-z0-9._-]+$")
-    model_language: str = Field("en", pattern=r"^[a-z]{2}$")
-    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    model_name: str = Field(
+        "SNOMED-2024", pattern=r"^[A-Za-z0-9._-]+$", description="APP_MODEL_NAME: the name /api/info reports."
+    )
+    model_language: str = Field(
+        "en", pattern=r"^[a-z]{2}$", description="APP_MODEL_LANGUAGE: two-letter language code."
+    )
+    log_level: str = Field(
+        "INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="APP_LOG_LEVEL of the MedCAT service."
+    )
     deid_mode: bool = Field(
         False,
         description="DEID_MODE and DEID_REDACT: return the text with PHI redacted instead of annotations "
         "(needs a de-identification model pack).",
     )
-    admin_user: str = Field("trainer-admin", pattern=r"^[a-z][a-z0-9_.-]{2,31}$")
-    admin_email: str = Field("trainer-admin@localhost", pattern=r"^[^@\s]+@[^@\s]+$")
+    admin_user: str = Field(
+        "trainer-admin",
+        pattern=r"^[a-z][a-z0-9_.-]{2,31}$",
+        description="MedCAT Trainer admin login, created with a generated password before the Trainer starts.",
+    )
+    admin_email: str = Field(
+        "trainer-admin@localhost", pattern=r"^[^@\s]+@[^@\s]+$", description="E-mail of the Trainer admin."
+    )
 
 
 def build(ctx: SystemContext) -> SystemSpec:

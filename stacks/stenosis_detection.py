@@ -1,47 +1,6 @@
 """Stenosis detection: FastAPI backend, Celery GPU worker, React frontend, Redis, PostgreSQL, object storage.
 
-Faithful to the clinical stenosis detection deployment guide
-(``shared/seeds/001_*.txt``): the backend on 8000 with ``/health`` and
-``/docs``; ``celery -A app.services.tasks worker`` with 1-2 processes per GPU,
-``DEVICE=cuda``, ``BATCH_SIZE=4`` and ``ENABLE_MIXED_PRECISION=True``; the
-React build served as static files with the guide's gzip settings; Redis for
-Celery; PostgreSQL through ``postgresql+asyncpg``; uploads and results in
-object storage (the guide's S3 / Cloud Storage); ``init_db`` run once;
-Prometheus scraping the backend's ``/metrics`` and Grafana on top; the guide's
-``/api`` proxy rules (500 MB bodies, 300 s timeouts). Its weak choices are
-replaced:
-
-- PostgreSQL instead of the SQLite file ``stenosis_clinical.db`` ("database
-  locked" under concurrent writes, says the guide's own troubleshooting), with
-  ``max_connections`` sized for the guide's pool (20 + 10 overflow per process)
-  times every backend and worker process at ``maxReplicas``;
-- the backend, worker and frontend are the team's own images from stack
-  config, pinned; Prometheus and Grafana are pinned instead of ``latest``;
-- ``DEBUG=False`` always, ``SECRET_KEY`` generated (64 characters, as
-  ``openssl rand -hex 32``), CORS limited to the frontend's HTTPS origin;
-- Grafana's ``admin``/``admin`` replaced by a named admin with a generated
-  password, sign-up and anonymous access off, secure cookies, no phone-home;
-- no port is published: not 8000, 3000, 6379, 5432, nor the guide's
-  Prometheus 9090 and Grafana 3001. Only the TLS proxy's 443 (and 80, which
-  only redirects) is reachable, as ``stenosis.<domain>`` (frontend, whose own
-  nginx forwards ``/api`` to the backend as the guide's nginx does),
-  ``stenosis-api.<domain>`` (API and ``/docs``) and
-  ``stenosis-grafana.<domain>``; Prometheus has no route at all;
-- the guide lists "Authentication implemented" as an open checklist item, so
-  the proxy demands credentials in front of the frontend and the API until
-  ``appAuthentication`` says the application logs users in itself;
-- uvicorn without ``--reload``, with several workers and proxy headers;
-  Celery logs to stdout (rotated by Docker) rather than an unrotated
-  ``--logfile``; ``--prefetch-multiplier=1`` so a long inference does not
-  hold queued cases hostage;
-- the guide's GPU example ``--concurrency=2 --pool=solo`` contradicts itself
-  (solo runs one task); the default is the prefork pool with ``concurrency``
-  processes per GPU, and ``workerPool: solo`` remains for models that
-  initialise CUDA at import;
-- ``gpu: false`` switches the worker to the guide's CPU settings together:
-  no GPU request, ``DEVICE=cpu``, mixed precision off, one process per core;
-- large uploads spool to the data volume (``TMPDIR``) instead of a 256 MB
-  in-memory ``/tmp``, and the frontend streams them to the backend unbuffered.
+What runs, the guide it follows, what it changes from the guide and why: ``docs/systems/stenosis-detection.md``.
 """
 
 from __future__ import annotations
@@ -93,7 +52,10 @@ class Settings(SystemSettings):
         2, ge=1, le=8, description="Celery processes per GPU (the guide: 1-2 per GPU)."
     )
     worker_concurrency_cpu: int | None = Field(
-        None, ge=1, le=64, description="Celery processes without a GPU; None: one per core of the worker size (4/8/16)."
+        None,
+        ge=1,
+        le=64,
+        description="Celery processes without a GPU; unset: one per core of the worker size (4/8/16).",
     )
     worker_pool: Literal["prefork", "solo", "threads"] = Field(
         "prefork", description="Celery pool; 'solo' runs one task at a time (for models that initialise CUDA early)."
@@ -106,8 +68,14 @@ class Settings(SystemSettings):
         False, description="True once the application logs users in itself; then the proxy stops asking."
     )
     monitoring: bool = Field(True, description="Prometheus and Grafana (the guide's docker-compose.monitoring.yml).")
-    grafana_admin_user: str = Field("stenosis-admin", pattern=r"^[a-z][a-z0-9_.-]{2,31}$")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+    grafana_admin_user: str = Field(
+        "stenosis-admin",
+        pattern=r"^[a-z][a-z0-9_.-]{2,31}$",
+        description="Grafana admin login (a named admin, not the guide's admin/admin).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="LOG_LEVEL of the backend and worker (uvicorn and Celery log levels)."
+    )
 
 
 def frontend_nginx_conf() -> str:
@@ -224,14 +192,31 @@ def build(ctx: SystemContext) -> SystemSpec:
         VolumeSpec(name="logs", mount_path="/app/logs", size_gb=10),
     )
     uvicorn = (
-        "uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", str(BACKEND_PORT), "--workers", str(s.api_workers),
+        "uvicorn",
+        "app.main:app",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(BACKEND_PORT),
+        "--workers",
+        str(s.api_workers),
         # Only the proxy and this system's containers reach the port; trust their X-Forwarded-For.
-        "--proxy-headers", "--forwarded-allow-ips", "*", "--log-level", s.log_level.lower(),
-    )  # fmt: skip
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        "*",
+        "--log-level",
+        s.log_level.lower(),
+    )
     celery = (
-        "celery", "-A", TASKS_APP, "worker", f"--loglevel={s.log_level}", f"--concurrency={concurrency}",
-        f"--pool={s.worker_pool}", "--prefetch-multiplier=1",
-    )  # fmt: skip
+        "celery",
+        "-A",
+        TASKS_APP,
+        "worker",
+        f"--loglevel={s.log_level}",
+        f"--concurrency={concurrency}",
+        f"--pool={s.worker_pool}",
+        "--prefetch-multiplier=1",
+    )
     backend = ServiceSpec(
         name="backend",
         image=ctx.image("backend"),
@@ -298,14 +283,22 @@ def build(ctx: SystemContext) -> SystemSpec:
     api_auth: Literal["app", "basic"] = "app" if s.app_authentication else "basic"
     routes = [
         RouteSpec(
-            name="web", host="stenosis", service="frontend", auth=api_auth,
-            max_body_mb=UPLOAD_LIMIT_MB, timeout_s=INFERENCE_TIMEOUT_S,
+            name="web",
+            host="stenosis",
+            service="frontend",
+            auth=api_auth,
+            max_body_mb=UPLOAD_LIMIT_MB,
+            timeout_s=INFERENCE_TIMEOUT_S,
         ),
         RouteSpec(
-            name="api", host="stenosis-api", service="backend", auth=api_auth,
-            max_body_mb=UPLOAD_LIMIT_MB, timeout_s=INFERENCE_TIMEOUT_S,
+            name="api",
+            host="stenosis-api",
+            service="backend",
+            auth=api_auth,
+            max_body_mb=UPLOAD_LIMIT_MB,
+            timeout_s=INFERENCE_TIMEOUT_S,
         ),
-    ]  # fmt: skip
+    ]
     secrets = [SECRETS[0]]
     if s.monitoring:
         services += _monitoring(ctx, s)

@@ -1,43 +1,6 @@
 """Therapy Compliance Analyzer: the multi-user API server (gunicorn + uvicorn workers), PostgreSQL and a Redis cache.
 
-Faithful to the Therapy Compliance Analyzer deployment and operations guide
-(``shared/seeds/004_*.txt``), "Multi-User Network Deployment": gunicorn with
-4 ``uvicorn.workers.UvicornWorker`` workers on 8001, ``--timeout 300
---keep-alive 2``; the production ``.env`` (HS256 tokens for 480 minutes,
-``MAX_WORKERS=8``, ``CACHE_SIZE_GB=4``, ``MODEL_CACHE_SIZE=2048``, background
-tasks, rate limiting, audit logging, strict PHI scrubbing); the production
-``config.yaml`` pool (``pool_size 20``, ``max_overflow 40``, ``pool_timeout
-60``, ``pool_recycle 3600``, ``echo false``), performance, security and
-monitoring switches; the ``/health``, ``/health/detailed``,
-``/health/ai-models``, ``/health/database`` and ``/health/performance``
-endpoints; the Redis caching layer; the alerting thresholds; daily backups;
-and horizontal scaling behind a load balancer (``replicas``). Its weak
-choices are replaced:
-
-- PostgreSQL instead of the desktop deployment's SQLite file, with
-  ``max_connections`` sized so the guide's pool (20 + 40 per process) fits
-  every gunicorn worker of ``maxReplicas`` replicas;
-- the API image is the team's own, pinned, from stack config;
-- ``SECRET_KEY`` generated (64 characters, more than the guide's 256 bits),
-  never the placeholder ``super-secure-production-key``;
-- ``ENVIRONMENT=production`` on every stack, so the application refuses
-  insecure fallbacks even in dev;
-- clients reach ``https://therapy-compliance.<domain>`` through the TLS
-  proxy, not ``http://server-ip:8001``; the clients' direct
-  ``postgresql://...@server:5432`` connection is not offered: no port
-  (8001, 5432, 6379) is published, PostgreSQL and Redis live on an internal
-  network, and every database access goes through the audited API;
-- the proxy forwards client addresses and gunicorn trusts them
-  (``--forwarded-allow-ips``), so per-client rate limiting does not see every
-  user as the proxy; the application authenticates users itself (JWT), so the
-  proxy does not demand basic authentication;
-- audit logging, rate limiting and strict PHI scrubbing are not settings: a
-  HIPAA control is not a tuning knob;
-- Redis is a cache only: authenticated, ``allkeys-lru`` eviction within its
-  memory limit and no persistence (nothing in it is a record);
-- no outbound internet: the image must carry its AI models (the guide's
-  "local AI processing"); downloaded models are cached on a volume;
-- access logs on stdout and audit logs on a persistent volume.
+What runs, the guide it follows, what it changes from the guide and why: ``docs/systems/therapy-compliance.md``.
 """
 
 from __future__ import annotations
@@ -95,7 +58,9 @@ class Settings(SystemSettings):
     background_tasks: bool = Field(True, description="BACKGROUND_TASKS_ENABLED (maintenance, purges).")
     model_optimization: bool = Field(True, description="config.yaml performance.model_optimization.")
     max_upload_mb: int = Field(50, ge=1, le=1024, description="Largest document the proxy accepts.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="LOG_LEVEL of the API and gunicorn's --log-level."
+    )
 
 
 def build(ctx: SystemContext) -> SystemSpec:
@@ -148,11 +113,26 @@ def build(ctx: SystemContext) -> SystemSpec:
         "TRANSFORMERS_OFFLINE": "1",
     }
     gunicorn = (
-        "gunicorn", "src.api.main:app", "--workers", str(s.workers), "--worker-class", "uvicorn.workers.UvicornWorker",
-        "--bind", f"0.0.0.0:{API_PORT}", "--timeout", str(s.worker_timeout_s), "--keep-alive", str(s.keep_alive_s),
+        "gunicorn",
+        "src.api.main:app",
+        "--workers",
+        str(s.workers),
+        "--worker-class",
+        "uvicorn.workers.UvicornWorker",
+        "--bind",
+        f"0.0.0.0:{API_PORT}",
+        "--timeout",
+        str(s.worker_timeout_s),
+        "--keep-alive",
+        str(s.keep_alive_s),
         # Only the proxy and this system's containers reach the port; trust their X-Forwarded-For.
-        "--forwarded-allow-ips", "*", "--access-logfile", "-", "--log-level", s.log_level.lower(),
-    )  # fmt: skip
+        "--forwarded-allow-ips",
+        "*",
+        "--access-logfile",
+        "-",
+        "--log-level",
+        s.log_level.lower(),
+    )
     api = ServiceSpec(
         name="api",
         image=ctx.image("api"),
