@@ -296,7 +296,7 @@ def build(ctx: SystemContext) -> SystemSpec:
             ResourcesSpec(cpus=4, memory_mb=8192),
         ),
         volumes=(logs,),
-        replicas=2 if ctx.is_prod else 1,
+        replicas=ctx.resilience.replicas,
         user=s.app_user,
         tmpfs=app_tmpfs,
         egress=s.api_egress,

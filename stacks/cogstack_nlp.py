@@ -99,8 +99,8 @@ http {{
     fastcgi_temp_path /tmp/fastcgi_temp;
     uwsgi_temp_path /tmp/uwsgi_temp;
     scgi_temp_path /tmp/scgi_temp;
-    # Docker's embedded DNS, so upstreams are resolved per request and may start after nginx.
-    resolver 127.0.0.11 valid=10s ipv6=off;
+    # The runtime's resolver of service names, so upstreams are resolved per request and may start after nginx.
+    resolver ${{dns}} valid=10s ipv6=off;
 
     server {{
         listen {TRAINER_NGINX_PORT};
@@ -222,7 +222,7 @@ def build(ctx: SystemContext) -> SystemSpec:
         gpu=gpu,
         # Writable: MedCAT unpacks the pack beside the zip (upstream's compose mounts the models :rw).
         volumes=(VolumeSpec(name="models", mount_path=MODELS_DIR, size_gb=50),),
-        replicas=2 if ctx.is_prod else 1,
+        replicas=ctx.resilience.replicas,
     )
     trainer_env = {
         # core/settings.py@v2.11.2: realm; "prod" refuses to start without SECRET_KEY (envs/env-prod)

@@ -163,7 +163,11 @@ ResilienceConfig = create_model(  # type: ignore[call-overload]
 class AuthConfig(_Model):
     """The credentials the proxy demands in front of services without authentication of their own."""
 
-    username: str = Field("clinician", pattern=r"^[a-z][a-z0-9_.-]{2,31}$")
+    username: str = Field(
+        "clinician",
+        pattern=r"^[a-z][a-z0-9_.-]{2,31}$",
+        description="User name of the generated basic-auth credentials (one password per system, in the outputs).",
+    )
 
 
 class Waiver(_Model):
@@ -230,7 +234,7 @@ class HostGpuConfig(_Model):
     """GPUs installed on the single Docker host (cloud onprem)."""
 
     model: str = Field(description="GPU model, e.g. t4, a10g, l4, a100.")
-    count: int = Field(1, ge=1, le=16)
+    count: int = Field(1, ge=1, le=16, description="GPUs installed (services asking for more are refused).")
 
 
 class StackConfig(_Model):
@@ -242,18 +246,26 @@ class StackConfig(_Model):
     runtime: Runtime = Field("docker", description="What runs the containers.")
     systems: list[str] = Field(min_length=1, description="Clinical systems to deploy.")
     domain: str = Field(description="DNS domain; routes become <host>.<domain>.")
-    sizing: Literal["small", "medium", "large"] = Field("small")
-    network: NetworkConfig = Field(default_factory=NetworkConfig)
-    tls: TlsConfig = Field(default_factory=TlsConfig)
+    sizing: Literal["small", "medium", "large"] = Field(
+        "small", description="Size class of services and managed databases/caches (instance classes on clouds)."
+    )
+    network: NetworkConfig = Field(
+        default_factory=NetworkConfig, description="Private address space; each system's subnets come from its slot."
+    )
+    tls: TlsConfig = Field(default_factory=TlsConfig, description="Where the entry point's certificate comes from.")
     listen: ProxyListenConfig = Field(
         default_factory=ProxyListenConfig, description="The proxy's host address and ports."
     )
-    auth: AuthConfig = Field(default_factory=AuthConfig)
+    auth: AuthConfig = Field(
+        default_factory=AuthConfig, description="Basic auth in front of services that have no login of their own."
+    )
     resilience: ResilienceConfig = Field(
         default_factory=ResilienceConfig,
         description="Resilience profile and overrides (multi-AZ, backups, protect ...).",
     )
-    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    policy: PolicyConfig = Field(
+        default_factory=PolicyConfig, description="Policy enforcement, per-rule overrides and signed waivers."
+    )
     tags: dict[str, str] = Field(description="Labels on every resource; owner and dataClassification required.")
     overrides: dict[str, SystemOverride] = Field(default_factory=dict, description="Per-system overrides.")
     host_gpus: HostGpuConfig | None = Field(None, description="GPUs on the Docker host (onprem); none by default.")

@@ -82,12 +82,8 @@ class SystemContext:
     settings: Any
     images: dict[str, str]
     gpus: dict[str, Any]
+    # How redundant the stack is; systems scale their stateless services with ``resilience.replicas``.
     resilience: Resilience = field(default_factory=Resilience)
-
-    @property
-    def is_prod(self) -> bool:
-        """Production: more replicas, longer retention."""
-        return self.environment == "prod"
 
     def image(self, service: str, default: str | None = None) -> str:
         """The image of ``service``: the stack's override, else ``default``."""

@@ -90,8 +90,8 @@ def frontend_nginx_conf() -> str:
     gzip_types text/plain text/css application/json application/javascript text/xml application/xml;
     gzip_comp_level 6;
     client_max_body_size {UPLOAD_LIMIT_MB}m;
-    # Docker's embedded DNS, so the backend is resolved per request and may start after the frontend.
-    resolver 127.0.0.11 valid=10s ipv6=off;
+    # The runtime's resolver of service names, so the backend is resolved per request and may start later.
+    resolver ${{dns}} valid=10s ipv6=off;
 
     location = /healthz {{ access_log off; return 200 "ok"; }}
 
@@ -163,7 +163,7 @@ def build(ctx: SystemContext) -> SystemSpec:
         inference_env = {"DEVICE": "cpu", "ENABLE_MIXED_PRECISION": "False"}
     if s.worker_pool == "solo":
         concurrency = 1
-    backend_replicas = 2 if ctx.is_prod else 1
+    backend_replicas = ctx.resilience.replicas
     replicas_ceiling = max(s.max_replicas, backend_replicas)
     worker_processes = concurrency if s.worker_pool == "prefork" else 1
     # Every process opens its own pool; +1 process for init_db, +10 for maintenance sessions.

@@ -66,7 +66,9 @@ class Settings(SystemSettings):
 def build(ctx: SystemContext) -> SystemSpec:
     """The Therapy Compliance Analyzer's API, database, cache and route for one stack."""
     s: Settings = ctx.settings
-    replicas = PROD_REPLICAS if ctx.is_prod else 1
+    replicas = (
+        PROD_REPLICAS if ctx.resilience.replicas > 1 else 1
+    )  # the guide's 3 copies wherever services run redundantly
     per_process = s.pool_size + s.max_overflow
     # Every gunicorn worker opens its own pool; +20 for maintenance and the operator's sessions.
     max_connections = per_process * s.workers * max(s.max_replicas, replicas) + 20

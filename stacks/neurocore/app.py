@@ -100,7 +100,7 @@ def application_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             ResourcesSpec(cpus=8, memory_mb=8192),
         ),
         volumes=data_volumes,
-        replicas=2 if ctx.is_prod else 1,
+        replicas=ctx.resilience.replicas,
         user=APP_USER,
         egress=True,  # OpenAI and SMTP
         metrics_path=s.api_metrics_path,
@@ -136,7 +136,7 @@ def application_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             ResourcesSpec(cpus=6, memory_mb=8192),
         ),
         volumes=data_volumes,
-        replicas=2 if ctx.is_prod else 1,
+        replicas=ctx.resilience.replicas,
         user=APP_USER,
         egress=True,  # OpenAI
         depends_on=("migrate",),
