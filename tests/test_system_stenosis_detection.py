@@ -335,7 +335,10 @@ def test_planned_proxy_enforces_the_upload_limit_and_timeouts(gpu_plan: Plan) ->
 
 def test_planned_frontend_and_monitoring_files(gpu_plan: Plan) -> None:
     frontend = container(gpu_plan, f"{SYSTEM}-frontend")
-    assert upload(frontend, "/etc/nginx/conf.d/default.conf") == frontend_nginx_conf()
+    # The planned file is the module's, with the Docker runtime's resolver in place of ${dns}.
+    assert "resolver ${dns} valid=10s" in frontend_nginx_conf()
+    planned = frontend_nginx_conf().replace("${dns}", "127.0.0.11")
+    assert upload(frontend, "/etc/nginx/conf.d/default.conf") == planned
     assert frontend.inputs["user"] == "101:101"
     grafana = container(gpu_plan, f"{SYSTEM}-grafana")
     assert len(env_of(grafana)["GF_SECURITY_ADMIN_PASSWORD"]) == 32
