@@ -218,6 +218,9 @@ RESOURCES: dict[str, ResourceProfile] = {
         price=elasticache,
         outputs=lambda n, i: {"primaryEndpointAddress": f"master.{n}.abcdef.cache.amazonaws.com"},
     ),
+    "aws:elasticache/parameterGroup:ParameterGroup": ResourceProfile(
+        kind="supporting", create_seconds=DEFAULT_SECONDS, price=NO_CHARGE, outputs=no_outputs
+    ),
     "aws:elasticache/subnetGroup:SubnetGroup": ResourceProfile(
         kind="supporting", create_seconds=DEFAULT_SECONDS, price=NO_CHARGE, outputs=no_outputs
     ),
