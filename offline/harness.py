@@ -65,6 +65,7 @@ class ProgramRun:
     exports: dict[str, Any]
     config: dict[str, Any]
     secret_keys: set[str]
+    invoked: list[str] = field(default_factory=list)  # the invoke tokens the program called
 
 
 def load_stack_file(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], set[str]]:
@@ -131,6 +132,7 @@ class PlatformMocks(Mocks):
     ) -> None:
         self.invokes = dict(invokes or {})
         self.preview = preview
+        self.invoked: list[str] = []  # every invoke token called, first call first
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if self.preview:  # as in `pulumi preview`: nothing the provider computes is known yet
@@ -140,6 +142,8 @@ class PlatformMocks(Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token not in self.invoked:
+            self.invoked.append(args.token)
         handler = self.invokes.get(args.token)
         if handler is None:
             raise NotImplementedError(f"the offline plan does not answer invoke {args.token}")
@@ -246,7 +250,7 @@ def run_under_mocks(
         for record in monitor.captured:
             registered = monitor.resources.get(record.urn)
             record.outputs = dict(registered.state) if registered is not None else {}
-        return ProgramRun(stack, monitor.captured, exports, config, secret_keys)
+        return ProgramRun(stack, monitor.captured, exports, config, secret_keys, mocks.invoked)
     finally:
         asyncio.set_event_loop(None)
         loop.close()

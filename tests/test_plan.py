@@ -15,7 +15,7 @@ import yaml
 from offline.cost import estimate
 from offline.critical_path import critical_path
 from offline.harness import ROOT, Captured, ProgramRun, load_stack_file, run_program
-from offline.plan import EXIT_CONFIG, EXIT_OK, EXIT_VIOLATIONS, main, make_plan
+from offline.plan import EXIT_CONFIG, EXIT_OK, EXIT_VIOLATIONS, Plan, main, make_plan
 from offline.providers import RESOURCES
 from offline.providers.profile import ResourceProfile, no_outputs
 from offline.review import review
@@ -186,8 +186,8 @@ def test_data_stays_on_internal_networks(local_run: ProgramRun, local_with_postg
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_every_shipped_stack_plans_with_zero_mandatory_violations(stack: str) -> None:
-    plan = make_plan(stack)
+def test_every_shipped_stack_plans_with_zero_mandatory_violations(stack: str, shipped_plans: dict[str, Plan]) -> None:
+    plan = shipped_plans[stack]
     assert plan.review.mandatory == [], [v.message for v in plan.review.mandatory]
     assert plan.exit_code == EXIT_OK
 

@@ -1,7 +1,8 @@
 """The Google Cloud provider (pulumi-gcp): planned, no stack registers it yet.
 
 Only the kinds are known, for rule coverage; a stack that registers one of
-these types needs its creation time, price and mock outputs filled in here.
+these types fails the provider profile test until its creation time,
+price and mock outputs are filled in here.
 """
 
 from __future__ import annotations

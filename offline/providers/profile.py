@@ -5,6 +5,8 @@ type token -> ``ResourceProfile``, and the invokes it answers. The plan's
 consumers read nothing else: coverage reads ``kind``, the critical path
 ``create_seconds``, the cost estimate ``price`` and the mock runtime
 ``outputs`` (plus the provider's ``common_outputs``, e.g. every AWS ARN).
+``tests/test_provider_profiles.py`` fails when a type a shipped stack
+registers, or an invoke it calls, has no complete profile.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ class ResourceProfile:
     """Everything the offline plan needs about one type token. ``None`` means not profiled yet.
 
     Only ``planned`` types (ones a rule or coverage knows but no stack
-    registers yet) leave fields at ``None``.
+    registers yet) may leave fields at ``None``; the provider profile test
+    fails as soon as a stack registers a type with a field unset.
     """
 
     kind: Kind
