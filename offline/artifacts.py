@@ -18,10 +18,8 @@ from typing import Any
 import yaml
 
 from offline.harness import ProgramRun
-
-CONTAINER = "docker:index/container:Container"
-LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+from offline.providers.aws import LAUNCH_TEMPLATE, SECRET_VERSION
+from offline.providers.docker import CONTAINER
 
 
 @dataclass(frozen=True)

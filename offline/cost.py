@@ -1,25 +1,19 @@
 """Estimated monthly cost of a planned stack, from a price table in the code.
 
 No maintained cost estimator reads Pulumi programs (testing-and-ci.md 5.2),
-so each billable resource type has a pricer here: inputs -> USD per month
-with the basis shown. Types without a pricer cost nothing (containers on a
-hospital's own host, random values, certificates from a local CA).
+so each billable resource type has a price function in its provider profile
+(``offline/providers/``): inputs -> USD per month with the basis shown. Types
+profiled as ``Free`` (containers on a hospital's own host, random values,
+certificates from a local CA, settings of a priced resource) add no line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from offline.harness import Captured
-from offline.prices_aws import AWS_PRICERS
-
-HOURS_PER_MONTH = 730
-
-# type token -> (inputs -> (usd per month, basis)); clouds register theirs.
-Pricer = Callable[[Mapping[str, Any]], tuple[float, str]]
-PRICERS: dict[str, Pricer] = {**AWS_PRICERS}
+from offline.providers import pricer_for
 
 
 @dataclass(frozen=True)
@@ -52,10 +46,10 @@ class CostEstimate:
 
 
 def estimate(resources: Iterable[Captured]) -> CostEstimate:
-    """Price every custom resource that has a pricer."""
+    """Price every custom resource whose profile has a price function."""
     lines = []
     for record in resources:
-        pricer = PRICERS.get(record.type)
+        pricer = pricer_for(record.type)
         if record.custom and pricer:
             usd, basis = pricer(record.inputs)
             lines.append(CostLine(record.type, record.name, round(usd, 2), basis))

@@ -2,7 +2,8 @@
 
 A family *applies* to a resource type when the type can carry the risk the
 family controls. That depends on what the resource is, so each type token
-has a *kind* here, and each kind lists its families:
+has a *kind* (in its provider profile, ``offline/providers/``), and each
+kind lists its families here:
 
 - ``workload`` (containers, VMs, pods): it listens, runs code and holds
   environment, so TLS, firewall, hardening, secrets and audit apply.
@@ -25,9 +26,9 @@ has a *kind* here, and each kind lists its families:
   route table, a KMS alias), judged together with that resource: no family.
 
 Governance rules (tags, ownership) are stack-wide and are not counted. Only
-types with at least one applicable family are counted. A type with no kind
-here is listed as *unclassified*, so a new resource type shows up as a gap to
-classify instead of silently raising the share.
+types with at least one applicable family are counted. A type with no
+provider profile is listed as *unclassified*, so a new resource type shows
+up as a gap to classify instead of silently raising the share.
 """
 
 from __future__ import annotations
@@ -36,7 +37,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-FAMILIES_BY_KIND: dict[str, tuple[str, ...]] = {
+from offline.providers import profile_for
+from offline.providers.profile import Kind
+
+FAMILIES_BY_KIND: dict[Kind, tuple[str, ...]] = {
     "workload": ("tls", "firewall", "hardening", "secrets", "audit"),
     "image": ("hardening",),
     "storage": ("encryption", "data-protection"),
@@ -56,92 +60,6 @@ FAMILIES_BY_KIND: dict[str, tuple[str, ...]] = {
     "log": ("encryption", "data-protection"),
     "identity": ("hardening",),
     "supporting": (),
-}
-
-# Engine type tokens of what the platform registers today and of the cloud targets it plans for.
-KIND_BY_TYPE: dict[str, str] = {
-    "docker:index/container:Container": "workload",
-    "docker:index/remoteImage:RemoteImage": "image",
-    "docker:index/image:Image": "image",
-    "docker:index/volume:Volume": "storage",
-    "docker:index/network:Network": "network",
-    "random:index/randomPassword:RandomPassword": "secret",
-    "random:index/randomBytes:RandomBytes": "secret",
-    "tls:index/privateKey:PrivateKey": "secret",
-    "tls:index/selfSignedCert:SelfSignedCert": "certificate",
-    "tls:index/locallySignedCert:LocallySignedCert": "certificate",
-    "tls:index/certRequest:CertRequest": "certificate",
-    "aws:ec2/instance:Instance": "vm",
-    "aws:ec2/launchTemplate:LaunchTemplate": "vm",
-    "aws:ebs/volume:Volume": "storage",
-    "aws:rds/instance:Instance": "database",
-    "aws:rds/cluster:Cluster": "database",
-    "aws:elasticache/replicationGroup:ReplicationGroup": "cache",
-    "aws:s3/bucket:Bucket": "bucket",
-    "aws:s3/bucketV2:BucketV2": "bucket",
-    "aws:ec2/vpc:Vpc": "vpc",
-    "aws:ec2/subnet:Subnet": "network",
-    "aws:ec2/securityGroup:SecurityGroup": "firewall",
-    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "firewall",
-    "aws:ec2/securityGroupRule:SecurityGroupRule": "firewall",
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "firewall",
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "firewall",
-    "aws:wafv2/webAcl:WebAcl": "firewall",
-    "aws:lb/loadBalancer:LoadBalancer": "load-balancer",
-    "aws:lb/listener:Listener": "listener",
-    "aws:acm/certificate:Certificate": "certificate",
-    "aws:kms/key:Key": "key",
-    "aws:secretsmanager/secret:Secret": "secret",
-    "aws:cloudwatch/logGroup:LogGroup": "log",
-    "aws:iam/role:Role": "identity",
-    "aws:iam/rolePolicy:RolePolicy": "identity",
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "identity",
-    **dict.fromkeys(
-        (
-            "aws:acm/certificateValidation:CertificateValidation",
-            "aws:autoscaling/group:Group",
-            "aws:ec2/eip:Eip",
-            "aws:ec2/flowLog:FlowLog",
-            "aws:ec2/internetGateway:InternetGateway",
-            "aws:ec2/natGateway:NatGateway",
-            "aws:ec2/routeTable:RouteTable",
-            "aws:ec2/routeTableAssociation:RouteTableAssociation",
-            "aws:ec2/vpcEndpoint:VpcEndpoint",
-            "aws:iam/instanceProfile:InstanceProfile",
-            "aws:kms/alias:Alias",
-            "aws:lb/listenerRule:ListenerRule",
-            "aws:lb/targetGroup:TargetGroup",
-            "aws:rds/parameterGroup:ParameterGroup",
-            "aws:rds/subnetGroup:SubnetGroup",
-            "aws:elasticache/subnetGroup:SubnetGroup",
-            "aws:route53/record:Record",
-            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-            "aws:s3/bucketLogging:BucketLogging",
-            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-            "aws:s3/bucketPolicy:BucketPolicy",
-            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-            "aws:s3/bucketVersioning:BucketVersioning",
-            "aws:secretsmanager/secretVersion:SecretVersion",
-            "aws:wafv2/webAclAssociation:WebAclAssociation",
-        ),
-        "supporting",
-    ),
-    "gcp:compute/instance:Instance": "workload",
-    "gcp:compute/disk:Disk": "storage",
-    "gcp:sql/databaseInstance:DatabaseInstance": "database",
-    "gcp:redis/instance:Instance": "cache",
-    "gcp:storage/bucket:Bucket": "bucket",
-    "gcp:compute/firewall:Firewall": "firewall",
-    "gcp:compute/targetHttpsProxy:TargetHttpsProxy": "load-balancer",
-    "gcp:kms/cryptoKey:CryptoKey": "key",
-    "gcp:secretmanager/secret:Secret": "secret",
-    "kubernetes:apps/v1:Deployment": "workload",
-    "kubernetes:apps/v1:StatefulSet": "workload",
-    "kubernetes:core/v1:PersistentVolumeClaim": "storage",
-    "kubernetes:core/v1:Secret": "secret",
-    "kubernetes:networking.k8s.io/v1:Ingress": "ingress",
-    "kubernetes:networking.k8s.io/v1:NetworkPolicy": "firewall",
 }
 
 
@@ -219,7 +137,8 @@ def coverage(resource_types: Iterable[str], rules: Iterable[FamilyRule]) -> Cove
     rules = list(rules)
     rows = []
     for rtype in sorted(set(resource_types)):
-        kind = KIND_BY_TYPE.get(rtype)
+        profile = profile_for(rtype)
+        kind = profile.kind if profile else None
         applicable = FAMILIES_BY_KIND.get(kind, ()) if kind else ()
         covered = tuple(f for f in applicable if any(r.family == f and rtype in r.resource_types for r in rules))
         rows.append(TypeCoverage(rtype, kind, applicable, covered))

@@ -1,9 +1,11 @@
 """Estimated deployment critical path: the longest chain of creations in the dependency graph.
 
-Durations are typical creation times per resource type (Terraform apply
-logs for cloud resources, testing-and-ci.md 5.3; measured ``docker``
-operations for containers). The engine creates independent resources in
-parallel, so the stack takes about as long as its longest chain.
+Durations are typical creation times per resource type, from each type's
+provider profile (``offline/providers/``: Terraform apply logs for cloud
+resources, testing-and-ci.md 5.3; measured ``docker`` operations for
+containers); a type without one takes ``DEFAULT_SECONDS``. The engine
+creates independent resources in parallel, so the stack takes about as long
+as its longest chain.
 """
 
 from __future__ import annotations
@@ -13,48 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from offline.harness import Captured
-
-# Seconds to create one resource of the type; unknown custom types take DEFAULT_SECONDS.
-CREATE_SECONDS: dict[str, float] = {
-    "docker:index/remoteImage:RemoteImage": 90.0,  # multi-GB ML images over a hospital link
-    "docker:index/container:Container": 15.0,
-    "docker:index/network:Network": 1.0,
-    "docker:index/volume:Volume": 1.0,
-    "random:index/randomPassword:RandomPassword": 0.1,
-    "random:index/randomBytes:RandomBytes": 0.1,
-    "tls:index/privateKey:PrivateKey": 0.2,
-    "tls:index/selfSignedCert:SelfSignedCert": 0.2,
-    "tls:index/certRequest:CertRequest": 0.1,
-    "tls:index/locallySignedCert:LocallySignedCert": 0.2,
-    # AWS: creation times seen in Terraform apply logs (testing-and-ci.md 5.3) and AWS documentation.
-    "aws:ec2/vpc:Vpc": 3.0,
-    "aws:ec2/subnet:Subnet": 5.0,
-    "aws:ec2/internetGateway:InternetGateway": 3.0,
-    "aws:ec2/eip:Eip": 2.0,
-    "aws:ec2/natGateway:NatGateway": 100.0,
-    "aws:ec2/routeTable:RouteTable": 3.0,
-    "aws:ec2/routeTableAssociation:RouteTableAssociation": 1.0,
-    "aws:ec2/securityGroup:SecurityGroup": 3.0,
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 1.0,
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 1.0,
-    "aws:ec2/vpcEndpoint:VpcEndpoint": 10.0,
-    "aws:ec2/flowLog:FlowLog": 5.0,
-    "aws:cloudwatch/logGroup:LogGroup": 2.0,
-    "aws:iam/role:Role": 3.0,
-    "aws:iam/rolePolicy:RolePolicy": 2.0,
-    "aws:iam/instanceProfile:InstanceProfile": 8.0,
-    "aws:kms/key:Key": 5.0,
-    "aws:rds/instance:Instance": 240.0,
-    "aws:rds/parameterGroup:ParameterGroup": 5.0,
-    "aws:elasticache/replicationGroup:ReplicationGroup": 420.0,
-    "aws:lb/loadBalancer:LoadBalancer": 150.0,
-    "aws:acm/certificateValidation:CertificateValidation": 300.0,
-    "aws:route53/record:Record": 45.0,
-    "aws:wafv2/webAclAssociation:WebAclAssociation": 30.0,
-    "aws:autoscaling/group:Group": 420.0,  # GPU VM boot, image pulls and ELB health checks
-    "aws:s3/bucket:Bucket": 3.0,
-}
-DEFAULT_SECONDS = 5.0
+from offline.providers import profile_for
+from offline.providers.profile import DEFAULT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -66,8 +28,19 @@ class CriticalPath:
 
 
 def critical_path(resources: Iterable[Captured], durations: dict[str, float] | None = None) -> CriticalPath:
-    """Longest path through the custom resources, following dependencies through components."""
-    table = {**CREATE_SECONDS, **(durations or {})}
+    """Longest path through the custom resources, following dependencies through components.
+
+    ``durations`` (type token -> seconds) overrides the profiles' creation times.
+    """
+    overrides = durations or {}
+
+    def seconds(type_token: str) -> float:
+        if type_token in overrides:
+            return overrides[type_token]
+        profile = profile_for(type_token)
+        measured = profile.create_seconds if profile else None
+        return DEFAULT_SECONDS if measured is None else measured
+
     records = list(resources)
     by_urn = {r.urn: r for r in records}
     children: dict[str, list[str]] = {}
@@ -89,7 +62,7 @@ def critical_path(resources: Iterable[Captured], durations: dict[str, float] | N
 
     @cache
     def finish(urn: str) -> tuple[float, tuple[str, ...]]:
-        own = table.get(by_urn[urn].type, DEFAULT_SECONDS)
+        own = seconds(by_urn[urn].type)
         best: tuple[float, tuple[str, ...]] = (0.0, ())
         for d in deps[urn]:
             candidate = finish(d)
@@ -102,5 +75,5 @@ def critical_path(resources: Iterable[Captured], durations: dict[str, float] | N
     total, chain = max((finish(u) for u in deps), key=lambda t: t[0])
     return CriticalPath(
         round(total, 1),
-        [(by_urn[u].type, by_urn[u].name, table.get(by_urn[u].type, DEFAULT_SECONDS)) for u in chain],
+        [(by_urn[u].type, by_urn[u].name, seconds(by_urn[u].type)) for u in chain],
     )

@@ -9,9 +9,7 @@ the engine would receive it, and answers with plausible outputs so that
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime
-import hashlib
 import json
 import logging
 import runpy
@@ -27,6 +25,8 @@ from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 from pulumi_policy.deserialize import deserialize_properties as policy_deserialize
+
+from offline.providers import INVOKES, outputs_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "clinical-platform"
@@ -65,6 +65,7 @@ class ProgramRun:
     exports: dict[str, Any]
     config: dict[str, Any]
     secret_keys: set[str]
+    invoked: list[str] = field(default_factory=list)  # the invoke tokens the program called
 
 
 def load_stack_file(stack: str, root: Path = ROOT) -> tuple[dict[str, Any], set[str]]:
@@ -123,49 +124,6 @@ def go_time(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _fake_pem(kind: str, seed: str) -> str:
-    body = base64.b64encode(hashlib.sha512(seed.encode()).digest() * 3).decode()
-    return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----\n"
-
-
-def _digest(seed: str, n: int = 32) -> str:
-    return hashlib.sha256(seed.encode()).hexdigest()[:n]
-
-
-# Outputs the providers compute, keyed by type token: enough for every apply in the program.
-OUTPUT_FAKES: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
-    "random:index/randomPassword:RandomPassword": lambda n, i: {
-        "result": _digest(n, int(i.get("length", 32))), "bcryptHash": "$2a$10$" + _digest(n, 53)},
-    "random:index/randomBytes:RandomBytes": lambda n, i: {
-        "base64": base64.b64encode(hashlib.sha256(n.encode()).digest()).decode(), "hex": _digest(n, 64)},
-    "tls:index/privateKey:PrivateKey": lambda n, i: {
-        "privateKeyPem": _fake_pem("PRIVATE KEY", n), "publicKeyPem": _fake_pem("PUBLIC KEY", n)},
-    "tls:index/selfSignedCert:SelfSignedCert": lambda n, i: {"certPem": _fake_pem("CERTIFICATE", n)},
-    "tls:index/certRequest:CertRequest": lambda n, i: {"certRequestPem": _fake_pem("CERTIFICATE REQUEST", n)},
-    "tls:index/locallySignedCert:LocallySignedCert": lambda n, i: {"certPem": _fake_pem("CERTIFICATE", n)},
-    "docker:index/remoteImage:RemoteImage": lambda n, i: {
-        "imageId": "sha256:" + _digest(str(i.get("name")), 64), "repoDigest": f"{i.get('name')}@sha256:{_digest(n, 64)}"},
-    "aws:rds/instance:Instance": lambda n, i: {"address": f"{n}.abcdefgh.rds.amazonaws.com", "endpoint": f"{n}.abcdefgh.rds.amazonaws.com:5432"},
-    "aws:elasticache/replicationGroup:ReplicationGroup": lambda n, i: {"primaryEndpointAddress": f"master.{n}.abcdef.cache.amazonaws.com"},
-    "aws:lb/loadBalancer:LoadBalancer": lambda n, i: {"dnsName": f"{n}-123456.elb.amazonaws.com", "zoneId": "Z35SXDOTRQ7X7K"},
-    "aws:s3/bucket:Bucket": lambda n, i: {"bucket": f"{i.get('bucketPrefix', n + '-')}20261122000000000000000001"},
-    "aws:acm/certificate:Certificate": lambda n, i: {"domainValidationOptions": [{
-        "domainName": i.get("domainName"), "resourceRecordName": f"_x1.{i.get('domainName')}.",
-        "resourceRecordType": "CNAME", "resourceRecordValue": "_y1.acm-validations.aws."}]},
-    "aws:route53/record:Record": lambda n, i: {"fqdn": str(i.get("name", n)).rstrip(".")},
-    "aws:acm/certificateValidation:CertificateValidation": lambda n, i: {"certificateArn": i.get("certificateArn")},
-    "aws:kms/key:Key": lambda n, i: {"keyId": _digest(n, 8) + "-1234-5678-9abc-" + _digest(n + "k", 12)},
-}  # fmt: skip
-
-MOCK_ACCOUNT = "123456789012"
-
-
-def _aws_outputs(type_token: str, name: str) -> dict[str, Any]:
-    """Every AWS resource has an ARN; the shape follows the service."""
-    service = type_token.split(":")[1].split("/")[0]
-    return {"arn": f"arn:aws:{service}:us-east-1:{MOCK_ACCOUNT}:{name}"}
-
-
 class PlatformMocks(Mocks):
     """Answers registrations with plausible outputs and invokes with fixed, realistic data."""
 
@@ -174,19 +132,18 @@ class PlatformMocks(Mocks):
     ) -> None:
         self.invokes = dict(invokes or {})
         self.preview = preview
+        self.invoked: list[str] = []  # every invoke token called, first call first
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if self.preview:  # as in `pulumi preview`: nothing the provider computes is known yet
             return None, dict(args.inputs)
-        fake = OUTPUT_FAKES.get(args.typ)
-        state = {**args.inputs}
-        if args.typ.startswith("aws:"):
-            state.update(_aws_outputs(args.typ, args.name))
-        state.update(fake(args.name, args.inputs) if fake else {})
+        state = {**args.inputs, **outputs_for(args.typ, args.name, args.inputs)}
         state.setdefault("name", args.name)
         return f"{args.name}-id", state
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token not in self.invoked:
+            self.invoked.append(args.token)
         handler = self.invokes.get(args.token)
         if handler is None:
             raise NotImplementedError(f"the offline plan does not answer invoke {args.token}")
@@ -243,8 +200,12 @@ def run_program(
         secret_keys = file_secrets if secret_keys is None else secret_keys
     return run_under_mocks(
         lambda: runpy.run_path(str(program), run_name="__main__"),
-        stack=stack, config=config, secret_keys=secret_keys or set(), invokes=invokes, preview=preview,
-    )  # fmt: skip
+        stack=stack,
+        config=config,
+        secret_keys=secret_keys or set(),
+        invokes=invokes,
+        preview=preview,
+    )
 
 
 def run_under_mocks(
@@ -267,12 +228,16 @@ def run_under_mocks(
     try:
         settings.ROOT.set(None)  # a fresh root stack per run (the ContextVar survives set_mocks)
         runtime_config.set_all_config(config, sorted(secret_keys))
-        mocks = PlatformMocks(invokes or default_invokes(), preview=preview)
+        mocks = PlatformMocks(invokes or INVOKES, preview=preview)
         monitor = RecordingMonitor(mocks)
         pulumi.runtime.set_mocks(
-            mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor,
+            mocks,
+            project=PROJECT,
+            stack=stack,
+            preview=preview,
+            monitor=monitor,
             logger=logging.getLogger("offline-plan"),
-        )  # fmt: skip
+        )
         exports: dict[str, Any] = {}
 
         def program_body() -> pulumi.Output[Any]:
@@ -285,23 +250,7 @@ def run_under_mocks(
         for record in monitor.captured:
             registered = monitor.resources.get(record.urn)
             record.outputs = dict(registered.state) if registered is not None else {}
-        return ProgramRun(stack, monitor.captured, exports, config, secret_keys)
+        return ProgramRun(stack, monitor.captured, exports, config, secret_keys, mocks.invoked)
     finally:
         asyncio.set_event_loop(None)
         loop.close()
-
-
-def default_invokes() -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
-    """Invokes the components make, answered with fixed, realistic data."""
-    return {
-        "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
-            "accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/ci", "userId": "AIDAEXAMPLE", "id": MOCK_ACCOUNT},
-        "aws:index/getPartition:getPartition": lambda a: {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"},
-        "aws:index/getRegion:getRegion": lambda a: {"name": "eu-west-2", "region": "eu-west-2", "id": "eu-west-2"},
-        "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a: {
-            "names": ["eu-west-2a", "eu-west-2b", "eu-west-2c"], "zoneIds": ["euw2-az2", "euw2-az3", "euw2-az1"], "id": "eu-west-2"},
-        "aws:ec2/getAmi:getAmi": lambda a: {
-            "id": "ami-0123456789abcdef0", "name": "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) 20261101",
-            "architecture": "x86_64", "ownerId": "898082745236"},
-        "aws:elb/getServiceAccount:getServiceAccount": lambda a: {"arn": "arn:aws:iam::652711504416:root", "id": "652711504416"},
-    }  # fmt: skip

@@ -120,7 +120,7 @@ def _coverage(report: ComplianceReport) -> list[str]:
     if cov.unclassified:
         out += [
             "",
-            f"Not counted, **unclassified** (give them a kind in offline/coverage.py): {_types(cov.unclassified)}.",
+            f"Not counted, **unclassified** (give them a profile in offline/providers/): {_types(cov.unclassified)}.",
         ]
     return out
 
@@ -157,8 +157,12 @@ def render_report(report: ComplianceReport) -> str:
     for safeguard in report.safeguards:
         checks = safeguard.checks
         fails = sum(1 for c in checks if c.verdict == "fail")
-        out += [f"### {safeguard.hipaa}", "", f"{len(safeguard.controls)} control(s), {len(checks)} check(s), "
-                f"{fails} failing.", ""]  # fmt: skip
+        out += [
+            f"### {safeguard.hipaa}",
+            "",
+            f"{len(safeguard.controls)} control(s), {len(checks)} check(s), {fails} failing.",
+            "",
+        ]
         for control in safeguard.controls:
             if control.checks:
                 out += _control(control)

@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
-from offline.harness import Captured, ProgramRun, run_program
+from offline.harness import ROOT, Captured, ProgramRun, run_program
+from offline.plan import Plan, make_plan
 from stacks.config import ConfigError, StackConfig, parse_stack_config
+
+SHIPPED_STACKS = tuple(sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml")))
 
 BASE: dict[str, Any] = {
     "environment": "dev",
@@ -73,3 +76,9 @@ def named(run: ProgramRun, name: str, custom: bool = True) -> Captured:
 def local_run() -> ProgramRun:
     """The shipped local stack, run once per session."""
     return run_program("local")
+
+
+@pytest.fixture(scope="session")
+def shipped_plans() -> dict[str, Plan]:
+    """The offline plan of every shipped stack (each ``Pulumi.<stack>.yaml``), made once per session."""
+    return {stack: make_plan(stack) for stack in SHIPPED_STACKS}

@@ -16,7 +16,7 @@ from components.clouds.aws.redis import ManagedRedis
 from components.runtimes.docker_on_vm import cloud_init
 from components.specs import GpuSpec, HealthCheckSpec, RedisSpec, ResourcesSpec, ServiceSpec
 from offline.harness import ProgramRun, run_program, run_under_mocks
-from offline.plan import EXIT_VIOLATIONS, make_plan
+from offline.plan import EXIT_VIOLATIONS, Plan, make_plan
 from offline.review import review
 from stacks.resilience import PROFILES
 from tests.conftest import named, of_type, problems, stack_config
@@ -212,12 +212,12 @@ def test_redis_and_data_bucket_components() -> None:
     assert [v.message for v in result.mandatory] == []
 
 
-def test_prod_cost_and_gpu_choice(prod: ProgramRun) -> None:
+def test_prod_cost_and_gpu_choice(prod: ProgramRun, shipped_plans: dict[str, Plan]) -> None:
     machines = prod.exports["machines"]["cogstack-nlp"]
     assert machines["instanceType"] == "g4dn.4xlarge" and machines["count"] == 2
     assert machines["gpuOnly"] == {"instanceType": "g4dn.xlarge", "usdPerHour": 0.526}
     assert machines["guidePick"] == {"instanceType": "p3.2xlarge", "usdPerHour": 3.06}
-    plan = make_plan("prod")
+    plan = shipped_plans["prod"]
     lines = {line.resource_name: line for line in plan.cost.lines}
     assert lines["cogstack-nlp-asg"].usd_per_month == pytest.approx(2 * (1.204 * 730 + 200 * 0.08), abs=0.01)
     assert lines["stenosis-detection-db-db"].basis.startswith("db.m6g.large x2")

@@ -12,7 +12,7 @@ import datetime
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,10 @@ import yaml
 
 from offline import ci_comment, ci_review_stacks, ci_sarif
 from offline.ci_comment import MARKER, cost_change, failure_lines, render_comment, resource_changes
-from offline.cost import PRICERS
 from offline.harness import ROOT
 from offline.plan import EXIT_VIOLATIONS, make_plan, to_json
 from offline.plan import main as plan_main
+from offline.providers import RESOURCES
 from tests.test_plan import write_stack
 
 CONTAINER = "docker:index/container:Container"
@@ -42,13 +42,9 @@ def local_plan() -> dict[str, Any]:
 
 
 @pytest.fixture
-def priced_containers() -> Iterator[None]:
+def priced_containers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every Docker container costs USD 10 a month while the test runs."""
-    PRICERS[CONTAINER] = lambda inputs: (10.0, "test price")
-    try:
-        yield
-    finally:
-        del PRICERS[CONTAINER]
+    monkeypatch.setitem(RESOURCES, CONTAINER, replace(RESOURCES[CONTAINER], price=lambda inputs: (10.0, "test price")))
 
 
 def test_comment_has_marker_resources_violations_waivers_and_cost(local_plan: dict[str, Any]) -> None:

@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
-from offline.cost import PRICERS, estimate
+from offline.cost import estimate
 from offline.critical_path import critical_path
 from offline.harness import ROOT, Captured, ProgramRun, load_stack_file, run_program
-from offline.plan import EXIT_CONFIG, EXIT_OK, EXIT_VIOLATIONS, main, make_plan
+from offline.plan import EXIT_CONFIG, EXIT_OK, EXIT_VIOLATIONS, Plan, main, make_plan
+from offline.providers import RESOURCES
+from offline.providers.profile import ResourceProfile, no_outputs
 from offline.review import review
 from stacks.cogstack_nlp import TRAINER_SETTINGS
 from tests.conftest import named, of_type
@@ -184,8 +186,8 @@ def test_data_stays_on_internal_networks(local_run: ProgramRun, local_with_postg
 
 
 @pytest.mark.parametrize("stack", SHIPPED)
-def test_every_shipped_stack_plans_with_zero_mandatory_violations(stack: str) -> None:
-    plan = make_plan(stack)
+def test_every_shipped_stack_plans_with_zero_mandatory_violations(stack: str, shipped_plans: dict[str, Plan]) -> None:
+    plan = shipped_plans[stack]
     assert plan.review.mandatory == [], [v.message for v in plan.review.mandatory]
     assert plan.exit_code == EXIT_OK
 
@@ -269,14 +271,14 @@ def test_critical_path_follows_dependencies_through_components() -> None:
     assert path.seconds == 120.0
 
 
-def test_cost_uses_registered_pricers() -> None:
+def test_cost_uses_the_price_of_each_provider_profile(monkeypatch: pytest.MonkeyPatch) -> None:
     records = [_rec("gpu", "test:index/gpu:Gpu"), _rec("free", "docker:index/container:Container")]
     records[0].inputs = {"hours": 730}
-    PRICERS["test:index/gpu:Gpu"] = lambda inputs: (inputs["hours"] * 0.5, "0.50/h")
-    try:
-        cost = estimate(records)
-    finally:
-        del PRICERS["test:index/gpu:Gpu"]
+    gpu = ResourceProfile(
+        kind="vm", create_seconds=60.0, price=lambda inputs: (inputs["hours"] * 0.5, "0.50/h"), outputs=no_outputs
+    )
+    monkeypatch.setitem(RESOURCES, "test:index/gpu:Gpu", gpu)
+    cost = estimate(records)  # the container's profile is Free: no line
     assert cost.total == 365.0 and cost.by_type() == {"test:index/gpu:Gpu": 365.0}
 
 

@@ -17,9 +17,9 @@ from pulumi_policy import PolicyResource as EnginePolicyResource
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from policy import ALL_POLICIES, RULE_NAMES, RULES, STACK_RULES
-from policy import aws_rules as aws_r
 from policy import docker_rules as docker_r
 from policy import secret_rules as secret_r
+from policy.aws_rules import tokens as aws_r
 
 POLICIES = {p.name: p for p in ALL_POLICIES}
 Res = tuple[str, str, dict[str, Any], list[str]]  # (type, name, props, names it depends on)

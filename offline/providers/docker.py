@@ -1,0 +1,35 @@
+"""The Docker provider (pulumi-docker): containers, images, networks and volumes on a hospital's own host.
+
+Creation times are measured ``docker`` operations; pulling an image is a
+multi-GB ML image over a hospital link.
+"""
+
+from __future__ import annotations
+
+from offline.providers.profile import Free, Provider, ResourceProfile, digest, no_outputs, planned
+
+CONTAINER = "docker:index/container:Container"
+
+ON_PREMISES = Free("runs on the hospital's own Docker host: hardware and licences are not estimated")
+
+RESOURCES: dict[str, ResourceProfile] = {
+    CONTAINER: ResourceProfile(kind="workload", create_seconds=15.0, price=ON_PREMISES, outputs=no_outputs),
+    "docker:index/remoteImage:RemoteImage": ResourceProfile(
+        kind="image",
+        create_seconds=90.0,
+        price=ON_PREMISES,
+        outputs=lambda n, i: {
+            "imageId": "sha256:" + digest(str(i.get("name")), 64),
+            "repoDigest": f"{i.get('name')}@sha256:{digest(n, 64)}",
+        },
+    ),
+    "docker:index/network:Network": ResourceProfile(
+        kind="network", create_seconds=1.0, price=ON_PREMISES, outputs=no_outputs
+    ),
+    "docker:index/volume:Volume": ResourceProfile(
+        kind="storage", create_seconds=1.0, price=ON_PREMISES, outputs=no_outputs
+    ),
+    "docker:index/image:Image": planned("image"),
+}
+
+PROVIDER = Provider(name="docker", resources=RESOURCES, invokes={})

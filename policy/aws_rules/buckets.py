@@ -1,0 +1,185 @@
+"""S3 buckets: each bucket and the configuration resources beside it (encryption, policy, versioning, logging)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from policy.aws_rules.common import dependents, tags_of, truthy
+from policy.aws_rules.tokens import BUCKET, BUCKET_LOGGING, BUCKET_PAB, BUCKET_POLICY, BUCKET_SSE, BUCKET_VERSIONING
+from policy.rule import HIPAA, CheckContext, Rule, StackResource, StackRule
+
+
+def check_bucket_policy_tls(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if not _denies_insecure_transport(props.get("policy")):
+        yield f"{ctx.name} does not deny requests without TLS (aws:SecureTransport false)"
+
+
+def _denies_insecure_transport(policy: Any) -> bool:
+    try:
+        document = json.loads(policy) if isinstance(policy, str) else policy or {}
+    except json.JSONDecodeError:
+        return False
+    statements = document.get("Statement") or []
+    statements = [statements] if isinstance(statements, dict) else statements
+    for st in statements:
+        condition = json.dumps(st.get("Condition") or {})
+        if st.get("Effect") == "Deny" and "aws:SecureTransport" in condition and "false" in condition:
+            return True
+    return False
+
+
+def check_versioning(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    status = (props.get("versioningConfiguration") or {}).get("status")
+    if status != "Enabled":
+        yield f"{ctx.name} versioning is {status or 'off'}"
+
+
+def check_public_access_block(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    off = [f for f in flags if not truthy(props.get(f))]
+    if off:
+        yield f"{ctx.name} leaves {off} off"
+
+
+S3_TLS_ONLY = Rule(
+    name="aws-s3-tls-only",
+    family="tls",
+    severity="high",
+    description="Bucket policies deny requests made without TLS.",
+    remediation="Add a Deny statement for aws:SecureTransport = false (cdk-nag S3BucketSSLRequestsOnly).",
+    hipaa=HIPAA["transmission-encryption"],
+    resource_types=(BUCKET_POLICY,),
+    check=check_bucket_policy_tls,
+    nist="NIST 800-53 SC-8",
+)
+S3_VERSIONING = Rule(
+    name="aws-s3-versioning",
+    family="data-protection",
+    severity="high",
+    description="Buckets keep object versions.",
+    remediation="Add a BucketVersioning with status Enabled (checkov CKV_AWS_21).",
+    hipaa=HIPAA["integrity"],
+    resource_types=(BUCKET_VERSIONING,),
+    check=check_versioning,
+    nist="NIST 800-53 CP-9",
+)
+S3_PUBLIC_ACCESS_BLOCK = Rule(
+    name="aws-s3-public-access-block",
+    family="firewall",
+    severity="critical",
+    description="Buckets block every form of public access.",
+    remediation="Add a BucketPublicAccessBlock with all four settings true (checkov CKV_AWS_53-56).",
+    hipaa=HIPAA["access-control"],
+    resource_types=(BUCKET_PAB,),
+    check=check_public_access_block,
+    nist="NIST 800-53 AC-3",
+)
+
+
+# --- stack-level rules ----------------------------------------------------------------------
+
+
+def _buckets(resources: list[StackResource]) -> Iterator[tuple[StackResource, bool]]:
+    """Every bucket, and whether it is a log bucket (ALB and S3 log delivery accept only SSE-S3)."""
+    for bucket in (r for r in resources if r.resource_type == BUCKET):
+        yield bucket, tags_of(bucket.props).get("role") == "access-logs"
+
+
+def check_bucket_encrypted(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    for bucket, is_log_bucket in _buckets(resources):
+        sse = dependents(resources, bucket, BUCKET_SSE)
+        if not sse:
+            yield bucket.urn, f"{bucket.name} has no server-side encryption configuration"
+        for config in sse:
+            for rule in config.props.get("rules") or []:
+                algorithm = ((rule or {}).get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")
+                if algorithm not in {"aws:kms", "aws:kms:dsse"} and not is_log_bucket:
+                    yield bucket.urn, f"{bucket.name} uses {algorithm} instead of the stack's KMS key"
+
+
+def check_bucket_tls_only(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    for bucket, _ in _buckets(resources):
+        if not any(
+            _denies_insecure_transport(p.props.get("policy")) for p in dependents(resources, bucket, BUCKET_POLICY)
+        ):
+            yield bucket.urn, f"{bucket.name} has no policy denying non-TLS requests"
+
+
+def check_bucket_private(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    for bucket, _ in _buckets(resources):
+        blocks = dependents(resources, bucket, BUCKET_PAB)
+        if not blocks:
+            yield bucket.urn, f"{bucket.name} has no public access block"
+        if str(bucket.props.get("acl") or "private") not in {"private", ""}:
+            yield bucket.urn, f"{bucket.name} has the ACL {bucket.props.get('acl')}"
+
+
+def check_bucket_versioned(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    for bucket, _ in _buckets(resources):
+        if not dependents(resources, bucket, BUCKET_VERSIONING):
+            yield bucket.urn, f"{bucket.name} has no versioning configuration"
+
+
+def check_bucket_logged(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    for bucket, is_log_bucket in _buckets(resources):
+        if not is_log_bucket and not dependents(resources, bucket, BUCKET_LOGGING):
+            yield bucket.urn, f"{bucket.name} writes no server access logs"
+
+
+S3_BUCKET_ENCRYPTED = StackRule(
+    name="aws-s3-bucket-encrypted",
+    family="encryption",
+    severity="high",
+    description="Every bucket is encrypted with the stack's KMS key (SSE-S3 only for log buckets, which ALB logs require).",
+    remediation="Use the Bucket component, which adds the encryption configuration (checkov CKV_AWS_145).",
+    hipaa=HIPAA["encryption-at-rest"],
+    resource_types=(BUCKET,),
+    check=check_bucket_encrypted,
+    nist="NIST 800-53 SC-28",
+)
+S3_BUCKET_TLS_ONLY = StackRule(
+    name="aws-s3-bucket-tls-only",
+    family="tls",
+    severity="high",
+    description="Every bucket has a policy that denies requests without TLS.",
+    remediation="Use the Bucket component, which adds the TLS-only bucket policy (cdk-nag S3BucketSSLRequestsOnly).",
+    hipaa=HIPAA["transmission-encryption"],
+    resource_types=(BUCKET,),
+    check=check_bucket_tls_only,
+    nist="NIST 800-53 SC-8",
+)
+S3_BUCKET_PRIVATE = StackRule(
+    name="aws-s3-bucket-private",
+    family="firewall",
+    severity="critical",
+    description="Every bucket has a public access block and no public ACL.",
+    remediation="Use the Bucket component, which blocks all public access (checkov CKV2_AWS_6).",
+    hipaa=HIPAA["access-control"],
+    resource_types=(BUCKET,),
+    check=check_bucket_private,
+    nist="NIST 800-53 AC-3",
+)
+S3_BUCKET_VERSIONED = StackRule(
+    name="aws-s3-bucket-versioned",
+    family="data-protection",
+    severity="high",
+    description="Every bucket keeps object versions.",
+    remediation="Use the Bucket component, which enables versioning (checkov CKV_AWS_21).",
+    hipaa=HIPAA["integrity"],
+    resource_types=(BUCKET,),
+    check=check_bucket_versioned,
+    nist="NIST 800-53 CP-9",
+)
+S3_BUCKET_LOGGED = StackRule(
+    name="aws-s3-bucket-logged",
+    family="audit",
+    severity="medium",
+    description="Every bucket except the log bucket writes server access logs.",
+    remediation="Use the Bucket component with the stack's log bucket (checkov CKV_AWS_18).",
+    hipaa=HIPAA["audit"],
+    resource_types=(BUCKET,),
+    check=check_bucket_logged,
+    nist="NIST 800-53 AU-2",
+)

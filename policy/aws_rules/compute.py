@@ -1,0 +1,122 @@
+"""VMs: launch templates, instances and their disks (encryption, metadata service, hardening, user data)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from policy.aws_rules.common import truthy
+from policy.aws_rules.tokens import EBS_VOLUME, INSTANCE, LAUNCH_TEMPLATE
+from policy.rule import HIPAA, CheckContext, Rule
+
+
+def check_ebs_encrypted(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if "encrypted" in props and not truthy(props.get("encrypted")):  # aws:ebs/volume
+        yield f"{ctx.name} is not encrypted"
+    for mapping in props.get("blockDeviceMappings") or []:
+        ebs = (mapping or {}).get("ebs")
+        if ebs is not None and not truthy(ebs.get("encrypted")):
+            yield f"{ctx.name} {mapping.get('deviceName')} is not encrypted"
+    root = props.get("rootBlockDevice")
+    if root is not None and not truthy(root.get("encrypted")):
+        yield f"{ctx.name} root volume is not encrypted"
+
+
+def check_imdsv2(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    options = props.get("metadataOptions") or {}
+    if options.get("httpEndpoint") == "disabled":
+        return
+    if options.get("httpTokens") != "required":
+        yield f"{ctx.name} allows IMDSv1 (metadataOptions.httpTokens is not 'required')"
+
+
+def check_vm_hardening(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if props.get("keyName"):
+        yield f"{ctx.name} installs the SSH key pair {props.get('keyName')}; manage VMs through SSM"
+    if not (props.get("iamInstanceProfile") or {}).get("arn") and not (props.get("iamInstanceProfile") or {}).get(
+        "name"
+    ):
+        yield f"{ctx.name} has no instance profile of its own (least-privilege role)"
+
+
+def check_vm_monitoring(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if not truthy((props.get("monitoring") or {}).get("enabled")):
+        yield f"{ctx.name} has no detailed monitoring"
+
+
+_USER_DATA_SECRETS = re.compile(
+    r"(-----BEGIN [A-Z ]*PRIVATE KEY-----|AKIA[0-9A-Z]{16}|aws_secret_access_key|"
+    r"(PASSWORD|SECRET|TOKEN|API_KEY)\s*[=:]\s*['\"]?[^\s'\"$<{]{8,})",
+    re.I,
+)
+
+
+def check_user_data_secrets(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    raw = str(props.get("userData") or "")
+    try:
+        text = base64.b64decode(raw, validate=True).decode("utf-8", "replace") if raw else ""
+    except (binascii.Error, ValueError):
+        text = raw
+    match = _USER_DATA_SECRETS.search(text)
+    if match:
+        yield f"{ctx.name} user data contains a secret ({match.group(0)[:24]}...); read it from Secrets Manager at boot"
+
+
+EBS_ENCRYPTED = Rule(
+    name="aws-ebs-encrypted",
+    family="encryption",
+    severity="critical",
+    description="VM disks (launch templates, instances, volumes) are encrypted.",
+    remediation="Set ebs.encrypted = true with the stack key (checkov CKV_AWS_8/79).",
+    hipaa=HIPAA["encryption-at-rest"],
+    resource_types=(LAUNCH_TEMPLATE, INSTANCE, EBS_VOLUME),
+    check=check_ebs_encrypted,
+    nist="NIST 800-53 SC-28",
+)
+IMDSV2_REQUIRED = Rule(
+    name="aws-imdsv2-required",
+    family="firewall",
+    severity="high",
+    description="Instance metadata requires session tokens (IMDSv2).",
+    remediation="Set metadata_options.http_tokens = 'required' (checkov CKV_AWS_79).",
+    hipaa=HIPAA["access-control"],
+    resource_types=(LAUNCH_TEMPLATE, INSTANCE),
+    check=check_imdsv2,
+    nist="NIST 800-53 AC-3",
+)
+VM_HARDENING = Rule(
+    name="aws-vm-hardening",
+    family="hardening",
+    severity="high",
+    description="VMs carry no SSH key pair and run with their own least-privilege instance profile.",
+    remediation="Remove key_name; give the launch template an instance profile with only what the system needs.",
+    hipaa=HIPAA["access-control"],
+    resource_types=(LAUNCH_TEMPLATE, INSTANCE),
+    check=check_vm_hardening,
+    nist="NIST 800-53 AC-6",
+)
+VM_MONITORING = Rule(
+    name="aws-vm-monitoring",
+    family="audit",
+    severity="low",
+    description="VMs have detailed (1-minute) monitoring.",
+    remediation="Set monitoring.enabled = true (checkov CKV_AWS_126).",
+    hipaa=HIPAA["audit"],
+    resource_types=(LAUNCH_TEMPLATE, INSTANCE),
+    check=check_vm_monitoring,
+    nist="NIST 800-53 SI-4",
+)
+USER_DATA_NO_SECRETS = Rule(
+    name="aws-user-data-no-secrets",
+    family="secrets",
+    severity="critical",
+    description="VM user data holds no secret (keys, passwords, tokens).",
+    remediation="Keep secrets in Secrets Manager and read them at boot with the instance role (checkov CKV_AWS_46).",
+    hipaa=HIPAA["encryption-at-rest"],
+    resource_types=(LAUNCH_TEMPLATE, INSTANCE),
+    check=check_user_data_secrets,
+    nist="NIST 800-53 IA-5(7)",
+)

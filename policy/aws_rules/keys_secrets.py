@@ -1,0 +1,72 @@
+"""Keys and secrets: KMS key rotation, the stack's customer-managed key in prod, Secrets Manager."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from policy.aws_rules.common import is_prod, truthy
+from policy.aws_rules.tokens import KMS_KEY, LAUNCH_TEMPLATE, LOG_GROUP, RDS, REDIS, SECRET
+from policy.rule import HIPAA, CheckContext, Rule
+
+
+def check_kms_rotation(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if str(props.get("customerMasterKeySpec") or "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT" and not truthy(
+        props.get("enableKeyRotation")
+    ):
+        yield f"{ctx.name} does not rotate its key material"
+
+
+def check_cmk_in_prod(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if not is_prod(props, ctx):
+        return
+    if "blockDeviceMappings" in props:
+        for mapping in props.get("blockDeviceMappings") or []:
+            ebs = (mapping or {}).get("ebs") or {}
+            if not ebs.get("kmsKeyId"):
+                yield f"{ctx.name} {mapping.get('deviceName')} uses the AWS-managed key, not the stack's customer-managed key"
+    elif not props.get("kmsKeyId"):
+        yield f"{ctx.name} uses the AWS-managed key, not the stack's customer-managed key"
+
+
+def check_secret_store(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if not props.get("kmsKeyId"):
+        yield f"{ctx.name} is encrypted with the AWS-managed key, not the stack key"
+    window = props.get("recoveryWindowInDays")
+    if window is not None and int(window) < 7:
+        yield f"{ctx.name} can be deleted without a recovery window"
+
+
+KMS_ROTATION = Rule(
+    name="aws-kms-rotation",
+    family="encryption",
+    severity="high",
+    description="Customer-managed symmetric keys rotate yearly.",
+    remediation="Set enable_key_rotation = true (checkov CKV_AWS_7).",
+    hipaa=HIPAA["encryption-at-rest"],
+    resource_types=(KMS_KEY,),
+    check=check_kms_rotation,
+    nist="NIST 800-53 SC-12",
+)
+CMK_IN_PROD = Rule(
+    name="aws-cmk-in-prod",
+    family="encryption",
+    severity="high",
+    description="In prod, data is encrypted with the stack's customer-managed key.",
+    remediation="Pass the stack key's ARN as kms_key_id (cdk-nag HIPAA *KMS rules).",
+    hipaa=HIPAA["encryption-at-rest"],
+    resource_types=(RDS, REDIS, SECRET, LOG_GROUP, LAUNCH_TEMPLATE),
+    check=check_cmk_in_prod,
+    nist="NIST 800-53 SC-12",
+)
+SECRET_MANAGED = Rule(
+    name="aws-secret-managed",
+    family="secrets",
+    severity="medium",
+    description="Secrets Manager secrets use the stack key and keep a recovery window.",
+    remediation="Set kms_key_id and recovery_window_in_days >= 7 (checkov CKV_AWS_149).",
+    hipaa=HIPAA["encryption-at-rest"],
+    resource_types=(SECRET,),
+    check=check_secret_store,
+    nist="NIST 800-53 SC-28",
+)
