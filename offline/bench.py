@@ -34,8 +34,11 @@ def bench_stack(stack: str, repeat: int) -> dict[str, float | int | str]:
         started = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "offline.plan", "--stack", stack, "--json"],
-            cwd=ROOT, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         wall.append(time.perf_counter() - started)
         if done.returncode not in (0, 1):
             raise SystemExit(f"plan of {stack} failed ({done.returncode}): {done.stderr.strip()}")
@@ -63,8 +66,13 @@ def review_share(stack: str, repeat: int) -> dict[str, float]:
     for _ in range(repeat):
         plan = make_plan(stack)
         started = time.perf_counter()
-        review(plan.run.resources, environment=plan.config.environment, enforcement=plan.config.enforcement,
-               overrides=plan.config.policy.overrides, waivers=plan.config.policy.waivers)  # fmt: skip
+        review(
+            plan.run.resources,
+            environment=plan.config.environment,
+            enforcement=plan.config.enforcement,
+            overrides=plan.config.policy.overrides,
+            waivers=plan.config.policy.waivers,
+        )
         reviewing.append(time.perf_counter() - started)
         program.append(plan.seconds - reviewing[-1])
     return {"program": statistics.median(program), "review": statistics.median(reviewing)}
@@ -97,15 +105,19 @@ def main(argv: list[str] | None = None) -> int:
         plan = f"{r['plan_min']:.2f} / {r['plan_median']:.2f}"
         print(f"{r['stack']:12s} {r['resources']:>9} {r['components']:>10} {process:>24s} {plan:>20s}")
     ratio = share["review"] / share["program"] if share["program"] else 0.0
-    print(f"\npolicy review of the largest stack ({largest['stack']}, {largest['resources']} resources): "
-          f"{share['review']:.3f}s on top of {share['program']:.3f}s for the rest of the plan = +{ratio:.0%} (median)")  # fmt: skip
+    print(
+        f"\npolicy review of the largest stack ({largest['stack']}, {largest['resources']} resources): "
+        f"{share['review']:.3f}s on top of {share['program']:.3f}s for the rest of the plan = +{ratio:.0%} (median)"
+    )
     if isinstance(real, str):
         print(f"\nreal engine: {real}")
     elif real:
         local = next(r for r in rows if r["stack"] == "local")
         offline = float(local["process_median"])
-        print("\nreal Pulumi CLI on local (one run, images present), next to its offline plan "
-              f"({offline:.2f}s median process):")  # fmt: skip
+        print(
+            "\nreal Pulumi CLI on local (one run, images present), next to its offline plan "
+            f"({offline:.2f}s median process):"
+        )
         for label, seconds in real.items():
             print(f"  {label:20s} {seconds:7.2f}s  = {seconds / offline:5.1f}x the offline plan")
     return 0

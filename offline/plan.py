@@ -157,11 +157,15 @@ def render_text(plan: Plan) -> str:
         need = m["needs"]
         gpu = need["gpu"]
         gpu_text = f", {gpu['count']} GPU >= {gpu['min_vram_gb']} GiB" if gpu else ""
-        out.append(f"VMs of {system}: {m['count']} x {m['instanceType']} at USD {m['usdPerHour']}/h "
-                   f"(needs {need['vcpus']:g} vCPU, {need['memoryGb']} GiB{gpu_text})")  # fmt: skip
+        out.append(
+            f"VMs of {system}: {m['count']} x {m['instanceType']} at USD {m['usdPerHour']}/h "
+            f"(needs {need['vcpus']:g} vCPU, {need['memoryGb']} GiB{gpu_text})"
+        )
         if m.get("gpuOnly"):
-            out.append(f"  the GPU alone: {m['gpuOnly']['instanceType']} at USD {m['gpuOnly']['usdPerHour']}/h; "
-                       f"the guide's pick {m['guidePick']['instanceType']} at USD {m['guidePick']['usdPerHour']}/h")  # fmt: skip
+            out.append(
+                f"  the GPU alone: {m['gpuOnly']['instanceType']} at USD {m['gpuOnly']['usdPerHour']}/h; "
+                f"the guide's pick {m['guidePick']['instanceType']} at USD {m['guidePick']['usdPerHour']}/h"
+            )
     policy = data["policy"]
     out += [
         "",

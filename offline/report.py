@@ -200,8 +200,10 @@ class ComplianceReport:
     def blocking_reasons(self) -> list[str]:
         """Why the review fails, one line each (empty when it passes)."""
         reasons = [f"{c.rule} on {c.resource_name}: {m}" for c in self.blocking for m in c.messages]
-        reasons += [f"waiver for {w.rule} on {w.resource} (approved by {w.approved_by}) expired on {w.expires}"
-                    for w in self.expired_waivers]  # fmt: skip
+        reasons += [
+            f"waiver for {w.rule} on {w.resource} (approved by {w.approved_by}) expired on {w.expires}"
+            for w in self.expired_waivers
+        ]
         if self.budget_problem:
             reasons.append(self.budget_problem)
         return reasons
@@ -314,9 +316,15 @@ def _waiver_json(w: WaiverEntry | None) -> dict[str, Any] | None:
     if w is None:
         return None
     return {
-        "rule": w.rule, "resource": w.resource, "reason": w.reason, "approvedBy": w.approved_by,
-        "expires": w.expires.isoformat(), "status": w.status, "covers": list(w.covers), "unused": w.unused,
-    }  # fmt: skip
+        "rule": w.rule,
+        "resource": w.resource,
+        "reason": w.reason,
+        "approvedBy": w.approved_by,
+        "expires": w.expires.isoformat(),
+        "status": w.status,
+        "covers": list(w.covers),
+        "unused": w.unused,
+    }
 
 
 def to_json(report: ComplianceReport) -> dict[str, Any]:

@@ -147,11 +147,18 @@ def _stack_violations(
             target = by_urn.get(urn or "")
             found.append(
                 Violation(
-                    rule=rule.name, severity=rule.severity, enforcement=levels[policy.name], family=rule.family,
-                    resource_type=target.type if target else "stack", resource_name=target.name if target else "stack",
-                    urn=urn or "", message=message, remediation=rule.remediation, hipaa=rule.hipaa,
+                    rule=rule.name,
+                    severity=rule.severity,
+                    enforcement=levels[policy.name],
+                    family=rule.family,
+                    resource_type=target.type if target else "stack",
+                    resource_name=target.name if target else "stack",
+                    urn=urn or "",
+                    message=message,
+                    remediation=rule.remediation,
+                    hipaa=rule.hipaa,
                 )
-            )  # fmt: skip
+            )
     return found
 
 
@@ -192,12 +199,19 @@ def review(
                 continue
             violations.extend(
                 Violation(
-                    rule=rule.name, severity=rule.severity, enforcement=levels[policy.name], family=rule.family,
-                    resource_type=record.type, resource_name=record.name, urn=record.urn, message=message,
-                    remediation=rule.remediation, hipaa=rule.hipaa,
+                    rule=rule.name,
+                    severity=rule.severity,
+                    enforcement=levels[policy.name],
+                    family=rule.family,
+                    resource_type=record.type,
+                    resource_name=record.name,
+                    urn=record.urn,
+                    message=message,
+                    remediation=rule.remediation,
+                    hipaa=rule.hipaa,
                 )
                 for message in found
-            )  # fmt: skip
+            )
     today = today or datetime.date.today()
     expired = [w for w in waivers if w.expires < today]
     for w in expired:
@@ -210,6 +224,9 @@ def review(
             violations[index] = replace(v, enforcement="waived", waiver=note)
     violations.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.resource_name))
     return Review(
-        violations, len(customs), len(active) + len(stack_active), not_run,
+        violations,
+        len(customs),
+        len(active) + len(stack_active),
+        not_run,
         [f"{w.rule} on {w.resource} (approved by {w.approved_by}) expired on {w.expires}" for w in expired],
-    )  # fmt: skip
+    )

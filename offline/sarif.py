@@ -94,7 +94,7 @@ def _descriptor(rule: RuleInfo, enforcement: str) -> dict[str, Any]:
             "precision": "high",
             "problem.severity": rule_level if rule_level in ("error", "warning") else "recommendation",
         },
-    }  # fmt: skip
+    }
 
 
 def _expired_descriptor() -> dict[str, Any]:
@@ -109,10 +109,15 @@ def _expired_descriptor() -> dict[str, Any]:
         },
         "helpUri": help_uri("45 CFR 164.308(a)(1)(ii)(B)"),
         "defaultConfiguration": {"enabled": True, "level": "error"},
-        "properties": {"tags": ["security", "HIPAA", "governance"], "severity": "high", "family": "governance",
-                       "security-severity": SECURITY_SEVERITY["high"], "precision": "high",
-                       "problem.severity": "error"},
-    }  # fmt: skip
+        "properties": {
+            "tags": ["security", "HIPAA", "governance"],
+            "severity": "high",
+            "family": "governance",
+            "security-severity": SECURITY_SEVERITY["high"],
+            "precision": "high",
+            "problem.severity": "error",
+        },
+    }
 
 
 class StackFileLines:
@@ -200,12 +205,18 @@ def _result(
     suppressions = []
     if check.verdict == "waived" and check.waiver is not None:
         w = check.waiver
-        suppressions.append({
-            "kind": "external", "status": "accepted",
-            "justification": f"Waived until {w.expires} by {w.approved_by}: {w.reason}",
-            "properties": {"approvedBy": w.approved_by, "expires": w.expires.isoformat(),
-                           "resourcePattern": w.resource},
-        })  # fmt: skip
+        suppressions.append(
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": f"Waived until {w.expires} by {w.approved_by}: {w.reason}",
+                "properties": {
+                    "approvedBy": w.approved_by,
+                    "expires": w.expires.isoformat(),
+                    "resourcePattern": w.resource,
+                },
+            }
+        )
     return {
         "ruleId": rule.name,
         "ruleIndex": index,
@@ -216,11 +227,15 @@ def _result(
         "partialFingerprints": {"clinicalPlatformFinding/v1": _fingerprint(rule.name, check.urn, message)},
         "suppressions": suppressions,  # empty: the result is known not to be suppressed
         "properties": {
-            "severity": rule.severity, "enforcement": control.enforcement, "blocking": check.blocking,
-            "resourceType": check.resource_type, "hipaa": rule.hipaa, "family": rule.family,
+            "severity": rule.severity,
+            "enforcement": control.enforcement,
+            "blocking": check.blocking,
+            "resourceType": check.resource_type,
+            "hipaa": rule.hipaa,
+            "family": rule.family,
             "waiverExpired": check.waiver is not None and check.waiver.status == "expired",
         },
-    }  # fmt: skip
+    }
 
 
 def to_sarif(report: ComplianceReport, stack_text: str | None = None) -> dict[str, Any]:
@@ -236,16 +251,24 @@ def to_sarif(report: ComplianceReport, stack_text: str | None = None) -> dict[st
     for index, control in enumerate(controls):
         results += _results(report, control, index, lines)
     for waiver in report.expired_waivers:
-        results.append({
-            "ruleId": EXPIRED_WAIVER_RULE, "ruleIndex": len(controls), "kind": "fail", "level": "error",
-            "message": {"text": f"The waiver of {waiver.rule} for '{waiver.resource}' (approved by "
-                                f"{waiver.approved_by}) expired on {waiver.expires}; fix the resource or renew it."},
-            "locations": [_location(report, lines.waiver(waiver) or 1)],
-            "partialFingerprints": {"clinicalPlatformFinding/v1": _fingerprint(EXPIRED_WAIVER_RULE, waiver.rule,
-                                                                               waiver.resource)},
-            "suppressions": [],
-            "properties": {"severity": "high", "enforcement": "mandatory", "blocking": True},
-        })  # fmt: skip
+        results.append(
+            {
+                "ruleId": EXPIRED_WAIVER_RULE,
+                "ruleIndex": len(controls),
+                "kind": "fail",
+                "level": "error",
+                "message": {
+                    "text": f"The waiver of {waiver.rule} for '{waiver.resource}' (approved by "
+                    f"{waiver.approved_by}) expired on {waiver.expires}; fix the resource or renew it."
+                },
+                "locations": [_location(report, lines.waiver(waiver) or 1)],
+                "partialFingerprints": {
+                    "clinicalPlatformFinding/v1": _fingerprint(EXPIRED_WAIVER_RULE, waiver.rule, waiver.resource)
+                },
+                "suppressions": [],
+                "properties": {"severity": "high", "enforcement": "mandatory", "blocking": True},
+            }
+        )
     notifications = [
         {
             "level": "warning",
@@ -266,18 +289,27 @@ def to_sarif(report: ComplianceReport, stack_text: str | None = None) -> dict[st
             }
         },
         "automationDetails": {"id": f"{TOOL_NAME}/{report.stack}/"},
-        "invocations": [{
-            "executionSuccessful": True,
-            "exitCode": report.exit_code,
-            "toolExecutionNotifications": notifications,
-        }],
-        "artifacts": [{"location": {"uri": uri, **({"uriBaseId": base} if base else {})},
-                       "roles": ["analysisTarget", "userSpecifiedConfiguration"]}],
+        "invocations": [
+            {
+                "executionSuccessful": True,
+                "exitCode": report.exit_code,
+                "toolExecutionNotifications": notifications,
+            }
+        ],
+        "artifacts": [
+            {
+                "location": {"uri": uri, **({"uriBaseId": base} if base else {})},
+                "roles": ["analysisTarget", "userSpecifiedConfiguration"],
+            }
+        ],
         "results": results,
         "columnKind": "unicodeCodePoints",
         "properties": {
-            "stack": report.stack, "environment": report.environment, "generatedOn": report.generated_on.isoformat(),
-            "stackFileSha256": report.stack_file_sha256, "exitCode": report.exit_code,
+            "stack": report.stack,
+            "environment": report.environment,
+            "generatedOn": report.generated_on.isoformat(),
+            "stackFileSha256": report.stack_file_sha256,
+            "exitCode": report.exit_code,
         },
-    }  # fmt: skip
+    }
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}

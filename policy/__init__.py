@@ -70,12 +70,15 @@ def stack_policy_for(rule: StackRule) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         resources = [
             StackResource(
-                resource_type=r.resource_type, name=r.name, urn=r.urn, props=r.props,
+                resource_type=r.resource_type,
+                name=r.name,
+                urn=r.urn,
+                props=r.props,
                 protect=bool(r.opts.protect) if r.opts else False,
                 dependencies=tuple(d.urn for d in r.dependencies or []),
             )
             for r in args.resources
-        ]  # fmt: skip
+        ]
         for urn, message in rule.check(resources):
             report_violation(message, urn)
 

@@ -182,12 +182,44 @@ def make_tls(directory: Path) -> Tls:
     )
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     steps = [
-        [openssl, "req", "-x509", *ec, "-keyout", ca_key, "-out", ca_cert, "-days", "2", "-subj", "/CN=clinical consumers test CA",
-         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        [
+            openssl,
+            "req",
+            "-x509",
+            *ec,
+            "-keyout",
+            ca_key,
+            "-out",
+            ca_cert,
+            "-days",
+            "2",
+            "-subj",
+            "/CN=clinical consumers test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
         [openssl, "req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=localhost"],
-        [openssl, "x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
-         "-days", "2", "-extfile", ext],
-    ]  # fmt: skip
+        [
+            openssl,
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca_cert,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "2",
+            "-extfile",
+            ext,
+        ],
+    ]
     ext.write_text(
         "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
         "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n"
@@ -264,10 +296,17 @@ def _docker_workloads(stack: str, run: ProgramRun) -> Iterator[Workload]:
         }
         networks = {n["name"]: tuple(n.get("aliases") or ()) for n in i.get("networksAdvanced") or []}
         yield Workload(
-            stack, str(i.get("name") or r.name), "docker container", str(i.get("image")), list(i.get("command") or []),
-            env, files, list((i.get("healthcheck") or {}).get("tests") or []), networks,
+            stack,
+            str(i.get("name") or r.name),
+            "docker container",
+            str(i.get("image")),
+            list(i.get("command") or []),
+            env,
+            files,
+            list((i.get("healthcheck") or {}).get("tests") or []),
+            networks,
             [int(g) for g in i.get("groupAdds") or []],
-        )  # fmt: skip
+        )
 
 
 def _compose_workloads(stack: str, run: ProgramRun) -> Iterator[Workload]:
@@ -285,9 +324,16 @@ def _compose_workloads(stack: str, run: ProgramRun) -> Iterator[Workload]:
             env = {**vm.secret_env.get(service, {}), **{k: str(v) for k, v in (spec.get("environment") or {}).items()}}
             test = (spec.get("healthcheck") or {}).get("test") or []
             yield Workload(
-                stack, f"{system}/{service}", f"compose.yaml of {vm.name}-lt", spec["image"], list(spec.get("command") or []),
-                env, files, list(test), {f"compose:{system}": (service,)},
-            )  # fmt: skip
+                stack,
+                f"{system}/{service}",
+                f"compose.yaml of {vm.name}-lt",
+                spec["image"],
+                list(spec.get("command") or []),
+                env,
+                files,
+                list(test),
+                {f"compose:{system}": (service,)},
+            )
 
 
 @functools.cache
@@ -369,8 +415,11 @@ def local_redis_conf(conf: str, data_dir: Path, port: int) -> str:
 
 def conf_values(conf: str, key: str) -> list[str]:
     """Every value of one redis.conf directive (the rest of its line)."""
-    return [line.split(None, 1)[1] if len(line.split(None, 1)) > 1 else "" for line in conf.splitlines()
-            if line.strip() and line.split(None, 1)[0].lower() == key]  # fmt: skip
+    return [
+        line.split(None, 1)[1] if len(line.split(None, 1)) > 1 else ""
+        for line in conf.splitlines()
+        if line.strip() and line.split(None, 1)[0].lower() == key
+    ]
 
 
 def start_redis(
@@ -412,8 +461,12 @@ class PostgresServer:
 
     def env(self, password: str | None = None) -> dict[str, str]:
         """A clean client environment (no inherited PG* variables, no ~/.postgresql)."""
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home), "LANG": "C.UTF-8",
-               "PGCONNECT_TIMEOUT": "5"}  # fmt: skip
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.home),
+            "LANG": "C.UTF-8",
+            "PGCONNECT_TIMEOUT": "5",
+        }
         if password is not None:
             env["PGPASSWORD"] = password
         return env
@@ -430,8 +483,14 @@ class PostgresServer:
 
     def tcp(self, sslmode: str, **extra: str) -> str:
         """A libpq conninfo string for 127.0.0.1."""
-        params = {"host": "127.0.0.1", "port": str(self.port), "user": self.user, "dbname": self.database,
-                  "sslmode": sslmode, **extra}  # fmt: skip
+        params = {
+            "host": "127.0.0.1",
+            "port": str(self.port),
+            "user": self.user,
+            "dbname": self.database,
+            "sslmode": sslmode,
+            **extra,
+        }
         return " ".join(f"{k}={v}" for k, v in params.items())
 
 
@@ -502,16 +561,33 @@ def start_postgres(workload: Workload, root: Path, tls: Tls) -> PostgresServer:
     data, log = base / "data", base / "postgres.log"
     pg_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(base / "home")}
     # The entrypoint: initdb --username="$POSTGRES_USER" --pwfile=<(password) $POSTGRES_INITDB_ARGS ("--no-sync" only saves time).
-    initdb = [tool("initdb"), "-D", str(data), f"--username={user}", f"--pwfile={pwfile}",
-              *shlex.split(env.get("POSTGRES_INITDB_ARGS", "")), "--no-sync"]  # fmt: skip
+    initdb = [
+        tool("initdb"),
+        "-D",
+        str(data),
+        f"--username={user}",
+        f"--pwfile={pwfile}",
+        *shlex.split(env.get("POSTGRES_INITDB_ARGS", "")),
+        "--no-sync",
+    ]
     result = run(initdb, env=pg_env, **_as(account))
     assert result.returncode == 0, (
         f"{version('initdb')}: initdb {env.get('POSTGRES_INITDB_ARGS')} failed:\n{result.stderr}"
     )
     args = postgres_server_args(workload, local_files)
     port = free_port()
-    cmd = [tool("postgres"), "-D", str(data), *args, "-c", "listen_addresses=127.0.0.1", "-p", str(port),
-           "-c", f"unix_socket_directories={base / 'sock'}"]  # fmt: skip
+    cmd = [
+        tool("postgres"),
+        "-D",
+        str(data),
+        *args,
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-p",
+        str(port),
+        "-c",
+        f"unix_socket_directories={base / 'sock'}",
+    ]
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, env=pg_env, **_as(account, workload.group_adds)
@@ -526,10 +602,18 @@ def start_postgres(workload: Workload, root: Path, tls: Tls) -> PostgresServer:
             time.sleep(0.05)
         if database != "postgres":  # docker_setup_db: CREATE DATABASE :"db" through psql on the socket
             created = run(
-                [tool("psql"), "-X", "-v", "ON_ERROR_STOP=1", "--set", f"db={database}",
-                 f"host={base / 'sock'} port={port} user={user} dbname=postgres"],
-                input='CREATE DATABASE :"db";\n', env=server.env(),
-            )  # fmt: skip
+                [
+                    tool("psql"),
+                    "-X",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "--set",
+                    f"db={database}",
+                    f"host={base / 'sock'} port={port} user={user} dbname=postgres",
+                ],
+                input='CREATE DATABASE :"db";\n',
+                env=server.env(),
+            )
             assert created.returncode == 0, f"CREATE DATABASE {database} failed:\n{created.stderr}"
         for path in sorted(p for p in local_files if p.startswith("/docker-entrypoint-initdb.d/")):
             assert path.endswith(".sql"), f"{workload.id}: {path}: only .sql init scripts are checked here"

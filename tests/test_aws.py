@@ -191,11 +191,23 @@ def test_log_bucket_accepts_alb_and_s3_logs_over_tls_only(prod: ProgramRun) -> N
 def test_redis_and_data_bucket_components() -> None:
     def body() -> None:
         ManagedRedis(
-            "demo-queue", RedisSpec(name="queue"), subnet_ids=["subnet-1", "subnet-2"], security_group_id="sg-1",
-            kms_key_arn="arn:aws:kms:eu-west-2:123456789012:key/k", sizing="small", resilience=PROFILES["high-availability"], tags={"environment": "prod"},
-        )  # fmt: skip
-        Bucket("demo-scans", kms_key_arn="arn:aws:kms:eu-west-2:123456789012:key/k", tags={"environment": "prod"},
-               log_bucket="logs", expire_days=30, protect=True)  # fmt: skip
+            "demo-queue",
+            RedisSpec(name="queue"),
+            subnet_ids=["subnet-1", "subnet-2"],
+            security_group_id="sg-1",
+            kms_key_arn="arn:aws:kms:eu-west-2:123456789012:key/k",
+            sizing="small",
+            resilience=PROFILES["high-availability"],
+            tags={"environment": "prod"},
+        )
+        Bucket(
+            "demo-scans",
+            kms_key_arn="arn:aws:kms:eu-west-2:123456789012:key/k",
+            tags={"environment": "prod"},
+            log_bucket="logs",
+            expire_days=30,
+            protect=True,
+        )
 
     run = run_under_mocks(body)
     redis = of_type(run, "aws:elasticache/replicationGroup:ReplicationGroup")[0]
@@ -274,16 +286,30 @@ def test_a_world_open_database_security_group_fails(monkeypatch: pytest.MonkeyPa
         ({"allowedRegions": ["eu-west-1"]}, {"aws:region": "us-east-1"}, "outside allowedRegions"),
         ({"tls": {"mode": "self-signed"}}, {"aws:region": "eu-west-2"}, "set tls.mode: acm"),
         ({"aws": {"waf": True}}, {"aws:region": "eu-west-2"}, "needs aws.certificateArn or aws.hostedZoneId"),
-        ({"aws": {"hostedZoneId": "Z0ABCDE", "spot": True}, "environment": "prod"}, {"aws:region": "eu-west-2"}, "aws.spot is for review stacks"),
+        (
+            {"aws": {"hostedZoneId": "Z0ABCDE", "spot": True}, "environment": "prod"},
+            {"aws:region": "eu-west-2"},
+            "aws.spot is for review stacks",
+        ),
         ({"aws": {"hostedZoneId": "Z0ABCDE", "zones": 4}}, {"aws:region": "eu-west-2"}, "less than or equal to 3"),
-        ({"aws": {"hostedZoneId": "Z0ABCDE"},
-          "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": {"model": "h100"}}}}}},
-         {"aws:region": "eu-west-2"}, "aws offers no 'h100' GPU; choose one of"),
-        ({"aws": {"hostedZoneId": "Z0ABCDE"},
-          "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"cpus": 150, "memoryMb": 2000000}}}}},
-         {"aws:region": "eu-west-2"}, "no AWS machine has"),
+        (
+            {
+                "aws": {"hostedZoneId": "Z0ABCDE"},
+                "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": {"model": "h100"}}}}},
+            },
+            {"aws:region": "eu-west-2"},
+            "aws offers no 'h100' GPU; choose one of",
+        ),
+        (
+            {
+                "aws": {"hostedZoneId": "Z0ABCDE"},
+                "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"cpus": 150, "memoryMb": 2000000}}}},
+            },
+            {"aws:region": "eu-west-2"},
+            "no AWS machine has",
+        ),
     ],
-)  # fmt: skip
+)
 def test_aws_config_errors(changes: dict[str, Any], provider: dict[str, str], expected: str) -> None:
     from stacks.config import ConfigError, parse_stack_config
 
@@ -301,10 +327,22 @@ def test_aws_settings_are_rejected_on_other_clouds() -> None:
 
 
 def test_compose_service_and_gateway_rendering() -> None:
-    svc = ServiceSpec(name="api", image="r/api:1", port=8000, health=HealthCheckSpec(http_path="/health"),
-                      depends_on=(), gpu=GpuSpec(count=2))  # fmt: skip
-    entry = cloud_init.compose_service(svc, plain_env={"A": "1"}, has_secret_env=True, secret_files=["/run/x"],
-                                       plain_files=["/etc/y.conf"], publish=[8000])  # fmt: skip
+    svc = ServiceSpec(
+        name="api",
+        image="r/api:1",
+        port=8000,
+        health=HealthCheckSpec(http_path="/health"),
+        depends_on=(),
+        gpu=GpuSpec(count=2),
+    )
+    entry = cloud_init.compose_service(
+        svc,
+        plain_env={"A": "1"},
+        has_secret_env=True,
+        secret_files=["/run/x"],
+        plain_files=["/etc/y.conf"],
+        publish=[8000],
+    )
     assert entry["user"] == "10001:10001" and entry["mem_limit"] == "1024m" and entry["tmpfs"][0].startswith("/tmp:")
     assert entry["volumes"] == [
         "/opt/clinical/files/api/etc/y.conf:/etc/y.conf:ro",

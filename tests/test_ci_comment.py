@@ -35,8 +35,12 @@ def local_plan() -> dict[str, Any]:
     """The local stack's plan exactly as ``make plan STACK=local ARGS=--json`` prints it."""
     result = subprocess.run(
         [sys.executable, "-m", "offline.plan", "--stack", "local", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     data: dict[str, Any] = json.loads(result.stdout)
     return data
 
@@ -114,7 +118,9 @@ def test_budget_guard_stops_an_over_budget_stack(
 
 
 def test_mandatory_violations_are_listed_by_severity(tmp_path: Path) -> None:
-    write_stack(tmp_path, "strict", {"policy": {"enforcement": "mandatory", "overrides": {"docker-non-root": "mandatory"}}})  # fmt: skip
+    write_stack(
+        tmp_path, "strict", {"policy": {"enforcement": "mandatory", "overrides": {"docker-non-root": "mandatory"}}}
+    )
     data = to_json(make_plan("strict", tmp_path))
     comment = render_comment({"strict": data})
     assert "| medium | 2 | 0 | 0 |" in comment
@@ -201,8 +207,10 @@ def test_review_stack_file_gets_expiry_and_name_tags(tmp_path: Path) -> None:
     assert path.name == "Pulumi.pr-12.yaml"
     config = yaml.safe_load(path.read_text())["config"]
     assert config["clinical-platform:tags"] == {
-        **template["config"]["clinical-platform:tags"], "reviewStack": "pr-12", "expires": "2026-04-06",
-    }  # fmt: skip
+        **template["config"]["clinical-platform:tags"],
+        "reviewStack": "pr-12",
+        "expires": "2026-04-06",
+    }
     assert config["clinical-platform:environment"] == "local"  # the template's own environment is kept
     assert config["clinical-platform:domain"] == "pr-12.clinical.localhost"  # no host name shared with other PRs
     plan = make_plan("pr-12", tmp_path)  # the tags are valid config
@@ -240,9 +248,21 @@ def test_make_ci_plan_reproduces_the_pull_request_job(tmp_path: Path, local_plan
     (tmp_path / "base" / "local.json").write_text(json.dumps(local_plan))
     out = tmp_path / "ci"
     result = subprocess.run(
-        ["make", "--no-print-directory", "-o", ".venv/.installed", "ci-plan", f"CI_OUT={out}", f"BASE={tmp_path / 'base'}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+        [
+            "make",
+            "--no-print-directory",
+            "-o",
+            ".venv/.installed",
+            "ci-plan",
+            f"CI_OUT={out}",
+            f"BASE={tmp_path / 'base'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     shipped = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
     assert sorted(p.stem for p in (out / "plans").glob("*.json")) == shipped

@@ -38,7 +38,11 @@ def test_environment_defaults_to_a_known_stack_name() -> None:
         ({"systems": []}, "clinical-platform:systems", "at least 1 item"),
         ({"cloud": "azure"}, "clinical-platform:cloud", "'onprem', 'aws' or 'gcp'"),
         ({"runtime": "nomad"}, "clinical-platform:runtime", "'docker' or 'kubernetes'"),
-        ({"cloud": "gcp", "runtime": "kubernetes"}, "clinical-platform:", "not supported yet; use one of: aws+docker, onprem+docker"),
+        (
+            {"cloud": "gcp", "runtime": "kubernetes"},
+            "clinical-platform:",
+            "not supported yet; use one of: aws+docker, onprem+docker",
+        ),
         ({"domain": "Not A Domain"}, "clinical-platform:domain", "is not a DNS domain"),
         ({"domain": "localhost"}, "clinical-platform:domain", "is not a DNS domain"),
         ({"network": {"cidr": "10.0.0.0/33"}}, "clinical-platform:network.cidr", "is not an IPv4 CIDR"),
@@ -50,45 +54,107 @@ def test_environment_defaults_to_a_known_stack_name() -> None:
         ({"tags": {"owner": "me"}}, "clinical-platform:tags", "missing required tags ['dataClassification']"),
         ({"tags": {"owner": "me", "dataClassification": "secret"}}, "clinical-platform:tags", "must be one of phi"),
         ({"domian": "x.org"}, "clinical-platform:domian", "did you mean 'domain'?"),
-        ({"policy": {"overrides": {"docker-image-pined": "advisory"}}}, "clinical-platform:policy.overrides",
-         "did you mean 'docker-image-pinned'?"),
-        ({"policy": {"enforcement": "strict"}}, "clinical-platform:policy.enforcement", "'advisory', 'mandatory' or 'disabled'"),
+        (
+            {"policy": {"overrides": {"docker-image-pined": "advisory"}}},
+            "clinical-platform:policy.overrides",
+            "did you mean 'docker-image-pinned'?",
+        ),
+        (
+            {"policy": {"enforcement": "strict"}},
+            "clinical-platform:policy.enforcement",
+            "'advisory', 'mandatory' or 'disabled'",
+        ),
         ({"tls": {"mode": "provided"}}, "clinical-platform:tls", "needs certificate"),
         ({"environment": "qa"}, "clinical-platform:environment", "'local', 'dev', 'preview', 'staging' or 'prod'"),
         ({"environment": "prod"}, "clinical-platform:", "tls.mode 'self-signed' is for local stacks"),
-        ({"overrides": {"cogstack-nlp": {"services": {"medcat-service": {"replicas": -1}}}}},
-         "clinical-platform:overrides.cogstack-nlp.services.medcat-service.replicas", "greater than or equal to 0"),
-        ({"overrides": {"cogstack-nlp": {"services": {"medcat-service": {"memoryMb": 10**9}}}}},
-         "clinical-platform:overrides.cogstack-nlp.services.medcat-service.memoryMb", "less than or equal to 2097152"),
-        ({"overrides": {"cogstack-nlp": {"services": {"medcat-service": {"cpus": 0}}}}},
-         "clinical-platform:overrides.cogstack-nlp.services.medcat-service.cpus", "greater than 0"),
-        ({"overrides": {"cogstack-nlp": {"services": {"medcat-service": {"image": "cogstacksystems/medcat-service:latest"}}}}},
-         "clinical-platform:overrides.cogstack-nlp.services.medcat-service.image", "mutable tag 'latest'"),
-        ({"overrides": {"cogstack-nlp": {"services": {"medcat-service": {"image": "cogstacksystems/medcat-service"}}}}},
-         "clinical-platform:overrides.cogstack-nlp.services.medcat-service.image", "has no tag"),
-        ({"overrides": {"cogstack-nlp": {"services": {"medcat-servce": {"replicas": 2}}}}},
-         "clinical-platform:overrides.cogstack-nlp.services.medcat-servce", "did you mean 'medcat-service'?"),
-        ({"overrides": {"cogstack-nlp": {"settings": {"modelPak": "x.zip"}}}},
-         "clinical-platform:overrides.cogstack-nlp.settings.modelPak", "unknown setting; known settings"),
-        ({"overrides": {"cogstack-nlp": {"settings": {"modelPack": "../../etc/passwd"}}}},
-         "clinical-platform:overrides.cogstack-nlp.settings.modelPack", "should match pattern"),
+        (
+            {"overrides": {"cogstack-nlp": {"services": {"medcat-service": {"replicas": -1}}}}},
+            "clinical-platform:overrides.cogstack-nlp.services.medcat-service.replicas",
+            "greater than or equal to 0",
+        ),
+        (
+            {"overrides": {"cogstack-nlp": {"services": {"medcat-service": {"memoryMb": 10**9}}}}},
+            "clinical-platform:overrides.cogstack-nlp.services.medcat-service.memoryMb",
+            "less than or equal to 2097152",
+        ),
+        (
+            {"overrides": {"cogstack-nlp": {"services": {"medcat-service": {"cpus": 0}}}}},
+            "clinical-platform:overrides.cogstack-nlp.services.medcat-service.cpus",
+            "greater than 0",
+        ),
+        (
+            {
+                "overrides": {
+                    "cogstack-nlp": {"services": {"medcat-service": {"image": "cogstacksystems/medcat-service:latest"}}}
+                }
+            },
+            "clinical-platform:overrides.cogstack-nlp.services.medcat-service.image",
+            "mutable tag 'latest'",
+        ),
+        (
+            {
+                "overrides": {
+                    "cogstack-nlp": {"services": {"medcat-service": {"image": "cogstacksystems/medcat-service"}}}
+                }
+            },
+            "clinical-platform:overrides.cogstack-nlp.services.medcat-service.image",
+            "has no tag",
+        ),
+        (
+            {"overrides": {"cogstack-nlp": {"services": {"medcat-servce": {"replicas": 2}}}}},
+            "clinical-platform:overrides.cogstack-nlp.services.medcat-servce",
+            "did you mean 'medcat-service'?",
+        ),
+        (
+            {"overrides": {"cogstack-nlp": {"settings": {"modelPak": "x.zip"}}}},
+            "clinical-platform:overrides.cogstack-nlp.settings.modelPak",
+            "unknown setting; known settings",
+        ),
+        (
+            {"overrides": {"cogstack-nlp": {"settings": {"modelPack": "../../etc/passwd"}}}},
+            "clinical-platform:overrides.cogstack-nlp.settings.modelPack",
+            "should match pattern",
+        ),
         ({"overrides": {"stenosis": {}}}, "clinical-platform:overrides.stenosis", "not an enabled system"),
-        ({"overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": True}}}}},
-         "clinical-platform:overrides.cogstack-nlp.services.medcat-service.gpu", "the Docker host has no GPUs"),
-        ({"hostGpus": {"model": "t4", "count": 1},
-          "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": {"model": "a100", "count": 1}}}}}},
-         "clinical-platform:overrides.cogstack-nlp.services.medcat-service.gpu", "the host has t4 GPUs, not a100"),
-        ({"hostGpus": {"model": "t4", "count": 1},
-          "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": {"count": 2}}}}}},
-         "clinical-platform:overrides.cogstack-nlp.services.medcat-service.gpu", "asks for 2 GPUs but the host has 1"),
-        ({"hostGpus": {"model": "t4", "count": 1},
-          "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": {"minVramGb": 40}}}}}},
-         "clinical-platform:overrides.cogstack-nlp.services.medcat-service.gpu", "16 GiB, below the 40 GiB"),
-        ({"hostGpus": {"model": "voodoo5", "count": 1},
-          "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": True}}}}},
-         "clinical-platform:overrides.cogstack-nlp.services.medcat-service.gpu", "unknown GPU model 'voodoo5'"),
+        (
+            {"overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": True}}}}},
+            "clinical-platform:overrides.cogstack-nlp.services.medcat-service.gpu",
+            "the Docker host has no GPUs",
+        ),
+        (
+            {
+                "hostGpus": {"model": "t4", "count": 1},
+                "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": {"model": "a100", "count": 1}}}}},
+            },
+            "clinical-platform:overrides.cogstack-nlp.services.medcat-service.gpu",
+            "the host has t4 GPUs, not a100",
+        ),
+        (
+            {
+                "hostGpus": {"model": "t4", "count": 1},
+                "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": {"count": 2}}}}},
+            },
+            "clinical-platform:overrides.cogstack-nlp.services.medcat-service.gpu",
+            "asks for 2 GPUs but the host has 1",
+        ),
+        (
+            {
+                "hostGpus": {"model": "t4", "count": 1},
+                "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": {"minVramGb": 40}}}}},
+            },
+            "clinical-platform:overrides.cogstack-nlp.services.medcat-service.gpu",
+            "16 GiB, below the 40 GiB",
+        ),
+        (
+            {
+                "hostGpus": {"model": "voodoo5", "count": 1},
+                "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": True}}}},
+            },
+            "clinical-platform:overrides.cogstack-nlp.services.medcat-service.gpu",
+            "unknown GPU model 'voodoo5'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_gets_one_line_naming_the_key(changes: dict[str, Any], key: str, expected: str) -> None:
     found = problems(stack_config(**changes))
     assert len(found) == 1, found

@@ -129,12 +129,24 @@ class Servers:
             passwords = tls_passwords()
             port = free_port()
             directory = self.root / "redis" / "tls-only"
-            conf = "\n".join([
-                "bind 127.0.0.1", "port 0", f"tls-port {port}", f"tls-cert-file {self.tls.server_cert}",
-                f"tls-key-file {self.tls.server_key}", f"tls-ca-cert-file {self.tls.ca_cert}", "tls-auth-clients no",
-                f"dir {directory / 'data'}", 'save ""', "appendonly no",
-                "user default on " + " ".join(f">{pw}" for pw in sorted(set(passwords))) + " ~* &* +@all",
-            ]) + "\n"  # fmt: skip
+            conf = (
+                "\n".join(
+                    [
+                        "bind 127.0.0.1",
+                        "port 0",
+                        f"tls-port {port}",
+                        f"tls-cert-file {self.tls.server_cert}",
+                        f"tls-key-file {self.tls.server_key}",
+                        f"tls-ca-cert-file {self.tls.ca_cert}",
+                        "tls-auth-clients no",
+                        f"dir {directory / 'data'}",
+                        'save ""',
+                        "appendonly no",
+                        "user default on " + " ".join(f">{pw}" for pw in sorted(set(passwords))) + " ~* &* +@all",
+                    ]
+                )
+                + "\n"
+            )
             self._tls_redis = start_redis(conf, directory, port, passwords[0], "a TLS-only test config")
         return self._tls_redis
 
@@ -196,18 +208,45 @@ def postgres_clients(server: Workload) -> list[tuple[str, str, dict[str, str]]]:
             query = dict(parse_qsl(parts.query))
             # asyncpg spells libpq's sslmode "ssl" (postgresql+asyncpg://...?ssl=require): the same modes.
             sslmode = query.get("sslmode") or query.get("ssl") or "prefer"
-            found.append((client.id, f"{key}={parts.scheme}://...", {
-                "user": unquote(parts.username or ""), "password": unquote(parts.password or ""),
-                "dbname": parts.path.lstrip("/"), "sslmode": sslmode}))  # fmt: skip
+            found.append(
+                (
+                    client.id,
+                    f"{key}={parts.scheme}://...",
+                    {
+                        "user": unquote(parts.username or ""),
+                        "password": unquote(parts.password or ""),
+                        "dbname": parts.path.lstrip("/"),
+                        "sslmode": sslmode,
+                    },
+                )
+            )
         host = env.get("GF_DATABASE_HOST", "").split(":")[0]
         if env.get("GF_DATABASE_TYPE") == "postgres" and client.reaches(server, host):
-            found.append((client.id, "GF_DATABASE_*", {
-                "user": env["GF_DATABASE_USER"], "password": env["GF_DATABASE_PASSWORD"],
-                "dbname": env["GF_DATABASE_NAME"], "sslmode": env.get("GF_DATABASE_SSL_MODE", "disable")}))  # fmt: skip
+            found.append(
+                (
+                    client.id,
+                    "GF_DATABASE_*",
+                    {
+                        "user": env["GF_DATABASE_USER"],
+                        "password": env["GF_DATABASE_PASSWORD"],
+                        "dbname": env["GF_DATABASE_NAME"],
+                        "sslmode": env.get("GF_DATABASE_SSL_MODE", "disable"),
+                    },
+                )
+            )
         if env.get("DB_HOST") and client.reaches(server, env["DB_HOST"]) and "DB_PASSWORD" in env:
-            found.append((client.id, "DB_HOST/DB_USER/DB_PASSWORD/DB_NAME", {
-                "user": env.get("DB_USER", ""), "password": env["DB_PASSWORD"], "dbname": env.get("DB_NAME", ""),
-                "sslmode": "require"}))  # fmt: skip
+            found.append(
+                (
+                    client.id,
+                    "DB_HOST/DB_USER/DB_PASSWORD/DB_NAME",
+                    {
+                        "user": env.get("DB_USER", ""),
+                        "password": env["DB_PASSWORD"],
+                        "dbname": env.get("DB_NAME", ""),
+                        "sslmode": "require",
+                    },
+                )
+            )
     return found
 
 
@@ -491,8 +530,12 @@ def test_every_shipped_stack_was_searched() -> None:
 
 def redis_urls() -> list[ParameterSet]:
     """Every environment value (container env, compose environment, runtime secret env) that is a Redis URL."""
-    return [pytest.param(w, key, value, id=f"{w.id}/{key}")
-            for w in all_workloads() for key, value in sorted(w.env.items()) if REDIS_URL.match(value)]  # fmt: skip
+    return [
+        pytest.param(w, key, value, id=f"{w.id}/{key}")
+        for w in all_workloads()
+        for key, value in sorted(w.env.items())
+        if REDIS_URL.match(value)
+    ]
 
 
 REDIS_URLS = redis_urls()

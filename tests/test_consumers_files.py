@@ -391,9 +391,10 @@ def test_grafana_and_loki_files_point_at_services_they_can_reach(stack: str, sta
                     assert {"name", "type", "url", "access"} <= set(source), f"{c.name}:{path}: {source}"
                     host, port = re.fullmatch(r"https?://([a-z0-9-]+):(\d+)", source["url"]).groups()  # type: ignore[union-attr]
                     reachable = {
-                        other for other, pairs in aliases.items()
+                        other
+                        for other, pairs in aliases.items()
                         if any(net in networks[c.name] and alias == host for net, alias in pairs)
-                    }  # fmt: skip
+                    }
                     assert reachable, f"{c.name}: datasource {source['name']} -> {host}, which no shared network has"
                     checked += 1
             if path.startswith("/etc/loki/"):

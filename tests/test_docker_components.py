@@ -44,14 +44,27 @@ DEMO = SystemSpec(
     description="a system with every kind of data store",
     services=(
         ServiceSpec(
-            name="api", image="registry.example/demo-api:1.2.3", port=8000, health=HealthCheckSpec(http_path="/health"),
-            env={"DATABASE_URL": "${postgres:db.async_url}", "BROKER": "${redis:queue.url}", "BUCKET": "${bucket:uploads.name}",
-                 "S3_SECRET": "${bucket:uploads.secret_key}", "SECRET_KEY": "${secret:app-key}", "PUBLIC": "${route:web.url}"},
+            name="api",
+            image="registry.example/demo-api:1.2.3",
+            port=8000,
+            health=HealthCheckSpec(http_path="/health"),
+            env={
+                "DATABASE_URL": "${postgres:db.async_url}",
+                "BROKER": "${redis:queue.url}",
+                "BUCKET": "${bucket:uploads.name}",
+                "S3_SECRET": "${bucket:uploads.secret_key}",
+                "SECRET_KEY": "${secret:app-key}",
+                "PUBLIC": "${route:web.url}",
+            },
             replicas=2,
         ),
         ServiceSpec(
-            name="worker", image="registry.example/demo-worker:1.2.3", gpu=GpuSpec(count=1),
-            env={"BROKER": "${redis:queue.url}"}, depends_on=("api",), egress=True,
+            name="worker",
+            image="registry.example/demo-worker:1.2.3",
+            gpu=GpuSpec(count=1),
+            env={"BROKER": "${redis:queue.url}"},
+            depends_on=("api",),
+            egress=True,
             volumes=(VolumeSpec(name="models", mount_path="/models", read_only=True),),
         ),
     ),
@@ -60,7 +73,7 @@ DEMO = SystemSpec(
     redis=(RedisSpec(name="queue"),),
     buckets=(BucketSpec(name="uploads", expire_objects_after_days=30),),
     secrets=(SecretSpec(name="app-key"), SecretSpec(name="api-token", source="config")),
-)  # fmt: skip
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +82,15 @@ def demo_run() -> ProgramRun:
 
     def body() -> None:
         DockerSystem(
-            "demo", DEMO, domain="example.org",
+            "demo",
+            DEMO,
+            domain="example.org",
             subnets=SystemSubnets("10.9.1.0/24", "10.9.2.0/24", "10.9.3.0/24"),
             labels={"clinical.platform/owner": "team"},
             config_secrets={"demo-api-token": pulumi.Output.secret("token-from-config")},
-            auth_file_dir="/etc/nginx/auth", protect_data=True,
-        )  # fmt: skip
+            auth_file_dir="/etc/nginx/auth",
+            protect_data=True,
+        )
 
     return run_under_mocks(body)
 
@@ -293,6 +309,12 @@ def test_values_are_spelt_as_the_provider_reads_them_back() -> None:
 
     # Otherwise every preview shows a change and replaces the container.
     assert [go_duration(s) for s in (5, 30, 60, 90, 120, 3600, 5400)] == [
-        "5s", "30s", "1m0s", "1m30s", "2m0s", "1h0m0s", "1h30m0s"
-    ]  # fmt: skip
+        "5s",
+        "30s",
+        "1m0s",
+        "1m30s",
+        "2m0s",
+        "1h0m0s",
+        "1h30m0s",
+    ]
     assert [cpus_string(c) for c in (1, 2.0, 0.5, 0.25, 1.5)] == ["1.0", "2.0", "0.5", "0.25", "1.5"]

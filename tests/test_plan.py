@@ -51,9 +51,13 @@ def test_local_stack_registers_cogstack(local_run: ProgramRun) -> None:
     containers = {c.name for c in of_type(local_run, "docker:index/container:Container")}
     # The Trainer's nginx replaced its PostgreSQL (trainer-db): the Trainer at v2.11.2 only knows SQLite.
     assert containers == {
-        "cogstack-nlp-medcat-service", "cogstack-nlp-medcat-trainer", "cogstack-nlp-trainer-nginx", "cogstack-nlp-solr",
-        "cogstack-nlp-trainer-admin", "local-proxy",
-    }  # fmt: skip
+        "cogstack-nlp-medcat-service",
+        "cogstack-nlp-medcat-trainer",
+        "cogstack-nlp-trainer-nginx",
+        "cogstack-nlp-solr",
+        "cogstack-nlp-trainer-admin",
+        "local-proxy",
+    }
     assert local_run.exports["routes"] == {
         "cogstack-nlp": ["https://medcat-api.clinical.localhost", "https://medcat-trainer.clinical.localhost"]
     }
@@ -239,8 +243,12 @@ def test_make_plan_with_a_typo_prints_no_traceback(tmp_path: Path) -> None:
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     result = subprocess.run(
         [sys.executable, "-m", "offline.plan", "--stack", "typo", "--stack-dir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == EXIT_CONFIG
     assert "Traceback" not in result.stderr + result.stdout
     assert "clinical-platform:domian: unknown key; did you mean 'domain'?" in result.stderr
@@ -294,12 +302,17 @@ def test_review_downgrades_to_advisory_and_honours_overrides(local_run: ProgramR
 
 def test_waivers_are_listed_and_expired_ones_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     waiver = {
-        "rule": "docker-non-root", "resource": "cogstack-nlp-medcat-trainer",
+        "rule": "docker-non-root",
+        "resource": "cogstack-nlp-medcat-trainer",
         "reason": "Image writes under /home/api at start-up; compensated by dropped capabilities.",
-        "approvedBy": "officer@hospital.example", "expires": "2099-01-01",
-    }  # fmt: skip
-    write_stack(tmp_path, "waived", {"policy": {"enforcement": "mandatory", "overrides": {"docker-non-root": "mandatory"},
-                                                "waivers": [waiver]}})  # fmt: skip
+        "approvedBy": "officer@hospital.example",
+        "expires": "2099-01-01",
+    }
+    write_stack(
+        tmp_path,
+        "waived",
+        {"policy": {"enforcement": "mandatory", "overrides": {"docker-non-root": "mandatory"}, "waivers": [waiver]}},
+    )
     plan = make_plan("waived", tmp_path)
     assert [v.resource_name for v in plan.review.waived] == ["cogstack-nlp-medcat-trainer"]
     assert "officer@hospital.example" in (plan.review.waived[0].waiver or "")

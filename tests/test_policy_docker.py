@@ -153,12 +153,19 @@ def test_proxy_tls_passes_the_rendered_config() -> None:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda c: c.replace("ssl_protocols TLSv1.2 TLSv1.3;", "ssl_protocols TLSv1 TLSv1.1 TLSv1.2;"), "allows ['TLSv1', 'TLSv1.1']"),
+        (
+            lambda c: c.replace("ssl_protocols TLSv1.2 TLSv1.3;", "ssl_protocols TLSv1 TLSv1.1 TLSv1.2;"),
+            "allows ['TLSv1', 'TLSv1.1']",
+        ),
         (lambda c: c.replace("    ssl_protocols TLSv1.2 TLSv1.3;\n", ""), "without ssl_protocols"),
-        (lambda c: c.replace("location / { return 301 https://$host$request_uri; }", "location / { proxy_pass http://x; }"),
-         "does not only redirect"),
+        (
+            lambda c: c.replace(
+                "location / { return 301 https://$host$request_uri; }", "location / { proxy_pass http://x; }"
+            ),
+            "does not only redirect",
+        ),
     ],
-)  # fmt: skip
+)
 def test_proxy_tls_fails_weakened_configs(mutate: Any, expected: str) -> None:
     conf = render_nginx_conf([ProxyRoute("api.example.org", "sys-api", 5000, None, 50, 600)])
     found = run_policy("docker-proxy-tls12", proxy(mutate(conf)))

@@ -52,121 +52,412 @@ def lt(**changes: Any) -> dict[str, Any]:
 
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
     # (rule, type, compliant, non-compliant, expected text)
-    ("aws-alb-listener-tls12", aws_r.LISTENERS[0], {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"},
-     {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-2016-08"}, "allows TLS below 1.2"),
-    ("aws-alb-listener-tls12", aws_r.LISTENERS[0], {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-3-2021-06"},
-     {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06"}, "weak ciphers"),
-    ("aws-alb-listener-tls12", aws_r.LISTENERS[1],
-     {"protocol": "HTTP", "defaultActions": [{"type": "redirect", "redirect": {"protocol": "HTTPS"}}]},
-     {"protocol": "HTTP", "defaultActions": [{"type": "forward"}]}, "serves plain HTTP"),
-    ("aws-rds-force-ssl", aws_r.RDS_PARAMS, {"family": "postgres16", "parameters": [{"name": "rds.force_ssl", "value": "1"}]},
-     {"family": "postgres16", "parameters": [{"name": "rds.force_ssl", "value": "0"}]}, "rds.force_ssl=1"),
-    ("aws-elasticache-transit-encryption", aws_r.REDIS, {"transitEncryptionEnabled": True, "authToken": "t" * 32},
-     {"transitEncryptionEnabled": False}, "unencrypted connections"),
-    ("aws-s3-tls-only", aws_r.BUCKET_POLICY,
-     {"policy": json.dumps({"Statement": [{"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})},
-     {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*"}]})}, "does not deny requests without TLS"),
-    ("aws-ebs-encrypted", aws_r.LAUNCH_TEMPLATE, lt(), lt(blockDeviceMappings=[{"deviceName": "/dev/sda1", "ebs": {"encrypted": "false"}}]),
-     "/dev/sda1 is not encrypted"),
+    (
+        "aws-alb-listener-tls12",
+        aws_r.LISTENERS[0],
+        {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"},
+        {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-2016-08"},
+        "allows TLS below 1.2",
+    ),
+    (
+        "aws-alb-listener-tls12",
+        aws_r.LISTENERS[0],
+        {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-3-2021-06"},
+        {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06"},
+        "weak ciphers",
+    ),
+    (
+        "aws-alb-listener-tls12",
+        aws_r.LISTENERS[1],
+        {"protocol": "HTTP", "defaultActions": [{"type": "redirect", "redirect": {"protocol": "HTTPS"}}]},
+        {"protocol": "HTTP", "defaultActions": [{"type": "forward"}]},
+        "serves plain HTTP",
+    ),
+    (
+        "aws-rds-force-ssl",
+        aws_r.RDS_PARAMS,
+        {"family": "postgres16", "parameters": [{"name": "rds.force_ssl", "value": "1"}]},
+        {"family": "postgres16", "parameters": [{"name": "rds.force_ssl", "value": "0"}]},
+        "rds.force_ssl=1",
+    ),
+    (
+        "aws-elasticache-transit-encryption",
+        aws_r.REDIS,
+        {"transitEncryptionEnabled": True, "authToken": "t" * 32},
+        {"transitEncryptionEnabled": False},
+        "unencrypted connections",
+    ),
+    (
+        "aws-s3-tls-only",
+        aws_r.BUCKET_POLICY,
+        {
+            "policy": json.dumps(
+                {"Statement": [{"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
+            )
+        },
+        {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*"}]})},
+        "does not deny requests without TLS",
+    ),
+    (
+        "aws-ebs-encrypted",
+        aws_r.LAUNCH_TEMPLATE,
+        lt(),
+        lt(blockDeviceMappings=[{"deviceName": "/dev/sda1", "ebs": {"encrypted": "false"}}]),
+        "/dev/sda1 is not encrypted",
+    ),
     ("aws-ebs-encrypted", aws_r.EBS_VOLUME, {"encrypted": True}, {"encrypted": False}, "is not encrypted"),
-    ("aws-rds-encrypted", aws_r.RDS, {"storageEncrypted": True}, {"storageEncrypted": False}, "storage is not encrypted"),
-    ("aws-rds-encrypted", aws_r.RDS, {"storageEncrypted": True, "performanceInsightsEnabled": True, "performanceInsightsKmsKeyId": KEY},
-     {"storageEncrypted": True, "performanceInsightsEnabled": True}, "Performance Insights"),
+    (
+        "aws-rds-encrypted",
+        aws_r.RDS,
+        {"storageEncrypted": True},
+        {"storageEncrypted": False},
+        "storage is not encrypted",
+    ),
+    (
+        "aws-rds-encrypted",
+        aws_r.RDS,
+        {"storageEncrypted": True, "performanceInsightsEnabled": True, "performanceInsightsKmsKeyId": KEY},
+        {"storageEncrypted": True, "performanceInsightsEnabled": True},
+        "Performance Insights",
+    ),
     ("aws-elasticache-at-rest", aws_r.REDIS, {"atRestEncryptionEnabled": True}, {}, "not encrypted at rest"),
     ("aws-kms-rotation", aws_r.KMS_KEY, {"enableKeyRotation": True}, {"enableKeyRotation": False}, "does not rotate"),
     ("aws-cmk-in-prod", aws_r.RDS, {**PROD, "kmsKeyId": KEY}, {**PROD}, "AWS-managed key"),
     ("aws-cmk-in-prod", aws_r.LOG_GROUP, {"tags": {"environment": "staging"}}, {**PROD}, "AWS-managed key"),
-    ("aws-sg-no-world-ingress", aws_r.SG_INGRESS,
-     {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv6": "::/0", "tags": {"role": "load-balancer"}},
-     {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv6": "::/0", "tags": {"role": "workload"}}, "only the load balancer"),
-    ("aws-sg-no-world-ingress", aws_r.SG_INGRESS, {"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "referencedSecurityGroupId": "sg-1"},
-     {"ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0", "tags": {"role": "load-balancer"}}, "ports 0-65535/-1"),
-    ("aws-sg-no-world-ingress", aws_r.SG_RULE, {"type": "ingress", "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.0.0.0/8"]},
-     {"type": "ingress", "protocol": "tcp", "fromPort": 8000, "toPort": 9000, "cidrBlocks": ["0.0.0.0/0"]}, "ports 8000-9000/tcp"),
-    ("aws-sg-no-world-ingress", aws_r.SG, {"vpcId": "v", "ingress": [{"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["10.0.0.0/16"]}]},
-     {"vpcId": "v", "ingress": [{"protocol": "tcp", "fromPort": 6379, "toPort": 6379, "ipv6CidrBlocks": ["::/0"]}]}, "port 6379/tcp"),
-    ("aws-no-admin-ports", aws_r.SG_INGRESS, {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "10.0.0.0/8"},
-     {"ipProtocol": "tcp", "fromPort": 20, "toPort": 25, "cidrIpv4": "10.1.2.3/32"}, "SSH (22/tcp)"),
-    ("aws-no-admin-ports", aws_r.SG, {"vpcId": "v"}, {"vpcId": "v", "ingress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]},
-     "RDP (3389/-1)"),
-    ("aws-rds-not-public", aws_r.RDS, {"publiclyAccessible": False}, {"publiclyAccessible": True}, "publicly accessible"),
-    ("aws-no-public-ip", aws_r.LAUNCH_TEMPLATE, lt(), lt(networkInterfaces=[{"associatePublicIpAddress": "true"}]), "public IP"),
-    ("aws-no-public-ip", aws_r.SUBNET, {"mapPublicIpOnLaunch": False}, {"mapPublicIpOnLaunch": True}, "public IP addresses"),
-    ("aws-imdsv2-required", aws_r.LAUNCH_TEMPLATE, lt(), lt(metadataOptions={"httpTokens": "optional"}), "allows IMDSv1"),
-    ("aws-alb-drop-invalid-headers", aws_r.LOAD_BALANCERS[0], {"dropInvalidHeaderFields": True}, {"loadBalancerType": "application"},
-     "invalid HTTP header"),
-    ("aws-rds-backup-retention", aws_r.RDS, {**PROD, "backupRetentionPeriod": 35}, {**PROD, "backupRetentionPeriod": 7}, "keep at least 30"),
-    ("aws-rds-prod-protection", aws_r.RDS, {**PROD, "deletionProtection": True, "multiAz": True, "skipFinalSnapshot": False},
-     {**PROD, "deletionProtection": False, "multiAz": True}, "no deletion protection in prod"),
-    ("aws-elasticache-resilience", aws_r.REDIS, {**PROD, "snapshotRetentionLimit": 7, "automaticFailoverEnabled": True, "multiAzEnabled": True},
-     {**PROD, "snapshotRetentionLimit": 7}, "no automatic multi-AZ failover"),
-    ("aws-s3-versioning", aws_r.BUCKET_VERSIONING, {"versioningConfiguration": {"status": "Enabled"}},
-     {"versioningConfiguration": {"status": "Suspended"}}, "versioning is Suspended"),
-    ("aws-s3-public-access-block", aws_r.BUCKET_PAB,
-     {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True},
-     {"blockPublicAcls": True, "blockPublicPolicy": False, "ignorePublicAcls": True, "restrictPublicBuckets": True}, "blockPublicPolicy"),
-    ("aws-alb-deletion-protection-prod", aws_r.LOAD_BALANCERS[0], {**PROD, "enableDeletionProtection": True}, {**PROD}, "no deletion protection"),
-    ("aws-alb-access-logs", aws_r.LOAD_BALANCERS[1], {"accessLogs": {"enabled": True, "bucket": "logs"}}, {"accessLogs": {"enabled": False}},
-     "does not write access logs"),
+    (
+        "aws-sg-no-world-ingress",
+        aws_r.SG_INGRESS,
+        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv6": "::/0", "tags": {"role": "load-balancer"}},
+        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv6": "::/0", "tags": {"role": "workload"}},
+        "only the load balancer",
+    ),
+    (
+        "aws-sg-no-world-ingress",
+        aws_r.SG_INGRESS,
+        {"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "referencedSecurityGroupId": "sg-1"},
+        {"ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0", "tags": {"role": "load-balancer"}},
+        "ports 0-65535/-1",
+    ),
+    (
+        "aws-sg-no-world-ingress",
+        aws_r.SG_RULE,
+        {"type": "ingress", "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.0.0.0/8"]},
+        {"type": "ingress", "protocol": "tcp", "fromPort": 8000, "toPort": 9000, "cidrBlocks": ["0.0.0.0/0"]},
+        "ports 8000-9000/tcp",
+    ),
+    (
+        "aws-sg-no-world-ingress",
+        aws_r.SG,
+        {
+            "vpcId": "v",
+            "ingress": [{"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["10.0.0.0/16"]}],
+        },
+        {"vpcId": "v", "ingress": [{"protocol": "tcp", "fromPort": 6379, "toPort": 6379, "ipv6CidrBlocks": ["::/0"]}]},
+        "port 6379/tcp",
+    ),
+    (
+        "aws-no-admin-ports",
+        aws_r.SG_INGRESS,
+        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "10.0.0.0/8"},
+        {"ipProtocol": "tcp", "fromPort": 20, "toPort": 25, "cidrIpv4": "10.1.2.3/32"},
+        "SSH (22/tcp)",
+    ),
+    (
+        "aws-no-admin-ports",
+        aws_r.SG,
+        {"vpcId": "v"},
+        {"vpcId": "v", "ingress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]},
+        "RDP (3389/-1)",
+    ),
+    (
+        "aws-rds-not-public",
+        aws_r.RDS,
+        {"publiclyAccessible": False},
+        {"publiclyAccessible": True},
+        "publicly accessible",
+    ),
+    (
+        "aws-no-public-ip",
+        aws_r.LAUNCH_TEMPLATE,
+        lt(),
+        lt(networkInterfaces=[{"associatePublicIpAddress": "true"}]),
+        "public IP",
+    ),
+    (
+        "aws-no-public-ip",
+        aws_r.SUBNET,
+        {"mapPublicIpOnLaunch": False},
+        {"mapPublicIpOnLaunch": True},
+        "public IP addresses",
+    ),
+    (
+        "aws-imdsv2-required",
+        aws_r.LAUNCH_TEMPLATE,
+        lt(),
+        lt(metadataOptions={"httpTokens": "optional"}),
+        "allows IMDSv1",
+    ),
+    (
+        "aws-alb-drop-invalid-headers",
+        aws_r.LOAD_BALANCERS[0],
+        {"dropInvalidHeaderFields": True},
+        {"loadBalancerType": "application"},
+        "invalid HTTP header",
+    ),
+    (
+        "aws-rds-backup-retention",
+        aws_r.RDS,
+        {**PROD, "backupRetentionPeriod": 35},
+        {**PROD, "backupRetentionPeriod": 7},
+        "keep at least 30",
+    ),
+    (
+        "aws-rds-prod-protection",
+        aws_r.RDS,
+        {**PROD, "deletionProtection": True, "multiAz": True, "skipFinalSnapshot": False},
+        {**PROD, "deletionProtection": False, "multiAz": True},
+        "no deletion protection in prod",
+    ),
+    (
+        "aws-elasticache-resilience",
+        aws_r.REDIS,
+        {**PROD, "snapshotRetentionLimit": 7, "automaticFailoverEnabled": True, "multiAzEnabled": True},
+        {**PROD, "snapshotRetentionLimit": 7},
+        "no automatic multi-AZ failover",
+    ),
+    (
+        "aws-s3-versioning",
+        aws_r.BUCKET_VERSIONING,
+        {"versioningConfiguration": {"status": "Enabled"}},
+        {"versioningConfiguration": {"status": "Suspended"}},
+        "versioning is Suspended",
+    ),
+    (
+        "aws-s3-public-access-block",
+        aws_r.BUCKET_PAB,
+        {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True},
+        {"blockPublicAcls": True, "blockPublicPolicy": False, "ignorePublicAcls": True, "restrictPublicBuckets": True},
+        "blockPublicPolicy",
+    ),
+    (
+        "aws-alb-deletion-protection-prod",
+        aws_r.LOAD_BALANCERS[0],
+        {**PROD, "enableDeletionProtection": True},
+        {**PROD},
+        "no deletion protection",
+    ),
+    (
+        "aws-alb-access-logs",
+        aws_r.LOAD_BALANCERS[1],
+        {"accessLogs": {"enabled": True, "bucket": "logs"}},
+        {"accessLogs": {"enabled": False}},
+        "does not write access logs",
+    ),
     ("aws-rds-log-exports", aws_r.RDS, {"enabledCloudwatchLogsExports": ["postgresql"]}, {}, "does not export"),
-    ("aws-log-group-encrypted-retained", aws_r.LOG_GROUP, {"kmsKeyId": KEY, "retentionInDays": 365}, {"kmsKeyId": KEY, "retentionInDays": 0},
-     "keeps logs forever"),
-    ("aws-default-sg-closed", aws_r.DEFAULT_SG, {"vpcId": "v"}, {"vpcId": "v", "ingress": [{"protocol": "-1", "self": True}]}, "strip them all"),
-    ("aws-sg-egress-restricted", aws_r.SG_EGRESS, {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"},
-     {"ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0"}, "ports 0-65535"),
-    ("aws-waf-managed-rules", aws_r.WAF,
-     {"rules": [{"statement": {"managedRuleGroupStatement": {"name": n}}} for n in
-                ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")],
-      "visibilityConfig": {"cloudwatchMetricsEnabled": True}},
-     {"rules": [], "visibilityConfig": {"cloudwatchMetricsEnabled": True}}, "lacks the managed rule groups"),
+    (
+        "aws-log-group-encrypted-retained",
+        aws_r.LOG_GROUP,
+        {"kmsKeyId": KEY, "retentionInDays": 365},
+        {"kmsKeyId": KEY, "retentionInDays": 0},
+        "keeps logs forever",
+    ),
+    (
+        "aws-default-sg-closed",
+        aws_r.DEFAULT_SG,
+        {"vpcId": "v"},
+        {"vpcId": "v", "ingress": [{"protocol": "-1", "self": True}]},
+        "strip them all",
+    ),
+    (
+        "aws-sg-egress-restricted",
+        aws_r.SG_EGRESS,
+        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"},
+        {"ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0"},
+        "ports 0-65535",
+    ),
+    (
+        "aws-waf-managed-rules",
+        aws_r.WAF,
+        {
+            "rules": [
+                {"statement": {"managedRuleGroupStatement": {"name": n}}}
+                for n in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
+            ],
+            "visibilityConfig": {"cloudwatchMetricsEnabled": True},
+        },
+        {"rules": [], "visibilityConfig": {"cloudwatchMetricsEnabled": True}},
+        "lacks the managed rule groups",
+    ),
     ("aws-vm-hardening", aws_r.LAUNCH_TEMPLATE, lt(), lt(keyName="ops-key"), "SSH key pair ops-key"),
     ("aws-vm-monitoring", aws_r.LAUNCH_TEMPLATE, lt(), lt(monitoring={"enabled": False}), "no detailed monitoring"),
-    ("aws-user-data-no-secrets", aws_r.LAUNCH_TEMPLATE, lt(),
-     lt(userData=base64.b64encode(b"#!/bin/bash\nexport DB_PASSWORD=hunter2hunter2\n").decode()), "user data contains a secret"),
-    ("aws-user-data-no-secrets", aws_r.INSTANCE, {"userData": "#!/bin/bash\necho ok"}, {"userData": "-----BEGIN RSA PRIVATE KEY-----"},
-     "user data contains a secret"),
-    ("aws-secret-managed", aws_r.SECRET, {"kmsKeyId": KEY, "recoveryWindowInDays": 30}, {"kmsKeyId": KEY, "recoveryWindowInDays": 0},
-     "without a recovery window"),
-    ("aws-acm-certificate", aws_r.ACM_CERT, {"validationMethod": "DNS", "keyAlgorithm": "EC_prime256v1"}, {"validationMethod": "EMAIL"},
-     "validated by EMAIL"),
-    ("aws-iam-least-privilege", aws_r.ROLE_POLICY, {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}]})},
-     {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})}, "on every resource"),
-    ("aws-iam-least-privilege", aws_r.ROLE, {"assumeRolePolicy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}}]})},
-     {"assumeRolePolicy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}}]})}, "assumed by anyone"),
-    ("aws-iam-least-privilege", aws_r.ROLE_ATTACHMENT, {"policyArn": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"},
-     {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}, "AdministratorAccess"),
+    (
+        "aws-user-data-no-secrets",
+        aws_r.LAUNCH_TEMPLATE,
+        lt(),
+        lt(userData=base64.b64encode(b"#!/bin/bash\nexport DB_PASSWORD=hunter2hunter2\n").decode()),
+        "user data contains a secret",
+    ),
+    (
+        "aws-user-data-no-secrets",
+        aws_r.INSTANCE,
+        {"userData": "#!/bin/bash\necho ok"},
+        {"userData": "-----BEGIN RSA PRIVATE KEY-----"},
+        "user data contains a secret",
+    ),
+    (
+        "aws-secret-managed",
+        aws_r.SECRET,
+        {"kmsKeyId": KEY, "recoveryWindowInDays": 30},
+        {"kmsKeyId": KEY, "recoveryWindowInDays": 0},
+        "without a recovery window",
+    ),
+    (
+        "aws-acm-certificate",
+        aws_r.ACM_CERT,
+        {"validationMethod": "DNS", "keyAlgorithm": "EC_prime256v1"},
+        {"validationMethod": "EMAIL"},
+        "validated by EMAIL",
+    ),
+    (
+        "aws-iam-least-privilege",
+        aws_r.ROLE_POLICY,
+        {
+            "policy": json.dumps(
+                {"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}]}
+            )
+        },
+        {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})},
+        "on every resource",
+    ),
+    (
+        "aws-iam-least-privilege",
+        aws_r.ROLE,
+        {
+            "assumeRolePolicy": json.dumps(
+                {"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}}]}
+            )
+        },
+        {"assumeRolePolicy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}}]})},
+        "assumed by anyone",
+    ),
+    (
+        "aws-iam-least-privilege",
+        aws_r.ROLE_ATTACHMENT,
+        {"policyArn": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"},
+        {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+        "AdministratorAccess",
+    ),
     ("aws-required-tags", aws_r.RDS, {**PROD}, {"tags": {"owner": "o"}}, "lacks tags"),
     # generated secrets and certificates
     ("generated-secret-strength", secret_r.PASSWORD, {"length": 32}, {"length": 8}, "use at least 16"),
-    ("generated-secret-strength", secret_r.PASSWORD, {"length": 32}, {"length": 32, "upper": False, "lower": False}, "fewer than two"),
+    (
+        "generated-secret-strength",
+        secret_r.PASSWORD,
+        {"length": 32},
+        {"length": 32, "upper": False, "lower": False},
+        "fewer than two",
+    ),
     ("generated-secret-strength", secret_r.BYTES, {"length": 32}, {"length": 16}, "use at least 32"),
-    ("tls-private-key-strength", secret_r.PRIVATE_KEY, {"algorithm": "ECDSA", "ecdsaCurve": "P384"}, {"algorithm": "ECDSA"}, "weak curve"),
-    ("tls-private-key-strength", secret_r.PRIVATE_KEY, {"algorithm": "RSA", "rsaBits": 4096}, {"algorithm": "RSA", "rsaBits": 1024}, "1024 bits"),
-    ("tls-certificate-profile", secret_r.LOCALLY_SIGNED, {"validityPeriodHours": 8760, "allowedUses": ["server_auth"]},
-     {"validityPeriodHours": 87600, "allowedUses": ["server_auth"]}, "at most 398"),
-    ("tls-certificate-profile", secret_r.SELF_SIGNED, {"isCaCertificate": True, "validityPeriodHours": 43800, "allowedUses": ["cert_signing"]},
-     {"isCaCertificate": True, "validityPeriodHours": 43800, "allowedUses": ["server_auth"]}, "without the cert_signing use"),
-    ("tls-certificate-profile", secret_r.CERT_REQUEST, {"dnsNames": ["a.example.org"]}, {"subject": {"commonName": "a"}}, "subjectAltName"),
+    (
+        "tls-private-key-strength",
+        secret_r.PRIVATE_KEY,
+        {"algorithm": "ECDSA", "ecdsaCurve": "P384"},
+        {"algorithm": "ECDSA"},
+        "weak curve",
+    ),
+    (
+        "tls-private-key-strength",
+        secret_r.PRIVATE_KEY,
+        {"algorithm": "RSA", "rsaBits": 4096},
+        {"algorithm": "RSA", "rsaBits": 1024},
+        "1024 bits",
+    ),
+    (
+        "tls-certificate-profile",
+        secret_r.LOCALLY_SIGNED,
+        {"validityPeriodHours": 8760, "allowedUses": ["server_auth"]},
+        {"validityPeriodHours": 87600, "allowedUses": ["server_auth"]},
+        "at most 398",
+    ),
+    (
+        "tls-certificate-profile",
+        secret_r.SELF_SIGNED,
+        {"isCaCertificate": True, "validityPeriodHours": 43800, "allowedUses": ["cert_signing"]},
+        {"isCaCertificate": True, "validityPeriodHours": 43800, "allowedUses": ["server_auth"]},
+        "without the cert_signing use",
+    ),
+    (
+        "tls-certificate-profile",
+        secret_r.CERT_REQUEST,
+        {"dnsNames": ["a.example.org"]},
+        {"subject": {"commonName": "a"}},
+        "subjectAltName",
+    ),
     # docker
-    ("docker-postgres-tls", docker_r.CONTAINER,
-     {"image": "pgvector/pgvector:0.8.0-pg16", "command": ["postgres", "-c", "ssl=on"],
-      "uploads": [{"file": "/etc/postgresql/pg_hba.conf", "content": "hostnossl all all all reject\n"}]},
-     {"image": "postgres:16.6", "command": ["postgres", "-c", "ssl=on"],
-      "uploads": [{"file": "/etc/postgresql/pg_hba.conf", "content": "host all all all scram-sha-256\n"}]},
-     "without TLS (no pg_hba.conf"),
-    ("docker-postgres-tls", docker_r.CONTAINER, {"image": "redis:7.2.7"}, {"image": "registry.example/postgres:16"}, "(-c ssl=on)"),
-    ("docker-container-logs", docker_r.CONTAINER, {"logDriver": "json-file", "logOpts": {"max-size": "50m"}}, {"logDriver": "none"}, "keeps no audit trail"),
+    (
+        "docker-postgres-tls",
+        docker_r.CONTAINER,
+        {
+            "image": "pgvector/pgvector:0.8.0-pg16",
+            "command": ["postgres", "-c", "ssl=on"],
+            "uploads": [{"file": "/etc/postgresql/pg_hba.conf", "content": "hostnossl all all all reject\n"}],
+        },
+        {
+            "image": "postgres:16.6",
+            "command": ["postgres", "-c", "ssl=on"],
+            "uploads": [{"file": "/etc/postgresql/pg_hba.conf", "content": "host all all all scram-sha-256\n"}],
+        },
+        "without TLS (no pg_hba.conf",
+    ),
+    (
+        "docker-postgres-tls",
+        docker_r.CONTAINER,
+        {"image": "redis:7.2.7"},
+        {"image": "registry.example/postgres:16"},
+        "(-c ssl=on)",
+    ),
+    (
+        "docker-container-logs",
+        docker_r.CONTAINER,
+        {"logDriver": "json-file", "logOpts": {"max-size": "50m"}},
+        {"logDriver": "none"},
+        "keeps no audit trail",
+    ),
     ("docker-container-logs", docker_r.CONTAINER, {"logDriver": "journald"}, {"logDriver": "json-file"}, "not rotated"),
-    ("docker-network-exposure", docker_r.NETWORK, {"internal": True, "labels": [{"label": "clinical.platform/network", "value": "backend"}]},
-     {"internal": False, "labels": [{"label": "clinical.platform/network", "value": "backend"}]}, "backend network but routes off the host"),
-    ("docker-network-exposure", docker_r.NETWORK, {"internal": False, "labels": [{"label": "clinical.platform/network", "value": "edge"}]},
-     {"internal": False}, "without being the proxy's edge"),
-    ("docker-volume-disk-encryption", docker_r.VOLUME, {"labels": [{"label": "clinical.platform/disk-encryption", "value": "luks"}]},
-     {"labels": [{"label": "clinical.platform/disk-encryption", "value": "none"}]}, "not attested as encrypted (none)"),
-    ("docker-required-labels", docker_r.CONTAINER, {"labels": [{"label": f"clinical.platform/{k}", "value": "x"} for k in
-                                                         ("environment", "owner", "data-classification")]},
-     {"labels": []}, "lacks labels"),
-]  # fmt: skip
+    (
+        "docker-network-exposure",
+        docker_r.NETWORK,
+        {"internal": True, "labels": [{"label": "clinical.platform/network", "value": "backend"}]},
+        {"internal": False, "labels": [{"label": "clinical.platform/network", "value": "backend"}]},
+        "backend network but routes off the host",
+    ),
+    (
+        "docker-network-exposure",
+        docker_r.NETWORK,
+        {"internal": False, "labels": [{"label": "clinical.platform/network", "value": "edge"}]},
+        {"internal": False},
+        "without being the proxy's edge",
+    ),
+    (
+        "docker-volume-disk-encryption",
+        docker_r.VOLUME,
+        {"labels": [{"label": "clinical.platform/disk-encryption", "value": "luks"}]},
+        {"labels": [{"label": "clinical.platform/disk-encryption", "value": "none"}]},
+        "not attested as encrypted (none)",
+    ),
+    (
+        "docker-required-labels",
+        docker_r.CONTAINER,
+        {
+            "labels": [
+                {"label": f"clinical.platform/{k}", "value": "x"}
+                for k in ("environment", "owner", "data-classification")
+            ]
+        },
+        {"labels": []},
+        "lacks labels",
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -191,8 +482,15 @@ def test_protect_in_prod_reads_the_resource_options() -> None:
     assert violations("aws-protect-stateful-prod", aws_r.RDS, {**PROD}, protect=True) == []
     assert "protect=True" in violations("aws-protect-stateful-prod", aws_r.RDS, {**PROD})[0]
     assert violations("aws-protect-stateful-prod", aws_r.RDS, {"tags": {"environment": "staging"}}) == []
-    assert violations("docker-volume-protected-in-prod", docker_r.VOLUME, {"labels": [{"label": "clinical.platform/environment", "value": "prod"}]},
-                      protect=True) == []  # fmt: skip
+    assert (
+        violations(
+            "docker-volume-protected-in-prod",
+            docker_r.VOLUME,
+            {"labels": [{"label": "clinical.platform/environment", "value": "prod"}]},
+            protect=True,
+        )
+        == []
+    )
     assert violations(
         "docker-volume-protected-in-prod",
         docker_r.VOLUME,
@@ -206,8 +504,10 @@ def test_protect_in_prod_reads_the_resource_options() -> None:
 def stack_violations(rule: str, resources: list[tuple[str, str, dict[str, Any], list[str]]]) -> list[tuple[str, str]]:
     """Run one stack policy on (type, name, props, dependency names) the way AnalyzeStack wires them."""
     opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
-    built = {name: EnginePolicyResource(t, unknown_checking_proxy(p), f"urn:{name}", name, opts, None, None, [], {})
-             for t, name, p, _ in resources}  # fmt: skip
+    built = {
+        name: EnginePolicyResource(t, unknown_checking_proxy(p), f"urn:{name}", name, opts, None, None, [], {})
+        for t, name, p, _ in resources
+    }
     for _, name, _, deps in resources:
         built[name].dependencies = [built[d] for d in deps]
     found: list[tuple[str, str]] = []
@@ -345,8 +645,17 @@ def test_public_route_without_authentication_is_flagged() -> None:
 
 
 def test_every_stack_rule_is_tested_here() -> None:
-    tested = {"aws-s3-bucket-encrypted", "aws-s3-bucket-tls-only", "aws-s3-bucket-private", "aws-s3-bucket-versioned",
-              "aws-s3-bucket-logged", "aws-vpc-flow-logs", "aws-vpc-default-sg-managed", "aws-rds-tls-enforced",
-              "aws-db-not-world-reachable", "docker-route-authenticated"}  # fmt: skip
+    tested = {
+        "aws-s3-bucket-encrypted",
+        "aws-s3-bucket-tls-only",
+        "aws-s3-bucket-private",
+        "aws-s3-bucket-versioned",
+        "aws-s3-bucket-logged",
+        "aws-vpc-flow-logs",
+        "aws-vpc-default-sg-managed",
+        "aws-rds-tls-enforced",
+        "aws-db-not-world-reachable",
+        "docker-route-authenticated",
+    }
     assert {r.name for r in STACK_RULES} == tested
     assert all(RULE_NAMES[name].remediation for name in tested)

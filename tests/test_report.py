@@ -33,9 +33,12 @@ SCHEMA_SHA256 = "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682
 CONTAINER = "docker:index/container:Container"
 TRAINER, ADMIN = "cogstack-nlp-medcat-trainer", "cogstack-nlp-trainer-admin"
 WAIVER = {
-    "rule": "docker-non-root", "resource": TRAINER, "approvedBy": "officer@hospital.example", "expires": "2099-01-01",
+    "rule": "docker-non-root",
+    "resource": TRAINER,
+    "approvedBy": "officer@hospital.example",
+    "expires": "2099-01-01",
     "reason": "Image writes under /home/api at start-up; compensated by dropped capabilities.",
-}  # fmt: skip
+}
 # Weakened on purpose: everything mandatory, non-root mandatory, health checks off, one live and one expired waiver.
 WEAK_POLICY = {
     "enforcement": "mandatory",
@@ -313,10 +316,23 @@ def test_make_review_config_errors_match_make_plan(tmp_path: Path, capsys: pytes
 def test_make_review_prints_no_traceback(tmp_path: Path) -> None:
     write_stack(tmp_path, "typo", {"domian": "x.org"})
     result = subprocess.run(
-        [sys.executable, "-m", "offline.review_cli", "--stack", "typo", "--stack-dir", str(tmp_path),
-         "--out", str(tmp_path / "out")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "offline.review_cli",
+            "--stack",
+            "typo",
+            "--stack-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == EXIT_CONFIG
     assert "Traceback" not in result.stderr + result.stdout
     assert "clinical-platform:domian: unknown key; did you mean 'domain'?" in result.stderr
@@ -346,9 +362,17 @@ def test_a_finding_about_the_whole_stack_is_reported_not_dropped(local: tuple[Pl
     plan, report = local
     idle = next(c.rule for c in report.controls if not c.checks)
     finding = Violation(
-        rule=idle.name, severity=idle.severity, enforcement="advisory", family=idle.family, resource_type="stack",
-        resource_name="stack", urn="", message="no flow logs anywhere", remediation=idle.remediation, hipaa=idle.hipaa,
-    )  # fmt: skip
+        rule=idle.name,
+        severity=idle.severity,
+        enforcement="advisory",
+        family=idle.family,
+        resource_type="stack",
+        resource_name="stack",
+        urn="",
+        message="no flow logs anywhere",
+        remediation=idle.remediation,
+        hipaa=idle.hipaa,
+    )
     stacked = dataclasses.replace(plan, review=dataclasses.replace(plan.review, violations=[finding]))
     found = build_report(stacked)
     checks = control(found, idle.name).checks

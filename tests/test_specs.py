@@ -41,9 +41,13 @@ def test_pinned_image_refs_are_accepted(ref: str) -> None:
 
 @pytest.mark.parametrize(
     ("ref", "message"),
-    [("nginx", "has no tag"), ("nginx:latest", "mutable tag 'latest'"), ("Nginx:1", "not an image reference"),
-     ("team/api:stable", "mutable tag 'stable'")],
-)  # fmt: skip
+    [
+        ("nginx", "has no tag"),
+        ("nginx:latest", "mutable tag 'latest'"),
+        ("Nginx:1", "not an image reference"),
+        ("team/api:stable", "mutable tag 'stable'"),
+    ],
+)
 def test_unpinned_image_refs_are_rejected(ref: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         check_image_ref(ref)
@@ -89,15 +93,19 @@ def test_system_placeholders_must_resolve() -> None:
         SystemSpec(name="demo", description="d", services=(service(env={"DB": "${postgres:db.url}"}),))
     with pytest.raises(ValidationError, match="postgres has no field 'uri'"):
         SystemSpec(
-            name="demo", description="d", services=(service(env={"DB": "${postgres:db.uri}"}),),
+            name="demo",
+            description="d",
+            services=(service(env={"DB": "${postgres:db.uri}"}),),
             postgres=(PostgresSpec(name="db", database="app", user="app"),),
-        )  # fmt: skip
+        )
     ok = SystemSpec(
-        name="demo", description="d",
+        name="demo",
+        description="d",
         services=(service(env={"DB": "${postgres:db.url}", "KEY": "${secret:key}", "HOST": "${route:web.host}"}),),
         postgres=(PostgresSpec(name="db", database="app", user="app"),),
-        secrets=(SecretSpec(name="key"),), routes=(RouteSpec(name="web", host="web", service="api"),),
-    )  # fmt: skip
+        secrets=(SecretSpec(name="key"),),
+        routes=(RouteSpec(name="web", host="web", service="api"),),
+    )
     assert ok.service("api").env["DB"] == "${postgres:db.url}"
 
 
@@ -126,11 +134,13 @@ def test_gpu_catalog_picks_the_cheapest_fit() -> None:
 
 @pytest.mark.parametrize(
     ("cloud", "gpu", "message"),
-    [("aws", GpuSpec(model="h100"), "aws offers no 'h100' GPU"),
-     ("gcp", GpuSpec(model="a10g"), "gcp offers no 'a10g' GPU"),
-     ("aws", GpuSpec(model="t4", count=8), "no aws machine has 8 x t4"),
-     ("aws", GpuSpec(min_vram_gb=100), "with >= 100 GiB each")],
-)  # fmt: skip
+    [
+        ("aws", GpuSpec(model="h100"), "aws offers no 'h100' GPU"),
+        ("gcp", GpuSpec(model="a10g"), "gcp offers no 'a10g' GPU"),
+        ("aws", GpuSpec(model="t4", count=8), "no aws machine has 8 x t4"),
+        ("aws", GpuSpec(min_vram_gb=100), "with >= 100 GiB each"),
+    ],
+)
 def test_gpu_requests_a_cloud_cannot_satisfy(cloud: str, gpu: GpuSpec, message: str) -> None:
     reason = unsatisfiable_reason(cloud, gpu)
     assert reason is not None and message in reason

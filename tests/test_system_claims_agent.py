@@ -37,8 +37,13 @@ SETTINGS: dict[str, Any] = {
     "alertRecipients": "ops@hospital.example,manager@hospital.example",
 }
 REQUIRED_SECRETS = [
-    "gmail-credentials", "gmail-token", "google-service-account", "ncb-api-key", "admin-api-key", "smtp-password",
-]  # fmt: skip
+    "gmail-credentials",
+    "gmail-token",
+    "google-service-account",
+    "ncb-api-key",
+    "admin-api-key",
+    "smtp-password",
+]
 SECRET_KEYS = [f"claims-agent-{name}" for name in REQUIRED_SECRETS]
 HOST_GPUS = {"model": "rtx-4090", "count": 1}
 
@@ -79,8 +84,13 @@ def test_services_ports_and_routes_follow_the_guide() -> None:
     assert set(claims_agent.SERVICES) == {s.name for s in spec.services}
     ports = {s.name: s.port for s in spec.services}
     assert ports == {
-        "api": 8000, "worker": None, "poller": None, "redis-exporter": 9121, "prometheus": 9090, "grafana": 3000,
-    }  # fmt: skip
+        "api": 8000,
+        "worker": None,
+        "poller": None,
+        "redis-exporter": 9121,
+        "prometheus": 9090,
+        "grafana": 3000,
+    }
     assert {s.name: s.image for s in spec.services if s.name in IMAGES} == IMAGES
     routes = {r.name: r for r in spec.routes}
     api = routes["api"]
@@ -142,8 +152,12 @@ def test_entrypoint_writes_private_files_unsets_the_json_and_execs_the_command(t
     script = claims_agent.secret_files_entrypoint()
     result = subprocess.run(
         ["/bin/sh", "-c", script, "claims-agent", "sh", "-c", 'echo "started with $# args"; env'],
-        env=env, capture_output=True, text=True, check=True, timeout=30,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
     assert result.stdout.startswith("started with 0 args")
     assert not [v for v in claims_agent.SECRET_FILE_CONTENTS if f"\n{v}=" in "\n" + result.stdout]
     for path_var, (source, _) in claims_agent.SECRET_FILES.items():
@@ -221,8 +235,11 @@ def test_prometheus_loads_the_guides_alert_rules_and_scrapes_working_targets() -
     files = {f.path: f.content for f in prometheus.files}
     rules = yaml.safe_load(files[claims_agent.RULES_PATH])
     assert [r["alert"] for r in rules["groups"][0]["rules"]] == [
-        "ServiceDown", "HighErrorRate", "QueueBacklog", "GPUUtilizationLow",
-    ]  # fmt: skip
+        "ServiceDown",
+        "HighErrorRate",
+        "QueueBacklog",
+        "GPUUtilizationLow",
+    ]
     assert rules["groups"][0]["rules"][2]["expr"] == "redis_queue_length > 100"
     conf = yaml.safe_load(files["/etc/prometheus/prometheus.yml"])
     assert conf["rule_files"] == [claims_agent.RULES_PATH]
@@ -286,23 +303,33 @@ def test_optional_sentry_dsn_is_not_required_but_must_be_secret() -> None:
 @pytest.mark.parametrize(
     ("settings", "line"),
     [
-        ({"ncbApiBaseUrl": "http://ncb.internal/api/v1"},
-         "settings.ncbApiBaseUrl: 'http://ncb.internal/api/v1' is not an https:// URL; "
-         "claims data never travels in plaintext"),
-        ({"apiCommand": "  "},
-         "settings.apiCommand: is empty; give the command that starts the service, e.g. 'python -m app.worker'"),
-        ({"workerCommand": "python -c 'unclosed"},
-         "settings.workerCommand: is not a command line (No closing quotation)"),
-        ({"grafanaAdminUser": "admin"},
-         "settings.grafanaAdminUser: 'admin' is a default account name; choose a named admin"),
-        ({"alertRecipients": "ops@hospital.example;x@y.org"},
-         "settings.alertRecipients: 'ops@hospital.example;x@y.org' is not an e-mail address; "
-         "list addresses separated by commas"),
+        (
+            {"ncbApiBaseUrl": "http://ncb.internal/api/v1"},
+            "settings.ncbApiBaseUrl: 'http://ncb.internal/api/v1' is not an https:// URL; "
+            "claims data never travels in plaintext",
+        ),
+        (
+            {"apiCommand": "  "},
+            "settings.apiCommand: is empty; give the command that starts the service, e.g. 'python -m app.worker'",
+        ),
+        (
+            {"workerCommand": "python -c 'unclosed"},
+            "settings.workerCommand: is not a command line (No closing quotation)",
+        ),
+        (
+            {"grafanaAdminUser": "admin"},
+            "settings.grafanaAdminUser: 'admin' is a default account name; choose a named admin",
+        ),
+        (
+            {"alertRecipients": "ops@hospital.example;x@y.org"},
+            "settings.alertRecipients: 'ops@hospital.example;x@y.org' is not an e-mail address; "
+            "list addresses separated by commas",
+        ),
         ({"smtpUsername": "alerts"}, "settings.smtpUsername: 'alerts' is not an e-mail address"),
         ({"ocrBatchSize": 0}, "settings.ocrBatchSize: Input should be greater than or equal to 1"),
         ({"ocrBatchSzie": 4}, "settings.ocrBatchSzie: unknown setting; known settings: api_command"),
     ],
-)  # fmt: skip
+)
 def test_bad_settings_name_the_key(settings: dict[str, Any], line: str) -> None:
     found = problems(claims_config(settings=settings), secret_keys=SECRET_KEYS)
     assert len(found) == 1 and found[0].startswith(f"clinical-platform:overrides.claims-agent.{line}"), found
@@ -312,8 +339,16 @@ def test_required_settings_are_reported_by_key() -> None:
     raw = claims_config()
     raw["overrides"]["claims-agent"]["settings"] = {}
     found = problems(raw, secret_keys=SECRET_KEYS)
-    keys = ("apiCommand", "workerCommand", "pollerCommand", "ncbApiBaseUrl", "sheetsSpreadsheetId",
-            "driveFolderId", "smtpUsername", "alertRecipients")  # fmt: skip
+    keys = (
+        "apiCommand",
+        "workerCommand",
+        "pollerCommand",
+        "ncbApiBaseUrl",
+        "sheetsSpreadsheetId",
+        "driveFolderId",
+        "smtpUsername",
+        "alertRecipients",
+    )
     assert [line.split(": ")[0] for line in found] == [
         f"clinical-platform:overrides.claims-agent.settings.{k}" for k in keys
     ]
@@ -336,8 +371,9 @@ def write_claims_stack(tmp_path: Path, name: str) -> Path:
     }
     # Every rule mandatory, so "no mandatory violation" means no finding at all.
     config["clinical-platform:policy"] = {
-        "enforcement": "mandatory", "overrides": {"docker-non-root": "mandatory", "docker-healthcheck": "mandatory"},
-    }  # fmt: skip
+        "enforcement": "mandatory",
+        "overrides": {"docker-non-root": "mandatory", "docker-healthcheck": "mandatory"},
+    }
     config.update({f"clinical-platform:{key}": {"secure": "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAA"} for key in SECRET_KEYS})
     (tmp_path / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(document))
     return tmp_path
@@ -371,9 +407,15 @@ def test_planned_stack_has_no_policy_finding(claims_plan: Plan) -> None:
 def test_planned_containers_are_hardened(claims_plan: Plan) -> None:
     containers = {c.name: c for c in of_type(claims_plan.run, CONTAINER)}
     assert set(containers) == {
-        "claims-agent-api", "claims-agent-worker", "claims-agent-poller", "claims-agent-redis",
-        "claims-agent-redis-exporter", "claims-agent-prometheus", "claims-agent-grafana", "claims-proxy",
-    }  # fmt: skip
+        "claims-agent-api",
+        "claims-agent-worker",
+        "claims-agent-poller",
+        "claims-agent-redis",
+        "claims-agent-redis-exporter",
+        "claims-agent-prometheus",
+        "claims-agent-grafana",
+        "claims-proxy",
+    }
     for name in ("claims-agent-api", "claims-agent-worker", "claims-agent-poller", "claims-agent-redis-exporter"):
         c = containers[name]
         assert c.inputs["readOnly"] is True, name
@@ -390,8 +432,14 @@ def test_planned_containers_are_hardened(claims_plan: Plan) -> None:
 def test_planned_credentials_are_secret_env(claims_plan: Plan) -> None:
     api = named(claims_plan.run, "claims-agent-api")
     env = env_of(api)
-    for key in ("NCB_API_KEY", "ADMIN_API_KEY", "SMTP_PASSWORD", "GMAIL_CREDENTIALS_JSON", "GMAIL_TOKEN_JSON",
-                "GOOGLE_SERVICE_ACCOUNT_JSON"):  # fmt: skip
+    for key in (
+        "NCB_API_KEY",
+        "ADMIN_API_KEY",
+        "SMTP_PASSWORD",
+        "GMAIL_CREDENTIALS_JSON",
+        "GMAIL_TOKEN_JSON",
+        "GOOGLE_SERVICE_ACCOUNT_JSON",
+    ):
         assert env[key] == SECRET_PLACEHOLDER, key
     assert env["REDIS_URL"].startswith("redis://:") and env["REDIS_URL"].endswith("@redis:6379/0")
     assert api.inputs["command"][:2] == ["/bin/sh", "-c"] and api.inputs["command"][-1] == "--proxy-headers"
@@ -416,8 +464,10 @@ def test_planned_worker_gets_the_gpu_and_the_read_only_models(claims_plan: Plan)
     assert env_of(worker)["OCR_USE_GPU"] == "true"
     volumes = {v["containerPath"]: v for v in worker.inputs["volumes"]}
     assert volumes["/app/data/models"] == {
-        "volumeName": "claims-agent-models", "containerPath": "/app/data/models", "readOnly": True,
-    }  # fmt: skip
+        "volumeName": "claims-agent-models",
+        "containerPath": "/app/data/models",
+        "readOnly": True,
+    }
     assert volumes["/app/data/temp"]["volumeName"] == "claims-agent-attachments"
     poller = named(claims_plan.run, "claims-agent-poller")
     assert {v["volumeName"] for v in poller.inputs["volumes"]} == {"claims-agent-attachments", "claims-agent-logs"}

@@ -59,10 +59,22 @@ def test_images_ports_and_users_follow_the_dockerfiles() -> None:
 def test_medcat_service_env_holds_only_variables_the_image_reads() -> None:
     env = spec().service("medcat-service").env
     assert set(env) == {
-        "APP_NAME", "APP_MODEL_LANGUAGE", "APP_MODEL_NAME", "APP_MEDCAT_MODEL_PACK", "APP_BULK_NPROC",
-        "APP_TORCH_THREADS", "APP_CUDA_DEVICE_COUNT", "APP_LOG_LEVEL", "ANNOTATIONS_ENTITY_OUTPUT_MODE", "DEID_MODE",
-        "DEID_REDACT", "SERVER_HOST", "SERVER_PORT", "SERVER_WORKERS", "SERVER_WORKER_TIMEOUT",
-    }  # fmt: skip
+        "APP_NAME",
+        "APP_MODEL_LANGUAGE",
+        "APP_MODEL_NAME",
+        "APP_MEDCAT_MODEL_PACK",
+        "APP_BULK_NPROC",
+        "APP_TORCH_THREADS",
+        "APP_CUDA_DEVICE_COUNT",
+        "APP_LOG_LEVEL",
+        "ANNOTATIONS_ENTITY_OUTPUT_MODE",
+        "DEID_MODE",
+        "DEID_REDACT",
+        "SERVER_HOST",
+        "SERVER_PORT",
+        "SERVER_WORKERS",
+        "SERVER_WORKER_TIMEOUT",
+    }
     assert env["APP_MEDCAT_MODEL_PACK"] == "/cat/models/medcat-snomed-2024.zip"
     assert env["ANNOTATIONS_ENTITY_OUTPUT_MODE"] == "dict" and env["SERVER_PORT"] == "5000"
     assert (env["DEID_MODE"], env["DEID_REDACT"]) == ("False", "False")
@@ -199,8 +211,12 @@ def test_trainer_nginx_serves_static_and_only_reads_solr() -> None:
     assert [(v.name, v.mount_path, v.read_only) for v in web.volumes] == [("trainer-static", "/home/api/static", True)]
     assert [f.path for f in web.files] == ["/etc/nginx/nginx.conf"] and web.files[0].content == trainer_nginx_conf()
     assert web.health is not None and web.health.command == (
-        "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8000/healthz",
-    )  # fmt: skip
+        "wget",
+        "-q",
+        "-O",
+        "/dev/null",
+        "http://127.0.0.1:8000/healthz",
+    )
     conf = trainer_nginx_conf()
     assert "listen 8000;" in conf and "pid /tmp/nginx.pid;" in conf
     assert "location /static {\n            alias /home/api/static;" in conf
@@ -248,8 +264,9 @@ def test_planned_with_zero_mandatory_violations(local_plan: Plan) -> None:
     assert local_plan.review.mandatory == [], [v.message for v in local_plan.review.mandatory]
     assert local_plan.exit_code == EXIT_OK
     containers = {c.name for c in of_type(local_plan.run, CONTAINER)}
-    assert containers == {f"{SYSTEM}-{n}" for n in ("medcat-service", "medcat-trainer", "trainer-nginx", "solr",
-                                                       "trainer-admin")} | {"cogstack-proxy"}  # fmt: skip
+    assert containers == {
+        f"{SYSTEM}-{n}" for n in ("medcat-service", "medcat-trainer", "trainer-nginx", "solr", "trainer-admin")
+    } | {"cogstack-proxy"}
     assert [c.name for c in of_type(local_plan.run, CONTAINER) if c.inputs.get("ports")] == ["cogstack-proxy"]
 
 

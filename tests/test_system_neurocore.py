@@ -75,20 +75,32 @@ def mounts(s: SystemSpec, service: str) -> dict[str, str]:
 def test_services_ports_and_pinned_images() -> None:
     s = spec()
     assert {svc.name: svc.port for svc in s.services} == {
-        "migrate": None, "api": 8002, "celery-worker": None, "flower": 5555, "frontend": 3002,
-        "prometheus": 9090, "alertmanager": 9093, "grafana": 3000, "loki": 3100, "cadvisor": 8080,
-        "node-exporter": 9100, "postgres-exporter": 9187,
-    }  # fmt: skip
+        "migrate": None,
+        "api": 8002,
+        "celery-worker": None,
+        "flower": 5555,
+        "frontend": 3002,
+        "prometheus": 9090,
+        "alertmanager": 9093,
+        "grafana": 3000,
+        "loki": 3100,
+        "cadvisor": 8080,
+        "node-exporter": 9100,
+        "postgres-exporter": 9187,
+    }
     assert s.service("api").image == s.service("celery-worker").image == s.service("migrate").image == API_IMAGE
     assert s.service("frontend").image == "registry.hospital.example/neurocore/frontend:1.4.2"
     public = {svc.name: svc.image for svc in s.services if svc.name not in {*IMAGES_FROM_CONFIG, "migrate"}}
     assert public == {
-        "flower": "mher/flower:2.0.1", "prometheus": "prom/prometheus:v2.55.1",
-        "alertmanager": "prom/alertmanager:v0.27.0", "grafana": "grafana/grafana:11.4.0",
-        "loki": "grafana/loki:3.3.2", "cadvisor": "gcr.io/cadvisor/cadvisor:v0.49.1",
+        "flower": "mher/flower:2.0.1",
+        "prometheus": "prom/prometheus:v2.55.1",
+        "alertmanager": "prom/alertmanager:v0.27.0",
+        "grafana": "grafana/grafana:11.4.0",
+        "loki": "grafana/loki:3.3.2",
+        "cadvisor": "gcr.io/cadvisor/cadvisor:v0.49.1",
         "node-exporter": "prom/node-exporter:v1.8.2",
         "postgres-exporter": "prometheuscommunity/postgres-exporter:v0.15.0",
-    }  # fmt: skip
+    }
 
 
 def test_the_team_images_and_the_openai_key_are_required() -> None:
@@ -101,9 +113,10 @@ def test_the_team_images_and_the_openai_key_are_required() -> None:
     assert any(line.startswith(f"clinical-platform:{OPENAI_KEY}: required (OpenAI API key") for line in found)
     assert len(found) == 4, found
     assert {(x.name, x.source, x.required) for x in SECRETS if x.source == "config"} == {
-        ("openai-api-key", "config", True), ("smtp-password", "config", False),
+        ("openai-api-key", "config", True),
+        ("smtp-password", "config", False),
         ("slack-webhook-url", "config", False),
-    }  # fmt: skip
+    }
 
 
 def test_unknown_settings_and_debug_logging_are_rejected() -> None:
@@ -174,12 +187,24 @@ def test_api_and_workers_run_for_production() -> None:
     assert not any(key.startswith("SMTP_") for key in env)
     worker = s.service("celery-worker")
     assert worker.command == (
-        "celery", "-A", "backend.services.celery_app", "worker", "--loglevel=INFO", "--concurrency=4", "--task-events",
-    )  # fmt: skip
+        "celery",
+        "-A",
+        "backend.services.celery_app",
+        "worker",
+        "--loglevel=INFO",
+        "--concurrency=4",
+        "--task-events",
+    )
     assert worker.env == env
-    assert {v.mount_path for v in api.volumes} == {v.mount_path for v in worker.volumes} == {
-        "/data/pdfs", "/data/images", "/app/logs",
-    }  # fmt: skip
+    assert (
+        {v.mount_path for v in api.volumes}
+        == {v.mount_path for v in worker.volumes}
+        == {
+            "/data/pdfs",
+            "/data/images",
+            "/app/logs",
+        }
+    )
     settings = {"workerQueues": "default,images", "workerConcurrency": 2, "apiPort": 8000, "apiModule": "app.main:app"}
     tuned = spec(settings=settings)
     assert tuned.service("celery-worker").command[-2:] == ("--queues", "default,images")  # type: ignore[index]
@@ -209,9 +234,11 @@ def test_api_and_workers_scale_and_the_replicas_are_overridable() -> None:
 def test_routes_put_flower_and_grafana_behind_the_proxy_and_leave_prometheus_unrouted() -> None:
     s = spec()
     assert {(r.host, r.service, r.auth) for r in s.routes} == {
-        ("neurocore", "frontend", "app"), ("neurocore-api", "api", "app"),
-        ("neurocore-flower", "flower", "basic"), ("neurocore-grafana", "grafana", "basic"),
-    }  # fmt: skip
+        ("neurocore", "frontend", "app"),
+        ("neurocore-api", "api", "app"),
+        ("neurocore-flower", "flower", "basic"),
+        ("neurocore-grafana", "grafana", "basic"),
+    }
     routed = spec(settings={"routeMonitoringUis": True})
     extra = {(r.host, r.auth) for r in routed.routes} - {(r.host, r.auth) for r in s.routes}
     assert extra == {("neurocore-prometheus", "basic"), ("neurocore-alertmanager", "basic")}
@@ -237,10 +264,21 @@ def test_prometheus_scrapes_every_metrics_service_by_name_and_loads_the_rule_fil
     conf = yaml.safe_load(files_of(s, "prometheus")["/etc/prometheus/prometheus.yml"])
     jobs = scrape_jobs(s)
     with_metrics = {svc.name for svc in s.services if svc.metrics_path}
-    assert set(jobs) == with_metrics == {
-        "api", "flower", "prometheus", "alertmanager", "grafana", "loki", "cadvisor", "node-exporter",
-        "postgres-exporter",
-    }  # fmt: skip
+    assert (
+        set(jobs)
+        == with_metrics
+        == {
+            "api",
+            "flower",
+            "prometheus",
+            "alertmanager",
+            "grafana",
+            "loki",
+            "cadvisor",
+            "node-exporter",
+            "postgres-exporter",
+        }
+    )
     for name, job in jobs.items():
         if name == "prometheus":
             assert job["static_configs"] == [{"targets": ["127.0.0.1:9090"]}]
@@ -262,8 +300,10 @@ def test_grafana_is_provisioned_hardened_and_keeps_its_state_in_postgres() -> No
     s = spec()
     sources = yaml.safe_load(files_of(s, "grafana")["/etc/grafana/provisioning/datasources/neurocore.yml"])
     assert {d["type"]: d["url"] for d in sources["datasources"]} == {
-        "prometheus": "http://prometheus:9090", "loki": "http://loki:3100", "alertmanager": "http://alertmanager:9093",
-    }  # fmt: skip
+        "prometheus": "http://prometheus:9090",
+        "loki": "http://loki:3100",
+        "alertmanager": "http://alertmanager:9093",
+    }
     assert all(d["editable"] is False for d in sources["datasources"])
     env = s.service("grafana").env
     assert env["GF_SECURITY_ADMIN_USER"] == "neurocore-admin"
@@ -349,12 +389,16 @@ def plan_for(
     local = yaml.safe_load((Path(stacks.config.__file__).parent.parent / "Pulumi.local.yaml").read_text())
     policy = local["config"]["clinical-platform:policy"]
     override: dict[str, Any] = {"services": IMAGES, **({"settings": settings} if settings else {})}
-    write_stack(tmp, name, {
-        "systems": ["cogstack-nlp", SYSTEM],
-        "overrides": {SYSTEM: override},
-        OPENAI_KEY: {"secure": "v1:encrypted-openai-key"},
-        "policy": {**policy, "enforcement": "mandatory", "waivers": [*policy.get("waivers", []), *waivers]},
-    })  # fmt: skip
+    write_stack(
+        tmp,
+        name,
+        {
+            "systems": ["cogstack-nlp", SYSTEM],
+            "overrides": {SYSTEM: override},
+            OPENAI_KEY: {"secure": "v1:encrypted-openai-key"},
+            "policy": {**policy, "enforcement": "mandatory", "waivers": [*policy.get("waivers", []), *waivers]},
+        },
+    )
     return make_plan(name, tmp)
 
 
@@ -387,19 +431,32 @@ def test_planned_with_zero_mandatory_violations_and_no_finding_on_neurocore(plan
     assert plan.exit_code == EXIT_OK and plan.review.expired_waivers == []
     assert [v.message for v in plan.review.violations if v.resource_name.startswith("neurocore")] == []
     assert plan.run.exports["routes"][SYSTEM] == [
-        "https://neurocore.clinical.localhost", "https://neurocore-api.clinical.localhost",
-        "https://neurocore-flower.clinical.localhost", "https://neurocore-grafana.clinical.localhost",
-    ]  # fmt: skip
+        "https://neurocore.clinical.localhost",
+        "https://neurocore-api.clinical.localhost",
+        "https://neurocore-flower.clinical.localhost",
+        "https://neurocore-grafana.clinical.localhost",
+    ]
 
 
 def test_every_service_and_data_store_runs_as_a_container(plan: Plan) -> None:
     names = {c.name for c in of_type(plan.run, CONTAINER) if c.name.startswith("neurocore")}
     assert names == {
-        "neurocore-migrate", "neurocore-api", "neurocore-celery-worker", "neurocore-flower", "neurocore-frontend",
-        "neurocore-prometheus", "neurocore-alertmanager", "neurocore-grafana", "neurocore-loki", "neurocore-cadvisor",
-        "neurocore-node-exporter", "neurocore-postgres-exporter", "neurocore-postgres", "neurocore-grafana-db",
+        "neurocore-migrate",
+        "neurocore-api",
+        "neurocore-celery-worker",
+        "neurocore-flower",
+        "neurocore-frontend",
+        "neurocore-prometheus",
+        "neurocore-alertmanager",
+        "neurocore-grafana",
+        "neurocore-loki",
+        "neurocore-cadvisor",
+        "neurocore-node-exporter",
+        "neurocore-postgres-exporter",
+        "neurocore-postgres",
+        "neurocore-grafana-db",
         "neurocore-redis",
-    }  # fmt: skip
+    }
     published = [c.name for c in of_type(plan.run, CONTAINER) if c.inputs.get("ports")]
     assert published == ["nctest-proxy"]
 
@@ -408,8 +465,10 @@ def test_prometheus_container_carries_its_config_and_the_rule_files(plan: Plan) 
     prometheus = container(plan, "neurocore-prometheus")
     files = {u["file"] for u in prometheus.inputs["uploads"]}
     assert files == {
-        "/etc/prometheus/prometheus.yml", "/etc/prometheus/rules/application.yml", "/etc/prometheus/rules/host.yml",
-    }  # fmt: skip
+        "/etc/prometheus/prometheus.yml",
+        "/etc/prometheus/rules/application.yml",
+        "/etc/prometheus/rules/host.yml",
+    }
     assert GUIDE_ERROR_RATE_EXPR in upload(prometheus, "/etc/prometheus/rules/application.yml")
     assert "- alertmanager:9093" in upload(prometheus, "/etc/prometheus/prometheus.yml")
     assert prometheus.inputs["user"] == "65534:65534"
@@ -469,12 +528,16 @@ def test_host_mounts_are_read_only_and_the_volumes_persist(plan: Plan) -> None:
     ]
     node = container(plan, "neurocore-node-exporter")
     assert {v["hostPath"]: v["readOnly"] for v in node.inputs["volumes"]} == {
-        "/proc": True, "/sys": True, "/var/lib/docker": True,
-    }  # fmt: skip
+        "/proc": True,
+        "/sys": True,
+        "/var/lib/docker": True,
+    }
     api_volumes = {v["containerPath"]: v["volumeName"] for v in container(plan, "neurocore-api").inputs["volumes"]}
     assert api_volumes == {
-        "/data/pdfs": "neurocore-pdfs", "/data/images": "neurocore-images", "/app/logs": "neurocore-logs",
-    }  # fmt: skip
+        "/data/pdfs": "neurocore-pdfs",
+        "/data/images": "neurocore-images",
+        "/app/logs": "neurocore-logs",
+    }
 
 
 def test_the_docker_socket_opt_in_is_critical_until_waived(tmp_path: Path) -> None:

@@ -67,8 +67,13 @@ def test_services_ports_and_images() -> None:
     s = spec()
     ports = {svc.name: svc.port for svc in s.services}
     assert ports == {
-        "db-init": None, "backend": 8000, "worker": None, "frontend": 8080, "prometheus": 9090, "grafana": 3000,
-    }  # fmt: skip
+        "db-init": None,
+        "backend": 8000,
+        "worker": None,
+        "frontend": 8080,
+        "prometheus": 9090,
+        "grafana": 3000,
+    }
     assert s.service("backend").image == "registry.example/stenosis-backend:1.4.0"
     assert s.service("worker").image == "registry.example/stenosis-worker:1.4.0"
     assert s.service("frontend").image == "registry.example/stenosis-frontend:1.4.0"
@@ -106,8 +111,10 @@ def test_backend_env_follows_the_guide_production_changes() -> None:
 def test_db_init_runs_the_guide_init_db_once() -> None:
     job = spec().service("db-init")
     assert job.command == (
-        "python", "-c", "from app.core.database import init_db; import asyncio; asyncio.run(init_db())",
-    )  # fmt: skip
+        "python",
+        "-c",
+        "from app.core.database import init_db; import asyncio; asyncio.run(init_db())",
+    )
     assert job.env["DATABASE_URL"] == "${postgres:db.async_url}"
 
 
@@ -118,9 +125,15 @@ def test_worker_defaults_to_one_gpu_with_the_guide_gpu_settings() -> None:
     assert worker.env["ENABLE_MIXED_PRECISION"] == "True"
     assert worker.env["BATCH_SIZE"] == "4"
     assert worker.command == (
-        "celery", "-A", "app.services.tasks", "worker", "--loglevel=INFO", "--concurrency=2", "--pool=prefork",
+        "celery",
+        "-A",
+        "app.services.tasks",
+        "worker",
+        "--loglevel=INFO",
+        "--concurrency=2",
+        "--pool=prefork",
         "--prefetch-multiplier=1",
-    )  # fmt: skip
+    )
     assert worker.env["DATABASE_URL"] == "${postgres:db.async_url}"
     assert worker.health is not None and "inspect ping" in " ".join(worker.health.command or ())
     assert {v.mount_path for v in worker.volumes} == {"/app/data", "/app/logs"}
@@ -184,8 +197,9 @@ def test_data_stores_and_secrets() -> None:
     assert (broker.name, broker.eviction_policy, broker.persistence) == ("broker", "noeviction", True)
     assert [(b.name, b.versioning) for b in s.buckets] == [("uploads", True), ("results", True)]
     assert {(x.name, x.source, x.length) for x in s.secrets} == {
-        ("secret-key", "generated", 64), ("grafana-admin-password", "generated", 32),
-    }  # fmt: skip
+        ("secret-key", "generated", 64),
+        ("grafana-admin-password", "generated", 32),
+    }
 
 
 def test_cpu_worker_grows_the_database_connection_ceiling() -> None:
@@ -262,9 +276,11 @@ def test_unpinned_image_and_unknown_setting_are_rejected() -> None:
 def plan_local(tmp_path: Path, name: str, override: dict[str, Any]) -> Plan:
     """Plan Pulumi.local.yaml with only this system, a T4 on the host and mandatory enforcement."""
     change = {
-        "systems": [SYSTEM], "hostGpus": HOST_GPUS, "overrides": {SYSTEM: override},
+        "systems": [SYSTEM],
+        "hostGpus": HOST_GPUS,
+        "overrides": {SYSTEM: override},
         "policy": {"enforcement": "mandatory"},
-    }  # fmt: skip
+    }
     write_stack(tmp_path, name, change)
     return make_plan(name, tmp_path)
 
@@ -280,19 +296,30 @@ def test_planned_with_zero_policy_violations(gpu_plan: Plan) -> None:
     assert gpu_plan.exit_code == EXIT_OK
     assert gpu_plan.run.exports["routes"] == {
         SYSTEM: [
-            "https://stenosis.clinical.localhost", "https://stenosis-api.clinical.localhost",
+            "https://stenosis.clinical.localhost",
+            "https://stenosis-api.clinical.localhost",
             "https://stenosis-grafana.clinical.localhost",
         ]
-    }  # fmt: skip
+    }
 
 
 def test_planned_containers_and_no_published_ports(gpu_plan: Plan) -> None:
     containers = {c.name: c for c in of_type(gpu_plan.run, CONTAINER)}
     assert set(containers) == {
         f"{SYSTEM}-{n}"
-        for n in ("backend", "worker", "frontend", "db-init", "prometheus", "grafana", "db", "broker", "objects",
-                  "objects-setup")
-    } | {"stenosis-proxy"}  # fmt: skip
+        for n in (
+            "backend",
+            "worker",
+            "frontend",
+            "db-init",
+            "prometheus",
+            "grafana",
+            "db",
+            "broker",
+            "objects",
+            "objects-setup",
+        )
+    } | {"stenosis-proxy"}
     assert [n for n, c in containers.items() if c.inputs.get("ports")] == ["stenosis-proxy"]
 
 

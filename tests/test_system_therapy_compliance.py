@@ -54,9 +54,20 @@ def test_api_runs_the_guide_gunicorn_command() -> None:
     assert api.image == IMAGE and api.port == 8001
     assert api.command is not None
     assert api.command[:13] == (
-        "gunicorn", "src.api.main:app", "--workers", "4", "--worker-class", "uvicorn.workers.UvicornWorker",
-        "--bind", "0.0.0.0:8001", "--timeout", "300", "--keep-alive", "2", "--forwarded-allow-ips",
-    )  # fmt: skip
+        "gunicorn",
+        "src.api.main:app",
+        "--workers",
+        "4",
+        "--worker-class",
+        "uvicorn.workers.UvicornWorker",
+        "--bind",
+        "0.0.0.0:8001",
+        "--timeout",
+        "300",
+        "--keep-alive",
+        "2",
+        "--forwarded-allow-ips",
+    )
     assert "--access-logfile" in api.command
 
 
@@ -65,22 +76,39 @@ def test_env_carries_the_guide_production_env() -> None:
     assert env["DATABASE_URL"] == "${postgres:db.url}"
     assert env["SECRET_KEY"] == "${secret:secret-key}"
     expected = {
-        "ALGORITHM": "HS256", "ACCESS_TOKEN_EXPIRE_MINUTES": "480", "ENVIRONMENT": "production",
-        "MAX_WORKERS": "8", "CACHE_SIZE_GB": "4", "MODEL_CACHE_SIZE": "2048", "BACKGROUND_TASKS_ENABLED": "true",
-        "RATE_LIMIT_ENABLED": "true", "AUDIT_LOGGING_ENABLED": "true", "PHI_SCRUBBING_STRICT": "true",
-    }  # fmt: skip
+        "ALGORITHM": "HS256",
+        "ACCESS_TOKEN_EXPIRE_MINUTES": "480",
+        "ENVIRONMENT": "production",
+        "MAX_WORKERS": "8",
+        "CACHE_SIZE_GB": "4",
+        "MODEL_CACHE_SIZE": "2048",
+        "BACKGROUND_TASKS_ENABLED": "true",
+        "RATE_LIMIT_ENABLED": "true",
+        "AUDIT_LOGGING_ENABLED": "true",
+        "PHI_SCRUBBING_STRICT": "true",
+    }
     assert {k: env[k] for k in expected} == expected
 
 
 def test_env_carries_the_guide_config_yaml_and_alerting() -> None:
     env = spec().service("api").env
     expected = {
-        "DATABASE_ECHO": "false", "DATABASE_POOL_SIZE": "20", "DATABASE_MAX_OVERFLOW": "40",
-        "DATABASE_POOL_TIMEOUT": "60", "DATABASE_POOL_RECYCLE": "3600", "SESSION_TIMEOUT_MINUTES": "480",
-        "MODEL_OPTIMIZATION": "true", "HEALTH_CHECKS_ENABLED": "true", "PERFORMANCE_METRICS_ENABLED": "true",
-        "ERROR_TRACKING_ENABLED": "true", "USAGE_ANALYTICS_ENABLED": "true", "ALERT_MEMORY_USAGE": "0.85",
-        "ALERT_RESPONSE_TIME_S": "30.0", "ALERT_ERROR_RATE": "0.05", "ALERT_DISK_USAGE": "0.90",
-    }  # fmt: skip
+        "DATABASE_ECHO": "false",
+        "DATABASE_POOL_SIZE": "20",
+        "DATABASE_MAX_OVERFLOW": "40",
+        "DATABASE_POOL_TIMEOUT": "60",
+        "DATABASE_POOL_RECYCLE": "3600",
+        "SESSION_TIMEOUT_MINUTES": "480",
+        "MODEL_OPTIMIZATION": "true",
+        "HEALTH_CHECKS_ENABLED": "true",
+        "PERFORMANCE_METRICS_ENABLED": "true",
+        "ERROR_TRACKING_ENABLED": "true",
+        "USAGE_ANALYTICS_ENABLED": "true",
+        "ALERT_MEMORY_USAGE": "0.85",
+        "ALERT_RESPONSE_TIME_S": "30.0",
+        "ALERT_ERROR_RATE": "0.05",
+        "ALERT_DISK_USAGE": "0.90",
+    }
     assert {k: env[k] for k in expected} == expected
     assert env["REDIS_URL"] == "${redis:cache.url}" and env["REDIS_PASSWORD"] == "${redis:cache.password}"
 
@@ -114,8 +142,12 @@ def test_redis_is_a_cache() -> None:
 def test_route_is_https_with_the_app_login_and_long_timeouts() -> None:
     (route,) = spec().routes
     assert (route.host, route.service, route.auth, route.timeout_s, route.max_body_mb) == (
-        "therapy-compliance", "api", "app", 300, 50,
-    )  # fmt: skip
+        "therapy-compliance",
+        "api",
+        "app",
+        300,
+        50,
+    )
 
 
 def test_secret_key_is_generated() -> None:
@@ -178,9 +210,10 @@ def plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
     """Pulumi.local.yaml with only this system, two API replicas and mandatory enforcement."""
     tmp = tmp_path_factory.mktemp("therapy")
     change = {
-        "systems": [SYSTEM], "overrides": {SYSTEM: {"services": {"api": {"image": IMAGE, "replicas": 2}}}},
+        "systems": [SYSTEM],
+        "overrides": {SYSTEM: {"services": {"api": {"image": IMAGE, "replicas": 2}}}},
         "policy": {"enforcement": "mandatory"},
-    }  # fmt: skip
+    }
     write_stack(Path(tmp), "therapy", change)
     return make_plan("therapy", Path(tmp))
 
@@ -195,8 +228,12 @@ def test_planned_with_zero_policy_violations(plan: Plan) -> None:
 def test_planned_replicas_and_no_published_ports(plan: Plan) -> None:
     found = containers(plan)
     assert set(found) == {
-        f"{SYSTEM}-api-1", f"{SYSTEM}-api-2", f"{SYSTEM}-db", f"{SYSTEM}-cache", "therapy-proxy",
-    }  # fmt: skip
+        f"{SYSTEM}-api-1",
+        f"{SYSTEM}-api-2",
+        f"{SYSTEM}-db",
+        f"{SYSTEM}-cache",
+        "therapy-proxy",
+    }
     assert [n for n, c in found.items() if c.inputs.get("ports")] == ["therapy-proxy"]
     for name in (f"{SYSTEM}-api-1", f"{SYSTEM}-api-2"):
         nets = {(n["name"], tuple(n.get("aliases", []))) for n in found[name].inputs["networksAdvanced"]}

@@ -233,13 +233,17 @@ def test_deploys_staging_on_main_then_prod_behind_its_environment() -> None:
     for job, stack in ((staging, "staging"), (prod, "prod")):
         runs = [s.get("run", "") for s in job["steps"]]
         # The offline plan gates the update: policy, waivers and the budget, before any credential is used.
-        assert runs.index(f"make plan STACK={stack}") < next(i for i, s in enumerate(job["steps"]) if "with" in s
-                                                              and "role-to-assume" in s["with"])  # fmt: skip
+        assert runs.index(f"make plan STACK={stack}") < next(
+            i for i, s in enumerate(job["steps"]) if "with" in s and "role-to-assume" in s["with"]
+        )
 
 
 def test_previews_and_drift_use_the_pulumi_action_with_policy_and_a_pinned_cli() -> None:
-    sdk = next(line.split("==")[1] for line in (ROOT / "requirements.txt").read_text().splitlines() if
-               line.startswith("pulumi=="))  # fmt: skip
+    sdk = next(
+        line.split("==")[1]
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.startswith("pulumi==")
+    )
     previews = [(n, s) for n, _, _, s in pulumi_steps() if s["with"]["command"] == "preview"]
     assert [n for n, _ in previews] == ["ci.yml"]
     preview = previews[0][1]["with"]
@@ -342,8 +346,11 @@ def test_every_python_module_and_option_the_workflows_call_exists() -> None:
 def test_every_stack_the_workflows_name_has_a_stack_file() -> None:
     stacks = referenced_stacks()
     assert {"staging", "prod", "preview"} <= set(stacks)
-    missing = sorted(f"Pulumi.{s}.yaml (named in {', '.join(sorted(w))})" for s, w in stacks.items()
-                     if not (ROOT / f"Pulumi.{s}.yaml").exists())  # fmt: skip
+    missing = sorted(
+        f"Pulumi.{s}.yaml (named in {', '.join(sorted(w))})"
+        for s, w in stacks.items()
+        if not (ROOT / f"Pulumi.{s}.yaml").exists()
+    )
     assert not missing, f"stack files missing: {missing}"
 
 

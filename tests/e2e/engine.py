@@ -120,10 +120,21 @@ def docker_engine() -> DockerEngine:
     data.mkdir(parents=True, exist_ok=True)
     log = open(data / "dockerd.log", "ab")  # noqa: SIM115 - kept open for the daemon's lifetime
     process = subprocess.Popen(
-        [dockerd, "--host", f"unix://{SOCKET_DIR}/docker.sock", "--data-root", str(data / "data"),
-         "--exec-root", str(SOCKET_DIR / "exec"), "--pidfile", str(SOCKET_DIR / "docker.pid")],
-        stdout=log, stderr=log, start_new_session=True,
-    )  # fmt: skip
+        [
+            dockerd,
+            "--host",
+            f"unix://{SOCKET_DIR}/docker.sock",
+            "--data-root",
+            str(data / "data"),
+            "--exec-root",
+            str(SOCKET_DIR / "exec"),
+            "--pidfile",
+            str(SOCKET_DIR / "docker.pid"),
+        ],
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     engine = DockerEngine(f"unix://{SOCKET_DIR}/docker.sock", process)
     for _ in range(120):
         if _docker_ok(engine.env):

@@ -35,8 +35,27 @@ PACKAGES = (
     "python3 curl wget ca-certificates procps postgresql-17 postgresql-17-pgvector redis-server redis-tools nginx"
 )
 # Programs that are real in the stand-in: never shimmed.
-REAL = {"sh", "bash", "env", "python3", "curl", "wget", "pg_isready", "psql", "postgres", "redis-server", "redis-cli",
-        "nginx", "getent", "printf", "test", "grep", "sed", "cat", "true"}  # fmt: skip
+REAL = {
+    "sh",
+    "bash",
+    "env",
+    "python3",
+    "curl",
+    "wget",
+    "pg_isready",
+    "psql",
+    "postgres",
+    "redis-server",
+    "redis-cli",
+    "nginx",
+    "getent",
+    "printf",
+    "test",
+    "grep",
+    "sed",
+    "cat",
+    "true",
+}
 
 
 def role(image: str) -> str:
@@ -69,9 +88,16 @@ class StandIn:
         return f"clinical-standin/{name}:{digest}"
 
     def recipe(self) -> dict[str, object]:
-        return {"image": self.image, "role": role(self.image), "ports": sorted(self.ports), "users": sorted(self.users),
-                "paths": self.owned_paths, "jobs": self.jobs, "programs": sorted(self.programs),
-                "standin": (HERE / "standin.py").read_text()}  # fmt: skip
+        return {
+            "image": self.image,
+            "role": role(self.image),
+            "ports": sorted(self.ports),
+            "users": sorted(self.users),
+            "paths": self.owned_paths,
+            "jobs": self.jobs,
+            "programs": sorted(self.programs),
+            "standin": (HERE / "standin.py").read_text(),
+        }
 
 
 @dataclass(frozen=True)
@@ -144,8 +170,13 @@ def _build(engine: DockerEngine, tag: str, dockerfile: str, files: dict[str, str
     with tempfile.TemporaryDirectory() as context:
         for name, content in {**files, "Dockerfile": dockerfile}.items():
             (Path(context) / name).write_text(content)
-        done = subprocess.run(["docker", "build", "-q", "-t", tag, context], env={**engine.env, "DOCKER_BUILDKIT": "0"},
-                              capture_output=True, text=True, check=False)  # fmt: skip
+        done = subprocess.run(
+            ["docker", "build", "-q", "-t", tag, context],
+            env={**engine.env, "DOCKER_BUILDKIT": "0"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"building {tag} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
 
@@ -174,8 +205,11 @@ def base_image(engine: DockerEngine) -> str:
         mirror = re.search(r"^URIs:\s*(\S+)", sources, re.M)
         if mirror is None:
             raise RuntimeError("no Debian mirror in /etc/apt/sources.list.d/debian.sources for debootstrap")
-        subprocess.run(["debootstrap", "--variant=minbase", "trixie", str(rootfs), mirror.group(1)], check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            ["debootstrap", "--variant=minbase", "trixie", str(rootfs), mirror.group(1)],
+            check=True,
+            capture_output=True,
+        )
     tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
     subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, env=engine.env, check=True, capture_output=True)
     tar.wait()
@@ -239,7 +273,10 @@ RUN {steps}
 ENV STANDIN_IMAGE={s.image} PATH=/standin/bin:/usr/lib/postgresql/17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 {entry}
 """
-        files = {"standin.py": (HERE / "standin.py").read_text(), "ports": " ".join(map(str, sorted(s.ports))) + "\n",
-                 "jobs.json": json.dumps(s.jobs)}  # fmt: skip
+        files = {
+            "standin.py": (HERE / "standin.py").read_text(),
+            "ports": " ".join(map(str, sorted(s.ports))) + "\n",
+            "jobs.json": json.dumps(s.jobs),
+        }
         _build(engine, s.tag, dockerfile, files)
     return image_map

@@ -121,11 +121,26 @@ def postgres(argv: list[str]) -> None:
         )
         database = os.environ.get("POSTGRES_DB", user)
         if database != "postgres":
-            subprocess.run(["psql", "-h", sock, "-U", user, "-d", "postgres", "-v", "ON_ERROR_STOP=1",
-                            "-c", f'CREATE DATABASE "{database}"'], check=True)  # fmt: skip
+            subprocess.run(
+                [
+                    "psql",
+                    "-h",
+                    sock,
+                    "-U",
+                    user,
+                    "-d",
+                    "postgres",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    f'CREATE DATABASE "{database}"',
+                ],
+                check=True,
+            )
         for script in sorted(Path("/docker-entrypoint-initdb.d").glob("*.sql")):
-            subprocess.run(["psql", "-h", sock, "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-f", str(script)],
-                           check=True)  # fmt: skip
+            subprocess.run(
+                ["psql", "-h", sock, "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-f", str(script)], check=True
+            )
         subprocess.run(["pg_ctl", "-D", str(pgdata), "-m", "fast", "-w", "stop"], check=True)
     command = argv or ["postgres"]
     os.execvp(command[0], command)

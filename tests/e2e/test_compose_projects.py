@@ -83,8 +83,15 @@ def _managed_stand_ins(vm: VmSystem, image_map: dict[str, str]) -> dict[str, Any
             for url in re.findall(r"[a-z+]+://[^\s\"']+", value):
                 parts = urlsplit(url)
                 if parts.hostname and MANAGED.search(parts.hostname):
-                    hosts.setdefault(parts.hostname, {"scheme": parts.scheme, "user": parts.username or "",
-                                                      "password": parts.password or "", "db": parts.path.strip("/")})  # fmt: skip
+                    hosts.setdefault(
+                        parts.hostname,
+                        {
+                            "scheme": parts.scheme,
+                            "user": parts.username or "",
+                            "password": parts.password or "",
+                            "db": parts.path.strip("/"),
+                        },
+                    )
             if MANAGED.search(value):
                 hosts.setdefault(value, {"scheme": "redis" if ".cache." in value else "https"})
     services: dict[str, Any] = {}
@@ -92,8 +99,12 @@ def _managed_stand_ins(vm: VmSystem, image_map: dict[str, str]) -> dict[str, Any
         service: dict[str, Any] = {"networks": {"default": {"aliases": [host]}}, "user": "999:999", "tmpfs": ["/tmp"]}
         if ".rds." in host:
             service["image"] = image_map["postgres:16.6"]
-            service["environment"] = {"POSTGRES_USER": info.get("user") or "app", "POSTGRES_PASSWORD": info.get("password") or "x",
-                                      "POSTGRES_DB": info.get("db") or "app", "PGDATA": "/tmp/pgdata"}  # fmt: skip
+            service["environment"] = {
+                "POSTGRES_USER": info.get("user") or "app",
+                "POSTGRES_PASSWORD": info.get("password") or "x",
+                "POSTGRES_DB": info.get("db") or "app",
+                "PGDATA": "/tmp/pgdata",
+            }
             service["command"] = ["postgres", "-c", "unix_socket_directories=/tmp"]
         elif ".cache." in host:
             service["image"], service["command"] = image_map["redis:7.2.7"], ["redis-server", "--dir", "/tmp"]

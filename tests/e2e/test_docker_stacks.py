@@ -107,8 +107,13 @@ def _check_names_resolve(docker: DockerEngine, found: list[dict]) -> None:
         if c["State"]["Status"] != "running":
             continue
         for host in sorted(configured_hosts(dict(e.split("=", 1) for e in c["Config"]["Env"] or []))):
-            done = subprocess.run(["docker", "exec", c["Id"], "getent", "hosts", host], env=docker.env,
-                                  capture_output=True, text=True, check=False)  # fmt: skip
+            done = subprocess.run(
+                ["docker", "exec", c["Id"], "getent", "hosts", host],
+                env=docker.env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             assert done.returncode == 0, f"{c['Name']} cannot resolve {host}"
 
 
@@ -164,9 +169,10 @@ def test_stack_deploys_and_runs_for_real(
         keeper, write, read = _data_probe(docker, found)
         write()
         urn = next(
-            r["urn"] for r in json.loads(pulumi.run("stack", "export", cwd=e2e.project).stdout)["deployment"]["resources"]
+            r["urn"]
+            for r in json.loads(pulumi.run("stack", "export", cwd=e2e.project).stdout)["deployment"]["resources"]
             if r["type"] == "docker:index/container:Container" and r.get("outputs", {}).get("name") == keeper
-        )  # fmt: skip
+        )
         pulumi.run("up", "--yes", "--skip-preview", "--replace", urn, cwd=e2e.project)
         _wait_healthy(docker, stack)
         assert read() == "kept", f"{stack}: data of {keeper} did not survive its replacement"
