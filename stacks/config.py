@@ -35,6 +35,7 @@ from pydantic.alias_generators import to_camel
 
 from components.addressing import max_slot
 from components.clouds.aws.settings import AwsSettings
+from components.clouds.gcp.settings import GcpSettings
 from components.gpu_catalog import unsatisfiable_reason
 from components.platforms import PLATFORMS
 from components.resilience import Resilience
@@ -52,6 +53,9 @@ Enforcement = Literal["advisory", "mandatory", "disabled"]
 # (cloud, runtime) pairs that are built today, from the one PLATFORMS table; others fail validation clearly.
 SUPPORTED_PLATFORMS: set[tuple[str, str]] = set(PLATFORMS)
 _AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+_ARTICLE = {"aws": "an", "gcp": "a"}
+_GCP_REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]$")
+_GCP_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 
 _DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _TAG_KEY_RE = re.compile(r"^[a-z][a-zA-Z0-9_.:/-]{0,62}$")
@@ -100,10 +104,11 @@ class NetworkConfig(_Model):
 class TlsConfig(_Model):
     """Where the proxy's certificate comes from."""
 
-    mode: Literal["self-signed", "provided", "acm"] = Field(
+    mode: Literal["self-signed", "provided", "acm", "google-managed"] = Field(
         "self-signed",
         description="'self-signed': a local CA from pulumi-tls (local stacks only); 'provided': your PEM; "
-        "'acm': an AWS Certificate Manager certificate (aws.certificateArn, or DNS-validated in aws.hostedZoneId).",
+        "'acm': an AWS Certificate Manager certificate (aws.certificateArn, or DNS-validated in aws.hostedZoneId); "
+        "'google-managed': Google-managed certificates on the GCP load balancer (or gcp.certificateSelfLink).",
     )
     certificate: str | None = Field(None, description="PEM certificate chain when mode is 'provided'.")
 
@@ -270,6 +275,7 @@ class StackConfig(_Model):
     overrides: dict[str, SystemOverride] = Field(default_factory=dict, description="Per-system overrides.")
     host_gpus: HostGpuConfig | None = Field(None, description="GPUs on the Docker host (onprem); none by default.")
     aws: AwsSettings | None = Field(None, description="AWS settings (cloud aws).")
+    gcp: GcpSettings | None = Field(None, description="GCP settings (cloud gcp).")
     host_disk_encryption: Literal["luks", "self-encrypting-drive", "none"] | None = Field(
         None,
         description="How the Docker host's disks are encrypted (onprem), attested by the operator; "
@@ -277,8 +283,9 @@ class StackConfig(_Model):
     )
     allowed_regions: list[str] | None = Field(None, description="Data residency: the only regions this stack may use.")
     region: str | None = Field(
-        None, description="The cloud provider's region (aws:region), not a clinical-platform key."
+        None, description="The cloud provider's region (aws:region or gcp:region), not a clinical-platform key."
     )
+    project: str | None = Field(None, description="The GCP project (gcp:project), not a clinical-platform key.")
     budget_usd_per_month: float | None = Field(
         None, ge=0, le=1_000_000, description="The plan fails when the estimated monthly cost exceeds it."
     )
@@ -349,19 +356,44 @@ class StackConfig(_Model):
             self._check_aws()
         elif self.aws is not None:
             raise ValueError("aws settings are for cloud 'aws'; remove them or set cloud: aws")
+        if self.cloud == "gcp":
+            self._check_gcp()
+        elif self.gcp is not None:
+            raise ValueError("gcp settings are for cloud 'gcp'; remove them or set cloud: gcp")
         if self.tls.mode == "acm" and self.cloud != "aws":
             raise ValueError("tls.mode 'acm' needs cloud 'aws'")
+        if self.tls.mode == "google-managed" and self.cloud != "gcp":
+            raise ValueError("tls.mode 'google-managed' needs cloud 'gcp'")
         return self
 
-    def _check_aws(self) -> None:
+    def _check_region(self, provider: str, pattern: re.Pattern[str], example: str) -> None:
         if self.region is None:
-            raise ValueError("aws:region is required for cloud 'aws'; `pulumi config set aws:region eu-west-2`")
-        if not _AWS_REGION_RE.match(self.region):
-            raise ValueError(f"aws:region '{self.region}' is not an AWS region name (like eu-west-2)")
+            raise ValueError(
+                f"{provider}:region is required for cloud '{provider}'; `pulumi config set {provider}:region {example}`"
+            )
+        if not pattern.match(self.region):
+            raise ValueError(
+                f"{provider}:region '{self.region}' is not {_ARTICLE[provider]} {provider.upper()} region name "
+                f"(like {example})"
+            )
         if self.allowed_regions is not None and self.region not in self.allowed_regions:
             raise ValueError(
-                f"aws:region '{self.region}' is outside allowedRegions {self.allowed_regions} (data residency)"
+                f"{provider}:region '{self.region}' is outside allowedRegions {self.allowed_regions} (data residency)"
             )
+
+    def _check_gcp(self) -> None:
+        if self.project is None:
+            raise ValueError("gcp:project is required for cloud 'gcp'; `pulumi config set gcp:project <project-id>`")
+        if not _GCP_PROJECT_RE.match(self.project):
+            raise ValueError(f"gcp:project '{self.project}' is not a GCP project id (6-30 of a-z, 0-9 and -)")
+        self._check_region("gcp", _GCP_REGION_RE, "europe-west2")
+        if self.tls.mode != "google-managed":
+            raise ValueError("cloud 'gcp' terminates TLS on the load balancer; set tls.mode: google-managed")
+        if (self.gcp or GcpSettings()).spot and self.environment == "prod":
+            raise ValueError("gcp.spot is for review stacks; prod VMs must be on-demand")
+
+    def _check_aws(self) -> None:
+        self._check_region("aws", _AWS_REGION_RE, "eu-west-2")
         if self.tls.mode != "acm":
             raise ValueError("cloud 'aws' terminates TLS on the load balancer; set tls.mode: acm")
         settings = self.aws or AwsSettings()
@@ -402,7 +434,7 @@ def _did_you_mean(word: str, choices: Mapping[str, Any] | set[str] | list[str]) 
 
 def _config_keys() -> set[str]:
     fields = {f.alias or name for name, f in StackConfig.model_fields.items()}
-    return fields - {"stack", "secrets", "region"}
+    return fields - {"stack", "secrets", "region", "project"}
 
 
 def _parse_value(value: Any) -> Any:
@@ -417,6 +449,8 @@ def _parse_value(value: Any) -> Any:
 
 def _format_error(err: Mapping[str, Any]) -> str:
     loc = [str(p) for p in err["loc"] if p not in ("function-after", "function-before")]
+    if not loc:  # a rule across keys: its message names the keys
+        return f"{PROJECT}: " + str(err["msg"]).removeprefix("Value error, ")
     key = PROJECT + ":"
     for index, part in enumerate(loc):
         if part.isdigit():
@@ -441,14 +475,18 @@ def parse_stack_config(
 ) -> StackConfig:
     """Validate ``raw`` (config keys without the project prefix) or raise ``ConfigError``.
 
-    ``provider`` holds provider keys such as ``aws:region``.
+    ``provider`` holds provider keys such as ``aws:region``, ``gcp:region`` and ``gcp:project``.
     """
     problems: list[str] = []
     secret_key_names = dict(FOUNDATION_SECRET_KEYS) | registry.config_secret_keys()
     data: dict[str, Any] = {"stack": stack}
-    region = (provider or {}).get("aws:region")
+    provider = provider or {}
+    cloud = raw.get("cloud")
+    region = provider.get("gcp:region") if cloud == "gcp" else provider.get("aws:region")
     if region:
         data["region"] = region
+    if cloud == "gcp" and provider.get("gcp:project"):
+        data["project"] = provider["gcp:project"]
     secrets: dict[str, str] = {}
     plaintext: set[str] = set()
     known = _config_keys()
@@ -565,5 +603,5 @@ def load_stack_config() -> StackConfig:
     raw, secret_keys = read_pulumi_config()
     from pulumi.runtime import config as runtime_config
 
-    provider = {"aws:region": runtime_config.get_config("aws:region")}
+    provider = {key: runtime_config.get_config(key) for key in ("aws:region", "gcp:region", "gcp:project")}
     return parse_stack_config(raw, secret_keys, pulumi.get_stack(), {k: v for k, v in provider.items() if v})

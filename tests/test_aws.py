@@ -322,7 +322,7 @@ def test_aws_config_errors(changes: dict[str, Any], provider: dict[str, str], ex
 
 def test_aws_settings_are_rejected_on_other_clouds() -> None:
     assert problems(stack_config(aws={"zones": 2})) == [
-        "clinical-platform:: aws settings are for cloud 'aws'; remove them or set cloud: aws"
+        "clinical-platform: aws settings are for cloud 'aws'; remove them or set cloud: aws"
     ] or any("aws settings are for cloud 'aws'" in p for p in problems(stack_config(aws={"zones": 2})))
 
 

@@ -137,6 +137,11 @@ class AwsCloud:
         )
         self.machines: dict[str, dict[str, object]] = {}
 
+    @property
+    def backend_tls(self) -> bool:
+        """The ALB speaks plain HTTP to the VMs inside the VPC (TLS to the VM is the policy-depth issue's)."""
+        return False
+
     def system(self, spec: SystemSpec) -> AwsSystem:
         """The system's own share of the cloud: its component, security groups and data services."""
         return AwsSystem(spec, self, opts=pulumi.ResourceOptions(parent=self.parent))

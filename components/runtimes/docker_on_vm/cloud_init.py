@@ -25,33 +25,55 @@ RUN_DIR = "/run/clinical"
 OPT_DIR = "/opt/clinical"
 GATEWAY_IMAGE = "nginxinc/nginx-unprivileged:1.27.3-alpine"
 GATEWAY_CONF_PATH, HTPASSWD_PATH = "/etc/nginx/nginx.conf", "/etc/nginx/htpasswd"
+# The gateway's own certificate when the load balancer speaks TLS to the VM: made on the VM at boot,
+# never leaves it (the load balancer encrypts to it without validating, as GCP and AWS backends do).
+GATEWAY_TLS_DIR = "/etc/nginx/tls"
+GATEWAY_TLS_FILES = (f"{GATEWAY_TLS_DIR}/tls.crt", f"{GATEWAY_TLS_DIR}/tls.key")
 
 
 @dataclass(frozen=True)
 class GatewayRoute:
-    """A route whose service has no login of its own: basic auth on the VM before the service."""
+    """A route through the on-VM gateway: basic auth before services without a login of their own, and
+    (when the cloud's load balancer speaks TLS to its backends) the TLS end of that hop for every route."""
 
     listen_port: int
     upstream: str
     port: int
     max_body_mb: int
     timeout_s: int
+    basic_auth: bool = True
 
 
-def gateway_conf(routes: Sequence[GatewayRoute]) -> str:
-    """nginx.conf of the on-VM auth gateway (TLS ends at the ALB; this hop stays inside the VPC)."""
+def _auth(route: GatewayRoute) -> str:
+    if not route.basic_auth:
+        return ""
+    return f"""            auth_basic "restricted";
+            auth_basic_user_file {HTPASSWD_PATH};
+            proxy_set_header Authorization "";
+"""
+
+
+def gateway_conf(routes: Sequence[GatewayRoute], tls: bool = False) -> str:
+    """nginx.conf of the on-VM gateway; with ``tls`` it listens with its boot-time certificate, so the
+    load balancer's hop to the VM is encrypted too, else the hop stays plain inside the VPC."""
+    listen = " ssl" if tls else ""
+    certificate = (
+        f"""        ssl_certificate {GATEWAY_TLS_FILES[0]};
+        ssl_certificate_key {GATEWAY_TLS_FILES[1]};
+        ssl_protocols TLSv1.2 TLSv1.3;
+"""
+        if tls
+        else ""
+    )
     servers = "".join(
         f"""    server {{
-        listen {r.listen_port};
-        client_max_body_size {r.max_body_mb}m;
+        listen {r.listen_port}{listen};
+{certificate}        client_max_body_size {r.max_body_mb}m;
         proxy_read_timeout {r.timeout_s}s;
         proxy_send_timeout {r.timeout_s}s;
         location = /healthz {{ access_log off; return 200 "ok"; }}
         location / {{
-            auth_basic "restricted";
-            auth_basic_user_file {HTPASSWD_PATH};
-            proxy_set_header Authorization "";
-            proxy_set_header Host $host;
+{_auth(r)}            proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto https;
             set $upstream http://{r.upstream}:{r.port};
@@ -172,8 +194,20 @@ def render_compose(project: str, services: Mapping[str, dict], volumes: Sequence
     return yaml.safe_dump(document, sort_keys=False)
 
 
-def boot_script(source: str, fetch_command: str) -> str:
-    """Fetch the system's runtime secret (``fetch_command`` prints its JSON) into env files and secret files."""
+def _gateway_certificate(system: str) -> str:
+    crt, key = (f"{RUN_DIR}/files/auth-gateway{path}" for path in GATEWAY_TLS_FILES)
+    return f"""# The gateway's certificate for the load balancer's TLS hop: made here, kept in tmpfs, new at every boot.
+mkdir -p {RUN_DIR}/files/auth-gateway{GATEWAY_TLS_DIR}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 397 -subj "/CN={system}" \\
+  -keyout {key} -out {crt} 2>/dev/null
+chmod 0444 {crt} {key}  # read by the gateway's non-root user; the directory is root-only tmpfs
+"""
+
+
+def boot_script(source: str, fetch_command: str, gateway_tls_for: str | None = None) -> str:
+    """Fetch the system's runtime secret (``fetch_command`` prints its JSON) into env files and secret files;
+    with ``gateway_tls_for`` (the system's name) also make the gateway's self-signed certificate."""
+    certificate = _gateway_certificate(gateway_tls_for) if gateway_tls_for else ""
     return f"""#!/bin/bash
 # Reads the system's runtime secret from {source} into {RUN_DIR}.
 set -euo pipefail
@@ -194,7 +228,7 @@ for path, content in data.get("files", {{}}).items():
     os.chmod(target, 0o444)  # read by the container's non-root user; the directory is root-only tmpfs
 PY
 rm -f {RUN_DIR}/secret.json
-"""
+{certificate}"""
 
 
 def systemd_unit(system: str) -> str:

@@ -49,7 +49,12 @@ class VmSystem(Protocol):
 
 
 class VmCloud(Protocol):
-    """A cloud that runs systems on VMs from user data (AWS today, GCP next)."""
+    """A cloud that runs systems on VMs from user data (AWS, GCP)."""
+
+    @property
+    def backend_tls(self) -> bool:
+        """True when the cloud's load balancer speaks TLS to the VMs: every route then ends at the gateway."""
+        ...
 
     def system(self, spec: SystemSpec) -> VmSystem: ...
 
@@ -98,7 +103,8 @@ class DockerOnVmRuntime:
         self._admin_passwords[name] = admin_passwords(refs.secrets)
 
         services = [s for s in spec.services if s.replicas > 0]
-        gateway_routes, targets = self._targets(spec)
+        tls = self.cloud.backend_tls
+        gateway_routes, targets = self._targets(spec, all_through_gateway=tls)
         gateway = gateway_service(gateway_routes) if gateway_routes else None
         all_services = {s.name: s for s in [*services, *([gateway] if gateway else [])]}
 
@@ -111,15 +117,20 @@ class DockerOnVmRuntime:
             for f in svc.files:
                 (hidden if is_sensitive(f.content) else plain)[("file:" + svc.name, f.path)] = resolve(f.content, refs)
         if gateway is not None:
+            conf = cloud_init.gateway_conf(gateway_routes, tls=tls)
+            plain[("file:auth-gateway", cloud_init.GATEWAY_CONF_PATH)] = pulumi.Output.from_input(conf)
+        if any(r.basic_auth for r in gateway_routes):
             password = random.RandomPassword(f"{name}-basic-auth", length=32, special=False, opts=child)
             self.credentials[name] = pulumi.Output.secret(password.result)
-            conf = cloud_init.gateway_conf(gateway_routes)
-            plain[("file:auth-gateway", cloud_init.GATEWAY_CONF_PATH)] = pulumi.Output.from_input(conf)
             hidden[("file:auth-gateway", cloud_init.HTPASSWD_PATH)] = password.result.apply(
                 lambda pw: htpasswd_line(self.auth_username, pw)
             )
+        # Made on the VM at boot (not in the secret): mounted like the secret files.
+        boot_files = {"auth-gateway": list(cloud_init.GATEWAY_TLS_FILES)} if gateway is not None and tls else {}
+        gateway_ports = {r.listen_port for r in gateway_routes}
+        # Only what the load balancer reaches directly is published on the VM; the rest sits behind the gateway.
         publish = {
-            svc.name: sorted({t.port for t in targets if t.route.service == svc.name and t.route.auth != "basic"})
+            svc.name: sorted({t.port for t in targets if t.route.service == svc.name and t.port not in gateway_ports})
             for svc in services
         }
         if gateway is not None:
@@ -133,7 +144,10 @@ class DockerOnVmRuntime:
                     svc,
                     plain_env={k: v for (owner, k), v in resolved.items() if owner == svc.name},
                     has_secret_env=any(owner == svc.name for owner, _ in hidden),
-                    secret_files=[p for (owner, p) in hidden if owner == f"file:{svc.name}"],
+                    secret_files=[
+                        *(p for (owner, p) in hidden if owner == f"file:{svc.name}"),
+                        *boot_files.get(svc.name, []),
+                    ],
                     plain_files=[p for (owner, p) in plain if owner == f"file:{svc.name}"],
                     publish=publish.get(svc.name, []),
                     image_map=self.image_map,
@@ -169,15 +183,18 @@ class DockerOnVmRuntime:
         def user_data(values: list[object]) -> str:
             compose_text, secret, files = values
             source, command = site.fetch_command(str(secret))
-            script = cloud_init.boot_script(source, command)
+            script = cloud_init.boot_script(source, command, name if boot_files else None)
             return cloud_init.cloud_config(name, str(compose_text), script, files)  # type: ignore[arg-type]
 
         document = pulumi.Output.all(compose, secret_id, plain_files).apply(user_data)
         self.systems[name] = site.run(list(all_services.values()), document, targets, [secret_ready, *stores])
 
     @staticmethod
-    def _targets(spec: SystemSpec) -> tuple[list[cloud_init.GatewayRoute], list[RouteTarget]]:
-        """Routes to the gateway (basic auth) or straight to the service's port, with their health paths."""
+    def _targets(
+        spec: SystemSpec, all_through_gateway: bool = False
+    ) -> tuple[list[cloud_init.GatewayRoute], list[RouteTarget]]:
+        """Routes to the gateway (basic auth, or every route when it ends the load balancer's TLS) or straight
+        to the service's port, with their health paths (a proxied route is checked through the gateway)."""
         gateway_routes: list[cloud_init.GatewayRoute] = []
         targets: list[RouteTarget] = []
         for route in spec.routes:
@@ -185,14 +202,15 @@ class DockerOnVmRuntime:
             if svc.replicas == 0:
                 continue
             port = route.port or svc.port or 0
-            if route.auth == "basic":
+            health = svc.health.http_path if svc.health and svc.health.http_path else "/"
+            if route.auth == "basic" or all_through_gateway:
                 listen = GATEWAY_FIRST_PORT + len(gateway_routes)
+                basic = route.auth == "basic"
                 gateway_routes.append(
-                    cloud_init.GatewayRoute(listen, svc.name, port, route.max_body_mb, route.timeout_s)
+                    cloud_init.GatewayRoute(listen, svc.name, port, route.max_body_mb, route.timeout_s, basic)
                 )
-                targets.append(RouteTarget(route, listen, "/healthz"))
+                targets.append(RouteTarget(route, listen, "/healthz" if basic else health))
             else:
-                health = svc.health.http_path if svc.health and svc.health.http_path else "/"
                 targets.append(RouteTarget(route, port, health))
         return gateway_routes, targets
 
