@@ -61,14 +61,20 @@ class RedisEndpoint:
     port: int
     password: pulumi.Output[str]
     tls: bool = False
+    # A server CA clients must be given (Memorystore's is private); the runtime mounts it at ``ca_path``.
+    ca_certificate_pem: pulumi.Input[str] | None = None
+    ca_path: str | None = None
 
     def field(self, name: str) -> pulumi.Output[str]:
         """One field by its placeholder name (``url`` is built)."""
         scheme = "rediss" if self.tls else "redis"
         if name == "url":
             # Celery and kombu refuse a rediss:// URL that does not say how to check the server's
-            # certificate; redis-py reads the same parameter. Managed Redis has a publicly trusted one.
+            # certificate; redis-py reads the same parameters. ElastiCache's is publicly trusted;
+            # a private CA (Memorystore) is named by the file the runtime mounts.
             query = "?ssl_cert_reqs=required" if self.tls else ""
+            if self.tls and self.ca_path:
+                query += f"&ssl_ca_certs={quote(self.ca_path, safe='/')}"
             return pulumi.Output.secret(
                 pulumi.Output.all(self.host, self.password).apply(
                     lambda v: f"{scheme}://:{quote(str(v[1]), safe='')}@{v[0]}:{self.port}/0{query}"

@@ -45,6 +45,7 @@ class StackSettings:
     tls: TlsSource = field(default_factory=TlsSource)
     listen: ProxyListen = field(default_factory=ProxyListen)
     region: str | None = None
+    project: str | None = None  # the GCP project (gcp:project)
     # Each system's fixed address slot (components/addressing.py), keyed by system name.
     address_slots: Mapping[str, int] = field(default_factory=dict)
     image_map: Mapping[str, str] = field(default_factory=dict)

@@ -44,8 +44,9 @@ def stack_settings(config: StackConfig) -> StackSettings:
         ),
         listen=ProxyListen(config.listen.address, config.listen.https_port, config.listen.http_port),
         region=config.region,
+        project=config.project,
         image_map=config.image_map,
-        cloud_settings=config.aws if config.cloud == "aws" else None,
+        cloud_settings={"aws": config.aws, "gcp": config.gcp}.get(config.cloud),
         address_slots={name: registry.address_slot(name) for name in config.systems},
     )
 

@@ -146,6 +146,9 @@ class AwsCloud:
         """The system's own share of the cloud: its component, security groups and data services."""
         return AwsSystem(spec, self, opts=pulumi.ResourceOptions(parent=self.parent))
 
+    def finish(self) -> None:
+        """Nothing is shared after the systems: each one's routes were added to the ALB as it came."""
+
     def machine_choices(self) -> dict[str, dict[str, object]]:
         """Per system: the VM type chosen, what it had to fit, and the comparison with the guide's pick."""
         return dict(self.machines)

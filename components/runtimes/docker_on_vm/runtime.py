@@ -20,7 +20,7 @@ from components.htpasswd import htpasswd_line
 from components.platform import RouteTarget, StackSettings
 from components.runtimes.docker_on_vm import cloud_init
 from components.secrets import admin_passwords, system_secrets
-from components.specs import HealthCheckSpec, ResourcesSpec, ServiceSpec, SystemSpec
+from components.specs import HealthCheckSpec, ResourcesSpec, ServiceSpec, SystemSpec, placeholders
 
 GATEWAY_FIRST_PORT = 8081
 
@@ -57,6 +57,10 @@ class VmCloud(Protocol):
         ...
 
     def system(self, spec: SystemSpec) -> VmSystem: ...
+
+    def finish(self) -> None:
+        """What the cloud can only create once every system is known (e.g. GCP's URL map)."""
+        ...
 
     def machine_choices(self) -> dict[str, dict[str, object]]: ...
 
@@ -116,6 +120,14 @@ class DockerOnVmRuntime:
                 (hidden if is_sensitive(value) else plain)[(svc.name, key)] = resolve(value, refs)
             for f in svc.files:
                 (hidden if is_sensitive(f.content) else plain)[("file:" + svc.name, f.path)] = resolve(f.content, refs)
+            # A private CA of a Redis the service uses, where its URL says to find it.
+            templated = [*svc.env.values(), *(f.content for f in svc.files)]
+            for redis_name in sorted({n for v in templated for k, n, _ in placeholders(v) if k == "redis" and n}):
+                endpoint = refs.redis[redis_name]
+                if endpoint.ca_path and endpoint.ca_certificate_pem is not None:
+                    plain[("file:" + svc.name, endpoint.ca_path)] = pulumi.Output.from_input(
+                        endpoint.ca_certificate_pem
+                    )
         if gateway is not None:
             conf = cloud_init.gateway_conf(gateway_routes, tls=tls)
             plain[("file:auth-gateway", cloud_init.GATEWAY_CONF_PATH)] = pulumi.Output.from_input(conf)
@@ -220,7 +232,8 @@ class DockerOnVmRuntime:
         return dict(self._admin_passwords)
 
     def finish(self) -> None:
-        """Nothing is shared after the systems: each one's routes were added to the cloud's entry point."""
+        """The cloud's entry point, once every system's routes are known (a no-op where routes attach one by one)."""
+        self.cloud.finish()
 
     def machine_choices(self) -> dict[str, dict[str, object]]:
         """Per system: the machine the cloud chose for its services."""
