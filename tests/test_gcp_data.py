@@ -341,7 +341,9 @@ def test_memorystore_has_auth_tls_cmek_private_access_and_persistence(profile: s
     assert i["deletionProtection"] is resilience.deletion_protection and instance.protect is resilience.protect
     assert i["labels"]["owner"] == "platform_hospital_example"
     assert {by_urn(result)[d].name for d in instance.dependencies} >= {"psa", "grant"}
-    assert seen["url"] == f"rediss://:{AUTH_STRING}@{REDIS_HOST}:6378/0?ssl_cert_reqs=required"
+    assert seen["url"] == (
+        f"rediss://:{AUTH_STRING}@{REDIS_HOST}:6378/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/clinical/redis-ca/cache.pem"
+    )
     assert seen["url:secret"] is True and seen["password"] == AUTH_STRING and seen["password:secret"] is True
     assert seen["ca"] == f"{CA_PEMS[0]}\n{CA_PEMS[1]}"  # every CA, so clients survive the CA rotation
 

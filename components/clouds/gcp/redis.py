@@ -32,6 +32,7 @@ NODE_TIERS: dict[str, tuple[int, float, str]] = {
 }
 # With in-transit encryption Memorystore serves TLS on 6378, not 6379.
 TLS_PORT = 6378
+CA_DIR = "/etc/clinical/redis-ca"  # where clients find the instance's CA bundle
 SUPPORTED_VERSIONS = ("REDIS_6_X", "REDIS_7_0", "REDIS_7_2")
 
 
@@ -136,10 +137,16 @@ class ManagedRedis(pulumi.ComponentResource):
             labels=gcp_labels(labels),
             opts=pulumi.ResourceOptions(parent=self, protect=resilience.protect, depends_on=[private_services, *after]),
         )
-        self.endpoint = RedisEndpoint(
-            host=instance.host, port=TLS_PORT, password=pulumi.Output.secret(instance.auth_string), tls=True
-        )
         # Every CA of the instance as one bundle: Memorystore adds a second CA five years before the first
         # expires, and clients that trust the bundle keep working across that rotation.
         self.ca_certificate_pem = instance.server_ca_certs.apply(ca_bundle)
+        # Memorystore's CA is private: the URL names the file the runtime mounts into each client.
+        self.endpoint = RedisEndpoint(
+            host=instance.host,
+            port=TLS_PORT,
+            password=pulumi.Output.secret(instance.auth_string),
+            tls=True,
+            ca_certificate_pem=self.ca_certificate_pem,
+            ca_path=f"{CA_DIR}/{spec.name}.pem",
+        )
         self.register_outputs({"host": instance.host, "port": TLS_PORT, "caCertificatePem": self.ca_certificate_pem})
