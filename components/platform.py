@@ -124,6 +124,11 @@ class Platform(pulumi.ComponentResource):
         return self.runtime.add_system(spec, config_secrets)
 
     def finish(self) -> None:
-        """Create what needs every system first (the on-host proxy), then close the component."""
+        """Create what needs every system first (the on-host proxy, a URL map), then close the component."""
         self.runtime.finish()
         self.register_outputs({"routes": self.runtime.route_urls()})
+
+    def outputs(self) -> dict[str, pulumi.Input[str]]:
+        """The cloud's stack outputs (e.g. the load balancer's address for DNS)."""
+        outputs: dict[str, pulumi.Input[str]] = self.cloud.outputs()
+        return outputs

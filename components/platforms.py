@@ -9,6 +9,7 @@ every system on every entry. Adding a cloud or a runtime is a folder under
 from __future__ import annotations
 
 from components.clouds.aws.cloud import AwsCloud
+from components.clouds.gcp.cloud import GcpCloud
 from components.clouds.onprem.cloud import OnpremCloud
 from components.platform import PlatformPair
 from components.runtimes.docker_host.runtime import DockerHostRuntime
@@ -17,4 +18,5 @@ from components.runtimes.docker_on_vm.runtime import DockerOnVmRuntime
 PLATFORMS: dict[tuple[str, str], PlatformPair] = {
     ("onprem", "docker"): PlatformPair(OnpremCloud, DockerHostRuntime, "clinical:onprem:DockerHostPlatform"),
     ("aws", "docker"): PlatformPair(AwsCloud, DockerOnVmRuntime, "clinical:aws:AwsDockerPlatform"),
+    ("gcp", "docker"): PlatformPair(GcpCloud, DockerOnVmRuntime),
 }

@@ -17,9 +17,11 @@ from typing import Any
 
 import yaml
 
-from offline.harness import ProgramRun
+from offline.harness import Captured, ProgramRun
 from offline.providers.aws import LAUNCH_TEMPLATE, SECRET_VERSION
 from offline.providers.docker import CONTAINER
+from offline.providers.gcp import INSTANCE_TEMPLATE as GCP_TEMPLATE
+from offline.providers.gcp import SECRET_VERSION as GCP_SECRET_VERSION
 
 
 @dataclass(frozen=True)
@@ -82,19 +84,34 @@ def containers(run: ProgramRun) -> list[Container]:
     return out
 
 
+def _user_data(record: Captured) -> tuple[str, str] | None:
+    """(system, cloud-init text) of a VM template: AWS launch templates (base64) or GCP instance templates."""
+    if record.type == LAUNCH_TEMPLATE:
+        return record.name.removesuffix("-lt"), base64.b64decode(str(record.inputs["userData"])).decode()
+    if record.type == GCP_TEMPLATE:
+        return record.name.removesuffix("-template"), str((record.inputs.get("metadata") or {})["user-data"])
+    return None
+
+
+def _runtime_secrets(run: ProgramRun) -> dict[str, Any]:
+    """System -> the runtime secret's document (Secrets Manager or Secret Manager)."""
+    out = {}
+    for r in run.resources:
+        if r.name.endswith("-runtime") and r.type in (SECRET_VERSION, GCP_SECRET_VERSION):
+            field_name = "secretString" if r.type == SECRET_VERSION else "secretData"
+            out[r.name.removesuffix("-runtime")] = json.loads(str(r.inputs[field_name]))
+    return out
+
+
 def vm_systems(run: ProgramRun) -> list[VmSystem]:
     """Every system that runs on cloud VMs, with its cloud-init files and runtime secret."""
-    secrets = {
-        r.name.removesuffix("-runtime"): json.loads(str(r.inputs["secretString"]))
-        for r in run.resources
-        if r.type == SECRET_VERSION and r.name.endswith("-runtime")
-    }
+    secrets = _runtime_secrets(run)
     out = []
     for r in run.resources:
-        if r.type != LAUNCH_TEMPLATE:
+        found = _user_data(r)
+        if found is None:
             continue
-        system = r.name.removesuffix("-lt")
-        text = base64.b64decode(str(r.inputs["userData"])).decode()
+        system, text = found
         document = yaml.safe_load(text)
         written = document.get("write_files") or []
         vm = VmSystem(

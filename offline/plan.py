@@ -136,6 +136,12 @@ def to_json(plan: Plan) -> dict[str, Any]:
     }
 
 
+def _shape(machine: dict[str, Any]) -> str:
+    """A VM shape in its cloud's words: AWS instance type, or GCP machine type (+ attached GPUs)."""
+    name = str(machine.get("instanceType") or machine.get("machineType"))
+    return f"{name} + {machine['accelerator']}" if machine.get("accelerator") and "+" not in name else name
+
+
 def render_text(plan: Plan) -> str:
     """The plan for people."""
     data = to_json(plan)
@@ -158,13 +164,13 @@ def render_text(plan: Plan) -> str:
         gpu = need["gpu"]
         gpu_text = f", {gpu['count']} GPU >= {gpu['min_vram_gb']} GiB" if gpu else ""
         out.append(
-            f"VMs of {system}: {m['count']} x {m['instanceType']} at USD {m['usdPerHour']}/h "
+            f"VMs of {system}: {m['count']} x {_shape(m)} at USD {m['usdPerHour']}/h "
             f"(needs {need['vcpus']:g} vCPU, {need['memoryGb']} GiB{gpu_text})"
         )
         if m.get("gpuOnly"):
             out.append(
-                f"  the GPU alone: {m['gpuOnly']['instanceType']} at USD {m['gpuOnly']['usdPerHour']}/h; "
-                f"the guide's pick {m['guidePick']['instanceType']} at USD {m['guidePick']['usdPerHour']}/h"
+                f"  the GPU alone: {_shape(m['gpuOnly'])} at USD {m['gpuOnly']['usdPerHour']}/h; "
+                f"the guide's pick {_shape(m['guidePick'])} at USD {m['guidePick']['usdPerHour']}/h"
             )
     policy = data["policy"]
     out += [

@@ -71,5 +71,7 @@ def deploy(config: StackConfig) -> None:
     pulumi.export("adminPasswords", pulumi.Output.secret({k: v for k, v in runtime.admin_passwords.items() if v}))
     if machines := runtime.machine_choices():
         pulumi.export("machines", machines)
+    for key, value in platform.outputs().items():
+        pulumi.export(key, value)
     if runtime.ca_certificate_pem is not None:
         pulumi.export("caCertificatePem", runtime.ca_certificate_pem)

@@ -41,7 +41,7 @@ def test_environment_defaults_to_a_known_stack_name() -> None:
         (
             {"cloud": "gcp", "runtime": "kubernetes"},
             "clinical-platform:",
-            "not supported yet; use one of: aws+docker, onprem+docker",
+            "not supported yet; use one of: aws+docker, gcp+docker, onprem+docker",
         ),
         ({"domain": "Not A Domain"}, "clinical-platform:domain", "is not a DNS domain"),
         ({"domain": "localhost"}, "clinical-platform:domain", "is not a DNS domain"),

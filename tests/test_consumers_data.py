@@ -43,6 +43,7 @@ from kombu import Connection
 from kombu.transport.redis import Transport as KombuRedisTransport
 
 from stacks.claims_agent import QUEUE_PROBE
+from tests.consumer_tools import self_signed
 from tests.consumers_support import (
     REDIS_URL,
     SHIPPED_STACKS,
@@ -556,9 +557,17 @@ def celery_app(url: str) -> Any:
     return Celery("consumers-check", broker=url, backend=url, set_as_current=False)
 
 
+def with_query(url: str, **values: str) -> str:
+    """``url`` with query parameters replaced (``ssl_ca_certs`` pointed at a file this test made)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query)) | values
+    return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
+
+
 def without_ssl_cert_reqs(url: str) -> str:
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "ssl_cert_reqs"]
+    # The CA file goes too: kombu reads either parameter as "TLS settings given" and then stops downgrading.
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("ssl_cert_reqs", "ssl_ca_certs")]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
@@ -584,10 +593,18 @@ def test_redis_url_is_accepted_by_redis_py_kombu_and_celery(workload: Workload, 
             f"{what}: certificate not verified"
         )
 
+    # A private server CA (Memorystore) is named in the URL; the file must be mounted into this workload.
+    ca_file = dict(parse_qsl(parts.query)).get("ssl_ca_certs")
+    if ca_file is not None:
+        assert secure and kwargs.get("ssl_ca_certs") == ca_file, f"{what}: redis-py does not read {ca_file}"
+        assert ca_file in workload.files, f"{what}: {ca_file} is named but not mounted ({sorted(workload.files)})"
+        assert workload.files[ca_file].content.startswith("-----BEGIN CERTIFICATE-----"), f"{what}: {ca_file}"
+
     kombu = Connection(url)
     assert isinstance(kombu.transport, KombuRedisTransport), f"{what}: kombu transport {kombu.transport!r}"
     assert kombu.password == kwargs.get("password"), f"{what}: kombu reads another password"
-    assert kombu.ssl == ({"ssl_cert_reqs": ssl.CERT_REQUIRED} if secure else False), f"{what}: kombu ssl {kombu.ssl!r}"
+    expected_ssl = {"ssl_cert_reqs": ssl.CERT_REQUIRED, **({"ssl_ca_certs": ca_file} if ca_file else {})}
+    assert kombu.ssl == (expected_ssl if secure else False), f"{what}: kombu ssl {kombu.ssl!r}"
 
     app = celery_app(url)
     backend = app.backend
@@ -642,9 +659,16 @@ def test_rediss_url_connects_with_certificate_verification(
     empty.mkdir(exist_ok=True)
     monkeypatch.setenv("SSL_CERT_DIR", str(empty))
     monkeypatch.setenv("SSL_CERT_FILE", str(empty / "none.pem"))
+    # A URL naming its CA file (a private CA, Memorystore) is checked with that file: another CA first.
+    names_ca = "ssl_ca_certs" in dict(parse_qsl(urlsplit(local).query))
+    if names_ca:
+        other_ca, _ = self_signed(empty / "other", ["elsewhere.invalid"])
+        local = with_query(local, ssl_ca_certs=str(other_ca))
     with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
         redis.Redis.from_url(local, socket_timeout=5).ping()
 
+    if names_ca:
+        local = with_query(local, ssl_ca_certs=str(tls.ca_cert))
     monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca_cert))
     assert redis.Redis.from_url(local, socket_timeout=5).ping() is True, what
     app = celery_app(local)

@@ -30,7 +30,7 @@ from tests.consumer_tools import self_signed, version
 from tests.consumers_support import free_port, tool
 
 DOCKER_STACKS = ("local", "lab")
-VM_STACKS = ("preview", "staging", "prod")
+VM_STACKS = ("preview", "staging", "prod", "staging-gcp", "prod-gcp")
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +76,23 @@ def _stage_nginx(conf: str, files: dict[str, str], root: Path, server_names: lis
     return staged
 
 
+def _gateway_files(vm: VmSystem, sandbox: Path) -> dict[str, str]:
+    """The gateway's files as on the VM: when it ends the load balancer's TLS, its certificate is made by the
+    VM's own boot script, so that part of the script runs here, for real, with /run/clinical moved aside."""
+    files = dict(vm.service_files("auth-gateway"))
+    if "ssl_certificate" not in files.get("/etc/nginx/nginx.conf", ""):
+        return files
+    script = vm.files["/opt/clinical/fetch-secrets.sh"]
+    part = script[script.index("# The gateway's certificate") :].replace("/run/clinical", str(sandbox))
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", part], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"{vm.name}: the boot script's certificate step failed:\n{done.stderr}"
+    for path in ("/etc/nginx/tls/tls.crt", "/etc/nginx/tls/tls.key"):
+        made = sandbox / "files/auth-gateway" / path.lstrip("/")
+        assert oct(made.stat().st_mode & 0o777) == "0o444", f"{vm.name}: {path} mode"
+        files[path] = made.read_text()
+    return files
+
+
 def _nginx_t(conf_path: Path, root: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [tool("nginx"), "-t", "-p", f"{root}/", "-c", str(conf_path)], capture_output=True, text=True, check=False
@@ -105,7 +122,9 @@ def test_every_auth_gateway_config_on_a_vm_loads_in_real_nginx(
     stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path
 ) -> None:
     nginx = tool("nginx")
-    gateways = [(vm, vm.service_files("auth-gateway")) for _, vm in _vms({stack: stack_runs[stack]}) if vm.name]
+    gateways = [
+        (vm, _gateway_files(vm, tmp_path / f"run-{vm.name}")) for _, vm in _vms({stack: stack_runs[stack]}) if vm.name
+    ]
     gateways = [(vm, files) for vm, files in gateways if "/etc/nginx/nginx.conf" in files]
     assert gateways, f"{stack}: no auth gateway generated"
     for vm, files in gateways:
@@ -214,22 +233,31 @@ def test_the_auth_gateway_demands_the_generated_credentials(
     run = stack_runs[stack]
     user, passwords = run.exports["basicAuthUser"], run.exports["basicAuthPasswords"]
     for vm in vm_systems(run):
-        files = vm.service_files("auth-gateway")
+        files = _gateway_files(vm, tmp_path / f"run-{vm.name}")
         if "/etc/nginx/nginx.conf" not in files:
             continue
-        ports = [int(p) for p in re.findall(r"listen (\d+);", files["/etc/nginx/nginx.conf"])]
-        local = {p: free_port() for p in ports}
         conf = files["/etc/nginx/nginx.conf"]
+        # Each server: its port, whether it ends TLS, and whether it asks for credentials (else the app does).
+        servers = [
+            (int(port), bool(tls), "auth_basic " in block)
+            for port, tls, block in re.findall(r"listen (\d+)( ssl)?;(.*?)\n    }\n", conf, flags=re.S)
+        ]
+        assert servers, f"{vm.name}: no server in the gateway"
+        local = {port: free_port() for port, _, _ in servers}
         for port, free in local.items():
-            conf = conf.replace(f"listen {port};", f"listen 127.0.0.1:{free};")
+            conf = re.sub(rf"listen {port}( ssl)?;", rf"listen 127.0.0.1:{free}\1;", conf)
         conf = conf.replace("resolver 127.0.0.11", "resolver_timeout 1s; resolver 127.0.0.1")
         root = tmp_path / vm.name
         with _Nginx(_stage_nginx(conf, files, root, []), root) as nginx:
             _wait_for(next(iter(local.values())), nginx.process)
-            for free in local.values():
-                assert _get(free, "x", "/healthz", tls=False) == 200
-                assert _get(free, "x", tls=False) == 401
-                assert _get(free, "x", auth=f"{user}:{passwords[vm.name]}", tls=False) == 502
+            for port, tls, basic in servers:
+                free = local[port]
+                assert _get(free, "x", "/healthz", tls=tls) == 200
+                if basic:
+                    assert _get(free, "x", tls=tls) == 401
+                    assert _get(free, "x", auth=f"{user}:{passwords[vm.name]}", tls=tls) == 502
+                else:  # the application authenticates: the gateway only ends TLS and forwards
+                    assert _get(free, "x", tls=tls) == 502
 
 
 @pytest.mark.parametrize("stack", VM_STACKS)

@@ -146,6 +146,10 @@ class AwsCloud:
         """The system's own share of the cloud: its component, security groups and data services."""
         return AwsSystem(spec, self, opts=pulumi.ResourceOptions(parent=self.parent))
 
+    def outputs(self) -> dict[str, pulumi.Input[str]]:
+        """What operators need from the foundation: the name DNS records must alias."""
+        return {"loadBalancerDnsName": self.lb.dns_name}
+
     def finish(self) -> None:
         """Nothing is shared after the systems: each one's routes were added to the ALB as it came."""
 

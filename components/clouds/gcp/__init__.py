@@ -1,1 +1,1 @@
-"""Cloud ``gcp``: VPC, Cloud KMS, GPU VMs running the system's containers, Cloud SQL, Memorystore, GCS and an HTTPS LB."""
+"""Cloud ``gcp``: custom VPC, Cloud KMS, shielded GPU VMs running the system's containers, Cloud SQL, Memorystore, GCS and a global HTTPS load balancer with Cloud Armor."""

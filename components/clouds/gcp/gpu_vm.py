@@ -134,7 +134,8 @@ class GpuVmGroup(pulumi.ComponentResource):
             region=region,
             machine_type=machine.machine_type,
             description=f"{name}: {machine.label}",
-            labels=labels,
+            # The group's size when planned, so cost reports price the VMs from the template alone.
+            labels={**labels, "vm-count": str(target_size)},
             tags=list(network_tags),
             can_ip_forward=False,
             disks=[

@@ -36,6 +36,10 @@ class OnpremCloud:
             issued = self.ca.issue(f"{name}-proxy", [stack.domain, f"*.{stack.domain}"])
             self.certificate_pem, self.private_key_pem = issued.certificate_pem, issued.private_key_pem
 
+    def outputs(self) -> dict[str, pulumi.Input[str]]:
+        """Nothing beyond the CA certificate the runtime exports."""
+        return {}
+
     @property
     def edge_subnet(self) -> str:
         """The shared edge network's range."""

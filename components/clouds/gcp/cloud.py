@@ -1,0 +1,305 @@
+"""``GcpCloud``: the foundation of a ``gcp`` stack, and ``GcpSystem``: one system's share of it.
+
+Per stack: the KMS key ring (one key per purpose), the custom-mode VPC with
+Cloud NAT and private services access, a log bucket, and the global HTTPS
+load balancer with Cloud Armor. Per system: Cloud SQL, Memorystore, GCS
+buckets and its runtime secret in Secret Manager (all with the stack's
+customer-managed keys), one service account, and a regional managed
+instance group of shielded GPU VMs running what the runtime renders, behind
+the load balancer over TLS. Systems share the network, keys and load
+balancer, never databases, credentials or service accounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.clouds.gcp.bucket import Bucket
+from components.clouds.gcp.gpu_vm import GpuVmGroup
+from components.clouds.gcp.keys import StackKeys
+from components.clouds.gcp.labels import gcp_labels
+from components.clouds.gcp.load_balancer import LoadBalancer
+from components.clouds.gcp.machines import MachineChoice, choose_machine, hourly_price, needs
+from components.clouds.gcp.network import Network
+from components.clouds.gcp.postgres import ManagedPostgres
+from components.clouds.gcp.redis import ManagedRedis
+from components.clouds.gcp.settings import GcpSettings
+from components.endpoints import BucketEndpoint, SystemRefs
+from components.gpu_catalog import cheapest_machine
+from components.platform import RouteTarget, StackSettings
+from components.specs import ServiceSpec, SystemSpec
+
+# The GCP recipe of the stenosis guide (seeds/001) picks this shape for GPU work; shown next to our choice.
+GUIDE_GPU_PICK = "n1-standard-8+t4"
+GCS_ENDPOINT = "https://storage.googleapis.com"
+
+
+def machine_summary(machine: MachineChoice, services: Sequence[ServiceSpec], count: int) -> dict[str, object]:
+    """What the plan shows about a system's VMs: the need, the choice, and the guide's pick."""
+    cpus, memory, gpu = needs(services)
+    summary: dict[str, object] = {
+        "machineType": machine.machine_type,
+        "accelerator": machine.accelerator_type,
+        "usdPerHour": machine.usd_per_hour,
+        "count": count,
+        "needs": {"vcpus": cpus, "memoryGb": round(memory, 1), "gpu": gpu.model_dump() if gpu else None},
+    }
+    if gpu is not None:
+        # Both priced like the choice (europe-west2), so the three figures compare.
+        summary["guidePick"] = {"machineType": GUIDE_GPU_PICK, "usdPerHour": hourly_price(GUIDE_GPU_PICK)}
+        gpu_only = cheapest_machine("gcp", gpu)
+        summary["gpuOnly"] = (
+            {"machineType": gpu_only.machine_type, "usdPerHour": hourly_price(gpu_only.machine_type)}
+            if gpu_only
+            else None
+        )
+    return summary
+
+
+class GcpCloud:
+    """Shielded GPU VMs with managed data services behind one global HTTPS load balancer; children of the
+    stack's ``Platform``."""
+
+    def __init__(self, name: str, stack: StackSettings, parent: pulumi.Resource) -> None:
+        settings = stack.cloud_settings or GcpSettings()
+        if not isinstance(settings, GcpSettings) or stack.region is None or stack.project is None:
+            raise TypeError("GcpCloud needs GcpSettings, a project and a region")  # StackConfig guarantees them
+        self.stack_name, self.domain, self.settings = name, stack.domain, settings
+        self.project, self.region = stack.project, stack.region
+        self.labels, self.sizing, self.resilience = dict(stack.labels), stack.sizing, stack.resilience
+        self.parent = parent
+        protect = stack.resilience.protect
+        child = pulumi.ResourceOptions(parent=parent)
+        self.gcp_labels = gcp_labels(stack.labels)
+        self.keys = StackKeys(
+            name, project=self.project, region=self.region, labels=stack.labels, protect=protect, opts=child
+        )
+        self.network = Network(
+            name,
+            project=self.project,
+            region=self.region,
+            cidr=stack.cidr,
+            labels=self.gcp_labels,
+            nat_per_zone=stack.resilience.nat_per_zone,
+            iap_ssh=settings.iap_ssh,
+            opts=child,
+        )
+        # Access logs of the data buckets (Google-managed encryption: the log writer cannot use a CMEK).
+        self.log_bucket = Bucket(
+            f"{name}-logs",
+            project=self.project,
+            location=self.region,
+            kms_key_id=None,
+            log_bucket=None,
+            labels={**stack.labels, "clinical.platform/role": "access-logs"},
+            expire_days=400,
+            protect=protect,
+            force_destroy=not protect,
+            opts=child,
+        )
+        self.lb = LoadBalancer(
+            name,
+            project=self.project,
+            domain=stack.domain,
+            labels=self.gcp_labels,
+            certificate_domains=None,
+            certificate_self_link=settings.certificate_self_link,
+            armor=settings.armor,
+            rate_limit_per_minute=settings.rate_limit_per_minute,
+            deletion_protection=stack.resilience.deletion_protection,
+            opts=child,
+        )
+        self.machines: dict[str, dict[str, object]] = {}
+
+    @property
+    def backend_tls(self) -> bool:
+        """The load balancer speaks TLS to the VMs: no plain HTTP hop, even inside the VPC."""
+        return True
+
+    def system(self, spec: SystemSpec) -> GcpSystem:
+        """The system's own share of the cloud: its component, service account and data services."""
+        return GcpSystem(spec, self, opts=pulumi.ResourceOptions(parent=self.parent))
+
+    def outputs(self) -> dict[str, pulumi.Input[str]]:
+        """What operators need from the foundation: the address DNS records must point at."""
+        return {"loadBalancerIp": self.lb.ip_address}
+
+    def machine_choices(self) -> dict[str, dict[str, object]]:
+        """Per system: the machine shape chosen, what it had to fit, and the guide's pick."""
+        return dict(self.machines)
+
+    def finish(self) -> None:
+        """The URL map and the HTTPS front end, once every system's routes are known."""
+        self.lb.finish()
+
+
+class GcpSystem(pulumi.ComponentResource):
+    """Groups one system's GCP resources (data services, secret, VMs and its routes' backends)."""
+
+    def __init__(self, spec: SystemSpec, cloud: GcpCloud, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("clinical:gcp:System", spec.name, None, opts)
+        self.name, self.cloud = spec.name, cloud
+        self.labels = {**cloud.labels, "clinical.platform/system": spec.name}
+        self.bucket_names: list[pulumi.Output[str]] = []
+        self.secret_ids: list[pulumi.Output[str]] = []
+        self.register_outputs({})
+
+    @property
+    def resource(self) -> pulumi.Resource:
+        """This component: the parent of what the runtime adds for the system."""
+        return self
+
+    def add_data_stores(self, spec: SystemSpec, refs: SystemRefs) -> list[pulumi.Resource]:
+        """Cloud SQL, Memorystore and GCS for the system's specs; their endpoints go into ``refs``."""
+        cloud, name, child = self.cloud, self.name, pulumi.ResourceOptions(parent=self)
+        net, keys = cloud.network, cloud.keys
+        stores: list[pulumi.Resource] = []
+        for pg in spec.postgres:
+            db = ManagedPostgres(
+                f"{name}-{pg.name}",
+                pg,
+                project=cloud.project,
+                region=cloud.region,
+                network_id=net.network_id,
+                private_services=net.private_services,
+                kms_key_id=keys.key_ids["sql"],
+                sizing=cloud.sizing,
+                resilience=cloud.resilience,
+                labels=self.labels,
+                after=keys.grants,
+                opts=child,
+            )
+            refs.postgres[pg.name] = db.endpoint
+            stores.append(db)
+        for rd in spec.redis:
+            cache = ManagedRedis(
+                f"{name}-{rd.name}",
+                rd,
+                project=cloud.project,
+                region=cloud.region,
+                network_id=net.network_id,
+                private_services=net.private_services,
+                kms_key_id=keys.key_ids["redis"],
+                sizing=cloud.sizing,
+                resilience=cloud.resilience,
+                labels=self.labels,
+                after=keys.grants,
+                opts=child,
+            )
+            refs.redis[rd.name] = cache.endpoint
+            stores.append(cache)
+        for b in spec.buckets:
+            bucket = Bucket(
+                f"{name}-{b.name}",
+                project=cloud.project,
+                location=cloud.region,
+                kms_key_id=keys.key_ids["storage"],
+                log_bucket=cloud.log_bucket.name,
+                labels=self.labels,
+                noncurrent_days=b.noncurrent_version_expiry_days,
+                expire_days=b.expire_objects_after_days,
+                protect=cloud.resilience.protect,
+                after=keys.grants,
+                opts=child,
+            )
+            self.bucket_names.append(bucket.name)
+            # The VM's service account grants access (Application Default Credentials); no keys exist.
+            refs.buckets[b.name] = BucketEndpoint(
+                name=bucket.name,
+                endpoint=GCS_ENDPOINT,
+                access_key="",
+                secret_key=pulumi.Output.secret(""),
+                region=cloud.region,
+            )
+        return stores
+
+    def store_secret(self, document: pulumi.Output[str]) -> tuple[pulumi.Output[str], pulumi.Resource]:
+        """The system's runtime secret in Secret Manager, replicated in the region with the stack's key."""
+        cloud = self.cloud
+        secret = gcp.secretmanager.Secret(
+            f"{self.name}-runtime",
+            project=cloud.project,
+            secret_id=f"{self.name}-runtime",
+            labels=gcp_labels(self.labels),
+            replication=gcp.secretmanager.SecretReplicationArgs(
+                user_managed=gcp.secretmanager.SecretReplicationUserManagedArgs(
+                    replicas=[
+                        gcp.secretmanager.SecretReplicationUserManagedReplicaArgs(
+                            location=cloud.region,
+                            customer_managed_encryption=gcp.secretmanager.SecretReplicationUserManagedReplicaCustomerManagedEncryptionArgs(
+                                kms_key_name=cloud.keys.key_ids["secrets"]
+                            ),
+                        )
+                    ]
+                )
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=cloud.resilience.protect, depends_on=list(cloud.keys.grants)
+            ),
+        )
+        secret_data: pulumi.Output[str] = pulumi.Output.secret(document)
+        version = gcp.secretmanager.SecretVersion(
+            f"{self.name}-runtime", secret=secret.id, secret_data=secret_data, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.secret_ids.append(secret.id)
+        return secret.secret_id, version
+
+    def fetch_command(self, secret_id: str) -> tuple[str, str]:
+        """How a VM reads the secret at boot: gcloud with the VM's own service account."""
+        command = (
+            f"gcloud secrets versions access latest --secret='{secret_id}' --project='{self.cloud.project}' \\\n"
+            "  --quiet"
+        )
+        return "Secret Manager (the VM's service account)", command
+
+    def run(
+        self,
+        services: Sequence[ServiceSpec],
+        user_data: pulumi.Output[str],
+        targets: Sequence[RouteTarget],
+        after: Sequence[pulumi.Resource],
+    ) -> list[str]:
+        """The VMs running ``services`` from ``user_data``; each target becomes a load balancer backend."""
+        cloud, name = self.cloud, self.name
+        machine = choose_machine(services)
+        count = cloud.resilience.replicas
+        cloud.machines[name] = machine_summary(machine, services, count)
+        tag = f"clinical-{name}"[:63]
+        ports = sorted({t.port for t in targets})
+        cloud.network.allow_load_balancer(f"{name}-from-lb", ports, [tag], self)
+        health = targets[0] if targets else None
+        group = GpuVmGroup(
+            name,
+            project=cloud.project,
+            region=cloud.region,
+            machine=machine,
+            subnet_self_link=cloud.network.subnet_self_link,
+            user_data=user_data,
+            disk_kms_key_id=cloud.keys.key_ids["disk"],
+            secret_ids=self.secret_ids,
+            bucket_names=self.bucket_names,
+            named_ports=[(f"p{p}", p) for p in ports],
+            health_port=health.port if health else 8081,
+            health_path=health.health_path if health else "/healthz",
+            target_size=count,
+            labels=gcp_labels(self.labels),
+            network_tags=[tag],
+            spot=cloud.settings.spot,
+            disk_gb=200 if machine.gpu_count else 100,
+            after=[*after, *cloud.keys.grants],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        for t in targets:
+            cloud.lb.route(
+                f"{name}-{t.route.name}",
+                f"{t.route.host}.{cloud.domain}",
+                group.instance_group,
+                f"p{t.port}",
+                t.port,
+                t.health_path,
+                protocol="HTTPS",
+            )
+        return [f"https://{t.route.host}.{cloud.domain}" for t in targets]
