@@ -14,6 +14,7 @@ import copy
 import importlib
 import inspect
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -1203,3 +1204,14 @@ def test_gcp_types_the_rules_judge_have_a_kind_for_coverage() -> None:
         t.SECRET_IAM_MEMBER,
     }
     assert [rt for rt in sorted(registered) if profile_for(rt) is None] == []
+
+
+def test_the_gcp_policy_page_lists_every_gcp_rule_and_no_other() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "policy-gcp.md").read_text(encoding="utf-8")
+    assert set(re.findall(r"`(gcp-[a-z0-9-]+)`", page)) == {r.name for r in GCP_RULES}
+    # The rules table: one row per rule, with the rule's own family, severity and default enforcement.
+    rows = re.findall(r"^\| `(gcp-[a-z0-9-]+)`(?: \(stack\))? \| ([a-z-]+) \| ([a-z]+) \| \**([a-z]+)\**", page, re.M)
+    assert sorted(name for name, *_ in rows) == sorted(r.name for r in GCP_RULES)
+    for name, family, severity, default in rows:
+        rule = RULE_NAMES[name]
+        assert (family, severity, default) == (rule.family, rule.severity, rule.default_enforcement), name
