@@ -420,6 +420,13 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
         "no source given, which GCP reads as 0.0.0.0/0",
     ),
     (
+        "gcp-firewall-no-world-ingress",
+        t.FIREWALL,
+        FIREWALL,
+        changed(FIREWALL, sourceRanges=[""]),  # an empty variable: the provider sends no range, GCP opens to all
+        "no source given, which GCP reads as 0.0.0.0/0",
+    ),
+    (
         "gcp-firewall-no-admin-ports",
         t.FIREWALL,
         changed(FIREWALL, sourceRanges=[IAP], allows=[{"protocol": "tcp", "ports": ["22"]}]),
@@ -529,14 +536,14 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
         "gcp-backend-cloud-armor",
         t.BACKEND_SERVICE,
         changed(BACKEND, loadBalancingScheme="INTERNAL_MANAGED", securityPolicy=DROP),
-        changed(BACKEND, securityPolicy=DROP),
+        changed(BACKEND, securityPolicy=DROP, loadBalancingScheme=DROP),  # the provider's default scheme
         "faces the internet (EXTERNAL_MANAGED) without a Cloud Armor",
     ),
     (
         "gcp-backend-cloud-armor",
         t.BACKEND_SERVICE,
         BACKEND,
-        changed(BACKEND, securityPolicy=DROP, loadBalancingScheme=DROP),
+        changed(BACKEND, securityPolicy=DROP, loadBalancingScheme="EXTERNAL"),
         "faces the internet (EXTERNAL)",
     ),
     # Compute

@@ -63,8 +63,9 @@ def check_proxy_ssl_policy(props: Mapping[str, Any], ctx: CheckContext) -> Itera
 
 
 def _scheme(props: Mapping[str, Any], ctx: CheckContext) -> str:
+    """The load balancing scheme, or the provider's default: EXTERNAL_MANAGED (global), INTERNAL (regional)."""
     regional = ctx.resource_type == REGION_BACKEND_SERVICE
-    return str(props.get("loadBalancingScheme") or ("INTERNAL" if regional else "EXTERNAL")).upper()
+    return str(props.get("loadBalancingScheme") or ("INTERNAL" if regional else "EXTERNAL_MANAGED")).upper()
 
 
 def check_backend_tls(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:

@@ -57,13 +57,17 @@ def _is_internet(cidr: str) -> bool:
     return net.prefixlen < floor and not net.is_private
 
 
-def _sources(props: Mapping[str, Any]) -> tuple[list[str], bool]:
-    """(source ranges, whether tags or service accounts are sources too); no source at all means 0.0.0.0/0."""
-    ranges = [str(r) for r in props.get("sourceRanges") or []]
+def _sources(props: Mapping[str, Any]) -> tuple[list[str], bool, bool]:
+    """(source ranges, whether tags or service accounts are sources too, whether the ranges are implicit).
+
+    No source at all means 0.0.0.0/0, and so does an empty string (``source_ranges = [""]`` from an
+    empty variable, hashicorp/terraform-provider-google#6789).
+    """
+    ranges = [str(r).strip() for r in props.get("sourceRanges") or [] if str(r).strip()]
     by_identity = bool(props.get("sourceTags") or props.get("sourceServiceAccounts"))
     if not ranges and not by_identity:
-        return ["0.0.0.0/0"], False
-    return ranges, by_identity
+        return ["0.0.0.0/0"], False, True
+    return ranges, by_identity, False
 
 
 def _applies(props: Mapping[str, Any]) -> bool:
@@ -104,11 +108,11 @@ def _describe(protocol: str, low: int, high: int) -> str:
 def check_firewall_world(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
     if not _applies(props):
         return
-    ranges, _ = _sources(props)
+    ranges, _, implicit_world = _sources(props)
     world = sorted(r for r in ranges if _is_internet(r))
     if not world:
         return
-    implicit = "" if props.get("sourceRanges") else " (no source given, which GCP reads as 0.0.0.0/0)"
+    implicit = " (no source given, which GCP reads as 0.0.0.0/0)" if implicit_world else ""
     for protocol, spans in _allowed(props):
         opened = [_describe(protocol, low, high) for low, high in spans] or [f"protocol {protocol}"]
         for what in opened:
@@ -118,7 +122,7 @@ def check_firewall_world(props: Mapping[str, Any], ctx: CheckContext) -> Iterato
 def check_firewall_admin(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
     if not _applies(props):
         return
-    ranges, by_identity = _sources(props)
+    ranges, by_identity, _ = _sources(props)
     outside = []
     for cidr in ranges:
         net = _network(cidr)
