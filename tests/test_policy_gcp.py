@@ -657,7 +657,11 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
     (
         "gcp-vm-metadata-no-secrets",
         t.INSTANCE,
-        changed(INSTANCE, metadataStartupScript="#!/bin/bash\nexport DB_PASSWORD=${DB_PASSWORD}\n"),
+        changed(
+            INSTANCE,
+            metadataStartupScript="#!/bin/bash\nexport DB_PASSWORD=${DB_PASSWORD}\n"
+            "RUNTIME_SECRET=projects/clinical/secrets/stenosis-runtime/versions/latest\n",
+        ),
         changed(INSTANCE, metadataStartupScript="-----BEGIN RSA PRIVATE KEY-----\nMIIE"),
         "metadataStartupScript contains a secret",
     ),
