@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from policy import aws_rules, docker_rules, secret_rules
+from policy import aws_rules, docker_rules, gcp_rules, secret_rules
 from policy.rule import Rule, StackRule
 
-RULES: list[Rule] = [*docker_rules.RULES, *secret_rules.RULES, *aws_rules.RULES]
-STACK_RULES: list[StackRule] = [*docker_rules.STACK_RULES, *aws_rules.STACK_RULES]
+RULES: list[Rule] = [*docker_rules.RULES, *secret_rules.RULES, *aws_rules.RULES, *gcp_rules.RULES]
+STACK_RULES: list[StackRule] = [*docker_rules.STACK_RULES, *aws_rules.STACK_RULES, *gcp_rules.STACK_RULES]
 _EVERY: list[Rule | StackRule] = [*RULES, *STACK_RULES]
 RULE_NAMES: dict[str, Rule | StackRule] = {r.name: r for r in _EVERY}

@@ -161,9 +161,10 @@ RESOURCES: dict[str, ResourceProfile] = {
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": _profile("identity", 8.0, IAM),
     "gcp:projects/serviceIdentity:ServiceIdentity": _profile("identity", 5.0, NO_CHARGE, _service_identity),
     # Network
-    "gcp:compute/network:Network": _profile("vpc", 25.0, NO_CHARGE, _self_link("networks")),
+    "gcp:compute/network:Network": _profile("network", 25.0, NO_CHARGE, _self_link("networks")),
+    # GCP keeps flow logs on the subnet: it is judged as the VPC is on AWS (firewall and audit).
     "gcp:compute/subnetwork:Subnetwork": _profile(
-        "network", 25.0, Free("flow logs are billed as log ingestion (usage)"), _self_link("subnetworks", "regions")
+        "vpc", 25.0, Free("flow logs are billed as log ingestion (usage)"), _self_link("subnetworks", "regions")
     ),
     "gcp:compute/router:Router": _profile("supporting", 15.0, NO_CHARGE),
     "gcp:compute/routerNat:RouterNat": _profile(
@@ -180,7 +181,7 @@ RESOURCES: dict[str, ResourceProfile] = {
     "gcp:sql/user:User": _profile("supporting", 10.0, Free("part of its instance")),
     "gcp:redis/instance:Instance": _profile("cache", 420.0, memorystore, _redis),
     "gcp:storage/bucket:Bucket": _profile("bucket", 2.0, Free("storage and operations are usage"), _bucket),
-    "gcp:storage/bucketIAMMember:BucketIAMMember": _profile("identity", 5.0, IAM),
+    "gcp:storage/bucketIAMMember:BucketIAMMember": _profile("supporting", 5.0, IAM),  # the bucket's exposure
     "gcp:secretmanager/secret:Secret": _profile(
         "secret", 2.0, fixed(0.06, "0.06 per active version/month + access operations (usage)"), _secret
     ),
@@ -200,9 +201,9 @@ RESOURCES: dict[str, ResourceProfile] = {
     ),
     "gcp:compute/healthCheck:HealthCheck": _profile("supporting", 10.0, NO_CHARGE, _self_link("healthChecks")),
     # Edge
-    "gcp:compute/sSLPolicy:SSLPolicy": _profile("listener", 10.0, NO_CHARGE, _self_link("sslPolicies")),
+    "gcp:compute/sSLPolicy:SSLPolicy": _profile("supporting", 10.0, NO_CHARGE, _self_link("sslPolicies")),
     "gcp:compute/securityPolicy:SecurityPolicy": _profile(
-        "load-balancer", 15.0, security_policy, _self_link("securityPolicies")
+        "firewall", 15.0, security_policy, _self_link("securityPolicies")
     ),
     "gcp:compute/managedSslCertificate:ManagedSslCertificate": _profile(
         "certificate", 10.0, NO_CHARGE, _self_link("sslCertificates")
@@ -224,10 +225,11 @@ RESOURCES: dict[str, ResourceProfile] = {
         _self_link("forwardingRules"),
     ),
     # Planned: rules cover them, no stack registers them yet.
-    "gcp:compute/instance:Instance": planned("workload"),
+    "gcp:compute/instance:Instance": planned("vm"),
     "gcp:compute/instanceTemplate:InstanceTemplate": planned("vm"),
     "gcp:compute/disk:Disk": planned("storage"),
-    "gcp:storage/bucketIAMBinding:BucketIAMBinding": planned("identity"),
+    "gcp:storage/bucketIAMBinding:BucketIAMBinding": planned("supporting"),
+    "gcp:storage/bucketIAMPolicy:BucketIAMPolicy": planned("supporting"),
 }
 
 INVOKES: dict[str, Invoke] = {

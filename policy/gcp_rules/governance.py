@@ -1,0 +1,28 @@
+"""Governance across GCP services: stateful resources carry Pulumi ``protect`` in prod."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from policy.gcp_rules.common import is_prod
+from policy.gcp_rules.tokens import BUCKET, CRYPTO_KEY, REDIS, SECRETS, SQL_INSTANCE
+from policy.rule import HIPAA, CheckContext, Rule
+
+
+def check_protect_in_prod(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if is_prod(props, ctx) and not ctx.protect:
+        yield f"{ctx.name} holds state in prod but is not created with protect=True"
+
+
+PROTECT_STATEFUL_PROD = Rule(
+    name="gcp-protect-stateful-prod",
+    family="data-protection",
+    severity="high",
+    description="In prod, Cloud SQL, Memorystore, buckets, KMS keys and secrets are created with protect=True.",
+    remediation="Pass opts=ResourceOptions(protect=True) (Resilience.protect); a deleted KMS key loses every byte it encrypts (checkov CKV_GCP_82 for keys).",
+    hipaa=HIPAA["contingency"],
+    resource_types=(SQL_INSTANCE, REDIS, BUCKET, CRYPTO_KEY, *SECRETS),
+    check=check_protect_in_prod,
+    nist="NIST 800-53 CP-9",
+)
