@@ -401,17 +401,18 @@ def test_data_bucket_is_uniform_private_cmek_versioned_logged(profile: str, gcp_
     assert seen["name"] == "stenosis-uploads-bucket-a1b2c3d" and seen["url"] == "gs://stenosis-uploads-bucket-a1b2c3d"
 
 
-def test_log_bucket_uses_google_managed_keys_and_admits_only_the_log_writer() -> None:
+def test_log_bucket_logs_nowhere_else_and_admits_only_the_log_writer() -> None:
     def body() -> None:
-        Bucket("prod-logs", project=PROJECT, location=REGION, kms_key_id=None, log_bucket=None, labels=LABELS)
+        Bucket("prod-logs", project=PROJECT, location=REGION, kms_key_id=KEY, log_bucket=None, labels=LABELS)
 
     result = run(body)
-    i = named(result, "prod-logs-bucket").inputs
-    assert "encryption" not in i and "logging" not in i
+    bucket = named(result, "prod-logs-bucket")
+    i = bucket.inputs
+    assert i["encryption"] == {"defaultKmsKeyName": KEY} and "logging" not in i
     assert i["uniformBucketLevelAccess"] is True and i["publicAccessPrevention"] == "enforced"
     writer = named(result, "prod-logs-log-writer").inputs
     assert writer == {
-        "bucket": "prod-logs-bucket",
+        "bucket": bucket.outputs["name"],
         "role": "roles/storage.objectCreator",
         "member": "group:cloud-storage-analytics@google.com",
     }

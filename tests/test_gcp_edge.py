@@ -67,7 +67,7 @@ def gcp_outputs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def run(body: Callable[[], Any]) -> ProgramRun:
-    invokes = {IMAGE_TOKEN: lambda args: {"selfLink": IMAGE, "name": "common-cu128-v20260301"}, **INVOKES}
+    invokes = {**INVOKES, IMAGE_TOKEN: lambda args: {"selfLink": IMAGE, "name": "common-cu128-v20260301"}}
     return run_under_mocks(body, invokes=invokes)
 
 
@@ -260,8 +260,18 @@ def test_cloud_armor_runs_owasp_rules_then_a_per_ip_throttle_then_allows() -> No
     expressions = [r["match"]["expr"]["expression"] for r in waf]
     assert expressions[0] == "evaluatePreconfiguredWaf('sqli-v422-stable', {'sensitivity': 1})"
     named_rules = {e.split("'")[1] for e in expressions}
-    assert named_rules == set(WAF_RULES) and len(WAF_RULES) == 8
-    families = ["sqli", "xss", "lfi", "rfi", "rce", "scannerdetection", "protocolattack", "sessionfixation"]
+    assert named_rules == set(WAF_RULES) and len(WAF_RULES) == 9 and "cve-canary" in WAF_RULES
+    families = [
+        "sqli",
+        "xss",
+        "lfi",
+        "rfi",
+        "rce",
+        "scannerdetection",
+        "protocolattack",
+        "sessionfixation",
+        "cve-canary",
+    ]
     assert {n.split("-v")[0] for n in named_rules} == set(families)
     assert all(r["action"] == "deny(403)" for r in waf)
     throttle = [r for r in rules if r["action"] == "throttle"]
@@ -378,7 +388,11 @@ def test_gpu_vms_are_shielded_private_os_login_cmek_and_attach_t4s_on_n1() -> No
     disk = t["disks"][0]
     assert disk["boot"] is True and disk["diskType"] == "pd-balanced" and disk["diskSizeGb"] == 200
     assert disk["diskEncryptionKey"] == {"kmsKeySelfLink": KEY} and disk["sourceImage"] == IMAGE
-    assert t["canIpForward"] is False and t["tags"] == ["stenosis-detection"] and t["labels"] == LABELS
+    assert (
+        t["canIpForward"] is False
+        and t["tags"] == ["stenosis-detection"]
+        and t["labels"] == {**LABELS, "vm-count": "2"}
+    )
     assert "disks[0].sourceImage" in template.ignore_changes
     account = of_type(result, "gcp:serviceaccount/account:Account")[0]
     email = account.outputs["email"]

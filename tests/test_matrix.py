@@ -20,7 +20,7 @@ from offline.plan import make_plan
 from stacks.registry import SYSTEMS
 
 PREFIX = "clinical-platform:"
-BASE_STACK = {("onprem", "docker"): "lab", ("aws", "docker"): "staging"}
+BASE_STACK = {("onprem", "docker"): "lab", ("aws", "docker"): "staging", ("gcp", "docker"): "staging-gcp"}
 
 
 def _cell_config(system: str, cloud: str, runtime: str) -> dict[str, Any]:
@@ -54,7 +54,12 @@ def test_every_system_plans_on_every_platform(system: str, platform: tuple[str, 
     workloads = {
         r.name
         for r in plan.run.resources
-        if r.type in {"docker:index/container:Container", "aws:ec2/launchTemplate:LaunchTemplate"}
+        if r.type
+        in {
+            "docker:index/container:Container",
+            "aws:ec2/launchTemplate:LaunchTemplate",
+            "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate",
+        }
     }
     assert workloads, f"{system} on {cloud}+{runtime} runs nothing"
     assert not plan.review.mandatory, [f"{v.rule} {v.resource_name}: {v.message}" for v in plan.review.mandatory]

@@ -231,7 +231,8 @@ def test_plan_exits_2_with_one_line_per_problem(tmp_path: Path, capsys: pytest.C
 def test_missing_or_broken_stack_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--stack", "nope"]) == EXIT_CONFIG
     assert (
-        "no stack file Pulumi.nope.yaml; shipped stacks: lab, local, preview, prod, staging" in capsys.readouterr().err
+        "no stack file Pulumi.nope.yaml; shipped stacks: lab, local, preview, prod, prod-gcp, staging, staging-gcp"
+        in capsys.readouterr().err
     )
     (tmp_path / "Pulumi.bad.yaml").write_text("config: [unclosed")
     assert main(["--stack", "bad", "--stack-dir", str(tmp_path)]) == EXIT_CONFIG
@@ -365,7 +366,9 @@ def test_generated_admin_passwords_are_exported_for_operators(local_run: Program
 def test_policies_never_crash_on_values_unknown_at_preview(stack: str) -> None:
     """Under `pulumi preview` provider-computed values are unknown; rules report "not run", as the engine does."""
     run = run_program(stack, preview=True)
-    result = review(run.resources, environment="prod", enforcement="mandatory")
+    # Every rule mandatory, at the stack's own environment (GCP rules read prod from labels and the stack alike).
+    environment = str(run.config.get("clinical-platform:environment") or stack)
+    result = review(run.resources, environment=environment, enforcement="mandatory")
     assert result.not_run, "no rule met an unknown value, so this test exercised nothing"
     assert all("unknown until apply" in note for note in result.not_run)
     assert result.mandatory == []

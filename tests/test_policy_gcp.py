@@ -1226,3 +1226,21 @@ def test_the_gcp_policy_page_lists_every_gcp_rule_and_no_other() -> None:
     for name, family, severity, default in rows:
         rule = RULE_NAMES[name]
         assert (family, severity, default) == (rule.family, rule.severity, rule.default_enforcement), name
+
+
+def test_a_pure_cache_needs_no_snapshots_but_a_queue_does() -> None:
+    # allkeys-* may drop any key at any time: the instance is a cache by its own settings.
+    cache = changed(REDIS, persistenceConfig=DROP, redisConfigs={"maxmemory-policy": "allkeys-lru"})
+    assert violations("gcp-redis-resilience", t.REDIS, cache) == []
+    queue = changed(REDIS, persistenceConfig=DROP, redisConfigs={"maxmemory-policy": "noeviction"})
+    assert violations("gcp-redis-resilience", t.REDIS, queue) == [
+        "res keeps no RDB snapshots (persistenceConfig.persistenceMode is not RDB)"
+    ]
+
+
+def test_a_flag_naming_a_secret_is_not_a_secret() -> None:
+    fetch = "gcloud secrets versions access latest --secret='stenosis-detection-runtime' --project='p'\n"
+    named = changed(TEMPLATE, metadata={**METADATA, "user-data": USER_DATA + fetch})
+    assert violations("gcp-vm-metadata-no-secrets", t.INSTANCE_TEMPLATE, named) == []
+    leaked = changed(TEMPLATE, metadata={**METADATA, "user-data": USER_DATA + "SECRET='stenosis-detection-runtime'\n"})
+    assert violations("gcp-vm-metadata-no-secrets", t.INSTANCE_TEMPLATE, leaked)

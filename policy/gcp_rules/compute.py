@@ -23,10 +23,11 @@ DEFAULT_SERVICE_ACCOUNT = re.compile(r"^\d+-compute@developer\.gserviceaccount\.
 FULL_SCOPES = {"cloud-platform", "https://www.googleapis.com/auth/cloud-platform"}
 SSH_KEY_METADATA = ("ssh-keys", "sshKeys")
 # A private key, a service account key file, a Google API key, or a literal credential assignment; a
-# Secret Manager reference (projects/.../secrets/...) or a shell/template placeholder is not a secret.
+# Secret Manager reference (projects/.../secrets/...), a command-line flag naming a secret
+# (`gcloud secrets versions access --secret=NAME`) or a shell/template placeholder is not a secret.
 _SECRETS = re.compile(
     r"(-----BEGIN [A-Z ]*PRIVATE KEY-----|\"private_key_id\"\s*:|AIza[0-9A-Za-z_\-]{35}|"
-    r"(PASSWORD|SECRET|TOKEN|API_KEY)\s*[=:]\s*['\"]?(?!projects/)[^\s'\"$<{]{8,})",
+    r"(?<!--)(PASSWORD|SECRET|TOKEN|API_KEY)\s*[=:]\s*['\"]?(?!projects/)[^\s'\"$<{]{8,})",
     re.I,
 )
 

@@ -140,7 +140,10 @@ def check_redis_private(props: Mapping[str, Any], ctx: CheckContext) -> Iterator
 
 def check_redis_resilience(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
     persistence = props.get("persistenceConfig") or {}
-    if str(persistence.get("persistenceMode") or "DISABLED") != "RDB":
+    # An instance that evicts any key under memory pressure (allkeys-*) is a cache by its own settings:
+    # its data can vanish at any time, so there is nothing a snapshot would protect.
+    evicts_anything = str((props.get("redisConfigs") or {}).get("maxmemory-policy", "")).startswith("allkeys-")
+    if not evicts_anything and str(persistence.get("persistenceMode") or "DISABLED") != "RDB":
         yield f"{ctx.name} keeps no RDB snapshots (persistenceConfig.persistenceMode is not RDB)"
     if is_prod(props, ctx) and str(props.get("tier") or "BASIC") != "STANDARD_HA":
         yield f"{ctx.name} is {props.get('tier') or 'BASIC'} tier in prod: no replica to fail over to"

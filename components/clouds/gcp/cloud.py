@@ -87,19 +87,7 @@ class GcpCloud:
             iap_ssh=settings.iap_ssh,
             opts=child,
         )
-        # Access logs of the data buckets (Google-managed encryption: the log writer cannot use a CMEK).
-        self.log_bucket = Bucket(
-            f"{name}-logs",
-            project=self.project,
-            location=self.region,
-            kms_key_id=None,
-            log_bucket=None,
-            labels={**stack.labels, "clinical.platform/role": "access-logs"},
-            expire_days=400,
-            protect=protect,
-            force_destroy=not protect,
-            opts=child,
-        )
+        self._log_bucket: Bucket | None = None
         self.lb = LoadBalancer(
             name,
             project=self.project,
@@ -113,6 +101,27 @@ class GcpCloud:
             opts=child,
         )
         self.machines: dict[str, dict[str, object]] = {}
+
+    @property
+    def log_bucket(self) -> Bucket:
+        """The access-log bucket, made with the first data bucket (a stack without buckets has no logs to keep)."""
+        if self._log_bucket is None:
+            protect, name = self.resilience.protect, self.stack_name
+            # Encrypted with the stack's storage key, like the data whose access it records.
+            self._log_bucket = Bucket(
+                f"{name}-logs",
+                project=self.project,
+                location=self.region,
+                kms_key_id=self.keys.key_ids["storage"],
+                log_bucket=None,
+                labels={**self.labels, "clinical.platform/role": "access-logs"},
+                expire_days=400,
+                protect=protect,
+                force_destroy=not protect,
+                after=self.keys.grants,
+                opts=pulumi.ResourceOptions(parent=self.parent),
+            )
+        return self._log_bucket
 
     @property
     def backend_tls(self) -> bool:

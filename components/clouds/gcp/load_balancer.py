@@ -21,6 +21,7 @@ WAF_RULES = (
     "scannerdetection-v422-stable",
     "protocolattack-v422-stable",
     "sessionfixation-v422-stable",
+    "cve-canary",  # Log4Shell and other high-profile CVEs (Java stacks behind the guides' images)
 )
 WAF_SENSITIVITY = 1
 WAF_FIRST_PRIORITY = 1000
