@@ -559,17 +559,22 @@ def _semantic_problems(config: StackConfig) -> list[str]:
                 reason = _host_gpu_problem(config.host_gpus, svc.gpu)
             if reason:
                 problems.append(f"{key}: {reason}")
-        if config.cloud == "aws" and len(problems) == before:  # a bad GPU request is reported once, above
-            problems.extend(_aws_machine_problem(name, spec))
+        if config.cloud in _MACHINE_CHOICE and len(problems) == before:  # a bad GPU request is reported once
+            problems.extend(_machine_problem(config.cloud, name, spec))
     return problems
 
 
-def _aws_machine_problem(name: str, spec: SystemSpec) -> list[str]:
-    from components.clouds.aws.machines import NoMachineFitsError, choose_machine
+# Clouds that pick one VM shape per system: where their machine choice lives.
+_MACHINE_CHOICE = {"aws": "components.clouds.aws.machines", "gcp": "components.clouds.gcp.machines"}
 
+
+def _machine_problem(cloud: str, name: str, spec: SystemSpec) -> list[str]:
+    import importlib
+
+    machines = importlib.import_module(_MACHINE_CHOICE[cloud])
     try:
-        choose_machine(spec.services)
-    except NoMachineFitsError as exc:
+        machines.choose_machine(spec.services)
+    except machines.NoMachineFitsError as exc:
         return [f"{PROJECT}:overrides.{name}: {exc}; lower cpus/memoryMb/gpu of its services or split them"]
     return []
 

@@ -1,0 +1,174 @@
+"""cloud gcp + runtime docker: the shipped GCP stacks as registered, their config errors, and weakened copies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from offline.artifacts import vm_systems
+from offline.harness import ProgramRun, run_program
+from offline.plan import EXIT_VIOLATIONS, make_plan
+from tests.conftest import of_type, stack_config
+
+SQL = "gcp:sql/databaseInstance:DatabaseInstance"
+REDIS = "gcp:redis/instance:Instance"
+TEMPLATE = "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate"
+
+
+@pytest.fixture(scope="module")
+def prod() -> ProgramRun:
+    return run_program("prod-gcp")
+
+
+@pytest.fixture(scope="module")
+def staging() -> ProgramRun:
+    return run_program("staging-gcp")
+
+
+def test_data_services_follow_the_resilience_profile(prod: ProgramRun, staging: ProgramRun) -> None:
+    for run, regional, protected in ((prod, "REGIONAL", True), (staging, "ZONAL", False)):
+        for db in of_type(run, SQL):
+            settings = db.inputs["settings"]
+            assert settings["availabilityType"] == regional and db.protect is protected
+            assert settings["ipConfiguration"]["ipv4Enabled"] is False
+            assert settings["ipConfiguration"]["sslMode"] == "ENCRYPTED_ONLY"
+            assert db.inputs["encryptionKeyName"].endswith("sql-id")
+        tiers = {r.inputs["tier"] for r in of_type(run, REDIS)}
+        assert tiers == ({"STANDARD_HA"} if protected else {"BASIC"})
+
+
+def test_every_route_reaches_its_vms_over_tls(prod: ProgramRun) -> None:
+    backends = of_type(prod, "gcp:compute/backendService:BackendService")
+    assert len(backends) == len(prod.exports["routes"]["stenosis-detection"]) + 2 + 1  # 3 + cogstack 2 + therapy 1
+    assert {b.inputs["protocol"] for b in backends} == {"HTTPS"}
+    for vm in vm_systems(prod):
+        compose = vm.compose["services"]
+        # Only the gateway publishes ports on the VM; every service sits behind it.
+        published = {name for name, entry in compose.items() if entry.get("ports")}
+        assert published == {"auth-gateway"}, (vm.name, published)
+        conf = vm.service_files("auth-gateway")["/etc/nginx/nginx.conf"]
+        assert "listen 8081 ssl;" in conf and "ssl_protocols TLSv1.2 TLSv1.3;" in conf
+        assert "openssl req -x509" in vm.files["/opt/clinical/fetch-secrets.sh"]
+        assert "gcloud secrets versions access latest" in vm.files["/opt/clinical/fetch-secrets.sh"]
+
+
+def test_user_data_holds_no_secret_and_the_secret_holds_the_values(prod: ProgramRun) -> None:
+    for template in of_type(prod, TEMPLATE):
+        user_data = template.inputs["metadata"]["user-data"]
+        assert "offline-plan-secret-placeholder" not in user_data and "PRIVATE KEY" not in user_data
+        assert template.inputs["metadata"]["enable-oslogin"] == "TRUE"
+    secrets = {
+        r.name: json.loads(r.inputs["secretData"])
+        for r in of_type(prod, "gcp:secretmanager/secretVersion:SecretVersion")
+    }
+    assert set(secrets) == {"cogstack-nlp-runtime", "stenosis-detection-runtime", "therapy-compliance-runtime"}
+    assert secrets["stenosis-detection-runtime"]["env"]["backend"]["DATABASE_URL"].startswith("postgresql")
+
+
+def test_memorystore_ca_reaches_every_client(prod: ProgramRun) -> None:
+    (stenosis,) = [vm for vm in vm_systems(prod) if vm.name == "stenosis-detection"]
+    for service in ("backend", "worker"):
+        files = stenosis.service_files(service)
+        assert files["/etc/clinical/redis-ca/broker.pem"].startswith("-----BEGIN CERTIFICATE-----")
+        mounts = stenosis.compose["services"][service]["volumes"]
+        assert any(m.endswith("/etc/clinical/redis-ca/broker.pem:/etc/clinical/redis-ca/broker.pem:ro") for m in mounts)
+
+
+def test_outputs_name_the_load_balancer_and_the_machines(prod: ProgramRun) -> None:
+    assert prod.exports["loadBalancerIp"].count(".") == 3
+    machines = prod.exports["machines"]
+    assert set(machines) == {"cogstack-nlp", "stenosis-detection", "therapy-compliance"}
+    stenosis = machines["stenosis-detection"]
+    assert stenosis["count"] == 2 and stenosis["guidePick"]["machineType"] == "n1-standard-8+t4"
+    assert stenosis["usdPerHour"] > 0 and stenosis["needs"]["gpu"]["count"] == 1
+
+
+def test_a_weakened_cloud_sql_instance_fails_the_prod_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi_gcp as gcp
+
+    original = gcp.sql.DatabaseInstance
+
+    def public(name: str, **kwargs: Any) -> Any:
+        settings = kwargs["settings"]
+        settings.ip_configuration.ipv4_enabled = True
+        settings.ip_configuration.ssl_mode = "ALLOW_UNENCRYPTED_AND_ENCRYPTED"
+        return original(name, **kwargs)
+
+    monkeypatch.setattr(gcp.sql, "DatabaseInstance", public)
+    plan = make_plan("prod-gcp")
+    assert plan.exit_code == EXIT_VIOLATIONS
+    failed = {v.rule for v in plan.review.mandatory}
+    assert {"gcp-sql-not-public", "gcp-sql-tls-required"} <= failed
+
+
+def test_a_world_open_firewall_fails_the_prod_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi_gcp as gcp
+
+    original = gcp.compute.Firewall
+
+    def opened(name: str, **kwargs: Any) -> Any:
+        if kwargs.get("direction") != "EGRESS" and kwargs.get("allows"):
+            kwargs["source_ranges"] = ["0.0.0.0/0"]
+        return original(name, **kwargs)
+
+    monkeypatch.setattr(gcp.compute, "Firewall", opened)
+    plan = make_plan("prod-gcp")
+    assert "gcp-firewall-no-world-ingress" in {v.rule for v in plan.review.mandatory}
+
+
+@pytest.mark.parametrize(
+    ("changes", "provider", "expected"),
+    [
+        ({}, {"gcp:region": "europe-west2"}, "gcp:project is required for cloud 'gcp'"),
+        ({}, {"gcp:project": "Bad_Project", "gcp:region": "europe-west2"}, "is not a GCP project id"),
+        ({}, {"gcp:project": "clinical-x1"}, "gcp:region is required for cloud 'gcp'"),
+        ({}, {"gcp:project": "clinical-x1", "gcp:region": "mars"}, "is not a GCP region name"),
+        (
+            {"allowedRegions": ["europe-west2"]},
+            {"gcp:project": "clinical-x1", "gcp:region": "us-central1"},
+            "outside allowedRegions",
+        ),
+        (
+            {"tls": {"mode": "acm"}},
+            {"gcp:project": "clinical-x1", "gcp:region": "europe-west2"},
+            "set tls.mode: google-managed",
+        ),
+        (
+            {"gcp": {"spot": True}, "environment": "prod"},
+            {"gcp:project": "clinical-x1", "gcp:region": "europe-west2"},
+            "gcp.spot is for review stacks",
+        ),
+        (
+            {"overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": {"model": "a100"}}}}}},
+            {"gcp:project": "clinical-x1", "gcp:region": "europe-west2"},
+            "offers no 'a100' GPU for VMs; choose one of",
+        ),
+    ],
+)
+def test_gcp_config_errors(changes: dict[str, Any], provider: dict[str, str], expected: str) -> None:
+    from stacks.config import ConfigError, parse_stack_config
+
+    raw = stack_config(cloud="gcp", **{"tls": {"mode": "google-managed"}, **changes})
+    encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(encoded, set(), "dev", provider)
+    assert len(caught.value.problems) == 1 and expected in caught.value.problems[0], caught.value.problems
+
+
+def test_gcp_settings_are_rejected_on_other_clouds() -> None:
+    from tests.conftest import problems
+
+    assert problems(stack_config(gcp={"armor": True})) == [
+        "clinical-platform: gcp settings are for cloud 'gcp'; remove them or set cloud: gcp"
+    ]
+
+
+def test_the_shipped_gcp_stacks_are_in_europe_west2() -> None:
+    from offline.harness import ROOT
+
+    for stack in ("staging-gcp", "prod-gcp"):
+        config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+        assert config["gcp:region"] == "europe-west2" and config["clinical-platform:cloud"] == "gcp"
