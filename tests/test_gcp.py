@@ -172,3 +172,18 @@ def test_the_shipped_gcp_stacks_are_in_europe_west2() -> None:
     for stack in ("staging-gcp", "prod-gcp"):
         config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
         assert config["gcp:region"] == "europe-west2" and config["clinical-platform:cloud"] == "gcp"
+
+
+def test_the_stack_enables_its_apis_before_anything_uses_them(prod: ProgramRun) -> None:
+    apis = {r.urn for r in of_type(prod, "gcp:projects/service:Service")}
+    assert {r.inputs["service"] for r in of_type(prod, "gcp:projects/service:Service")} >= {
+        "compute.googleapis.com",
+        "sqladmin.googleapis.com",
+        "redis.googleapis.com",
+        "servicenetworking.googleapis.com",
+        "secretmanager.googleapis.com",
+    }
+    assert all(r.inputs["disableOnDestroy"] is False for r in of_type(prod, "gcp:projects/service:Service"))
+    users = [r for r in prod.resources if r.custom and r.type.startswith("gcp:") and r.urn not in apis]
+    late = [r.name for r in users if not apis <= set(r.dependencies)]
+    assert users and not late, late

@@ -153,6 +153,7 @@ def _profile(kind: Any, seconds: float, price: Any, outputs: Any = no_outputs) -
 
 
 RESOURCES: dict[str, ResourceProfile] = {
+    "gcp:projects/service:Service": _profile("supporting", 30.0, Free("enabling an API costs nothing")),
     # Keys
     "gcp:kms/keyRing:KeyRing": _profile("key", 3.0, NO_CHARGE),
     "gcp:kms/cryptoKey:CryptoKey": _profile(

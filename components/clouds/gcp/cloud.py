@@ -35,6 +35,19 @@ from components.specs import ServiceSpec, SystemSpec
 # The GCP recipe of the stenosis guide (seeds/001) picks this shape for GPU work; shown next to our choice.
 GUIDE_GPU_PICK = "n1-standard-8+t4"
 GCS_ENDPOINT = "https://storage.googleapis.com"
+# The APIs the stack uses, enabled by the stack itself (and left enabled on destroy: other stacks may share them).
+APIS = (
+    "compute.googleapis.com",
+    "sqladmin.googleapis.com",
+    "redis.googleapis.com",
+    "servicenetworking.googleapis.com",
+    "cloudkms.googleapis.com",
+    "secretmanager.googleapis.com",
+    "iam.googleapis.com",
+    "storage.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+)
 
 
 def machine_summary(machine: MachineChoice, services: Sequence[ServiceSpec], count: int) -> dict[str, object]:
@@ -72,8 +85,21 @@ class GcpCloud:
         self.labels, self.sizing, self.resilience = dict(stack.labels), stack.sizing, stack.resilience
         self.parent = parent
         protect = stack.resilience.protect
-        child = pulumi.ResourceOptions(parent=parent)
         self.gcp_labels = gcp_labels(stack.labels)
+        self.apis = [
+            gcp.projects.Service(
+                f"{name}-api-{api.split('.')[0]}",
+                project=self.project,
+                service=api,
+                disable_on_destroy=False,
+                opts=pulumi.ResourceOptions(parent=parent),
+            )
+            for api in APIS
+        ]
+        # Everything else waits for the APIs (a fresh project has none enabled). A component's depends_on does not
+        # reach its children, so a transformation, which children inherit, adds the APIs to every custom resource.
+        self.after_apis = pulumi.ResourceOptions(parent=parent, transformations=[self._after_apis])
+        child = self.after_apis
         self.keys = StackKeys(
             name, project=self.project, region=self.region, labels=stack.labels, protect=protect, opts=child
         )
@@ -102,6 +128,13 @@ class GcpCloud:
         )
         self.machines: dict[str, dict[str, object]] = {}
 
+    def _after_apis(self, args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        if not isinstance(args.resource, pulumi.CustomResource) or args.type_ == "gcp:projects/service:Service":
+            return None
+        return pulumi.ResourceTransformationResult(
+            args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(depends_on=self.apis))
+        )
+
     @property
     def log_bucket(self) -> Bucket:
         """The access-log bucket, made with the first data bucket (a stack without buckets has no logs to keep)."""
@@ -119,7 +152,7 @@ class GcpCloud:
                 protect=protect,
                 force_destroy=not protect,
                 after=self.keys.grants,
-                opts=pulumi.ResourceOptions(parent=self.parent),
+                opts=self.after_apis,
             )
         return self._log_bucket
 
@@ -130,7 +163,7 @@ class GcpCloud:
 
     def system(self, spec: SystemSpec) -> GcpSystem:
         """The system's own share of the cloud: its component, service account and data services."""
-        return GcpSystem(spec, self, opts=pulumi.ResourceOptions(parent=self.parent))
+        return GcpSystem(spec, self, opts=self.after_apis)
 
     def outputs(self) -> dict[str, pulumi.Input[str]]:
         """What operators need from the foundation: the address DNS records must point at."""
