@@ -9,9 +9,10 @@ prices changes the estimate, not the choice logic.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from components.specs import GpuSpec
+from components.specs import GpuSpec, ServiceSpec
 
 
 @dataclass(frozen=True)
@@ -108,3 +109,30 @@ def cheapest_machine(cloud: str, gpu: GpuSpec, min_vcpus: int = 0, min_memory_gb
         and m.memory_gb >= min_memory_gb
     ]
     return min(fits, key=lambda m: m.usd_per_hour, default=None)
+
+
+class NoMachineFitsError(ValueError):
+    """No machine a cloud offers satisfies a system's needs (each cloud's ``choose_machine`` raises it)."""
+
+
+def needs(services: Iterable[ServiceSpec]) -> tuple[float, float, GpuSpec | None]:
+    """(vCPUs, GiB, GPU request) of one copy of every long-running service: what one VM must hold.
+
+    The sum of the containers' limits with no extra margin, the same rule on
+    every cloud, so their choices compare like for like.
+    """
+    running = [s for s in services if s.replicas > 0 and s.kind == "service"]
+    cpus = sum(s.resources.cpus for s in running)
+    memory = sum(s.resources.memory_mb for s in running) / 1024
+    gpus = [s.gpu for s in running if s.gpu]
+    if not gpus:
+        return cpus, memory, None
+    models = {g.model for g in gpus if g.model}
+    if len(models) > 1:
+        raise NoMachineFitsError(f"services ask for different GPU models {sorted(models)} on one machine")
+    request = GpuSpec(
+        count=sum(g.count for g in gpus),
+        model=models.pop() if models else None,
+        min_vram_gb=max(g.min_vram_gb for g in gpus),
+    )
+    return cpus, memory, request

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from components.gpu_catalog import MACHINES, cheapest_machine
-from components.specs import GpuSpec, ServiceSpec
+from components.gpu_catalog import MACHINES, NoMachineFitsError, cheapest_machine, needs
+from components.specs import ServiceSpec
 
 # CPU-only types (us-east-1 on-demand Linux USD/h).
 CPU_MACHINES = (
@@ -31,29 +31,6 @@ class MachineChoice:
     gpu_count: int
     vcpus: int
     memory_gb: int
-
-
-class NoMachineFitsError(ValueError):
-    """No catalogued machine satisfies the request."""
-
-
-def needs(services: Iterable[ServiceSpec]) -> tuple[float, float, GpuSpec | None]:
-    """(vCPUs, GiB, GPU request) of one copy of every long-running service."""
-    running = [s for s in services if s.replicas > 0 and s.kind == "service"]
-    cpus = sum(s.resources.cpus for s in running)
-    memory = sum(s.resources.memory_mb for s in running) / 1024
-    gpus = [s.gpu for s in running if s.gpu]
-    if not gpus:
-        return cpus, memory, None
-    models = {g.model for g in gpus if g.model}
-    if len(models) > 1:
-        raise NoMachineFitsError(f"services ask for different GPU models {sorted(models)} on one machine")
-    request = GpuSpec(
-        count=sum(g.count for g in gpus),
-        model=models.pop() if models else None,
-        min_vram_gb=max(g.min_vram_gb for g in gpus),
-    )
-    return cpus, memory, request
 
 
 def choose_machine(services: Iterable[ServiceSpec]) -> MachineChoice:

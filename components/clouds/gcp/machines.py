@@ -14,8 +14,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from components.gpu_catalog import GPU_MODELS
-from components.specs import GpuSpec, ServiceSpec
+from components.gpu_catalog import GPU_MODELS, NoMachineFitsError, needs
+from components.specs import ServiceSpec
 
 REGION = "europe-west2"
 
@@ -105,10 +105,6 @@ class MachineChoice:
         return self.machine_type
 
 
-class NoMachineFitsError(ValueError):
-    """No Compute Engine shape offered in ``REGION`` satisfies the request."""
-
-
 def _cpu_shapes() -> list[MachineChoice]:
     return [
         MachineChoice(name, round(price * CPU_UPLIFT, 4), None, None, 0, vcpus, mem)
@@ -138,29 +134,6 @@ def _gpu_shapes() -> list[MachineChoice]:
 
 CPU_SHAPES: tuple[MachineChoice, ...] = tuple(_cpu_shapes())
 GPU_SHAPES: tuple[MachineChoice, ...] = tuple(_gpu_shapes())
-
-
-def needs(services: Iterable[ServiceSpec]) -> tuple[float, float, GpuSpec | None]:
-    """(vCPUs, GiB, GPU request) of one copy of every long-running service: the same rule as on AWS.
-
-    The sum of the containers' limits, with no extra margin, so the two
-    clouds' choices compare like for like.
-    """
-    running = [s for s in services if s.replicas > 0 and s.kind == "service"]
-    cpus = sum(s.resources.cpus for s in running)
-    memory = sum(s.resources.memory_mb for s in running) / 1024
-    gpus = [s.gpu for s in running if s.gpu]
-    if not gpus:
-        return cpus, memory, None
-    models = {g.model for g in gpus if g.model}
-    if len(models) > 1:
-        raise NoMachineFitsError(f"services ask for different GPU models {sorted(models)} on one machine")
-    request = GpuSpec(
-        count=sum(g.count for g in gpus),
-        model=models.pop() if models else None,
-        min_vram_gb=max(g.min_vram_gb for g in gpus),
-    )
-    return cpus, memory, request
 
 
 def choose_machine(services: Iterable[ServiceSpec]) -> MachineChoice:
