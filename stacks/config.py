@@ -387,6 +387,13 @@ class StackConfig(_Model):
         if not _GCP_PROJECT_RE.match(self.project):
             raise ValueError(f"gcp:project '{self.project}' is not a GCP project id (6-30 of a-z, 0-9 and -)")
         self._check_region("gcp", _GCP_REGION_RE, "europe-west2")
+        from components.clouds.gcp.machines import REGION as PRICED_REGION
+
+        if self.region != PRICED_REGION:  # a plan priced and GPU-checked for another region would mislead
+            raise ValueError(
+                f"gcp:region '{self.region}': machine shapes, GPU availability and prices are catalogued for "
+                f"{PRICED_REGION} only (components/clouds/gcp/machines.py); use {PRICED_REGION} or add the region there"
+            )
         if self.tls.mode != "google-managed":
             raise ValueError("cloud 'gcp' terminates TLS on the load balancer; set tls.mode: google-managed")
         if (self.gcp or GcpSettings()).spot and self.environment == "prod":

@@ -132,6 +132,11 @@ def test_a_world_open_firewall_fails_the_prod_plan(monkeypatch: pytest.MonkeyPat
             "outside allowedRegions",
         ),
         (
+            {},
+            {"gcp:project": "clinical-x1", "gcp:region": "europe-west1"},
+            "are catalogued for europe-west2 only",
+        ),
+        (
             {"tls": {"mode": "acm"}},
             {"gcp:project": "clinical-x1", "gcp:region": "europe-west2"},
             "set tls.mode: google-managed",
