@@ -87,10 +87,17 @@ def test_user_data_holds_no_secret(prod: ProgramRun) -> None:
     api = compose["services"]["medcat-service"]
     assert api["read_only"] is True and api["cap_drop"] == ["ALL"] and api["security_opt"] == ["no-new-privileges:true"]
     assert api["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 1
-    assert "ports" not in api  # behind the auth gateway, which alone is published for the API route
-    assert compose["services"]["auth-gateway"]["ports"] == ["8081:8081"]
-    # The Trainer route's target is now the Trainer's nginx (8000), in front of uwsgi (8000), which is not published.
-    assert compose["services"]["trainer-nginx"]["ports"] == ["8000:8000"]
+    # Every route ends at the gateway (TLS from the ALB; basic auth for the API): only it is published.
+    assert [name for name, entry in compose["services"].items() if entry.get("ports")] == ["auth-gateway"]
+    assert compose["services"]["auth-gateway"]["ports"] == ["8081:8081", "8082:8082"]
+    groups = [r for r in of_type(prod, "aws:lb/targetGroup:TargetGroup") if r.name.startswith("cogstack-nlp-")]
+    assert {(g.inputs["protocol"], g.inputs["healthCheck"]["protocol"]) for g in groups} == {("HTTPS", "HTTPS")}
+    # The Trainer route goes gateway (8082, TLS) -> the Trainer's nginx (8000) -> uwsgi; neither is published.
+    gateway = next(
+        f["content"] for f in document["write_files"] if f["path"].endswith("auth-gateway/etc/nginx/nginx.conf")
+    )
+    assert "listen 8082 ssl;" in gateway and "set $upstream http://trainer-nginx:8000;" in gateway
+    assert "ports" not in compose["services"]["trainer-nginx"]
     trainer = compose["services"]["medcat-trainer"]
     assert "ports" not in trainer
     assert trainer["env_file"] == ["/run/clinical/medcat-trainer.env"] and "SECRET_KEY" not in trainer["environment"]

@@ -74,6 +74,20 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
         "serves plain HTTP",
     ),
     (
+        "aws-alb-target-tls",
+        aws_r.TARGET_GROUPS[0],
+        {"protocol": "HTTPS", "healthCheck": {"protocol": "HTTPS", "path": "/healthz"}},
+        {"protocol": "HTTP", "healthCheck": {"protocol": "HTTP", "path": "/healthz"}},
+        "over HTTP: the hop inside the VPC is unencrypted",
+    ),
+    (
+        "aws-alb-target-tls",
+        aws_r.TARGET_GROUPS[0],
+        {"protocol": "HTTPS", "targetType": "instance"},
+        {"protocol": "HTTPS", "healthCheck": {"protocol": "HTTP"}},
+        "health-checks its targets over HTTP",
+    ),
+    (
         "aws-rds-force-ssl",
         aws_r.RDS_PARAMS,
         {"family": "postgres16", "parameters": [{"name": "rds.force_ssl", "value": "1"}]},

@@ -18,6 +18,7 @@ from policy.rule import Rule, StackRule
 RULES: list[Rule] = [
     # TLS in transit
     edge.ALB_LISTENER_TLS12,
+    edge.ALB_TARGET_TLS,
     data_stores.RDS_FORCE_SSL,
     data_stores.ELASTICACHE_TRANSIT_ENCRYPTION,
     buckets.S3_TLS_ONLY,

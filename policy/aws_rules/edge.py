@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from policy.aws_rules.common import is_prod, truthy
-from policy.aws_rules.tokens import ACM_CERT, LISTENERS, LOAD_BALANCERS, WAF
+from policy.aws_rules.tokens import ACM_CERT, LISTENERS, LOAD_BALANCERS, TARGET_GROUPS, WAF
 from policy.rule import HIPAA, CheckContext, Rule
 
 TLS12_POLICIES = (
@@ -31,6 +31,18 @@ def check_listener_tls(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[
                 yield f"{ctx.name} serves plain HTTP instead of redirecting to HTTPS"
     elif protocol in {"TCP", "UDP", "TCP_UDP"}:
         yield f"{ctx.name} listens on {protocol} without TLS"
+
+
+def check_target_tls(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    # Lambda and ALB-type targets have no protocol of their own; everything else names how the hop is spoken.
+    if str(props.get("targetType") or "instance") in {"lambda", "alb"}:
+        return
+    protocol = str(props.get("protocol") or "HTTP").upper()
+    if protocol in {"HTTP", "TCP", "UDP", "TCP_UDP"}:
+        yield f"{ctx.name} forwards to its targets over {protocol}: the hop inside the VPC is unencrypted"
+    check = props.get("healthCheck") or {}
+    if protocol in {"HTTPS", "TLS"} and str(check.get("protocol") or protocol).upper() in {"HTTP", "TCP"}:
+        yield f"{ctx.name} health-checks its targets over {check.get('protocol')}: the targets must serve plain HTTP"
 
 
 def check_alb_headers(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
@@ -85,6 +97,18 @@ ALB_LISTENER_TLS12 = Rule(
     hipaa=HIPAA["transmission-encryption"],
     resource_types=LISTENERS,
     check=check_listener_tls,
+    nist="NIST 800-53 SC-8",
+)
+ALB_TARGET_TLS = Rule(
+    name="aws-alb-target-tls",
+    family="tls",
+    severity="high",
+    description="Load balancers speak TLS to their targets too: no request with PHI or credentials crosses the VPC in clear.",
+    remediation="Set the target group's protocol and health check protocol to HTTPS and terminate TLS on the target "
+    "(the on-VM gateway does, with a boot-time certificate) (checkov CKV_AWS_378).",
+    hipaa=HIPAA["transmission-encryption"],
+    resource_types=TARGET_GROUPS,
+    check=check_target_tls,
     nist="NIST 800-53 SC-8",
 )
 ALB_DROP_INVALID_HEADERS = Rule(

@@ -139,8 +139,9 @@ class AwsCloud:
 
     @property
     def backend_tls(self) -> bool:
-        """The ALB speaks plain HTTP to the VMs inside the VPC (TLS to the VM is the policy-depth issue's)."""
-        return False
+        """The ALB speaks TLS to the VMs too: every route ends at the on-VM gateway (the ALB does not validate
+        the gateway's boot-time certificate, as AWS documents; the hop is encrypted all the same)."""
+        return True
 
     def system(self, spec: SystemSpec) -> AwsSystem:
         """The system's own share of the cloud: its component, security groups and data services."""
@@ -297,12 +298,12 @@ class AwsSystem(pulumi.ComponentResource):
         target_groups = []
         for t in targets:
             health = aws.lb.TargetGroupHealthCheckArgs(
-                path=t.health_path, matcher="200-399", interval=30, healthy_threshold=2
+                path=t.health_path, protocol="HTTPS", matcher="200-399", interval=30, healthy_threshold=2
             )
             tg = aws.lb.TargetGroup(
                 f"{name}-{t.route.name}-tg",
                 port=t.port,
-                protocol="HTTP",
+                protocol="HTTPS",
                 vpc_id=cloud.network.vpc_id,
                 target_type="instance",
                 deregistration_delay=30,

@@ -19,3 +19,8 @@ for path, content in data.get("files", {}).items():
     os.chmod(target, 0o444)  # read by the container's non-root user; the directory is root-only tmpfs
 PY
 rm -f /run/clinical/secret.json
+# The gateway's certificate for the load balancer's TLS hop: made here, kept in tmpfs, new at every boot.
+mkdir -p /run/clinical/files/auth-gateway/etc/nginx/tls
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 397 -subj "/CN=cogstack-nlp" \
+  -keyout /run/clinical/files/auth-gateway/etc/nginx/tls/tls.key -out /run/clinical/files/auth-gateway/etc/nginx/tls/tls.crt 2>/dev/null
+chmod 0444 /run/clinical/files/auth-gateway/etc/nginx/tls/tls.crt /run/clinical/files/auth-gateway/etc/nginx/tls/tls.key  # read by the gateway's non-root user; the directory is root-only tmpfs
