@@ -31,8 +31,10 @@ BASE = "clinical-standin/trixie:base"
 REAL_IMAGES = os.environ.get("E2E_REAL_IMAGES") == "1"
 REGISTRY_BASE = "debian:trixie-slim"
 HERE = Path(__file__).resolve().parent
+# python3-redis and python3-celery: the app stand-ins connect to a Redis whose URL names a private CA as the apps do.
 PACKAGES = (
     "python3 curl wget ca-certificates procps postgresql-17 postgresql-17-pgvector redis-server redis-tools nginx"
+    " python3-redis python3-celery"
 )
 # Programs that are real in the stand-in: never shimmed.
 REAL = {
