@@ -26,6 +26,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -35,7 +36,20 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 MANAGED = (".amazonaws.com",)
-HOST_RE = re.compile(r"(?:://(?:[^@/\s]*@)?|^)([a-z][a-z0-9.-]*[a-z0-9])(?::\d+)")
+NAME = r"[a-z][a-z0-9.-]*[a-z0-9]"
+URL_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"',;]+")
+HOST_PORT_RE = re.compile(rf"^({NAME}):\d+")
+
+
+def _url_host(url: str) -> str | None:
+    """The host name of a URL that names a port (an IP address, or a password that starts with digits, is none)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    return host if port is not None and re.fullmatch(NAME, host) else None
 
 
 def configured_hosts(environ: dict[str, str] | None = None) -> set[str]:
@@ -44,7 +58,8 @@ def configured_hosts(environ: dict[str, str] | None = None) -> set[str]:
     for key, value in (os.environ if environ is None else environ).items():
         if key.startswith("STANDIN_"):
             continue
-        hosts.update(m.group(1) for m in HOST_RE.finditer(value))
+        hosts.update(h for h in map(_url_host, URL_RE.findall(value)) if h)
+        hosts.update(HOST_PORT_RE.findall(URL_RE.sub(" ", value)))
         if key.endswith("_HOST") and re.fullmatch(r"[a-z][a-z0-9.-]*", value):
             hosts.add(value)
     # Service aliases (no dot) and the cloud endpoints the compose e2e stands in for must resolve; other
@@ -72,16 +87,26 @@ def private_ca_redis_urls(environ: dict[str, str] | None = None) -> dict[str, st
     return out
 
 
-def _redis_checks(url: str) -> None:
-    import redis  # Debian's python3-redis and python3-celery, installed in every stand-in
-    from celery import Celery  # type: ignore[import-untyped]
+def _redis_checks(url: str) -> str:
+    """Connect as the apps do; the libraries' versions."""
+    import celery  # type: ignore[import-untyped]  # Debian's python3-celery and python3-redis, in every stand-in
+    import kombu
+    import redis
+    from celery import Celery
 
-    assert redis.Redis.from_url(url, socket_timeout=5).ping() is True
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    connection = client.connection_pool.make_connection()  # built, not opened: the TLS settings it will use
+    assert isinstance(connection, redis.SSLConnection) and connection.cert_reqs == ssl.CERT_REQUIRED, connection
+    assert client.ping() is True
     app = Celery("standin", broker=url, backend=url, set_as_current=False)
     assert app.backend.client.ping() is True
     with app.connection_for_write() as broker:
         broker.ensure_connection(max_retries=1)
         assert broker.default_channel.client.ping() is True
+    hostname = "checked" if connection.check_hostname else "not checked"
+    return (
+        f"redis-py {redis.__version__} (host name {hostname}), Celery {celery.__version__}, kombu {kombu.__version__}"
+    )
 
 
 def verify_redis(timeout_s: float = 90.0) -> None:
@@ -92,7 +117,7 @@ def verify_redis(timeout_s: float = 90.0) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                _redis_checks(url)
+                libraries = _redis_checks(url)
                 break
             except Exception as exc:  # the server may still be starting; a certificate error never heals
                 if time.monotonic() > deadline or re.search(r"certificate|no such file", str(exc), re.I):
@@ -100,7 +125,7 @@ def verify_redis(timeout_s: float = 90.0) -> None:
                     raise SystemExit(4) from None
                 time.sleep(2)
         print(
-            f"standin: {key} verified {parts.hostname}:{parts.port} with {ca_file} (redis-py, Celery backend, kombu)",
+            f"standin: {key} verified {parts.hostname}:{parts.port} with {ca_file}: {libraries}",
             flush=True,
         )
 
