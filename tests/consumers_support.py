@@ -169,8 +169,8 @@ class Tls:
     server_key: Path
 
 
-def make_tls(directory: Path) -> Tls:
-    """Generate a CA and a CA-signed server certificate with openssl."""
+def make_tls(directory: Path, names: Sequence[str] = ("DNS:localhost", "IP:127.0.0.1")) -> Tls:
+    """Generate a CA and a CA-signed server certificate for ``names`` (subjectAltName entries) with openssl."""
     openssl = tool("openssl")
     directory.mkdir(parents=True, exist_ok=True)
     ca_key, ca_cert = directory / "ca.key", directory / "ca.crt"
@@ -222,7 +222,7 @@ def make_tls(directory: Path) -> Tls:
     ]
     ext.write_text(
         "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-        "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n"
+        f"extendedKeyUsage=serverAuth\nsubjectAltName={','.join(names)}\n"
     )
     for step in steps:
         result = run([str(s) for s in step])

@@ -248,8 +248,14 @@ def test_the_auth_gateway_demands_the_generated_credentials(
             conf = re.sub(rf"listen {port}( ssl)?;", rf"listen 127.0.0.1:{free}\1;", conf)
         conf = conf.replace("resolver 127.0.0.11", "resolver_timeout 1s; resolver 127.0.0.1")
         root = tmp_path / vm.name
+        # The container's own health probe (BusyBox wget, as in the Alpine image), pointed at the moved port.
+        probe = list(vm.compose["services"]["auth-gateway"]["healthcheck"]["test"][1:])
+        for port, free in local.items():
+            probe = [arg.replace(f"127.0.0.1:{port}/", f"127.0.0.1:{free}/") for arg in probe]
         with _Nginx(_stage_nginx(conf, files, root, []), root) as nginx:
             _wait_for(next(iter(local.values())), nginx.process)
+            done = subprocess.run([tool("busybox"), *probe], capture_output=True, text=True, check=False)
+            assert done.returncode == 0, f"{vm.name}: the gateway's probe {probe} fails against it:\n{done.stderr}"
             for port, tls, basic in servers:
                 free = local[port]
                 assert _get(free, "x", "/healthz", tls=tls) == 200

@@ -51,6 +51,9 @@ def test_every_route_reaches_its_vms_over_tls(prod: ProgramRun) -> None:
         assert published == {"auth-gateway"}, (vm.name, published)
         conf = vm.service_files("auth-gateway")["/etc/nginx/nginx.conf"]
         assert "listen 8081 ssl;" in conf and "ssl_protocols TLSv1.2 TLSv1.3;" in conf
+        # Its probe speaks TLS too: nginx answers plain HTTP on a TLS port with 400 (the gateway was never healthy).
+        probe = compose["auth-gateway"]["healthcheck"]["test"]
+        assert probe[-1] == "https://127.0.0.1:8081/healthz" and "--no-check-certificate" in probe, probe
         assert "openssl req -x509" in vm.files["/opt/clinical/fetch-secrets.sh"]
         assert "gcloud secrets versions access latest" in vm.files["/opt/clinical/fetch-secrets.sh"]
 

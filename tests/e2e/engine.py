@@ -56,6 +56,17 @@ class DockerEngine:
             raise RuntimeError(f"docker {' '.join(args[:3])}: {done.stderr.decode(errors='replace').strip()}")
         return done.stdout.decode(errors="replace")
 
+    def logs(self, container: str, tail: int | None = None) -> str:
+        """A container's output, stdout and stderr interleaved as it wrote them."""
+        done = subprocess.run(
+            ["docker", "logs", *(["--tail", str(tail)] if tail else []), container],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+        return done.stdout.decode(errors="replace")
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -89,9 +100,7 @@ def wait_until_ready(
             elif health != "healthy":
                 pending.append(name)
         if failed:
-            logs = {
-                f.split(":")[0]: docker.docker("logs", "--tail", "20", f.split(":")[0], check=False) for f in failed
-            }
+            logs = {f.split(":")[0]: docker.logs(f.split(":")[0], tail=20) for f in failed}
             raise AssertionError(f"{label}: {failed}\n{json.dumps(logs, indent=1)[-6000:]}")
         if found and not pending:
             return found

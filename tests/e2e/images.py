@@ -2,7 +2,9 @@
 
 Built locally from Debian (trixie, the release nearest the images: nginx 1.26,
 PostgreSQL 17 with pgvector, Redis 8) and selected through the stack's
-``imageMap``, so the stack itself is unchanged. Each stand-in keeps what the
+``imageMap``, so the stack itself is unchanged. Every stand-in also has Debian's
+redis-py and Celery: an app stand-in connects with them, as the app would, to a
+Redis whose URL names its own CA file (``standin.py``). Each stand-in keeps what the
 platform relies on, read from the plan: the ports the proxy, probes and other
 services use, the users and volume ownership, the one-shot jobs, and the
 programs its command and probes call (see ``standin.py``). With registry
@@ -31,8 +33,10 @@ BASE = "clinical-standin/trixie:base"
 REAL_IMAGES = os.environ.get("E2E_REAL_IMAGES") == "1"
 REGISTRY_BASE = "debian:trixie-slim"
 HERE = Path(__file__).resolve().parent
+# python3-redis and python3-celery: the app stand-ins connect to a Redis whose URL names a private CA as the apps do.
 PACKAGES = (
     "python3 curl wget ca-certificates procps postgresql-17 postgresql-17-pgvector redis-server redis-tools nginx"
+    " python3-redis python3-celery"
 )
 # Programs that are real in the stand-in: never shimmed.
 REAL = {

@@ -1,44 +1,74 @@
 """`make e2e`: every compose project a cloud VM would run, brought up for real with docker compose v2.
 
-The AWS stacks' VMs run a rendered compose project under systemd. Here each
-system of `staging` (and the HA sizing of `prod`) is laid out exactly as the
-boot script leaves it (compose file, env files from the runtime secret,
-plain and secret files), then started on the real dockerd with stand-in
-images; the managed services it dials (RDS, ElastiCache, S3) get stand-ins
-that answer to the same host names. What must hold: every service healthy and
-every one-shot job exited 0, every route answers through the on-VM auth
-gateway (401 without the generated credentials, 200 with them) or directly,
-and every service resolves every host it is configured with. Only what a
-test machine needs is changed: images (stand-ins), published ports (to
-127.0.0.1 and free ports), GPU reservations (none here) and the two
-folders the boot script writes (``/opt/clinical``, ``/run/clinical``).
+The cloud stacks' VMs run a rendered compose project under systemd. Here each
+system of `staging` and `staging-gcp` (and the HA sizing of `prod` and
+`prod-gcp`) is laid out exactly as the boot script leaves it (compose file,
+env files from the runtime secret, plain and secret files, and on GCP the
+gateway's certificate made by the boot script's own openssl step), then
+started on the real dockerd with stand-in images.
+
+The managed services it dials get stand-ins. AWS: RDS, ElastiCache and S3
+answer to the same host names. GCP: Cloud SQL and Memorystore answer at the
+exact private IPs the URLs name; Cloud SQL is PostgreSQL accepting only TLS
+(self-signed: clients use ``sslmode=require``), Memorystore a redis-server
+with TLS only on 6378 and AUTH with the planned auth string, its certificate
+for that IP signed by a CA made here; GCS answers to its host name.
+
+What must hold: every service healthy and every one-shot job exited 0; every
+route answers through the on-VM gateway, over TLS with the boot-made
+certificate where the gateway ends the load balancer's TLS (GCP: plain HTTP
+is refused there), 401 without the generated credentials and 200 with them
+on basic-auth routes, 200 without them on routes with their own login, or
+directly; every service resolves every host it is configured with; on GCP,
+every service logs in to its Cloud SQL with its planned credentials over TLS
+(psql in its own container), and every client of a Memorystore verifies the
+server with the CA file its URL names (redis-py, Celery's result backend and
+kombu's broker, at the stand-in's start), which no other CA passes.
+
+Only what a test machine needs is changed: images (stand-ins), published
+ports (to 127.0.0.1 and free ports), GPU reservations (none here), CPU
+limits (capped at this machine's cores), the two folders the boot script
+writes (``/opt/clinical``, ``/run/clinical``), and on GCP the default
+network's addresses (a subnet covering the private IPs of the managed
+services, which the stand-ins hold) and the Memorystore CA file's content
+(the plan's CA is a fake PEM: the stand-in's CA goes in its place, at the
+same path, mounted the same way).
 """
 
 from __future__ import annotations
 
 import base64
 import http.client
+import ipaddress
 import json
 import os
 import re
+import ssl
+import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 import yaml
 
 from offline.artifacts import VmSystem, vm_systems
 from offline.harness import ProgramRun, run_program
-from tests.consumers_support import free_port
+from tests.consumers_support import free_port, make_tls
 from tests.e2e.engine import DockerEngine, MissingEngineError, docker_engine, wait_until_ready
 from tests.e2e.images import Workload, build_stand_ins
-from tests.e2e.standin import configured_hosts
+from tests.e2e.standin import configured_hosts, private_ca_redis_urls
 
 pytestmark = pytest.mark.e2e
-STACKS = ("staging", "prod")
-MANAGED = re.compile(r"\.(rds|cache)\.amazonaws\.com$|^s3\.[a-z0-9-]+\.amazonaws\.com$")
+STACKS = ("staging", "prod", "staging-gcp", "prod-gcp")
+MANAGED = re.compile(r"\.(rds|cache)\.amazonaws\.com$|^s3\.[a-z0-9-]+\.amazonaws\.com$|^storage\.googleapis\.com$")
+URL = re.compile(r"[a-z+]+://[^\s\"']+")
+# Where the GCP stand-ins find their TLS material (the CA, a server certificate for their IPs, pg_hba.conf).
+STANDIN_TLS = "/etc/standin-tls"
+# Cloud SQL's ENCRYPTED_ONLY: no connection without TLS.
+CLOUD_SQL_HBA = "local all all trust\nhostnossl all all all reject\nhostssl all all all scram-sha-256\n"
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +106,11 @@ def compose_workloads(vm: VmSystem) -> list[Workload]:
 
 
 def _managed_stand_ins(vm: VmSystem, image_map: dict[str, str]) -> dict[str, Any]:
-    """Services answering to the managed hosts the project dials: PostgreSQL for RDS, Redis, HTTP for S3."""
+    """Services answering to the managed hosts the project dials: PostgreSQL for RDS, Redis, HTTP for S3 and GCS."""
     hosts: dict[str, dict[str, str]] = {}
     for name, entry in vm.compose["services"].items():
         for value in _env(vm, name, entry).values():
-            for url in re.findall(r"[a-z+]+://[^\s\"']+", value):
+            for url in URL.findall(value):
                 parts = urlsplit(url)
                 if parts.hostname and MANAGED.search(parts.hostname):
                     hosts.setdefault(
@@ -114,8 +144,178 @@ def _managed_stand_ins(vm: VmSystem, image_map: dict[str, str]) -> dict[str, Any
     return services
 
 
-def _stage(vm: VmSystem, root: Path, image_map: dict[str, str]) -> tuple[Path, dict[str, dict[int, int]]]:
-    """Lay the project out as the boot script does; return the compose file and published port map."""
+def _private_ip(host: str | None) -> str | None:
+    """``host`` when it is a private IPv4 address a service could dial (not a bind-all or loopback address)."""
+    try:
+        ip = ipaddress.IPv4Address(host or "")
+    except ValueError:
+        return None
+    return str(ip) if ip.is_private and not (ip.is_unspecified or ip.is_loopback or ip.is_link_local) else None
+
+
+@dataclass
+class PrivateServices:
+    """GCP's managed services a project dials at private IPs (private services access), read from its URLs."""
+
+    postgres: dict[str, dict[str, str]] = field(default_factory=dict)  # IP -> user, password, database
+    redis: dict[str, str] = field(default_factory=dict)  # IP -> AUTH string
+    ca_files: dict[str, set[str]] = field(default_factory=dict)  # service -> CA files its Redis URLs name
+    bare: set[str] = field(default_factory=set)  # IPs named outside URLs (REDIS_HOST)
+
+    @property
+    def ips(self) -> list[str]:
+        return sorted({*self.postgres, *self.redis})
+
+    def network(self) -> dict[str, Any]:
+        """The project's default network: a subnet holding every IP (the first /22 around them widened until it
+        does), dynamic addresses from a /24 of it that holds none of them, so no container takes a stand-in's IP."""
+        ips = [ipaddress.IPv4Address(ip) for ip in self.ips]
+        subnet = ipaddress.IPv4Network(f"{ips[0]}/22", strict=False)
+        while not all(ip in subnet for ip in ips):
+            subnet = subnet.supernet()
+        dynamic = next(r for r in subnet.subnets(new_prefix=24) if not any(ip in r for ip in ips))
+        assert subnet.network_address + 1 not in ips, f"{subnet}: a stand-in's IP is the bridge's gateway"
+        return {"ipam": {"config": [{"subnet": str(subnet), "ip_range": str(dynamic)}]}}
+
+
+def private_services(vm: VmSystem) -> PrivateServices:
+    """Cloud SQL and Memorystore as the project's URLs name them (private IPs)."""
+    found = PrivateServices()
+    for name, entry in vm.compose["services"].items():
+        for key, value in _env(vm, name, entry).items():
+            if key.endswith("_HOST") and _private_ip(value):
+                found.bare.add(value)
+            for url in URL.findall(value):
+                parts = urlsplit(url)
+                ip = _private_ip(parts.hostname)
+                if ip is None:
+                    continue
+                if parts.scheme.startswith("postgres"):
+                    assert parts.port == 5432, f"{vm.name}/{name} {key}: Cloud SQL listens on 5432"
+                    found.postgres[ip] = {
+                        "user": parts.username or "",
+                        "password": parts.password or "",
+                        "db": parts.path.strip("/"),
+                    }
+                elif parts.scheme.startswith("redis"):
+                    assert parts.scheme == "rediss" and parts.port == 6378, (
+                        f"{vm.name}/{name} {key}: not Memorystore TLS"
+                    )
+                    found.redis[ip] = parts.password or ""
+                    ca_file = dict(parse_qsl(parts.query)).get("ssl_ca_certs")
+                    assert ca_file, f"{vm.name}/{name} {key}: Memorystore's private CA is not named"
+                    found.ca_files.setdefault(name, set()).add(ca_file)
+    assert found.bare <= set(found.ips), f"{vm.name}: {found.bare - set(found.ips)} answer to nothing"
+    return found
+
+
+def _gcp_stand_ins(vm: VmSystem, image_map: dict[str, str], tls_dir: Path) -> dict[str, Any]:
+    """Cloud SQL (PostgreSQL, TLS only) and Memorystore (redis-server, TLS only on 6378, AUTH) at their IPs."""
+    found = private_services(vm)
+    tls = make_tls(tls_dir, [f"IP:{ip}" for ip in found.ips])
+    (tls_dir / "pg_hba.conf").write_text(CLOUD_SQL_HBA)
+    tls_dir.chmod(0o755)
+    for path in tls_dir.iterdir():
+        path.chmod(0o444)  # read by the stand-ins' postgres/redis user (999)
+    mount = [f"{tls_dir}:{STANDIN_TLS}:ro"]
+    services: dict[str, Any] = {}
+    for index, (ip, info) in enumerate(sorted(found.postgres.items())):
+        services[f"cloud-sql-{index}"] = {
+            "image": image_map["postgres:16.6"],
+            "user": "999:999",
+            "tmpfs": ["/tmp"],
+            "volumes": mount,
+            "networks": {"default": {"ipv4_address": ip}},
+            "environment": {
+                "POSTGRES_USER": info["user"],
+                "POSTGRES_PASSWORD": info["password"],
+                "POSTGRES_DB": info["db"],
+                "PGDATA": "/tmp/pgdata",
+            },
+            # PostgreSQL reads its key only when its own user alone may: a copy on the container's tmpfs.
+            "entrypoint": [
+                "sh",
+                "-c",
+                f'install -m 0600 {STANDIN_TLS}/{tls.server_key.name} /tmp/server.key && exec /standin/standin.py postgres "$$@"',
+                "standin",
+            ],
+            "command": [
+                "postgres",
+                "-c",
+                "unix_socket_directories=/tmp",
+                "-c",
+                "ssl=on",
+                "-c",
+                f"ssl_cert_file={STANDIN_TLS}/{tls.server_cert.name}",
+                "-c",
+                "ssl_key_file=/tmp/server.key",
+                "-c",
+                f"hba_file={STANDIN_TLS}/pg_hba.conf",
+            ],
+            "healthcheck": {
+                "test": ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432"],
+                "interval": "2s",
+                "retries": 60,
+            },
+        }
+    for index, (ip, auth) in enumerate(sorted(found.redis.items())):
+        services[f"memorystore-{index}"] = {
+            "image": image_map["redis:7.2.7"],
+            "user": "999:999",
+            "tmpfs": ["/tmp"],
+            "volumes": mount,
+            "networks": {"default": {"ipv4_address": ip}},
+            "command": [
+                "redis-server",
+                "--port",
+                "0",
+                "--tls-port",
+                "6378",
+                "--tls-cert-file",
+                f"{STANDIN_TLS}/{tls.server_cert.name}",
+                "--tls-key-file",
+                f"{STANDIN_TLS}/{tls.server_key.name}",
+                "--tls-ca-cert-file",
+                f"{STANDIN_TLS}/{tls.ca_cert.name}",
+                "--tls-auth-clients",
+                "no",
+                "--requirepass",
+                auth,
+                "--dir",
+                "/tmp",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        }
+    return services
+
+
+def _gateway_certificate(vm: VmSystem, run: Path) -> Path | None:
+    """Run the boot script's own certificate step with /run/clinical moved to ``run``; the certificate made."""
+    script = vm.files["/opt/clinical/fetch-secrets.sh"]
+    marker = "# The gateway's certificate"
+    if marker not in script:
+        return None
+    part = script[script.index(marker) :].replace("/run/clinical", str(run))
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", part], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"{vm.name}: the boot script's certificate step failed:\n{done.stderr}"
+    return run / "files/auth-gateway/etc/nginx/tls/tls.crt"
+
+
+@dataclass
+class Staged:
+    """A project laid out as the boot script leaves it: its compose file, where its ports are published on this
+    machine, and the certificate the boot script made for the gateway (None where the gateway speaks plain HTTP)."""
+
+    compose_file: Path
+    published: dict[str, dict[int, int]]
+    gateway_certificate: Path | None
+
+
+def _stage(vm: VmSystem, root: Path, image_map: dict[str, str]) -> Staged:
+    """Lay the project out as the boot script does."""
     opt, run = root / "opt", root / "run"
     for path, content in vm.files.items():
         if path.startswith("/opt/clinical/"):
@@ -130,6 +330,7 @@ def _stage(vm: VmSystem, root: Path, image_map: dict[str, str]) -> tuple[Path, d
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content)
         target.chmod(0o444)
+    certificate = _gateway_certificate(vm, run)
     document = yaml.safe_load(
         vm.files["/opt/clinical/compose.yaml"].replace("/opt/clinical/", f"{opt}/").replace("/run/clinical/", f"{run}/")
     )
@@ -143,10 +344,23 @@ def _stage(vm: VmSystem, root: Path, image_map: dict[str, str]) -> tuple[Path, d
             published[name] = ports
             entry["ports"] = [f"127.0.0.1:{host}:{inner}" for inner, host in ports.items()]
     document["services"].update(_managed_stand_ins(vm, image_map))
+    found = private_services(vm)
+    if found.ips:
+        document["services"].update(_gcp_stand_ins(vm, image_map, root / "standin-tls"))
+        document.setdefault("networks", {})["default"] = found.network()
+        ca_pem = (root / "standin-tls" / "ca.crt").read_text()
+        for service, ca_files in found.ca_files.items():
+            for ca_file in ca_files:
+                # The one substitution besides images: the stand-in's CA where the runtime put Memorystore's.
+                target = opt / "files" / service / ca_file.lstrip("/")
+                mount = f"{opt}/files/{service}{ca_file}:{ca_file}:ro"
+                assert target.is_file(), f"{vm.name}/{service}: {ca_file} is named in its URL but not written"
+                assert mount in document["services"][service].get("volumes", []), f"{vm.name}/{service}: {ca_file}"
+                target.write_text(ca_pem)
     document["name"] = f"e2e-{document['name']}"
     compose_file = root / "compose.e2e.yaml"
     compose_file.write_text(yaml.safe_dump(document, sort_keys=False))
-    return compose_file, published
+    return Staged(compose_file, published, certificate)
 
 
 def _project_containers(docker: DockerEngine, project: str) -> list[dict]:
@@ -160,8 +374,14 @@ def _wait(docker: DockerEngine, project: str) -> list[dict]:
     )
 
 
-def _status(port: int, auth: str | None = None) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def _status(port: int, auth: str | None = None, trust: Path | None = None) -> int:
+    """GET / on 127.0.0.1:``port``; over TLS when ``trust`` is given, accepting only that certificate."""
+    if trust is not None:
+        context = ssl.create_default_context(cafile=str(trust))
+        context.check_hostname = False  # the boot-made certificate names the system, not 127.0.0.1
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=context)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     headers = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()} if auth else {}
     try:
         conn.request("GET", "/", headers=headers)
@@ -170,40 +390,117 @@ def _status(port: int, auth: str | None = None) -> int:
         conn.close()
 
 
+def gateway_servers(vm: VmSystem) -> dict[int, tuple[bool, bool]]:
+    """The gateway's listen port -> (ends TLS, asks for basic auth), from its nginx.conf."""
+    conf = vm.files.get("/opt/clinical/files/auth-gateway/etc/nginx/nginx.conf", "")
+    return {
+        int(port): (bool(tls), "auth_basic " in block)
+        for port, tls, block in re.findall(r"listen (\d+)( ssl)?;(.*?)\n    }\n", conf, flags=re.S)
+    }
+
+
+def _libpq(url: str) -> str:
+    """A service's PostgreSQL URL as libpq reads it (SQLAlchemy's ``+driver`` and asyncpg's ``ssl`` mapped)."""
+    parts = urlsplit(url)
+    query = [("sslmode" if k == "ssl" else k, v) for k, v in parse_qsl(parts.query)]
+    return urlunsplit(parts._replace(scheme="postgresql", query=urlencode(query)))
+
+
+def _check_routes(vm: VmSystem, staged: Staged, user: str, password: str | None) -> None:
+    gateway = gateway_servers(vm)
+    for service, ports in staged.published.items():
+        for inner, port in ports.items():
+            if service != "auth-gateway":
+                assert _status(port) == 200, f"{vm.name}/{service}: port {port}"
+                continue
+            tls, basic = gateway[inner]
+            trust = staged.gateway_certificate if tls else None
+            where = f"{vm.name}: gateway {inner}{' (TLS)' if tls else ''}"
+            if tls:
+                assert trust is not None, f"{where}: no certificate made at boot"
+                assert _status(port) == 400, f"{where}: plain HTTP on a TLS port"
+            if basic:
+                assert password, f"{where}: basic auth without a generated password"
+                assert _status(port, trust=trust) == 401, f"{where} without credentials"
+                assert _status(port, f"{user}:wrong", trust) == 401, f"{where}"
+                assert _status(port, f"{user}:{password}", trust) == 200, f"{where}"
+            else:  # the service's own login: the gateway asks for nothing
+                assert _status(port, trust=trust) == 200, f"{where} (the app's own login)"
+
+
+def _check_private_services(docker: DockerEngine, vm: VmSystem, found: list[dict]) -> str:
+    """Each service logs in to its Cloud SQL over TLS; each Memorystore client verified the server with its CA
+    file when it started, and another CA fails there. Every stand-in IP must have been reached; says how often."""
+    services = private_services(vm)
+    reached: dict[str, int] = {ip: 0 for ip in services.ips}
+    libraries: set[str] = set()
+    for c in found:
+        env = dict(e.split("=", 1) for e in c["Config"]["Env"] or [])
+        name = c["Config"]["Labels"]["com.docker.compose.service"]
+        if c["State"]["Status"] != "running" or name.startswith(("cloud-sql-", "memorystore-")):
+            continue
+        for key, value in sorted(env.items()):
+            parts = urlsplit(value)
+            if not (parts.scheme.startswith("postgres") and parts.hostname in services.postgres):
+                continue
+            sql = "select ssl from pg_stat_ssl where pid = pg_backend_pid()"
+            out = docker.docker("exec", c["Id"], "psql", _libpq(value), "-tAc", sql).strip()
+            assert out == "t", f"{vm.name}/{name} {key}: logged in to Cloud SQL without TLS ({out})"
+            reached[str(parts.hostname)] += 1
+        for key, url in sorted(private_ca_redis_urls(env).items()):
+            parts = urlsplit(url)
+            logs = docker.logs(c["Id"])
+            verified = re.search(rf"standin: {key} verified {parts.hostname}:{parts.port} with \S+: (.*)", logs)
+            assert verified, f"{vm.name}/{name} {key}: no verified connection in its log\n{logs[-2000:]}"
+            libraries.add(verified.group(1))
+            query = dict(parse_qsl(parts.query)) | {"ssl_ca_certs": "/etc/ssl/certs/ca-certificates.crt"}
+            public = urlunsplit(parts._replace(query=urlencode(query, safe="/")))
+            code = "import sys, redis; redis.Redis.from_url(sys.argv[1], socket_timeout=5).ping()"
+            done = subprocess.run(
+                ["docker", "exec", c["Id"], "python3", "-c", code, public],
+                env=docker.env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert done.returncode != 0 and "certificate verify failed" in done.stderr, (
+                f"{vm.name}/{name} {key}: the public CAs pass the Memorystore stand-in\n{done.stderr[-500:]}"
+            )
+            reached[str(parts.hostname)] += 1
+    assert all(reached.values()), f"{vm.name}: stand-ins no client reached: {reached}"
+    return ", ".join(f"{ip} by {n}" for ip, n in sorted(reached.items())) + "".join(f"; {x}" for x in sorted(libraries))
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_vm_compose_projects_run_for_real(stack: str, docker: DockerEngine, tmp_path: Path) -> None:
     run: ProgramRun = run_program(stack)
     vms = vm_systems(run)
     workloads = [w for vm in vms for w in compose_workloads(vm)]
-    # Stand-ins for the managed services too: PostgreSQL and Redis as on a Docker host, S3 as HTTP.
+    # Stand-ins for the managed services too: PostgreSQL and Redis as on a Docker host, S3 and GCS as HTTP.
     extra = [
         Workload("postgres:16.6", "999:999", (), ("/var/lib/postgresql/data",), ["postgres"], [], False, ()),
         Workload("redis:7.2.7", "999:999", (), (), ["redis-server"], [], False, ()),
         Workload("standin/http:1", None, ("s3",), (), [], [], False, ("s3:443",)),
     ]
     image_map = build_stand_ins(docker, [*workloads, *extra])
-    user, passwords = run.exports["basicAuthUser"], run.exports["basicAuthPasswords"]
+    user, passwords = run.exports["basicAuthUser"], run.exports.get("basicAuthPasswords") or {}
     for vm in vms:
-        compose_file, published = _stage(vm, tmp_path / vm.name, image_map)
-        project = f"e2e-{vm.name}"
+        staged = _stage(vm, tmp_path / vm.name, image_map)
+        compose_file, project = staged.compose_file, f"e2e-{vm.name}"
         try:
             docker.docker("compose", "-f", str(compose_file), "up", "-d")
             found = _wait(docker, project)
             print(f"e2e compose {stack}/{vm.name}: {len(found)} containers healthy")
-            gateway_ports = set(published.get("auth-gateway", {}).values())
-            for service, ports in published.items():
-                for port in ports.values():
-                    if port in gateway_ports:
-                        assert _status(port) == 401, f"{vm.name}: gateway {port} without credentials"
-                        assert _status(port, f"{user}:wrong") == 401, f"{vm.name}: gateway {port}"
-                        assert _status(port, f"{user}:{passwords[vm.name]}") == 200, f"{vm.name}: gateway {port}"
-                    else:
-                        assert _status(port) == 200, f"{vm.name}/{service}: port {port}"
+            _check_routes(vm, staged, user, passwords.get(vm.name))
             for c in found:
                 if c["State"]["Status"] != "running":
                     continue
                 for host in sorted(configured_hosts(dict(e.split("=", 1) for e in c["Config"]["Env"] or []))):
                     docker.docker("exec", c["Id"], "getent", "hosts", host)
+            if private_services(vm).ips:
+                print(
+                    f"e2e compose {stack}/{vm.name}: private services reached over TLS: {_check_private_services(docker, vm, found)}"
+                )
         finally:
             docker.docker("compose", "-f", str(compose_file), "down", "-v", "--remove-orphans", check=False)
         assert not _project_containers(docker, project), f"{project}: containers left after down"

@@ -65,15 +65,17 @@ class VmCloud(Protocol):
     def machine_choices(self) -> dict[str, dict[str, object]]: ...
 
 
-def gateway_service(routes: Sequence[cloud_init.GatewayRoute]) -> ServiceSpec:
-    """The on-VM nginx that asks for basic auth before services without a login of their own."""
+def gateway_service(routes: Sequence[cloud_init.GatewayRoute], tls: bool = False) -> ServiceSpec:
+    """The on-VM nginx that asks for basic auth before services without a login of their own; with ``tls`` its
+    listeners speak only TLS, so its probe does too (its own boot-time certificate: not verified, as the load
+    balancer does not; nginx answers plain HTTP on a TLS port with 400)."""
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{routes[0].listen_port}/healthz"
+    insecure = ("--no-check-certificate",) if tls else ()
     return ServiceSpec(
         name="auth-gateway",
         image=cloud_init.GATEWAY_IMAGE,
         port=routes[0].listen_port,
-        health=HealthCheckSpec(
-            command=("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{routes[0].listen_port}/healthz")
-        ),
+        health=HealthCheckSpec(command=("wget", "-q", *insecure, "-O", "/dev/null", url)),
         resources=ResourcesSpec(cpus=0.5, memory_mb=256),
         user="101:101",
         tmpfs=("/tmp",),
@@ -109,7 +111,7 @@ class DockerOnVmRuntime:
         services = [s for s in spec.services if s.replicas > 0]
         tls = self.cloud.backend_tls
         gateway_routes, targets = self._targets(spec, all_through_gateway=tls)
-        gateway = gateway_service(gateway_routes) if gateway_routes else None
+        gateway = gateway_service(gateway_routes, tls=tls) if gateway_routes else None
         all_services = {s.name: s for s in [*services, *([gateway] if gateway else [])]}
 
         # Everything the VM needs, split into user data (no secrets) and the runtime secret.
