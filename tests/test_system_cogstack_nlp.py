@@ -332,7 +332,9 @@ def test_compose_starts_the_admin_job_first_and_runs_the_start_script(prod_compo
     }
     assert "depends_on" not in services["trainer-admin"] and services["trainer-admin"]["restart"] == "no"
     assert "trainer-sqlite:/home/api/db" in services["trainer-admin"]["volumes"]
-    assert services["trainer-nginx"]["ports"] == ["8000:8000"] and "ports" not in trainer
+    # Every route ends at the TLS gateway on the VM: neither the Trainer nor its nginx is published.
+    assert "ports" not in services["trainer-nginx"] and "ports" not in trainer
+    assert services["auth-gateway"]["ports"] == ["8081:8081", "8082:8082"]
     assert "models:/cat/models" in services["medcat-service"]["volumes"]
     assert services["medcat-service"]["image"] == "cogstacksystems/medcat-service-gpu:0.6.1"
     assert services["solr"]["command"] == ["-cloud"]
