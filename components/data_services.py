@@ -286,7 +286,9 @@ def minio_services(
             ":9001",
             *(("--certs-dir", MINIO_CERTS_DIR) if tls else ()),
         ),
-        health=HealthCheckSpec(command=("mc", "ready", "local"), interval_s=15),
+        # mc's default alias `local` is http://localhost:9000; with TLS the probe names the scheme itself (the
+        # certificate is for the service name, not localhost, so it is not verified on this loopback hop).
+        health=HealthCheckSpec(command=("mc", "ready", "local", *(("--insecure",) if tls else ())), interval_s=15),
         resources=ResourcesSpec(cpus=1, memory_mb=1024),
         user="1000:1000",
         volumes=(VolumeSpec(name="data", mount_path="/data"),),
@@ -319,6 +321,7 @@ def minio_services(
                 "MINIO_KMS_SECRET_KEY": pulumi.Output.concat("minio-sse:", creds.kms_key_base64),
                 "MINIO_BROWSER": "off",
                 "MINIO_BROWSER_REDIRECT": "off",
+                **({"MC_HOST_local": "https://localhost:9000"} if tls else {}),
             },
             files=server_files,
             sensitive_env=True,
