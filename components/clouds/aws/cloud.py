@@ -51,7 +51,8 @@ class AwsCloud(AwsFoundation):
 
     def __init__(self, name: str, stack: StackSettings, parent: pulumi.Resource) -> None:
         super().__init__(name, stack, parent)
-        settings, child = self.settings, pulumi.ResourceOptions(parent=parent)
+        self.settings = settings = self.aws_settings
+        child = pulumi.ResourceOptions(parent=parent)
         lb_tags = {**self.tags, "role": "load-balancer"}
         self.alb_sg = security_group(
             f"{name}-alb-sg",

@@ -29,7 +29,7 @@ class AwsFoundation:
         settings = stack.cloud_settings or AwsSettings()
         if not isinstance(settings, AwsSettings) or stack.region is None:
             raise TypeError(f"{type(self).__name__} needs AwsSettings and a region")  # StackConfig guarantees both
-        self.stack_name, self.domain, self.settings, self.region = name, stack.domain, settings, stack.region
+        self.stack_name, self.domain, self.aws_settings, self.region = name, stack.domain, settings, stack.region
         self.labels, self.sizing, self.resilience = dict(stack.labels), stack.sizing, stack.resilience
         self.parent = parent
         protect = stack.resilience.protect
