@@ -9,12 +9,13 @@ Only plain data lives here, so no cloud imports the runtime or the reverse.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Where the NVIDIA device plugin, GKE and EKS GPU AMIs put their marks on GPU nodes.
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -44,6 +45,12 @@ class KubernetesSettings(BaseModel):
         description="Install ingress-nginx at a pinned chart version; false: an existing controller serves "
         "ingressClass.",
     )
+    ingress_allowed_cidrs: tuple[str, ...] = Field(
+        (),
+        alias="ingressAllowedCidrs",
+        description="Source ranges of the installed controller's load balancer (clinical networks); required "
+        "with installIngressController.",
+    )
     ingress_namespace: str = Field(
         "ingress-nginx",
         alias="ingressNamespace",
@@ -64,6 +71,18 @@ class KubernetesSettings(BaseModel):
         None, alias="gpuModel", description="GPU model of an existing cluster's GPU nodes (t4, l4, a10g, a100 ...)."
     )
     gpus_per_node: int = Field(1, alias="gpusPerNode", ge=1, le=16, description="GPUs per GPU node (existing).")
+
+    @model_validator(mode="after")
+    def _controller_needs_sources(self) -> KubernetesSettings:
+        if self.install_ingress_controller and not self.ingress_allowed_cidrs:
+            raise ValueError(
+                "installIngressController needs ingressAllowedCidrs: the networks allowed to reach the routes "
+                "(the hospital's clinical ranges); 0.0.0.0/0 only if the routes are meant for the internet"
+            )
+        for cidr in (*self.ingress_allowed_cidrs, *self.api_allowed_cidrs):
+            ipaddress.ip_network(cidr, strict=True)
+        return self
+
     api_allowed_cidrs: tuple[str, ...] = Field(
         (),
         alias="apiAllowedCidrs",

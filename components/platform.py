@@ -53,6 +53,8 @@ class StackSettings:
     # The cloud's own section of the stack config (e.g. ``AwsSettings``), validated by its model.
     cloud_settings: BaseModel | None = None
     kubernetes: KubernetesSettings | None = None
+    # An existing cluster's kubeconfig (secret), for cloud onprem with runtime kubernetes.
+    kubeconfig: pulumi.Output[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from components.htpasswd import htpasswd_line
 from components.platform import StackSettings
 from components.runtimes.kubernetes.cloud import ClusterCloud
 from components.runtimes.kubernetes.ingress import system_ingresses
+from components.runtimes.kubernetes.ingress_controller import install_controller
 from components.runtimes.kubernetes.system import KubeSystem
 from components.specs import SystemSpec
 
@@ -30,6 +31,11 @@ class KubernetesRuntime:
         self.systems: dict[str, KubeSystem] = {}
         self.credentials: dict[str, pulumi.Output[str]] = {}
         self.ca_certificate_pem: pulumi.Input[str] | None = cloud.ca.ca_certificate_pem
+        self.controller: list[pulumi.Resource] = []
+        if cloud.settings.install_ingress_controller:
+            self.controller = [
+                install_controller(name, cloud.settings, cloud.provider, list(cloud.cluster_ready), parent)
+            ]
 
     def add_system(self, spec: SystemSpec, config_secrets: Mapping[str, pulumi.Output[str]]) -> KubeSystem:
         """Deploy one system in its namespace, with its routes."""
@@ -51,7 +57,7 @@ class KubernetesRuntime:
             config_secrets=config_secrets,
             protect=self.protect,
             image_map=self.image_map,
-            after=list(cloud.cluster_ready),
+            after=[*cloud.cluster_ready, *self.controller],
             opts=pulumi.ResourceOptions(parent=self.parent),
         )
         htpasswd: pulumi.Output[str] | None = None
