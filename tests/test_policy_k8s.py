@@ -915,7 +915,7 @@ def test_every_k8s_rule_carries_what_a_reviewer_reads() -> None:
         assert rule.resource_types, rule.name
     # Advisory by design: the ServiceAccount default (pods opt out themselves) and PSA audit/warn labels.
     advisory = {r.name for r in K8S_RULES if r.default_enforcement == "advisory"}
-    assert advisory == {"k8s-service-account-no-automount", "k8s-namespace-audit-warn"}
+    assert advisory == {"k8s-service-account-no-automount", "k8s-namespace-audit-warn", "k8s-read-only-root-fs"}
 
 
 def test_mandatory_rules_block_only_where_the_stack_enforces() -> None:

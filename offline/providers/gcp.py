@@ -299,6 +299,11 @@ INVOKES: dict[str, Invoke] = {
         "project": a.get("project") or "mock-project",
         "id": "gs-project-accounts",
     },
+    "gcp:compute/getZones:getZones": lambda a: {
+        "names": [f"{a.get('region') or 'europe-west2'}-{z}" for z in "abc"],
+        "project": a.get("project") or "mock-project",
+        "id": "zones",
+    },
     "gcp:compute/getImage:getImage": lambda a: {
         "selfLink": "https://www.googleapis.com/compute/v1/projects/deeplearning-platform-release/global/images/"
         "common-cu128-ubuntu-2204-nvidia-570-v20261101",

@@ -103,6 +103,7 @@ class EksNodeGroup(pulumi.ComponentResource):
                 aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags={**tags, "Name": name})
                 for kind in ("instance", "volume")
             ],
+            monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
             update_default_version=True,
             tags=tags,
             opts=child,
