@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.cluster import KubeApi, KubeApiError, KubeCluster
+from tests.e2e.cluster import KUBE_VERSION, KubeApi, KubeApiError, KubeCluster
 
 pytestmark = pytest.mark.e2e
 IMAGE = "e2e/app:1"
@@ -96,7 +96,7 @@ def test_kubeconfig_is_self_contained_for_a_pulumi_provider(kube_cluster: KubeCl
     assert "certificate-authority-data" in cluster["cluster"]
     assert config["current-context"] == config["contexts"][0]["name"]
     version = kube_cluster.api.get("/version")
-    assert version["gitVersion"] == "v1.34.4", version
+    assert version["gitVersion"] == KUBE_VERSION, version
     review = kube_cluster.api.create(
         "/apis/authentication.k8s.io/v1/selfsubjectreviews",
         {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
