@@ -13,7 +13,7 @@ Mock outputs are what the API server fills in: the provider's auto-name
 namespace, a uid, a Service's cluster IP and load balancer address, a Helm
 release's status.
 
-The first six types are planned (kinds only) and kept as they were; a stack
+Every type has its kind, creation time, price and outputs; a stack
 that registers one of them fails the provider profile test until it is
 filled in.
 """
@@ -31,7 +31,6 @@ from offline.providers.profile import (
     Provider,
     ResourceProfile,
     digest,
-    planned,
 )
 
 ON_NODES = Free("runs on the cluster's nodes, priced on the node group or node pool")
@@ -104,13 +103,13 @@ def _profile(kind: Kind, seconds: float, price: Any = ON_NODES, outputs: Any = N
 
 
 RESOURCES: dict[str, ResourceProfile] = {
-    # Planned: kinds only, as first written
-    "kubernetes:apps/v1:Deployment": planned("workload"),
-    "kubernetes:apps/v1:StatefulSet": planned("workload"),
-    "kubernetes:core/v1:PersistentVolumeClaim": planned("storage"),
-    "kubernetes:core/v1:Secret": planned("secret"),
-    "kubernetes:networking.k8s.io/v1:Ingress": planned("ingress"),
-    "kubernetes:networking.k8s.io/v1:NetworkPolicy": planned("firewall"),
+    # pulumi-kubernetes waits for a rollout (image pull, probes) and for a StatefulSet's pods one by one.
+    "kubernetes:apps/v1:Deployment": _profile("workload", 45.0),
+    "kubernetes:apps/v1:StatefulSet": _profile("workload", 60.0),
+    "kubernetes:core/v1:PersistentVolumeClaim": _profile("storage", 1.0, Free("priced by the cluster's storage")),
+    "kubernetes:core/v1:Secret": _profile("secret", 1.0, API_OBJECT),
+    "kubernetes:networking.k8s.io/v1:Ingress": _profile("ingress", 1.0, API_OBJECT),
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": _profile("firewall", 1.0, API_OBJECT),
     # Workloads: every other type that makes pods
     "kubernetes:apps/v1:DaemonSet": _profile("workload", 60.0),  # a pod on every node
     "kubernetes:apps/v1:ReplicaSet": _profile("workload", 30.0),
