@@ -13,9 +13,7 @@ Mock outputs are what the API server fills in: the provider's auto-name
 namespace, a uid, a Service's cluster IP and load balancer address, a Helm
 release's status.
 
-Every type has its kind, creation time, price and outputs; a stack
-that registers one of them fails the provider profile test until it is
-filled in.
+Every type has its kind, creation time, price and outputs.
 """
 
 from __future__ import annotations
