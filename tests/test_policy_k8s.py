@@ -1059,7 +1059,7 @@ def test_names_known_only_at_apply_match_by_dependency_and_unknown_is_not_a_viol
     elsewhere = policy("deny", DENY_ALL, namespace=UNKNOWN_STRING_VALUE)
     assert stack_violations("k8s-namespace-default-deny", [NS, elsewhere]) == []
     # A policy of this namespace whose spec is unknown until apply: not reported either.
-    pending = (t.NETWORK_POLICY, "deny", {"metadata": {"namespace": "stenosis"}, "spec": UNKNOWN_STRING_VALUE}, [])
+    pending: Res = (t.NETWORK_POLICY, "deny", {"metadata": {"namespace": "stenosis"}, "spec": UNKNOWN_STRING_VALUE}, [])
     assert stack_violations("k8s-namespace-default-deny", [NS, pending]) == []
     # But an unrelated policy in a known other namespace leaves the answer known: a violation.
     assert stack_violations("k8s-namespace-default-deny", [NS, policy("deny", DENY_ALL, namespace="other")]) == [
@@ -1194,7 +1194,7 @@ def secure_program(weaken: str | None = None) -> None:
     k8s.core.v1.ServiceAccount(
         "stenosis-api", metadata=meta, automount_service_account_token=weak == "service-account", opts=opts
     )
-    privileged = {"security": {"privileged": True}} if weak == "deployment" else {}
+    privileged: dict[str, Any] = {"security": {"privileged": True}} if weak == "deployment" else {}
     k8s.apps.v1.Deployment(
         "api",
         metadata=meta,
@@ -1204,7 +1204,7 @@ def secure_program(weaken: str | None = None) -> None:
         },
         opts=opts,
     )
-    root = {"security": {"run_as_user": 0}} if weak == "stateful-set" else {}
+    root: dict[str, Any] = {"security": {"run_as_user": 0}} if weak == "stateful-set" else {}
     k8s.apps.v1.StatefulSet(
         "db",
         metadata=meta,
