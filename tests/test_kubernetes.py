@@ -286,3 +286,49 @@ def test_cluster_config_errors_name_the_key_and_the_fix(
         raw["kubeconfig"] = "apiVersion: v1"
     found = problems(raw, secrets)
     assert any(expected in p for p in found), found
+
+
+def test_a_service_that_asks_for_autoscaling_gets_an_hpa_a_budget_and_spread() -> None:
+    import pulumi
+    import pulumi_kubernetes as k8s
+
+    from components.runtimes.kubernetes.workload import KubeWorkload, WorkloadInputs
+    from components.specs import AutoscalingSpec
+    from offline.harness import run_under_mocks
+
+    spec = ServiceSpec(
+        name="api",
+        image="a/b:1",
+        port=8000,
+        health={"http_path": "/health"},
+        replicas=2,
+        autoscaling=AutoscalingSpec(max_replicas=6, cpu_percent=60),
+    )
+
+    def program() -> None:
+        provider = k8s.Provider("k8s", kubeconfig=pulumi.Output.secret("apiVersion: v1"))
+        KubeWorkload("demo-api", spec, system="demo", namespace="demo", inputs=WorkloadInputs(), provider=provider)
+
+    run = run_under_mocks(program)
+    hpa = of_type(run, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")[0].inputs["spec"]
+    assert hpa["minReplicas"] == 2 and hpa["maxReplicas"] == 6
+    assert hpa["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 60}
+    deployment = of_type(run, DEPLOYMENT)[0].inputs["spec"]
+    assert "replicas" not in deployment  # the HPA owns the count
+    assert of_type(run, "kubernetes:policy/v1:PodDisruptionBudget")[0].inputs["spec"]["maxUnavailable"] == 1
+    spread = deployment["template"]["spec"]["topologySpreadConstraints"]
+    assert {c["topologyKey"] for c in spread} == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+
+
+def test_autoscaling_needs_a_stateless_service_and_room_to_grow() -> None:
+    from components.specs import AutoscalingSpec, VolumeSpec
+
+    with pytest.raises(ValueError, match="only stateless services scale"):
+        ServiceSpec(
+            name="db",
+            image="a/b:1",
+            volumes=(VolumeSpec(name="data", mount_path="/data"),),
+            autoscaling=AutoscalingSpec(max_replicas=3),
+        )
+    with pytest.raises(ValueError, match="must exceed replicas"):
+        ServiceSpec(name="api", image="a/b:1", replicas=4, autoscaling=AutoscalingSpec(max_replicas=3))

@@ -250,7 +250,7 @@ def pod_spec(spec: ServiceSpec, inputs: PodInputs, system: str) -> dict[str, Any
                 ]
             }
         }
-    if spec.replicas > 1 and spec.kind == "service":
+    if (spec.replicas > 1 or spec.autoscaling is not None) and spec.kind == "service":
         body["topology_spread_constraints"] = [
             {
                 "max_skew": 1,

@@ -228,7 +228,8 @@ class KubeWorkload(pulumi.ComponentResource):
                 spec=cast(
                     Any,
                     {
-                        "replicas": spec.replicas,
+                        # Under an HPA the count is its to set: leaving it out keeps `pulumi up` from resetting it.
+                        **({} if spec.autoscaling else {"replicas": spec.replicas}),
                         "selector": {"match_labels": labels},
                         "strategy": strategy,
                         "template": template,
@@ -251,7 +252,34 @@ class KubeWorkload(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-        if spec.replicas > 1 and spec.kind == "service":
+        if spec.autoscaling is not None and spec.kind == "service":
+            # The HPA owns the replica count from here on: the Deployment's own count is only its floor.
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-hpa",
+                metadata=meta(spec.name),
+                spec=cast(
+                    Any,
+                    {
+                        "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": spec.name},
+                        "min_replicas": max(spec.replicas, 1),
+                        "max_replicas": spec.autoscaling.max_replicas,
+                        "metrics": [
+                            {
+                                "type": "Resource",
+                                "resource": {
+                                    "name": "cpu",
+                                    "target": {
+                                        "type": "Utilization",
+                                        "average_utilization": spec.autoscaling.cpu_percent,
+                                    },
+                                },
+                            }
+                        ],
+                    },
+                ),
+                opts=child,
+            )
+        if (spec.replicas > 1 or spec.autoscaling is not None) and spec.kind == "service":
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-pdb",
                 metadata=meta(spec.name),
