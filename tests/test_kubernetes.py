@@ -332,3 +332,13 @@ def test_autoscaling_needs_a_stateless_service_and_room_to_grow() -> None:
         )
     with pytest.raises(ValueError, match="must exceed replicas"):
         ServiceSpec(name="api", image="a/b:1", replicas=4, autoscaling=AutoscalingSpec(max_replicas=3))
+
+
+def test_a_job_that_runs_before_a_volumes_owner_keeps_the_volume_to_itself(cluster: ProgramRun) -> None:
+    # trainer-admin writes the Trainer's SQLite volume before the Trainer starts: following the Trainer's pods,
+    # which do not exist yet, would leave it Pending forever (found by `make e2e` on a real scheduler).
+    admin = _pod(_one(cluster, JOB, "cogstack-nlp", "trainer-admin"))
+    assert "affinity" not in admin
+    nginx = _pod(_one(cluster, DEPLOYMENT, "cogstack-nlp", "trainer-nginx"))
+    term = nginx["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term["labelSelector"]["matchLabels"]["clinical.platform/service"] == "medcat-trainer"

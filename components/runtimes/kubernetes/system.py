@@ -69,15 +69,20 @@ def deployment_order(spec: SystemSpec) -> list[ServiceSpec]:
     return ordered
 
 
-def volume_owners(services: list[ServiceSpec]) -> dict[str, str]:
-    """For each volume, the service that owns it; others sharing it run on the owner's node.
-
-    A GPU service owns a volume it mounts (GPU nodes are few; the others follow it there)."""
+def volume_owners(ordered: list[ServiceSpec]) -> dict[str, str]:
+    """For each volume, the first long-running service (in deployment order) that mounts it: the others that
+    share it run on its node. Jobs own nothing: they finish (and release the volume) before their dependants."""
     owners: dict[str, str] = {}
-    for svc in sorted(services, key=lambda s: s.gpu is None):
-        for volume in svc.volumes:
-            owners.setdefault(volume.name, svc.name)
+    for svc in ordered:
+        if svc.kind == "service":
+            for volume in svc.volumes:
+                owners.setdefault(volume.name, svc.name)
     return owners
+
+
+def gpu_volumes(services: list[ServiceSpec]) -> set[str]:
+    """Volumes a GPU service mounts: every pod sharing one runs on a GPU node (tolerating, not taking, a GPU)."""
+    return {v.name for s in services if s.gpu is not None for v in s.volumes}
 
 
 class KubeSystem(pulumi.ComponentResource):
@@ -154,8 +159,9 @@ class KubeSystem(pulumi.ComponentResource):
                 ca_files[("redis", rd_name)] = ServiceFile(endpoint.ca_path, endpoint.ca_certificate_pem)
 
         services = [s for s in spec.services if s.replicas > 0]
-        owners = volume_owners(services)
-        gpu_services = {s.name for s in services if s.gpu is not None}
+        ordered = [s for s in deployment_order(spec) if s.replicas > 0]
+        owners, on_gpu_nodes = volume_owners(ordered), gpu_volumes(services)
+        started: set[str] = set()
         claims = self._claims(name, services)
         peers = service_peers(spec, in_cluster_ports)
         egress_by_service: dict[str, list[DataEgress]] = {}
@@ -172,12 +178,21 @@ class KubeSystem(pulumi.ComponentResource):
                 ServiceFile(f.path, resolve(f.content, refs), f.mode, secret=is_sensitive(f.content)) for f in svc.files
             ]
             files += [ca_files[u] for u in sorted(used) if u in ca_files]
-            owner = next((owners[v.name] for v in svc.volumes if owners[v.name] != svc.name), None)
-            follows_gpu = owner in gpu_services
+            # Follow the volume's owner only once it runs (a job before it keeps its volume to itself).
+            owner = next(
+                (
+                    owners[v.name]
+                    for v in svc.volumes
+                    if owners.get(v.name) not in (None, svc.name) and owners[v.name] in started
+                ),
+                None,
+            )
+            follows_gpu = any(v.name in on_gpu_nodes for v in svc.volumes)
             identity = cloud_system.identity(svc) if cloud_system is not None else ServiceIdentity()
             env: dict[str, pulumi.Input[str]] = {key: resolve(value, refs) for key, value in svc.env.items()}
             if any(kind == "bucket" for kind, _ in used) and cloud_system is None:
                 env.setdefault("AWS_CA_BUNDLE", CA_PATH)  # boto3 trusts the in-cluster MinIO's certificate
+            started.add(svc.name)
             self.workloads[svc.name] = KubeWorkload(
                 f"{name}-{svc.name}",
                 svc,
