@@ -78,7 +78,7 @@ inventory: venv
 	$(PY) -m offline.inventory --write
 
 ## make bench [ARGS=--real]: plan time and resource count of every shipped stack (repeated runs, min/median);
-## --real adds the real CLI's preview/up/destroy times of local next to its offline plan
+## --real adds the real CLI's preview/up/destroy times of local (dockerd) and cluster (the kube harness)
 bench: venv
 	$(PY) -m offline.bench $(ARGS)
 
