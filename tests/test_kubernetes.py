@@ -342,3 +342,11 @@ def test_a_job_that_runs_before_a_volumes_owner_keeps_the_volume_to_itself(clust
     nginx = _pod(_one(cluster, DEPLOYMENT, "cogstack-nlp", "trainer-nginx"))
     term = nginx["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
     assert term["labelSelector"]["matchLabels"]["clinical.platform/service"] == "medcat-trainer"
+
+
+def test_no_pod_mounts_two_files_at_one_path(cluster: ProgramRun) -> None:
+    # The API server refuses a pod with a repeated mountPath (found by `make e2e`: Redis' and MinIO's CA).
+    for workload in _workloads(cluster):
+        for box in _pod(workload)["containers"]:
+            paths = [m["mountPath"] for m in box["volumeMounts"]]
+            assert len(paths) == len(set(paths)), (workload.name, paths)

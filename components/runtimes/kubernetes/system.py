@@ -177,7 +177,9 @@ class KubeSystem(pulumi.ComponentResource):
             files = [
                 ServiceFile(f.path, resolve(f.content, refs), f.mode, secret=is_sensitive(f.content)) for f in svc.files
             ]
-            files += [ca_files[u] for u in sorted(used) if u in ca_files]
+            for ca_file in (ca_files[u] for u in sorted(used) if u in ca_files):
+                if ca_file.path not in {f.path for f in files}:  # one CA serves Redis and MinIO alike
+                    files.append(ca_file)
             # Follow the volume's owner only once it runs (a job before it keeps its volume to itself).
             owner = next(
                 (
