@@ -178,7 +178,7 @@ def redis_conf(spec: RedisSpec, password: str, tls: bool = False) -> str:
                 f"tls-key-file {REDIS_TLS_DIR}/server.key",
                 f"tls-ca-cert-file {REDIS_TLS_DIR}/ca.crt",
                 "tls-auth-clients no",
-                "tls-protocols TLSv1.2 TLSv1.3",
+                'tls-protocols "TLSv1.2 TLSv1.3"',  # one argument: redis-server refuses it unquoted
             ]
             if tls
             else ["port 6379"]

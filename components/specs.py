@@ -10,7 +10,8 @@ exist once resources are created, with ``${kind:name.field}`` placeholders:
 
 - ``${secret:NAME}`` a generated or config-supplied secret of the system
 - ``${postgres:NAME.FIELD}`` FIELD in host, port, database, user, password, url, async_url, sslmode
-- ``${redis:NAME.FIELD}`` FIELD in host, port, password, url, scheme (``redis`` or ``rediss`` with TLS)
+- ``${redis:NAME.FIELD}`` FIELD in host, port, password, url, scheme (``redis`` or ``rediss`` with TLS),
+  ca_file (the mounted CA of a Redis with a private CA, else empty)
 - ``${bucket:NAME.FIELD}`` FIELD in name, endpoint, access_key, secret_key, region
 - ``${route:NAME.url}`` / ``${route:NAME.host}`` the public URL or host name of a route
 - ``${domain}`` the stack's domain
@@ -39,7 +40,7 @@ _NAME_RE = r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$"
 
 PLACEHOLDER_FIELDS: dict[str, set[str]] = {
     "postgres": {"host", "port", "database", "user", "password", "url", "async_url", "sslmode"},
-    "redis": {"host", "port", "password", "url", "scheme"},
+    "redis": {"host", "port", "password", "url", "scheme", "ca_file"},
     "bucket": {"name", "endpoint", "access_key", "secret_key", "region"},
     "route": {"url", "host"},
 }

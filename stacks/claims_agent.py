@@ -370,6 +370,8 @@ def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
         env={
             "REDIS_ADDR": "${redis:redis.scheme}://${redis:redis.host}:${redis:redis.port}",
             "REDIS_PASSWORD": "${redis:redis.password}",
+            # A private CA (in-cluster Redis, Memorystore) is mounted and named here; empty: the system's roots.
+            "REDIS_EXPORTER_TLS_CA_CERT_FILE": "${redis:redis.ca_file}",
         },
         health=HealthCheckSpec(command=wget_probe(EXPORTER_PORT, "/health"), interval_s=30),
         resources=ResourcesSpec(cpus=0.25, memory_mb=128),

@@ -229,6 +229,12 @@ RESOURCES: dict[str, ResourceProfile] = {
         price=Free("a name for its key, which is priced"),
         outputs=no_outputs,
     ),
+    "aws:kms/grant:Grant": ResourceProfile(
+        kind="identity",
+        create_seconds=3.0,
+        price=Free("a permission on its key, which is priced"),
+        outputs=lambda n, i: {"grantId": digest(n, 64), "grantToken": digest(n + "t", 64)},
+    ),
     "aws:secretsmanager/secret:Secret": ResourceProfile(
         kind="secret", create_seconds=DEFAULT_SECONDS, price=fixed(0.40, "0.40 per secret"), outputs=no_outputs
     ),

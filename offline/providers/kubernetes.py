@@ -123,6 +123,7 @@ RESOURCES: dict[str, ResourceProfile] = {
     "kubernetes:rbac.authorization.k8s.io/v1:Role": _profile("identity", 1.0, API_OBJECT),
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": _profile("identity", 1.0, API_OBJECT),
     "kubernetes:core/v1:Service": _profile("network", DEFAULT_SECONDS, service_price, _object(more=_service)),
+    "kubernetes:storage.k8s.io/v1:StorageClass": _profile("storage", 1.0, API_OBJECT, _object(namespaced=False)),
     "kubernetes:networking.k8s.io/v1:IngressClass": _profile("supporting", 1.0, API_OBJECT, _object(namespaced=False)),
     # Settings of the workloads they belong to
     "kubernetes:core/v1:ConfigMap": _profile("supporting", 1.0, API_OBJECT),
