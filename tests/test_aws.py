@@ -15,7 +15,7 @@ from components.clouds.aws.machines import choose_machine
 from components.clouds.aws.redis import ManagedRedis
 from components.runtimes.docker_on_vm import cloud_init
 from components.specs import GpuSpec, HealthCheckSpec, RedisSpec, ResourcesSpec, ServiceSpec
-from offline.harness import ProgramRun, run_program, run_under_mocks
+from offline.harness import ROOT, ProgramRun, run_program, run_under_mocks
 from offline.plan import EXIT_VIOLATIONS, Plan, make_plan
 from offline.review import review
 from stacks.resilience import PROFILES
@@ -167,6 +167,35 @@ def test_load_balancer_tls_redirect_waf_and_logs(prod: ProgramRun) -> None:
     assert sorted(r["priority"] for r in rules) == list(range(1, len(rules) + 1))
     records = {r.inputs["name"] for r in of_type(prod, "aws:route53/record:Record")}
     assert "medcat-api.clinical.hospital.example" in records
+
+
+def test_waf_logs_every_request_without_credentials(prod: ProgramRun) -> None:
+    acl = of_type(prod, "aws:wafv2/webAcl:WebAcl")[0]
+    logging = of_type(prod, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")[0].inputs
+    group = named(prod, "prod-waf-logs")
+    assert logging["resourceArn"] == acl.outputs["arn"] and logging["logDestinationConfigs"] == [group.outputs["arn"]]
+    headers = [f["singleHeader"]["name"] for f in logging["redactedFields"]]
+    assert headers == ["authorization", "cookie"]
+    assert group.inputs["name"].startswith("aws-waf-logs-") and group.inputs["retentionInDays"] == 365
+    assert group.inputs["kmsKeyId"] == of_type(prod, "aws:kms/key:Key")[0].outputs["arn"]
+    delivery = json.loads(named(prod, "prod-waf-log-delivery").inputs["policyDocument"])
+    statement = delivery["Statement"][0]
+    assert statement["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+    assert statement["Resource"].endswith(":log-group:aws-waf-logs-*:log-stream:*")
+
+
+def test_prod_without_a_waf_fails_the_review(tmp_path: Path) -> None:
+    document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    document["config"]["clinical-platform:aws"]["waf"] = False
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document))
+    plan = make_plan("prod", tmp_path)
+    assert plan.exit_code == EXIT_VIOLATIONS
+    assert [(v.rule, v.resource_name) for v in plan.review.mandatory] == [("aws-alb-waf", "prod-alb")]
+    # Elsewhere the same finding is advisory (the preview stack ships without a WAF).
+    preview = make_plan("preview")
+    assert [(v.rule, v.enforcement) for v in preview.review.violations if v.rule == "aws-alb-waf"] == [
+        ("aws-alb-waf", "advisory")
+    ]
 
 
 def test_network_flow_logs_nat_and_endpoint(prod: ProgramRun, staging: ProgramRun) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
 from pulumi_policy import PolicyResource as EnginePolicyResource
-from pulumi_policy.proxy import unknown_checking_proxy
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policy import ALL_POLICIES, RULE_NAMES, RULES, STACK_RULES
 from policy import docker_rules as docker_r
@@ -659,8 +659,91 @@ def test_public_route_without_authentication_is_flagged() -> None:
     assert stack_violations("docker-route-authenticated", [proxy_guarded, api("proxy")]) == []
 
 
+ALB = "arn:aws:elasticloadbalancing:eu-west-2:1:loadbalancer/app/web/1"
+ACL = "arn:aws:wafv2:eu-west-2:1:regional/webacl/web/1"
+WAF_LOG_GROUP = "arn:aws:logs:eu-west-2:1:log-group:aws-waf-logs-web"
+
+
+def edge(internal: bool = False, associate: str | None = ALB, depends: bool = True, lb_arn: str = ALB) -> list[Res]:
+    """An ALB and, unless ``associate`` is None, a web ACL associated with ``associate`` (depending on the ALB)."""
+    resources: list[Res] = [
+        (aws_r.LOAD_BALANCERS[0], "alb", {"arn": lb_arn, "internal": internal, "loadBalancerType": "application"}, [])
+    ]
+    if associate is not None:
+        resources.append((aws_r.WAF, "acl", {"arn": ACL}, []))
+        resources.append(
+            (
+                aws_r.WAF_ASSOCIATION,
+                "assoc",
+                {"resourceArn": associate, "webAclArn": ACL},
+                ["acl", *(["alb"] if depends else [])],
+            )
+        )
+    return resources
+
+
+def test_an_internet_facing_alb_needs_a_waf_association_of_the_stack() -> None:
+    assert stack_violations("aws-alb-waf", edge()) == []
+    assert stack_violations("aws-alb-waf", edge(internal=True, associate=None)) == []  # internal: no WAF needed
+    missing = [("urn:alb", "alb faces the internet with no WAF web ACL associated")]
+    assert stack_violations("aws-alb-waf", edge(associate=None)) == missing
+    # An association with another load balancer (by ARN) does not cover this one, even if it depends on it.
+    assert stack_violations("aws-alb-waf", edge(associate="arn:aws:elasticloadbalancing:x:1:other")) == missing
+    # At preview both ARNs are unknown: the association's dependency on the ALB decides, and nothing crashes.
+    unknown = edge(associate=UNKNOWN_STRING_VALUE, lb_arn=UNKNOWN_STRING_VALUE)
+    assert stack_violations("aws-alb-waf", unknown) == []
+    foreign = edge(associate=UNKNOWN_STRING_VALUE, lb_arn=UNKNOWN_STRING_VALUE, depends=False)
+    assert stack_violations("aws-alb-waf", foreign) == missing
+
+
+def waf_logs(group: dict[str, Any] | None = None, redact: tuple[str, ...] = ("authorization", "cookie")) -> list[Res]:
+    log_group = {"arn": WAF_LOG_GROUP, "name": "aws-waf-logs-web", "kmsKeyId": KEY, "retentionInDays": 365}
+    return [
+        (aws_r.WAF, "acl", {"arn": ACL}, []),
+        (aws_r.LOG_GROUP, "waf-logs", {**log_group, **(group or {})}, []),
+        (
+            aws_r.WAF_LOGGING,
+            "logging",
+            {
+                "resourceArn": ACL,
+                "logDestinationConfigs": [WAF_LOG_GROUP],
+                "redactedFields": [{"singleHeader": {"name": h}} for h in redact],
+            },
+            ["acl", "waf-logs"],
+        ),
+    ]
+
+
+def test_a_web_acl_logs_to_an_encrypted_retained_group_without_credentials() -> None:
+    assert stack_violations("aws-waf-logging", waf_logs()) == []
+    assert stack_violations("aws-waf-logging", waf_logs(redact=("Authorization", "Cookie"))) == []  # any case
+
+    def messages(resources: list[Res]) -> list[str]:
+        found = stack_violations("aws-waf-logging", resources)
+        assert {urn for urn, _ in found} == {"urn:acl"}
+        return [m for _, m in found]
+
+    assert "has no logging configuration" in messages(waf_logs()[:1])[0]
+    assert "logs the cookie header(s) in clear" in messages(waf_logs(redact=("authorization",)))[0]
+    weak = messages(waf_logs({"name": "waf", "kmsKeyId": None, "retentionInDays": 0}))
+    assert len(weak) == 3 and "aws-waf-logs-*" in weak[0] and "customer-managed key" in weak[1] and "forever" in weak[2]
+    elsewhere = waf_logs()
+    elsewhere[2] = (
+        *elsewhere[2][:2],
+        {**elsewhere[2][2], "logDestinationConfigs": ["arn:aws:s3:::aws-waf-logs-x"]},
+        ["acl"],
+    )
+    assert "not to a log group of this stack" in messages(elsewhere)[0]
+    # At preview the log group's ARN and key are unknown: the dependency and the key's presence decide.
+    preview = waf_logs({"arn": UNKNOWN_STRING_VALUE, "kmsKeyId": UNKNOWN_STRING_VALUE})
+    preview[2] = (*preview[2][:2], {**preview[2][2], "logDestinationConfigs": [UNKNOWN_STRING_VALUE]}, preview[2][3])
+    assert stack_violations("aws-waf-logging", preview) == []
+
+
 def test_every_stack_rule_is_tested_here() -> None:
     tested = {
+        "aws-alb-waf",
+        "aws-waf-logging",
         "aws-s3-bucket-encrypted",
         "aws-s3-bucket-tls-only",
         "aws-s3-bucket-private",

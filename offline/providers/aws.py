@@ -293,6 +293,15 @@ RESOURCES: dict[str, ResourceProfile] = {
         price=Free("included in its web ACL's price"),
         outputs=no_outputs,
     ),
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": ResourceProfile(
+        kind="supporting",
+        create_seconds=DEFAULT_SECONDS,
+        price=Free("a setting of its web ACL; the logs are priced as log ingestion (usage)"),
+        outputs=no_outputs,
+    ),
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": ResourceProfile(
+        kind="supporting", create_seconds=DEFAULT_SECONDS, price=NO_CHARGE, outputs=no_outputs
+    ),
     "aws:acm/certificate:Certificate": ResourceProfile(
         kind="certificate",
         create_seconds=DEFAULT_SECONDS,

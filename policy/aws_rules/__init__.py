@@ -69,4 +69,6 @@ STACK_RULES: list[StackRule] = [
     data_stores.RDS_TLS_ENFORCED,
     network.VPC_DEFAULT_SG_MANAGED,
     network.DB_NOT_WORLD_REACHABLE,
+    edge.ALB_WAF,
+    edge.WAF_LOGGING_ENABLED,
 ]
