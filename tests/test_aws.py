@@ -59,6 +59,14 @@ def test_rds_is_private_encrypted_tls_only_and_ha_in_prod(prod: ProgramRun, stag
     assert db["backupRetentionPeriod"] == 35 and db["deletionProtection"] is True and db["skipFinalSnapshot"] is False
     assert db["iamDatabaseAuthenticationEnabled"] is True and db["performanceInsightsKmsKeyId"] == key_arn
     assert db["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+    # Enhanced monitoring: OS metrics every minute through the database's own monitoring role.
+    role = next(r for r in of_type(prod, "aws:iam/role:Role") if r.name == "stenosis-detection-db-monitoring")
+    assert db["monitoringInterval"] == 60 and db["monitoringRoleArn"] == role.outputs["arn"]
+    assert "monitoring.rds.amazonaws.com" in role.inputs["assumeRolePolicy"]
+    attachment = next(
+        r for r in of_type(prod, "aws:iam/rolePolicyAttachment:RolePolicyAttachment") if r.name == role.name
+    )
+    assert attachment.inputs["policyArn"].endswith(":policy/service-role/AmazonRDSEnhancedMonitoringRole")
     params = named(prod, "stenosis-detection-db-params").inputs
     assert {(p["name"], p["value"]) for p in params["parameters"]} >= {("rds.force_ssl", "1"), ("log_connections", "1")}
     small = named(staging, "stenosis-detection-db-db").inputs

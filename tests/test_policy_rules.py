@@ -361,6 +361,20 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
         {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
         "AdministratorAccess",
     ),
+    (
+        "aws-rds-enhanced-monitoring",
+        aws_r.RDS,
+        {"monitoringInterval": 60, "monitoringRoleArn": "arn:aws:iam::1:role/rds-monitoring"},
+        {"monitoringInterval": 0},
+        "no enhanced monitoring",
+    ),
+    (
+        "aws-rds-enhanced-monitoring",
+        aws_r.RDS,
+        {"monitoringInterval": 15, "monitoringRoleArn": "arn:aws:iam::1:role/rds-monitoring"},
+        {"monitoringInterval": 60},
+        "without a monitoring role",
+    ),
     ("aws-required-tags", aws_r.RDS, {**PROD}, {"tags": {"owner": "o"}}, "lacks tags"),
     # generated secrets and certificates
     ("generated-secret-strength", secret_r.PASSWORD, {"length": 32}, {"length": 8}, "use at least 16"),

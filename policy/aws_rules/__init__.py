@@ -46,6 +46,7 @@ RULES: list[Rule] = [
     # Audit, then rules added later, of every family (kept in place: this is the catalogue's order)
     edge.ALB_ACCESS_LOGS,
     data_stores.RDS_LOG_EXPORTS,
+    data_stores.RDS_ENHANCED_MONITORING,
     governance.LOG_GROUP_ENCRYPTED_RETAINED,
     network.DEFAULT_SG_CLOSED,
     network.SG_EGRESS_RESTRICTED,

@@ -76,6 +76,14 @@ def check_rds_logs(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]
         yield f"{ctx.name} does not export its PostgreSQL log to CloudWatch"
 
 
+def check_rds_enhanced_monitoring(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    interval = int(props.get("monitoringInterval") or 0)
+    if interval <= 0:
+        yield f"{ctx.name} has no enhanced monitoring (monitoringInterval is 0): no OS metrics"
+    elif not props.get("monitoringRoleArn"):
+        yield f"{ctx.name} asks for enhanced monitoring every {interval}s without a monitoring role to deliver it"
+
+
 RDS_FORCE_SSL = Rule(
     name="aws-rds-force-ssl",
     family="tls",
@@ -174,6 +182,18 @@ RDS_LOG_EXPORTS = Rule(
     resource_types=(RDS,),
     check=check_rds_logs,
     nist="NIST 800-53 AU-12",
+)
+RDS_ENHANCED_MONITORING = Rule(
+    name="aws-rds-enhanced-monitoring",
+    family="audit",
+    severity="low",
+    description="Databases have enhanced monitoring (OS metrics) with a monitoring role.",
+    remediation="Set monitoring_interval (60) and monitoring_role_arn to a role trusted by monitoring.rds.amazonaws.com "
+    "with AmazonRDSEnhancedMonitoringRole (checkov CKV_AWS_118, cdk-nag HIPAA.Security-RDSEnhancedMonitoringEnabled).",
+    hipaa=HIPAA["audit"],
+    resource_types=(RDS,),
+    check=check_rds_enhanced_monitoring,
+    nist="NIST 800-53 SI-4",
 )
 
 

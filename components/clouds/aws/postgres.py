@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.clouds.aws.iam import service_role_trust
 from components.endpoints import PostgresEndpoint
 from components.resilience import Resilience
 from components.specs import PostgresSpec
@@ -19,6 +20,9 @@ INSTANCE_CLASSES = {
     "large": ("db.r6g.xlarge", 0.43),
 }
 STORAGE_USD_PER_GB_MONTH = 0.115
+# Enhanced monitoring: OS metrics (processes, memory, disk I/O) every minute to CloudWatch Logs (RDSOSMetrics).
+MONITORING_INTERVAL_S = 60
+MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 
 
 class ManagedPostgres(pulumi.ComponentResource):
@@ -31,7 +35,8 @@ class ManagedPostgres(pulumi.ComponentResource):
     group; IAM authentication on; from the stack's ``Resilience``: backups
     kept ``backup_days``, multi-AZ, deletion protection, a final snapshot
     and ``protect`` on the instance and its secret; password
-    from pulumi-random kept in Secrets Manager; logs exported to CloudWatch.
+    from pulumi-random kept in Secrets Manager; logs exported to CloudWatch;
+    enhanced monitoring (OS metrics every minute) through its own role.
     ``vector`` (pgvector) is available on RDS PostgreSQL 15+ with
     ``CREATE EXTENSION vector``.
     """
@@ -85,6 +90,15 @@ class ManagedPostgres(pulumi.ComponentResource):
             tags=dict(tags),
             opts=child,
         )
+        monitoring = aws.iam.Role(
+            f"{name}-monitoring",
+            assume_role_policy=service_role_trust("monitoring.rds.amazonaws.com"),
+            tags=dict(tags),
+            opts=child,
+        )
+        monitoring_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-monitoring", role=monitoring.name, policy_arn=MONITORING_POLICY, opts=child
+        )
         instance_class, _ = INSTANCE_CLASSES[sizing]
         db = aws.rds.Instance(
             f"{name}-db",
@@ -113,11 +127,14 @@ class ManagedPostgres(pulumi.ComponentResource):
             performance_insights_enabled=True,
             performance_insights_kms_key_id=kms_key_arn,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            monitoring_interval=MONITORING_INTERVAL_S,
+            monitoring_role_arn=monitoring.arn,
             auto_minor_version_upgrade=True,
             allow_major_version_upgrade=False,
             ca_cert_identifier="rds-ca-rsa2048-g1",
             tags=dict(tags),
-            opts=stateful,
+            # RDS checks at creation that it may assume the role with the policy attached.
+            opts=pulumi.ResourceOptions(parent=self, protect=resilience.protect, depends_on=[monitoring_policy]),
         )
         self.endpoint = PostgresEndpoint(
             host=db.address,
