@@ -49,6 +49,8 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
         "deletionProtection",
         "skipFinalSnapshot",
         "publiclyAccessible",
+        "manageMasterUserPassword",
+        "monitoringInterval",
     ),
     "aws:elasticache/replicationGroup:ReplicationGroup": (
         "engineVersion",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -134,9 +135,128 @@ def test_user_data_holds_no_secret(prod: ProgramRun) -> None:
         if r.name == "therapy-compliance-runtime"
     )
     url = json.loads(therapy.inputs["secretString"])["env"]["api"]["DATABASE_URL"]
-    assert url.startswith("postgresql://compliance:") and "sslmode=require" in url
+    # The password is RDS's (rotated): the secret holds its marker, which the VM fills in at every start.
+    assert url.startswith("postgresql://compliance:__CLINICAL_BOOT_SECRET__therapy-compliance-db__url__@")
+    assert "sslmode=require" in url
     therapy_data = base64.b64decode(named(prod, "therapy-compliance-lt").inputs["userData"]).decode()
     assert url not in therapy_data and "DATABASE_URL" not in therapy_data
+
+
+def test_database_passwords_are_managed_and_rotated_by_rds(prod: ProgramRun) -> None:
+    key_arn = of_type(prod, "aws:kms/key:Key")[0].outputs["arn"]
+    for db in of_type(prod, "aws:rds/instance:Instance"):
+        assert db.inputs["manageMasterUserPassword"] is True and db.inputs["masterUserSecretKmsKeyId"] == key_arn
+        assert "password" not in db.inputs  # nothing of the password is in the program or its state
+    # No password of the program's own remains: no generated master password, no secret of it.
+    assert not any(r.name.endswith("-db-password") for r in prod.resources)
+    managed = named(prod, "therapy-compliance-db-db").outputs["masterUserSecrets"][0]["secretArn"]
+    # The VMs may read the managed secret (and nothing else of RDS's); the boot script and the rotation check do.
+    policy = json.loads(named(prod, "therapy-compliance-access").inputs["policy"])
+    readable = policy["Statement"][0]["Resource"]
+    assert policy["Statement"][0]["Action"] == ["secretsmanager:GetSecretValue"] and managed in readable
+    document = yaml.safe_load(base64.b64decode(named(prod, "therapy-compliance-lt").inputs["userData"]).decode())
+    files = {f["path"]: f["content"] for f in document["write_files"]}
+    assert f"--secret-id '{managed}'" in files["/opt/clinical/fetch-secrets.sh"]
+    assert f"--secret-id '{managed}'" in files["/opt/clinical/check-rotation.sh"]
+    timer = files["/etc/systemd/system/clinical-therapy-compliance-rotation.timer"]
+    assert "OnUnitActiveSec=5min" in timer
+    assert ["systemctl", "enable", "--now", "clinical-therapy-compliance-rotation.timer"] in document["runcmd"]
+    # cogstack-nlp has no database: no rotation check.
+    cogstack = yaml.safe_load(base64.b64decode(named(prod, "cogstack-nlp-lt").inputs["userData"]).decode())
+    assert "/opt/clinical/check-rotation.sh" not in {f["path"] for f in cogstack["write_files"]}
+
+
+# Any printable ASCII but / " @ (what RDS allows in a master password), with what shells and env files trip on.
+ROTATED = "pw$HOME'`x\\n #;%&?=:+!{}[]~<>|^*(),"
+
+
+def test_the_boot_script_fills_in_the_rotated_password_and_restarts_on_rotation(
+    prod: ProgramRun, tmp_path: Path
+) -> None:
+    """The boot script for real (fake aws, mountpoint and systemctl on PATH, /run/clinical moved to tmp_path):
+    docker compose reads its env files back to the exact values, and the rotation check restarts only on change."""
+    from urllib.parse import unquote, urlsplit
+
+    from tests.consumers_support import tool
+
+    compose = tool("docker-compose")
+    versions = of_type(prod, "aws:secretsmanager/secretVersion:SecretVersion")
+    runtime = next(r for r in versions if r.name == "therapy-compliance-runtime")
+    document = yaml.safe_load(base64.b64decode(named(prod, "therapy-compliance-lt").inputs["userData"]).decode())
+    files = {f["path"]: f["content"] for f in document["write_files"]}
+    run, bin_dir = tmp_path / "run", tmp_path / "bin"
+    bin_dir.mkdir()
+    (tmp_path / "runtime.json").write_text(runtime.inputs["secretString"])
+    (tmp_path / "managed.json").write_text(json.dumps({"username": "compliance", "password": ROTATED}))
+    fakes = {
+        "aws": f"""#!/bin/sh
+case "$*" in *rds!db-*) cat {tmp_path}/managed.json ;; *) cat {tmp_path}/runtime.json ;; esac
+""",
+        "mountpoint": "#!/bin/sh\nexit 0\n",
+        "systemctl": f'#!/bin/sh\necho "$*" >> {tmp_path}/systemctl.log\n',
+    }
+    for name, text in fakes.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+
+    def script(path: str) -> Path:
+        target = tmp_path / Path(path).name
+        target.write_text(files[path].replace("/run/clinical", str(run)))
+        return target
+
+    done = subprocess.run(
+        ["bash", str(script("/opt/clinical/fetch-secrets.sh"))], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in run.iterdir() if p.is_file()) == ["api.env", "boot-secrets.sha256"]  # read, then gone
+    text = (
+        files["/opt/clinical/compose.yaml"]
+        .replace("/run/clinical/", f"{run}/")
+        .replace("/opt/clinical/", "/nonexistent/")
+    )
+    (tmp_path / "compose.yaml").write_text(text)
+    config = subprocess.run(
+        [compose, "-f", str(tmp_path / "compose.yaml"), "config", "--format", "json", "--no-path-resolution"],
+        capture_output=True,
+        text=True,
+        env={**env, "HOME": "/home-should-not-be-substituted"},
+    )
+    assert config.returncode == 0, config.stderr
+    api = json.loads(config.stdout)["services"]["api"]["environment"]
+    parts = urlsplit(api["DATABASE_URL"])
+    assert unquote(parts.password or "") == ROTATED and parts.username == "compliance"
+    assert "__CLINICAL_BOOT_SECRET__" not in config.stdout
+
+    check = script("/opt/clinical/check-rotation.sh")
+    assert subprocess.run(["bash", str(check)], env=env, capture_output=True).returncode == 0
+    assert not (tmp_path / "systemctl.log").exists()  # unchanged: no restart
+    (tmp_path / "managed.json").write_text(json.dumps({"username": "compliance", "password": "rotated-again"}))
+    assert subprocess.run(["bash", str(check)], env=env, capture_output=True).returncode == 0
+    assert (tmp_path / "systemctl.log").read_text() == "restart clinical-therapy-compliance.service\n"
+
+
+def test_a_program_set_database_password_fails_a_prod_review() -> None:
+    import pulumi_aws as aws
+
+    def body(managed: bool) -> None:
+        password = {"manage_master_user_password": True} if managed else {"password": "s" * 40}
+        aws.rds.Instance(
+            "weak-db",
+            engine="postgres",
+            instance_class="db.t4g.medium",
+            allocated_storage=20,
+            username="app",
+            tags={"environment": "prod"},
+            **password,
+        )
+
+    def found(managed: bool) -> list[tuple[str, str]]:
+        result = review(run_under_mocks(lambda: body(managed)).resources, environment="prod", enforcement="mandatory")
+        return [(v.rule, v.resource_name) for v in result.mandatory if v.rule == "aws-rds-password-rotation"]
+
+    assert found(managed=True) == []
+    assert found(managed=False) == [("aws-rds-password-rotation", "weak-db")]
 
 
 def test_only_the_load_balancer_accepts_the_world(prod: ProgramRun) -> None:

@@ -375,6 +375,27 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
         {"monitoringInterval": 60},
         "without a monitoring role",
     ),
+    (
+        "aws-rds-password-rotation",
+        aws_r.RDS,
+        {"manageMasterUserPassword": True, "masterUserSecretKmsKeyId": KEY},
+        {"password": "p" * 32},
+        "never rotates",
+    ),
+    (
+        "aws-rds-password-rotation",
+        aws_r.RDS_CLUSTER,
+        {"manageMasterUserPassword": "true"},
+        {"masterPasswordWo": "p" * 32},
+        "(masterPasswordWo) that never rotates",
+    ),
+    (
+        "aws-rds-password-rotation",
+        aws_r.RDS,
+        {"username": "app"},  # no password at all (restored from a snapshot): nothing to rotate here
+        {"password": UNKNOWN_STRING_VALUE},  # a generated password, unknown at preview, is still the program's own
+        "never rotates",
+    ),
     ("aws-required-tags", aws_r.RDS, {**PROD}, {"tags": {"owner": "o"}}, "lacks tags"),
     # generated secrets and certificates
     ("generated-secret-strength", secret_r.PASSWORD, {"length": 32}, {"length": 8}, "use at least 16"),

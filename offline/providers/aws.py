@@ -92,8 +92,11 @@ PART_OF_LOAD_BALANCER = Free("included in the load balancer's hours and LCUs")
 
 
 def arn(type_token: str, name: str) -> dict[str, Any]:
-    """Every AWS resource has an ARN; the shape follows the service."""
+    """Every AWS resource has an ARN; the shape follows the service (a secret's as Secrets Manager writes it,
+    ``secret:<name>-<6 characters>``, which user data may name without holding the secret)."""
     service = type_token.split(":")[1].split("/")[0]
+    if type_token == "aws:secretsmanager/secret:Secret":
+        return {"arn": f"arn:aws:secretsmanager:us-east-1:{MOCK_ACCOUNT}:secret:{name}-{digest(name, 6)}"}
     return {"arn": f"arn:aws:{service}:us-east-1:{MOCK_ACCOUNT}:{name}"}
 
 
@@ -203,6 +206,20 @@ RESOURCES: dict[str, ResourceProfile] = {
         outputs=lambda n, i: {
             "address": f"{n}.abcdefgh.rds.amazonaws.com",
             "endpoint": f"{n}.abcdefgh.rds.amazonaws.com:5432",
+            # The secret RDS creates for a managed master password (its name starts with rds!db-).
+            **(
+                {
+                    "masterUserSecrets": [
+                        {
+                            "secretArn": f"arn:aws:secretsmanager:us-east-1:{MOCK_ACCOUNT}:secret:rds!db-{digest(n, 8)}",
+                            "kmsKeyId": i.get("masterUserSecretKmsKeyId"),
+                            "secretStatus": "active",
+                        }
+                    ]
+                }
+                if i.get("manageMasterUserPassword")
+                else {}
+            ),
         },
     ),
     "aws:rds/parameterGroup:ParameterGroup": ResourceProfile(

@@ -55,6 +55,7 @@ RULES: list[Rule] = [
     compute.VM_MONITORING,
     compute.USER_DATA_NO_SECRETS,
     keys_secrets.SECRET_MANAGED,
+    keys_secrets.DB_PASSWORD_ROTATION,
     edge.ACM_CERTIFICATE,
     identity.IAM_LEAST_PRIVILEGE,
     governance.REQUIRED_TAGS,

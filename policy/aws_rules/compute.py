@@ -54,13 +54,17 @@ _USER_DATA_SECRETS = re.compile(
 )
 
 
+# An ARN names a secret without holding it (arn:aws:secretsmanager:<region>:<account>:secret:<name>): not a finding.
+_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:[^\s'\"]+")
+
+
 def check_user_data_secrets(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
     raw = str(props.get("userData") or "")
     try:
         text = base64.b64decode(raw, validate=True).decode("utf-8", "replace") if raw else ""
     except (binascii.Error, ValueError):
         text = raw
-    match = _USER_DATA_SECRETS.search(text)
+    match = _USER_DATA_SECRETS.search(_ARN.sub("<arn>", text))
     if match:
         yield f"{ctx.name} user data contains a secret ({match.group(0)[:24]}...); read it from Secrets Manager at boot"
 

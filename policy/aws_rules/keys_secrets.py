@@ -1,12 +1,13 @@
-"""Keys and secrets: KMS key rotation, the stack's customer-managed key in prod, Secrets Manager."""
+"""Keys and secrets: KMS key rotation, the stack's customer-managed key in prod, Secrets Manager, and database
+master passwords that rotate."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policy.aws_rules.common import is_prod, truthy
-from policy.aws_rules.tokens import KMS_KEY, LAUNCH_TEMPLATE, LOG_GROUP, RDS, REDIS, SECRET
+from policy.aws_rules.common import is_prod, present, truthy
+from policy.aws_rules.tokens import KMS_KEY, LAUNCH_TEMPLATE, LOG_GROUP, RDS, RDS_CLUSTER, REDIS, SECRET
 from policy.rule import HIPAA, CheckContext, Rule
 
 
@@ -35,6 +36,21 @@ def check_secret_store(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[
     window = props.get("recoveryWindowInDays")
     if window is not None and int(window) < 7:
         yield f"{ctx.name} can be deleted without a recovery window"
+
+
+# The inputs through which a database gets a master password of the program's own (which nothing rotates).
+LITERAL_PASSWORDS = {RDS: ("password", "passwordWo"), RDS_CLUSTER: ("masterPassword", "masterPasswordWo")}
+
+
+def check_db_password_rotation(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if truthy(props.get("manageMasterUserPassword")):
+        return
+    given = [key for key in LITERAL_PASSWORDS.get(ctx.resource_type, ()) if present(props, key)]
+    if given:
+        yield (
+            f"{ctx.name} has a master password of the program's own ({given[0]}) that never rotates; "
+            "let RDS manage and rotate it (manageMasterUserPassword)"
+        )
 
 
 KMS_ROTATION = Rule(
@@ -69,4 +85,17 @@ SECRET_MANAGED = Rule(
     resource_types=(SECRET,),
     check=check_secret_store,
     nist="NIST 800-53 SC-28",
+)
+DB_PASSWORD_ROTATION = Rule(
+    name="aws-rds-password-rotation",
+    family="secrets",
+    severity="high",
+    description="Database master passwords are managed and rotated by RDS in Secrets Manager, not set by the program.",
+    remediation="Set manage_master_user_password = true and master_user_secret_kms_key_id to the stack key instead of "
+    "password, and have the applications read the managed secret (the platform's VMs do at every start, and restart "
+    "when it rotates) (cdk-nag HIPAA.Security-SecretsManagerRotationEnabled).",
+    hipaa=HIPAA["password-management"],
+    resource_types=(RDS, RDS_CLUSTER),
+    check=check_db_password_rotation,
+    nist="NIST 800-53 IA-5(1)",
 )

@@ -181,6 +181,7 @@ class AwsSystem(pulumi.ComponentResource):
         if any(s.egress for s in spec.services):
             self.egress_rules.append(Rule("egress", 587, "SMTP submission (mail-sending services)", cidr=WORLD_V4))
         self.bucket_arns: list[pulumi.Output[str]] = []
+        self.managed_secret_arns: list[pulumi.Output[str]] = []
         self.register_outputs({})
 
     @property
@@ -221,6 +222,7 @@ class AwsSystem(pulumi.ComponentResource):
                 opts=child,
             )
             refs.postgres[pg.name] = db.endpoint
+            self.managed_secret_arns.append(db.secret_arn)  # the VMs read its rotated password at every start
             stores.append(db)
         for rd in spec.redis:
             cache = ManagedRedis(
@@ -329,7 +331,7 @@ class AwsSystem(pulumi.ComponentResource):
             subnet_ids=cloud.network.private_subnet_ids,
             security_group_id=self.workload_sg.id,
             kms_key_arn=cloud.key.arn,
-            secret_arn=self.secret_arn,
+            secret_arns=[self.secret_arn, *self.managed_secret_arns],
             bucket_arns=self.bucket_arns,
             target_group_arns=target_groups,
             capacity=cloud.resilience.replicas,

@@ -35,8 +35,9 @@ class GpuVm(pulumi.ComponentResource):
     instance role); no public IP and no SSH key (management through SSM
     Session Manager); root volume gp3 encrypted with the stack key; an
     instance role with SSM core, read access to this system's runtime secret
-    and buckets only; detailed monitoring; replaced on ELB health failure;
-    spread over the private subnets of every zone. The AMI is resolved once
+    (and the database passwords RDS manages for it) and buckets only;
+    detailed monitoring; replaced on ELB health failure; spread over the
+    private subnets of every zone. The AMI is resolved once
     and then ignored, so a new AMI never replaces running VMs by surprise.
     """
 
@@ -49,7 +50,7 @@ class GpuVm(pulumi.ComponentResource):
         subnet_ids: Sequence[pulumi.Input[str]],
         security_group_id: pulumi.Input[str],
         kms_key_arn: pulumi.Input[str],
-        secret_arn: pulumi.Input[str],
+        secret_arns: Sequence[pulumi.Input[str]],
         bucket_arns: Sequence[pulumi.Input[str]],
         target_group_arns: Sequence[pulumi.Input[str]],
         capacity: int,
@@ -74,8 +75,8 @@ class GpuVm(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-access",
             role=role.id,
-            policy=pulumi.Output.all(secret_arn, kms_key_arn, *bucket_arns).apply(
-                lambda v: self._access_policy(v[0], v[1], v[2:])
+            policy=pulumi.Output.all(kms_key_arn, pulumi.Output.all(*secret_arns), *bucket_arns).apply(
+                lambda v: self._access_policy(v[1], v[0], v[2:])
             ),
             opts=child,
         )
@@ -149,9 +150,11 @@ class GpuVm(pulumi.ComponentResource):
         self.register_outputs({"autoScalingGroup": self.group.name})
 
     @staticmethod
-    def _access_policy(secret_arn: str, kms_key_arn: str, bucket_arns: Sequence[str]) -> str:
+    def _access_policy(secret_arns: Sequence[str], kms_key_arn: str, bucket_arns: Sequence[str]) -> str:
+        # The runtime secret, then any database password RDS manages (read at boot and by the rotation check).
+        secrets: str | list[str] = secret_arns[0] if len(secret_arns) == 1 else list(secret_arns)
         statements: list[dict] = [
-            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": secret_arn},
+            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": secrets},
             {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": kms_key_arn},
         ]
         if bucket_arns:

@@ -6,10 +6,9 @@ from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from components.clouds.aws.iam import service_role_trust
-from components.endpoints import PostgresEndpoint
+from components.endpoints import BootSecret, PostgresEndpoint
 from components.resilience import Resilience
 from components.specs import PostgresSpec
 
@@ -34,9 +33,11 @@ class ManagedPostgres(pulumi.ComponentResource):
     publicly accessible, reachable only from the system's workload security
     group; IAM authentication on; from the stack's ``Resilience``: backups
     kept ``backup_days``, multi-AZ, deletion protection, a final snapshot
-    and ``protect`` on the instance and its secret; password
-    from pulumi-random kept in Secrets Manager; logs exported to CloudWatch;
-    enhanced monitoring (OS metrics every minute) through its own role.
+    and ``protect`` on the instance; the master password managed by RDS in
+    Secrets Manager (encrypted with the stack key, rotated by RDS every 7
+    days; Pulumi never sees it: the endpoint carries a ``BootSecret`` marker
+    the VM fills in from the secret at every start); logs exported to
+    CloudWatch; enhanced monitoring (OS metrics every minute) through its own role.
     ``vector`` (pgvector) is available on RDS PostgreSQL 15+ with
     ``CREATE EXTENSION vector``.
     """
@@ -59,20 +60,7 @@ class ManagedPostgres(pulumi.ComponentResource):
     ) -> None:
         super().__init__("clinical:aws:ManagedPostgres", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        stateful = pulumi.ResourceOptions(parent=self, protect=resilience.protect)
         major = spec.version.split(".")[0]
-        password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
-        secret = aws.secretsmanager.Secret(
-            f"{name}-password",
-            description=f"Master password of {name}",
-            kms_key_id=kms_key_arn,
-            recovery_window_in_days=resilience.secret_recovery_days,
-            tags=dict(tags),
-            opts=stateful,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-password", secret_id=secret.id, secret_string=password.result, opts=child
-        )
         subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=list(subnet_ids), tags=dict(tags), opts=child)
         params = aws.rds.ParameterGroup(
             f"{name}-params",
@@ -112,7 +100,9 @@ class ManagedPostgres(pulumi.ComponentResource):
             kms_key_id=kms_key_arn,
             db_name=spec.database,
             username=spec.user,
-            password=password.result,
+            # RDS keeps the password in Secrets Manager and rotates it; no password in Pulumi's state.
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=kms_key_arn,
             db_subnet_group_name=subnets.name,
             vpc_security_group_ids=[security_group_id],
             parameter_group_name=params.name,
@@ -136,13 +126,15 @@ class ManagedPostgres(pulumi.ComponentResource):
             # RDS checks at creation that it may assume the role with the policy attached.
             opts=pulumi.ResourceOptions(parent=self, protect=resilience.protect, depends_on=[monitoring_policy]),
         )
+        self.secret_arn = db.master_user_secrets.apply(lambda secrets: str(secrets[0].secret_arn))
+        managed = BootSecret(ref=name, secret_id=self.secret_arn)
         self.endpoint = PostgresEndpoint(
             host=db.address,
             port=5432,
             database=spec.database,
             user=spec.user,
-            password=pulumi.Output.secret(password.result),
+            password=pulumi.Output.secret(managed.marker()),
             sslmode="require",
+            password_from=managed,
         )
-        self.secret_arn = secret.arn
-        self.register_outputs({"address": db.address, "secretArn": secret.arn})
+        self.register_outputs({"address": db.address, "secretArn": self.secret_arn})

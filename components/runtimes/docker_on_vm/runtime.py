@@ -15,7 +15,7 @@ import pulumi
 import pulumi_random as random
 
 from components import nginx
-from components.endpoints import SystemRefs, is_sensitive, resolve
+from components.endpoints import SystemRefs, boot_secrets, is_sensitive, resolve
 from components.htpasswd import htpasswd_line
 from components.platform import RouteTarget, StackSettings
 from components.runtimes.docker_on_vm import cloud_init
@@ -194,13 +194,19 @@ class DockerOnVmRuntime:
 
         secret_id, secret_ready = site.store_secret(pulumi.Output.all(*hidden.values()).apply(secret_json))
 
-        def user_data(values: list[object]) -> str:
-            compose_text, secret, files = values
-            source, command = site.fetch_command(str(secret))
-            script = cloud_init.boot_script(source, command, name if boot_files else None)
-            return cloud_init.cloud_config(name, str(compose_text), script, files)  # type: ignore[arg-type]
+        # Passwords the cloud rotates (RDS-managed): values hold their markers, the boot script fills them in.
+        rotated = boot_secrets(refs)
 
-        document = pulumi.Output.all(compose, secret_id, plain_files).apply(user_data)
+        def user_data(values: list[object]) -> str:
+            compose_text, secret, files, *rotated_ids = values
+            source, command = site.fetch_command(str(secret))
+            commands = {b.ref: site.fetch_command(str(i))[1] for b, i in zip(rotated, rotated_ids, strict=True)}
+            managed = {b.ref: (commands[b.ref], b.key) for b in rotated}
+            script = cloud_init.boot_script(source, command, name if boot_files else None, managed)
+            check = cloud_init.rotation_check(name, commands) if commands else None
+            return cloud_init.cloud_config(name, str(compose_text), script, files, check)  # type: ignore[arg-type]
+
+        document = pulumi.Output.all(compose, secret_id, plain_files, *(b.secret_id for b in rotated)).apply(user_data)
         self.systems[name] = site.run(list(all_services.values()), document, targets, [secret_ready, *stores])
 
     @staticmethod
