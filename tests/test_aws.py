@@ -384,6 +384,9 @@ def test_redis_and_data_bucket_components() -> None:
     lifecycle = named(run, "demo-scans-lifecycle").inputs["rules"]
     assert [r["id"] for r in lifecycle] == ["expire-noncurrent-versions", "expire-objects"]
     assert named(run, "demo-scans-logging").inputs["targetPrefix"] == "s3/demo-scans/"
+    # ACLs are off (the owner owns every object) and nothing carries an ACL: aws-s3-no-public-acl has nothing to find.
+    assert named(run, "demo-scans-ownership").inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+    assert "acl" not in named(run, "demo-scans-bucket").inputs
     result = review(run.resources, environment="prod", enforcement="mandatory")
     assert [v.message for v in result.mandatory] == []
 

@@ -8,7 +8,10 @@ provider accepts: inline security group blocks, IPv6, port ranges, "all").
 from __future__ import annotations
 
 import base64
+import importlib
+import inspect
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +28,8 @@ POLICIES = {p.name: p for p in ALL_POLICIES}
 Res = tuple[str, str, dict[str, Any], list[str]]  # (type, name, props, names it depends on)
 PROD = {"tags": {"environment": "prod", "owner": "o", "data-classification": "phi"}}
 KEY = "arn:aws:kms:eu-west-2:123456789012:key/abc"
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 
 
 def violations(rule: str, resource_type: str, props: dict[str, Any], protect: bool = False) -> list[str]:
@@ -396,6 +401,47 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
         {"password": UNKNOWN_STRING_VALUE},  # a generated password, unknown at preview, is still the program's own
         "never rotates",
     ),
+    ("aws-s3-no-public-acl", aws_r.BUCKET_ACL, {"acl": "private"}, {"acl": "public-read"}, "anyone may read"),
+    (
+        "aws-s3-no-public-acl",
+        aws_r.BUCKET_ACL_V2,
+        {"acl": "log-delivery-write"},
+        {"acl": "authenticated-read"},
+        "any AWS account may read",
+    ),
+    (
+        "aws-s3-no-public-acl",
+        aws_r.BUCKET_ACL,
+        {
+            "accessControlPolicy": {
+                "grants": [{"grantee": {"type": "CanonicalUser", "id": "abc"}, "permission": "FULL_CONTROL"}],
+                "owner": {"id": "abc"},
+            }
+        },
+        {
+            "accessControlPolicy": {
+                "grants": [{"grantee": {"type": "Group", "uri": ALL_USERS}, "permission": "WRITE"}],
+                "owner": {"id": "abc"},
+            }
+        },
+        "grants WRITE to everyone",
+    ),
+    (
+        "aws-s3-no-public-acl",
+        aws_r.BUCKET_OBJECT_V2,
+        {"acl": "bucket-owner-full-control"},
+        {"acl": "public-read-write"},
+        "anyone may read and write",
+    ),
+    ("aws-s3-no-public-acl", aws_r.BUCKET_OBJECT, {}, {"acl": "public-read"}, "canned ACL public-read"),
+    (
+        "aws-s3-no-public-acl",
+        aws_r.BUCKET,
+        {"grants": [{"type": "CanonicalUser", "id": "abc", "permissions": ["FULL_CONTROL"]}]},
+        {"grants": [{"type": "Group", "uri": AUTHENTICATED_USERS, "permissions": ["READ", "READ_ACP"]}]},
+        "grants READ, READ_ACP to every AWS account",
+    ),
+    ("aws-s3-no-public-acl", aws_r.BUCKET_V2, {"acl": "private"}, {"acl": "public-read"}, "anyone may read"),
     ("aws-required-tags", aws_r.RDS, {**PROD}, {"tags": {"owner": "o"}}, "lacks tags"),
     # generated secrets and certificates
     ("generated-secret-strength", secret_r.PASSWORD, {"length": 32}, {"length": 8}, "use at least 16"),
@@ -526,6 +572,21 @@ def test_every_resource_rule_has_a_case_or_a_dedicated_test() -> None:
     dedicated |= {r.name for r in RULES if r.name.startswith("gcp-")}  # tests/test_policy_gcp.py
     missing = {r.name for r in RULES} - covered - dedicated - {"aws-protect-stateful-prod"}
     assert missing == set()
+
+
+def _aws_sdk_source(token: str) -> str:
+    """The source file of the pulumi_aws class a type token names (``aws:s3/bucketAclV2:BucketAclV2``)."""
+    module, class_name = token.split(":")[1].split("/")[0], token.split(":")[2]
+    cls = getattr(importlib.import_module(f"pulumi_aws.{module}"), class_name)
+    return Path(inspect.getfile(cls)).read_text(encoding="utf-8")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_every_aws_token_is_one_the_installed_sdk_registers() -> None:
+    tokens = {t for r in [*RULES, *STACK_RULES] if r.name.startswith("aws-") for t in r.resource_types}
+    tokens |= {aws_r.WAF_ASSOCIATION, aws_r.WAF_LOGGING, *aws_r.S3_ACL_TYPES}
+    for token in sorted(tokens):
+        assert f"'{token}'" in _aws_sdk_source(token), token
 
 
 def test_protect_in_prod_reads_the_resource_options() -> None:

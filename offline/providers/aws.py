@@ -270,6 +270,11 @@ RESOURCES: dict[str, ResourceProfile] = {
         kind="supporting", create_seconds=DEFAULT_SECONDS, price=PART_OF_BUCKET, outputs=no_outputs
     ),
     "aws:s3/bucketV2:BucketV2": planned("bucket"),
+    "aws:s3/bucketAcl:BucketAcl": planned("supporting"),
+    "aws:s3/bucketAclV2:BucketAclV2": planned("supporting"),
+    "aws:s3/bucketObject:BucketObject": planned("storage"),
+    "aws:s3/bucketObjectv2:BucketObjectv2": planned("storage"),
+    "aws:s3/objectCopy:ObjectCopy": planned("storage"),
     # Compute
     LAUNCH_TEMPLATE: ResourceProfile(
         kind="vm",

@@ -32,6 +32,7 @@ RULES: list[Rule] = [
     network.SG_NO_WORLD_INGRESS,
     network.NO_ADMIN_PORTS,
     data_stores.RDS_NOT_PUBLIC,
+    buckets.S3_NO_PUBLIC_ACL,
     network.NO_PUBLIC_IP,
     compute.IMDSV2_REQUIRED,
     edge.ALB_DROP_INVALID_HEADERS,
