@@ -16,6 +16,7 @@ from components.clouds.aws.machines import choose_machine
 from components.clouds.aws.redis import ManagedRedis
 from components.runtimes.docker_on_vm import cloud_init
 from components.specs import GpuSpec, HealthCheckSpec, RedisSpec, ResourcesSpec, ServiceSpec
+from offline.artifacts import vm_systems
 from offline.harness import ROOT, ProgramRun, run_program, run_under_mocks
 from offline.plan import EXIT_VIOLATIONS, Plan, make_plan
 from offline.review import review
@@ -234,6 +235,97 @@ case "$*" in *rds!db-*) cat {tmp_path}/managed.json ;; *) cat {tmp_path}/runtime
     (tmp_path / "managed.json").write_text(json.dumps({"username": "compliance", "password": "rotated-again"}))
     assert subprocess.run(["bash", str(check)], env=env, capture_output=True).returncode == 0
     assert (tmp_path / "systemctl.log").read_text() == "restart clinical-therapy-compliance.service\n"
+
+
+def test_only_the_bucket_users_get_cloud_credentials_of_their_own(prod: ProgramRun) -> None:
+    """Hop limit 1: no container reaches the metadata service. The host assumes the system's containers role (its
+    buckets and the key only) and hands the credentials to the services that use buckets, and to no other."""
+    for template in of_type(prod, "aws:ec2/launchTemplate:LaunchTemplate"):
+        assert template.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1, template.name
+    roles = {r.name: r for r in of_type(prod, "aws:iam/role:Role")}
+    containers, instance = roles["stenosis-detection-containers"], roles["stenosis-detection-role"]
+    assert containers.inputs["name"] == "clinical-prod-stenosis-detection-containers"
+    trust = json.loads(containers.inputs["assumeRolePolicy"])["Statement"]
+    assert trust == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": instance.outputs["arn"]}}]
+    host = json.loads(named(prod, "stenosis-detection-access").inputs["policy"])["Statement"]
+    assert not any(a.startswith("s3:") for st in host for a in st["Action"])  # the instance role reads no bucket
+    assert {"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": [containers.outputs["arn"]]} in host
+    own = json.loads(named(prod, "stenosis-detection-containers-access").inputs["policy"])["Statement"]
+    assert {a for st in own for a in st["Action"]} == {
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+    }
+    vm = next(v for v in vm_systems(prod) if v.name == "stenosis-detection")
+    mounting = {
+        name
+        for name, entry in vm.compose["services"].items()
+        if "/run/clinical/aws:/run/clinical-aws:ro" in entry.get("volumes", [])
+    }
+    assert mounting == {"backend", "worker"}  # the services whose settings name a bucket
+    for name in mounting:
+        assert vm.compose["services"][name]["environment"]["AWS_CONFIG_FILE"] == "/etc/clinical/aws/config"
+        assert (
+            "credential_process = cat /run/clinical-aws/credentials.json"
+            in vm.files[f"/opt/clinical/files/{name}/etc/clinical/aws/config"]
+        )
+    assert (
+        "ExecStartPre=/opt/clinical/refresh-credentials.sh"
+        in vm.files["/etc/systemd/system/clinical-stenosis-detection.service"]
+    )
+    assert "OnUnitActiveSec=10min" in vm.files["/etc/systemd/system/clinical-stenosis-detection-credentials.timer"]
+    # Systems without buckets get no credential path and no containers role.
+    assert "stenosis-detection-containers" in roles and "cogstack-nlp-containers" not in roles
+    cogstack = next(v for v in vm_systems(prod) if v.name == "cogstack-nlp")
+    assert "/opt/clinical/refresh-credentials.sh" not in cogstack.files
+
+
+def test_the_credentials_the_host_leaves_are_what_an_aws_sdk_reads(prod: ProgramRun, tmp_path: Path) -> None:
+    """The host's script for real (a fake `aws sts assume-role`), then the real AWS CLI (botocore) reading the
+    credentials through the containers' config file, with the empty key variables compose also sets."""
+    from tests.consumers_support import tool
+
+    vm = next(v for v in vm_systems(prod) if v.name == "stenosis-detection")
+    here = tmp_path / "credentials"
+    script = tmp_path / "refresh.sh"
+    script.write_text(vm.files["/opt/clinical/refresh-credentials.sh"].replace("/run/clinical/aws", str(here)))
+    fake = tmp_path / "fake-bin"
+    fake.mkdir()
+    assumed = {
+        "AccessKeyId": "ASIAEXAMPLEKEY01WXYZ",
+        "SecretAccessKey": "secret",
+        "SessionToken": "token",
+        "Expiration": "2099-01-01T00:00:00+00:00",
+    }
+    (fake / "aws").write_text(f"#!/bin/sh\ncat <<'JSON'\n{json.dumps(assumed)}\nJSON\n")
+    (fake / "aws").chmod(0o755)
+    done = subprocess.run(
+        ["bash", str(script)], env={"PATH": f"{fake}:/usr/bin:/bin"}, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    left = here / "credentials.json"
+    assert json.loads(left.read_text()) == {"Version": 1, **assumed} and oct(left.stat().st_mode & 0o777) == "0o444"
+    assert sorted(p.name for p in here.iterdir()) == ["credentials.json"]
+
+    aws_cli = tool("aws")
+    config = tmp_path / "config"
+    config.write_text(
+        vm.files["/opt/clinical/files/backend/etc/clinical/aws/config"].replace("/run/clinical-aws", str(here))
+    )
+    env = {
+        "PATH": f"{Path(aws_cli).parent}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+    }
+    listed = subprocess.run([aws_cli, "configure", "list"], env=env, capture_output=True, text=True, check=False)
+    assert listed.returncode == 0, listed.stderr
+    access = next(line for line in listed.stdout.splitlines() if line.strip().startswith("access_key"))
+    assert "WXYZ" in access and "custom-process" in access, listed.stdout
 
 
 def test_a_program_set_database_password_fails_a_prod_review() -> None:

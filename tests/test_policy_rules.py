@@ -43,7 +43,7 @@ def violations(rule: str, resource_type: str, props: dict[str, Any], protect: bo
 
 def lt(**changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required"},
+        "metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1},
         "networkInterfaces": [{"associatePublicIpAddress": "false"}],
         "blockDeviceMappings": [{"deviceName": "/dev/sda1", "ebs": {"encrypted": "true", "kmsKeyId": KEY}}],
         "iamInstanceProfile": {"arn": "arn:aws:iam::1:instance-profile/p"},
@@ -442,6 +442,20 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
         "grants READ, READ_ACP to every AWS account",
     ),
     ("aws-s3-no-public-acl", aws_r.BUCKET_V2, {"acl": "private"}, {"acl": "public-read"}, "anyone may read"),
+    (
+        "aws-imds-hop-limit",
+        aws_r.LAUNCH_TEMPLATE,
+        lt(),
+        lt(metadataOptions={"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 2}),
+        "travel 2 hops: every container can take the instance role",
+    ),
+    (
+        "aws-imds-hop-limit",
+        aws_r.INSTANCE,
+        {"metadataOptions": {"httpEndpoint": "disabled"}},  # no metadata service: nothing to reach
+        {"metadataOptions": {"httpTokens": "required"}},
+        "AMI's default",
+    ),
     ("aws-required-tags", aws_r.RDS, {**PROD}, {"tags": {"owner": "o"}}, "lacks tags"),
     # generated secrets and certificates
     ("generated-secret-strength", secret_r.PASSWORD, {"length": 32}, {"length": 8}, "use at least 16"),

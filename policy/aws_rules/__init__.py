@@ -35,6 +35,7 @@ RULES: list[Rule] = [
     buckets.S3_NO_PUBLIC_ACL,
     network.NO_PUBLIC_IP,
     compute.IMDSV2_REQUIRED,
+    compute.IMDS_HOP_LIMIT,
     edge.ALB_DROP_INVALID_HEADERS,
     # Data protection
     data_stores.RDS_BACKUP_RETENTION,

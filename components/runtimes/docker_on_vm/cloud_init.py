@@ -230,6 +230,7 @@ for path, content in data.get("files", {}).items():
     os.chmod(target, 0o444)  # read by the container's non-root user; the directory is root-only tmpfs
 """
 ROTATION_CHECK_PATH = f"{OPT_DIR}/check-rotation.sh"
+CREDENTIALS_REFRESH_PATH = f"{OPT_DIR}/refresh-credentials.sh"
 BOOT_SECRETS_DIGEST = f"{RUN_DIR}/boot-secrets.sha256"
 
 
@@ -292,34 +293,48 @@ fi
 """
 
 
-def rotation_units(system: str) -> dict[str, str]:
-    """The oneshot service running the rotation check, and the timer that runs it every 5 minutes."""
+def _timer_units(system: str, name: str, what: str, script: str, every: str) -> dict[str, str]:
+    """A oneshot service running ``script`` and the timer that runs it ``every`` (systemd time span)."""
     service = f"""[Unit]
-Description=Restart clinical-{system} when a password the cloud rotates has changed
+Description={what}
 After=clinical-{system}.service
 
 [Service]
 Type=oneshot
-ExecStart={ROTATION_CHECK_PATH}
+ExecStart={script}
 """
     timer = f"""[Unit]
-Description=Check every 5 minutes whether a password clinical-{system} uses was rotated
+Description={what} (every {every})
 
 [Timer]
 OnBootSec=10min
-OnUnitActiveSec=5min
+OnUnitActiveSec={every}
 
 [Install]
 WantedBy=timers.target
 """
     return {
-        f"/etc/systemd/system/clinical-{system}-rotation.service": service,
-        f"/etc/systemd/system/clinical-{system}-rotation.timer": timer,
+        f"/etc/systemd/system/clinical-{system}-{name}.service": service,
+        f"/etc/systemd/system/clinical-{system}-{name}.timer": timer,
     }
 
 
-def systemd_unit(system: str) -> str:
-    """A unit that fetches secrets, then runs the compose project in the foreground."""
+def rotation_units(system: str) -> dict[str, str]:
+    """The oneshot service running the rotation check, and the timer that runs it every 5 minutes."""
+    what = f"Restart clinical-{system} when a password the cloud rotates has changed"
+    return _timer_units(system, "rotation", what, ROTATION_CHECK_PATH, "5min")
+
+
+def credentials_units(system: str) -> dict[str, str]:
+    """The oneshot service renewing the containers' short-lived credentials, and its 10-minute timer."""
+    what = f"Renew the cloud credentials of clinical-{system}'s containers that use its buckets"
+    return _timer_units(system, "credentials", what, CREDENTIALS_REFRESH_PATH, "10min")
+
+
+def systemd_unit(system: str, credentials: bool = False) -> str:
+    """A unit that fetches secrets (and, with ``credentials``, the containers' cloud credentials), then runs the
+    compose project in the foreground."""
+    refresh = f"ExecStartPre={CREDENTIALS_REFRESH_PATH}\n" if credentials else ""
     return f"""[Unit]
 Description=Clinical platform system {system}
 After=docker.service network-online.target
@@ -329,7 +344,7 @@ Wants=network-online.target
 [Service]
 Type=simple
 ExecStartPre={OPT_DIR}/fetch-secrets.sh
-ExecStart=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml up --remove-orphans
+{refresh}ExecStart=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml up --remove-orphans
 ExecStop=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml down
 Restart=always
 RestartSec=10
@@ -340,21 +355,31 @@ WantedBy=multi-user.target
 
 
 def cloud_config(
-    system: str, compose: str, script: str, plain_files: Mapping[str, str], rotation: str | None = None
+    system: str,
+    compose: str,
+    script: str,
+    plain_files: Mapping[str, str],
+    rotation: str | None = None,
+    credentials: str | None = None,
 ) -> str:
     """#cloud-config user data: files, the unit, and the commands that start it (no secrets); with ``rotation``
-    (the rotation check script) also the timer that restarts the system when a rotated password changed."""
+    (the rotation check script) also the timer that restarts the system when a rotated password changed; with
+    ``credentials`` (the script renewing the containers' cloud credentials) that script, run before compose
+    starts and by its own timer."""
     checks = rotation_units(system) if rotation else {}
+    renewals = credentials_units(system) if credentials else {}
     files = [
         {"path": f"{OPT_DIR}/compose.yaml", "permissions": "0644", "content": compose},
         {"path": f"{OPT_DIR}/fetch-secrets.sh", "permissions": "0700", "content": script},
         {
             "path": f"/etc/systemd/system/clinical-{system}.service",
             "permissions": "0644",
-            "content": systemd_unit(system),
+            "content": systemd_unit(system, credentials=bool(credentials)),
         },
         *([{"path": ROTATION_CHECK_PATH, "permissions": "0700", "content": rotation}] if rotation else []),
         *({"path": path, "permissions": "0644", "content": text} for path, text in checks.items()),
+        *([{"path": CREDENTIALS_REFRESH_PATH, "permissions": "0700", "content": credentials}] if credentials else []),
+        *({"path": path, "permissions": "0644", "content": text} for path, text in renewals.items()),
         *(
             {
                 "path": posixpath.normpath(f"{OPT_DIR}/files/{path.lstrip('/')}"),
@@ -372,6 +397,7 @@ def cloud_config(
             ["systemctl", "daemon-reload"],
             ["systemctl", "enable", "--now", f"clinical-{system}.service"],
             *([["systemctl", "enable", "--now", f"clinical-{system}-rotation.timer"]] if rotation else []),
+            *([["systemctl", "enable", "--now", f"clinical-{system}-credentials.timer"]] if credentials else []),
         ],
     }
     return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False)
