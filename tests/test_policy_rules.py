@@ -144,37 +144,6 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
     ("aws-cmk-in-prod", aws_r.RDS, {**PROD, "kmsKeyId": KEY}, {**PROD}, "AWS-managed key"),
     ("aws-cmk-in-prod", aws_r.LOG_GROUP, {"tags": {"environment": "staging"}}, {**PROD}, "AWS-managed key"),
     (
-        "aws-sg-no-world-ingress",
-        aws_r.SG_INGRESS,
-        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv6": "::/0", "tags": {"role": "load-balancer"}},
-        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv6": "::/0", "tags": {"role": "workload"}},
-        "only the load balancer",
-    ),
-    (
-        "aws-sg-no-world-ingress",
-        aws_r.SG_INGRESS,
-        {"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "referencedSecurityGroupId": "sg-1"},
-        {"ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0", "tags": {"role": "load-balancer"}},
-        "ports 0-65535/-1",
-    ),
-    (
-        "aws-sg-no-world-ingress",
-        aws_r.SG_RULE,
-        {"type": "ingress", "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.0.0.0/8"]},
-        {"type": "ingress", "protocol": "tcp", "fromPort": 8000, "toPort": 9000, "cidrBlocks": ["0.0.0.0/0"]},
-        "ports 8000-9000/tcp",
-    ),
-    (
-        "aws-sg-no-world-ingress",
-        aws_r.SG,
-        {
-            "vpcId": "v",
-            "ingress": [{"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["10.0.0.0/16"]}],
-        },
-        {"vpcId": "v", "ingress": [{"protocol": "tcp", "fromPort": 6379, "toPort": 6379, "ipv6CidrBlocks": ["::/0"]}]},
-        "port 6379/tcp",
-    ),
-    (
         "aws-no-admin-ports",
         aws_r.SG_INGRESS,
         {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "10.0.0.0/8"},
@@ -850,8 +819,124 @@ def test_a_web_acl_logs_to_an_encrypted_retained_group_without_credentials() -> 
     assert stack_violations("aws-waf-logging", preview) == []
 
 
+def lb_edge(
+    group_ingress: dict[str, Any], internal: bool = False, attached: bool = True, lb_props: dict[str, Any] | None = None
+) -> list[Res]:
+    """A security group with one ingress rule and, when ``attached``, a load balancer that names the group."""
+    resources: list[Res] = [
+        (aws_r.SG, "lb-sg", {"vpcId": "v"}, []),
+        (aws_r.SG_INGRESS, "lb-sg-in", group_ingress, ["lb-sg"]),
+    ]
+    if attached:
+        lb = {"internal": internal, "securityGroups": [UNKNOWN_STRING_VALUE], **(lb_props or {})}
+        resources.append((aws_r.LOAD_BALANCERS[0], "foreign-alb", lb, ["lb-sg"]))
+    return resources
+
+
+HTTPS_FROM_ANYWHERE = {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"}
+
+
+def test_world_ingress_is_judged_by_the_load_balancer_a_group_is_attached_to_not_by_tags() -> None:
+    rule = "aws-sg-no-world-ingress"
+    # A foreign stack's group, untagged, attached to its internet-facing ALB: 443 (and ::/0 on 80) pass.
+    assert stack_violations(rule, lb_edge(HTTPS_FROM_ANYWHERE)) == []
+    http6 = {"ipProtocol": "6", "fromPort": 80, "toPort": 80, "cidrIpv6": "::/0"}
+    assert stack_violations(rule, lb_edge(http6, lb_props={"securityGroups": ["sg-123"]})) == []
+    # Inline blocks on a group the load balancer names.
+    inline: list[Res] = [
+        (
+            aws_r.SG,
+            "web",
+            {"ingress": [{"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}]},
+            [],
+        ),
+        (aws_r.LOAD_BALANCERS[1], "alb", {"loadBalancerType": "network"}, ["web"]),
+    ]
+    assert stack_violations(rule, inline) == []
+    # A tag is no pass: a group tagged role=load-balancer that no load balancer uses fails.
+    tagged = lb_edge({**HTTPS_FROM_ANYWHERE, "tags": {"role": "load-balancer"}}, attached=False)
+    assert "lb-sg-in (group lb-sg) opens port 443/tcp" in stack_violations(rule, tagged)[0][1]
+    # An internal load balancer's group, and anything but 80/443 on an internet-facing one's, fail.
+    assert stack_violations(rule, lb_edge(HTTPS_FROM_ANYWHERE, internal=True))
+    ssh = {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0"}
+    assert "port 22/tcp" in stack_violations(rule, lb_edge(ssh))[0][1]
+    wide = {"ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0"}
+    assert "ports 0-65535/-1" in stack_violations(rule, lb_edge(wide))[0][1]
+    # An internal flag unknown at preview does not make a load balancer internet-facing.
+    unknown_internal = lb_edge(HTTPS_FROM_ANYWHERE, lb_props={"internal": UNKNOWN_STRING_VALUE})
+    assert stack_violations(rule, unknown_internal)
+
+
+def test_a_database_group_with_443_open_to_the_world_fails() -> None:
+    rule = "aws-sg-no-world-ingress"
+    db_group: list[Res] = [
+        (aws_r.SG, "db-sg", {"vpcId": "v"}, []),
+        (aws_r.SG_INGRESS, "db-sg-in", HTTPS_FROM_ANYWHERE, ["db-sg"]),
+    ]
+    rds: Res = (aws_r.RDS, "db", {"vpcSecurityGroupIds": [UNKNOWN_STRING_VALUE]}, ["db-sg"])
+    expected = [
+        (
+            "urn:db-sg-in",
+            "db-sg-in (group db-sg) opens port 443/tcp to ['0.0.0.0/0']; only a group attached to an internet-facing "
+            "load balancer of this stack may accept 80/443 from anywhere",
+        )
+    ]
+    assert stack_violations(rule, [*db_group, rds]) == expected  # attached to a database
+    assert stack_violations(rule, db_group) == expected  # attached to nothing
+    # Beside an internet-facing load balancer of the same stack that does not name the group: still a finding.
+    alb: Res = (aws_r.LOAD_BALANCERS[0], "alb", {"internal": False}, [])
+    assert stack_violations(rule, [*db_group, rds, alb]) == expected
+    # A rule that depends on the load balancer's group and the database's (its own is not known): conservative.
+    both: list[Res] = [
+        (aws_r.SG, "lb-sg", {}, []),
+        (aws_r.SG, "db-sg", {}, []),
+        (aws_r.SG_INGRESS, "in", {**HTTPS_FROM_ANYWHERE, "securityGroupId": UNKNOWN_STRING_VALUE}, ["lb-sg", "db-sg"]),
+        (aws_r.LOAD_BALANCERS[0], "alb", {"internal": False}, ["lb-sg"]),
+    ]
+    assert [urn for urn, _ in stack_violations(rule, both)] == ["urn:in"]
+    # A CIDR unknown at preview is judged at `up`: no finding and no crash now.
+    unknown = [
+        (aws_r.SG, "g", {}, []),
+        (aws_r.SG_INGRESS, "g-in", {**HTTPS_FROM_ANYWHERE, "cidrIpv4": UNKNOWN_STRING_VALUE}, ["g"]),
+    ]
+    assert stack_violations(rule, unknown) == []
+    # Rules that open nothing to the world, in every shape, pass.
+    private: list[Res] = [
+        (
+            aws_r.SG,
+            "p",
+            {"ingress": [{"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["10.0.0.0/16"]}]},
+            [],
+        ),
+        (
+            aws_r.SG_RULE,
+            "p-rule",
+            {"type": "ingress", "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.0.0.0/8"]},
+            ["p"],
+        ),
+        (
+            aws_r.SG_INGRESS,
+            "p-in",
+            {"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "referencedSecurityGroupId": "sg-1"},
+            ["p"],
+        ),
+    ]
+    assert stack_violations(rule, private) == []
+    world_rule: list[Res] = [
+        (aws_r.SG, "p", {}, []),
+        (
+            aws_r.SG_RULE,
+            "p-rule",
+            {"type": "ingress", "protocol": "tcp", "fromPort": 8000, "toPort": 9000, "cidrBlocks": ["0.0.0.0/0"]},
+            ["p"],
+        ),
+    ]
+    assert "ports 8000-9000/tcp" in stack_violations(rule, world_rule)[0][1]
+
+
 def test_every_stack_rule_is_tested_here() -> None:
     tested = {
+        "aws-sg-no-world-ingress",
         "aws-alb-waf",
         "aws-waf-logging",
         "aws-s3-bucket-encrypted",

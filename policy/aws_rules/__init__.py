@@ -29,7 +29,6 @@ RULES: list[Rule] = [
     keys_secrets.KMS_ROTATION,
     keys_secrets.CMK_IN_PROD,
     # Firewall and exposure
-    network.SG_NO_WORLD_INGRESS,
     network.NO_ADMIN_PORTS,
     data_stores.RDS_NOT_PUBLIC,
     buckets.S3_NO_PUBLIC_ACL,
@@ -64,6 +63,7 @@ RULES: list[Rule] = [
 ]
 
 STACK_RULES: list[StackRule] = [
+    network.SG_NO_WORLD_INGRESS,
     network.VPC_FLOW_LOGS,
     buckets.S3_BUCKET_ENCRYPTED,
     buckets.S3_BUCKET_TLS_ONLY,
