@@ -4,12 +4,14 @@ Writes ``OUT/<stack>/policy-config.json`` for::
 
     pulumi preview --policy-pack policy --policy-pack-config OUT/<stack>/policy-config.json
 
-Every rule gets an explicit entry ``{"enforcementLevel": ..., "environment": ...}``.
+Every rule gets an explicit entry ``{"enforcementLevel": ..., "environment": ..., "dataClassification": ...}``.
 The level comes from ``offline.review.enforcement_for`` with the stack's
 policy settings, the function the offline plan uses, so the engine and the
 plan enforce the same thing. An explicit per-policy level overrides both the
-policy's own and the pack's default in the engine. ``environment`` is what
-the rules read with ``args.get_config()`` (the offline plan passes the same).
+policy's own and the pack's default in the engine. ``environment`` and
+``dataClassification`` (the stack's ``tags.dataClassification``: PHI gets
+prod-grade data protection on any environment) are what the rules read with
+``args.get_config()`` (the offline plan passes the same).
 """
 
 from __future__ import annotations
@@ -39,11 +41,12 @@ def load_config(stack: str, stack_dir: Path = ROOT) -> StackConfig:
 
 
 def policy_pack_config(config: StackConfig) -> dict[str, dict[str, Any]]:
-    """Policy name -> {"enforcementLevel", "environment"} for every rule of the catalogue."""
+    """Policy name -> {"enforcementLevel", "environment", "dataClassification"} for every rule of the catalogue."""
     return {
         rule.name: {
             "enforcementLevel": enforcement_for(rule.name, config.enforcement, config.policy.overrides),
             "environment": config.environment,
+            "dataClassification": config.tags["dataClassification"],
         }
         for rule in catalogue()
     }

@@ -121,7 +121,7 @@ def _stack_violations(
     customs: list[Captured],
     policies: Sequence[StackValidationPolicy],
     levels: Mapping[str, str],
-    environment: str,
+    settings: Mapping[str, str],
     not_run: list[str],
 ) -> list[Violation]:
     """Run stack policies over the resources' outputs, wired by parent and dependencies as AnalyzeStack does."""
@@ -133,7 +133,7 @@ def _stack_violations(
         resources[r.urn] = PolicyResource(r.type, props, r.urn, r.name, _options(r), None, None, [], {})
     for r in customs:
         resources[r.urn].dependencies = [resources[d] for d in r.dependencies if d in resources]
-    args = StackValidationArgs(list(resources.values()), config={"environment": environment})
+    args = StackValidationArgs(list(resources.values()), config=dict(settings))
     found: list[Violation] = []
     for policy in policies:
         rule = RULE_NAMES[policy.name]
@@ -171,8 +171,15 @@ def review(
     policies: Sequence[ResourceValidationPolicy | StackValidationPolicy] | None = None,
     waivers: Sequence[Waiver] = (),
     today: datetime.date | None = None,
+    data_classification: str | None = None,
 ) -> Review:
-    """Run ``policies`` (default: the whole pack) over every custom resource."""
+    """Run ``policies`` (default: the whole pack) over every custom resource.
+
+    Every policy gets what the policy-pack config gives it besides its level: the stack's ``environment`` and,
+    when known, its ``dataClassification`` (which makes prod-grade data protections apply to PHI anywhere)."""
+    settings = {"environment": environment}
+    if data_classification:
+        settings["dataClassification"] = data_classification
     policies = ALL_POLICIES if policies is None else policies
     overrides = overrides or {}
     violations: list[Violation] = []
@@ -181,11 +188,11 @@ def review(
     levels = {p.name: enforcement_for(p.name, enforcement, overrides) for p in policies}
     active = [p for p in policies if levels[p.name] != "disabled" and isinstance(p, ResourceValidationPolicy)]
     stack_active = [p for p in policies if levels[p.name] != "disabled" and isinstance(p, StackValidationPolicy)]
-    violations.extend(_stack_violations(customs, stack_active, levels, environment, not_run))
+    violations.extend(_stack_violations(customs, stack_active, levels, settings, not_run))
     for record in customs:
         props: Any = unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(record.raw)))
         args = ResourceValidationArgs(
-            record.type, props, record.urn, record.name, _options(record), None, config={"environment": environment}
+            record.type, props, record.urn, record.name, _options(record), None, config=dict(settings)
         )
         for policy in active:
             rule = RULE_NAMES[policy.name]

@@ -36,6 +36,7 @@ def context_from_args(args: ResourceValidationArgs) -> CheckContext:
         additional_secret_outputs=tuple(opts.additional_secret_outputs or ()) if opts else (),
         environment=config.get("environment"),
         resource_type=args.resource_type,
+        data_classification=config.get("dataClassification"),
     )
 
 

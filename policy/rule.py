@@ -45,6 +45,8 @@ class CheckContext:
     additional_secret_outputs: tuple[str, ...] = ()
     environment: str | None = None
     resource_type: str = ""
+    # The stack's data classification (phi, pii, internal, public), from the policy-pack config.
+    data_classification: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -404,6 +404,27 @@ def test_waf_logs_every_request_without_credentials(prod: ProgramRun) -> None:
     assert statement["Resource"].endswith(":log-group:aws-waf-logs-*:log-stream:*")
 
 
+def test_staging_holding_phi_gets_prod_grade_findings_or_needs_waivers(tmp_path: Path) -> None:
+    """Staging is tagged phi: its databases' missing prod-grade protections are findings (advisory at its own
+    enforcement); made mandatory, they block until the stack gets them or a signed waiver."""
+    staging = make_plan("staging")
+    protection = {v.resource_name for v in staging.review.advisory if v.rule == "aws-rds-prod-protection"}
+    assert protection == {"stenosis-detection-db-db", "therapy-compliance-db-db"} and staging.exit_code == 0
+    document = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())
+    document["config"]["clinical-platform:policy"] = {"enforcement": "mandatory"}
+    (tmp_path / "Pulumi.staging.yaml").write_text(yaml.safe_dump(document))
+    strict = make_plan("staging", tmp_path)
+    assert strict.exit_code == EXIT_VIOLATIONS
+    assert ("aws-rds-prod-protection", "therapy-compliance-db-db") in {
+        (v.rule, v.resource_name) for v in strict.review.mandatory
+    }
+    # Classified internal, the same stack has none of these findings.
+    document["config"]["clinical-platform:tags"]["dataClassification"] = "internal"
+    (tmp_path / "Pulumi.staging.yaml").write_text(yaml.safe_dump(document))
+    internal = make_plan("staging", tmp_path)
+    assert not {v.rule for v in internal.review.violations} & {"aws-rds-prod-protection", "aws-protect-stateful-prod"}
+
+
 def test_prod_without_a_waf_fails_the_review(tmp_path: Path) -> None:
     document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
     document["config"]["clinical-platform:aws"]["waf"] = False

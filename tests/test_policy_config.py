@@ -54,8 +54,9 @@ def test_every_rule_has_an_explicit_level_and_the_environment(tmp_path: Path) ->
         document = policy_pack_config(config)
         assert list(document) == [r.name for r in catalogue()], stack
         for entry in document.values():
-            assert set(entry) == {"enforcementLevel", "environment"}
+            assert set(entry) == {"enforcementLevel", "environment", "dataClassification"}
             assert entry["enforcementLevel"] in LEVELS and entry["environment"] == config.environment
+            assert entry["dataClassification"] == config.tags["dataClassification"]
 
 
 def test_engine_and_offline_plan_enforce_the_same_level_for_every_rule(tmp_path: Path) -> None:
@@ -78,6 +79,7 @@ def test_review_with_the_files_levels_reproduces_the_plans_review(tmp_path: Path
             environment=plan.config.environment,
             overrides=levels,
             waivers=plan.config.policy.waivers,
+            data_classification=document[next(iter(document))]["dataClassification"],
         )
         assert again.violations == plan.review.violations, stack
         assert again.rules_evaluated == plan.review.rules_evaluated

@@ -32,9 +32,11 @@ ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 
 
-def violations(rule: str, resource_type: str, props: dict[str, Any], protect: bool = False) -> list[str]:
+def violations(
+    rule: str, resource_type: str, props: dict[str, Any], protect: bool = False, config: dict[str, Any] | None = None
+) -> list[str]:
     opts = PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
-    args = ResourceValidationArgs(resource_type, unknown_checking_proxy(props), "urn:x", "res", opts, None)
+    args = ResourceValidationArgs(resource_type, unknown_checking_proxy(props), "urn:x", "res", opts, None, config)
     found: list[str] = []
     validate: Any = POLICIES[rule].validate
     validate(args, lambda message, urn=None: found.append(message))
@@ -590,6 +592,40 @@ def test_protect_in_prod_reads_the_resource_options() -> None:
         docker_r.VOLUME,
         {"labels": [{"label": "clinical.platform/environment", "value": "prod"}]},
     )
+
+
+STAGING_PHI = {"tags": {"environment": "staging", "owner": "o", "data-classification": "phi"}}
+
+
+def test_prod_grade_data_protection_follows_phi_as_well_as_prod() -> None:
+    """A staging database tagged phi gets prod's protections (or needs a signed waiver); one without PHI does not."""
+    weak = {**STAGING_PHI, "deletionProtection": False, "skipFinalSnapshot": True, "multiAz": False}
+    found = violations("aws-rds-prod-protection", aws_r.RDS, weak)
+    assert "res has no deletion protection with PHI (data-classification phi)" in found and len(found) == 3
+    strong = {**STAGING_PHI, "deletionProtection": True, "skipFinalSnapshot": False, "multiAz": True}
+    assert violations("aws-rds-prod-protection", aws_r.RDS, strong) == []
+    internal = {"tags": {"environment": "staging", "data-classification": "internal"}, "deletionProtection": False}
+    assert violations("aws-rds-prod-protection", aws_r.RDS, internal) == []
+    # The stack's classification (policy-pack config) applies to resources without the tag.
+    untagged = {"deletionProtection": False, "skipFinalSnapshot": False, "multiAz": True}
+    config = {"environment": "staging", "dataClassification": "phi"}
+    assert violations("aws-rds-prod-protection", aws_r.RDS, untagged, config=config) == [
+        "res has no deletion protection with PHI (data-classification phi)"
+    ]
+    assert violations("aws-rds-prod-protection", aws_r.RDS, untagged, config={"environment": "staging"}) == []
+    # The other prod-grade data protections follow the same scope.
+    assert (
+        "keep at least 30 with PHI"
+        in violations("aws-rds-backup-retention", aws_r.RDS, {**STAGING_PHI, "backupRetentionPeriod": 7})[0]
+    )
+    assert (
+        "with PHI"
+        in violations("aws-elasticache-resilience", aws_r.REDIS, {**STAGING_PHI, "snapshotRetentionLimit": 1})[0]
+    )
+    assert "with PHI" in violations("aws-protect-stateful-prod", aws_r.BUCKET, {**STAGING_PHI})[0]
+    assert "with PHI" in violations("aws-cmk-in-prod", aws_r.SECRET, {**STAGING_PHI})[0]
+    # Not data protection: a load balancer's deletion protection stays a prod matter.
+    assert violations("aws-alb-deletion-protection-prod", aws_r.LOAD_BALANCERS[0], {**STAGING_PHI}) == []
 
 
 # --- stack rules ------------------------------------------------------------------------------------------------------

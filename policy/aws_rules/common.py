@@ -23,6 +23,22 @@ def is_prod(props: Mapping[str, Any], ctx: CheckContext) -> bool:
     return (tags_of(props).get("environment") or ctx.environment) == "prod"
 
 
+def holds_phi(props: Mapping[str, Any], ctx: CheckContext) -> bool:
+    """True when the resource is tagged data-classification phi, or the stack is classified phi."""
+    return "phi" in (tags_of(props).get("data-classification"), ctx.data_classification)
+
+
+def prod_grade(props: Mapping[str, Any], ctx: CheckContext) -> str | None:
+    """Why a resource needs prod-grade data protection ("in prod", or "with PHI" on any environment), or None.
+
+    A staging stack that holds PHI gets the protections or a signed waiver; a tag can only add strictness."""
+    if is_prod(props, ctx):
+        return "in prod"
+    if holds_phi(props, ctx):
+        return "with PHI (data-classification phi)"
+    return None
+
+
 def truthy(value: Any) -> bool:
     """The provider's true: a boolean or its string form."""
     return value is True or str(value).lower() == "true"

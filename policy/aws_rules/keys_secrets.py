@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policy.aws_rules.common import is_prod, present, truthy
+from policy.aws_rules.common import present, prod_grade, truthy
 from policy.aws_rules.tokens import KMS_KEY, LAUNCH_TEMPLATE, LOG_GROUP, RDS, RDS_CLUSTER, REDIS, SECRET
 from policy.rule import HIPAA, CheckContext, Rule
 
@@ -19,15 +19,19 @@ def check_kms_rotation(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[
 
 
 def check_cmk_in_prod(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
-    if not is_prod(props, ctx):
+    why = prod_grade(props, ctx)
+    if not why:
         return
     if "blockDeviceMappings" in props:
         for mapping in props.get("blockDeviceMappings") or []:
             ebs = (mapping or {}).get("ebs") or {}
             if not ebs.get("kmsKeyId"):
-                yield f"{ctx.name} {mapping.get('deviceName')} uses the AWS-managed key, not the stack's customer-managed key"
+                yield (
+                    f"{ctx.name} {mapping.get('deviceName')} uses the AWS-managed key, not the stack's "
+                    f"customer-managed key ({why})"
+                )
     elif not props.get("kmsKeyId"):
-        yield f"{ctx.name} uses the AWS-managed key, not the stack's customer-managed key"
+        yield f"{ctx.name} uses the AWS-managed key, not the stack's customer-managed key ({why})"
 
 
 def check_secret_store(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
@@ -68,7 +72,7 @@ CMK_IN_PROD = Rule(
     name="aws-cmk-in-prod",
     family="encryption",
     severity="high",
-    description="In prod, data is encrypted with the stack's customer-managed key.",
+    description="In prod, or holding PHI on any environment, data is encrypted with the stack's customer-managed key.",
     remediation="Pass the stack key's ARN as kms_key_id (cdk-nag HIPAA *KMS rules).",
     hipaa=HIPAA["encryption-at-rest"],
     resource_types=(RDS, REDIS, SECRET, LOG_GROUP, LAUNCH_TEMPLATE),
