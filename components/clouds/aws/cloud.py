@@ -27,8 +27,7 @@ from components.clouds.aws.settings import AwsSettings
 from components.clouds.aws.tags import aws_tags
 from components.endpoints import BucketEndpoint, SystemRefs
 from components.gpu_catalog import cheapest_machine
-from components.platform import RouteTarget, StackSettings
-from components.runtimes.docker_on_vm.runtime import ContainerCredentials
+from components.platform import ContainerCredentials, RouteTarget, StackSettings
 from components.specs import ServiceSpec, SystemSpec
 
 # The AWS recipe of the stenosis guide (seeds/001) picks this type for GPU work; shown next to our choice.

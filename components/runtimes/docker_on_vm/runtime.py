@@ -9,7 +9,6 @@ VMs, load balancer). Any cloud offering ``VmCloud`` gets the same runtime.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import pulumi
@@ -18,7 +17,7 @@ import pulumi_random as random
 from components import nginx
 from components.endpoints import SystemRefs, boot_secrets, is_sensitive, resolve
 from components.htpasswd import htpasswd_line
-from components.platform import RouteTarget, StackSettings
+from components.platform import ContainerCredentials, RouteTarget, StackSettings
 from components.runtimes.docker_on_vm import cloud_init
 from components.secrets import admin_passwords, system_secrets
 from components.specs import (
@@ -32,20 +31,6 @@ from components.specs import (
 )
 
 GATEWAY_FIRST_PORT = 8081
-
-
-@dataclass(frozen=True)
-class ContainerCredentials:
-    """Cloud credentials of the system's own for the services that use its buckets, and for no other container:
-    the host (which alone reaches the metadata service) leaves short-lived credentials in ``host_dir`` with its
-    ``refresh`` script (before compose starts, then on a timer); those services mount it at ``mount_path`` and
-    get ``env`` and ``files`` telling their SDKs where to read them."""
-
-    env: Mapping[str, str]
-    files: Mapping[str, str]  # container path -> content (plain: no secret in it)
-    host_dir: str
-    mount_path: str
-    refresh: pulumi.Output[str]
 
 
 def uses_buckets(svc: ServiceSpec) -> bool:
