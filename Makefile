@@ -46,6 +46,28 @@ unit: venv
 e2e: tools venv
 	$(PY) -m pytest -m e2e -s tests/e2e $(ARGS)
 
+## make kube-tools: the Kubernetes control plane the kube e2e tests run (kube-apiserver, kube-controller-manager and
+## kube-scheduler built from tests/e2e/kube, kwok, etcd) in KUBE_BIN; skipped when present at that version. Not part of
+## make e2e: the first build takes about 10 minutes on 2 cores (as root for etcd's Debian package)
+KUBE_VERSION := v1.34.4
+KWOK_VERSION := v0.8.0
+KUBE_BIN ?= $(HOME)/.cache/clinical-platform/kube/bin
+KUBE_CMDS := kube-apiserver kube-controller-manager kube-scheduler
+KUBE_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=1 \
+	-X k8s.io/component-base/version.gitMinor=34 -X k8s.io/component-base/version.gitTreeState=clean
+.PHONY: kube-tools
+kube-tools:
+	@mkdir -p $(KUBE_BIN)
+	@stale=; for cmd in $(KUBE_CMDS); do $(KUBE_BIN)/$$cmd --version 2>/dev/null | grep -qx "Kubernetes $(KUBE_VERSION)" \
+		|| stale=1; done; \
+	if [ -z "$$stale" ]; then echo "kube-tools: control plane $(KUBE_VERSION) already in $(KUBE_BIN)"; \
+	else echo "kube-tools: building the control plane $(KUBE_VERSION) (about 10 minutes)"; cd tests/e2e/kube && CGO_ENABLED=0 go build -ldflags '$(KUBE_LDFLAGS)' -o $(KUBE_BIN)/ \
+		$(addprefix k8s.io/kubernetes/cmd/,$(KUBE_CMDS)); fi
+	@if $(KUBE_BIN)/kwok --version 2>/dev/null | grep -q "$(KWOK_VERSION)"; then echo "kube-tools: kwok $(KWOK_VERSION) already in $(KUBE_BIN)"; \
+	else GOBIN=$(KUBE_BIN) go install sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION); fi
+	@command -v etcd >/dev/null || (apt-get update && apt-get install -y etcd-server)
+	@for cmd in $(KUBE_CMDS) kwok etcd; do printf '%s: ' $$cmd; PATH="$(KUBE_BIN):$$PATH" $$cmd --version | head -n 1; done
+
 ## make e2e-ready: exit 0 when the Pulumi CLI and the plugins make e2e needs are installed (says what is missing)
 e2e-ready: venv
 	@$(PY) -m tests.e2e.engine
@@ -56,7 +78,7 @@ inventory: venv
 	$(PY) -m offline.inventory --write
 
 ## make bench [ARGS=--real]: plan time and resource count of every shipped stack (repeated runs, min/median);
-## --real adds the real CLI's preview/up/destroy times of local next to its offline plan
+## --real adds the real CLI's preview/up/destroy times of local (dockerd) and cluster (the kube harness)
 bench: venv
 	$(PY) -m offline.bench $(ARGS)
 

@@ -106,6 +106,7 @@ class RedisEndpoint:
             "port": str(self.port),
             "password": self.password,
             "scheme": scheme,
+            "ca_file": self.ca_path if self.tls and self.ca_path else "",
         }
         return pulumi.Output.from_input(values[name])
 

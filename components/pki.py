@@ -22,7 +22,7 @@ CA_VALIDITY_HOURS = 24 * 365 * 5
 class TlsSource:
     """The entry point's certificate: ``None`` PEMs mean the stack's CA issues one."""
 
-    certificate_pem: str | None = None
+    certificate_pem: pulumi.Input[str] | None = None
     private_key_pem: pulumi.Output[str] | None = None
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import pulumi
 from pydantic import BaseModel
 
+from components.cluster import KubernetesSettings
 from components.pki import TlsSource
 from components.resilience import Resilience
 from components.specs import RouteSpec, SystemSpec
@@ -51,6 +52,9 @@ class StackSettings:
     image_map: Mapping[str, str] = field(default_factory=dict)
     # The cloud's own section of the stack config (e.g. ``AwsSettings``), validated by its model.
     cloud_settings: BaseModel | None = None
+    kubernetes: KubernetesSettings | None = None
+    # An existing cluster's kubeconfig (secret), for cloud onprem with runtime kubernetes.
+    kubeconfig: pulumi.Output[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ exist once resources are created, with ``${kind:name.field}`` placeholders:
 
 - ``${secret:NAME}`` a generated or config-supplied secret of the system
 - ``${postgres:NAME.FIELD}`` FIELD in host, port, database, user, password, url, async_url, sslmode
-- ``${redis:NAME.FIELD}`` FIELD in host, port, password, url, scheme (``redis`` or ``rediss`` with TLS)
+- ``${redis:NAME.FIELD}`` FIELD in host, port, password, url, scheme (``redis`` or ``rediss`` with TLS),
+  ca_file (the mounted CA of a Redis with a private CA, else empty)
 - ``${bucket:NAME.FIELD}`` FIELD in name, endpoint, access_key, secret_key, region
 - ``${route:NAME.url}`` / ``${route:NAME.host}`` the public URL or host name of a route
 - ``${domain}`` the stack's domain
@@ -39,7 +40,7 @@ _NAME_RE = r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$"
 
 PLACEHOLDER_FIELDS: dict[str, set[str]] = {
     "postgres": {"host", "port", "database", "user", "password", "url", "async_url", "sslmode"},
-    "redis": {"host", "port", "password", "url", "scheme"},
+    "redis": {"host", "port", "password", "url", "scheme", "ca_file"},
     "bucket": {"name", "endpoint", "access_key", "secret_key", "region"},
     "route": {"url", "host"},
 }
@@ -110,6 +111,16 @@ class HealthCheckSpec(Spec):
         return self
 
 
+class AutoscalingSpec(Spec):
+    """Scale a stateless service with its CPU use, where the runtime can (Kubernetes: a HorizontalPodAutoscaler).
+
+    ``replicas`` is the floor; Docker runtimes run that many and ignore the rest.
+    """
+
+    max_replicas: int = Field(ge=2, le=64, description="Most copies to run under load.")
+    cpu_percent: int = Field(70, ge=10, le=95, description="Average CPU use (of the request) to keep copies at.")
+
+
 class VolumeSpec(Spec):
     """A named persistent volume mounted into a service."""
 
@@ -178,6 +189,9 @@ class ServiceSpec(Spec):
     gpu: GpuSpec | None = Field(None, description="GPU request; None runs on CPU.")
     volumes: tuple[VolumeSpec, ...] = ()
     replicas: int = Field(1, ge=0, le=64, description="Copies to run; 0 disables the service.")
+    autoscaling: AutoscalingSpec | None = Field(
+        None, description="Scale out with CPU use up to max_replicas (clusters); None keeps a fixed count."
+    )
     user: str | None = Field(
         "10001:10001", description="uid:gid; None keeps the image's user (for images that need root to start)."
     )
@@ -208,6 +222,12 @@ class ServiceSpec(Spec):
     def _health_for_ports(self) -> ServiceSpec:
         if self.kind == "service" and self.port is not None and self.health is None:
             raise ValueError(f"service '{self.name}' listens on {self.port} but has no health check")
+        if self.autoscaling is not None and (self.volumes or self.kind == "job"):
+            raise ValueError(
+                f"service '{self.name}' autoscales but holds volumes or is a job; only stateless services scale"
+            )
+        if self.autoscaling is not None and self.autoscaling.max_replicas <= self.replicas:
+            raise ValueError(f"service '{self.name}': autoscaling.max_replicas must exceed replicas ({self.replicas})")
         return self
 
 

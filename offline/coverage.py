@@ -22,6 +22,10 @@ kind lists its families here:
 - ``certificate``: TLS (algorithm, validity).
 - ``vpc``: firewall (exposure) and audit (flow logs); ``log``: encryption and
   retention; ``identity`` (roles, their policies): hardening (least privilege).
+- ``cluster`` (a managed Kubernetes control plane: EKS, GKE): the API
+  endpoint's exposure (firewall), Secrets encryption in etcd and control
+  plane logs; ``node-pool`` (its managed nodes): exposure (SSH, public
+  addresses) and hardening (metadata server, shielded boot).
 - ``supporting``: a setting of another resource (a bucket's versioning, a
   route table, a KMS alias), judged together with that resource: no family.
 
@@ -59,6 +63,8 @@ FAMILIES_BY_KIND: dict[Kind, tuple[str, ...]] = {
     "vpc": ("firewall", "audit"),
     "log": ("encryption", "data-protection"),
     "identity": ("hardening",),
+    "cluster": ("encryption", "firewall", "audit"),
+    "node-pool": ("firewall", "hardening"),
     "supporting": (),
 }
 

@@ -161,6 +161,9 @@ def render_text(plan: Plan) -> str:
     for system, urls in data["routes"].items():
         out += [f"  {system:20s} {url}" for url in urls]
     for system, m in data["machines"].items():
+        if "needs" not in m:  # a cluster's node pool, not one VM per system
+            out.append(f"Nodes {system}: {m['count']} x {_shape(m)} at USD {m['usdPerHour']}/h ({m['why']})")
+            continue
         need = m["needs"]
         gpu = need["gpu"]
         gpu_text = f", {gpu['count']} GPU >= {gpu['min_vram_gb']} GiB" if gpu else ""

@@ -81,8 +81,9 @@ def secret_files_entrypoint() -> str:
 QUEUE_PROBE = """import os, socket, ssl, sys, urllib.parse as up
 u = up.urlparse(os.environ["REDIS_URL"])
 s = socket.create_connection((u.hostname, u.port or 6379), timeout=5)
-if u.scheme == "rediss":  # managed Redis is TLS-only; verify it like the application does
-    s = ssl.create_default_context().wrap_socket(s, server_hostname=u.hostname)
+if u.scheme == "rediss":  # TLS-only Redis; verified like the application does, with the URL's CA file if any
+    ca = dict(up.parse_qsl(u.query)).get("ssl_ca_certs")
+    s = ssl.create_default_context(cafile=ca).wrap_socket(s, server_hostname=u.hostname)
 pw = up.unquote(u.password or "").encode()
 s.sendall(b"*2\\r\\n$4\\r\\nAUTH\\r\\n$%d\\r\\n%s\\r\\n*1\\r\\n$4\\r\\nPING\\r\\n" % (len(pw), pw))
 data = b""
@@ -369,6 +370,8 @@ def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
         env={
             "REDIS_ADDR": "${redis:redis.scheme}://${redis:redis.host}:${redis:redis.port}",
             "REDIS_PASSWORD": "${redis:redis.password}",
+            # A private CA (in-cluster Redis, Memorystore) is mounted and named here; empty: the system's roots.
+            "REDIS_EXPORTER_TLS_CA_CERT_FILE": "${redis:redis.ca_file}",
         },
         health=HealthCheckSpec(command=wget_probe(EXPORTER_PORT, "/health"), interval_s=30),
         resources=ResourcesSpec(cpus=0.25, memory_mb=128),

@@ -35,6 +35,7 @@ from pydantic.alias_generators import to_camel
 from components.addressing import max_slot
 from components.clouds.aws.settings import AwsSettings
 from components.clouds.gcp.settings import GcpSettings
+from components.cluster import KubernetesSettings
 from components.gpu_catalog import unsatisfiable_reason
 from components.platforms import PLATFORMS
 from components.resilience import Resilience
@@ -106,11 +107,12 @@ class NetworkConfig(_Model):
 class TlsConfig(_Model):
     """Where the proxy's certificate comes from."""
 
-    mode: Literal["self-signed", "provided", "acm", "google-managed"] = Field(
+    mode: Literal["self-signed", "provided", "acm", "google-managed", "cert-manager"] = Field(
         "self-signed",
         description="'self-signed': a local CA from pulumi-tls (local stacks only); 'provided': your PEM; "
         "'acm': an AWS Certificate Manager certificate (aws.certificateArn, or DNS-validated in aws.hostedZoneId); "
-        "'google-managed': Google-managed certificates on the GCP load balancer (or gcp.certificateSelfLink).",
+        "'google-managed': Google-managed certificates on the GCP load balancer (or gcp.certificateSelfLink); "
+        "'cert-manager': the cluster's cert-manager issues each route's certificate (kubernetes.certManagerIssuer).",
     )
     certificate: str | None = Field(None, description="PEM certificate chain when mode is 'provided'.")
 
@@ -282,6 +284,10 @@ class StackConfig(_Model):
     tags: dict[str, str] = Field(description="Labels on every resource; owner and dataClassification required.")
     overrides: dict[str, SystemOverride] = Field(default_factory=dict, description="Per-system overrides.")
     host_gpus: HostGpuConfig | None = Field(None, description="GPUs on the Docker host (onprem); none by default.")
+    kubernetes: KubernetesSettings | None = Field(
+        None,
+        description="How the stack uses its cluster (runtime kubernetes): ingress, storage, GPU nodes, API access.",
+    )
     aws: AwsSettings | None = Field(None, description="AWS settings (cloud aws).")
     gcp: GcpSettings | None = Field(None, description="GCP settings (cloud gcp).")
     host_disk_encryption: Literal["luks", "self-encrypting-drive", "none"] | None = Field(
@@ -358,8 +364,12 @@ class StackConfig(_Model):
             raise ValueError(
                 "hostDiskEncryption describes an on-premises Docker host; cloud disks are encrypted with KMS"
             )
-        if self.host_gpus and self.cloud != "onprem":
-            raise ValueError("hostGpus describes an on-premises Docker host; remove it for cloud stacks")
+        if self.host_gpus and (self.cloud, self.runtime) != ("onprem", "docker"):
+            raise ValueError("hostGpus describes an on-premises Docker host; remove it (clusters: kubernetes.gpuModel)")
+        if self.kubernetes is not None and self.runtime != "kubernetes":
+            raise ValueError("kubernetes settings are for runtime 'kubernetes'; remove them or set runtime: kubernetes")
+        if self.runtime == "kubernetes":
+            self._check_kubernetes()
         if self.cloud == "aws":
             self._check_aws()
         elif self.aws is not None:
@@ -368,6 +378,8 @@ class StackConfig(_Model):
             self._check_gcp()
         elif self.gcp is not None:
             raise ValueError("gcp settings are for cloud 'gcp'; remove them or set cloud: gcp")
+        if self.tls.mode == "cert-manager" and self.runtime != "kubernetes":
+            raise ValueError("tls.mode 'cert-manager' needs runtime 'kubernetes'")
         if self.tls.mode == "acm" and self.cloud != "aws":
             raise ValueError("tls.mode 'acm' needs cloud 'aws'")
         if self.tls.mode == "google-managed" and self.cloud != "gcp":
@@ -402,13 +414,31 @@ class StackConfig(_Model):
                 f"gcp:region '{self.region}': machine shapes, GPU availability and prices are catalogued for "
                 f"{PRICED_REGION} only (components/clouds/gcp/machines.py); use {PRICED_REGION} or add the region there"
             )
-        if self.tls.mode != "google-managed":
+        if self.tls.mode != "google-managed" and self.runtime == "docker":
             raise ValueError("cloud 'gcp' terminates TLS on the load balancer; set tls.mode: google-managed")
         if (self.gcp or GcpSettings()).spot and self.environment == "prod":
             raise ValueError("gcp.spot is for review stacks; prod VMs must be on-demand")
 
+    def _check_kubernetes(self) -> None:
+        settings = self.kubernetes or KubernetesSettings()
+        if self.tls.mode in {"acm", "google-managed"}:
+            raise ValueError(
+                f"tls.mode '{self.tls.mode}' is a cloud load balancer's; a cluster's ingress needs 'provided' or "
+                "'cert-manager' (with kubernetes.certManagerIssuer)"
+            )
+        if (self.tls.mode == "cert-manager") != (settings.cert_manager_issuer is not None):
+            raise ValueError(
+                "tls.mode 'cert-manager' and kubernetes.certManagerIssuer go together; set both or neither"
+            )
+        if settings.gpu_model is not None and self.cloud != "onprem":
+            raise ValueError("kubernetes.gpuModel describes an existing cluster's GPU nodes; EKS/GKE pick their own")
+        if self.cloud == "onprem" and settings.api_allowed_cidrs:
+            raise ValueError("kubernetes.apiAllowedCidrs is for the EKS/GKE API endpoint; remove it for onprem")
+
     def _check_aws(self) -> None:
         self._check_region("aws", _AWS_REGION_RE, "eu-west-2")
+        if self.runtime == "kubernetes":
+            return  # the cluster's ingress ends TLS (checked with the kubernetes settings)
         if self.tls.mode != "acm":
             raise ValueError("cloud 'aws' terminates TLS on the load balancer; set tls.mode: acm")
         settings = self.aws or AwsSettings()
@@ -439,7 +469,10 @@ class StackConfig(_Model):
 
 
 # Keys read as secrets; system secrets are added from the registry as "<system>-<secret>".
-FOUNDATION_SECRET_KEYS = {"tlsPrivateKey": "PEM private key of the provided TLS certificate"}
+FOUNDATION_SECRET_KEYS = {
+    "tlsPrivateKey": "PEM private key of the provided TLS certificate",
+    "kubeconfig": "kubeconfig of the existing cluster (cloud onprem, runtime kubernetes)",
+}
 
 
 def _did_you_mean(word: str, choices: Mapping[str, Any] | set[str] | list[str]) -> str:
@@ -543,7 +576,12 @@ def _semantic_problems(config: StackConfig) -> list[str]:
         problems.append(
             f"{PROJECT}:tlsPrivateKey: required with tls.mode 'provided'; `pulumi config set --secret tlsPrivateKey < key.pem`"
         )
-    if config.cloud == "onprem":
+    if (config.cloud, config.runtime) == ("onprem", "kubernetes") and "kubeconfig" not in config.secrets:
+        problems.append(
+            f"{PROJECT}:kubeconfig: required for an existing cluster; "
+            '`pulumi config set --secret kubeconfig "$(cat ~/.kube/config)"` (a context with rights to create namespaces)'
+        )
+    if (config.cloud, config.runtime) == ("onprem", "docker"):
         room = max_slot(config.network.cidr)
         for name in config.systems:
             if registry.address_slot(name) > room:
@@ -570,11 +608,15 @@ def _semantic_problems(config: StackConfig) -> list[str]:
                 continue
             key = f"{PROJECT}:overrides.{name}.services.{svc.name}.gpu"
             reason = unsatisfiable_reason(config.cloud, svc.gpu)
-            if reason is None and config.cloud == "onprem":
+            if reason is None and (config.cloud, config.runtime) == ("onprem", "docker"):
                 reason = _host_gpu_problem(config.host_gpus, svc.gpu)
+            elif reason is None and config.cloud == "onprem":
+                reason = _cluster_gpu_problem(config.kubernetes or KubernetesSettings(), svc.gpu)
             if reason:
                 problems.append(f"{key}: {reason}")
-        if config.cloud in _MACHINE_CHOICE and len(problems) == before:  # a bad GPU request is reported once
+        if (
+            config.cloud in _MACHINE_CHOICE and config.runtime == "docker" and len(problems) == before
+        ):  # a bad GPU request is reported once
             problems.extend(_machine_problem(config.cloud, name, spec))
     return problems
 
@@ -594,15 +636,24 @@ def _machine_problem(cloud: str, name: str, spec: SystemSpec) -> list[str]:
     return []
 
 
-def _host_gpu_problem(host: HostGpuConfig | None, gpu: GpuSpec) -> str | None:
+def _host_gpu_problem(host: HostGpuConfig | None, gpu: GpuSpec, where: str = "host") -> str | None:
     if host is None:
         return "the Docker host has no GPUs (hostGpus is not set); set hostGpus or `gpu: false`"
+    key, has = ("hostGpus.model", "the host has") if where == "host" else ("kubernetes.gpuModel", f"the {where} have")
     if gpu.model and gpu.model != host.model:
-        return f"the host has {host.model} GPUs, not {gpu.model}; change hostGpus.model or the request"
+        return f"{has} {host.model} GPUs, not {gpu.model}; change {key} or the request"
     if gpu.count > host.count:
-        return f"asks for {gpu.count} GPUs but the host has {host.count}; lower the count"
+        return f"asks for {gpu.count} GPUs but {has} {host.count}; lower the count"
     check = unsatisfiable_reason("onprem", GpuSpec(model=host.model, count=gpu.count, min_vram_gb=gpu.min_vram_gb))
     return check
+
+
+def _cluster_gpu_problem(settings: KubernetesSettings, gpu: GpuSpec) -> str | None:
+    if settings.gpu_model is None:
+        return "the cluster's GPU nodes are not described; set kubernetes.gpuModel (and gpusPerNode) or `gpu: false`"
+    return _host_gpu_problem(
+        HostGpuConfig(model=settings.gpu_model, count=settings.gpus_per_node), gpu, "cluster's nodes"
+    )
 
 
 def read_pulumi_config() -> tuple[dict[str, Any], set[str]]:

@@ -10,6 +10,7 @@ import re
 
 import pulumi
 
+from components.cluster import KubernetesSettings
 from components.pki import TlsSource
 from components.platform import Platform, ProxyListen, StackSettings
 from components.platforms import PLATFORMS
@@ -48,6 +49,8 @@ def stack_settings(config: StackConfig) -> StackSettings:
         image_map=config.image_map,
         cloud_settings={"aws": config.aws, "gcp": config.gcp}.get(config.cloud),
         address_slots={name: registry.address_slot(name) for name in config.systems},
+        kubernetes=(config.kubernetes or KubernetesSettings()) if config.runtime == "kubernetes" else None,
+        kubeconfig=pulumi.Output.secret(kubeconfig) if (kubeconfig := config.secret("kubeconfig")) else None,
     )
 
 

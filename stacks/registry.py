@@ -55,6 +55,8 @@ class StackFacts(Protocol):
     def secrets(self) -> dict[str, SecretStr]: ...
     @property
     def protection(self) -> Resilience: ...
+    @property
+    def runtime(self) -> str: ...
 
 
 def address_slot(name: str) -> int:
@@ -84,6 +86,8 @@ class SystemContext:
     gpus: dict[str, Any]
     # How redundant the stack is; systems scale their stateless services with ``resilience.replicas``.
     resilience: Resilience = field(default_factory=Resilience)
+    # True where the runtime owns its host (Docker): host monitoring agents with host mounts may run.
+    host_agents: bool = True
 
     def image(self, service: str, default: str | None = None) -> str:
         """The image of ``service``: the stack's override, else ``default``."""
@@ -181,6 +185,7 @@ def build(name: str, config: StackFacts) -> SystemSpec:
         images={svc: o.image for svc, o in services.items() if o.image},
         resilience=config.protection,
         gpus={svc: o.gpu for svc, o in services.items() if o.gpu is not None},
+        host_agents=config.runtime == "docker",
     )
     spec: SystemSpec = _module(name).build(ctx)
     if not services:

@@ -336,11 +336,63 @@ def _compose_workloads(stack: str, run: ProgramRun) -> Iterator[Workload]:
             )
 
 
+KUBE_CONTROLLERS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job")
+
+
+def _kube_workloads(stack: str, run: ProgramRun) -> Iterator[Workload]:
+    """Each pod template of a cluster stack, with its Secret and ConfigMap values put back where the pod reads them."""
+    data: dict[tuple[str, str], dict[str, str]] = {}
+    for r in run.resources:
+        if r.type in ("kubernetes:core/v1:Secret", "kubernetes:core/v1:ConfigMap"):
+            meta = r.inputs["metadata"]
+            data[(meta["namespace"], meta["name"])] = dict(r.inputs.get("stringData") or r.inputs.get("data") or {})
+    for r in run.resources:
+        if r.type not in KUBE_CONTROLLERS:
+            continue
+        namespace = r.inputs["metadata"]["namespace"]
+        pod = r.inputs["spec"]["template"]["spec"]
+        box = pod["containers"][0]
+        env: dict[str, str] = {}
+        for item in box.get("env") or []:
+            ref = (item.get("valueFrom") or {}).get("secretKeyRef")
+            env[item["name"]] = data[(namespace, ref["name"])][ref["key"]] if ref else str(item.get("value", ""))
+        sources = {}
+        for volume in pod.get("volumes") or []:
+            source = volume.get("configMap") or volume.get("secret")
+            if source:
+                name = source.get("name") or source.get("secretName")
+                modes = {item["key"]: item.get("mode") for item in source.get("items") or []}
+                sources[volume["name"]] = (data[(namespace, name)], modes)
+        files: dict[str, File] = {}
+        for mount in box.get("volumeMounts") or []:
+            if mount["name"] in sources and "subPath" in mount:
+                values, modes = sources[mount["name"]]
+                mode = modes.get(mount["subPath"])
+                files[mount["mountPath"]] = File(
+                    values[mount["subPath"]], oct(int(mode))[2:].zfill(4) if mode else None
+                )
+        probe = box.get("readinessProbe") or {}
+        yield Workload(
+            stack,
+            f"{namespace}/{r.inputs['metadata']['name']}",
+            f"{r.type.rsplit(':', 1)[-1]} {namespace}/{r.inputs['metadata']['name']}",
+            str(box["image"]),
+            [*(box.get("command") or []), *(box.get("args") or [])],
+            env,
+            files,
+            ["CMD", *probe["exec"]["command"]] if "exec" in probe else [],
+            {f"k8s:{namespace}": (r.inputs["metadata"]["name"],)},
+            # The kubelet makes projected files root-owned with the pod's fsGroup, a group of the process: the
+            # same access as Docker's root-owned files with the root group added, which is how they are checked.
+            [0],
+        )
+
+
 @functools.cache
 def workloads(stack: str) -> tuple[Workload, ...]:
-    """Every container and compose service of a shipped stack."""
+    """Every container, compose service and pod template of a shipped stack."""
     run = program_run(stack)
-    return (*_docker_workloads(stack, run), *_compose_workloads(stack, run))
+    return (*_docker_workloads(stack, run), *_compose_workloads(stack, run), *_kube_workloads(stack, run))
 
 
 def all_workloads() -> list[Workload]:
@@ -361,9 +413,10 @@ def postgres_workloads() -> list[Workload]:
     return [w for w in all_workloads() if w.command[:1] == ["postgres"] or w.image_name in {"postgres", "pgvector"}]
 
 
-def redis_workloads() -> list[Workload]:
-    """Containers whose command starts redis-server."""
-    return [w for w in all_workloads() if w.command[:1] == ["redis-server"] or w.image_name == "redis"]
+def redis_workloads(tls: bool = False) -> list[Workload]:
+    """Containers whose command starts redis-server: plain ones, or (``tls``) those whose config listens on TLS only."""
+    found = [w for w in all_workloads() if w.command[:1] == ["redis-server"] or w.image_name == "redis"]
+    return [w for w in found if tls == any("tls-port" in f.content for f in w.files.values())]
 
 
 def rewrite_url(url: str, host: str, port: int) -> str:

@@ -542,17 +542,17 @@ def test_a_weakened_rds_instance_fails_the_prod_plan(monkeypatch: pytest.MonkeyP
 
 
 def test_a_world_open_database_security_group_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    from components.clouds.aws import cloud as docker_platform
+    from components.clouds.aws import data_stores
     from components.clouds.aws.security_groups import Rule
 
-    original = docker_platform.add_rules
+    original = data_stores.add_rules
 
     def leaky(name: str, group: Any, rules: list[Rule], tags: Any, parent: Any) -> None:
         if name == "stenosis-detection-db-sg":
             rules = [*rules, Rule("ingress", 5432, "oops", cidr="0.0.0.0/0")]
         original(name, group, rules, tags, parent)
 
-    monkeypatch.setattr(docker_platform, "add_rules", leaky)
+    monkeypatch.setattr(data_stores, "add_rules", leaky)
     plan = make_plan("staging")
     rules = {v.rule for v in plan.review.violations}
     assert {"aws-sg-no-world-ingress", "aws-db-not-world-reachable"} <= rules

@@ -38,11 +38,6 @@ def test_environment_defaults_to_a_known_stack_name() -> None:
         ({"systems": []}, "clinical-platform:systems", "at least 1 item"),
         ({"cloud": "azure"}, "clinical-platform:cloud", "'onprem', 'aws' or 'gcp'"),
         ({"runtime": "nomad"}, "clinical-platform:runtime", "'docker' or 'kubernetes'"),
-        (
-            {"cloud": "gcp", "runtime": "kubernetes"},
-            "clinical-platform:",
-            "not supported yet; use one of: aws+docker, gcp+docker, onprem+docker",
-        ),
         ({"domain": "Not A Domain"}, "clinical-platform:domain", "is not a DNS domain"),
         ({"domain": "localhost"}, "clinical-platform:domain", "is not a DNS domain"),
         ({"network": {"cidr": "10.0.0.0/33"}}, "clinical-platform:network.cidr", "is not an IPv4 CIDR"),

@@ -529,13 +529,29 @@ def test_every_shipped_stack_was_searched() -> None:
 # ---------------------------------------------------------------- 4. Celery, kombu and redis-py URL parsing
 
 
+def test_redis_exporter_verifies_a_tls_redis_with_the_mounted_ca() -> None:
+    """redis_exporter (v1.66) reads its CA from REDIS_EXPORTER_TLS_CA_CERT_FILE; over TLS that file is mounted."""
+    exporters = [w for w in all_workloads() if w.image_name == "redis_exporter"]
+    assert exporters
+    for w in exporters:
+        ca = w.env.get("REDIS_EXPORTER_TLS_CA_CERT_FILE", "")
+        if w.env["REDIS_ADDR"].startswith("rediss://") and ca:
+            assert ca in w.files and "BEGIN CERTIFICATE" in w.files[ca].content, w.id
+        else:
+            assert ca == "" or w.env["REDIS_ADDR"].startswith("rediss://"), w.id
+    assert any(
+        w.env["REDIS_ADDR"].startswith("rediss://") and w.env["REDIS_EXPORTER_TLS_CA_CERT_FILE"] for w in exporters
+    )
+
+
 def redis_urls() -> list[ParameterSet]:
     """Every environment value (container env, compose environment, runtime secret env) that is a Redis URL."""
     return [
         pytest.param(w, key, value, id=f"{w.id}/{key}")
         for w in all_workloads()
         for key, value in sorted(w.env.items())
-        if REDIS_URL.match(value)
+        # redis_exporter's address is no client URL: it reads TLS from REDIS_EXPORTER_TLS_* (checked below).
+        if REDIS_URL.match(value) and w.image_name != "redis_exporter"
     ]
 
 
@@ -714,7 +730,7 @@ def test_queue_probe_is_used() -> None:
     assert QUEUE_PROBES, "no shipped workload uses stacks.claims_agent.QUEUE_PROBE"
 
 
-@pytest.mark.parametrize("workload", by_id(QUEUE_PROBES))
+@pytest.mark.parametrize("workload", by_id([w for w in QUEUE_PROBES if w.env["REDIS_URL"].startswith("redis://")]))
 def test_queue_probe_against_its_redis(workload: Workload, servers: Servers) -> None:
     """The generated probe, with the workload's own REDIS_URL pointed at its real redis-server: 0 with the right
     password, non-zero with a wrong one."""
@@ -756,3 +772,53 @@ def test_queue_probe_over_tls(workload: Workload, servers: Servers, tls: Tls) ->
     assert untrusted.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr, f"{what}: {untrusted.stderr}"
     plain = run_probe(code, url.replace("rediss://", "redis://", 1))
     assert plain.returncode != 0, f"{what}: the probe passes over plain TCP against a TLS-only server"
+    # A private CA named in the URL (in-cluster Redis, Memorystore) is trusted without touching the system's roots.
+    named = run_probe(
+        code,
+        f"{url}&ssl_ca_certs={tls.ca_cert}",
+        SSL_CERT_FILE=str(tls.server_key.parent / "missing.pem"),
+        SSL_CERT_DIR=str(tls.server_key.parent / "none"),
+    )
+    assert named.returncode == 0, f"{what}: with ssl_ca_certs: exit {named.returncode}: {named.stderr}"
+
+
+TLS_REDIS = redis_workloads(tls=True)
+
+
+def test_some_redis_speaks_only_tls() -> None:
+    assert TLS_REDIS, "no shipped redis.conf listens on TLS only (the cluster stack's in-cluster Redis should)"
+
+
+@pytest.mark.parametrize("workload", by_id(TLS_REDIS))
+def test_tls_redis_conf_serves_tls_only_with_its_password(workload: Workload, tmp_path: Path, tls: Tls) -> None:
+    """redis-server reads the generated TLS redis.conf (files at their places); redis-cli with the CA and the
+    password gets PONG over TLS, and nothing listens in clear."""
+    conf_path = workload.command[1]
+    conf = workload.files[conf_path].content
+    password = conf_values(conf, "requirepass")[0]
+    port = free_port()
+    real = {"tls-cert-file": tls.server_cert, "tls-key-file": tls.server_key, "tls-ca-cert-file": tls.ca_cert}
+    for key in real:  # the mock PEMs are not parseable: real openssl-made ones stand in
+        (path,) = conf_values(conf, key)
+        assert path in workload.files, f"{workload.id}: {key} {path} is not mounted"
+    lines = [
+        f"{line.split(None, 1)[0]} {real[line.split(None, 1)[0]]}"
+        if line.split(None, 1)[:1] and line.split(None, 1)[0] in real
+        else f"tls-port {port}"
+        if line.startswith("tls-port ")
+        else line
+        for line in local_redis_conf(conf, tmp_path / "data", 0).splitlines()
+    ]
+    assert "port 0" in lines, f"{workload.id}: a clear-text port is open"
+    server = start_redis("\n".join(lines) + "\n", tmp_path, port, password, f"{workload.id}'s {conf_path} (TLS)")
+    try:
+        cli = [tool("redis-cli"), "--tls", "--cacert", str(tls.ca_cert), "-h", "127.0.0.1", "-p", str(port)]
+        good = run([*cli, "--no-auth-warning", "-a", password, "ping"], timeout=15)
+        assert good.stdout.strip() == "PONG", f"{workload.id}: {good.stdout}{good.stderr}"
+        clear = run(
+            [tool("redis-cli"), "-h", "127.0.0.1", "-p", str(port), "--no-auth-warning", "-a", password, "ping"],
+            timeout=15,
+        )
+        assert "PONG" not in clear.stdout, f"{workload.id}: answers in clear text"
+    finally:
+        stop(server.proc)

@@ -7,10 +7,9 @@ from typing import Any
 import pytest
 
 from components.addressing import SystemSubnets, edge_subnet, max_slot, system_subnets
+from components.data_services import bucket_setup_script, redis_conf
 from components.endpoints import SystemRefs, resolve
 from components.htpasswd import htpasswd_line
-from components.runtimes.docker_host.object_store import bucket_setup_script
-from components.runtimes.docker_host.redis import redis_conf
 from components.runtimes.docker_host.system import DockerSystem, deployment_order
 from components.specs import (
     BucketSpec,

@@ -555,6 +555,7 @@ def test_every_resource_rule_has_a_case_or_a_dedicated_test() -> None:
     covered = {c[0] for c in CASES}
     dedicated = {r.name for r in RULES if r.name.startswith("docker-")} - covered  # tests/test_policy_docker.py
     dedicated |= {r.name for r in RULES if r.name.startswith("gcp-")}  # tests/test_policy_gcp.py
+    dedicated |= {r.name for r in RULES if r.name.startswith(("k8s-", "eks-", "gke-"))}  # tests/test_policy_k8s.py
     missing = {r.name for r in RULES} - covered - dedicated - {"aws-protect-stateful-prod"}
     assert missing == set()
 
@@ -986,5 +987,6 @@ def test_every_stack_rule_is_tested_here() -> None:
         "aws-db-not-world-reachable",
         "docker-route-authenticated",
     }
-    assert {r.name for r in STACK_RULES if not r.name.startswith("gcp-")} == tested  # GCP: tests/test_policy_gcp.py
+    # GCP: tests/test_policy_gcp.py; Kubernetes: tests/test_policy_k8s.py
+    assert {r.name for r in STACK_RULES if not r.name.startswith(("gcp-", "k8s-"))} == tested
     assert all(RULE_NAMES[name].remediation for name in tested)

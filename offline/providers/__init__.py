@@ -1,7 +1,9 @@
 """Provider profiles: one module per provider, each with one table of type token -> ``ResourceProfile``.
 
-``docker``, ``random``, ``tls`` and ``aws`` profile every type the shipped
-stacks register; ``gcp`` and ``kubernetes`` hold the planned types' kinds.
+``docker``, ``random``, ``tls``, ``aws`` and ``gcp`` profile every type the
+shipped stacks register and the planned types' kinds; ``kubernetes`` (with
+the EKS and GKE types in ``aws`` and ``gcp``) and ``pulumi`` (explicit
+provider resources) profile what a stack on a Kubernetes cluster registers.
 Coverage, the critical path, the cost estimate and the mock runtime read
 the profiles through this module; ``missing`` names what a run registers or
 invokes without a complete profile (``tests/test_provider_profiles.py``).
@@ -12,13 +14,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from offline.providers import aws, docker, gcp, kubernetes, random, tls
+from offline.providers import aws, docker, gcp, kubernetes, pulumi, random, tls
 from offline.providers.profile import Free, Invoke, Pricer, Provider, ResourceProfile
 
 __all__ = ["INVOKES", "PROVIDERS", "RESOURCES", "missing", "outputs_for", "pricer_for", "profile_for"]
 
 PROVIDERS: dict[str, Provider] = {
-    p.name: p for p in (docker.PROVIDER, random.PROVIDER, tls.PROVIDER, aws.PROVIDER, gcp.PROVIDER, kubernetes.PROVIDER)
+    p.name: p
+    for p in (
+        docker.PROVIDER,
+        random.PROVIDER,
+        tls.PROVIDER,
+        aws.PROVIDER,
+        gcp.PROVIDER,
+        kubernetes.PROVIDER,
+        pulumi.PROVIDER,
+    )
 }
 RESOURCES: dict[str, ResourceProfile] = {t: p for provider in PROVIDERS.values() for t, p in provider.resources.items()}
 INVOKES: dict[str, Invoke] = {t: f for provider in PROVIDERS.values() for t, f in provider.invokes.items()}

@@ -15,6 +15,7 @@ validation records).
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ from offline.providers.profile import (
     Provider,
     ResourceProfile,
     digest,
+    fake_pem,
     fixed,
     no_outputs,
     planned,
@@ -82,6 +84,18 @@ def waf(inputs: Mapping[str, Any]) -> tuple[float, str]:
     return 5.0 + rules, f"web ACL 5.00 + {rules} rule groups at 1.00 (+ requests)"
 
 
+def eks_node_group(inputs: Mapping[str, Any]) -> tuple[float, str]:
+    """The group's nodes: the first instance type (EKS's default t3.medium) times the desired size, and their disks."""
+    itype = str((inputs.get("instanceTypes") or ["t3.medium"])[0])
+    scaling = inputs.get("scalingConfig") or {}
+    count = int(scaling.get("desiredSize") or scaling.get("minSize") or 1)
+    disk = 0 if inputs.get("launchTemplate") else int(inputs.get("diskSize") or 20)  # a launch template sizes its own
+    per_hour = hourly_price(itype)
+    usd = count * ((per_hour or 0.0) * HOURS_PER_MONTH + disk * EBS_GP3_USD_PER_GB_MONTH)
+    rate = f"{per_hour:.4g}/h" if per_hour is not None else "a price not in the catalogue"
+    return usd, f"{count} x {itype} at {rate} + {disk} GB EBS"
+
+
 NO_CHARGE = Free("AWS charges nothing for it")
 PART_OF_VPC = Free("AWS charges nothing for it; traffic through it is usage")
 PART_OF_BUCKET = Free("a setting of its bucket, which is priced")
@@ -110,6 +124,35 @@ def _acm_certificate(n: str, i: Mapping[str, Any]) -> dict[str, Any]:
                 "resourceRecordValue": "_y1.acm-validations.aws.",
             }
         ]
+    }
+
+
+def _eks_cluster(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """What a program reads of a new cluster: endpoint, CA, OIDC issuer (for IRSA), and the VPC config it completes."""
+    cluster = str(inputs.get("name") or name)
+    oidc = digest(f"{cluster}-oidc", 32).upper()
+    return {
+        "name": cluster,
+        "endpoint": f"https://{digest(cluster, 32).upper()}.gr7.eu-west-2.eks.amazonaws.com",
+        "certificateAuthority": {"data": base64.b64encode(fake_pem("CERTIFICATE", f"{cluster}-ca").encode()).decode()},
+        "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.eu-west-2.amazonaws.com/id/{oidc}"}]}],
+        "version": inputs.get("version") or "1.33",
+        "platformVersion": "eks.1",
+        "status": "ACTIVE",
+        "vpcConfig": {
+            **dict(inputs.get("vpcConfig") or {}),
+            "clusterSecurityGroupId": f"sg-{digest(cluster, 17)}",
+            "vpcId": f"vpc-{digest(cluster + '-vpc', 17)}",
+        },
+    }
+
+
+def _eks_node_group(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    group = str(inputs.get("nodeGroupName") or name)
+    return {
+        "nodeGroupName": group,
+        "status": "ACTIVE",
+        "resources": [{"autoscalingGroups": [{"name": f"eks-{group}-{digest(group, 8)}"}]}],
     }
 
 
@@ -188,6 +231,12 @@ RESOURCES: dict[str, ResourceProfile] = {
         create_seconds=DEFAULT_SECONDS,
         price=Free("a name for its key, which is priced"),
         outputs=no_outputs,
+    ),
+    "aws:kms/grant:Grant": ResourceProfile(
+        kind="identity",
+        create_seconds=3.0,
+        price=Free("a permission on its key, which is priced"),
+        outputs=lambda n, i: {"grantId": digest(n, 64), "grantToken": digest(n + "t", 64)},
     ),
     "aws:secretsmanager/secret:Secret": ResourceProfile(
         kind="secret", create_seconds=DEFAULT_SECONDS, price=fixed(0.40, "0.40 per secret"), outputs=no_outputs
@@ -341,6 +390,37 @@ RESOURCES: dict[str, ResourceProfile] = {
         create_seconds=45.0,
         price=Free("a record in the team's existing hosted zone: queries are usage"),
         outputs=lambda n, i: {"fqdn": str(i.get("name", n)).rstrip(".")},
+    ),
+    # Kubernetes: EKS control plane, managed nodes, add-ons and pod identities
+    "aws:eks/cluster:Cluster": ResourceProfile(
+        kind="cluster",
+        create_seconds=600.0,  # the control plane: about ten minutes
+        price=fixed(0.10 * HOURS_PER_MONTH, "0.10/h control plane (standard support; 0.60/h in extended support)"),
+        outputs=_eks_cluster,
+    ),
+    "aws:eks/nodeGroup:NodeGroup": ResourceProfile(
+        kind="node-pool",
+        create_seconds=240.0,  # nodes boot and join the cluster
+        price=eks_node_group,
+        outputs=_eks_node_group,
+    ),
+    "aws:eks/addon:Addon": ResourceProfile(
+        kind="supporting",
+        create_seconds=60.0,
+        price=Free("runs on the cluster's nodes, which are priced"),
+        outputs=lambda n, i: {"addonVersion": i.get("addonVersion") or "v1.0.0-eksbuild.1"},
+    ),
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": ResourceProfile(
+        kind="supporting",  # binds a service account to a role; the role's policies are judged as aws:iam resources
+        create_seconds=DEFAULT_SECONDS,
+        price=NO_CHARGE,
+        outputs=lambda n, i: {"associationId": f"a-{digest(n, 17)}", "associationArn": f"arn:aws:eks:::{n}"},
+    ),
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": ResourceProfile(
+        kind="supporting",  # the cluster's OIDC issuer for IRSA; the roles that trust it are judged as aws:iam roles
+        create_seconds=2.0,
+        price=NO_CHARGE,
+        outputs=no_outputs,
     ),
 }
 

@@ -14,6 +14,7 @@ listed at zero with the basis "usage".
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -77,6 +78,28 @@ def instance_template(inputs: Mapping[str, Any]) -> tuple[float, str]:
     usd = count * (per_hour * HOURS_PER_MONTH + disk * PD_BALANCED_USD_PER_GB_MONTH)
     shape = f"{machine}+{gpus}x{accelerator}" if accelerator else machine
     return usd, f"{count} x {shape} at {per_hour:.4g}/h + {disk} GB pd-balanced"
+
+
+def node_pool(inputs: Mapping[str, Any]) -> tuple[float, str]:
+    """The pool's nodes: machine (GKE's default e2-medium) and accelerators, per zone, and their boot disks.
+
+    A regional pool's node count is per zone: three zones unless nodeLocations names them.
+    """
+    config = inputs.get("nodeConfig") or {}
+    machine = str(config.get("machineType") or "e2-medium")
+    accelerators = config.get("guestAccelerators") or []
+    accelerator = str(accelerators[0].get("type")) if accelerators else None
+    gpus = int(accelerators[0].get("count") or 0) if accelerators else 0
+    per_zone = int(inputs.get("nodeCount") or inputs.get("initialNodeCount") or 1)
+    location = str(inputs.get("location") or "")
+    zones = len(inputs.get("nodeLocations") or []) or (3 if location.count("-") == 1 else 1)
+    count = per_zone * zones
+    per_hour = hourly_price(machine, accelerator, gpus)
+    disk = int(config.get("diskSizeGb") or 100)
+    usd = count * ((per_hour or 0.0) * HOURS_PER_MONTH + disk * PD_BALANCED_USD_PER_GB_MONTH)
+    shape = f"{machine}+{gpus}x{accelerator}" if accelerator else machine
+    rate = f"{per_hour:.4g}/h" if per_hour is not None else "a price not in the catalogue"
+    return usd, f"{count} x {shape} ({per_zone} in each of {zones} zones) at {rate} + {disk} GB pd-balanced"
 
 
 def security_policy(inputs: Mapping[str, Any]) -> tuple[float, str]:
@@ -146,6 +169,27 @@ def _group_manager(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 def _secret(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": f"projects/{MOCK_PROJECT_NUMBER}/secrets/{inputs.get('secretId') or name}"}
+
+
+def _gke_cluster(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """What a program reads of a new cluster: its endpoint and CA (for the kubernetes provider's kubeconfig)."""
+    cluster = str(inputs.get("name") or name)
+    project, location = inputs.get("project") or "mock-project", inputs.get("location") or "europe-west2"
+    ca = base64.b64encode(fake_pem("CERTIFICATE", f"{cluster}-ca").encode()).decode()
+    return {
+        "name": cluster,
+        "endpoint": f"34.{int(digest(cluster, 2), 16) % 200}.20.30",
+        "masterAuth": {**dict(inputs.get("masterAuth") or {}), "clusterCaCertificate": ca},
+        "masterVersion": "1.33.5-gke.1000000",
+        "selfLink": f"https://container.googleapis.com/v1/projects/{project}/locations/{location}/clusters/{cluster}",
+    }
+
+
+def _gke_node_pool(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    pool = str(inputs.get("name") or name)
+    group = f"gke-{pool}-{digest(pool, 8)}-grp"
+    urls = [f"https://www.googleapis.com/compute/v1/projects/mock-project/zones/europe-west2-a/instanceGroups/{group}"]
+    return {"name": pool, "instanceGroupUrls": urls, "managedInstanceGroupUrls": urls}
 
 
 def _profile(kind: Any, seconds: float, price: Any, outputs: Any = no_outputs) -> ResourceProfile:
@@ -225,6 +269,15 @@ RESOURCES: dict[str, ResourceProfile] = {
         fixed(0.025 * HOURS_PER_MONTH, "0.025/h (first 5 rules) + 0.008/GB processed (usage)"),
         _self_link("forwardingRules"),
     ),
+    # Kubernetes (GKE): the cluster, its node pools and Workload Identity grants on Google service accounts
+    "gcp:container/cluster:Cluster": _profile(
+        "cluster",
+        420.0,  # a regional control plane (and the default pool it creates, often removed at once)
+        fixed(0.10 * HOURS_PER_MONTH, "0.10/h cluster management fee (one zonal or Autopilot cluster is free)"),
+        _gke_cluster,
+    ),
+    "gcp:container/nodePool:NodePool": _profile("node-pool", 150.0, node_pool, _gke_node_pool),
+    "gcp:serviceaccount/iAMMember:IAMMember": _profile("identity", 8.0, IAM),
     # Planned: rules cover them, no stack registers them yet.
     "gcp:compute/instance:Instance": planned("vm"),
     "gcp:compute/instanceTemplate:InstanceTemplate": planned("vm"),
@@ -245,6 +298,11 @@ INVOKES: dict[str, Invoke] = {
         "member": f"serviceAccount:service-{MOCK_PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com",
         "project": a.get("project") or "mock-project",
         "id": "gs-project-accounts",
+    },
+    "gcp:compute/getZones:getZones": lambda a: {
+        "names": [f"{a.get('region') or 'europe-west2'}-{z}" for z in "abc"],
+        "project": a.get("project") or "mock-project",
+        "id": "zones",
     },
     "gcp:compute/getImage:getImage": lambda a: {
         "selfLink": "https://www.googleapis.com/compute/v1/projects/deeplearning-platform-release/global/images/"

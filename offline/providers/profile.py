@@ -37,6 +37,8 @@ Kind = Literal[
     "vpc",
     "log",
     "identity",
+    "cluster",
+    "node-pool",
     "supporting",
 ]
 

@@ -53,9 +53,11 @@ def check_imds_hop_limit(props: Mapping[str, Any], ctx: CheckContext) -> Iterato
 def check_vm_hardening(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
     if props.get("keyName"):
         yield f"{ctx.name} installs the SSH key pair {props.get('keyName')}; manage VMs through SSM"
-    if not (props.get("iamInstanceProfile") or {}).get("arn") and not (props.get("iamInstanceProfile") or {}).get(
-        "name"
-    ):
+    profile = props.get("iamInstanceProfile") or {}
+    # An EKS managed node group's template must not name a profile (the group's node role is used instead);
+    # such templates carry no user data of their own, which every VM template that boots workloads has.
+    eks_node_template = ctx.resource_type.endswith("LaunchTemplate") and not props.get("userData")
+    if not profile.get("arn") and not profile.get("name") and not eks_node_template:
         yield f"{ctx.name} has no instance profile of its own (least-privilege role)"
 
 

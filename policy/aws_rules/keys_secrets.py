@@ -97,7 +97,9 @@ DB_PASSWORD_ROTATION = Rule(
     description="Database master passwords are managed and rotated by RDS in Secrets Manager, not set by the program.",
     remediation="Set manage_master_user_password = true and master_user_secret_kms_key_id to the stack key instead of "
     "password, and have the applications read the managed secret (the platform's VMs do at every start, and restart "
-    "when it rotates) (cdk-nag HIPAA.Security-SecretsManagerRotationEnabled).",
+    "when it rotates). On EKS, where pods read the password from a Kubernetes Secret, the platform keeps a generated "
+    "password until an operator-side secret sync (External Secrets) follows the managed secret into the namespace "
+    "and rolls the pods; waive the finding until then (cdk-nag HIPAA.Security-SecretsManagerRotationEnabled).",
     hipaa=HIPAA["password-management"],
     resource_types=(RDS, RDS_CLUSTER),
     check=check_db_password_rotation,

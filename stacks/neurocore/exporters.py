@@ -120,4 +120,5 @@ def exporter_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
                 depends_on=("loki",),
             )
         )
-    return exporters
+    # A cluster's nodes are monitored by the cluster's own agents; the runtime owns no host to mount.
+    return [e for e in exporters if ctx.host_agents or not e.host_mounts]

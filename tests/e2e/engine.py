@@ -25,7 +25,12 @@ from pathlib import Path
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "clinical-platform"
 # Unix socket paths must stay under 108 bytes.
 SOCKET_DIR = Path("/run/clinical-e2e")
-PLUGINS = {"docker": "pulumi_docker", "random": "pulumi_random", "tls": "pulumi_tls"}
+PLUGINS = {
+    "docker": "pulumi_docker",
+    "random": "pulumi_random",
+    "tls": "pulumi_tls",
+    "kubernetes": "pulumi_kubernetes",
+}
 
 
 class MissingEngineError(Exception):
@@ -189,7 +194,7 @@ def plugin_versions() -> dict[str, str]:
     return versions
 
 
-def pulumi_engine(state_dir: Path, docker: DockerEngine) -> PulumiEngine:
+def pulumi_engine(state_dir: Path, docker: DockerEngine | None) -> PulumiEngine:
     """The CLI on PATH with its plugins; one message listing everything missing."""
     cli = shutil.which("pulumi")
     missing = [] if cli else ["the `pulumi` CLI on PATH"]
@@ -209,7 +214,7 @@ def pulumi_engine(state_dir: Path, docker: DockerEngine) -> PulumiEngine:
     assert cli is not None
     state_dir.mkdir(parents=True, exist_ok=True)
     env = {
-        **docker.env,
+        **(docker.env if docker else {k: v for k, v in os.environ.items() if k in {"PATH", "HOME"}}),
         "PULUMI_HOME": str(home),
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", "e2e-only-passphrase"),

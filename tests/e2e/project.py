@@ -64,8 +64,9 @@ def _cpu_limits(run: ProgramRun) -> list[tuple[str, str, float]]:
     return out
 
 
-def e2e_config(stack: str) -> tuple[dict[str, Any], dict[str, str], ProgramRun]:
-    """The shipped stack's config with GPUs off, and its secure keys; planned offline once."""
+def e2e_config(stack: str, docker_host: bool = True) -> tuple[dict[str, Any], dict[str, str], ProgramRun]:
+    """The shipped stack's config (on a Docker host: GPUs off, CPU limits within this machine), and its secure
+    keys; planned offline once. A cluster stack keeps its GPUs: kwok's GPU node takes them."""
     document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
     config: dict[str, Any] = dict(document.get("config") or {})
     secure = {k: "" for k, v in config.items() if isinstance(v, dict) and set(v) == {"secure"}}
@@ -74,11 +75,11 @@ def e2e_config(stack: str) -> tuple[dict[str, Any], dict[str, str], ProgramRun]:
     run = run_program(stack)
     # This machine's cores: the daemon refuses a container whose CPU limit exceeds them.
     overrides = config.setdefault(f"{PREFIX}overrides", {})
-    for system, service, cpus in _cpu_limits(run):
+    for system, service, cpus in _cpu_limits(run) if docker_host else []:
         if cpus > (os.cpu_count() or 1):
             entry = overrides.setdefault(system, {}).setdefault("services", {}).setdefault(service, {})
             entry["cpus"] = float(os.cpu_count() or 1)
-    gpus = _gpu_services(run)
+    gpus = _gpu_services(run) if docker_host else {}
     if gpus:
         config.pop(f"{PREFIX}hostGpus", None)
         overrides = config.setdefault(f"{PREFIX}overrides", {})
@@ -95,8 +96,16 @@ def e2e_config(stack: str) -> tuple[dict[str, Any], dict[str, str], ProgramRun]:
     return config, values, run_program(stack, config=engine_config, secret_keys=secret_keys)
 
 
-def prepare(stack: str, workdir: Path, engine: PulumiEngine, image_map: dict[str, str]) -> E2eStack:
-    """Copy the project, init the stack with the CLI, write its config and set its secrets."""
+def prepare(
+    stack: str,
+    workdir: Path,
+    engine: PulumiEngine,
+    image_map: dict[str, str],
+    secret_values: dict[str, str] | None = None,
+    docker_host: bool = True,
+) -> E2eStack:
+    """Copy the project, init the stack with the CLI, write its config and set its secrets (``secret_values``
+    replace generated ones, e.g. a cluster's kubeconfig)."""
     project = workdir / stack
     if project.exists():
         shutil.rmtree(project)
@@ -108,9 +117,11 @@ def prepare(stack: str, workdir: Path, engine: PulumiEngine, image_map: dict[str
         else:
             shutil.copy(source, project / item)
     (project / ".venv").symlink_to(ROOT / ".venv")
-    config, secret_values, run = e2e_config(stack)
+    config, generated, run = e2e_config(stack, docker_host)
+    generated.update({f"{PREFIX}{k}": v for k, v in (secret_values or {}).items()})
     https_port, http_port = free_port(), free_port()
-    config[f"{PREFIX}listen"] = {"address": "127.0.0.1", "httpsPort": https_port, "httpPort": http_port}
+    if docker_host:
+        config[f"{PREFIX}listen"] = {"address": "127.0.0.1", "httpsPort": https_port, "httpPort": http_port}
     if image_map:
         config[f"{PREFIX}imageMap"] = image_map
     # An earlier test's stack of the same name (destroyed, so `stack rm` without --force succeeds).
@@ -120,7 +131,7 @@ def prepare(stack: str, workdir: Path, engine: PulumiEngine, image_map: dict[str
     existing = yaml.safe_load(stack_file.read_text()) if stack_file.exists() else {}
     # Written as YAML, as a user's file is: dates stay unquoted, so the CLI passes them in its own format.
     stack_file.write_text(yaml.safe_dump({**(existing or {}), "config": config}, sort_keys=False))
-    for key, value in secret_values.items():
+    for key, value in generated.items():
         engine.run("config", "set", "--secret", "--", key, value, cwd=project)
     return E2eStack(stack, project, https_port, http_port, run)
 

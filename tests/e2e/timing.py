@@ -1,4 +1,5 @@
-"""Real `pulumi preview` and `pulumi up` times of `local` for `make bench` (images already present).
+"""Real `pulumi preview` and `pulumi up` times for `make bench`: `local` on dockerd (images already present) and
+`cluster` on the kube harness's API server (tests/e2e/cluster.py).
 
 One run: the project copy, stand-ins and plugins are prepared first (not timed), then `preview`,
 `up`, a second `preview` (no changes) and `destroy` are timed as whole CLI processes.
@@ -10,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.e2e import cluster
 from tests.e2e.engine import docker_engine, pulumi_engine
 from tests.e2e.images import build_stand_ins
 from tests.e2e.project import e2e_config, prepare
@@ -36,3 +38,29 @@ def real_engine_times(stack: str = "local") -> dict[str, float]:
             return times
     finally:
         docker.stop()
+
+
+def real_cluster_times(stack: str = "cluster") -> dict[str, float]:
+    """Seconds of each CLI command on ``stack`` against a fresh kube harness (its start-up not timed)."""
+    cluster.find_binaries()
+    with cluster.kube_cluster() as running, tempfile.TemporaryDirectory() as work:
+        pulumi = pulumi_engine(Path(work) / "state", None)
+        e2e = prepare(
+            stack,
+            Path(work),
+            pulumi,
+            {},
+            secret_values={"kubeconfig": Path(running.kubeconfig).read_text()},
+            docker_host=False,
+        )
+        times: dict[str, float] = {}
+        for label, args in (
+            ("preview", ("preview",)),
+            ("up", ("up", "--yes", "--skip-preview")),
+            ("preview_no_changes", ("preview", "--expect-no-changes")),
+            ("destroy", ("destroy", "--yes", "--skip-preview")),
+        ):
+            started = time.perf_counter()
+            pulumi.run(*args, cwd=e2e.project, timeout=2400)
+            times[label] = time.perf_counter() - started
+        return times

@@ -14,18 +14,12 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.clouds.aws.bucket import Bucket, LogDelivery
+from components.clouds.aws.data_stores import AwsDataStores
+from components.clouds.aws.foundation import AwsFoundation
 from components.clouds.aws.gpu_vm import ContainerRole, GpuVm
-from components.clouds.aws.keys import StackKey
 from components.clouds.aws.load_balancer import AlbRoute, LoadBalancer
 from components.clouds.aws.machines import MachineChoice, choose_machine, hourly_price, needs
-from components.clouds.aws.network import Network
-from components.clouds.aws.postgres import ManagedPostgres
-from components.clouds.aws.redis import ManagedRedis
 from components.clouds.aws.security_groups import WORLD_V4, WORLD_V6, Rule, add_rules, security_group
-from components.clouds.aws.settings import AwsSettings
-from components.clouds.aws.tags import aws_tags
-from components.endpoints import BucketEndpoint, SystemRefs
 from components.gpu_catalog import cheapest_machine
 from components.platform import ContainerCredentials, RouteTarget, StackSettings
 from components.specs import ServiceSpec, SystemSpec
@@ -95,56 +89,13 @@ def machine_summary(machine: MachineChoice, services: Sequence[ServiceSpec], cou
     return summary
 
 
-class AwsCloud:
+class AwsCloud(AwsFoundation):
     """GPU VMs with managed data services, behind one TLS load balancer; children of the stack's ``Platform``."""
 
     def __init__(self, name: str, stack: StackSettings, parent: pulumi.Resource) -> None:
-        settings = stack.cloud_settings or AwsSettings()
-        if not isinstance(settings, AwsSettings) or stack.region is None:
-            raise TypeError("AwsCloud needs AwsSettings and a region")  # StackConfig guarantees both
-        self.stack_name, self.domain, self.settings, self.region = name, stack.domain, settings, stack.region
-        self.labels, self.sizing, self.resilience = dict(stack.labels), stack.sizing, stack.resilience
-        self.parent = parent
-        protect = stack.resilience.protect
-        self.tags = aws_tags(stack.labels)
+        super().__init__(name, stack, parent)
+        self.settings = settings = self.aws_settings
         child = pulumi.ResourceOptions(parent=parent)
-        invoke = pulumi.InvokeOutputOptions(parent=parent)
-        identity = aws.get_caller_identity_output(opts=invoke)
-        partition = aws.get_partition_output(opts=invoke)
-        zones = aws.get_availability_zones_output(state="available", opts=invoke)
-        self.account_id, self.partition = identity.account_id, partition.partition
-        self.key = StackKey(
-            name,
-            account_id=identity.account_id,
-            partition=partition.partition,
-            region=self.region,
-            tags=self.tags,
-            protect=protect,
-            opts=child,
-        )
-        self.network = Network(
-            name,
-            cidr=stack.cidr,
-            zones=[zones.names[i] for i in range(settings.zones)],
-            region=self.region,
-            kms_key_arn=self.key.arn,
-            tags=self.tags,
-            nat_per_zone=stack.resilience.nat_per_zone,
-            opts=child,
-        )
-        elb_account = aws.elb.get_service_account_output(opts=invoke)
-        self.log_bucket = Bucket(
-            f"{name}-logs",
-            kms_key_arn=None,
-            tags={**self.tags, "role": "access-logs"},
-            log_bucket=None,
-            noncurrent_days=30,
-            expire_days=400,
-            protect=protect,
-            force_destroy=not protect,
-            log_delivery=LogDelivery(elb_account_arn=elb_account.arn, account_id=identity.account_id),
-            opts=child,
-        )
         lb_tags = {**self.tags, "role": "load-balancer"}
         self.alb_sg = security_group(
             f"{name}-alb-sg",
@@ -172,8 +123,8 @@ class AwsCloud:
             security_group_id=self.alb_sg.id,
             log_bucket=self.log_bucket.name,
             kms_key_arn=self.key.arn,
-            account_id=identity.account_id,
-            partition=partition.partition,
+            account_id=self.account_id,
+            partition=self.partition,
             region=self.region,
             tags=self.tags,
             deletion_protection=stack.resilience.deletion_protection,
@@ -207,13 +158,14 @@ class AwsCloud:
         return dict(self.machines)
 
 
-class AwsSystem(pulumi.ComponentResource):
+class AwsSystem(AwsDataStores):
     """Groups one system's AWS resources (its security groups, data services, secret and VMs)."""
 
+    managed_passwords = True  # RDS rotates them; the VMs' boot script reads the managed secret at every start
+
     def __init__(self, spec: SystemSpec, cloud: AwsCloud, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("clinical:aws:System", spec.name, None, opts)
-        self.name, self.cloud = spec.name, cloud
-        self.tags = aws_tags(cloud.labels, system=spec.name)
+        super().__init__("clinical:aws:System", spec, cloud, opts)
+        self.cloud = cloud
         self.workload_sg = security_group(
             f"{self.name}-workload-sg",
             vpc_id=cloud.network.vpc_id,
@@ -224,87 +176,14 @@ class AwsSystem(pulumi.ComponentResource):
         self.egress_rules = [Rule("egress", 443, "HTTPS to AWS APIs and image registries", cidr=WORLD_V4)]
         if any(s.egress for s in spec.services):
             self.egress_rules.append(Rule("egress", 587, "SMTP submission (mail-sending services)", cidr=WORLD_V4))
-        self.bucket_arns: list[pulumi.Output[str]] = []
-        self.managed_secret_arns: list[pulumi.Output[str]] = []
         self.container_role_name: str | None = None
         self.register_outputs({})
 
-    @property
-    def resource(self) -> pulumi.Resource:
-        """This component: the parent of what the runtime adds for the system."""
-        return self
+    def _clients(self) -> tuple[pulumi.Input[str], str]:
+        return self.workload_sg.id, "VMs"
 
-    def _data_security_group(self, store: str, what: str, port: int) -> aws.ec2.SecurityGroup:
-        """A data service's own group: its port from this system's VMs only (and the VMs' egress to it)."""
-        name = self.name
-        sg = security_group(
-            f"{name}-{store}-sg",
-            vpc_id=self.cloud.network.vpc_id,
-            description=f"{name} {what}",
-            tags={**self.tags, "role": "data"},
-            parent=self,
-        )
-        rule = Rule("ingress", port, f"{what} from {name} VMs", peer=self.workload_sg.id)
-        add_rules(f"{name}-{store}-sg", sg, [rule], self.tags, self)
-        self.egress_rules.append(Rule("egress", port, f"{what} {store}", peer=sg.id))
-        return sg
-
-    def add_data_stores(self, spec: SystemSpec, refs: SystemRefs) -> list[pulumi.Resource]:
-        """RDS, ElastiCache and S3 for the system's specs; their endpoints go into ``refs``."""
-        cloud, name, child = self.cloud, self.name, pulumi.ResourceOptions(parent=self)
-        private = cloud.network.private_subnet_ids
-        stores: list[pulumi.Resource] = []
-        for pg in spec.postgres:
-            db = ManagedPostgres(
-                f"{name}-{pg.name}",
-                pg,
-                subnet_ids=private,
-                security_group_id=self._data_security_group(pg.name, "PostgreSQL", 5432).id,
-                kms_key_arn=cloud.key.arn,
-                sizing=cloud.sizing,
-                resilience=cloud.resilience,
-                tags=self.tags,
-                opts=child,
-            )
-            refs.postgres[pg.name] = db.endpoint
-            self.managed_secret_arns.append(db.secret_arn)  # the VMs read its rotated password at every start
-            stores.append(db)
-        for rd in spec.redis:
-            cache = ManagedRedis(
-                f"{name}-{rd.name}",
-                rd,
-                subnet_ids=private,
-                security_group_id=self._data_security_group(rd.name, "Redis", 6379).id,
-                kms_key_arn=cloud.key.arn,
-                sizing=cloud.sizing,
-                resilience=cloud.resilience,
-                tags=self.tags,
-                opts=child,
-            )
-            refs.redis[rd.name] = cache.endpoint
-            stores.append(cache)
-        for b in spec.buckets:
-            bucket = Bucket(
-                f"{name}-{b.name}",
-                kms_key_arn=cloud.key.arn,
-                tags=self.tags,
-                log_bucket=cloud.log_bucket.name,
-                noncurrent_days=b.noncurrent_version_expiry_days,
-                expire_days=b.expire_objects_after_days,
-                protect=cloud.resilience.protect,
-                opts=child,
-            )
-            self.bucket_arns.append(bucket.arn)
-            # No keys: the services that use buckets read short-lived credentials of the system's containers role
-            # (container_credentials); empty keys make their SDKs look there.
-            refs.buckets[b.name] = BucketEndpoint(
-                name=bucket.name,
-                endpoint=f"https://s3.{cloud.region}.amazonaws.com",
-                access_key="",
-                secret_key=pulumi.Output.secret(""),
-                region=cloud.region,
-            )
-        return stores
+    def _admitted(self, store: str, what: str, port: int, group: aws.ec2.SecurityGroup) -> None:
+        self.egress_rules.append(Rule("egress", port, f"{what} {store}", peer=group.id))
 
     def store_secret(self, document: pulumi.Output[str]) -> tuple[pulumi.Output[str], pulumi.Resource]:
         """The system's runtime secret in Secrets Manager: (its ARN, the version VMs must wait for)."""

@@ -30,11 +30,14 @@ class Network(pulumi.ComponentResource):
     the default security group stripped of all rules; VPC flow logs of all
     traffic to a CloudWatch log group encrypted with the stack key and kept
     a year; an S3 gateway endpoint so bucket traffic stays off the internet.
+    With ``cluster_name`` (EKS) the subnets carry the tags by which load
+    balancers for Kubernetes Services find them.
     """
 
     vpc_id: pulumi.Output[str]
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids: list[pulumi.Output[str]]
+    private_cidrs: list[str]
 
     def __init__(
         self,
@@ -46,6 +49,7 @@ class Network(pulumi.ComponentResource):
         kms_key_arn: pulumi.Input[str],
         tags: Mapping[str, str],
         nat_per_zone: bool,
+        cluster_name: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:aws:Network", name, None, opts)
@@ -65,6 +69,13 @@ class Network(pulumi.ComponentResource):
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags, opts=child)
         public_cidrs, private_cidrs = subnet_plan(cidr, len(zones))
 
+        # An EKS cluster's load balancer controller finds its subnets by these tags (public: internet-facing).
+        role_tags = (
+            {"public": {"kubernetes.io/role/elb": "1"}, "private": {"kubernetes.io/role/internal-elb": "1"}}
+            if cluster_name
+            else {"public": {}, "private": {}}
+        )
+
         def make_subnet(tier: str, index: int, cidr_block: str, zone: pulumi.Input[str]) -> aws.ec2.Subnet:
             return aws.ec2.Subnet(
                 f"{name}-{tier}-{index}",
@@ -72,7 +83,7 @@ class Network(pulumi.ComponentResource):
                 cidr_block=cidr_block,
                 availability_zone=zone,
                 map_public_ip_on_launch=False,
-                tags={**tags, "Name": f"{name}-{tier}-{index}", "tier": tier},
+                tags={**tags, "Name": f"{name}-{tier}-{index}", "tier": tier, **role_tags[tier]},
                 opts=child,
             )
 
@@ -128,6 +139,7 @@ class Network(pulumi.ComponentResource):
         self.vpc_id = vpc.id
         self.public_subnet_ids = [s.id for s in public]
         self.private_subnet_ids = [s.id for s in private]
+        self.private_cidrs = private_cidrs[: len(zones)]
         self.register_outputs({"vpcId": vpc.id})
 
     def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, kms_key_arn: pulumi.Input[str], tags: dict[str, str]) -> None:

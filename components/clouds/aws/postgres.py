@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components.clouds.aws.iam import service_role_trust
 from components.endpoints import BootSecret, PostgresEndpoint
@@ -33,11 +34,18 @@ class ManagedPostgres(pulumi.ComponentResource):
     publicly accessible, reachable only from the system's workload security
     group; IAM authentication on; from the stack's ``Resilience``: backups
     kept ``backup_days``, multi-AZ, deletion protection, a final snapshot
-    and ``protect`` on the instance; the master password managed by RDS in
+    and ``protect`` on the instance; logs exported to CloudWatch; enhanced
+    monitoring (OS metrics every minute) through its own role.
+
+    The master password, with ``managed_password`` (VMs): managed by RDS in
     Secrets Manager (encrypted with the stack key, rotated by RDS every 7
     days; Pulumi never sees it: the endpoint carries a ``BootSecret`` marker
-    the VM fills in from the secret at every start); logs exported to
-    CloudWatch; enhanced monitoring (OS metrics every minute) through its own role.
+    the VM's boot script fills in from the secret at every start). Without
+    it (EKS, whose pods read the password from a Kubernetes Secret and have
+    no boot script): from pulumi-random, kept in Secrets Manager with the
+    stack key (``protect`` like the instance) and in the endpoint itself;
+    nothing rotates it (rule ``aws-rds-password-rotation`` says so) until an
+    operator-side secret sync (External Secrets) follows a rotated secret.
     ``vector`` (pgvector) is available on RDS PostgreSQL 15+ with
     ``CREATE EXTENSION vector``.
     """
@@ -56,11 +64,27 @@ class ManagedPostgres(pulumi.ComponentResource):
         sizing: str,
         resilience: Resilience,
         tags: Mapping[str, str],
+        managed_password: bool = True,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:aws:ManagedPostgres", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         major = spec.version.split(".")[0]
+        password: random.RandomPassword | None = None
+        secret: aws.secretsmanager.Secret | None = None
+        if not managed_password:
+            password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
+            secret = aws.secretsmanager.Secret(
+                f"{name}-password",
+                description=f"Master password of {name}",
+                kms_key_id=kms_key_arn,
+                recovery_window_in_days=resilience.secret_recovery_days,
+                tags=dict(tags),
+                opts=pulumi.ResourceOptions(parent=self, protect=resilience.protect),
+            )
+            aws.secretsmanager.SecretVersion(
+                f"{name}-password", secret_id=secret.id, secret_string=password.result, opts=child
+            )
         subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=list(subnet_ids), tags=dict(tags), opts=child)
         params = aws.rds.ParameterGroup(
             f"{name}-params",
@@ -100,9 +124,10 @@ class ManagedPostgres(pulumi.ComponentResource):
             kms_key_id=kms_key_arn,
             db_name=spec.database,
             username=spec.user,
-            # RDS keeps the password in Secrets Manager and rotates it; no password in Pulumi's state.
-            manage_master_user_password=True,
-            master_user_secret_kms_key_id=kms_key_arn,
+            # Managed: RDS keeps the password in Secrets Manager and rotates it; no password in Pulumi's state.
+            manage_master_user_password=True if password is None else None,
+            master_user_secret_kms_key_id=kms_key_arn if password is None else None,
+            password=password.result if password is not None else None,
             db_subnet_group_name=subnets.name,
             vpc_security_group_ids=[security_group_id],
             parameter_group_name=params.name,
@@ -126,15 +151,27 @@ class ManagedPostgres(pulumi.ComponentResource):
             # RDS checks at creation that it may assume the role with the policy attached.
             opts=pulumi.ResourceOptions(parent=self, protect=resilience.protect, depends_on=[monitoring_policy]),
         )
-        self.secret_arn = db.master_user_secrets.apply(lambda secrets: str(secrets[0].secret_arn))
-        managed = BootSecret(ref=name, secret_id=self.secret_arn)
-        self.endpoint = PostgresEndpoint(
-            host=db.address,
-            port=5432,
-            database=spec.database,
-            user=spec.user,
-            password=pulumi.Output.secret(managed.marker()),
-            sslmode="require",
-            password_from=managed,
-        )
+        self.managed_password = password is None
+        if password is None or secret is None:
+            self.secret_arn = db.master_user_secrets.apply(lambda secrets: str(secrets[0].secret_arn))
+            managed = BootSecret(ref=name, secret_id=self.secret_arn)
+            self.endpoint = PostgresEndpoint(
+                host=db.address,
+                port=5432,
+                database=spec.database,
+                user=spec.user,
+                password=pulumi.Output.secret(managed.marker()),
+                sslmode="require",
+                password_from=managed,
+            )
+        else:
+            self.secret_arn = secret.arn
+            self.endpoint = PostgresEndpoint(
+                host=db.address,
+                port=5432,
+                database=spec.database,
+                user=spec.user,
+                password=pulumi.Output.secret(password.result),
+                sslmode="require",
+            )
         self.register_outputs({"address": db.address, "secretArn": self.secret_arn})

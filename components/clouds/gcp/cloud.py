@@ -17,17 +17,12 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_gcp as gcp
 
-from components.clouds.gcp.bucket import Bucket
+from components.clouds.gcp.data_stores import GcpDataStores
+from components.clouds.gcp.foundation import GcpFoundation
 from components.clouds.gcp.gpu_vm import GpuVmGroup
-from components.clouds.gcp.keys import StackKeys
 from components.clouds.gcp.labels import gcp_labels
 from components.clouds.gcp.load_balancer import LoadBalancer
 from components.clouds.gcp.machines import MachineChoice, choose_machine, hourly_price, needs
-from components.clouds.gcp.network import Network
-from components.clouds.gcp.postgres import ManagedPostgres
-from components.clouds.gcp.redis import ManagedRedis
-from components.clouds.gcp.settings import GcpSettings
-from components.endpoints import BucketEndpoint, SystemRefs
 from components.gpu_catalog import cheapest_machine
 from components.platform import RouteTarget, StackSettings
 from components.specs import ServiceSpec, SystemSpec
@@ -35,19 +30,6 @@ from components.specs import ServiceSpec, SystemSpec
 # The GCP recipe of the stenosis guide (seeds/001) picks this shape for GPU work; shown next to our choice.
 GUIDE_GPU_PICK = "n1-standard-8+t4"
 GCS_ENDPOINT = "https://storage.googleapis.com"
-# The APIs the stack uses, enabled by the stack itself (and left enabled on destroy: other stacks may share them).
-APIS = (
-    "compute.googleapis.com",
-    "sqladmin.googleapis.com",
-    "redis.googleapis.com",
-    "servicenetworking.googleapis.com",
-    "cloudkms.googleapis.com",
-    "secretmanager.googleapis.com",
-    "iam.googleapis.com",
-    "storage.googleapis.com",
-    "logging.googleapis.com",
-    "monitoring.googleapis.com",
-)
 
 
 def machine_summary(machine: MachineChoice, services: Sequence[ServiceSpec], count: int) -> dict[str, object]:
@@ -72,48 +54,14 @@ def machine_summary(machine: MachineChoice, services: Sequence[ServiceSpec], cou
     return summary
 
 
-class GcpCloud:
+class GcpCloud(GcpFoundation):
     """Shielded GPU VMs with managed data services behind one global HTTPS load balancer; children of the
     stack's ``Platform``."""
 
     def __init__(self, name: str, stack: StackSettings, parent: pulumi.Resource) -> None:
-        settings = stack.cloud_settings or GcpSettings()
-        if not isinstance(settings, GcpSettings) or stack.region is None or stack.project is None:
-            raise TypeError("GcpCloud needs GcpSettings, a project and a region")  # StackConfig guarantees them
-        self.stack_name, self.domain, self.settings = name, stack.domain, settings
-        self.project, self.region = stack.project, stack.region
-        self.labels, self.sizing, self.resilience = dict(stack.labels), stack.sizing, stack.resilience
-        self.parent = parent
-        protect = stack.resilience.protect
-        self.gcp_labels = gcp_labels(stack.labels)
-        self.apis = [
-            gcp.projects.Service(
-                f"{name}-api-{api.split('.')[0]}",
-                project=self.project,
-                service=api,
-                disable_on_destroy=False,
-                opts=pulumi.ResourceOptions(parent=parent),
-            )
-            for api in APIS
-        ]
-        # Everything else waits for the APIs (a fresh project has none enabled). A component's depends_on does not
-        # reach its children, so a transformation, which children inherit, adds the APIs to every custom resource.
-        self.after_apis = pulumi.ResourceOptions(parent=parent, transformations=[self._after_apis])
+        super().__init__(name, stack, parent)
+        self.settings = settings = self.gcp_settings
         child = self.after_apis
-        self.keys = StackKeys(
-            name, project=self.project, region=self.region, labels=stack.labels, protect=protect, opts=child
-        )
-        self.network = Network(
-            name,
-            project=self.project,
-            region=self.region,
-            cidr=stack.cidr,
-            labels=self.gcp_labels,
-            nat_per_zone=stack.resilience.nat_per_zone,
-            iap_ssh=settings.iap_ssh,
-            opts=child,
-        )
-        self._log_bucket: Bucket | None = None
         self.lb = LoadBalancer(
             name,
             project=self.project,
@@ -127,34 +75,6 @@ class GcpCloud:
             opts=child,
         )
         self.machines: dict[str, dict[str, object]] = {}
-
-    def _after_apis(self, args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
-        if not isinstance(args.resource, pulumi.CustomResource) or args.type_ == "gcp:projects/service:Service":
-            return None
-        return pulumi.ResourceTransformationResult(
-            args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(depends_on=self.apis))
-        )
-
-    @property
-    def log_bucket(self) -> Bucket:
-        """The access-log bucket, made with the first data bucket (a stack without buckets has no logs to keep)."""
-        if self._log_bucket is None:
-            protect, name = self.resilience.protect, self.stack_name
-            # Encrypted with the stack's storage key, like the data whose access it records.
-            self._log_bucket = Bucket(
-                f"{name}-logs",
-                project=self.project,
-                location=self.region,
-                kms_key_id=self.keys.key_ids["storage"],
-                log_bucket=None,
-                labels={**self.labels, "clinical.platform/role": "access-logs"},
-                expire_days=400,
-                protect=protect,
-                force_destroy=not protect,
-                after=self.keys.grants,
-                opts=self.after_apis,
-            )
-        return self._log_bucket
 
     @property
     def backend_tls(self) -> bool:
@@ -178,85 +98,14 @@ class GcpCloud:
         self.lb.finish()
 
 
-class GcpSystem(pulumi.ComponentResource):
+class GcpSystem(GcpDataStores):
     """Groups one system's GCP resources (data services, secret, VMs and its routes' backends)."""
 
     def __init__(self, spec: SystemSpec, cloud: GcpCloud, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("clinical:gcp:System", spec.name, None, opts)
-        self.name, self.cloud = spec.name, cloud
-        self.labels = {**cloud.labels, "clinical.platform/system": spec.name}
-        self.bucket_names: list[pulumi.Output[str]] = []
+        super().__init__("clinical:gcp:System", spec, cloud, opts)
+        self.cloud = cloud
         self.secret_ids: list[pulumi.Output[str]] = []
         self.register_outputs({})
-
-    @property
-    def resource(self) -> pulumi.Resource:
-        """This component: the parent of what the runtime adds for the system."""
-        return self
-
-    def add_data_stores(self, spec: SystemSpec, refs: SystemRefs) -> list[pulumi.Resource]:
-        """Cloud SQL, Memorystore and GCS for the system's specs; their endpoints go into ``refs``."""
-        cloud, name, child = self.cloud, self.name, pulumi.ResourceOptions(parent=self)
-        net, keys = cloud.network, cloud.keys
-        stores: list[pulumi.Resource] = []
-        for pg in spec.postgres:
-            db = ManagedPostgres(
-                f"{name}-{pg.name}",
-                pg,
-                project=cloud.project,
-                region=cloud.region,
-                network_id=net.network_id,
-                private_services=net.private_services,
-                kms_key_id=keys.key_ids["sql"],
-                sizing=cloud.sizing,
-                resilience=cloud.resilience,
-                labels=self.labels,
-                after=keys.grants,
-                opts=child,
-            )
-            refs.postgres[pg.name] = db.endpoint
-            stores.append(db)
-        for rd in spec.redis:
-            cache = ManagedRedis(
-                f"{name}-{rd.name}",
-                rd,
-                project=cloud.project,
-                region=cloud.region,
-                network_id=net.network_id,
-                private_services=net.private_services,
-                kms_key_id=keys.key_ids["redis"],
-                sizing=cloud.sizing,
-                resilience=cloud.resilience,
-                labels=self.labels,
-                after=keys.grants,
-                opts=child,
-            )
-            refs.redis[rd.name] = cache.endpoint
-            stores.append(cache)
-        for b in spec.buckets:
-            bucket = Bucket(
-                f"{name}-{b.name}",
-                project=cloud.project,
-                location=cloud.region,
-                kms_key_id=keys.key_ids["storage"],
-                log_bucket=cloud.log_bucket.name,
-                labels=self.labels,
-                noncurrent_days=b.noncurrent_version_expiry_days,
-                expire_days=b.expire_objects_after_days,
-                protect=cloud.resilience.protect,
-                after=keys.grants,
-                opts=child,
-            )
-            self.bucket_names.append(bucket.name)
-            # The VM's service account grants access (Application Default Credentials); no keys exist.
-            refs.buckets[b.name] = BucketEndpoint(
-                name=bucket.name,
-                endpoint=GCS_ENDPOINT,
-                access_key="",
-                secret_key=pulumi.Output.secret(""),
-                region=cloud.region,
-            )
-        return stores
 
     def store_secret(self, document: pulumi.Output[str]) -> tuple[pulumi.Output[str], pulumi.Resource]:
         """The system's runtime secret in Secret Manager, replicated in the region with the stack's key."""

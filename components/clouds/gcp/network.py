@@ -78,6 +78,7 @@ class Network(pulumi.ComponentResource):
         labels: Mapping[str, str],
         nat_per_zone: bool = False,
         iap_ssh: bool = False,
+        secondary_ranges: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:gcp:Network", name, None, opts)
@@ -107,6 +108,13 @@ class Network(pulumi.ComponentResource):
                 metadata="INCLUDE_ALL_METADATA",
             ),
             description="VMs of every system; no external IPs",
+            # A GKE cluster's pods and services (alias IP ranges): only when a cluster asks for them.
+            secondary_ip_ranges=[
+                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=range_name, ip_cidr_range=range_cidr)
+                for range_name, range_cidr in secondary_ranges.items()
+            ]
+            if secondary_ranges
+            else None,
             opts=child,
         )
         router = gcp.compute.Router(f"{name}-router", project=project, region=region, network=network.id, opts=child)

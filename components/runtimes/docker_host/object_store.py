@@ -7,28 +7,11 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_random as random
 
+from components.data_services import MinioCredentials, minio_endpoints, minio_services
 from components.endpoints import BucketEndpoint
 from components.runtimes.docker_host.volumes import named_volume
 from components.runtimes.docker_host.workload import Attachment, ContainerWorkload
-from components.specs import BucketSpec, HealthCheckSpec, ResourcesSpec, ServiceSpec, VolumeSpec
-
-MINIO_IMAGE = "minio/minio:RELEASE.2024-10-13T13-34-11Z"
-MC_IMAGE = "minio/mc:RELEASE.2024-10-08T09-37-26Z"
-
-
-def bucket_setup_script(buckets: Sequence[BucketSpec]) -> str:
-    """Shell run by the one-shot ``mc`` job: create, version, encrypt and expire each bucket."""
-    lines = ['mc alias set local http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null']
-    for b in buckets:
-        lines.append(f"mc mb --ignore-existing local/{b.name}")
-        lines.append(f"mc anonymous set none local/{b.name}")
-        lines.append(f"mc encrypt set sse-s3 local/{b.name}")
-        if b.versioning:
-            lines.append(f"mc version enable local/{b.name}")
-            lines.append(f"mc ilm rule add --noncurrent-expire-days {b.noncurrent_version_expiry_days} local/{b.name}")
-        if b.expire_objects_after_days:
-            lines.append(f"mc ilm rule add --expire-days {b.expire_objects_after_days} local/{b.name}")
-    return " && ".join(lines)
+from components.specs import BucketSpec
 
 
 class ContainerObjectStore(pulumi.ComponentResource):
@@ -59,28 +42,13 @@ class ContainerObjectStore(pulumi.ComponentResource):
         password = random.RandomPassword(f"{name}-root-password", length=40, special=False, opts=child)
         kms_key = random.RandomBytes(f"{name}-kms-key", length=32, opts=child)
         volume = named_volume(f"{name}-data", labels, self, protect=protect)
-        creds = {"MINIO_ROOT_USER": user.result, "MINIO_ROOT_PASSWORD": password.result}
-        server = ServiceSpec(
-            name="minio",
-            image=MINIO_IMAGE,
-            port=9000,
-            command=("server", "/data", "--console-address", ":9001"),
-            health=HealthCheckSpec(command=("mc", "ready", "local"), interval_s=15),
-            resources=ResourcesSpec(cpus=1, memory_mb=1024),
-            user="1000:1000",
-            volumes=(VolumeSpec(name="data", mount_path="/data"),),
-        )
-        attach = [Attachment(network, ("minio",))]
+        creds = MinioCredentials(user.result, password.result, kms_key.base64)
+        server, setup = minio_services(buckets, creds)
         self.server = ContainerWorkload(
             name,
-            server,
-            env={
-                **creds,
-                "MINIO_KMS_SECRET_KEY": pulumi.Output.concat("minio-sse:", kms_key.base64),
-                "MINIO_BROWSER": "off",
-                "MINIO_BROWSER_REDIRECT": "off",
-            },
-            attachments=attach,
+            server.service,
+            env=dict(server.env),
+            attachments=[Attachment(network, ("minio",))],
             volumes={"data": volume.name},
             labels=labels,
             role="data",
@@ -88,19 +56,10 @@ class ContainerObjectStore(pulumi.ComponentResource):
             sensitive_env=True,
             opts=child,
         )
-        setup = ServiceSpec(
-            name="minio-setup",
-            kind="job",
-            image=MC_IMAGE,
-            command=("sh", "-c", bucket_setup_script(buckets)),
-            resources=ResourcesSpec(cpus=0.25, memory_mb=128),
-            user="1000:1000",
-            tmpfs=("/tmp", "/.mc"),
-        )
         self.setup = ContainerWorkload(
             f"{name}-setup",
-            setup,
-            env={**creds, "MC_CONFIG_DIR": "/tmp/.mc"},
+            setup.service,
+            env=dict(setup.env),
             # Not the server's alias: Docker's DNS would answer 'minio' with this job too.
             attachments=[Attachment(network, ())],
             labels=labels,
@@ -110,13 +69,5 @@ class ContainerObjectStore(pulumi.ComponentResource):
             after=self.server.containers,
             opts=child,
         )
-        self.endpoints = {
-            b.name: BucketEndpoint(
-                name=b.name,
-                endpoint="http://minio:9000",
-                access_key=pulumi.Output.secret(user.result),
-                secret_key=pulumi.Output.secret(password.result),
-            )
-            for b in buckets
-        }
+        self.endpoints = minio_endpoints(buckets, creds, tls=False)
         self.register_outputs({"buckets": [b.name for b in buckets]})

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
+from components.data_services import DataFile
 from components.hardening import Hardening, Probe, contract
 from components.specs import ServiceSpec
 
@@ -44,6 +45,11 @@ class Upload:
     @property
     def world_readable(self) -> bool:
         return bool(int(self.permissions, 8) & 0o004)
+
+
+def uploads_of(files: Sequence[DataFile]) -> list[Upload]:
+    """A data service's files as uploads: secret ones root-owned and readable through the root group only."""
+    return [Upload(f.path, f.content, SECRET_FILE_MODE) if f.secret else Upload(f.path, f.content) for f in files]
 
 
 # The provider reads these back from the daemon in its own spelling; anything else reads as a change on every

@@ -1,0 +1,1 @@
+"""The ``kubernetes`` runtime: each system in its own namespace of a cluster the cloud provides."""
