@@ -109,7 +109,8 @@ review: venv
 	$(PY) -m offline.review_cli --stack $(STACK) --out $(OUT)
 
 ## make policy-config [STACK=local] [OUT=review]: OUT/STACK/policy-config.json for
-## `pulumi preview --policy-pack policy --policy-pack-config OUT/STACK/policy-config.json` (same levels as the plan)
+## `pulumi preview --policy-pack policy --policy-pack-config OUT/STACK/policy-config.json` (same levels, environment,
+## data classification and waivers as the plan: the rules apply the waivers themselves)
 policy-config: venv
 	$(PY) -m offline.policy_config --stack $(STACK) --out $(OUT)
 

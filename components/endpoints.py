@@ -16,6 +16,22 @@ import pulumi
 from components.specs import placeholders
 
 _PLACEHOLDER = re.compile(r"\$\{([a-z]+)(?::([a-z0-9-]+)(?:\.([a-z_]+))?)?\}")
+BOOT_SECRET_MARKER = "__CLINICAL_BOOT_SECRET__"
+
+
+@dataclass(frozen=True)
+class BootSecret:
+    """A password the cloud keeps and rotates (an RDS-managed master password): Pulumi never knows it, so the
+    values that hold it carry a marker the VM's boot script replaces with the secret's current ``key`` each time
+    the system starts. Markers use only URL-unreserved characters, so quoting leaves them intact."""
+
+    ref: str  # [a-z0-9-]: names the marker and the file the boot script reads the secret into
+    secret_id: pulumi.Input[str]  # the secret in the cloud's store (an ARN on AWS)
+    key: str = "password"  # the JSON key of the password in the secret's value
+
+    def marker(self, encoding: str = "raw") -> str:
+        """The placeholder of the password: ``raw``, or ``url`` (percent-encoded, for a URL's userinfo)."""
+        return f"{BOOT_SECRET_MARKER}{self.ref}__{encoding}__"
 
 
 @dataclass(frozen=True)
@@ -28,17 +44,22 @@ class PostgresEndpoint:
     user: str
     password: pulumi.Output[str]
     sslmode: str = "prefer"
+    # Set when the cloud manages (and rotates) the password: ``password`` is then its marker, filled in on the VM.
+    password_from: BootSecret | None = None
 
     def field(self, name: str) -> pulumi.Output[str]:
         """One field by its placeholder name (``url`` and ``async_url`` are built)."""
         if name in {"url", "async_url"}:
             scheme = "postgresql+asyncpg" if name == "async_url" else "postgresql"
             query = f"?ssl={self.sslmode}" if name == "async_url" else f"?sslmode={self.sslmode}"
+            managed = self.password_from
+
+            def userinfo(password: str) -> str:
+                return managed.marker("url") if managed is not None else quote(password, safe="")
+
             return pulumi.Output.secret(
                 pulumi.Output.all(self.host, self.password).apply(
-                    lambda v: (
-                        f"{scheme}://{self.user}:{quote(str(v[1]), safe='')}@{v[0]}:{self.port}/{self.database}{query}"
-                    )
+                    lambda v: f"{scheme}://{self.user}:{userinfo(str(v[1]))}@{v[0]}:{self.port}/{self.database}{query}"
                 )
             )
         return pulumi.Output.from_input(
@@ -169,3 +190,9 @@ def resolve(value: str, refs: SystemRefs) -> pulumi.Output[str]:
 
     result = pulumi.Output.all(*parts).apply(substitute)
     return pulumi.Output.secret(result) if is_sensitive(value) else result
+
+
+def boot_secrets(refs: SystemRefs) -> list[BootSecret]:
+    """The cloud-managed passwords the system's values may hold as markers, by ``ref``."""
+    found = {e.password_from.ref: e.password_from for e in refs.postgres.values() if e.password_from is not None}
+    return [found[ref] for ref in sorted(found)]

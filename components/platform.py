@@ -66,6 +66,20 @@ class RouteTarget:
     health_path: str
 
 
+@dataclass(frozen=True)
+class ContainerCredentials:
+    """Cloud credentials of the system's own for the services that use its buckets, and for no other container:
+    the host (which alone reaches the metadata service) leaves short-lived credentials in ``host_dir`` with its
+    ``refresh`` script (before compose starts, then on a timer); those services mount it at ``mount_path`` and
+    get ``env`` and ``files`` telling their SDKs where to read them."""
+
+    env: Mapping[str, str]
+    files: Mapping[str, str]  # container path -> content (plain: no secret in it)
+    host_dir: str
+    mount_path: str
+    refresh: pulumi.Output[str]
+
+
 class Runtime(Protocol):
     """What the stack calls on every runtime: add systems, finish, and report what to export.
 

@@ -72,6 +72,7 @@ def review_share(stack: str, repeat: int) -> dict[str, float]:
             enforcement=plan.config.enforcement,
             overrides=plan.config.policy.overrides,
             waivers=plan.config.policy.waivers,
+            data_classification=plan.config.tags.get("dataClassification"),
         )
         reviewing.append(time.perf_counter() - started)
         program.append(plan.seconds - reviewing[-1])

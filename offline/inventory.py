@@ -49,6 +49,8 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
         "deletionProtection",
         "skipFinalSnapshot",
         "publiclyAccessible",
+        "manageMasterUserPassword",
+        "monitoringInterval",
     ),
     "aws:elasticache/replicationGroup:ReplicationGroup": (
         "engineVersion",
@@ -63,7 +65,7 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:s3/bucket:Bucket": ("forceDestroy", "objectLockEnabled"),
     "aws:secretsmanager/secret:Secret": ("recoveryWindowInDays",),
     "aws:autoscaling/group:Group": ("minSize", "maxSize", "desiredCapacity"),
-    "aws:ec2/launchTemplate:LaunchTemplate": ("instanceType",),
+    "aws:ec2/launchTemplate:LaunchTemplate": ("instanceType", "metadataOptions"),
     "aws:lb/loadBalancer:LoadBalancer": ("internal", "enableDeletionProtection"),
 }
 SECRET_UPLOAD_MODES = {"0400", "0440", "0600", "0640"}

@@ -83,6 +83,7 @@ def make_plan(stack: str, stack_dir: Path = ROOT) -> Plan:
         enforcement=config.enforcement,
         overrides=config.policy.overrides,
         waivers=config.policy.waivers,
+        data_classification=config.tags.get("dataClassification"),
     )
     return Plan(
         config, run, result, estimate(run.resources), critical_path(run.resources), time.perf_counter() - started

@@ -4,12 +4,19 @@ Writes ``OUT/<stack>/policy-config.json`` for::
 
     pulumi preview --policy-pack policy --policy-pack-config OUT/<stack>/policy-config.json
 
-Every rule gets an explicit entry ``{"enforcementLevel": ..., "environment": ...}``.
+Every rule gets an explicit entry ``{"enforcementLevel": ..., "environment": ..., "dataClassification": ...,
+"waivers": [...]}``.
 The level comes from ``offline.review.enforcement_for`` with the stack's
 policy settings, the function the offline plan uses, so the engine and the
 plan enforce the same thing. An explicit per-policy level overrides both the
-policy's own and the pack's default in the engine. ``environment`` is what
-the rules read with ``args.get_config()`` (the offline plan passes the same).
+policy's own and the pack's default in the engine. ``environment`` and
+``dataClassification`` (the stack's ``tags.dataClassification``: PHI gets
+prod-grade data protection on any environment) are what the rules read with
+``args.get_config()`` (the offline plan passes the same). ``waivers`` are the
+stack's waivers of that rule (resource pattern, approver, expiry, reason):
+the rule itself skips a finding an active waiver covers and reports it again
+once the waiver has expired, so a stack with a waived mandatory finding
+deploys under the engine exactly as its offline review passes.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from offline.cli_errors import run_reporting_errors, stack_arguments
 from offline.harness import ROOT
 from offline.plan import make_plan
 from offline.report import catalogue
-from offline.review import enforcement_for
+from offline.review import enforcement_for, policy_settings
 from stacks.config import StackConfig
 
 FILE_NAME = "policy-config.json"
@@ -39,11 +46,13 @@ def load_config(stack: str, stack_dir: Path = ROOT) -> StackConfig:
 
 
 def policy_pack_config(config: StackConfig) -> dict[str, dict[str, Any]]:
-    """Policy name -> {"enforcementLevel", "environment"} for every rule of the catalogue."""
+    """Policy name -> {"enforcementLevel", "environment", "dataClassification", "waivers"} for every rule of the
+    catalogue: what the offline review gives each rule (``offline.review.policy_settings``), plus its level."""
+    settings = policy_settings(config.environment, config.tags["dataClassification"], config.policy.waivers)
     return {
         rule.name: {
             "enforcementLevel": enforcement_for(rule.name, config.enforcement, config.policy.overrides),
-            "environment": config.environment,
+            **settings[rule.name],
         }
         for rule in catalogue()
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import json_format
@@ -28,6 +28,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 
 from offline.harness import Captured
 from policy import ALL_POLICIES, RULE_NAMES
+from policy import waivers as pack_waivers
 from stacks.config import Waiver
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -117,11 +118,33 @@ def _engine_unknowns(value: Any) -> Any:
     return value
 
 
+def policy_settings(
+    environment: str,
+    data_classification: str | None,
+    stack_waivers: Sequence[Waiver] = (),
+    today: datetime.date | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Rule name -> what the policy-pack config gives that rule besides its level: the stack's environment, its
+    data classification, and the waivers of that rule (``make policy-config`` writes the same; ``today`` only
+    offline, to review as of a date)."""
+    by_rule = pack_waivers.by_rule(w.for_pack() for w in stack_waivers)
+    out: dict[str, dict[str, Any]] = {}
+    for name in RULE_NAMES:
+        entry: dict[str, Any] = {"environment": environment}
+        if data_classification:
+            entry["dataClassification"] = data_classification
+        entry[pack_waivers.CONFIG_KEY] = by_rule.get(name, [])
+        if today is not None:
+            entry[pack_waivers.REVIEW_DATE_KEY] = today.isoformat()
+        out[name] = entry
+    return out
+
+
 def _stack_violations(
     customs: list[Captured],
     policies: Sequence[StackValidationPolicy],
     levels: Mapping[str, str],
-    environment: str,
+    settings: Mapping[str, Mapping[str, Any]],
     not_run: list[str],
 ) -> list[Violation]:
     """Run stack policies over the resources' outputs, wired by parent and dependencies as AnalyzeStack does."""
@@ -133,10 +156,10 @@ def _stack_violations(
         resources[r.urn] = PolicyResource(r.type, props, r.urn, r.name, _options(r), None, None, [], {})
     for r in customs:
         resources[r.urn].dependencies = [resources[d] for d in r.dependencies if d in resources]
-    args = StackValidationArgs(list(resources.values()), config={"environment": environment})
     found: list[Violation] = []
     for policy in policies:
         rule = RULE_NAMES[policy.name]
+        args = StackValidationArgs(list(resources.values()), config=dict(settings[policy.name]))
         reports: list[tuple[str, str | None]] = []
         try:
             policy.validate(args, lambda message, urn=None, reports=reports: reports.append((message, urn)))  # type: ignore[misc]
@@ -171,8 +194,16 @@ def review(
     policies: Sequence[ResourceValidationPolicy | StackValidationPolicy] | None = None,
     waivers: Sequence[Waiver] = (),
     today: datetime.date | None = None,
+    data_classification: str | None = None,
 ) -> Review:
-    """Run ``policies`` (default: the whole pack) over every custom resource."""
+    waivers_given = waivers
+    """Run ``policies`` (default: the whole pack) over every custom resource.
+
+    Every policy gets what the policy-pack config gives it besides its level (``policy_settings``): the stack's
+    ``environment``, when known its ``dataClassification`` (which makes prod-grade data protections apply to PHI
+    anywhere), and its waivers, which the policy applies itself as it does under the engine: a finding an active
+    waiver covers is not reported (listed here as waived), one whose waiver expired is."""
+    settings = policy_settings(environment, data_classification, waivers_given, today)
     policies = ALL_POLICIES if policies is None else policies
     overrides = overrides or {}
     violations: list[Violation] = []
@@ -181,16 +212,67 @@ def review(
     levels = {p.name: enforcement_for(p.name, enforcement, overrides) for p in policies}
     active = [p for p in policies if levels[p.name] != "disabled" and isinstance(p, ResourceValidationPolicy)]
     stack_active = [p for p in policies if levels[p.name] != "disabled" and isinstance(p, StackValidationPolicy)]
-    violations.extend(_stack_violations(customs, stack_active, levels, environment, not_run))
+    pack_waivers.WAIVED.clear()
+    logging, pack_waivers.LOG_TO_STDERR = (
+        pack_waivers.LOG_TO_STDERR,
+        False,
+    )  # waived findings go into the report instead
+    try:
+        violations.extend(_stack_violations(customs, stack_active, levels, settings, not_run))
+        _resource_violations(customs, active, levels, settings, not_run, violations)
+    finally:
+        pack_waivers.LOG_TO_STDERR = logging
+    by_urn = {r.urn: r for r in customs}
+    for waived in pack_waivers.WAIVED:
+        rule, target = RULE_NAMES[waived.rule], by_urn.get(waived.urn)
+        violations.append(
+            Violation(
+                rule=rule.name,
+                severity=rule.severity,
+                enforcement="waived",
+                family=rule.family,
+                resource_type=target.type if target else "stack",
+                resource_name=waived.resource_name or "stack",
+                urn=waived.urn,
+                message=waived.message,
+                remediation=rule.remediation,
+                hipaa=rule.hipaa,
+                waiver=waived.note,
+            )
+        )
+    pack_waivers.WAIVED.clear()
+    today = today or datetime.date.today()
+    expired = [w for w in waivers_given if w.expires < today]
+    for w in expired:
+        not_run.append(f"waiver for {w.rule} on {w.resource} expired on {w.expires}")
+    violations.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.resource_name))
+    return Review(
+        violations,
+        len(customs),
+        len(active) + len(stack_active),
+        not_run,
+        [f"{w.rule} on {w.resource} (approved by {w.approved_by}) expired on {w.expires}" for w in expired],
+    )
+
+
+def _resource_violations(
+    customs: list[Captured],
+    active: Sequence[ResourceValidationPolicy],
+    levels: Mapping[str, str],
+    settings: Mapping[str, Mapping[str, Any]],
+    not_run: list[str],
+    violations: list[Violation],
+) -> None:
+    """Run resource policies on every custom resource's inputs, as the engine's Analyze does."""
     for record in customs:
         props: Any = unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(record.raw)))
-        args = ResourceValidationArgs(
-            record.type, props, record.urn, record.name, _options(record), None, config={"environment": environment}
-        )
         for policy in active:
             rule = RULE_NAMES[policy.name]
             if record.type not in rule.resource_types:
                 continue
+            args = ResourceValidationArgs(
+                record.type, props, record.urn, record.name, _options(record), None, config=dict(settings[policy.name])
+            )
             found: list[str] = []
             try:
                 policy.validate(args, lambda message, urn=None, found=found: found.append(message))  # type: ignore[misc]
@@ -212,21 +294,3 @@ def review(
                 )
                 for message in found
             )
-    today = today or datetime.date.today()
-    expired = [w for w in waivers if w.expires < today]
-    for w in expired:
-        not_run.append(f"waiver for {w.rule} on {w.resource} expired on {w.expires}")
-    active_waivers = [w for w in waivers if w.expires >= today]
-    for index, v in enumerate(violations):
-        waiver = next((w for w in active_waivers if w.matches(v.rule, v.resource_name)), None)
-        if waiver is not None:
-            note = f"waived until {waiver.expires} by {waiver.approved_by}: {waiver.reason}"
-            violations[index] = replace(v, enforcement="waived", waiver=note)
-    violations.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.resource_name))
-    return Review(
-        violations,
-        len(customs),
-        len(active) + len(stack_active),
-        not_run,
-        [f"{w.rule} on {w.resource} (approved by {w.approved_by}) expired on {w.expires}" for w in expired],
-    )

@@ -20,6 +20,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from policy import waivers
 from policy.catalog import RULE_NAMES, RULES, STACK_RULES
 from policy.rule import CheckContext, Rule, RuleInfo, StackResource, StackRule
 
@@ -36,6 +37,7 @@ def context_from_args(args: ResourceValidationArgs) -> CheckContext:
         additional_secret_outputs=tuple(opts.additional_secret_outputs or ()) if opts else (),
         environment=config.get("environment"),
         resource_type=args.resource_type,
+        data_classification=config.get("dataClassification"),
     )
 
 
@@ -58,8 +60,12 @@ def policy_for(rule: Rule) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if args.resource_type not in rule.resource_types:
             return
+        config = args.get_config()
         for message in rule.evaluate(args.resource_type, args.props, context_from_args(args)):
-            report_violation(message, args.urn)
+            # A signed waiver of this rule for this resource skips the finding until it expires.
+            reported = waivers.decide(rule.name, args.name, args.urn, message, config)
+            if reported is not None:
+                report_violation(reported, args.urn)
 
     return ResourceValidationPolicy(name=rule.name, description=rule.description, validate=validate, **_metadata(rule))
 
@@ -79,8 +85,12 @@ def stack_policy_for(rule: StackRule) -> StackValidationPolicy:
             )
             for r in args.resources
         ]
+        names = {r.urn: r.name for r in resources}
+        config = args.get_config()
         for urn, message in rule.check(resources):
-            report_violation(message, urn)
+            reported = waivers.decide(rule.name, names.get(urn, ""), urn, message, config)
+            if reported is not None:
+                report_violation(reported, urn)
 
     return StackValidationPolicy(name=rule.name, description=rule.description, validate=validate, **_metadata(rule))
 

@@ -31,6 +31,7 @@ HIPAA = {
     "transmission-encryption": "45 CFR 164.312(e)(2)(ii) Encryption (transmission)",
     "contingency": "45 CFR 164.308(a)(7)(ii)(A) Data backup plan",
     "malicious-software": "45 CFR 164.308(a)(5)(ii)(B) Protection from malicious software",
+    "password-management": "45 CFR 164.308(a)(5)(ii)(D) Password management",
     "risk-management": "45 CFR 164.308(a)(1)(ii)(B) Risk management",
 }
 
@@ -44,6 +45,8 @@ class CheckContext:
     additional_secret_outputs: tuple[str, ...] = ()
     environment: str | None = None
     resource_type: str = ""
+    # The stack's data classification (phi, pii, internal, public), from the policy-pack config.
+    data_classification: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

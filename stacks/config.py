@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import datetime
 import difflib
-import fnmatch
 import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import pulumi
 from pydantic import (
@@ -41,6 +40,9 @@ from components.gpu_catalog import unsatisfiable_reason
 from components.platforms import PLATFORMS
 from components.resilience import Resilience
 from components.specs import GpuSpec, SystemSpec, check_image_ref
+
+if TYPE_CHECKING:
+    from policy.waivers import PackWaiver
 from stacks import registry, resilience
 from stacks.overrides import SystemOverride
 
@@ -214,7 +216,13 @@ class Waiver(_Model):
 
     def matches(self, rule: str, resource: str) -> bool:
         """True when this waiver covers ``rule`` on ``resource``."""
-        return rule == self.rule and fnmatch.fnmatchcase(resource, self.resource)
+        return self.for_pack().covers(rule, resource)
+
+    def for_pack(self) -> PackWaiver:
+        """The waiver as the policy pack applies it (from its config entry, under the engine and offline)."""
+        from policy.waivers import PackWaiver  # the pack's own rule for what a waiver covers
+
+        return PackWaiver(self.rule, self.resource, self.approved_by, self.expires, self.reason)
 
 
 class PolicyConfig(_Model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ from components.clouds.aws.machines import choose_machine
 from components.clouds.aws.redis import ManagedRedis
 from components.runtimes.docker_on_vm import cloud_init
 from components.specs import GpuSpec, HealthCheckSpec, RedisSpec, ResourcesSpec, ServiceSpec
-from offline.harness import ProgramRun, run_program, run_under_mocks
+from offline.artifacts import vm_systems
+from offline.harness import ROOT, ProgramRun, run_program, run_under_mocks
 from offline.plan import EXIT_VIOLATIONS, Plan, make_plan
 from offline.review import review
 from stacks.resilience import PROFILES
@@ -59,6 +61,14 @@ def test_rds_is_private_encrypted_tls_only_and_ha_in_prod(prod: ProgramRun, stag
     assert db["backupRetentionPeriod"] == 35 and db["deletionProtection"] is True and db["skipFinalSnapshot"] is False
     assert db["iamDatabaseAuthenticationEnabled"] is True and db["performanceInsightsKmsKeyId"] == key_arn
     assert db["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+    # Enhanced monitoring: OS metrics every minute through the database's own monitoring role.
+    role = next(r for r in of_type(prod, "aws:iam/role:Role") if r.name == "stenosis-detection-db-monitoring")
+    assert db["monitoringInterval"] == 60 and db["monitoringRoleArn"] == role.outputs["arn"]
+    assert "monitoring.rds.amazonaws.com" in role.inputs["assumeRolePolicy"]
+    attachment = next(
+        r for r in of_type(prod, "aws:iam/rolePolicyAttachment:RolePolicyAttachment") if r.name == role.name
+    )
+    assert attachment.inputs["policyArn"].endswith(":policy/service-role/AmazonRDSEnhancedMonitoringRole")
     params = named(prod, "stenosis-detection-db-params").inputs
     assert {(p["name"], p["value"]) for p in params["parameters"]} >= {("rds.force_ssl", "1"), ("log_connections", "1")}
     small = named(staging, "stenosis-detection-db-db").inputs
@@ -126,9 +136,219 @@ def test_user_data_holds_no_secret(prod: ProgramRun) -> None:
         if r.name == "therapy-compliance-runtime"
     )
     url = json.loads(therapy.inputs["secretString"])["env"]["api"]["DATABASE_URL"]
-    assert url.startswith("postgresql://compliance:") and "sslmode=require" in url
+    # The password is RDS's (rotated): the secret holds its marker, which the VM fills in at every start.
+    assert url.startswith("postgresql://compliance:__CLINICAL_BOOT_SECRET__therapy-compliance-db__url__@")
+    assert "sslmode=require" in url
     therapy_data = base64.b64decode(named(prod, "therapy-compliance-lt").inputs["userData"]).decode()
     assert url not in therapy_data and "DATABASE_URL" not in therapy_data
+
+
+def test_database_passwords_are_managed_and_rotated_by_rds(prod: ProgramRun) -> None:
+    key_arn = of_type(prod, "aws:kms/key:Key")[0].outputs["arn"]
+    for db in of_type(prod, "aws:rds/instance:Instance"):
+        assert db.inputs["manageMasterUserPassword"] is True and db.inputs["masterUserSecretKmsKeyId"] == key_arn
+        assert "password" not in db.inputs  # nothing of the password is in the program or its state
+    # No password of the program's own remains: no generated master password, no secret of it.
+    assert not any(r.name.endswith("-db-password") for r in prod.resources)
+    managed = named(prod, "therapy-compliance-db-db").outputs["masterUserSecrets"][0]["secretArn"]
+    # The VMs may read the managed secret (and nothing else of RDS's); the boot script and the rotation check do.
+    policy = json.loads(named(prod, "therapy-compliance-access").inputs["policy"])
+    readable = policy["Statement"][0]["Resource"]
+    assert policy["Statement"][0]["Action"] == ["secretsmanager:GetSecretValue"] and managed in readable
+    document = yaml.safe_load(base64.b64decode(named(prod, "therapy-compliance-lt").inputs["userData"]).decode())
+    files = {f["path"]: f["content"] for f in document["write_files"]}
+    assert f"--secret-id '{managed}'" in files["/opt/clinical/fetch-secrets.sh"]
+    assert f"--secret-id '{managed}'" in files["/opt/clinical/check-rotation.sh"]
+    timer = files["/etc/systemd/system/clinical-therapy-compliance-rotation.timer"]
+    assert "OnUnitActiveSec=5min" in timer
+    assert ["systemctl", "enable", "--now", "clinical-therapy-compliance-rotation.timer"] in document["runcmd"]
+    # cogstack-nlp has no database: no rotation check.
+    cogstack = yaml.safe_load(base64.b64decode(named(prod, "cogstack-nlp-lt").inputs["userData"]).decode())
+    assert "/opt/clinical/check-rotation.sh" not in {f["path"] for f in cogstack["write_files"]}
+
+
+# Any printable ASCII but / " @ (what RDS allows in a master password), with what shells and env files trip on.
+ROTATED = "pw$HOME'`x\\n #;%&?=:+!{}[]~<>|^*(),"
+
+
+def test_the_boot_script_fills_in_the_rotated_password_and_restarts_on_rotation(
+    prod: ProgramRun, tmp_path: Path
+) -> None:
+    """The boot script for real (fake aws, mountpoint and systemctl on PATH, /run/clinical moved to tmp_path):
+    docker compose reads its env files back to the exact values, and the rotation check restarts only on change."""
+    from urllib.parse import unquote, urlsplit
+
+    from tests.consumers_support import tool
+
+    compose = tool("docker-compose")
+    versions = of_type(prod, "aws:secretsmanager/secretVersion:SecretVersion")
+    runtime = next(r for r in versions if r.name == "therapy-compliance-runtime")
+    document = yaml.safe_load(base64.b64decode(named(prod, "therapy-compliance-lt").inputs["userData"]).decode())
+    files = {f["path"]: f["content"] for f in document["write_files"]}
+    run, bin_dir = tmp_path / "run", tmp_path / "bin"
+    bin_dir.mkdir()
+    (tmp_path / "runtime.json").write_text(runtime.inputs["secretString"])
+    (tmp_path / "managed.json").write_text(json.dumps({"username": "compliance", "password": ROTATED}))
+    fakes = {
+        "aws": f"""#!/bin/sh
+case "$*" in *rds!db-*) cat {tmp_path}/managed.json ;; *) cat {tmp_path}/runtime.json ;; esac
+""",
+        "mountpoint": "#!/bin/sh\nexit 0\n",
+        "systemctl": f'#!/bin/sh\necho "$*" >> {tmp_path}/systemctl.log\n',
+    }
+    for name, text in fakes.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+
+    def script(path: str) -> Path:
+        target = tmp_path / Path(path).name
+        target.write_text(files[path].replace("/run/clinical", str(run)))
+        return target
+
+    done = subprocess.run(
+        ["bash", str(script("/opt/clinical/fetch-secrets.sh"))], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in run.iterdir() if p.is_file()) == ["api.env", "boot-secrets.sha256"]  # read, then gone
+    text = (
+        files["/opt/clinical/compose.yaml"]
+        .replace("/run/clinical/", f"{run}/")
+        .replace("/opt/clinical/", "/nonexistent/")
+    )
+    (tmp_path / "compose.yaml").write_text(text)
+    config = subprocess.run(
+        [compose, "-f", str(tmp_path / "compose.yaml"), "config", "--format", "json", "--no-path-resolution"],
+        capture_output=True,
+        text=True,
+        env={**env, "HOME": "/home-should-not-be-substituted"},
+    )
+    assert config.returncode == 0, config.stderr
+    api = json.loads(config.stdout)["services"]["api"]["environment"]
+    parts = urlsplit(api["DATABASE_URL"])
+    assert unquote(parts.password or "") == ROTATED and parts.username == "compliance"
+    assert "__CLINICAL_BOOT_SECRET__" not in config.stdout
+
+    check = script("/opt/clinical/check-rotation.sh")
+    assert subprocess.run(["bash", str(check)], env=env, capture_output=True).returncode == 0
+    assert not (tmp_path / "systemctl.log").exists()  # unchanged: no restart
+    (tmp_path / "managed.json").write_text(json.dumps({"username": "compliance", "password": "rotated-again"}))
+    assert subprocess.run(["bash", str(check)], env=env, capture_output=True).returncode == 0
+    assert (tmp_path / "systemctl.log").read_text() == "restart clinical-therapy-compliance.service\n"
+
+
+def test_only_the_bucket_users_get_cloud_credentials_of_their_own(prod: ProgramRun) -> None:
+    """Hop limit 1: no container reaches the metadata service. The host assumes the system's containers role (its
+    buckets and the key only) and hands the credentials to the services that use buckets, and to no other."""
+    for template in of_type(prod, "aws:ec2/launchTemplate:LaunchTemplate"):
+        assert template.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1, template.name
+    roles = {r.name: r for r in of_type(prod, "aws:iam/role:Role")}
+    containers, instance = roles["stenosis-detection-containers"], roles["stenosis-detection-role"]
+    assert containers.inputs["name"] == "clinical-prod-stenosis-detection-containers"
+    trust = json.loads(containers.inputs["assumeRolePolicy"])["Statement"]
+    assert trust == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": instance.outputs["arn"]}}]
+    host = json.loads(named(prod, "stenosis-detection-access").inputs["policy"])["Statement"]
+    assert not any(a.startswith("s3:") for st in host for a in st["Action"])  # the instance role reads no bucket
+    assert {"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": [containers.outputs["arn"]]} in host
+    own = json.loads(named(prod, "stenosis-detection-containers-access").inputs["policy"])["Statement"]
+    assert {a for st in own for a in st["Action"]} == {
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+    }
+    vm = next(v for v in vm_systems(prod) if v.name == "stenosis-detection")
+    mounting = {
+        name
+        for name, entry in vm.compose["services"].items()
+        if "/run/clinical/aws:/run/clinical-aws:ro" in entry.get("volumes", [])
+    }
+    assert mounting == {"backend", "worker"}  # the services whose settings name a bucket
+    for name in mounting:
+        assert vm.compose["services"][name]["environment"]["AWS_CONFIG_FILE"] == "/etc/clinical/aws/config"
+        assert (
+            "credential_process = cat /run/clinical-aws/credentials.json"
+            in vm.files[f"/opt/clinical/files/{name}/etc/clinical/aws/config"]
+        )
+    assert (
+        "ExecStartPre=/opt/clinical/refresh-credentials.sh"
+        in vm.files["/etc/systemd/system/clinical-stenosis-detection.service"]
+    )
+    assert "OnUnitActiveSec=10min" in vm.files["/etc/systemd/system/clinical-stenosis-detection-credentials.timer"]
+    # Systems without buckets get no credential path and no containers role.
+    assert "stenosis-detection-containers" in roles and "cogstack-nlp-containers" not in roles
+    cogstack = next(v for v in vm_systems(prod) if v.name == "cogstack-nlp")
+    assert "/opt/clinical/refresh-credentials.sh" not in cogstack.files
+
+
+def test_the_credentials_the_host_leaves_are_what_an_aws_sdk_reads(prod: ProgramRun, tmp_path: Path) -> None:
+    """The host's script for real (a fake `aws sts assume-role`), then the real AWS CLI (botocore) reading the
+    credentials through the containers' config file, with the empty key variables compose also sets."""
+    from tests.consumers_support import tool
+
+    vm = next(v for v in vm_systems(prod) if v.name == "stenosis-detection")
+    here = tmp_path / "credentials"
+    script = tmp_path / "refresh.sh"
+    script.write_text(vm.files["/opt/clinical/refresh-credentials.sh"].replace("/run/clinical/aws", str(here)))
+    fake = tmp_path / "fake-bin"
+    fake.mkdir()
+    assumed = {
+        "AccessKeyId": "ASIAEXAMPLEKEY01WXYZ",
+        "SecretAccessKey": "secret",
+        "SessionToken": "token",
+        "Expiration": "2099-01-01T00:00:00+00:00",
+    }
+    (fake / "aws").write_text(f"#!/bin/sh\ncat <<'JSON'\n{json.dumps(assumed)}\nJSON\n")
+    (fake / "aws").chmod(0o755)
+    done = subprocess.run(
+        ["bash", str(script)], env={"PATH": f"{fake}:/usr/bin:/bin"}, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    left = here / "credentials.json"
+    assert json.loads(left.read_text()) == {"Version": 1, **assumed} and oct(left.stat().st_mode & 0o777) == "0o444"
+    assert sorted(p.name for p in here.iterdir()) == ["credentials.json"]
+
+    aws_cli = tool("aws")
+    config = tmp_path / "config"
+    config.write_text(
+        vm.files["/opt/clinical/files/backend/etc/clinical/aws/config"].replace("/run/clinical-aws", str(here))
+    )
+    env = {
+        "PATH": f"{Path(aws_cli).parent}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+    }
+    listed = subprocess.run([aws_cli, "configure", "list"], env=env, capture_output=True, text=True, check=False)
+    assert listed.returncode == 0, listed.stderr
+    access = next(line for line in listed.stdout.splitlines() if line.strip().startswith("access_key"))
+    assert "WXYZ" in access and "custom-process" in access, listed.stdout
+
+
+def test_a_program_set_database_password_fails_a_prod_review() -> None:
+    import pulumi_aws as aws
+
+    def body(managed: bool) -> None:
+        password = {"manage_master_user_password": True} if managed else {"password": "s" * 40}
+        aws.rds.Instance(
+            "weak-db",
+            engine="postgres",
+            instance_class="db.t4g.medium",
+            allocated_storage=20,
+            username="app",
+            tags={"environment": "prod"},
+            **password,
+        )
+
+    def found(managed: bool) -> list[tuple[str, str]]:
+        result = review(run_under_mocks(lambda: body(managed)).resources, environment="prod", enforcement="mandatory")
+        return [(v.rule, v.resource_name) for v in result.mandatory if v.rule == "aws-rds-password-rotation"]
+
+    assert found(managed=True) == []
+    assert found(managed=False) == [("aws-rds-password-rotation", "weak-db")]
 
 
 def test_only_the_load_balancer_accepts_the_world(prod: ProgramRun) -> None:
@@ -167,6 +387,56 @@ def test_load_balancer_tls_redirect_waf_and_logs(prod: ProgramRun) -> None:
     assert sorted(r["priority"] for r in rules) == list(range(1, len(rules) + 1))
     records = {r.inputs["name"] for r in of_type(prod, "aws:route53/record:Record")}
     assert "medcat-api.clinical.hospital.example" in records
+
+
+def test_waf_logs_every_request_without_credentials(prod: ProgramRun) -> None:
+    acl = of_type(prod, "aws:wafv2/webAcl:WebAcl")[0]
+    logging = of_type(prod, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")[0].inputs
+    group = named(prod, "prod-waf-logs")
+    assert logging["resourceArn"] == acl.outputs["arn"] and logging["logDestinationConfigs"] == [group.outputs["arn"]]
+    headers = [f["singleHeader"]["name"] for f in logging["redactedFields"]]
+    assert headers == ["authorization", "cookie"]
+    assert group.inputs["name"].startswith("aws-waf-logs-") and group.inputs["retentionInDays"] == 365
+    assert group.inputs["kmsKeyId"] == of_type(prod, "aws:kms/key:Key")[0].outputs["arn"]
+    delivery = json.loads(named(prod, "prod-waf-log-delivery").inputs["policyDocument"])
+    statement = delivery["Statement"][0]
+    assert statement["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+    assert statement["Resource"].endswith(":log-group:aws-waf-logs-*:log-stream:*")
+
+
+def test_staging_holding_phi_gets_prod_grade_findings_or_needs_waivers(tmp_path: Path) -> None:
+    """Staging is tagged phi: its databases' missing prod-grade protections are findings (advisory at its own
+    enforcement); made mandatory, they block until the stack gets them or a signed waiver."""
+    staging = make_plan("staging")
+    protection = {v.resource_name for v in staging.review.advisory if v.rule == "aws-rds-prod-protection"}
+    assert protection == {"stenosis-detection-db-db", "therapy-compliance-db-db"} and staging.exit_code == 0
+    document = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())
+    document["config"]["clinical-platform:policy"] = {"enforcement": "mandatory"}
+    (tmp_path / "Pulumi.staging.yaml").write_text(yaml.safe_dump(document))
+    strict = make_plan("staging", tmp_path)
+    assert strict.exit_code == EXIT_VIOLATIONS
+    assert ("aws-rds-prod-protection", "therapy-compliance-db-db") in {
+        (v.rule, v.resource_name) for v in strict.review.mandatory
+    }
+    # Classified internal, the same stack has none of these findings.
+    document["config"]["clinical-platform:tags"]["dataClassification"] = "internal"
+    (tmp_path / "Pulumi.staging.yaml").write_text(yaml.safe_dump(document))
+    internal = make_plan("staging", tmp_path)
+    assert not {v.rule for v in internal.review.violations} & {"aws-rds-prod-protection", "aws-protect-stateful-prod"}
+
+
+def test_prod_without_a_waf_fails_the_review(tmp_path: Path) -> None:
+    document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    document["config"]["clinical-platform:aws"]["waf"] = False
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document))
+    plan = make_plan("prod", tmp_path)
+    assert plan.exit_code == EXIT_VIOLATIONS
+    assert [(v.rule, v.resource_name) for v in plan.review.mandatory] == [("aws-alb-waf", "prod-alb")]
+    # Elsewhere the same finding is advisory (the preview stack ships without a WAF).
+    preview = make_plan("preview")
+    assert [(v.rule, v.enforcement) for v in preview.review.violations if v.rule == "aws-alb-waf"] == [
+        ("aws-alb-waf", "advisory")
+    ]
 
 
 def test_network_flow_logs_nat_and_endpoint(prod: ProgramRun, staging: ProgramRun) -> None:
@@ -227,6 +497,9 @@ def test_redis_and_data_bucket_components() -> None:
     lifecycle = named(run, "demo-scans-lifecycle").inputs["rules"]
     assert [r["id"] for r in lifecycle] == ["expire-noncurrent-versions", "expire-objects"]
     assert named(run, "demo-scans-logging").inputs["targetPrefix"] == "s3/demo-scans/"
+    # ACLs are off (the owner owns every object) and nothing carries an ACL: aws-s3-no-public-acl has nothing to find.
+    assert named(run, "demo-scans-ownership").inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+    assert "acl" not in named(run, "demo-scans-bucket").inputs
     result = review(run.resources, environment="prod", enforcement="mandatory")
     assert [v.message for v in result.mandatory] == []
 

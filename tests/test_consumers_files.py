@@ -339,10 +339,14 @@ def test_compose_projects_pass_docker_compose_config(
 def test_boot_scripts_pass_shellcheck(stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path) -> None:
     shellcheck = tool("shellcheck")
     for vm in vm_systems(stack_runs[stack]):
-        script = tmp_path / f"{vm.name}.sh"
-        script.write_text(vm.files["/opt/clinical/fetch-secrets.sh"])
-        done = subprocess.run([shellcheck, "-S", "warning", str(script)], capture_output=True, text=True, check=False)
-        assert done.returncode == 0, f"{vm.name}: {version([shellcheck, '--version'])}:\n{done.stdout}"
+        # The boot script, and where a rotated database password is read, the check that restarts on rotation.
+        for path in (p for p in vm.files if p.startswith("/opt/clinical/") and p.endswith(".sh")):
+            script = tmp_path / f"{vm.name}-{Path(path).name}"
+            script.write_text(vm.files[path])
+            done = subprocess.run(
+                [shellcheck, "-S", "warning", str(script)], capture_output=True, text=True, check=False
+            )
+            assert done.returncode == 0, f"{vm.name}:{path}: {version([shellcheck, '--version'])}:\n{done.stdout}"
 
 
 def _shell_scripts(runs: dict[str, ProgramRun]) -> dict[str, tuple[str, str]]:

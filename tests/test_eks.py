@@ -14,7 +14,7 @@ from components.clouds.aws.eks import EksCloud
 from components.clouds.aws.eks_nodes import EksNodeGroup
 from components.clouds.aws.settings import AwsSettings
 from components.cluster import GpuNodes, KubernetesSettings
-from components.endpoints import SystemRefs
+from components.endpoints import BOOT_SECRET_MARKER, SystemRefs
 from components.gpu_catalog import NoMachineFitsError
 from components.platform import StackSettings
 from components.specs import (
@@ -320,3 +320,28 @@ def test_data_stores_admit_the_cluster_and_irsa_is_scoped_to_one_service_account
 
 def test_eks_node_group_is_a_component() -> None:
     assert EksNodeGroup.__doc__ and "IMDSv2" in EksNodeGroup.__doc__
+
+
+def test_eks_databases_keep_a_generated_password_the_pods_read_no_boot_secret() -> None:
+    """Pods read the password from their Secret and no boot script fills in a marker: the stack generates it."""
+    seen: dict[str, Any] = {}
+
+    def body(cloud: EksCloud) -> None:
+        spec = system_spec()
+        system = cloud.system(spec, "clinical-stenosis")
+        refs = SystemRefs(domain="clinical.example.org", dns="kube-dns")
+        system.add_data_stores(spec, refs)
+        seen["endpoints"] = dict(refs.postgres)
+        seen["managed"] = list(system.managed_secret_arns)
+        refs.postgres["db"].field("url").apply(lambda url: seen.__setitem__("url", url))
+
+    run = build(body)
+    assert seen["managed"] == []
+    assert all(e.password_from is None for e in seen["endpoints"].values())
+    assert BOOT_SECRET_MARKER not in seen["url"]  # no marker in the URL a pod gets
+    (db,) = of_type(run, "aws:rds/instance:Instance")
+    assert db.inputs.get("manageMasterUserPassword") is None and db.inputs["password"]
+    assert db.inputs["monitoringInterval"] == 60  # enhanced monitoring is not VM-only
+    (secret,) = [r for r in of_type(run, "aws:secretsmanager/secret:Secret") if r.name == "stenosis-db-password"]
+    assert "stenosis-db-password" in [r.name for r in of_type(run, "random:index/randomPassword:RandomPassword")]
+    assert secret.inputs["kmsKeyId"] == named(run, "prod-key").outputs["arn"]

@@ -3,7 +3,8 @@
 The shipped stacks carry only some systems on AWS (neurocore and claims-agent
 run on no shipped AWS stack); this matrix plans each one on its own from the
 lab stack's overrides and secrets (onprem) and the staging stack's settings
-(aws), with enforcement mandatory.
+(aws, with the high-availability resilience its PHI classification calls for),
+with enforcement mandatory.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def _cell_config(system: str, cloud: str, runtime: str) -> dict[str, Any]:
     policy["waivers"] = [*(lab.get(f"{PREFIX}policy") or {}).get("waivers", []), *policy.get("waivers", [])]
     base[f"{PREFIX}policy"] = policy
     base.pop(f"{PREFIX}budgetUsdPerMonth", None)
+    if cloud == "aws":
+        # Staging is classified phi, so on AWS every cell gets the prod-grade data protection PHI requires
+        # (the rules scope it by data classification as well as by environment).
+        base[f"{PREFIX}resilience"] = {"profile": "high-availability"}
     return base
 
 

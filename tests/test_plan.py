@@ -372,4 +372,10 @@ def test_policies_never_crash_on_values_unknown_at_preview(stack: str) -> None:
     result = review(run.resources, environment=environment, enforcement="mandatory", waivers=waivers)
     assert result.not_run, "no rule met an unknown value, so this test exercised nothing"
     assert all("unknown until apply" in note for note in result.not_run)
-    assert result.mandatory == []
+    # An unknown value never makes a finding: what preview reports, the same review of the applied plan reports too
+    # (the real findings: the preview stack has no WAF, staging and staging-eks hold PHI without prod-grade
+    # protection of their AWS data stores).
+    applied = review(run_program(stack).resources, environment=environment, enforcement="mandatory")
+    found = {(v.rule, v.resource_name) for v in result.mandatory}
+    assert found <= {(v.rule, v.resource_name) for v in applied.mandatory}
+    assert (stack in {"preview", "staging", "staging-eks"}) == bool(found), found

@@ -8,13 +8,16 @@ provider accepts: inline security group blocks, IPv6, port ranges, "all").
 from __future__ import annotations
 
 import base64
+import importlib
+import inspect
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
 from pulumi_policy import PolicyResource as EnginePolicyResource
-from pulumi_policy.proxy import unknown_checking_proxy
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policy import ALL_POLICIES, RULE_NAMES, RULES, STACK_RULES
 from policy import docker_rules as docker_r
@@ -25,11 +28,15 @@ POLICIES = {p.name: p for p in ALL_POLICIES}
 Res = tuple[str, str, dict[str, Any], list[str]]  # (type, name, props, names it depends on)
 PROD = {"tags": {"environment": "prod", "owner": "o", "data-classification": "phi"}}
 KEY = "arn:aws:kms:eu-west-2:123456789012:key/abc"
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 
 
-def violations(rule: str, resource_type: str, props: dict[str, Any], protect: bool = False) -> list[str]:
+def violations(
+    rule: str, resource_type: str, props: dict[str, Any], protect: bool = False, config: dict[str, Any] | None = None
+) -> list[str]:
     opts = PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
-    args = ResourceValidationArgs(resource_type, unknown_checking_proxy(props), "urn:x", "res", opts, None)
+    args = ResourceValidationArgs(resource_type, unknown_checking_proxy(props), "urn:x", "res", opts, None, config)
     found: list[str] = []
     validate: Any = POLICIES[rule].validate
     validate(args, lambda message, urn=None: found.append(message))
@@ -38,7 +45,7 @@ def violations(rule: str, resource_type: str, props: dict[str, Any], protect: bo
 
 def lt(**changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required"},
+        "metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1},
         "networkInterfaces": [{"associatePublicIpAddress": "false"}],
         "blockDeviceMappings": [{"deviceName": "/dev/sda1", "ebs": {"encrypted": "true", "kmsKeyId": KEY}}],
         "iamInstanceProfile": {"arn": "arn:aws:iam::1:instance-profile/p"},
@@ -138,37 +145,6 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
     ("aws-kms-rotation", aws_r.KMS_KEY, {"enableKeyRotation": True}, {"enableKeyRotation": False}, "does not rotate"),
     ("aws-cmk-in-prod", aws_r.RDS, {**PROD, "kmsKeyId": KEY}, {**PROD}, "AWS-managed key"),
     ("aws-cmk-in-prod", aws_r.LOG_GROUP, {"tags": {"environment": "staging"}}, {**PROD}, "AWS-managed key"),
-    (
-        "aws-sg-no-world-ingress",
-        aws_r.SG_INGRESS,
-        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv6": "::/0", "tags": {"role": "load-balancer"}},
-        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv6": "::/0", "tags": {"role": "workload"}},
-        "only the load balancer",
-    ),
-    (
-        "aws-sg-no-world-ingress",
-        aws_r.SG_INGRESS,
-        {"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "referencedSecurityGroupId": "sg-1"},
-        {"ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0", "tags": {"role": "load-balancer"}},
-        "ports 0-65535/-1",
-    ),
-    (
-        "aws-sg-no-world-ingress",
-        aws_r.SG_RULE,
-        {"type": "ingress", "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.0.0.0/8"]},
-        {"type": "ingress", "protocol": "tcp", "fromPort": 8000, "toPort": 9000, "cidrBlocks": ["0.0.0.0/0"]},
-        "ports 8000-9000/tcp",
-    ),
-    (
-        "aws-sg-no-world-ingress",
-        aws_r.SG,
-        {
-            "vpcId": "v",
-            "ingress": [{"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["10.0.0.0/16"]}],
-        },
-        {"vpcId": "v", "ingress": [{"protocol": "tcp", "fromPort": 6379, "toPort": 6379, "ipv6CidrBlocks": ["::/0"]}]},
-        "port 6379/tcp",
-    ),
     (
         "aws-no-admin-ports",
         aws_r.SG_INGRESS,
@@ -361,6 +337,96 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
         {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
         "AdministratorAccess",
     ),
+    (
+        "aws-rds-enhanced-monitoring",
+        aws_r.RDS,
+        {"monitoringInterval": 60, "monitoringRoleArn": "arn:aws:iam::1:role/rds-monitoring"},
+        {"monitoringInterval": 0},
+        "no enhanced monitoring",
+    ),
+    (
+        "aws-rds-enhanced-monitoring",
+        aws_r.RDS,
+        {"monitoringInterval": 15, "monitoringRoleArn": "arn:aws:iam::1:role/rds-monitoring"},
+        {"monitoringInterval": 60},
+        "without a monitoring role",
+    ),
+    (
+        "aws-rds-password-rotation",
+        aws_r.RDS,
+        {"manageMasterUserPassword": True, "masterUserSecretKmsKeyId": KEY},
+        {"password": "p" * 32},
+        "never rotates",
+    ),
+    (
+        "aws-rds-password-rotation",
+        aws_r.RDS_CLUSTER,
+        {"manageMasterUserPassword": "true"},
+        {"masterPasswordWo": "p" * 32},
+        "(masterPasswordWo) that never rotates",
+    ),
+    (
+        "aws-rds-password-rotation",
+        aws_r.RDS,
+        {"username": "app"},  # no password at all (restored from a snapshot): nothing to rotate here
+        {"password": UNKNOWN_STRING_VALUE},  # a generated password, unknown at preview, is still the program's own
+        "never rotates",
+    ),
+    ("aws-s3-no-public-acl", aws_r.BUCKET_ACL, {"acl": "private"}, {"acl": "public-read"}, "anyone may read"),
+    (
+        "aws-s3-no-public-acl",
+        aws_r.BUCKET_ACL_V2,
+        {"acl": "log-delivery-write"},
+        {"acl": "authenticated-read"},
+        "any AWS account may read",
+    ),
+    (
+        "aws-s3-no-public-acl",
+        aws_r.BUCKET_ACL,
+        {
+            "accessControlPolicy": {
+                "grants": [{"grantee": {"type": "CanonicalUser", "id": "abc"}, "permission": "FULL_CONTROL"}],
+                "owner": {"id": "abc"},
+            }
+        },
+        {
+            "accessControlPolicy": {
+                "grants": [{"grantee": {"type": "Group", "uri": ALL_USERS}, "permission": "WRITE"}],
+                "owner": {"id": "abc"},
+            }
+        },
+        "grants WRITE to everyone",
+    ),
+    (
+        "aws-s3-no-public-acl",
+        aws_r.BUCKET_OBJECT_V2,
+        {"acl": "bucket-owner-full-control"},
+        {"acl": "public-read-write"},
+        "anyone may read and write",
+    ),
+    ("aws-s3-no-public-acl", aws_r.BUCKET_OBJECT, {}, {"acl": "public-read"}, "canned ACL public-read"),
+    (
+        "aws-s3-no-public-acl",
+        aws_r.BUCKET,
+        {"grants": [{"type": "CanonicalUser", "id": "abc", "permissions": ["FULL_CONTROL"]}]},
+        {"grants": [{"type": "Group", "uri": AUTHENTICATED_USERS, "permissions": ["READ", "READ_ACP"]}]},
+        "grants READ, READ_ACP to every AWS account",
+    ),
+    ("aws-s3-no-public-acl", aws_r.BUCKET_V2, {"acl": "private"}, {"acl": "public-read"}, "anyone may read"),
+    (
+        "aws-imds-hop-limit",
+        aws_r.LAUNCH_TEMPLATE,
+        lt(),
+        lt(metadataOptions={"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 2}),
+        "travel 2 hops: every container can take the instance role",
+    ),
+    (
+        "aws-imds-hop-limit",
+        aws_r.INSTANCE,
+        {"metadataOptions": {"httpEndpoint": "disabled"}},  # no metadata service: nothing to reach
+        {"metadataOptions": {"httpTokens": "required"}},
+        "AMI's default",
+    ),
     ("aws-required-tags", aws_r.RDS, {**PROD}, {"tags": {"owner": "o"}}, "lacks tags"),
     # generated secrets and certificates
     ("generated-secret-strength", secret_r.PASSWORD, {"length": 32}, {"length": 8}, "use at least 16"),
@@ -494,6 +560,21 @@ def test_every_resource_rule_has_a_case_or_a_dedicated_test() -> None:
     assert missing == set()
 
 
+def _aws_sdk_source(token: str) -> str:
+    """The source file of the pulumi_aws class a type token names (``aws:s3/bucketAclV2:BucketAclV2``)."""
+    module, class_name = token.split(":")[1].split("/")[0], token.split(":")[2]
+    cls = getattr(importlib.import_module(f"pulumi_aws.{module}"), class_name)
+    return Path(inspect.getfile(cls)).read_text(encoding="utf-8")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_every_aws_token_is_one_the_installed_sdk_registers() -> None:
+    tokens = {t for r in [*RULES, *STACK_RULES] if r.name.startswith("aws-") for t in r.resource_types}
+    tokens |= {aws_r.WAF_ASSOCIATION, aws_r.WAF_LOGGING, *aws_r.S3_ACL_TYPES}
+    for token in sorted(tokens):
+        assert f"'{token}'" in _aws_sdk_source(token), token
+
+
 def test_protect_in_prod_reads_the_resource_options() -> None:
     assert violations("aws-protect-stateful-prod", aws_r.RDS, {**PROD}, protect=True) == []
     assert "protect=True" in violations("aws-protect-stateful-prod", aws_r.RDS, {**PROD})[0]
@@ -512,6 +593,40 @@ def test_protect_in_prod_reads_the_resource_options() -> None:
         docker_r.VOLUME,
         {"labels": [{"label": "clinical.platform/environment", "value": "prod"}]},
     )
+
+
+STAGING_PHI = {"tags": {"environment": "staging", "owner": "o", "data-classification": "phi"}}
+
+
+def test_prod_grade_data_protection_follows_phi_as_well_as_prod() -> None:
+    """A staging database tagged phi gets prod's protections (or needs a signed waiver); one without PHI does not."""
+    weak = {**STAGING_PHI, "deletionProtection": False, "skipFinalSnapshot": True, "multiAz": False}
+    found = violations("aws-rds-prod-protection", aws_r.RDS, weak)
+    assert "res has no deletion protection with PHI (data-classification phi)" in found and len(found) == 3
+    strong = {**STAGING_PHI, "deletionProtection": True, "skipFinalSnapshot": False, "multiAz": True}
+    assert violations("aws-rds-prod-protection", aws_r.RDS, strong) == []
+    internal = {"tags": {"environment": "staging", "data-classification": "internal"}, "deletionProtection": False}
+    assert violations("aws-rds-prod-protection", aws_r.RDS, internal) == []
+    # The stack's classification (policy-pack config) applies to resources without the tag.
+    untagged = {"deletionProtection": False, "skipFinalSnapshot": False, "multiAz": True}
+    config = {"environment": "staging", "dataClassification": "phi"}
+    assert violations("aws-rds-prod-protection", aws_r.RDS, untagged, config=config) == [
+        "res has no deletion protection with PHI (data-classification phi)"
+    ]
+    assert violations("aws-rds-prod-protection", aws_r.RDS, untagged, config={"environment": "staging"}) == []
+    # The other prod-grade data protections follow the same scope.
+    assert (
+        "keep at least 30 with PHI"
+        in violations("aws-rds-backup-retention", aws_r.RDS, {**STAGING_PHI, "backupRetentionPeriod": 7})[0]
+    )
+    assert (
+        "with PHI"
+        in violations("aws-elasticache-resilience", aws_r.REDIS, {**STAGING_PHI, "snapshotRetentionLimit": 1})[0]
+    )
+    assert "with PHI" in violations("aws-protect-stateful-prod", aws_r.BUCKET, {**STAGING_PHI})[0]
+    assert "with PHI" in violations("aws-cmk-in-prod", aws_r.SECRET, {**STAGING_PHI})[0]
+    # Not data protection: a load balancer's deletion protection stays a prod matter.
+    assert violations("aws-alb-deletion-protection-prod", aws_r.LOAD_BALANCERS[0], {**STAGING_PHI}) == []
 
 
 # --- stack rules ------------------------------------------------------------------------------------------------------
@@ -660,8 +775,207 @@ def test_public_route_without_authentication_is_flagged() -> None:
     assert stack_violations("docker-route-authenticated", [proxy_guarded, api("proxy")]) == []
 
 
+ALB = "arn:aws:elasticloadbalancing:eu-west-2:1:loadbalancer/app/web/1"
+ACL = "arn:aws:wafv2:eu-west-2:1:regional/webacl/web/1"
+WAF_LOG_GROUP = "arn:aws:logs:eu-west-2:1:log-group:aws-waf-logs-web"
+
+
+def edge(internal: bool = False, associate: str | None = ALB, depends: bool = True, lb_arn: str = ALB) -> list[Res]:
+    """An ALB and, unless ``associate`` is None, a web ACL associated with ``associate`` (depending on the ALB)."""
+    resources: list[Res] = [
+        (aws_r.LOAD_BALANCERS[0], "alb", {"arn": lb_arn, "internal": internal, "loadBalancerType": "application"}, [])
+    ]
+    if associate is not None:
+        resources.append((aws_r.WAF, "acl", {"arn": ACL}, []))
+        resources.append(
+            (
+                aws_r.WAF_ASSOCIATION,
+                "assoc",
+                {"resourceArn": associate, "webAclArn": ACL},
+                ["acl", *(["alb"] if depends else [])],
+            )
+        )
+    return resources
+
+
+def test_an_internet_facing_alb_needs_a_waf_association_of_the_stack() -> None:
+    assert stack_violations("aws-alb-waf", edge()) == []
+    assert stack_violations("aws-alb-waf", edge(internal=True, associate=None)) == []  # internal: no WAF needed
+    missing = [("urn:alb", "alb faces the internet with no WAF web ACL associated")]
+    assert stack_violations("aws-alb-waf", edge(associate=None)) == missing
+    # An association with another load balancer (by ARN) does not cover this one, even if it depends on it.
+    assert stack_violations("aws-alb-waf", edge(associate="arn:aws:elasticloadbalancing:x:1:other")) == missing
+    # At preview both ARNs are unknown: the association's dependency on the ALB decides, and nothing crashes.
+    unknown = edge(associate=UNKNOWN_STRING_VALUE, lb_arn=UNKNOWN_STRING_VALUE)
+    assert stack_violations("aws-alb-waf", unknown) == []
+    foreign = edge(associate=UNKNOWN_STRING_VALUE, lb_arn=UNKNOWN_STRING_VALUE, depends=False)
+    assert stack_violations("aws-alb-waf", foreign) == missing
+
+
+def waf_logs(group: dict[str, Any] | None = None, redact: tuple[str, ...] = ("authorization", "cookie")) -> list[Res]:
+    log_group = {"arn": WAF_LOG_GROUP, "name": "aws-waf-logs-web", "kmsKeyId": KEY, "retentionInDays": 365}
+    return [
+        (aws_r.WAF, "acl", {"arn": ACL}, []),
+        (aws_r.LOG_GROUP, "waf-logs", {**log_group, **(group or {})}, []),
+        (
+            aws_r.WAF_LOGGING,
+            "logging",
+            {
+                "resourceArn": ACL,
+                "logDestinationConfigs": [WAF_LOG_GROUP],
+                "redactedFields": [{"singleHeader": {"name": h}} for h in redact],
+            },
+            ["acl", "waf-logs"],
+        ),
+    ]
+
+
+def test_a_web_acl_logs_to_an_encrypted_retained_group_without_credentials() -> None:
+    assert stack_violations("aws-waf-logging", waf_logs()) == []
+    assert stack_violations("aws-waf-logging", waf_logs(redact=("Authorization", "Cookie"))) == []  # any case
+
+    def messages(resources: list[Res]) -> list[str]:
+        found = stack_violations("aws-waf-logging", resources)
+        assert {urn for urn, _ in found} == {"urn:acl"}
+        return [m for _, m in found]
+
+    assert "has no logging configuration" in messages(waf_logs()[:1])[0]
+    assert "logs the cookie header(s) in clear" in messages(waf_logs(redact=("authorization",)))[0]
+    weak = messages(waf_logs({"name": "waf", "kmsKeyId": None, "retentionInDays": 0}))
+    assert len(weak) == 3 and "aws-waf-logs-*" in weak[0] and "customer-managed key" in weak[1] and "forever" in weak[2]
+    elsewhere = waf_logs()
+    elsewhere[2] = (
+        *elsewhere[2][:2],
+        {**elsewhere[2][2], "logDestinationConfigs": ["arn:aws:s3:::aws-waf-logs-x"]},
+        ["acl"],
+    )
+    assert "not to a log group of this stack" in messages(elsewhere)[0]
+    # At preview the log group's ARN and key are unknown: the dependency and the key's presence decide.
+    preview = waf_logs({"arn": UNKNOWN_STRING_VALUE, "kmsKeyId": UNKNOWN_STRING_VALUE})
+    preview[2] = (*preview[2][:2], {**preview[2][2], "logDestinationConfigs": [UNKNOWN_STRING_VALUE]}, preview[2][3])
+    assert stack_violations("aws-waf-logging", preview) == []
+
+
+def lb_edge(
+    group_ingress: dict[str, Any], internal: bool = False, attached: bool = True, lb_props: dict[str, Any] | None = None
+) -> list[Res]:
+    """A security group with one ingress rule and, when ``attached``, a load balancer that names the group."""
+    resources: list[Res] = [
+        (aws_r.SG, "lb-sg", {"vpcId": "v"}, []),
+        (aws_r.SG_INGRESS, "lb-sg-in", group_ingress, ["lb-sg"]),
+    ]
+    if attached:
+        lb = {"internal": internal, "securityGroups": [UNKNOWN_STRING_VALUE], **(lb_props or {})}
+        resources.append((aws_r.LOAD_BALANCERS[0], "foreign-alb", lb, ["lb-sg"]))
+    return resources
+
+
+HTTPS_FROM_ANYWHERE = {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"}
+
+
+def test_world_ingress_is_judged_by_the_load_balancer_a_group_is_attached_to_not_by_tags() -> None:
+    rule = "aws-sg-no-world-ingress"
+    # A foreign stack's group, untagged, attached to its internet-facing ALB: 443 (and ::/0 on 80) pass.
+    assert stack_violations(rule, lb_edge(HTTPS_FROM_ANYWHERE)) == []
+    http6 = {"ipProtocol": "6", "fromPort": 80, "toPort": 80, "cidrIpv6": "::/0"}
+    assert stack_violations(rule, lb_edge(http6, lb_props={"securityGroups": ["sg-123"]})) == []
+    # Inline blocks on a group the load balancer names.
+    inline: list[Res] = [
+        (
+            aws_r.SG,
+            "web",
+            {"ingress": [{"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}]},
+            [],
+        ),
+        (aws_r.LOAD_BALANCERS[1], "alb", {"loadBalancerType": "network"}, ["web"]),
+    ]
+    assert stack_violations(rule, inline) == []
+    # A tag is no pass: a group tagged role=load-balancer that no load balancer uses fails.
+    tagged = lb_edge({**HTTPS_FROM_ANYWHERE, "tags": {"role": "load-balancer"}}, attached=False)
+    assert "lb-sg-in (group lb-sg) opens port 443/tcp" in stack_violations(rule, tagged)[0][1]
+    # An internal load balancer's group, and anything but 80/443 on an internet-facing one's, fail.
+    assert stack_violations(rule, lb_edge(HTTPS_FROM_ANYWHERE, internal=True))
+    ssh = {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv4": "0.0.0.0/0"}
+    assert "port 22/tcp" in stack_violations(rule, lb_edge(ssh))[0][1]
+    wide = {"ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0"}
+    assert "ports 0-65535/-1" in stack_violations(rule, lb_edge(wide))[0][1]
+    # An internal flag unknown at preview does not make a load balancer internet-facing.
+    unknown_internal = lb_edge(HTTPS_FROM_ANYWHERE, lb_props={"internal": UNKNOWN_STRING_VALUE})
+    assert stack_violations(rule, unknown_internal)
+
+
+def test_a_database_group_with_443_open_to_the_world_fails() -> None:
+    rule = "aws-sg-no-world-ingress"
+    db_group: list[Res] = [
+        (aws_r.SG, "db-sg", {"vpcId": "v"}, []),
+        (aws_r.SG_INGRESS, "db-sg-in", HTTPS_FROM_ANYWHERE, ["db-sg"]),
+    ]
+    rds: Res = (aws_r.RDS, "db", {"vpcSecurityGroupIds": [UNKNOWN_STRING_VALUE]}, ["db-sg"])
+    expected = [
+        (
+            "urn:db-sg-in",
+            "db-sg-in (group db-sg) opens port 443/tcp to ['0.0.0.0/0']; only a group attached to an internet-facing "
+            "load balancer of this stack may accept 80/443 from anywhere",
+        )
+    ]
+    assert stack_violations(rule, [*db_group, rds]) == expected  # attached to a database
+    assert stack_violations(rule, db_group) == expected  # attached to nothing
+    # Beside an internet-facing load balancer of the same stack that does not name the group: still a finding.
+    alb: Res = (aws_r.LOAD_BALANCERS[0], "alb", {"internal": False}, [])
+    assert stack_violations(rule, [*db_group, rds, alb]) == expected
+    # A rule that depends on the load balancer's group and the database's (its own is not known): conservative.
+    both: list[Res] = [
+        (aws_r.SG, "lb-sg", {}, []),
+        (aws_r.SG, "db-sg", {}, []),
+        (aws_r.SG_INGRESS, "in", {**HTTPS_FROM_ANYWHERE, "securityGroupId": UNKNOWN_STRING_VALUE}, ["lb-sg", "db-sg"]),
+        (aws_r.LOAD_BALANCERS[0], "alb", {"internal": False}, ["lb-sg"]),
+    ]
+    assert [urn for urn, _ in stack_violations(rule, both)] == ["urn:in"]
+    # A CIDR unknown at preview is judged at `up`: no finding and no crash now.
+    unknown = [
+        (aws_r.SG, "g", {}, []),
+        (aws_r.SG_INGRESS, "g-in", {**HTTPS_FROM_ANYWHERE, "cidrIpv4": UNKNOWN_STRING_VALUE}, ["g"]),
+    ]
+    assert stack_violations(rule, unknown) == []
+    # Rules that open nothing to the world, in every shape, pass.
+    private: list[Res] = [
+        (
+            aws_r.SG,
+            "p",
+            {"ingress": [{"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["10.0.0.0/16"]}]},
+            [],
+        ),
+        (
+            aws_r.SG_RULE,
+            "p-rule",
+            {"type": "ingress", "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.0.0.0/8"]},
+            ["p"],
+        ),
+        (
+            aws_r.SG_INGRESS,
+            "p-in",
+            {"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "referencedSecurityGroupId": "sg-1"},
+            ["p"],
+        ),
+    ]
+    assert stack_violations(rule, private) == []
+    world_rule: list[Res] = [
+        (aws_r.SG, "p", {}, []),
+        (
+            aws_r.SG_RULE,
+            "p-rule",
+            {"type": "ingress", "protocol": "tcp", "fromPort": 8000, "toPort": 9000, "cidrBlocks": ["0.0.0.0/0"]},
+            ["p"],
+        ),
+    ]
+    assert "ports 8000-9000/tcp" in stack_violations(rule, world_rule)[0][1]
+
+
 def test_every_stack_rule_is_tested_here() -> None:
     tested = {
+        "aws-sg-no-world-ingress",
+        "aws-alb-waf",
+        "aws-waf-logging",
         "aws-s3-bucket-encrypted",
         "aws-s3-bucket-tls-only",
         "aws-s3-bucket-private",

@@ -106,8 +106,11 @@ PART_OF_LOAD_BALANCER = Free("included in the load balancer's hours and LCUs")
 
 
 def arn(type_token: str, name: str) -> dict[str, Any]:
-    """Every AWS resource has an ARN; the shape follows the service."""
+    """Every AWS resource has an ARN; the shape follows the service (a secret's as Secrets Manager writes it,
+    ``secret:<name>-<6 characters>``, which user data may name without holding the secret)."""
     service = type_token.split(":")[1].split("/")[0]
+    if type_token == "aws:secretsmanager/secret:Secret":
+        return {"arn": f"arn:aws:secretsmanager:us-east-1:{MOCK_ACCOUNT}:secret:{name}-{digest(name, 6)}"}
     return {"arn": f"arn:aws:{service}:us-east-1:{MOCK_ACCOUNT}:{name}"}
 
 
@@ -252,6 +255,20 @@ RESOURCES: dict[str, ResourceProfile] = {
         outputs=lambda n, i: {
             "address": f"{n}.abcdefgh.rds.amazonaws.com",
             "endpoint": f"{n}.abcdefgh.rds.amazonaws.com:5432",
+            # The secret RDS creates for a managed master password (its name starts with rds!db-).
+            **(
+                {
+                    "masterUserSecrets": [
+                        {
+                            "secretArn": f"arn:aws:secretsmanager:us-east-1:{MOCK_ACCOUNT}:secret:rds!db-{digest(n, 8)}",
+                            "kmsKeyId": i.get("masterUserSecretKmsKeyId"),
+                            "secretStatus": "active",
+                        }
+                    ]
+                }
+                if i.get("manageMasterUserPassword")
+                else {}
+            ),
         },
     ),
     "aws:rds/parameterGroup:ParameterGroup": ResourceProfile(
@@ -302,6 +319,11 @@ RESOURCES: dict[str, ResourceProfile] = {
         kind="supporting", create_seconds=DEFAULT_SECONDS, price=PART_OF_BUCKET, outputs=no_outputs
     ),
     "aws:s3/bucketV2:BucketV2": planned("bucket"),
+    "aws:s3/bucketAcl:BucketAcl": planned("supporting"),
+    "aws:s3/bucketAclV2:BucketAclV2": planned("supporting"),
+    "aws:s3/bucketObject:BucketObject": planned("storage"),
+    "aws:s3/bucketObjectv2:BucketObjectv2": planned("storage"),
+    "aws:s3/objectCopy:ObjectCopy": planned("storage"),
     # Compute
     LAUNCH_TEMPLATE: ResourceProfile(
         kind="vm",
@@ -341,6 +363,15 @@ RESOURCES: dict[str, ResourceProfile] = {
         create_seconds=30.0,
         price=Free("included in its web ACL's price"),
         outputs=no_outputs,
+    ),
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": ResourceProfile(
+        kind="supporting",
+        create_seconds=DEFAULT_SECONDS,
+        price=Free("a setting of its web ACL; the logs are priced as log ingestion (usage)"),
+        outputs=no_outputs,
+    ),
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": ResourceProfile(
+        kind="supporting", create_seconds=DEFAULT_SECONDS, price=NO_CHARGE, outputs=no_outputs
     ),
     "aws:acm/certificate:Certificate": ResourceProfile(
         kind="certificate",

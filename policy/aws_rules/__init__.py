@@ -29,11 +29,12 @@ RULES: list[Rule] = [
     keys_secrets.KMS_ROTATION,
     keys_secrets.CMK_IN_PROD,
     # Firewall and exposure
-    network.SG_NO_WORLD_INGRESS,
     network.NO_ADMIN_PORTS,
     data_stores.RDS_NOT_PUBLIC,
+    buckets.S3_NO_PUBLIC_ACL,
     network.NO_PUBLIC_IP,
     compute.IMDSV2_REQUIRED,
+    compute.IMDS_HOP_LIMIT,
     edge.ALB_DROP_INVALID_HEADERS,
     # Data protection
     data_stores.RDS_BACKUP_RETENTION,
@@ -46,6 +47,7 @@ RULES: list[Rule] = [
     # Audit, then rules added later, of every family (kept in place: this is the catalogue's order)
     edge.ALB_ACCESS_LOGS,
     data_stores.RDS_LOG_EXPORTS,
+    data_stores.RDS_ENHANCED_MONITORING,
     governance.LOG_GROUP_ENCRYPTED_RETAINED,
     network.DEFAULT_SG_CLOSED,
     network.SG_EGRESS_RESTRICTED,
@@ -54,12 +56,14 @@ RULES: list[Rule] = [
     compute.VM_MONITORING,
     compute.USER_DATA_NO_SECRETS,
     keys_secrets.SECRET_MANAGED,
+    keys_secrets.DB_PASSWORD_ROTATION,
     edge.ACM_CERTIFICATE,
     identity.IAM_LEAST_PRIVILEGE,
     governance.REQUIRED_TAGS,
 ]
 
 STACK_RULES: list[StackRule] = [
+    network.SG_NO_WORLD_INGRESS,
     network.VPC_FLOW_LOGS,
     buckets.S3_BUCKET_ENCRYPTED,
     buckets.S3_BUCKET_TLS_ONLY,
@@ -69,4 +73,6 @@ STACK_RULES: list[StackRule] = [
     data_stores.RDS_TLS_ENFORCED,
     network.VPC_DEFAULT_SG_MANAGED,
     network.DB_NOT_WORLD_REACHABLE,
+    edge.ALB_WAF,
+    edge.WAF_LOGGING_ENABLED,
 ]

@@ -7,7 +7,15 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from policy.aws_rules.common import dependents, tags_of, truthy
-from policy.aws_rules.tokens import BUCKET, BUCKET_LOGGING, BUCKET_PAB, BUCKET_POLICY, BUCKET_SSE, BUCKET_VERSIONING
+from policy.aws_rules.tokens import (
+    BUCKET,
+    BUCKET_LOGGING,
+    BUCKET_PAB,
+    BUCKET_POLICY,
+    BUCKET_SSE,
+    BUCKET_VERSIONING,
+    S3_ACL_TYPES,
+)
 from policy.rule import HIPAA, CheckContext, Rule, StackResource, StackRule
 
 
@@ -43,6 +51,36 @@ def check_public_access_block(props: Mapping[str, Any], ctx: CheckContext) -> It
         yield f"{ctx.name} leaves {off} off"
 
 
+# Canned ACLs that let anyone (or any AWS account) read or write, and the grantee groups that mean the same.
+PUBLIC_CANNED_ACLS = {"public-read", "public-read-write", "authenticated-read"}
+PUBLIC_GROUPS = {
+    "http://acs.amazonaws.com/groups/global/AllUsers": "everyone",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers": "every AWS account",
+}
+
+
+def _public_grants(grants: Any) -> Iterator[tuple[str, str]]:
+    """(who, permission) of every grant to a public group, in a bucket's ``grants`` or an ACL's ``grants`` shape."""
+    for grant in grants or []:
+        grant = grant or {}
+        grantee = grant.get("grantee") or grant  # accessControlPolicy.grants[].grantee, or the bucket's flat grant
+        who = PUBLIC_GROUPS.get(str(grantee.get("uri") or ""))
+        if who:
+            permissions = grant.get("permissions") or [grant.get("permission")]
+            yield who, ", ".join(str(p) for p in permissions if p) or "access"
+
+
+def check_no_public_acl(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    acl = str(props.get("acl") or "")
+    if acl in PUBLIC_CANNED_ACLS:
+        who = "any AWS account" if acl == "authenticated-read" else "anyone"
+        what = "read and write" if acl == "public-read-write" else "read"
+        yield f"{ctx.name} has the canned ACL {acl}: {who} may {what}"
+    policy = props.get("accessControlPolicy") or {}
+    for who, permission in _public_grants([*(props.get("grants") or []), *(policy.get("grants") or [])]):
+        yield f"{ctx.name} grants {permission} to {who}"
+
+
 S3_TLS_ONLY = Rule(
     name="aws-s3-tls-only",
     family="tls",
@@ -64,6 +102,19 @@ S3_VERSIONING = Rule(
     resource_types=(BUCKET_VERSIONING,),
     check=check_versioning,
     nist="NIST 800-53 CP-9",
+)
+S3_NO_PUBLIC_ACL = Rule(
+    name="aws-s3-no-public-acl",
+    family="firewall",
+    severity="critical",
+    description="No bucket, bucket ACL or object grants access to everyone or to every AWS account.",
+    remediation="Remove the public-read, public-read-write or authenticated-read ACL and every grant to the AllUsers or "
+    "AuthenticatedUsers group; disable ACLs with BucketOwnershipControls BucketOwnerEnforced (the Bucket component does) "
+    "(checkov CKV_AWS_20, CKV_AWS_57, CKV2_AWS_65).",
+    hipaa=HIPAA["access-control"],
+    resource_types=S3_ACL_TYPES,
+    check=check_no_public_acl,
+    nist="NIST 800-53 AC-3",
 )
 S3_PUBLIC_ACCESS_BLOCK = Rule(
     name="aws-s3-public-access-block",

@@ -25,12 +25,29 @@ def check_ebs_encrypted(props: Mapping[str, Any], ctx: CheckContext) -> Iterator
         yield f"{ctx.name} root volume is not encrypted"
 
 
-def check_imdsv2(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+def _metadata_options(props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The instance metadata options, or None when the metadata service is off (nothing to protect then)."""
     options = props.get("metadataOptions") or {}
-    if options.get("httpEndpoint") == "disabled":
-        return
-    if options.get("httpTokens") != "required":
+    return None if options.get("httpEndpoint") == "disabled" else options
+
+
+def check_imdsv2(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    options = _metadata_options(props)
+    if options is not None and options.get("httpTokens") != "required":
         yield f"{ctx.name} allows IMDSv1 (metadataOptions.httpTokens is not 'required')"
+
+
+def check_imds_hop_limit(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    """Hop limit 1: an IMDSv2 token cannot cross the container bridge, so no container takes the instance role.
+    Unset is a finding too: AMIs registered for IMDSv2 default to 2."""
+    options = _metadata_options(props)
+    if options is None:
+        return
+    limit = options.get("httpPutResponseHopLimit")
+    if limit in (None, ""):
+        yield f"{ctx.name} leaves the metadata hop limit to the AMI's default (2 for IMDSv2 AMIs); set it to 1"
+    elif int(limit) > 1:
+        yield f"{ctx.name} lets metadata answers travel {int(limit)} hops: every container can take the instance role"
 
 
 def check_vm_hardening(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
@@ -56,13 +73,17 @@ _USER_DATA_SECRETS = re.compile(
 )
 
 
+# An ARN names a secret without holding it (arn:aws:secretsmanager:<region>:<account>:secret:<name>): not a finding.
+_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:[^\s'\"]+")
+
+
 def check_user_data_secrets(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
     raw = str(props.get("userData") or "")
     try:
         text = base64.b64decode(raw, validate=True).decode("utf-8", "replace") if raw else ""
     except (binascii.Error, ValueError):
         text = raw
-    match = _USER_DATA_SECRETS.search(text)
+    match = _USER_DATA_SECRETS.search(_ARN.sub("<arn>", text))
     if match:
         yield f"{ctx.name} user data contains a secret ({match.group(0)[:24]}...); read it from Secrets Manager at boot"
 
@@ -88,6 +109,19 @@ IMDSV2_REQUIRED = Rule(
     resource_types=(LAUNCH_TEMPLATE, INSTANCE),
     check=check_imdsv2,
     nist="NIST 800-53 AC-3",
+)
+IMDS_HOP_LIMIT = Rule(
+    name="aws-imds-hop-limit",
+    family="firewall",
+    severity="high",
+    description="The instance metadata service answers the host only (IMDSv2 hop limit 1), not its containers.",
+    remediation="Set metadata_options.http_put_response_hop_limit = 1 and give the containers that need cloud "
+    "credentials their own (the platform's host assumes a containers role for the bucket users only) "
+    "(checkov CKV_AWS_341).",
+    hipaa=HIPAA["access-control"],
+    resource_types=(LAUNCH_TEMPLATE, INSTANCE),
+    check=check_imds_hop_limit,
+    nist="NIST 800-53 AC-6",
 )
 VM_HARDENING = Rule(
     name="aws-vm-hardening",

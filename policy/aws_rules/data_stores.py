@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policy.aws_rules.common import is_prod, truthy
+from policy.aws_rules.common import prod_grade, truthy
 from policy.aws_rules.tokens import RDS, RDS_CLUSTER, RDS_PARAMS, REDIS
 from policy.rule import HIPAA, CheckContext, Rule, StackResource, StackRule
 
@@ -45,35 +45,44 @@ def check_redis_at_rest(props: Mapping[str, Any], ctx: CheckContext) -> Iterator
 
 def check_rds_backups(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
     days = int(props.get("backupRetentionPeriod") or 0)
-    floor = 30 if is_prod(props, ctx) else 7
+    why = prod_grade(props, ctx)
+    floor = 30 if why else 7
     if days < floor:
-        yield f"{ctx.name} keeps backups {days} days; keep at least {floor}"
+        yield f"{ctx.name} keeps backups {days} days; keep at least {floor}{f' {why}' if why else ''}"
 
 
 def check_rds_prod_protection(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
-    if not is_prod(props, ctx):
+    why = prod_grade(props, ctx)
+    if not why:
         return
     if not truthy(props.get("deletionProtection")):
-        yield f"{ctx.name} has no deletion protection in prod"
+        yield f"{ctx.name} has no deletion protection {why}"
     if truthy(props.get("skipFinalSnapshot")):
-        yield f"{ctx.name} skips the final snapshot in prod"
+        yield f"{ctx.name} skips the final snapshot {why}"
     if not truthy(props.get("multiAz")):
-        yield f"{ctx.name} is single-AZ in prod"
+        yield f"{ctx.name} is single-AZ {why}"
 
 
 def check_redis_resilience(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
     if int(props.get("snapshotRetentionLimit") or 0) < 1:
         yield f"{ctx.name} keeps no snapshots"
-    if is_prod(props, ctx) and not (
-        truthy(props.get("automaticFailoverEnabled")) and truthy(props.get("multiAzEnabled"))
-    ):
-        yield f"{ctx.name} has no automatic multi-AZ failover in prod"
+    why = prod_grade(props, ctx)
+    if why and not (truthy(props.get("automaticFailoverEnabled")) and truthy(props.get("multiAzEnabled"))):
+        yield f"{ctx.name} has no automatic multi-AZ failover {why}"
 
 
 def check_rds_logs(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
     exports = set(props.get("enabledCloudwatchLogsExports") or [])
     if "postgresql" not in exports:
         yield f"{ctx.name} does not export its PostgreSQL log to CloudWatch"
+
+
+def check_rds_enhanced_monitoring(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    interval = int(props.get("monitoringInterval") or 0)
+    if interval <= 0:
+        yield f"{ctx.name} has no enhanced monitoring (monitoringInterval is 0): no OS metrics"
+    elif not props.get("monitoringRoleArn"):
+        yield f"{ctx.name} asks for enhanced monitoring every {interval}s without a monitoring role to deliver it"
 
 
 RDS_FORCE_SSL = Rule(
@@ -135,7 +144,7 @@ RDS_BACKUP_RETENTION = Rule(
     name="aws-rds-backup-retention",
     family="data-protection",
     severity="high",
-    description="Database backups are kept 7 days (30 in prod).",
+    description="Database backups are kept 7 days (30 in prod or holding PHI).",
     remediation="Raise backup_retention_period (cdk-nag HIPAA.Security-RDSInBackupPlan).",
     hipaa=HIPAA["contingency"],
     resource_types=(RDS, RDS_CLUSTER),
@@ -146,7 +155,8 @@ RDS_PROD_PROTECTION = Rule(
     name="aws-rds-prod-protection",
     family="data-protection",
     severity="high",
-    description="In prod, databases are multi-AZ, deletion-protected and keep a final snapshot.",
+    description="In prod, or holding PHI on any environment, databases are multi-AZ, deletion-protected and keep a "
+    "final snapshot.",
     remediation="Set multi_az, deletion_protection and skip_final_snapshot = false (checkov CKV_AWS_157, CKV_AWS_293).",
     hipaa=HIPAA["contingency"],
     resource_types=(RDS,),
@@ -157,7 +167,7 @@ ELASTICACHE_RESILIENCE = Rule(
     name="aws-elasticache-resilience",
     family="data-protection",
     severity="medium",
-    description="Redis keeps snapshots; in prod it fails over across zones.",
+    description="Redis keeps snapshots; in prod or holding PHI it fails over across zones.",
     remediation="Set snapshot_retention_limit >= 1, and automatic_failover_enabled and multi_az_enabled in prod.",
     hipaa=HIPAA["contingency"],
     resource_types=(REDIS,),
@@ -174,6 +184,18 @@ RDS_LOG_EXPORTS = Rule(
     resource_types=(RDS,),
     check=check_rds_logs,
     nist="NIST 800-53 AU-12",
+)
+RDS_ENHANCED_MONITORING = Rule(
+    name="aws-rds-enhanced-monitoring",
+    family="audit",
+    severity="low",
+    description="Databases have enhanced monitoring (OS metrics) with a monitoring role.",
+    remediation="Set monitoring_interval (60) and monitoring_role_arn to a role trusted by monitoring.rds.amazonaws.com "
+    "with AmazonRDSEnhancedMonitoringRole (checkov CKV_AWS_118, cdk-nag HIPAA.Security-RDSEnhancedMonitoringEnabled).",
+    hipaa=HIPAA["audit"],
+    resource_types=(RDS,),
+    check=check_rds_enhanced_monitoring,
+    nist="NIST 800-53 SI-4",
 )
 
 

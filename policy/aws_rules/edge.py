@@ -5,9 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policy.aws_rules.common import is_prod, truthy
-from policy.aws_rules.tokens import ACM_CERT, LISTENERS, LOAD_BALANCERS, TARGET_GROUPS, WAF
-from policy.rule import HIPAA, CheckContext, Rule
+from policy.aws_rules.common import is_prod, known, known_strings, present, refers_to, truthy
+from policy.aws_rules.tokens import (
+    ACM_CERT,
+    LISTENERS,
+    LOAD_BALANCERS,
+    LOG_GROUP,
+    TARGET_GROUPS,
+    WAF,
+    WAF_ASSOCIATION,
+    WAF_LOGGING,
+)
+from policy.rule import HIPAA, CheckContext, Rule, StackResource, StackRule
+
+# Headers that carry credentials; a WAF log must not keep them (WAF logs the full request headers).
+WAF_REDACTED_HEADERS = ("authorization", "cookie")
+WAF_LOG_PREFIX = "aws-waf-logs-"
 
 TLS12_POLICIES = (
     "ELBSecurityPolicy-TLS13-1-2",
@@ -165,4 +178,93 @@ ACM_CERTIFICATE = Rule(
     resource_types=(ACM_CERT,),
     check=check_acm_certificate,
     nist="NIST 800-53 SC-17",
+)
+
+
+# --- stack-level rules ----------------------------------------------------------------------
+
+
+def internet_facing(lb: StackResource) -> bool:
+    """An application load balancer that is not internal (an unknown ``internal`` counts as facing the internet)."""
+    kind = known(lb.props, "loadBalancerType") or "application"
+    return kind == "application" and not truthy(known(lb.props, "internal"))
+
+
+def check_alb_waf(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    """Each internet-facing ALB has a web ACL association of this stack whose resourceArn is the ALB."""
+    associations = [r for r in resources if r.resource_type == WAF_ASSOCIATION]
+    for lb in (r for r in resources if r.resource_type in LOAD_BALANCERS and internet_facing(r)):
+        if not any(refers_to(a, "resourceArn", lb) for a in associations):
+            yield lb.urn, f"{lb.name} faces the internet with no WAF web ACL associated"
+
+
+def check_waf_logging(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    """Each web ACL logs to an encrypted, retained ``aws-waf-logs-`` log group of the stack, credentials redacted."""
+    configs = [r for r in resources if r.resource_type == WAF_LOGGING]
+    groups = [r for r in resources if r.resource_type == LOG_GROUP]
+    for acl in (r for r in resources if r.resource_type == WAF):
+        mine = [c for c in configs if refers_to(c, "resourceArn", acl)]
+        if not mine:
+            yield (
+                acl.urn,
+                f"{acl.name} has no logging configuration: the requests it blocks or lets through leave no trace",
+            )
+            continue
+        for config in mine:
+            yield from _waf_log_destinations(acl, config, groups)
+            redacted = set()
+            for field in known(config.props, "redactedFields") or []:
+                header = (field or {}).get("singleHeader") or {}
+                redacted.add(str(header.get("name") or "").lower())
+            missing = [h for h in WAF_REDACTED_HEADERS if h not in redacted]
+            if missing:
+                yield (
+                    acl.urn,
+                    f"{acl.name} logs the {', '.join(missing)} header(s) in clear; add them to redactedFields",
+                )
+
+
+def _waf_log_destinations(
+    acl: StackResource, config: StackResource, groups: list[StackResource]
+) -> Iterator[tuple[str, str]]:
+    destinations = known_strings(config.props, "logDestinationConfigs")
+    targets = [g for g in groups if refers_to(config, "logDestinationConfigs", g)]
+    if not targets:
+        where = ", ".join(destinations) if destinations else "a destination unknown at preview"
+        yield acl.urn, f"{acl.name} logs to {where}, not to a log group of this stack whose encryption can be checked"
+    for group in targets:
+        name = known(group.props, "name")
+        if name is not None and not str(name).startswith(WAF_LOG_PREFIX):
+            yield acl.urn, f"{acl.name} logs to {name}; WAF only delivers to groups named {WAF_LOG_PREFIX}*"
+        if not present(group.props, "kmsKeyId"):
+            yield acl.urn, f"{acl.name} logs to {group.name}, which is not encrypted with a customer-managed key"
+        if not present(group.props, "retentionInDays"):
+            yield acl.urn, f"{acl.name} logs to {group.name}, which keeps them forever (no retention)"
+
+
+ALB_WAF = StackRule(
+    name="aws-alb-waf",
+    family="firewall",
+    severity="high",
+    description="Every internet-facing application load balancer has a WAF web ACL associated in the same stack.",
+    remediation="Keep aws.waf true (the platform associates a WAFv2 web ACL with the AWS managed rule groups); "
+    "elsewhere add an aws.wafv2.WebAclAssociation whose resource_arn is the load balancer's ARN (checkov CKV2_AWS_28).",
+    hipaa=HIPAA["malicious-software"],
+    resource_types=LOAD_BALANCERS,
+    check=check_alb_waf,
+    nist="NIST 800-53 SC-7",
+)
+WAF_LOGGING_ENABLED = StackRule(
+    name="aws-waf-logging",
+    family="audit",
+    severity="medium",
+    description="Every WAF web ACL logs to a KMS-encrypted, retained aws-waf-logs- log group of the stack, with the "
+    "authorization and cookie headers redacted.",
+    remediation="Add an aws.wafv2.WebAclLoggingConfiguration for the web ACL to a log group named aws-waf-logs-* with "
+    "kms_key_id and retention_in_days, and redacted_fields single_header authorization and cookie "
+    "(checkov CKV2_AWS_31, cdk-nag HIPAA.Security-WAFv2LoggingEnabled).",
+    hipaa=HIPAA["audit"],
+    resource_types=(WAF,),
+    check=check_waf_logging,
+    nist="NIST 800-53 AU-2",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policy.aws_rules.common import is_prod, tags_of
+from policy.aws_rules.common import prod_grade, tags_of
 from policy.aws_rules.tokens import BUCKET, KMS_KEY, LOG_GROUP, RDS, REDIS, SECRET, TAGGABLE
 from policy.rule import HIPAA, CheckContext, Rule
 
@@ -21,8 +21,9 @@ def check_log_group(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str
 
 
 def check_protect_in_prod(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
-    if is_prod(props, ctx) and not ctx.protect:
-        yield f"{ctx.name} holds state in prod but is not created with protect=True"
+    why = prod_grade(props, ctx)
+    if why and not ctx.protect:
+        yield f"{ctx.name} holds state {why} but is not created with protect=True"
 
 
 def check_required_tags(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
@@ -35,7 +36,7 @@ PROTECT_STATEFUL_PROD = Rule(
     name="aws-protect-stateful-prod",
     family="data-protection",
     severity="high",
-    description="In prod, stateful resources are created with protect=True.",
+    description="In prod, or holding PHI on any environment, stateful resources are created with protect=True.",
     remediation="Pass opts=ResourceOptions(protect=True); the platform's components do this when environment is prod.",
     hipaa=HIPAA["contingency"],
     resource_types=(RDS, REDIS, BUCKET, KMS_KEY, SECRET),

@@ -1,12 +1,13 @@
-"""Keys and secrets: KMS key rotation, the stack's customer-managed key in prod, Secrets Manager."""
+"""Keys and secrets: KMS key rotation, the stack's customer-managed key in prod, Secrets Manager, and database
+master passwords that rotate."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policy.aws_rules.common import is_prod, truthy
-from policy.aws_rules.tokens import KMS_KEY, LAUNCH_TEMPLATE, LOG_GROUP, RDS, REDIS, SECRET
+from policy.aws_rules.common import present, prod_grade, truthy
+from policy.aws_rules.tokens import KMS_KEY, LAUNCH_TEMPLATE, LOG_GROUP, RDS, RDS_CLUSTER, REDIS, SECRET
 from policy.rule import HIPAA, CheckContext, Rule
 
 
@@ -18,15 +19,19 @@ def check_kms_rotation(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[
 
 
 def check_cmk_in_prod(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
-    if not is_prod(props, ctx):
+    why = prod_grade(props, ctx)
+    if not why:
         return
     if "blockDeviceMappings" in props:
         for mapping in props.get("blockDeviceMappings") or []:
             ebs = (mapping or {}).get("ebs") or {}
             if not ebs.get("kmsKeyId"):
-                yield f"{ctx.name} {mapping.get('deviceName')} uses the AWS-managed key, not the stack's customer-managed key"
+                yield (
+                    f"{ctx.name} {mapping.get('deviceName')} uses the AWS-managed key, not the stack's "
+                    f"customer-managed key ({why})"
+                )
     elif not props.get("kmsKeyId"):
-        yield f"{ctx.name} uses the AWS-managed key, not the stack's customer-managed key"
+        yield f"{ctx.name} uses the AWS-managed key, not the stack's customer-managed key ({why})"
 
 
 def check_secret_store(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
@@ -35,6 +40,21 @@ def check_secret_store(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[
     window = props.get("recoveryWindowInDays")
     if window is not None and int(window) < 7:
         yield f"{ctx.name} can be deleted without a recovery window"
+
+
+# The inputs through which a database gets a master password of the program's own (which nothing rotates).
+LITERAL_PASSWORDS = {RDS: ("password", "passwordWo"), RDS_CLUSTER: ("masterPassword", "masterPasswordWo")}
+
+
+def check_db_password_rotation(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if truthy(props.get("manageMasterUserPassword")):
+        return
+    given = [key for key in LITERAL_PASSWORDS.get(ctx.resource_type, ()) if present(props, key)]
+    if given:
+        yield (
+            f"{ctx.name} has a master password of the program's own ({given[0]}) that never rotates; "
+            "let RDS manage and rotate it (manageMasterUserPassword)"
+        )
 
 
 KMS_ROTATION = Rule(
@@ -52,7 +72,7 @@ CMK_IN_PROD = Rule(
     name="aws-cmk-in-prod",
     family="encryption",
     severity="high",
-    description="In prod, data is encrypted with the stack's customer-managed key.",
+    description="In prod, or holding PHI on any environment, data is encrypted with the stack's customer-managed key.",
     remediation="Pass the stack key's ARN as kms_key_id (cdk-nag HIPAA *KMS rules).",
     hipaa=HIPAA["encryption-at-rest"],
     resource_types=(RDS, REDIS, SECRET, LOG_GROUP, LAUNCH_TEMPLATE),
@@ -69,4 +89,19 @@ SECRET_MANAGED = Rule(
     resource_types=(SECRET,),
     check=check_secret_store,
     nist="NIST 800-53 SC-28",
+)
+DB_PASSWORD_ROTATION = Rule(
+    name="aws-rds-password-rotation",
+    family="secrets",
+    severity="high",
+    description="Database master passwords are managed and rotated by RDS in Secrets Manager, not set by the program.",
+    remediation="Set manage_master_user_password = true and master_user_secret_kms_key_id to the stack key instead of "
+    "password, and have the applications read the managed secret (the platform's VMs do at every start, and restart "
+    "when it rotates). On EKS, where pods read the password from a Kubernetes Secret, the platform keeps a generated "
+    "password until an operator-side secret sync (External Secrets) follows the managed secret into the namespace "
+    "and rolls the pods; waive the finding until then (cdk-nag HIPAA.Security-SecretsManagerRotationEnabled).",
+    hipaa=HIPAA["password-management"],
+    resource_types=(RDS, RDS_CLUSTER),
+    check=check_db_password_rotation,
+    nist="NIST 800-53 IA-5(1)",
 )

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policy.aws_rules.common import dependents, tags_of, truthy
+from pulumi_policy.proxy import UnknownValueError
+
+from policy.aws_rules.common import dependents, known, refers_to, truthy
 from policy.aws_rules.tokens import (
     DEFAULT_SG,
     FLOW_LOG,
     INSTANCE,
     LAUNCH_TEMPLATE,
+    LOAD_BALANCERS,
     RDS,
     REDIS,
     SG,
@@ -62,18 +65,6 @@ def _ingress(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[set
             yield cidrs, str(block.get("protocol")), low, high
 
 
-def check_no_world_ingress(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
-    on_lb = tags_of(props).get("role") == "load-balancer"
-    for cidrs, protocol, low, high in _ingress(ctx.resource_type, props):
-        world = cidrs & WORLD
-        if not world:
-            continue
-        web_only = protocol in {"tcp", "6"} and low == high and low in {80, 443}
-        if not (on_lb and web_only):
-            where = f"ports {low}-{high}" if low != high else f"port {low}"
-            yield f"{ctx.name} opens {where}/{protocol} to {sorted(world)}; only the load balancer may accept 80/443 from anywhere"
-
-
 def check_no_admin_ports(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
     for cidrs, protocol, low, high in _ingress(ctx.resource_type, props):
         for port, what in ADMIN_PORTS.items():
@@ -103,17 +94,6 @@ def check_egress(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
         yield f"{ctx.name} allows ports {low}-{high} to the internet; allow single ports (443, 587) only"
 
 
-SG_NO_WORLD_INGRESS = Rule(
-    name="aws-sg-no-world-ingress",
-    family="firewall",
-    severity="critical",
-    description="Nothing is open to 0.0.0.0/0 or ::/0 except 80/443 on the load balancer.",
-    remediation="Reference the peer security group instead of a CIDR; only the ALB takes 80/443 from anywhere (checkov CKV_AWS_260, CKV2_AWS_5).",
-    hipaa=HIPAA["access-control"],
-    resource_types=SG_TYPES,
-    check=check_no_world_ingress,
-    nist="NIST 800-53 SC-7",
-)
 NO_ADMIN_PORTS = Rule(
     name="aws-no-admin-ports",
     family="firewall",
@@ -162,6 +142,62 @@ SG_EGRESS_RESTRICTED = Rule(
 
 # --- stack-level rules ----------------------------------------------------------------------
 
+# Rule resources that name a peer group rather than the group they belong to.
+PEER_KEYS = ("referencedSecurityGroupId", "sourceSecurityGroupId")
+
+
+def _owning_groups(rule: StackResource, groups: list[StackResource]) -> list[StackResource]:
+    """The security group(s) a rule may belong to: itself for inline blocks; else the group its securityGroupId
+    names, read from its dependencies (a group's ID is an output the engine does not hand to policies). When a
+    rule depends on more than one group and its peer is unknown, every one of them is a candidate."""
+    if rule.resource_type == SG:
+        return [rule]
+    candidates = [g for g in groups if refers_to(rule, "securityGroupId", g, "id")]
+    peers = {str(known(rule.props, key)) for key in PEER_KEYS if known(rule.props, key)}
+    owned = [g for g in candidates if str(known(g.props, "id")) not in peers]
+    return owned or candidates
+
+
+def _faces_internet(lb: StackResource) -> bool:
+    """A load balancer that is not internal; one whose ``internal`` is unknown at preview does not count."""
+    try:
+        return not truthy(lb.props.get("internal"))
+    except UnknownValueError:
+        return False
+
+
+def _world_web_only(protocol: str, low: int, high: int) -> bool:
+    return protocol in {"tcp", "6"} and low == high and low in {80, 443}
+
+
+def check_no_world_ingress(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    """Nothing is open to the world but 80/443 on a group attached to an internet-facing load balancer of this
+    stack (its ``securityGroups`` names the group). Tags play no part. Values unknown at preview: a CIDR that is
+    not known yet is judged at ``up``; a rule whose group, or a group whose load balancer, cannot be told from
+    its dependencies counts as not attached (a finding)."""
+    groups = [r for r in resources if r.resource_type == SG]
+    facing = [r for r in resources if r.resource_type in LOAD_BALANCERS and _faces_internet(r)]
+    on_lb = {g.urn for g in groups if any(refers_to(lb, "securityGroups", g, "id") for lb in facing)}
+    for rule in (r for r in resources if r.resource_type in SG_TYPES):
+        try:
+            openings = list(_ingress(rule.resource_type, rule.props))
+        except UnknownValueError:
+            continue  # a CIDR or port computed by another resource: the engine judges it at `up`
+        owners = _owning_groups(rule, groups)
+        for cidrs, protocol, low, high in openings:
+            world = cidrs & WORLD
+            if not world:
+                continue
+            if _world_web_only(protocol, low, high) and owners and all(o.urn in on_lb for o in owners):
+                continue
+            where = f"ports {low}-{high}" if low != high else f"port {low}"
+            group = f" (group {', '.join(o.name for o in owners)})" if owners and owners != [rule] else ""
+            yield (
+                rule.urn,
+                f"{rule.name}{group} opens {where}/{protocol} to {sorted(world)}; only a group attached to an "
+                "internet-facing load balancer of this stack may accept 80/443 from anywhere",
+            )
+
 
 def check_vpc_flow_logs(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
     for vpc in (r for r in resources if r.resource_type == VPC):
@@ -193,6 +229,19 @@ def check_db_security_groups(resources: list[StackResource]) -> Iterator[tuple[s
                         yield db.urn, f"{db.name} is reachable from the internet through {group.name} ({rule.name})"
 
 
+SG_NO_WORLD_INGRESS = StackRule(
+    name="aws-sg-no-world-ingress",
+    family="firewall",
+    severity="critical",
+    description="Nothing is open to 0.0.0.0/0 or ::/0 except 80/443 on a security group attached to an "
+    "internet-facing load balancer of the same stack.",
+    remediation="Reference the peer security group instead of a CIDR; only a load balancer's group takes 80/443 from "
+    "anywhere (checkov CKV_AWS_260, CKV2_AWS_5).",
+    hipaa=HIPAA["access-control"],
+    resource_types=SG_TYPES,
+    check=check_no_world_ingress,
+    nist="NIST 800-53 SC-7",
+)
 VPC_FLOW_LOGS = StackRule(
     name="aws-vpc-flow-logs",
     family="audit",

@@ -21,6 +21,12 @@ BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 BUCKET_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 BUCKET_LOGGING = "aws:s3/bucketLogging:BucketLogging"
+BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
+BUCKET_ACL = "aws:s3/bucketAcl:BucketAcl"
+BUCKET_ACL_V2 = "aws:s3/bucketAclV2:BucketAclV2"
+BUCKET_OBJECT = "aws:s3/bucketObject:BucketObject"
+BUCKET_OBJECT_V2 = "aws:s3/bucketObjectv2:BucketObjectv2"
+OBJECT_COPY = "aws:s3/objectCopy:ObjectCopy"
 KMS_KEY = "aws:kms/key:Key"
 SECRET = "aws:secretsmanager/secret:Secret"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -30,6 +36,8 @@ EBS_VOLUME = "aws:ebs/volume:Volume"
 DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 SG_EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 WAF = "aws:wafv2/webAcl:WebAcl"
+WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+WAF_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 ACM_CERT = "aws:acm/certificate:Certificate"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -37,3 +45,5 @@ ROLE_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 
 SG_TYPES = (SG_INGRESS, SG_RULE, SG)
 TAGGABLE = (VPC, SUBNET, SG, LAUNCH_TEMPLATE, RDS, REDIS, BUCKET, KMS_KEY, SECRET, LOG_GROUP, *LOAD_BALANCERS)
+# Everything that can carry an S3 ACL: buckets (canned acl, grants), bucket ACL resources, objects.
+S3_ACL_TYPES = (BUCKET, BUCKET_V2, BUCKET_ACL, BUCKET_ACL_V2, BUCKET_OBJECT, BUCKET_OBJECT_V2, OBJECT_COPY)

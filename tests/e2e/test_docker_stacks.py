@@ -197,29 +197,43 @@ def _leftovers(docker: DockerEngine, stack: str) -> dict[str, list[str]]:
 def test_policy_pack_runs_in_the_engine_and_blocks_a_mandatory_violation(
     engines: tuple[DockerEngine, PulumiEngine], tmp_path: Path
 ) -> None:
-    """`pulumi preview --policy-pack policy` with the levels `make policy-config` writes passes `local`;
-    the same preview with a rule `local` breaks (docker-non-root: the MedCAT Trainer runs as its image's
-    root) made mandatory blocks it. Waivers are not in the pack's config yet, so none is applied here."""
+    """`pulumi preview --policy-pack policy` with the config `make policy-config` writes (levels and waivers)
+    passes `local`; with docker-non-root made mandatory (what `local` breaks: the MedCAT Trainer runs as its
+    image's root), its signed waiver still lets it pass, the same waiver expired blocks it, and without the
+    waiver it blocks: the rules apply the waivers in the config themselves, as the offline review does."""
     from offline.policy_config import load_config, policy_pack_config
 
     docker, pulumi = engines
     _, _, plan = e2e_config("local")
     e2e = prepare("local", tmp_path, pulumi, build_stand_ins(docker, plan))
     levels = policy_pack_config(load_config("local"))
-    shipped, strict = tmp_path / "shipped.json", tmp_path / "strict.json"
-    shipped.write_text(json.dumps(levels))
-    strict.write_text(
-        json.dumps({**levels, "docker-non-root": {**levels["docker-non-root"], "enforcementLevel": "mandatory"}})
-    )
+    non_root = levels["docker-non-root"]
+    assert non_root["waivers"], "local ships a waiver of docker-non-root"
+    mandatory = {**non_root, "enforcementLevel": "mandatory"}
+    expired = {**mandatory, "waivers": [{**w, "expires": "2020-01-01"} for w in non_root["waivers"]]}
+    configs = {
+        "shipped": levels,
+        "waived": {**levels, "docker-non-root": mandatory},
+        "expired": {**levels, "docker-non-root": expired},
+        "unwaived": {**levels, "docker-non-root": {**mandatory, "waivers": []}},
+    }
     pack = str(e2e.project / "policy")
-    ok = pulumi.run(
-        "preview", "--policy-pack", pack, "--policy-pack-config", str(shipped), cwd=e2e.project, check=False
-    )
-    assert ok.returncode == 0, f"the shipped levels block local:\n{ok.stdout[-3000:]}\n{ok.stderr[-2000:]}"
-    assert "docker-non-root" in ok.stdout, "the pack did not report its advisory finding: was it loaded?"
-    blocked = pulumi.run(
-        "preview", "--policy-pack", pack, "--policy-pack-config", str(strict), cwd=e2e.project, check=False
-    )
-    assert blocked.returncode != 0, f"a mandatory violation did not block:\n{blocked.stdout[-3000:]}"
-    assert "docker-non-root" in blocked.stdout and "mandatory" in blocked.stdout
+    results = {}
+    for name, config in configs.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(config))
+        results[name] = pulumi.run(
+            "preview", "--policy-pack", pack, "--policy-pack-config", str(path), cwd=e2e.project, check=False
+        )
+    for name in ("shipped", "waived"):
+        done = results[name]
+        assert done.returncode == 0, (
+            f"{name}: a waived finding blocks local:\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}"
+        )
+        assert "clinical-platform-compliance" in done.stdout, f"{name}: was the pack loaded?\n{done.stdout[-3000:]}"
+    for name in ("expired", "unwaived"):
+        blocked = results[name]
+        assert blocked.returncode != 0, f"{name}: a mandatory violation did not block:\n{blocked.stdout[-3000:]}"
+        assert "docker-non-root" in blocked.stdout and "mandatory" in blocked.stdout
+    assert "expired on 2020-01-01" in results["expired"].stdout
     assert not any(_leftovers(docker, "local").values()), "a preview created resources"

@@ -16,16 +16,59 @@ import pulumi_aws as aws
 
 from components.clouds.aws.data_stores import AwsDataStores
 from components.clouds.aws.foundation import AwsFoundation
-from components.clouds.aws.gpu_vm import GpuVm
+from components.clouds.aws.gpu_vm import ContainerRole, GpuVm
 from components.clouds.aws.load_balancer import AlbRoute, LoadBalancer
 from components.clouds.aws.machines import MachineChoice, choose_machine, hourly_price, needs
 from components.clouds.aws.security_groups import WORLD_V4, WORLD_V6, Rule, add_rules, security_group
 from components.gpu_catalog import cheapest_machine
-from components.platform import RouteTarget, StackSettings
+from components.platform import ContainerCredentials, RouteTarget, StackSettings
 from components.specs import ServiceSpec, SystemSpec
 
 # The AWS recipe of the stenosis guide (seeds/001) picks this type for GPU work; shown next to our choice.
 GUIDE_GPU_PICK = "p3.2xlarge"
+# Where the host leaves the bucket users' credentials, and where those containers (only) mount them.
+CREDENTIALS_HOST_DIR = "/run/clinical/aws"
+CREDENTIALS_MOUNT = "/run/clinical-aws"
+AWS_CONFIG_PATH = "/etc/clinical/aws/config"
+CREDENTIALS_SECONDS = 3600  # renewed every 10 minutes: the SDKs always read credentials with 50 minutes left
+
+
+def aws_sdk_config(region: str) -> str:
+    """The AWS config file of a bucket user: its SDK reads the credentials the host renews, through
+    ``credential_process`` (every AWS SDK supports it, and re-reads them before they expire)."""
+    return f"""[default]
+region = {region}
+credential_process = cat {CREDENTIALS_MOUNT}/credentials.json
+"""
+
+
+def credentials_script(system: str, role_arn: str, region: str) -> str:
+    """The host's script leaving fresh credentials of the system's containers role where its bucket users mount
+    them (the host alone reaches the metadata service: hop limit 1; the instance role may only assume this role)."""
+    target = f"{CREDENTIALS_HOST_DIR}/credentials.json"
+    return f"""#!/bin/bash
+# Credentials for the containers of {system} that use its buckets, and for no other container: the host assumes
+# the system's containers role (its buckets and the stack key only) and leaves the result in {CREDENTIALS_HOST_DIR},
+# which only those containers mount; they read it through credential_process. Run before compose starts and
+# every 10 minutes by clinical-{system}-credentials.timer; the credentials last {CREDENTIALS_SECONDS // 60} minutes.
+set -euo pipefail
+umask 077
+mkdir -p {CREDENTIALS_HOST_DIR}
+chmod 0755 {CREDENTIALS_HOST_DIR}  # the containers' non-root users read it; /run/clinical itself stays root-only
+aws sts assume-role --region {region} --role-arn '{role_arn}' --role-session-name '{system}' \\
+  --duration-seconds {CREDENTIALS_SECONDS} --query Credentials --output json > {CREDENTIALS_HOST_DIR}/.assumed.json
+python3 - <<'PY'
+import json, os, pathlib
+folder = pathlib.Path("{CREDENTIALS_HOST_DIR}")
+assumed = json.loads((folder / ".assumed.json").read_text())
+keys = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
+staged = folder / ".credentials.json"
+staged.write_text(json.dumps({{"Version": 1, **{{k: assumed[k] for k in keys}}}}))
+os.chmod(staged, 0o444)
+os.replace(staged, "{target}")  # atomic: a reader never sees half a file
+PY
+rm -f {CREDENTIALS_HOST_DIR}/.assumed.json
+"""
 
 
 def machine_summary(machine: MachineChoice, services: Sequence[ServiceSpec], count: int) -> dict[str, object]:
@@ -79,6 +122,10 @@ class AwsCloud(AwsFoundation):
             subnet_ids=self.network.public_subnet_ids,
             security_group_id=self.alb_sg.id,
             log_bucket=self.log_bucket.name,
+            kms_key_arn=self.key.arn,
+            account_id=self.account_id,
+            partition=self.partition,
+            region=self.region,
             tags=self.tags,
             deletion_protection=stack.resilience.deletion_protection,
             certificate_arn=settings.certificate_arn,
@@ -114,6 +161,8 @@ class AwsCloud(AwsFoundation):
 class AwsSystem(AwsDataStores):
     """Groups one system's AWS resources (its security groups, data services, secret and VMs)."""
 
+    managed_passwords = True  # RDS rotates them; the VMs' boot script reads the managed secret at every start
+
     def __init__(self, spec: SystemSpec, cloud: AwsCloud, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("clinical:aws:System", spec, cloud, opts)
         self.cloud = cloud
@@ -127,6 +176,7 @@ class AwsSystem(AwsDataStores):
         self.egress_rules = [Rule("egress", 443, "HTTPS to AWS APIs and image registries", cidr=WORLD_V4)]
         if any(s.egress for s in spec.services):
             self.egress_rules.append(Rule("egress", 587, "SMTP submission (mail-sending services)", cidr=WORLD_V4))
+        self.container_role_name: str | None = None
         self.register_outputs({})
 
     def _clients(self) -> tuple[pulumi.Input[str], str]:
@@ -163,6 +213,24 @@ class AwsSystem(AwsDataStores):
             "  --query SecretString --output text"
         )
         return "Secrets Manager (instance role, IMDSv2)", command
+
+    def container_credentials(self) -> ContainerCredentials | None:
+        """The services that use the system's buckets assume its containers role through the host: the metadata
+        service answers only the host (hop limit 1), so no other container reaches any credential."""
+        if not self.bucket_arns:
+            return None
+        cloud = self.cloud
+        self.container_role_name = f"clinical-{cloud.stack_name}-{self.name}"[:53] + "-containers"
+        role_arn = pulumi.Output.concat(
+            "arn:", cloud.partition, ":iam::", cloud.account_id, ":role/", self.container_role_name
+        )
+        return ContainerCredentials(
+            env={"AWS_CONFIG_FILE": AWS_CONFIG_PATH},
+            files={AWS_CONFIG_PATH: aws_sdk_config(cloud.region)},
+            host_dir=CREDENTIALS_HOST_DIR,
+            mount_path=CREDENTIALS_MOUNT,
+            refresh=role_arn.apply(lambda arn: credentials_script(self.name, arn, cloud.region)),
+        )
 
     def run(
         self,
@@ -206,8 +274,10 @@ class AwsSystem(AwsDataStores):
             subnet_ids=cloud.network.private_subnet_ids,
             security_group_id=self.workload_sg.id,
             kms_key_arn=cloud.key.arn,
-            secret_arn=self.secret_arn,
-            bucket_arns=self.bucket_arns,
+            secret_arns=[self.secret_arn, *self.managed_secret_arns],
+            container_role=ContainerRole(self.container_role_name, self.bucket_arns)
+            if self.container_role_name
+            else None,
             target_group_arns=target_groups,
             capacity=cloud.resilience.replicas,
             disk_gb=200 if machine.gpu_count else 100,

@@ -3,7 +3,10 @@
 RDS, ElastiCache and S3 for a system's specs, each data service behind a
 security group of its own that admits only the system's compute (the
 system's VM group on Docker, the EKS cluster's node group on Kubernetes).
-``AwsSystem`` (VMs) and ``EksSystem`` (EKS) add what their runtime needs.
+``AwsSystem`` (VMs) and ``EksSystem`` (EKS) add what their runtime needs,
+and say whether RDS manages (and rotates) the master passwords: on VMs the
+boot script reads the managed secret at every start; on EKS pods read the
+password from a Kubernetes Secret, so it is generated and kept by the stack.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from components.specs import SystemSpec
 class AwsDataStores(pulumi.ComponentResource):
     """Groups one system's AWS resources; subclasses say which security group its data services admit."""
 
+    # RDS-managed master passwords (rotated; the endpoint carries a BootSecret marker only a VM's boot script
+    # fills in). False: a generated password in Secrets Manager, handed to the runtime as a value.
+    managed_passwords: bool = True
+
     def __init__(
         self, type_: str, spec: SystemSpec, cloud: AwsFoundation, opts: pulumi.ResourceOptions | None = None
     ) -> None:
@@ -31,6 +38,7 @@ class AwsDataStores(pulumi.ComponentResource):
         self.name, self.foundation = spec.name, cloud
         self.tags = aws_tags(cloud.labels, system=spec.name)
         self.bucket_arns: list[pulumi.Output[str]] = []
+        self.managed_secret_arns: list[pulumi.Output[str]] = []  # the RDS-managed password secrets
         self.buckets: dict[str, Bucket] = {}  # by the spec's bucket name
         self.data_ports: set[int] = set()
 
@@ -78,9 +86,12 @@ class AwsDataStores(pulumi.ComponentResource):
                 sizing=cloud.sizing,
                 resilience=cloud.resilience,
                 tags=self.tags,
+                managed_password=self.managed_passwords,
                 opts=child,
             )
             refs.postgres[pg.name] = db.endpoint
+            if db.managed_password:
+                self.managed_secret_arns.append(db.secret_arn)  # the VMs read its rotated password at every start
             stores.append(db)
         for rd in spec.redis:
             cache = ManagedRedis(
@@ -109,7 +120,8 @@ class AwsDataStores(pulumi.ComponentResource):
             )
             self.bucket_arns.append(bucket.arn)
             self.buckets[b.name] = bucket
-            # The compute's own identity grants access (instance role, IRSA); empty keys make SDKs fall back to it.
+            # No keys: the services that use buckets get credentials of their own (on VMs the system's containers
+            # role, through AwsSystem.container_credentials; on EKS their IRSA role); empty keys make SDKs look there.
             refs.buckets[b.name] = BucketEndpoint(
                 name=bucket.name,
                 endpoint=f"https://s3.{cloud.region}.amazonaws.com",

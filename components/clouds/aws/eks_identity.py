@@ -51,6 +51,9 @@ def bucket_access_policy(bucket_arns: Sequence[str], kms_key_arn: str) -> str:
 class EksSystem(AwsDataStores):
     """One system on EKS: its RDS, ElastiCache and S3 (admitting the cluster's nodes) and its services' roles."""
 
+    # Pods read the database password from their env (a Kubernetes Secret); no boot script fills in a marker.
+    managed_passwords = False
+
     def __init__(
         self,
         spec: SystemSpec,

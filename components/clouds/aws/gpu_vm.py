@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -13,6 +14,15 @@ from components.clouds.aws.iam import service_role_trust
 
 # Deep Learning Base AMI: NVIDIA driver, CUDA, Docker and the NVIDIA container toolkit.
 DLAMI_NAME = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"
+
+
+@dataclass(frozen=True)
+class ContainerRole:
+    """The role the host assumes for the containers that use the system's buckets (named up front: the boot
+    script names it before it exists); it may use those buckets and the stack key, nothing else."""
+
+    name: str
+    bucket_arns: Sequence[pulumi.Input[str]]
 
 
 def dlami_id() -> pulumi.Output[str]:
@@ -31,12 +41,16 @@ def dlami_id() -> pulumi.Output[str]:
 class GpuVm(pulumi.ComponentResource):
     """Launch template + auto scaling group behind the load balancer's target groups.
 
-    Secure defaults: IMDSv2 required (hop limit 2 so containers can use the
-    instance role); no public IP and no SSH key (management through SSM
-    Session Manager); root volume gp3 encrypted with the stack key; an
-    instance role with SSM core, read access to this system's runtime secret
-    and buckets only; detailed monitoring; replaced on ELB health failure;
-    spread over the private subnets of every zone. The AMI is resolved once
+    Secure defaults: IMDSv2 required with hop limit 1, so only the host, never
+    a container, reaches the metadata service and the instance role; no
+    public IP and no SSH key (management through SSM Session Manager); root
+    volume gp3 encrypted with the stack key; an instance role with SSM core,
+    read access to this system's runtime secret (and the database passwords
+    RDS manages for it) and, when it has buckets, the right to assume the
+    system's containers role (its buckets and the key only), whose
+    short-lived credentials the host hands to the bucket users alone;
+    detailed monitoring; replaced on ELB health failure; spread over the
+    private subnets of every zone. The AMI is resolved once
     and then ignored, so a new AMI never replaces running VMs by surprise.
     """
 
@@ -49,8 +63,8 @@ class GpuVm(pulumi.ComponentResource):
         subnet_ids: Sequence[pulumi.Input[str]],
         security_group_id: pulumi.Input[str],
         kms_key_arn: pulumi.Input[str],
-        secret_arn: pulumi.Input[str],
-        bucket_arns: Sequence[pulumi.Input[str]],
+        secret_arns: Sequence[pulumi.Input[str]],
+        container_role: ContainerRole | None,
         target_group_arns: Sequence[pulumi.Input[str]],
         capacity: int,
         disk_gb: int,
@@ -71,11 +85,30 @@ class GpuVm(pulumi.ComponentResource):
         aws.iam.RolePolicyAttachment(
             f"{name}-ssm", role=role.name, policy_arn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", opts=child
         )
+        assumable: list[pulumi.Input[str]] = []
+        if container_role is not None:
+            containers = aws.iam.Role(
+                f"{name}-containers",
+                name=container_role.name,
+                assume_role_policy=role.arn.apply(self._trust_of),
+                max_session_duration=3600,
+                tags=tags,
+                opts=child,
+            )
+            aws.iam.RolePolicy(
+                f"{name}-containers-access",
+                role=containers.id,
+                policy=pulumi.Output.all(kms_key_arn, *container_role.bucket_arns).apply(
+                    lambda v: self._bucket_policy(v[0], v[1:])
+                ),
+                opts=child,
+            )
+            assumable.append(containers.arn)
         aws.iam.RolePolicy(
             f"{name}-access",
             role=role.id,
-            policy=pulumi.Output.all(secret_arn, kms_key_arn, *bucket_arns).apply(
-                lambda v: self._access_policy(v[0], v[1], v[2:])
+            policy=pulumi.Output.all(kms_key_arn, pulumi.Output.all(*secret_arns), pulumi.Output.all(*assumable)).apply(
+                lambda v: self._access_policy(v[1], v[0], v[2])
             ),
             opts=child,
         )
@@ -89,7 +122,7 @@ class GpuVm(pulumi.ComponentResource):
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled",
                 http_tokens="required",
-                http_put_response_hop_limit=2,
+                http_put_response_hop_limit=1,  # containers are one hop further: they get no answer
                 instance_metadata_tags="disabled",
             ),
             network_interfaces=[
@@ -149,18 +182,33 @@ class GpuVm(pulumi.ComponentResource):
         self.register_outputs({"autoScalingGroup": self.group.name})
 
     @staticmethod
-    def _access_policy(secret_arn: str, kms_key_arn: str, bucket_arns: Sequence[str]) -> str:
+    def _trust_of(instance_role_arn: str) -> str:
+        """Only the system's instance role (the host) may assume the containers role."""
+        statement = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": instance_role_arn}}
+        return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+    @staticmethod
+    def _access_policy(secret_arns: Sequence[str], kms_key_arn: str, assumable: Sequence[str]) -> str:
+        # The runtime secret, then any database password RDS manages (read at boot and by the rotation check).
+        secrets: str | list[str] = secret_arns[0] if len(secret_arns) == 1 else list(secret_arns)
         statements: list[dict] = [
-            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": secret_arn},
+            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": secrets},
             {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": kms_key_arn},
         ]
-        if bucket_arns:
-            statements.append({"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": list(bucket_arns)})
-            statements.append(
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                    "Resource": [f"{arn}/*" for arn in bucket_arns],
-                }
-            )
+        if assumable:
+            statements.append({"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": list(assumable)})
+        return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+    @staticmethod
+    def _bucket_policy(kms_key_arn: str, bucket_arns: Sequence[str]) -> str:
+        """What the containers role may do: read and write the system's buckets (SSE-KMS with the stack key)."""
+        statements: list[dict] = [
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": list(bucket_arns)},
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": [f"{arn}/*" for arn in bucket_arns],
+            },
+            {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": kms_key_arn},
+        ]
         return json.dumps({"Version": "2012-10-17", "Statement": statements})

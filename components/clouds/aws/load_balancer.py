@@ -1,7 +1,8 @@
-"""``LoadBalancer``: the public HTTPS entry of an AWS stack (ALB, ACM, optional WAF)."""
+"""``LoadBalancer``: the public HTTPS entry of an AWS stack (ALB, ACM, optional WAF with its logs)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,32 @@ WAF_MANAGED_GROUPS = (
     "AWSManagedRulesAmazonIpReputationList",
     "AWSManagedRulesSQLiRuleSet",
 )
+# Request headers never written to the WAF's logs: they carry credentials (basic auth, bearer tokens, sessions).
+WAF_REDACTED_HEADERS = ("authorization", "cookie")
+WAF_LOG_RETENTION_DAYS = 365
+
+
+def waf_log_delivery_policy(partition: str, region: str, account_id: str) -> str:
+    """The log group resource policy that lets WAF's log delivery write to ``aws-waf-logs-*`` groups of this
+    account and region only (the policy AWS documents for WAF logging to CloudWatch Logs)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "WafLogDelivery",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "delivery.logs.amazonaws.com"},
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": f"arn:{partition}:logs:{region}:{account_id}:log-group:aws-waf-logs-*:log-stream:*",
+                    "Condition": {
+                        "ArnLike": {"aws:SourceArn": f"arn:{partition}:logs:{region}:{account_id}:*"},
+                        "StringEquals": {"aws:SourceAccount": account_id},
+                    },
+                }
+            ],
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -33,8 +60,10 @@ class LoadBalancer(pulumi.ComponentResource):
     404; invalid header fields dropped; desync mitigation strictest; access
     logs to the stack's log bucket; ``deletion_protection`` when asked; WAFv2 with
     the AWS managed rule groups (common, known bad inputs, IP reputation,
-    SQL injection) when ``waf``; the certificate from ACM with DNS
-    validation in the Route 53 zone, or an existing ACM certificate ARN.
+    SQL injection) when ``waf``, logging every request to an ``aws-waf-logs-``
+    log group encrypted with the stack key and kept a year, with the
+    ``authorization`` and ``cookie`` headers redacted; the certificate from ACM
+    with DNS validation in the Route 53 zone, or an existing ACM certificate ARN.
     """
 
     arn: pulumi.Output[str]
@@ -49,6 +78,10 @@ class LoadBalancer(pulumi.ComponentResource):
         subnet_ids: Sequence[pulumi.Input[str]],
         security_group_id: pulumi.Input[str],
         log_bucket: pulumi.Input[str],
+        kms_key_arn: pulumi.Input[str],
+        account_id: pulumi.Input[str],
+        partition: pulumi.Input[str],
+        region: str,
         tags: Mapping[str, str],
         deletion_protection: bool,
         certificate_arn: str | None = None,
@@ -113,7 +146,8 @@ class LoadBalancer(pulumi.ComponentResource):
             opts=child,
         )
         if waf:
-            self._waf(name, alb, tags)
+            acl = self._waf(name, alb, tags)
+            self._waf_logging(name, acl, kms_key_arn, account_id, partition, region, tags)
         self.arn, self.dns_name, self.https_listener_arn = alb.arn, alb.dns_name, https.arn
         self._zone_id = alb.zone_id
         self._priority = 0
@@ -148,7 +182,7 @@ class LoadBalancer(pulumi.ComponentResource):
         )
         return validation.certificate_arn
 
-    def _waf(self, name: str, alb: aws.lb.LoadBalancer, tags: dict[str, str]) -> None:
+    def _waf(self, name: str, alb: aws.lb.LoadBalancer, tags: dict[str, str]) -> aws.wafv2.WebAcl:
         child = pulumi.ResourceOptions(parent=self)
         rules = [
             aws.wafv2.WebAclRuleArgs(
@@ -180,6 +214,48 @@ class LoadBalancer(pulumi.ComponentResource):
             opts=child,
         )
         aws.wafv2.WebAclAssociation(f"{name}-waf-association", resource_arn=alb.arn, web_acl_arn=acl.arn, opts=child)
+        return acl
+
+    def _waf_logging(
+        self,
+        name: str,
+        acl: aws.wafv2.WebAcl,
+        kms_key_arn: pulumi.Input[str],
+        account_id: pulumi.Input[str],
+        partition: pulumi.Input[str],
+        region: str,
+        tags: dict[str, str],
+    ) -> None:
+        """Every request the WAF sees, logged (WAF requires the ``aws-waf-logs-`` name), without credentials."""
+        child = pulumi.ResourceOptions(parent=self)
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-waf-logs",
+            name=f"aws-waf-logs-clinical-{name}",
+            retention_in_days=WAF_LOG_RETENTION_DAYS,
+            kms_key_id=kms_key_arn,
+            tags=tags,
+            opts=child,
+        )
+        delivery = aws.cloudwatch.LogResourcePolicy(
+            f"{name}-waf-log-delivery",
+            policy_name=f"clinical-{name}-waf-log-delivery",
+            policy_document=pulumi.Output.all(partition, account_id).apply(
+                lambda v: waf_log_delivery_policy(str(v[0]), region, str(v[1]))
+            ),
+            opts=child,
+        )
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{name}-waf-logging",
+            resource_arn=acl.arn,
+            log_destination_configs=[group.arn],
+            redacted_fields=[
+                aws.wafv2.WebAclLoggingConfigurationRedactedFieldArgs(
+                    single_header=aws.wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs(name=header)
+                )
+                for header in WAF_REDACTED_HEADERS
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[delivery]),
+        )
 
     def route(self, name: str, route: AlbRoute) -> None:
         """Forward requests for ``route.fqdn`` to its target group, and point DNS at the ALB."""

@@ -8,7 +8,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.endpoints import PostgresEndpoint
+from components.clouds.aws.iam import service_role_trust
+from components.endpoints import BootSecret, PostgresEndpoint
 from components.resilience import Resilience
 from components.specs import PostgresSpec
 
@@ -19,6 +20,9 @@ INSTANCE_CLASSES = {
     "large": ("db.r6g.xlarge", 0.43),
 }
 STORAGE_USD_PER_GB_MONTH = 0.115
+# Enhanced monitoring: OS metrics (processes, memory, disk I/O) every minute to CloudWatch Logs (RDSOSMetrics).
+MONITORING_INTERVAL_S = 60
+MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 
 
 class ManagedPostgres(pulumi.ComponentResource):
@@ -30,8 +34,18 @@ class ManagedPostgres(pulumi.ComponentResource):
     publicly accessible, reachable only from the system's workload security
     group; IAM authentication on; from the stack's ``Resilience``: backups
     kept ``backup_days``, multi-AZ, deletion protection, a final snapshot
-    and ``protect`` on the instance and its secret; password
-    from pulumi-random kept in Secrets Manager; logs exported to CloudWatch.
+    and ``protect`` on the instance; logs exported to CloudWatch; enhanced
+    monitoring (OS metrics every minute) through its own role.
+
+    The master password, with ``managed_password`` (VMs): managed by RDS in
+    Secrets Manager (encrypted with the stack key, rotated by RDS every 7
+    days; Pulumi never sees it: the endpoint carries a ``BootSecret`` marker
+    the VM's boot script fills in from the secret at every start). Without
+    it (EKS, whose pods read the password from a Kubernetes Secret and have
+    no boot script): from pulumi-random, kept in Secrets Manager with the
+    stack key (``protect`` like the instance) and in the endpoint itself;
+    nothing rotates it (rule ``aws-rds-password-rotation`` says so) until an
+    operator-side secret sync (External Secrets) follows a rotated secret.
     ``vector`` (pgvector) is available on RDS PostgreSQL 15+ with
     ``CREATE EXTENSION vector``.
     """
@@ -50,24 +64,27 @@ class ManagedPostgres(pulumi.ComponentResource):
         sizing: str,
         resilience: Resilience,
         tags: Mapping[str, str],
+        managed_password: bool = True,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:aws:ManagedPostgres", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        stateful = pulumi.ResourceOptions(parent=self, protect=resilience.protect)
         major = spec.version.split(".")[0]
-        password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
-        secret = aws.secretsmanager.Secret(
-            f"{name}-password",
-            description=f"Master password of {name}",
-            kms_key_id=kms_key_arn,
-            recovery_window_in_days=resilience.secret_recovery_days,
-            tags=dict(tags),
-            opts=stateful,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-password", secret_id=secret.id, secret_string=password.result, opts=child
-        )
+        password: random.RandomPassword | None = None
+        secret: aws.secretsmanager.Secret | None = None
+        if not managed_password:
+            password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
+            secret = aws.secretsmanager.Secret(
+                f"{name}-password",
+                description=f"Master password of {name}",
+                kms_key_id=kms_key_arn,
+                recovery_window_in_days=resilience.secret_recovery_days,
+                tags=dict(tags),
+                opts=pulumi.ResourceOptions(parent=self, protect=resilience.protect),
+            )
+            aws.secretsmanager.SecretVersion(
+                f"{name}-password", secret_id=secret.id, secret_string=password.result, opts=child
+            )
         subnets = aws.rds.SubnetGroup(f"{name}-subnets", subnet_ids=list(subnet_ids), tags=dict(tags), opts=child)
         params = aws.rds.ParameterGroup(
             f"{name}-params",
@@ -85,6 +102,15 @@ class ManagedPostgres(pulumi.ComponentResource):
             tags=dict(tags),
             opts=child,
         )
+        monitoring = aws.iam.Role(
+            f"{name}-monitoring",
+            assume_role_policy=service_role_trust("monitoring.rds.amazonaws.com"),
+            tags=dict(tags),
+            opts=child,
+        )
+        monitoring_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-monitoring", role=monitoring.name, policy_arn=MONITORING_POLICY, opts=child
+        )
         instance_class, _ = INSTANCE_CLASSES[sizing]
         db = aws.rds.Instance(
             f"{name}-db",
@@ -98,7 +124,10 @@ class ManagedPostgres(pulumi.ComponentResource):
             kms_key_id=kms_key_arn,
             db_name=spec.database,
             username=spec.user,
-            password=password.result,
+            # Managed: RDS keeps the password in Secrets Manager and rotates it; no password in Pulumi's state.
+            manage_master_user_password=True if password is None else None,
+            master_user_secret_kms_key_id=kms_key_arn if password is None else None,
+            password=password.result if password is not None else None,
             db_subnet_group_name=subnets.name,
             vpc_security_group_ids=[security_group_id],
             parameter_group_name=params.name,
@@ -113,19 +142,36 @@ class ManagedPostgres(pulumi.ComponentResource):
             performance_insights_enabled=True,
             performance_insights_kms_key_id=kms_key_arn,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            monitoring_interval=MONITORING_INTERVAL_S,
+            monitoring_role_arn=monitoring.arn,
             auto_minor_version_upgrade=True,
             allow_major_version_upgrade=False,
             ca_cert_identifier="rds-ca-rsa2048-g1",
             tags=dict(tags),
-            opts=stateful,
+            # RDS checks at creation that it may assume the role with the policy attached.
+            opts=pulumi.ResourceOptions(parent=self, protect=resilience.protect, depends_on=[monitoring_policy]),
         )
-        self.endpoint = PostgresEndpoint(
-            host=db.address,
-            port=5432,
-            database=spec.database,
-            user=spec.user,
-            password=pulumi.Output.secret(password.result),
-            sslmode="require",
-        )
-        self.secret_arn = secret.arn
-        self.register_outputs({"address": db.address, "secretArn": secret.arn})
+        self.managed_password = password is None
+        if password is None or secret is None:
+            self.secret_arn = db.master_user_secrets.apply(lambda secrets: str(secrets[0].secret_arn))
+            managed = BootSecret(ref=name, secret_id=self.secret_arn)
+            self.endpoint = PostgresEndpoint(
+                host=db.address,
+                port=5432,
+                database=spec.database,
+                user=spec.user,
+                password=pulumi.Output.secret(managed.marker()),
+                sslmode="require",
+                password_from=managed,
+            )
+        else:
+            self.secret_arn = secret.arn
+            self.endpoint = PostgresEndpoint(
+                host=db.address,
+                port=5432,
+                database=spec.database,
+                user=spec.user,
+                password=pulumi.Output.secret(password.result),
+                sslmode="require",
+            )
+        self.register_outputs({"address": db.address, "secretArn": self.secret_arn})

@@ -20,5 +20,9 @@ class AwsSettings(BaseModel):
     hosted_zone_id: str | None = Field(
         None, pattern=r"^Z[A-Z0-9]{4,32}$", description="Route 53 zone of the domain: DNS validation and route records."
     )
-    waf: bool = Field(True, description="WAFv2 with the AWS managed rule groups in front of the load balancer.")
+    waf: bool = Field(
+        True,
+        description="WAFv2 with the AWS managed rule groups in front of the load balancer, logged with credentials "
+        "redacted (off: rule aws-alb-waf fails a prod review).",
+    )
     spot: bool = Field(False, description="Spot VMs (review stacks only; never in prod).")

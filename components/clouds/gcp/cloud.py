@@ -146,6 +146,11 @@ class GcpSystem(GcpDataStores):
         )
         return "Secret Manager (the VM's service account)", command
 
+    def container_credentials(self) -> None:
+        """No credential path of their own: GCP containers use the VM's service account through the metadata
+        server (the issue's per-service credentials are for AWS so far)."""
+        return None
+
     def run(
         self,
         services: Sequence[ServiceSpec],

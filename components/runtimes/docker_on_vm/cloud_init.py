@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import yaml
 
 from components import nginx
+from components.endpoints import BOOT_SECRET_MARKER
 from components.hardening import Hardening, contract
 from components.specs import ServiceSpec
 
@@ -204,10 +205,66 @@ chmod 0444 {crt} {key}  # read by the gateway's non-root user; the directory is 
 """
 
 
-def boot_script(source: str, fetch_command: str, gateway_tls_for: str | None = None) -> str:
+# The boot script's Python: the runtime secret's env files and secret files, with the passwords the cloud rotates
+# filled in. Env files are written in compose's env_file syntax, double-quoted with compose's escapes, so compose
+# neither interpolates a `$` nor cuts a ` #` in a value (a rotated password may hold any printable character).
+_WRITE_SECRETS = """import json, os, pathlib
+from urllib.parse import quote
+run = pathlib.Path("@RUN_DIR@")
+data = json.loads((run / "secret.json").read_text())
+managed = {ref: json.loads((run / f"boot-secret-{ref}.json").read_text())[key] for ref, key in @MANAGED@.items()}
+def fill(text):
+    for ref, value in managed.items():
+        text = text.replace(f"@MARKER@{ref}__raw__", value).replace(f"@MARKER@{ref}__url__", quote(value, safe=""))
+    return text
+def env_value(value):
+    escaped = value.replace("\\\\", "\\\\\\\\").replace('"', '\\\\"').replace("$", "\\\\$").replace("\\n", "\\\\n")
+    return f'"{escaped}"'
+for service, env in data.get("env", {}).items():
+    lines = "".join(f"{k}={env_value(fill(v))}\\n" for k, v in sorted(env.items()))
+    pathlib.Path(f"@RUN_DIR@/{service}.env").write_text(lines)
+for path, content in data.get("files", {}).items():
+    target = pathlib.Path("@RUN_DIR@/files" + path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(fill(content))
+    os.chmod(target, 0o444)  # read by the container's non-root user; the directory is root-only tmpfs
+"""
+ROTATION_CHECK_PATH = f"{OPT_DIR}/check-rotation.sh"
+CREDENTIALS_REFRESH_PATH = f"{OPT_DIR}/refresh-credentials.sh"
+BOOT_SECRETS_DIGEST = f"{RUN_DIR}/boot-secrets.sha256"
+
+
+def _fetch_all(commands: Mapping[str, str]) -> str:
+    """Every rotated secret's command in ``ref`` order, as one group whose output is hashed the same way twice."""
+    return "{\n" + "".join(f"{commands[ref]}\n" for ref in sorted(commands)) + "}"
+
+
+def boot_script(
+    source: str,
+    fetch_command: str,
+    gateway_tls_for: str | None = None,
+    managed: Mapping[str, tuple[str, str]] | None = None,
+) -> str:
     """Fetch the system's runtime secret (``fetch_command`` prints its JSON) into env files and secret files;
-    with ``gateway_tls_for`` (the system's name) also make the gateway's self-signed certificate."""
+    with ``managed`` (marker ref -> (command printing the secret's JSON, the password's key)) also read the
+    passwords the cloud rotates and fill in their markers; with ``gateway_tls_for`` (the system's name) also make
+    the gateway's self-signed certificate."""
     certificate = _gateway_certificate(gateway_tls_for) if gateway_tls_for else ""
+    managed = dict(managed or {})
+    rotated = ""
+    if managed:
+        reads = "".join(
+            f"{command} > {RUN_DIR}/boot-secret-{ref}.json\n" for ref, (command, _) in sorted(managed.items())
+        )
+        rotated = f"""# Passwords the cloud manages and rotates (RDS master passwords): read at every start, digest kept for
+# {ROTATION_CHECK_PATH}, which restarts the system when one changes.
+{reads}{_fetch_all({ref: f"cat {RUN_DIR}/boot-secret-{ref}.json" for ref in managed})} | sha256sum > {BOOT_SECRETS_DIGEST}
+"""
+    code = (
+        _WRITE_SECRETS.replace("@RUN_DIR@", RUN_DIR)
+        .replace("@MARKER@", BOOT_SECRET_MARKER)
+        .replace("@MANAGED@", json.dumps({ref: key for ref, (_, key) in sorted(managed.items())}))
+    )
     return f"""#!/bin/bash
 # Reads the system's runtime secret from {source} into {RUN_DIR}.
 set -euo pipefail
@@ -215,24 +272,69 @@ umask 077
 mkdir -p {RUN_DIR}
 mountpoint -q {RUN_DIR} || mount -t tmpfs -o size=16m,mode=0700 tmpfs {RUN_DIR}
 {fetch_command} > {RUN_DIR}/secret.json
-python3 - <<'PY'
-import json, os, pathlib
-data = json.loads(pathlib.Path("{RUN_DIR}/secret.json").read_text())
-for service, env in data.get("env", {{}}).items():
-    lines = "".join(f"{{k}}={{v}}\\n" for k, v in sorted(env.items()))
-    pathlib.Path(f"{RUN_DIR}/{{service}}.env").write_text(lines)
-for path, content in data.get("files", {{}}).items():
-    target = pathlib.Path("{RUN_DIR}/files" + path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(content)
-    os.chmod(target, 0o444)  # read by the container's non-root user; the directory is root-only tmpfs
-PY
-rm -f {RUN_DIR}/secret.json
+{rotated}python3 - <<'PY'
+{code}PY
+rm -f {RUN_DIR}/secret.json{f" {RUN_DIR}/boot-secret-*.json" if managed else ""}
 {certificate}"""
 
 
-def systemd_unit(system: str) -> str:
-    """A unit that fetches secrets, then runs the compose project in the foreground."""
+def rotation_check(system: str, commands: Mapping[str, str]) -> str:
+    """A script that restarts the system when a password the cloud rotated differs from the one it started with
+    (compared by digest: the passwords are never written outside the root-only tmpfs)."""
+    return f"""#!/bin/bash
+# Restarts clinical-{system} when a password the cloud rotates (RDS master password) changed since it started,
+# so its services reconnect with the new one; run every 5 minutes by clinical-{system}-rotation.timer.
+set -euo pipefail
+umask 077
+current=$({_fetch_all(commands)} | sha256sum)
+if [ "$current" != "$(cat {BOOT_SECRETS_DIGEST} 2>/dev/null || true)" ]; then
+  systemctl restart clinical-{system}.service
+fi
+"""
+
+
+def _timer_units(system: str, name: str, what: str, script: str, every: str) -> dict[str, str]:
+    """A oneshot service running ``script`` and the timer that runs it ``every`` (systemd time span)."""
+    service = f"""[Unit]
+Description={what}
+After=clinical-{system}.service
+
+[Service]
+Type=oneshot
+ExecStart={script}
+"""
+    timer = f"""[Unit]
+Description={what} (every {every})
+
+[Timer]
+OnBootSec=10min
+OnUnitActiveSec={every}
+
+[Install]
+WantedBy=timers.target
+"""
+    return {
+        f"/etc/systemd/system/clinical-{system}-{name}.service": service,
+        f"/etc/systemd/system/clinical-{system}-{name}.timer": timer,
+    }
+
+
+def rotation_units(system: str) -> dict[str, str]:
+    """The oneshot service running the rotation check, and the timer that runs it every 5 minutes."""
+    what = f"Restart clinical-{system} when a password the cloud rotates has changed"
+    return _timer_units(system, "rotation", what, ROTATION_CHECK_PATH, "5min")
+
+
+def credentials_units(system: str) -> dict[str, str]:
+    """The oneshot service renewing the containers' short-lived credentials, and its 10-minute timer."""
+    what = f"Renew the cloud credentials of clinical-{system}'s containers that use its buckets"
+    return _timer_units(system, "credentials", what, CREDENTIALS_REFRESH_PATH, "10min")
+
+
+def systemd_unit(system: str, credentials: bool = False) -> str:
+    """A unit that fetches secrets (and, with ``credentials``, the containers' cloud credentials), then runs the
+    compose project in the foreground."""
+    refresh = f"ExecStartPre={CREDENTIALS_REFRESH_PATH}\n" if credentials else ""
     return f"""[Unit]
 Description=Clinical platform system {system}
 After=docker.service network-online.target
@@ -242,7 +344,7 @@ Wants=network-online.target
 [Service]
 Type=simple
 ExecStartPre={OPT_DIR}/fetch-secrets.sh
-ExecStart=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml up --remove-orphans
+{refresh}ExecStart=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml up --remove-orphans
 ExecStop=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml down
 Restart=always
 RestartSec=10
@@ -252,16 +354,32 @@ WantedBy=multi-user.target
 """
 
 
-def cloud_config(system: str, compose: str, script: str, plain_files: Mapping[str, str]) -> str:
-    """#cloud-config user data: files, the unit, and the commands that start it (no secrets)."""
+def cloud_config(
+    system: str,
+    compose: str,
+    script: str,
+    plain_files: Mapping[str, str],
+    rotation: str | None = None,
+    credentials: str | None = None,
+) -> str:
+    """#cloud-config user data: files, the unit, and the commands that start it (no secrets); with ``rotation``
+    (the rotation check script) also the timer that restarts the system when a rotated password changed; with
+    ``credentials`` (the script renewing the containers' cloud credentials) that script, run before compose
+    starts and by its own timer."""
+    checks = rotation_units(system) if rotation else {}
+    renewals = credentials_units(system) if credentials else {}
     files = [
         {"path": f"{OPT_DIR}/compose.yaml", "permissions": "0644", "content": compose},
         {"path": f"{OPT_DIR}/fetch-secrets.sh", "permissions": "0700", "content": script},
         {
             "path": f"/etc/systemd/system/clinical-{system}.service",
             "permissions": "0644",
-            "content": systemd_unit(system),
+            "content": systemd_unit(system, credentials=bool(credentials)),
         },
+        *([{"path": ROTATION_CHECK_PATH, "permissions": "0700", "content": rotation}] if rotation else []),
+        *({"path": path, "permissions": "0644", "content": text} for path, text in checks.items()),
+        *([{"path": CREDENTIALS_REFRESH_PATH, "permissions": "0700", "content": credentials}] if credentials else []),
+        *({"path": path, "permissions": "0644", "content": text} for path, text in renewals.items()),
         *(
             {
                 "path": posixpath.normpath(f"{OPT_DIR}/files/{path.lstrip('/')}"),
@@ -278,6 +396,8 @@ def cloud_config(system: str, compose: str, script: str, plain_files: Mapping[st
             ["bash", "-c", "docker compose version || (apt-get update && apt-get install -y docker-compose-plugin)"],
             ["systemctl", "daemon-reload"],
             ["systemctl", "enable", "--now", f"clinical-{system}.service"],
+            *([["systemctl", "enable", "--now", f"clinical-{system}-rotation.timer"]] if rotation else []),
+            *([["systemctl", "enable", "--now", f"clinical-{system}-credentials.timer"]] if credentials else []),
         ],
     }
     return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False)

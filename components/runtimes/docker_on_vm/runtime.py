@@ -15,14 +15,42 @@ import pulumi
 import pulumi_random as random
 
 from components import nginx
-from components.endpoints import SystemRefs, is_sensitive, resolve
+from components.endpoints import SystemRefs, boot_secrets, is_sensitive, resolve
 from components.htpasswd import htpasswd_line
-from components.platform import RouteTarget, StackSettings
+from components.platform import ContainerCredentials, RouteTarget, StackSettings
 from components.runtimes.docker_on_vm import cloud_init
 from components.secrets import admin_passwords, system_secrets
-from components.specs import HealthCheckSpec, ResourcesSpec, ServiceSpec, SystemSpec, placeholders
+from components.specs import (
+    FileSpec,
+    HealthCheckSpec,
+    HostMountSpec,
+    ResourcesSpec,
+    ServiceSpec,
+    SystemSpec,
+    placeholders,
+)
 
 GATEWAY_FIRST_PORT = 8081
+
+
+def uses_buckets(svc: ServiceSpec) -> bool:
+    """True when a service's environment or files name one of the system's buckets."""
+    templated = [*svc.env.values(), *(f.content for f in svc.files)]
+    return any(kind == "bucket" for value in templated for kind, _, _ in placeholders(value))
+
+
+def with_credentials(svc: ServiceSpec, credentials: ContainerCredentials) -> ServiceSpec:
+    """``svc`` with the credential path mounted and its SDKs pointed at it."""
+    return svc.model_copy(
+        update={
+            "env": {**svc.env, **credentials.env},
+            "files": (*svc.files, *(FileSpec(path=p, content=c) for p, c in credentials.files.items())),
+            "host_mounts": (
+                *svc.host_mounts,
+                HostMountSpec(host_path=credentials.host_dir, mount_path=credentials.mount_path),
+            ),
+        }
+    )
 
 
 class VmSystem(Protocol):
@@ -38,6 +66,10 @@ class VmSystem(Protocol):
     def store_secret(self, document: pulumi.Output[str]) -> tuple[pulumi.Output[str], pulumi.Resource]: ...
 
     def fetch_command(self, secret_id: str) -> tuple[str, str]: ...
+
+    def container_credentials(self) -> ContainerCredentials | None:
+        """Credentials of the system's own for the services that use its buckets (None: they need none)."""
+        ...
 
     def run(
         self,
@@ -109,6 +141,10 @@ class DockerOnVmRuntime:
         self._admin_passwords[name] = admin_passwords(refs.secrets)
 
         services = [s for s in spec.services if s.replicas > 0]
+        # Only the services that use the system's buckets get cloud credentials, through their own path.
+        credentials = self._container_credentials(site, services)
+        if credentials is not None:
+            services = [with_credentials(s, credentials) if uses_buckets(s) else s for s in services]
         tls = self.cloud.backend_tls
         gateway_routes, targets = self._targets(spec, all_through_gateway=tls)
         gateway = gateway_service(gateway_routes, tls=tls) if gateway_routes else None
@@ -194,14 +230,35 @@ class DockerOnVmRuntime:
 
         secret_id, secret_ready = site.store_secret(pulumi.Output.all(*hidden.values()).apply(secret_json))
 
-        def user_data(values: list[object]) -> str:
-            compose_text, secret, files = values
-            source, command = site.fetch_command(str(secret))
-            script = cloud_init.boot_script(source, command, name if boot_files else None)
-            return cloud_init.cloud_config(name, str(compose_text), script, files)  # type: ignore[arg-type]
+        # Passwords the cloud rotates (RDS-managed): values hold their markers, the boot script fills them in.
+        rotated = boot_secrets(refs)
 
-        document = pulumi.Output.all(compose, secret_id, plain_files).apply(user_data)
+        refresh = credentials.refresh if credentials is not None else pulumi.Output.from_input("")
+
+        def user_data(values: list[object]) -> str:
+            compose_text, secret, files, refresh_script, *rotated_ids = values
+            source, command = site.fetch_command(str(secret))
+            commands = {b.ref: site.fetch_command(str(i))[1] for b, i in zip(rotated, rotated_ids, strict=True)}
+            managed = {b.ref: (commands[b.ref], b.key) for b in rotated}
+            script = cloud_init.boot_script(source, command, name if boot_files else None, managed)
+            check = cloud_init.rotation_check(name, commands) if commands else None
+            return cloud_init.cloud_config(
+                name,
+                str(compose_text),
+                script,
+                files,  # type: ignore[arg-type]
+                check,
+                str(refresh_script) or None,
+            )
+
+        document = pulumi.Output.all(compose, secret_id, plain_files, refresh, *(b.secret_id for b in rotated)).apply(
+            user_data
+        )
         self.systems[name] = site.run(list(all_services.values()), document, targets, [secret_ready, *stores])
+
+    @staticmethod
+    def _container_credentials(site: VmSystem, services: Sequence[ServiceSpec]) -> ContainerCredentials | None:
+        return site.container_credentials() if any(uses_buckets(s) for s in services) else None
 
     @staticmethod
     def _targets(

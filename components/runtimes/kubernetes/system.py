@@ -20,7 +20,7 @@ from components.data_services import (
     redis_endpoint,
     redis_service,
 )
-from components.endpoints import SystemRefs, is_sensitive, resolve
+from components.endpoints import SystemRefs, boot_secrets, is_sensitive, resolve
 from components.pki import PrivateCertificateAuthority
 from components.runtimes.kubernetes.cloud import ClusterSystem
 from components.runtimes.kubernetes.network_policy import namespace_policies
@@ -147,6 +147,8 @@ class KubeSystem(pulumi.ComponentResource):
         ca_files: dict[tuple[str, str], ServiceFile] = {}
         if cloud_system is not None:
             created = cloud_system.add_data_stores(spec, refs)
+            if boot_secrets(refs):  # a marker only a VM's boot script fills in would reach the pods verbatim
+                raise ValueError(f"{name}: a cluster's data stores must hand pods their passwords, not boot secrets")
             for kind, names in (("postgres", spec.postgres), ("redis", spec.redis), ("bucket", spec.buckets)):
                 for item in names:
                     stores[(kind, item.name)] = created[0] if created else self

@@ -8,14 +8,24 @@ gcloud secrets versions access latest --secret='stenosis-detection-runtime' --pr
   --quiet > /run/clinical/secret.json
 python3 - <<'PY'
 import json, os, pathlib
-data = json.loads(pathlib.Path("/run/clinical/secret.json").read_text())
+from urllib.parse import quote
+run = pathlib.Path("/run/clinical")
+data = json.loads((run / "secret.json").read_text())
+managed = {ref: json.loads((run / f"boot-secret-{ref}.json").read_text())[key] for ref, key in {}.items()}
+def fill(text):
+    for ref, value in managed.items():
+        text = text.replace(f"__CLINICAL_BOOT_SECRET__{ref}__raw__", value).replace(f"__CLINICAL_BOOT_SECRET__{ref}__url__", quote(value, safe=""))
+    return text
+def env_value(value):
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("\n", "\\n")
+    return f'"{escaped}"'
 for service, env in data.get("env", {}).items():
-    lines = "".join(f"{k}={v}\n" for k, v in sorted(env.items()))
+    lines = "".join(f"{k}={env_value(fill(v))}\n" for k, v in sorted(env.items()))
     pathlib.Path(f"/run/clinical/{service}.env").write_text(lines)
 for path, content in data.get("files", {}).items():
     target = pathlib.Path("/run/clinical/files" + path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(content)
+    target.write_text(fill(content))
     os.chmod(target, 0o444)  # read by the container's non-root user; the directory is root-only tmpfs
 PY
 rm -f /run/clinical/secret.json
