@@ -350,3 +350,11 @@ def test_no_pod_mounts_two_files_at_one_path(cluster: ProgramRun) -> None:
         for box in _pod(workload)["containers"]:
             paths = [m["mountPath"] for m in box["volumeMounts"]]
             assert len(paths) == len(set(paths)), (workload.name, paths)
+
+
+def test_on_eks_pods_wait_for_every_managed_store_they_use() -> None:
+    run = run_program("staging-eks")
+    backend = _one(run, DEPLOYMENT, "stenosis-detection", "backend")
+    waited = {dep.rsplit("::", 1)[-1] for dep in backend.dependencies}
+    # A component dependency waits for its children: the RDS instance and the ElastiCache group.
+    assert {"stenosis-detection-db-db", "stenosis-detection-broker-redis"} <= waited, waited

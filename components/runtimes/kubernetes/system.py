@@ -149,9 +149,6 @@ class KubeSystem(pulumi.ComponentResource):
             created = cloud_system.add_data_stores(spec, refs)
             if boot_secrets(refs):  # a marker only a VM's boot script fills in would reach the pods verbatim
                 raise ValueError(f"{name}: a cluster's data stores must hand pods their passwords, not boot secrets")
-            for kind, names in (("postgres", spec.postgres), ("redis", spec.redis), ("bucket", spec.buckets)):
-                for item in names:
-                    stores[(kind, item.name)] = created[0] if created else self
             self._stores_after = created
         else:
             self._stores_after = []
@@ -173,6 +170,8 @@ class KubeSystem(pulumi.ComponentResource):
                 continue
             used = used_stores(svc)
             deps: list[pulumi.Resource] = list({id(stores[u]): stores[u] for u in used if u in stores}.values())
+            if used and self._stores_after:  # managed stores: wait for all of the system's (created together)
+                deps += self._stores_after
             deps += [self.workloads[d].controller for d in svc.depends_on if d in self.workloads]
             if cloud_system is not None and used:
                 egress_by_service[svc.name] = list(cloud_system.data_egress())
