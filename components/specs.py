@@ -346,3 +346,24 @@ class SystemSpec(Spec):
             if (route.port or target.port) is None:
                 raise ValueError(f"{self.name}: route '{route.name}' targets '{target.name}', which has no port")
         return self
+
+
+def deployment_order(spec: SystemSpec) -> list[ServiceSpec]:
+    """Services with every ``depends_on`` before its dependents; a cycle is an error."""
+    ordered: list[ServiceSpec] = []
+    state: dict[str, str] = {}
+
+    def visit(svc: ServiceSpec, path: tuple[str, ...]) -> None:
+        if state.get(svc.name) == "done":
+            return
+        if state.get(svc.name) == "visiting":
+            raise ValueError(f"{spec.name}: services depend on each other in a cycle: {' -> '.join((*path, svc.name))}")
+        state[svc.name] = "visiting"
+        for dep in svc.depends_on:
+            visit(spec.service(dep), (*path, svc.name))
+        state[svc.name] = "done"
+        ordered.append(svc)
+
+    for svc in spec.services:
+        visit(svc, ())
+    return ordered

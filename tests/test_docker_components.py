@@ -10,7 +10,7 @@ from components.addressing import SystemSubnets, edge_subnet, max_slot, system_s
 from components.data_services import bucket_setup_script, redis_conf
 from components.endpoints import SystemRefs, resolve
 from components.htpasswd import htpasswd_line
-from components.runtimes.docker_host.system import DockerSystem, deployment_order
+from components.runtimes.docker_host.system import DockerSystem
 from components.specs import (
     BucketSpec,
     GpuSpec,
@@ -22,6 +22,7 @@ from components.specs import (
     ServiceSpec,
     SystemSpec,
     VolumeSpec,
+    deployment_order,
 )
 from offline.harness import Captured, ProgramRun, run_program, run_under_mocks
 from tests.conftest import named, of_type

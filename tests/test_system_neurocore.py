@@ -11,8 +11,7 @@ import pytest
 import yaml
 
 import stacks.config
-from components.runtimes.docker_host.system import deployment_order
-from components.specs import SystemSpec
+from components.specs import SystemSpec, deployment_order
 from offline.harness import Captured
 from offline.plan import EXIT_OK, Plan, make_plan
 from stacks import registry

@@ -18,28 +18,7 @@ from components.runtimes.docker_host.redis import ContainerRedis
 from components.runtimes.docker_host.volumes import named_volume
 from components.runtimes.docker_host.workload import AUTH_LABEL, SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
 from components.secrets import admin_passwords, system_secrets
-from components.specs import ServiceSpec, SystemSpec, placeholders
-
-
-def deployment_order(spec: SystemSpec) -> list[ServiceSpec]:
-    """Services with every ``depends_on`` before its dependents; a cycle is an error."""
-    ordered: list[ServiceSpec] = []
-    state: dict[str, str] = {}
-
-    def visit(svc: ServiceSpec, path: tuple[str, ...]) -> None:
-        if state.get(svc.name) == "done":
-            return
-        if state.get(svc.name) == "visiting":
-            raise ValueError(f"{spec.name}: services depend on each other in a cycle: {' -> '.join((*path, svc.name))}")
-        state[svc.name] = "visiting"
-        for dep in svc.depends_on:
-            visit(spec.service(dep), (*path, svc.name))
-        state[svc.name] = "done"
-        ordered.append(svc)
-
-    for svc in spec.services:
-        visit(svc, ())
-    return ordered
+from components.specs import SystemSpec, deployment_order, placeholders
 
 
 class DockerSystem(pulumi.ComponentResource):

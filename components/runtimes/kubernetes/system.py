@@ -28,7 +28,7 @@ from components.runtimes.kubernetes.pod import SYSTEM_LABEL
 from components.runtimes.kubernetes.traffic import MINIO_SERVICE, Peer, service_peers, used_stores
 from components.runtimes.kubernetes.workload import KubeWorkload, ServiceFile, WorkloadInputs
 from components.secrets import admin_passwords, system_secrets
-from components.specs import ServiceSpec, SystemSpec
+from components.specs import ServiceSpec, SystemSpec, deployment_order
 
 CLUSTER_DNS = "kube-dns.kube-system.svc.cluster.local"
 CA_DIR = "/etc/clinical/ca"
@@ -49,24 +49,6 @@ class KubeRoute:
     basic_auth: bool
     max_body_mb: int
     timeout_s: int
-
-
-def deployment_order(spec: SystemSpec) -> list[ServiceSpec]:
-    """Services with every ``depends_on`` before its dependents (the spec validated there is no cycle)."""
-    ordered: list[ServiceSpec] = []
-    seen: set[str] = set()
-
-    def visit(svc: ServiceSpec) -> None:
-        if svc.name in seen:
-            return
-        seen.add(svc.name)
-        for dep in svc.depends_on:
-            visit(spec.service(dep))
-        ordered.append(svc)
-
-    for svc in spec.services:
-        visit(svc)
-    return ordered
 
 
 def volume_owners(ordered: list[ServiceSpec]) -> dict[str, str]:
@@ -165,9 +147,7 @@ class KubeSystem(pulumi.ComponentResource):
         peers = service_peers(spec, in_cluster_ports)
         egress_by_service: dict[str, list[DataEgress]] = {}
         self.workloads: dict[str, KubeWorkload] = {}
-        for svc in deployment_order(spec):
-            if svc.replicas == 0:
-                continue
+        for svc in ordered:
             used = used_stores(svc)
             deps: list[pulumi.Resource] = list({id(stores[u]): stores[u] for u in used if u in stores}.values())
             if used and self._stores_after:  # managed stores: wait for all of the system's (created together)
