@@ -29,6 +29,7 @@ plan: venv
 ## make docs: regenerate the README's configuration reference from the config models (offline/config_reference.py)
 docs: venv
 	$(PY) -m offline.config_reference
+	$(PY) -m offline.preview_blind
 
 ## make test: lint, type-check and the whole test suite (what CI runs)
 test: tools lint unit

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from offline import preview_blind
 from offline.cost import estimate
 from offline.critical_path import critical_path
 from offline.harness import ROOT, Captured, ProgramRun, load_stack_file, run_program
@@ -372,6 +373,9 @@ def test_policies_never_crash_on_values_unknown_at_preview(stack: str) -> None:
     result = review(run.resources, environment=environment, enforcement="mandatory", waivers=waivers)
     assert result.not_run, "no rule met an unknown value, so this test exercised nothing"
     assert all("unknown until apply" in note for note in result.not_run)
+    # The README lists exactly the rules this stack's preview cannot judge (`make docs` regenerates the table).
+    blind = {note.split(":", 1)[0].split(" on ", 1)[0] for note in result.not_run}
+    assert blind == preview_blind.documented().get(stack, set()), "README's preview-blind table: run `make docs`"
     # An unknown value never makes a finding: what preview reports, the same review of the applied plan reports too
     # (the real findings: the preview stack has no WAF, staging and staging-eks hold PHI without prod-grade
     # protection of their AWS data stores).
