@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -318,3 +319,62 @@ def test_values_are_spelt_as_the_provider_reads_them_back() -> None:
         "1h30m0s",
     ]
     assert [cpus_string(c) for c in (1, 2.0, 0.5, 0.25, 1.5)] == ["1.0", "2.0", "0.5", "0.25", "1.5"]
+
+
+FAILING_MIGRATION = SystemSpec(
+    name="gate",
+    description="an API that needs its migration",
+    services=(
+        ServiceSpec(name="migrate", kind="job", image="registry.example/api:1.0.0", command=("alembic", "upgrade")),
+        ServiceSpec(
+            name="api",
+            image="registry.example/api:1.0.0",
+            port=8000,
+            health=HealthCheckSpec(http_path="/health", start_period_s=40, interval_s=10, timeout_s=5, retries=3),
+            depends_on=("migrate",),
+        ),
+    ),
+)
+
+
+def _gate_system() -> None:
+    DockerSystem(
+        "gate",
+        FAILING_MIGRATION,
+        domain="example.org",
+        subnets=SystemSubnets("10.9.1.0/24", "10.9.2.0/24", "10.9.3.0/24"),
+        labels={},
+        config_secrets={},
+        auth_file_dir="/etc/nginx/auth",
+    )
+
+
+def test_jobs_report_their_outcome_and_services_are_created_once_healthy() -> None:
+    run = run_under_mocks(_gate_system)
+    job, api = named(run, "gate-migrate"), named(run, "gate-api")
+    assert job.inputs["attach"] is True and job.inputs["logs"] is True and job.inputs["mustRun"] is False
+    assert "wait" not in job.inputs or job.inputs["wait"] is False
+    # Created only once healthy: 40 s start period, 4 probes of 10 + 5 s, a minute of slack.
+    assert api.inputs["wait"] is True and api.inputs["waitTimeout"] == 40 + 4 * 15 + 60
+    assert job.urn in api.dependencies
+
+
+def test_a_failed_job_fails_the_deployment_with_its_name_and_last_log_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi
+
+    from offline import providers
+
+    profile = providers.RESOURCES[CONTAINER]
+    logs = "".join(f"line {n}\n" for n in range(1, 31)) + "alembic.util.exc.CommandError: Can't locate revision\n"
+    failing = dataclasses.replace(
+        profile,
+        outputs=lambda name, inputs: {"exitCode": 3, "containerLogs": logs} if inputs.get("attach") else {},
+    )
+    monkeypatch.setitem(providers.RESOURCES, CONTAINER, failing)
+    with pytest.raises(pulumi.RunError) as failed:
+        run_under_mocks(_gate_system)
+    message = str(failed.value)
+    assert message.startswith("job gate-migrate failed with exit code 3; nothing that needs it was started.")
+    assert "  | alembic.util.exc.CommandError: Can't locate revision" in message
+    assert "  | line 12\n" in message and "line 11\n" not in message  # the last 20 lines only
+    assert "`docker logs gate-migrate`" in message

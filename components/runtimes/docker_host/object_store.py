@@ -66,7 +66,7 @@ class ContainerObjectStore(pulumi.ComponentResource):
             role="data",
             image_map=image_map,
             sensitive_env=True,
-            after=self.server.containers,
+            after=self.server.ready,
             opts=child,
         )
         self.endpoints = minio_endpoints(buckets, creds, tls=False)

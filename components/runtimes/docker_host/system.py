@@ -133,10 +133,12 @@ class DockerSystem(pulumi.ComponentResource):
                 attachments.append(Attachment(egress.name, ()))
             templated = [*svc.env.values(), *(f.content for f in svc.files)]
             used = {(kind, ref) for value in templated for kind, ref, _ in placeholders(value) if ref}
-            deps: list[pulumi.Resource] = list({id(stores[u]): stores[u] for u in used if u in stores}.values())
+            deps: list[pulumi.Input[pulumi.Resource]] = list(
+                {id(stores[u]): stores[u] for u in used if u in stores}.values()
+            )
             for dep in svc.depends_on:
                 if dep in self.workloads:
-                    deps.extend(self.workloads[dep].containers)
+                    deps.extend(self.workloads[dep].ready)
             uploads = [
                 Upload(f.path, resolve(f.content, refs), SECRET_FILE_MODE)
                 if is_sensitive(f.content)

@@ -102,6 +102,41 @@ def container_hardening(h: Hardening) -> dict[str, Any]:
     }
 
 
+# How many of a failed job's last log lines the deployment error shows.
+JOB_LOG_LINES = 20
+
+
+def healthy_within_s(probe: Probe) -> int:
+    """How long ``pulumi up`` waits for a container to report healthy: its start period, then every probe its
+    retries allow to fail, and a minute of slack (a service that is slower than its own health check allows is
+    unhealthy, and so fails the deployment rather than starting its dependants against it)."""
+    return probe.start_period_s + (probe.interval_s + probe.timeout_s) * (probe.retries + 1) + 60
+
+
+def job_failure(job: str, exit_code: int, logs: str | None) -> str:
+    """The deployment error of a one-shot job that exited non-zero: its name, code and last log lines."""
+    tail = (logs or "").rstrip().splitlines()[-JOB_LOG_LINES:]
+    shown = "\n".join(f"  | {line}" for line in tail) if tail else "  | (the job wrote nothing)"
+    return (
+        f"job {job} failed with exit code {exit_code}; nothing that needs it was started. "
+        f"Its last {len(tail)} log lines:\n{shown}\n"
+        f"Fix the cause (see `docker logs {job}`) and run `pulumi up` again."
+    )
+
+
+def job_succeeded(job: str, container: docker.Container) -> pulumi.Output[docker.Container]:
+    """``container`` once its one-shot job has exited 0; an error naming the job, its exit code and its last log
+    lines otherwise (``attach`` makes the provider wait for the exit; the exit code is unknown at preview)."""
+
+    def check(args: list[Any]) -> docker.Container:
+        code, logs = args
+        if code is not None and int(code) != 0:
+            raise pulumi.RunError(job_failure(job, int(code), logs))
+        return container
+
+    return pulumi.Output.all(container.exit_code, container.container_logs).apply(check)
+
+
 class ContainerWorkload(pulumi.ComponentResource):
     """A ``ServiceSpec`` run as ``replicas`` containers, hardened by default.
 
@@ -115,6 +150,8 @@ class ContainerWorkload(pulumi.ComponentResource):
     """
 
     containers: list[docker.Container]
+    # What a dependant waits for: a service's containers (created once healthy), a job's success.
+    ready: list[pulumi.Input[docker.Container]]
 
     def __init__(
         self,
@@ -129,7 +166,7 @@ class ContainerWorkload(pulumi.ComponentResource):
         role: str = "app",
         publish: Sequence[tuple[int, int, str]] = (),
         sensitive_env: bool = False,
-        after: Sequence[pulumi.Resource] = (),
+        after: Sequence[pulumi.Input[pulumi.Resource]] = (),
         image_map: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -140,12 +177,13 @@ class ContainerWorkload(pulumi.ComponentResource):
         image = docker.RemoteImage(f"{name}-image", name=image_ref, keep_locally=True, opts=child)
         all_labels = {ROLE_LABEL: role, "clinical.platform/kind": spec.kind, **(labels or {})}
         envs = [pulumi.Output.concat(key, "=", value) for key, value in sorted(env.items())]
+        probe = contract(spec).probe
         hardening = container_hardening(contract(spec))
         # Docker cannot copy files into a read-only root filesystem before start.
         hardening["read_only"] = spec.read_only_root and not uploads
         self.containers = []
-        for index in range(spec.replicas):
-            container_name = name if spec.replicas == 1 else f"{name}-{index + 1}"
+        names = [name] if spec.replicas == 1 else [f"{name}-{index + 1}" for index in range(spec.replicas)]
+        for container_name in names:
             self.containers.append(
                 docker.Container(
                     container_name,
@@ -156,7 +194,13 @@ class ContainerWorkload(pulumi.ComponentResource):
                     envs=envs,
                     group_adds=["0"] if spec.user and any(not u.world_readable for u in uploads) else None,
                     must_run=spec.kind != "job",
+                    # A job: the provider waits for it to exit and keeps its exit code and output, which gate
+                    # its dependants (job_succeeded). A service with a health check: created only once
+                    # healthy, so a job or service that needs it never starts against one still starting.
                     attach=spec.kind == "job",
+                    logs=spec.kind == "job",
+                    wait=spec.kind != "job" and hardening["healthcheck"] is not None,
+                    wait_timeout=healthy_within_s(probe) if spec.kind != "job" and probe else None,
                     # Every network, with its aliases, through networks_advanced only: the provider then
                     # creates the container off Docker's default bridge. Setting network_mode to one of
                     # them as well makes the daemon drop that network's aliases (the second attach is
@@ -199,4 +243,10 @@ class ContainerWorkload(pulumi.ComponentResource):
                     ),
                 )
             )
-        self.register_outputs({"containers": [c.name for c in self.containers]})
+        if spec.kind == "job":
+            self.ready = [job_succeeded(n, c) for n, c in zip(names, self.containers, strict=True)]
+            # Registered as an output too, so a failed job fails `pulumi up` even when nothing depends on it.
+            self.register_outputs({"containers": [c.name for c in self.containers], "succeeded": self.ready})
+        else:
+            self.ready = list(self.containers)
+            self.register_outputs({"containers": [c.name for c in self.containers]})
