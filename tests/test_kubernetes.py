@@ -146,6 +146,10 @@ def test_jobs_wait_for_their_stores_and_services_for_their_jobs(cluster: Program
     assert any(dep.endswith("StatefulSet::stenosis-detection-db") for dep in db_init.dependencies)
     backend = _one(cluster, DEPLOYMENT, "stenosis-detection", "backend")
     assert any(dep.endswith("Job::stenosis-detection-db-init") for dep in backend.dependencies)
+    # A failed job's last log lines become its termination message, which the provider's error shows.
+    (container,) = db_init.inputs["spec"]["template"]["spec"]["containers"]
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert db_init.inputs["spec"]["backoffLimit"] <= 3
 
 
 def _policies(run: ProgramRun, namespace: str) -> dict[str, dict[str, Any]]:

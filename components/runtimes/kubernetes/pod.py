@@ -152,6 +152,9 @@ def container(spec: ServiceSpec, inputs: PodInputs) -> dict[str, Any]:
         "name": spec.name,
         "image": inputs.image or spec.image,
         "image_pull_policy": "IfNotPresent",
+        # A container that fails (a job's migration) reports its last log lines as its termination message,
+        # which pulumi-kubernetes shows in the failed `up` next to the job's name.
+        "termination_message_policy": "FallbackToLogsOnError",
         "env": env,
         "resources": {"limits": limits, "requests": requests},
         "volume_mounts": mounts,
