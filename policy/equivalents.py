@@ -696,8 +696,8 @@ AWS: tuple[TypeCoverage, ...] = (
             not_applicable("CKV2_AWS_62", "event notifications feed pipelines the design does not have"),
             trade_off(
                 "CKV_AWS_143",
-                "object lock is a setting of the backup buckets (issue 13, other branches); required for every "
-                "bucket it would make model and upload buckets undeletable",
+                "object lock belongs on backup buckets (issue 13); required on every bucket it would make model "
+                "and upload buckets undeletable",
             ),
             trade_off(
                 "CKV_AWS_144",
@@ -792,14 +792,18 @@ AWS: tuple[TypeCoverage, ...] = (
                 "generated passwords of stores on the VMs); the database master passwords rotate through RDS "
                 "(`aws-rds-password-rotation`)",
             ),
-            partly("CKV_AWS_149", "aws-secret-managed", "aws-cmk-in-prod", why="a KMS key is required everywhere"),
+            covered(
+                "CKV_AWS_149",
+                "aws-secret-managed",
+                "aws-cmk-in-prod",
+                why="a KMS key everywhere, a customer-managed one in prod and for PHI",
+            ),
         ),
         cdk_nag=(
-            elsewhere(
+            trade_off(
                 "HIPAA.Security-SecretsManagerRotationEnabled",
-                "aws-rds-password-rotation",
-                why="database passwords rotate (RDS-managed secrets, outside the stack); the runtime secret does not "
-                "(see CKV2_AWS_57)",
+                "as CKV2_AWS_57: the runtime secret does not rotate; the database master passwords do (RDS-managed "
+                "secrets, outside the stack; `aws-rds-password-rotation` requires them)",
             ),
             covered("HIPAA.Security-SecretsManagerUsingKMSKey", "aws-secret-managed"),
         ),
