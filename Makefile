@@ -26,10 +26,12 @@ tools:
 plan: venv
 	$(PY) -m offline.plan --stack $(STACK) $(ARGS)
 
-## make docs: regenerate the README's configuration reference from the config models (offline/config_reference.py)
+## make docs: regenerate the README's configuration reference from the config models (offline/config_reference.py),
+## its preview-blind rules and the policy coverage against checkov and cdk-nag (docs/policy-coverage.md)
 docs: venv
 	$(PY) -m offline.config_reference
 	$(PY) -m offline.preview_blind
+	$(PY) -m offline.policy_coverage
 
 ## make test: lint, type-check and the whole test suite (what CI runs)
 test: tools lint unit
