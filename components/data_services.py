@@ -61,6 +61,14 @@ PGVECTOR_IMAGES = {
     "16": "pgvector/pgvector:0.8.0-pg16",
     "17": "pgvector/pgvector:0.8.0-pg17",
 }
+
+
+def extensions_sql(spec: PostgresSpec) -> str:
+    """One idempotent statement per extension the database needs, quoted as identifiers (the image's init script,
+    and the job that creates them on managed databases)."""
+    return "".join(f'CREATE EXTENSION IF NOT EXISTS "{ext}";\n' for ext in spec.extensions)
+
+
 PG_TLS_DIR = "/etc/postgresql/tls"
 HBA_PATH = "/etc/postgresql/pg_hba.conf"
 PG_TLS_ARGS = (
@@ -103,7 +111,7 @@ def postgres_tls_files(tls: IssuedCertificate) -> list[DataFile]:
 
 def postgres_service(spec: PostgresSpec, password: pulumi.Input[str], tls: IssuedCertificate | None) -> DataService:
     """The official image's contract: POSTGRES_* variables, initdb scripts, data under PGDATA, uid 999."""
-    init_sql = "".join(f'CREATE EXTENSION IF NOT EXISTS "{ext}";\n' for ext in spec.extensions)
+    init_sql = extensions_sql(spec)
     service = ServiceSpec(
         name="postgres",
         image=postgres_image(spec),

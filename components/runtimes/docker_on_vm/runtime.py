@@ -15,6 +15,7 @@ import pulumi
 import pulumi_random as random
 
 from components import nginx
+from components.database_extensions import with_extension_jobs
 from components.endpoints import SystemRefs, boot_secrets, is_sensitive, resolve
 from components.htpasswd import htpasswd_line
 from components.platform import ContainerCredentials, RouteTarget, StackSettings
@@ -127,6 +128,8 @@ class DockerOnVmRuntime:
 
     def add_system(self, spec: SystemSpec, config_secrets: Mapping[str, pulumi.Output[str]]) -> None:
         """Deploy one system: its data stores and secret in the cloud, its compose project on VMs."""
+        # Managed PostgreSQL runs no init script of an image: a job creates the extensions the system needs.
+        spec = with_extension_jobs(spec)
         name = spec.name
         site = self.cloud.system(spec)
         parent = site.resource

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_random as random
 
+from components.database_extensions import with_extension_jobs
 from components.htpasswd import htpasswd_line
 from components.platform import StackSettings
 from components.runtimes.kubernetes.cloud import ClusterCloud
@@ -44,6 +45,9 @@ class KubernetesRuntime:
         gpu_services = [s for s in spec.services if s.gpu is not None and s.replicas > 0]
         # Asked first: a cloud may add a GPU node pool to ``cluster_ready`` for it.
         gpu_nodes = cloud.gpu_nodes(gpu_services) if gpu_services else None
+        cloud_system = cloud.system(spec, namespace)
+        if cloud_system is not None:  # managed PostgreSQL runs no init script: a job creates its extensions
+            spec = with_extension_jobs(spec)
         system = KubeSystem(
             spec.name,
             spec,
@@ -52,7 +56,7 @@ class KubernetesRuntime:
             settings=settings,
             provider=cloud.provider,
             ca=cloud.ca,
-            cloud_system=cloud.system(spec, namespace),
+            cloud_system=cloud_system,
             gpu_nodes=gpu_nodes,
             config_secrets=config_secrets,
             protect=self.protect,
