@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import subprocess
 from typing import Any
 
 import pytest
@@ -189,6 +191,32 @@ def test_object_store_encrypts_and_versions_buckets(demo_run: ProgramRun) -> Non
     script = setup.inputs["command"][2]
     assert "mc encrypt set sse-s3 local/uploads" in script and "mc version enable local/uploads" in script
     assert setup.inputs["mustRun"] is False and setup.inputs["restart"] == "no"
+
+
+def test_applications_get_a_minio_user_limited_to_their_buckets_never_root(demo_run: ProgramRun) -> None:
+    root = env_of(named(demo_run, "demo-objects"))
+    setup = named(demo_run, "demo-objects-setup")
+    setup_env = env_of(setup)
+    assert setup_env["MINIO_ROOT_PASSWORD"] == root["MINIO_ROOT_PASSWORD"]
+    api = env_of(named(demo_run, "demo-api-1"))
+    assert api["S3_SECRET"] == setup_env["APP_SECRET_KEY"] != root["MINIO_ROOT_PASSWORD"]
+    # No application container holds the root credentials.
+    for container in of_type(demo_run, CONTAINER):
+        if container.name not in {"demo-objects", "demo-objects-setup"}:
+            assert root["MINIO_ROOT_PASSWORD"] not in str(container.inputs.get("envs")), container.name
+    script = setup.inputs["command"][2]
+    assert 'mc admin user add local "$APP_ACCESS_KEY" "$APP_SECRET_KEY"' in script
+    assert "mc admin policy create local platform-app-buckets /tmp/app-policy.json" in script
+    policy = json.loads(script.split("printf '%s' '", 1)[1].split("'", 1)[0])
+    assert policy["Statement"][0]["Resource"] == ["arn:aws:s3:::uploads"]
+    assert policy["Statement"][1]["Resource"] == ["arn:aws:s3:::uploads/*"]
+    assert not any(
+        a.startswith(("admin:", "s3:*", "s3:DeleteBucket", "s3:PutBucket"))
+        for st in policy["Statement"]
+        for a in st["Action"]
+    )
+    # The script is valid shell, as the mc image's sh reads it.
+    assert subprocess.run(["sh", "-n", "-c", script], capture_output=True).returncode == 0
 
 
 def test_stateful_volumes_are_protected_when_asked(demo_run: ProgramRun) -> None:

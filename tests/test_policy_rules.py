@@ -990,3 +990,39 @@ def test_every_stack_rule_is_tested_here() -> None:
     # GCP: tests/test_policy_gcp.py; Kubernetes: tests/test_policy_k8s.py
     assert {r.name for r in STACK_RULES if not r.name.startswith(("gcp-", "k8s-"))} == tested
     assert all(RULE_NAMES[name].remediation for name in tested)
+
+
+def test_an_application_holding_a_stores_admin_credentials_is_flagged() -> None:
+    """Judged by what the containers are: the store defines its superuser/root credentials, any other container
+    carrying them (the password, or a URL logging into that server as its superuser) is a finding."""
+
+    def container(name: str, env: dict[str, str], aliases: tuple[str, ...] = ()) -> Res:
+        props = {
+            "envs": [f"{k}={v}" for k, v in env.items()],
+            "networksAdvanced": [{"name": "backend", "aliases": list(aliases)}],
+        }
+        return (docker_r.CONTAINER, name, props, [])
+
+    db = container("db", {"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "adm1n", "POSTGRES_DB": "kb"}, ("db",))
+    minio = container("minio", {"MINIO_ROOT_USER": "root", "MINIO_ROOT_PASSWORD": "r00tpw"}, ("minio",))
+    setup = container(
+        "minio-setup", {"MINIO_ROOT_USER": "root", "MINIO_ROOT_PASSWORD": "r00tpw", "APP_SECRET_KEY": "apppw"}
+    )
+    good = container("api", {"DATABASE_URL": "postgresql://kb:s3cret@db:5432/kb", "S3_SECRET": "apppw"})
+    assert stack_violations("docker-app-least-privilege-credentials", [db, minio, setup, good]) == []
+
+    superuser = container("api", {"DATABASE_URL": "postgresql://postgres:other@db:5432/kb"})
+    root_s3 = container("worker", {"AWS_SECRET_ACCESS_KEY": "r00tpw"})
+    admin_pw = container("exporter", {"DATA_SOURCE_PASS": "adm1n"})
+    found = stack_violations("docker-app-least-privilege-credentials", [db, minio, superuser, root_s3, admin_pw])
+    assert found == [
+        ("urn:api", "api: holds the PostgreSQL superuser credentials; give it the system's application credentials"),
+        ("urn:worker", "worker: holds the MinIO root credentials; give it the system's application credentials"),
+        (
+            "urn:exporter",
+            "exporter: holds the PostgreSQL superuser credentials; give it the system's application credentials",
+        ),
+    ]
+    # A user named like the superuser on another server is not this server's superuser.
+    elsewhere = container("api", {"DATABASE_URL": "postgresql://postgres:x@rds.example:5432/kb"})
+    assert stack_violations("docker-app-least-privilege-credentials", [db, elsewhere]) == []

@@ -12,7 +12,7 @@ import pulumi_random as random
 from components.cluster import DataEgress, GpuNodes, KubernetesSettings, ServiceIdentity
 from components.data_services import (
     DataService,
-    MinioCredentials,
+    generate_minio_credentials,
     minio_endpoints,
     minio_services,
     postgres_endpoint,
@@ -287,7 +287,8 @@ class KubeSystem(pulumi.ComponentResource):
         for pg in spec.postgres:
             password = random.RandomPassword(f"{name}-{pg.name}-password", length=32, special=False, opts=child)
             tls = ca.issue(f"{name}-{pg.name}-tls", [pg.name, f"{pg.name}.{self.namespace_name}.svc"])
-            data = postgres_service(pg, password.result, tls)
+            admin = random.RandomPassword(f"{name}-{pg.name}-admin-password", length=32, special=False, opts=child)
+            data = postgres_service(pg, password.result, tls, admin.result)
             workload = self._data_workload(f"{name}-{pg.name}", _renamed(data, pg.name))
             refs.postgres[pg.name] = postgres_endpoint(pg, pg.name, password.result, tls=True)
             stores[("postgres", pg.name)] = workload.controller
@@ -302,10 +303,7 @@ class KubeSystem(pulumi.ComponentResource):
             ports[rd.name] = 6379
             ca_files[("redis", rd.name)] = ca_file
         if spec.buckets:
-            user = random.RandomPassword(f"{name}-objects-root-user", length=20, special=False, upper=False, opts=child)
-            password = random.RandomPassword(f"{name}-objects-root-password", length=40, special=False, opts=child)
-            kms_key = random.RandomBytes(f"{name}-objects-kms-key", length=32, opts=child)
-            creds = MinioCredentials(user.result, password.result, kms_key.base64)
+            creds = generate_minio_credentials(f"{name}-objects", child)
             tls = ca.issue(f"{name}-objects-tls", [MINIO_SERVICE, f"{MINIO_SERVICE}.{self.namespace_name}.svc"])
             server, setup = minio_services(spec.buckets, creds, tls, ca.ca_certificate_pem)
             minio = self._data_workload(f"{name}-objects", server)
