@@ -107,7 +107,7 @@ def spec_pointers(spec: SystemSpec) -> set[str]:
     for svc in spec.services:
         base = f"services.{svc.name}"
         found |= {base, f"{base}.user", f"{base}.resources", f"{base}.replicas"}
-        found |= {f"{base}.{part}" for part in ("port", "command", "gpu", "health") if getattr(svc, part) is not None}
+        found |= {f"{base}.{part}" for part in ("port", "command", "gpu", "health", "metrics_path") if getattr(svc, part) is not None}
         found |= {f"{base}.env.{key}" for key in svc.env}
         found |= {f"{base}.volumes.{v.name}" for v in svc.volumes}
         found |= {f"{base}.files.{f.path}" for f in svc.files}
@@ -129,7 +129,7 @@ def sourced_pointers(spec: SystemSpec) -> set[str]:
     return {
         p
         for p in spec_pointers(spec)
-        if p.count(".") >= 2 and p.split(".", 3)[2] in SOURCED_PARTS and not p.endswith((".env", ".volumes"))
+        if p.startswith("services.") and p.count(".") >= 2 and p.split(".", 3)[2] in SOURCED_PARTS
     }
 
 
@@ -137,3 +137,43 @@ def unsourced(trace: Trace, spec: SystemSpec) -> list[str]:
     """Values of ``spec`` that no matrix row nor SOURCES entry covers."""
     patterns = [p for r in trace.rows for p in r.deploys] + [s.pointer for s in trace.sources]
     return sorted(p for p in sourced_pointers(spec) if not any(fnmatch.fnmatchcase(p, pat) for pat in patterns))
+
+
+def problems(trace: Trace, spec: SystemSpec, guide_text: str | None = None) -> list[str]:
+    """Everything wrong with ``trace`` against the built ``spec`` (and the guide's text, when given); empty if sound."""
+    found: list[str] = []
+    pointers = spec_pointers(spec)
+    element_ids = [e.id for e in trace.elements]
+    row_ids = [r.id for r in trace.rows]
+    for dupes, what in ((element_ids, "element"), (row_ids, "row")):
+        found += [f"{trace.system}: {what} '{i}' appears twice" for i in sorted({i for i in dupes if dupes.count(i) > 1})]
+    found += [f"{trace.system}: guide element '{i}' has no row" for i in element_ids if i not in row_ids]
+    found += [f"{trace.system}: row '{i}' is no guide element" for i in row_ids if i not in element_ids]
+    if guide_text is not None:
+        flat = " ".join(guide_text.split())
+        found += [
+            f"{trace.system}: element '{e.id}' quotes text the guide does not contain: {e.quote!r}"
+            for e in trace.elements
+            if " ".join(e.quote.split()) not in flat
+        ]
+    for row in trace.rows:
+        if row.status not in STATUSES:
+            found.append(f"{trace.system}: row '{row.id}' has unknown status '{row.status}'")
+        if row.status in ("match", "improved", "deviates") and not row.deploys:
+            found.append(f"{trace.system}: row '{row.id}' is '{row.status}' but points at nothing deployed")
+        if row.status != "match" and not row.note:
+            found.append(f"{trace.system}: row '{row.id}' is '{row.status}' without a reason")
+        if row.status == "missing" and "issue" not in row.note:
+            found.append(f"{trace.system}: row '{row.id}' is missing but names no issue that covers it")
+        found += [
+            f"{trace.system}: row '{row.id}' points at {p}, which the built spec does not have"
+            for p in row.deploys
+            if not resolve(p, pointers)
+        ]
+    found += [
+        f"{trace.system}: source for {s.pointer} points at nothing in the built spec"
+        for s in trace.sources
+        if not resolve(s.pointer, pointers)
+    ]
+    found += [f"{trace.system}: {p} has no source (no matrix row, no SOURCES entry)" for p in unsourced(trace, spec)]
+    return found
