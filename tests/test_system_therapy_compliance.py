@@ -109,14 +109,24 @@ def test_guide_config_yaml_is_the_file_the_app_reads_not_variables() -> None:
             "pool_timeout": 60,
             "pool_recycle": 3600,
         },
-        "performance": {"cache_size_gb": 4, "max_workers": 8, "background_processing": True, "model_optimization": True},
+        "performance": {
+            "cache_size_gb": 4,
+            "max_workers": 8,
+            "background_processing": True,
+            "model_optimization": True,
+        },
         "security": {
             "rate_limiting": True,
             "audit_logging": True,
             "phi_scrubbing_strict": True,
             "session_timeout_minutes": 480,
         },
-        "monitoring": {"health_checks": True, "performance_metrics": True, "error_tracking": True, "usage_analytics": True},
+        "monitoring": {
+            "health_checks": True,
+            "performance_metrics": True,
+            "error_tracking": True,
+            "usage_analytics": True,
+        },
     }
     # No invented variables for what the guide gives as config.yaml values or as code (src/core/alerting.py).
     invented = {"DATABASE_POOL_SIZE", "DATABASE_ECHO", "SESSION_TIMEOUT_MINUTES", "MODEL_OPTIMIZATION"}

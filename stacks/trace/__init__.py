@@ -107,7 +107,11 @@ def spec_pointers(spec: SystemSpec) -> set[str]:
     for svc in spec.services:
         base = f"services.{svc.name}"
         found |= {base, f"{base}.user", f"{base}.resources", f"{base}.replicas"}
-        found |= {f"{base}.{part}" for part in ("port", "command", "gpu", "health", "metrics_path") if getattr(svc, part) is not None}
+        found |= {
+            f"{base}.{part}"
+            for part in ("port", "command", "gpu", "health", "metrics_path")
+            if getattr(svc, part) is not None
+        }
         found |= {f"{base}.env.{key}" for key in svc.env}
         found |= {f"{base}.volumes.{v.name}" for v in svc.volumes}
         found |= {f"{base}.files.{f.path}" for f in svc.files}
@@ -146,7 +150,9 @@ def problems(trace: Trace, spec: SystemSpec, guide_text: str | None = None) -> l
     element_ids = [e.id for e in trace.elements]
     row_ids = [r.id for r in trace.rows]
     for dupes, what in ((element_ids, "element"), (row_ids, "row")):
-        found += [f"{trace.system}: {what} '{i}' appears twice" for i in sorted({i for i in dupes if dupes.count(i) > 1})]
+        found += [
+            f"{trace.system}: {what} '{i}' appears twice" for i in sorted({i for i in dupes if dupes.count(i) > 1})
+        ]
     found += [f"{trace.system}: guide element '{i}' has no row" for i in element_ids if i not in row_ids]
     found += [f"{trace.system}: row '{i}' is no guide element" for i in row_ids if i not in element_ids]
     if guide_text is not None:

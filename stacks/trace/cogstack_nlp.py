@@ -24,7 +24,9 @@ ELEMENTS = (
     Element("gpu", "GPU Support (Optional, for high-throughput)", "**VRAM**: 16 GB minimum"),
     Element("model-storage", "1.4 Configure Storage", "# Example: Mount a 500GB volume to /opt/cogstack/models"),
     Element("firewall", "1.5 Configure Firewall", "sudo ufw allow 5000/tcp  # MedCAT Service"),
-    Element("model-pack", "2.3 Configure Environment Variables", "APP_MEDCAT_MODEL_PACK=/cat/models/medcat-snomed-2024.zip"),
+    Element(
+        "model-pack", "2.3 Configure Environment Variables", "APP_MEDCAT_MODEL_PACK=/cat/models/medcat-snomed-2024.zip"
+    ),
     Element("app-identity", "2.3 Configure Environment Variables", "APP_MODEL_NAME=SNOMED-2024"),
     Element("bulk-threads", "2.3 Configure Environment Variables", "APP_BULK_NPROC=8"),
     Element("server", "2.3 Configure Environment Variables", "SERVER_WORKERS=4          # Number of Gunicorn workers"),
@@ -38,7 +40,11 @@ ELEMENTS = (
     Element("image", "2.4 Create Docker Compose Configuration", "image: cogstacksystems/medcat-service:latest"),
     Element("models-mount", "2.4 Create Docker Compose Configuration", "- /opt/cogstack/models:/cat/models:ro"),
     Element("service-logs", "2.4 Create Docker Compose Configuration", "- /opt/cogstack/logs/medcat-service:/cat/logs"),
-    Element("healthcheck", "2.4 Create Docker Compose Configuration", 'test: ["CMD", "curl", "-f", "http://localhost:5000/api/info"]'),
+    Element(
+        "healthcheck",
+        "2.4 Create Docker Compose Configuration",
+        'test: ["CMD", "curl", "-f", "http://localhost:5000/api/info"]',
+    ),
     Element("trainer-port", "3.1 Configure MedCAT Trainer", "MCTRAINER_PORT=8001"),
     Element("trainer-db", "3.1 Configure MedCAT Trainer", "DATABASE_URL=sqlite:////home/api/db/trainer.db"),
     Element("trainer-secret", "3.1 Configure MedCAT Trainer", "SECRET_KEY=<generate-random-secret-key>"),
@@ -53,7 +59,9 @@ ELEMENTS = (
     Element("tls", "4.2 Set Up SSL Certificates", "# Option B: Using organizational certificates"),
     Element("log-rotation", "4.3 Configure Log Rotation", "#### 4.3 Configure Log Rotation"),
     Element("systemd", "4.4 Set Up Systemd Services", "#### 4.4 Set Up Systemd Services"),
-    Element("network-allowlist", "Security: Network Security", "sudo ufw allow from 10.0.0.0/8 to any port 5000 proto tcp"),
+    Element(
+        "network-allowlist", "Security: Network Security", "sudo ufw allow from 10.0.0.0/8 to any port 5000 proto tcp"
+    ),
     Element("api-auth", "Security: API Authentication", "MedCAT Service doesn't include built-in authentication."),
     Element("encryption-at-rest", "Security: Data Encryption", "**At-rest**: Encrypt volumes using LUKS"),
     Element("non-root", "Security: Container Security", 'user: "1000:1000"  # UID:GID'),
@@ -64,7 +72,9 @@ ELEMENTS = (
 )
 
 ROWS = (
-    Row("medcat-service", "service", "match", (_MS,), "cogstacksystems/medcat-service 0.6.1 (the GPU image with a GPU)"),
+    Row(
+        "medcat-service", "service", "match", (_MS,), "cogstacksystems/medcat-service 0.6.1 (the GPU image with a GPU)"
+    ),
     Row(
         "medcat-trainer",
         "service",
@@ -297,7 +307,9 @@ ROWS = (
         (),
         "'if extending' the application: the images at their tags write no audit log file",
     ),
-    Row("prometheus", "monitoring", "missing", (), "MedCAT at v0.6.1 exposes no /metrics; CogStack monitoring: issue 13"),
+    Row(
+        "prometheus", "monitoring", "missing", (), "MedCAT at v0.6.1 exposes no /metrics; CogStack monitoring: issue 13"
+    ),
     Row("elk", "monitoring", "not-applicable", (), "optional in the guide ('or similar'); logs stay with the runtime"),
     Row("backups", "backup", "missing", (), "Trainer database and model backups: issue 13"),
 )
@@ -313,8 +325,12 @@ SOURCES = (
     Source("services.*.volumes.trainer-static", "upstream MedCATtrainer@v2.11.2 docker-compose.yml: api-static"),
     Source("services.trainer-admin.volumes.trainer-sqlite", "the Trainer's SQLite volume, migrated by the job"),
     Source("services.trainer-admin.env.DJANGO_SUPERUSER_*", "platform choice: read by the job's own script"),
-    Source("services.trainer-admin.user", "upstream MedCATtrainer@v2.11.2 webapp/Dockerfile: no USER (root owns the db)"),
-    Source("services.trainer-nginx.port", "upstream MedCATtrainer@v2.11.2 nginx/sites-enabled/medcattrainer: listen 8000"),
+    Source(
+        "services.trainer-admin.user", "upstream MedCATtrainer@v2.11.2 webapp/Dockerfile: no USER (root owns the db)"
+    ),
+    Source(
+        "services.trainer-nginx.port", "upstream MedCATtrainer@v2.11.2 nginx/sites-enabled/medcattrainer: listen 8000"
+    ),
     Source("services.trainer-nginx.user", "upstream nginxinc/nginx-unprivileged Dockerfile: uid 101"),
     Source("services.solr.env.SOLR_HEAP", "upstream solr 8.11 bin/solr: SOLR_HEAP; 1g is a platform choice"),
     Source("services.solr.user", "upstream apache/solr-docker 8.11/Dockerfile: USER $SOLR_UID (8983)"),

@@ -244,16 +244,23 @@ SOURCES = (
     Source("services.flower.env.*", "upstream mher/flower: FLOWER_* options and Celery's CELERY_BROKER_URL"),
     Source("services.frontend.user", "upstream nginx images (docker-library): the nginx user is uid 101"),
     Source("services.alertmanager.user", "upstream prometheus/alertmanager@v0.27.0 Dockerfile: USER nobody"),
-    Source("services.alertmanager.volumes.alertmanager-data", "upstream prometheus/alertmanager@v0.27.0: /alertmanager"),
+    Source(
+        "services.alertmanager.volumes.alertmanager-data", "upstream prometheus/alertmanager@v0.27.0: /alertmanager"
+    ),
     Source("services.grafana.user", "upstream grafana/grafana@v11.4.0 Dockerfile: uid 472, group root (gid 0)"),
     Source("services.loki.user", "upstream grafana/loki@v3.3.2 cmd/loki/Dockerfile: USER 10001"),
     Source("services.loki.volumes.loki-data", "upstream grafana/loki@v3.3.2: /loki (the local-config's storage)"),
     Source("services.cadvisor.user", "platform choice: nobody; cAdvisor reads cgroups through the read-only mount"),
     Source("services.node-exporter.user", "upstream prometheus/node_exporter@v1.8.2 Dockerfile: USER nobody"),
-    Source("services.postgres-exporter.*", "upstream prometheus-community/postgres_exporter@v0.15.0: USER nobody, "
-           "port 9187, DATA_SOURCE_NAME"),
-    Source("services.promtail.*", "upstream grafana/loki@v3.3.2 clients/cmd/promtail: port 9080; root to read "
-           "Docker's root-only logs; positions volume"),
+    Source(
+        "services.postgres-exporter.*",
+        "upstream prometheus-community/postgres_exporter@v0.15.0: USER nobody, port 9187, DATA_SOURCE_NAME",
+    ),
+    Source(
+        "services.promtail.*",
+        "upstream grafana/loki@v3.3.2 clients/cmd/promtail: port 9080; root to read "
+        "Docker's root-only logs; positions volume",
+    ),
 )
 
 TRACE = Trace(

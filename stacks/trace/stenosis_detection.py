@@ -14,7 +14,9 @@ ELEMENTS = (
     Element("gzip", "Frontend Optimization", "gzip_comp_level 6;"),
     Element("debug-off", "Docker Compose Deployment", "DEBUG=False"),
     Element("secret-key", "Docker Compose Deployment", "SECRET_KEY=<generate-with-openssl-rand-hex-32>"),
-    Element("database-url", "Docker Compose Deployment", "DATABASE_URL=postgresql+asyncpg://user:pass@db:5432/stenosis"),
+    Element(
+        "database-url", "Docker Compose Deployment", "DATABASE_URL=postgresql+asyncpg://user:pass@db:5432/stenosis"
+    ),
     Element("cors", "Docker Compose Deployment", 'BACKEND_CORS_ORIGINS=["https://yourdomain.com"]'),
     Element("init-db", "Docker Compose Deployment", "asyncio.run(init_db())"),
     Element("proxy-timeouts", "Step 5: Configure Nginx Reverse Proxy", "proxy_read_timeout 300s;"),
