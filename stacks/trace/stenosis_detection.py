@@ -122,7 +122,14 @@ ROWS = (
         ("services.worker.env.DEVICE", "services.worker.env.ENABLE_MIXED_PRECISION"),
         "cuda with mixed precision on a GPU, cpu without one (the guide's troubleshooting DEVICE=cpu)",
     ),
-    Row("worker-concurrency", "size", "match", ("services.worker.command",), "2 per GPU, one per core on CPU"),
+    Row(
+        "worker-concurrency",
+        "size",
+        "deviates",
+        ("services.worker.command",),
+        "the guide contradicts itself: --concurrency=2 --pool=solo runs one task at a time; the prefork pool with "
+        "2 processes per GPU was taken (the guide's '1-2 per GPU'), one per core on CPU; workerPool: solo remains",
+    ),
     Row(
         "db-pool",
         "size",
