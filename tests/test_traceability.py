@@ -10,7 +10,19 @@ import pytest
 from components.specs import SystemSpec
 from offline import traceability
 from stacks.registry import SYSTEMS
-from stacks.trace import MODULES, Element, Row, Source, Trace, load, problems, resolve, spec_pointers, unsourced
+from stacks.trace import (
+    MODULES,
+    Element,
+    Row,
+    Source,
+    Trace,
+    load,
+    problems,
+    resolve,
+    sourced_pointers,
+    spec_pointers,
+    unsourced,
+)
 
 GUIDES_PRESENT = traceability.GUIDES.is_dir()
 
@@ -99,6 +111,9 @@ def test_pointers_name_spec_parts_and_wildcards_match_several(built: dict[str, t
     _, spec = built["claims-agent"]
     pointers = spec_pointers(spec)
     assert "services.api.env.NCB_API_KEY" in pointers and "services.api.port" in pointers
+    assert {"services.worker.command", "services.worker.resources", "services.worker.volumes.models"} <= (
+        sourced_pointers(spec)
+    )
     assert resolve("services.[apw]*.env.OCR_*", pointers) == [
         f"services.{svc}.env.{key}"
         for svc in ("api", "poller", "worker")

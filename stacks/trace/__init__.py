@@ -42,7 +42,7 @@ MODULES = {
     "therapy-compliance": "stacks.trace.therapy_compliance",
 }
 # Parts of a service whose every value must have a source (a matrix row or a SOURCES entry).
-SOURCED_PARTS = ("env", "port", "user", "volumes")
+SOURCED_PARTS = ("env", "port", "user", "volumes", "command", "resources")
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,8 @@ def resolve(pointer: str, pointers: set[str]) -> list[str]:
 
 
 def sourced_pointers(spec: SystemSpec) -> set[str]:
-    """The values of ``spec`` that need a source: every env variable, port, user and volume of every service."""
+    """The values of ``spec`` that need a source: every env variable, port, user, volume, command and size of every
+    service."""
     return {
         p
         for p in spec_pointers(spec)

@@ -203,6 +203,13 @@ SOURCES = (
     *PROMETHEUS,
     *GRAFANA,
     Source(f"{_APP}.user", "platform choice: settings.appUser, non-root 10001:10001 by default (no user in the guide)"),
+    Source(
+        f"{_APP}.command",
+        "settings.apiCommand / workerCommand / pollerCommand (the guide gives no command: its images' own), behind "
+        "a platform entrypoint that writes the credential files at the guide's paths",
+    ),
+    Source("services.[ap]*.resources", "platform choice: the guide sizes the server and the worker only"),
+    Source("services.redis-exporter.resources", "platform choice: an exporter"),
     Source("services.api.port", "the guide's upstream ncb_ocr { server localhost:8000; }"),
     Source(f"{_APP}.env.TZ", "platform choice: settings.timezone (the guide's server zone)"),
     Source(f"{_APP}.env.HOME", "platform choice: read-only root, so libraries' caches go to the /tmp tmpfs"),

@@ -332,6 +332,15 @@ SOURCES = (
         "services.trainer-nginx.port", "upstream MedCATtrainer@v2.11.2 nginx/sites-enabled/medcattrainer: listen 8000"
     ),
     Source("services.trainer-nginx.user", "upstream nginxinc/nginx-unprivileged Dockerfile: uid 101"),
+    Source(f"{_TR}.resources", "platform choice: 1 / 2 / 4 CPUs by sizing (the guide sizes only the server)"),
+    Source("services.solr.resources", "platform choice: 1 / 2 / 4 CPUs by sizing, room for the 1g heap"),
+    Source("services.trainer-nginx.resources", "platform choice: a static-file nginx"),
+    Source("services.trainer-admin.resources", "platform choice: a one-shot Django command"),
+    Source(
+        "services.trainer-admin.command",
+        "platform choice: Django's migrate and create_superuser (Django 2.2 in the image has no "
+        "DJANGO_SUPERUSER_PASSWORD support), so run.sh never creates admin/admin",
+    ),
     Source("services.solr.env.SOLR_HEAP", "upstream solr 8.11 bin/solr: SOLR_HEAP; 1g is a platform choice"),
     Source("services.solr.user", "upstream apache/solr-docker 8.11/Dockerfile: USER $SOLR_UID (8983)"),
     Source("services.solr.volumes.solr-data", "upstream apache/solr-docker 8.11/Dockerfile: /var/solr (SOLR_HOME)"),

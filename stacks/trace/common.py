@@ -8,6 +8,12 @@ PROMETHEUS = (
     Source("services.prometheus.port", "upstream prometheus/prometheus@v2.55.1 Dockerfile: EXPOSE 9090"),
     Source("services.prometheus.user", "upstream prometheus/prometheus@v2.55.1 Dockerfile: USER nobody (65534)"),
     Source(
+        "services.prometheus.command",
+        "upstream prometheus/prometheus@v2.55.1 Dockerfile CMD: --config.file, --storage.tsdb.path; retention and "
+        "listen address are platform choices (settings)",
+    ),
+    Source("services.prometheus.resources", "platform choice: no guide gives Prometheus a size"),
+    Source(
         "services.prometheus.volumes.prometheus-data",
         "upstream prometheus/prometheus@v2.55.1 Dockerfile: VOLUME /prometheus (--storage.tsdb.path)",
     ),
@@ -20,6 +26,7 @@ GRAFANA = (
         "upstream grafana/grafana@v11.4.0: GF_<SECTION>_<KEY> overrides conf/defaults.ini; values are platform "
         "choices: no sign-up, no anonymous access, secure cookies, no phoning home",
     ),
+    Source("services.grafana.resources", "platform choice: no guide gives Grafana a size"),
     Source(
         "services.grafana.volumes.grafana-data",
         "upstream grafana/grafana@v11.4.0 Dockerfile: GF_PATHS_DATA=/var/lib/grafana",

@@ -240,6 +240,29 @@ SOURCES = (
     Source(f"{_APP}.env.LOG_LEVEL", _CONTRACT + " (settings.logLevel, never DEBUG)"),
     Source("services.api.volumes.*", "the guide's data/pdfs, data/images and logs directories"),
     Source("services.celery-worker.volumes.*", "the guide's data/pdfs, data/images and logs directories"),
+    Source("services.migrate.resources", "platform choice: a one-shot alembic upgrade"),
+    Source("services.flower.resources", "platform choice: no size in the guide"),
+    Source("services.frontend.resources", "platform choice: a static-file nginx"),
+    Source(
+        "services.alertmanager.command",
+        "upstream prometheus/alertmanager@v0.27.0 Dockerfile CMD: --config.file, --storage.path; one instance, so "
+        "no cluster port (platform choice)",
+    ),
+    Source("services.alertmanager.resources", "platform choice: no size in the guide"),
+    Source("services.loki.command", "upstream grafana/loki@v3.3.2 Dockerfile CMD: -config.file (the platform's file)"),
+    Source("services.loki.resources", "platform choice: no size in the guide"),
+    Source(
+        "services.cadvisor.command",
+        "upstream google/cadvisor@v0.49.1 flags (--port, --housekeeping_interval, --docker_only, "
+        "--disable_metrics): platform choices for the fewest host mounts and metrics",
+    ),
+    Source("services.cadvisor.resources", "platform choice: no size in the guide"),
+    Source(
+        "services.node-exporter.command",
+        "upstream prometheus/node_exporter@v1.8.2 flags (--path.*, --collector.*): the host's /proc, /sys and the "
+        "watched disk, read-only (platform choice)",
+    ),
+    Source("services.node-exporter.resources", "platform choice: no size in the guide"),
     Source("services.flower.user", "upstream mher/flower Dockerfile: adduser -u 1000 flower; USER flower"),
     Source("services.flower.env.*", "upstream mher/flower: FLOWER_* options and Celery's CELERY_BROKER_URL"),
     Source("services.frontend.user", "upstream nginx images (docker-library): the nginx user is uid 101"),

@@ -178,6 +178,13 @@ SOURCES = (
     *GRAFANA,
     Source("services.[bdw]*.user", "platform choice: the non-root default 10001:10001 (the guide names no user)"),
     Source("services.frontend.user", "upstream nginxinc/nginx-unprivileged Dockerfile: uid 101"),
+    Source("services.backend.resources", "platform choice: 1 / 2 / 4 CPUs by sizing (the guide sizes only the VM)"),
+    Source("services.frontend.resources", "platform choice: a static-file nginx"),
+    Source("services.db-init.resources", "platform choice: a one-shot init_db"),
+    Source(
+        "services.db-init.command",
+        "the guide's Initialize Database: python -c 'from app.core.database import init_db; ...'",
+    ),
     Source("services.*.env.LOG_LEVEL", "platform choice: the guide's logging config hard-codes INFO; a setting"),
     Source("services.*.env.TMPDIR", "platform choice: 500 MB uploads spool on the data volume, not in /tmp"),
     Source("services.*.volumes.data", "the guide's data directory (/app/data: its SQLite file and backups)"),
