@@ -14,7 +14,11 @@ APP_USER = "1000:1000"
 
 
 def app_env(s: Settings, environment: str) -> dict[str, str]:
-    """Environment shared by the API, the workers and the migrations (the guide's .env)."""
+    """Environment shared by the API, the workers and the migrations.
+
+    The guide names DB_PASSWORD, SECRET_KEY, OPENAI_API_KEY and SMTP_PASSWORD of its ``.env``; the other names are
+    this platform's contract with the team's image (sources: ``stacks/trace/neurocore.py``).
+    """
     env = {
         "ENVIRONMENT": environment,
         "DEBUG": "false",
