@@ -481,7 +481,7 @@ def test_postgres_runs_the_pgvector_image_and_creates_the_extension(plan: Plan) 
     assert 'CREATE EXTENSION IF NOT EXISTS "vector";' in upload(db, "/docker-entrypoint-initdb.d/10-extensions.sql")
     assert "max_connections=300" in db.inputs["command"]
     assert container(plan, "neurocore-grafana-db").inputs["image"] == "postgres:15.10"
-    # The guide's production compose limits PostgreSQL to 2 CPUs and 2 GiB; Grafana's keeps the default.
+    # PostgreSQL gets 2 CPUs and 2 GiB (a platform choice: the guide gives no size); Grafana's keeps the default.
     assert (db.inputs["cpus"], db.inputs["memory"]) == ("2.0", 2048)
     assert container(plan, "neurocore-grafana-db").inputs["memory"] == 1024
 
