@@ -21,6 +21,7 @@ from components import nginx, nginx_limits
 from components.edge import RouteLimit, zone_name
 from components.endpoints import BOOT_SECRET_MARKER
 from components.hardening import Hardening, contract
+from components.runtimes.docker_on_vm import egress
 from components.specs import ServiceSpec
 
 RUN_DIR = "/run/clinical"
@@ -210,9 +211,14 @@ def depends_on(svc: ServiceSpec, services: Mapping[str, ServiceSpec]) -> dict:
     return out
 
 
-def render_compose(project: str, services: Mapping[str, dict], volumes: Sequence[str]) -> str:
-    """The compose file of one system."""
-    document = {"name": project, "services": dict(services), "volumes": {v: {} for v in sorted(volumes)}}
+def render_compose(
+    project: str, services: Mapping[str, dict], volumes: Sequence[str], networks: Mapping[str, dict] | None = None
+) -> str:
+    """The compose file of one system (``networks``: the project's own, see ``egress.py``)."""
+    document: dict = {"name": project, "services": dict(services)}
+    if networks:
+        document["networks"] = dict(networks)
+    document["volumes"] = {v: {} for v in sorted(volumes)}
     return yaml.safe_dump(document, sort_keys=False)
 
 
@@ -364,6 +370,7 @@ Wants=network-online.target
 
 [Service]
 Type=simple
+ExecStartPre={egress.GUARD_PATH}
 ExecStartPre={OPT_DIR}/fetch-secrets.sh
 {refresh}ExecStart=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml up --remove-orphans
 ExecStop=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml down
@@ -392,6 +399,7 @@ def cloud_config(
     files = [
         {"path": f"{OPT_DIR}/compose.yaml", "permissions": "0644", "content": compose},
         {"path": f"{OPT_DIR}/fetch-secrets.sh", "permissions": "0700", "content": script},
+        {"path": egress.GUARD_PATH, "permissions": "0700", "content": egress.guard_script()},
         {
             "path": f"/etc/systemd/system/clinical-{system}.service",
             "permissions": "0644",

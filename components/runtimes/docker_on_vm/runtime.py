@@ -19,7 +19,7 @@ from components.edge import restricted
 from components.endpoints import SystemRefs, boot_secrets, is_sensitive, resolve
 from components.htpasswd import htpasswd_line
 from components.platform import ContainerCredentials, RouteTarget, StackSettings
-from components.runtimes.docker_on_vm import cloud_init
+from components.runtimes.docker_on_vm import cloud_init, egress
 from components.secrets import admin_passwords, system_secrets
 from components.specs import (
     FileSpec,
@@ -200,6 +200,9 @@ class DockerOnVmRuntime:
         if gateway is not None:
             publish[gateway.name] = [r.listen_port for r in gateway_routes]
 
+        # The internet only for services that ask for it, and for bucket users (S3/GCS answer at public addresses).
+        routable = {s.name for s in services if s.egress or uses_buckets(s)}
+
         def render(values: list[str]) -> str:
             resolved = dict(zip(plain.keys(), values, strict=True))
             compose_services = {}
@@ -219,9 +222,11 @@ class DockerOnVmRuntime:
                 deps = cloud_init.depends_on(svc, all_services)
                 if deps:
                     entry["depends_on"] = deps
+                entry["networks"] = egress.networks(svc.name in routable)
                 compose_services[svc.name] = entry
             volumes = {v.name for s in all_services.values() for v in s.volumes}
-            return cloud_init.render_compose(name, compose_services, sorted(volumes))
+            networks = egress.compose_networks(bool(routable))
+            return cloud_init.render_compose(name, compose_services, sorted(volumes), networks)
 
         compose = pulumi.Output.all(*plain.values()).apply(render)
         plain_files = pulumi.Output.all(*plain.values()).apply(
