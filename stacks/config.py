@@ -303,8 +303,8 @@ class StackConfig(_Model):
     allowed_source_cidrs: list[str] | None = Field(
         None,
         description="Client ranges (IPv4/IPv6 CIDRs) that may reach the public routes (the clinical networks, "
-        "as the CogStack guide asks); everyone else gets 403 or no connection. Unset: anyone, which rule "
-        "edge-phi-not-world flags on a PHI stack's load balancer.",
+        "as the CogStack guide asks); everyone else gets 403 or no connection. Unset: anyone, which rules "
+        "aws-lb-phi-not-world and gcp-lb-phi-not-world flag on a PHI stack's load balancer.",
     )
     region: str | None = Field(
         None, description="The cloud provider's region (aws:region or gcp:region), not a clinical-platform key."
