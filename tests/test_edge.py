@@ -284,6 +284,7 @@ def test_only_services_that_need_the_internet_get_a_routable_network(stack: str)
 
 
 def test_the_guard_lets_the_private_network_reach_private_addresses_and_dns_only() -> None:
+    assert egress.EGRESS < egress.PRIVATE  # a dual-homed container's default route is the routable network's
     script = egress.guard_script()
     assert "iptables -A CLINICAL-PRIVATE -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN" in script
     for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", egress.PRIVATE_SUBNET):

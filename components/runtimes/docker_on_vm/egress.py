@@ -19,6 +19,9 @@ from __future__ import annotations
 # Shared address space (RFC 6598): never a stack's VPC (StackConfig only accepts RFC 1918 ranges), so a
 # container address cannot be mistaken for a data store's.
 PRIVATE_SUBNET = "100.64.0.0/24"
+# A container on both takes its default route from the network Docker ranks first; with equal gateway priorities
+# Docker ranks them by name, so "<project>_egress" must sort before "<project>_private" (tests/test_edge.py pins it):
+# else an egress service's internet traffic would leave through the guarded network and be refused.
 PRIVATE, EGRESS = "private", "egress"
 PRIVATE_DESTINATIONS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", PRIVATE_SUBNET)
 CHAIN = "CLINICAL-PRIVATE"
