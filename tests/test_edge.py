@@ -254,7 +254,9 @@ def test_ingresses_carry_the_routes_limits_and_the_allowlist() -> None:
 
 
 def test_the_installed_controller_answers_429_and_takes_the_allowlist_as_its_source_ranges() -> None:
-    settings = KubernetesSettings(installIngressController=True, ingressAllowedCidrs=("10.1.0.0/16",))
+    settings = KubernetesSettings.model_validate(
+        {"installIngressController": True, "ingressAllowedCidrs": ["10.1.0.0/16"]}
+    )
     values = controller_values(settings, ("10.9.0.0/16",))["controller"]
     assert values["config"]["limit-req-status-code"] == "429"
     assert values["service"]["loadBalancerSourceRanges"] == ["10.1.0.0/16"]  # the cluster's own setting wins
