@@ -471,6 +471,12 @@ class StackConfig(_Model):
             )
         if settings.gpu_model is not None and self.cloud != "onprem":
             raise ValueError("kubernetes.gpuModel describes an existing cluster's GPU nodes; EKS/GKE pick their own")
+        if self.cloud == "aws" and self.allowed_source_cidrs is not None:
+            # The controller's Service gets a classic ELB on EKS, which hides client addresses from ingress-nginx.
+            raise ValueError(
+                "allowedSourceCidrs on EKS: the controller's classic load balancer hides client addresses, so "
+                "the routes' source check would refuse everyone; set kubernetes.ingressAllowedCidrs instead"
+            )
         if self.cloud == "onprem" and settings.api_allowed_cidrs:
             raise ValueError("kubernetes.apiAllowedCidrs is for the EKS/GKE API endpoint; remove it for onprem")
 

@@ -17,7 +17,7 @@ from components.cluster import KubernetesSettings
 from components.edge import is_world, restricted
 from components.runtimes.docker_on_vm import egress
 from components.runtimes.kubernetes.ingress_controller import controller_values
-from offline.artifacts import vm_systems
+from offline.artifacts import containers, vm_systems
 from offline.harness import ROOT, ProgramRun, load_stack_file, run_program
 from offline.plan import EXIT_VIOLATIONS, make_plan
 from policy.aws_rules.source_allowlist import LB_PHI_NOT_WORLD as AWS_RULE
@@ -87,6 +87,29 @@ def test_gcp_takes_at_most_five_ranges_in_its_cloud_armor_expression() -> None:
     assert any(
         "allowedSourceCidrs lists 6 ranges; Cloud Armor's allowlist expression holds at most 5" in p for p in found
     )
+
+
+def test_eks_takes_its_allowlist_on_the_controllers_load_balancer_not_on_the_routes() -> None:
+    config, _ = load_stack_file("staging-eks")
+    raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("clinical-platform:")}
+    raw = {k: json.loads(v) if v[:1] in "[{" else v for k, v in raw.items()}
+    found = problems({**raw, "allowedSourceCidrs": ALLOWED}, stack="staging-eks")
+    assert (
+        "clinical-platform: allowedSourceCidrs on EKS: the controller's classic load balancer hides client "
+        "addresses, so the routes' source check would refuse everyone; set kubernetes.ingressAllowedCidrs instead"
+    ) in found, found
+
+
+def test_the_docker_proxy_refuses_other_sources_on_every_route_but_not_its_health_check() -> None:
+    run = run_program(
+        "local", config={**load_stack_file("local")[0], "clinical-platform:allowedSourceCidrs": '["10.20.0.0/16"]'}
+    )
+    (proxy,) = [c for c in containers(run) if c.name.endswith("-proxy")]
+    conf = proxy.files["/etc/nginx/nginx.conf"]
+    routes = conf.count("server_name medcat-")
+    assert routes == 2 and conf.count("allow 10.20.0.0/16;\n            deny all;") == routes
+    health = conf[conf.index("listen 8000") : conf.index("listen 8443")]
+    assert "deny" not in health and "limit_req " not in health
 
 
 def test_world_and_restricted() -> None:
