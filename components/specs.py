@@ -244,6 +244,21 @@ class RouteSpec(Spec):
     )
     max_body_mb: int = Field(10, ge=1, le=10_240, description="Largest request body accepted.")
     timeout_s: int = Field(60, ge=1, le=3600, description="Upstream read/send timeout.")
+    # On by default: a route with no limit lets one client (a script gone wrong, a credential-stuffing run)
+    # exhaust a GPU service for every clinician. 600/min is well above a person's clicking and a page's assets.
+    rate_limit_per_minute: int = Field(
+        600,
+        ge=10,
+        le=100_000,
+        description="Requests per minute one client address may make (the proxy, gateway, ingress, WAF or "
+        "Cloud Armor answer 429 beyond it); 10 is the lowest an AWS WAF rate rule accepts.",
+    )
+    burst: int = Field(
+        100,
+        ge=0,
+        le=10_000,
+        description="Requests above the rate a client may send at once before it is refused (nginx burst, nodelay).",
+    )
 
 
 class PostgresSpec(Spec):

@@ -62,6 +62,10 @@ _GCP_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 
 _DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _TAG_KEY_RE = re.compile(r"^[a-z][a-zA-Z0-9_.:/-]{0,62}$")
+# Two ALB security group rules per range (80 and 443) must fit the group's 60 inbound rules with room to spare.
+MAX_SOURCE_CIDRS = 20
+# Cloud Armor's allowlist gate is one expression, and an expression holds at most five subexpressions.
+MAX_SOURCE_CIDRS_GCP = 5
 
 
 class ConfigError(pulumi.RunError):
@@ -296,6 +300,12 @@ class StackConfig(_Model):
         "labelled on every volume and checked by policy (Docker cannot encrypt local volumes itself).",
     )
     allowed_regions: list[str] | None = Field(None, description="Data residency: the only regions this stack may use.")
+    allowed_source_cidrs: list[str] | None = Field(
+        None,
+        description="Client ranges (IPv4/IPv6 CIDRs) that may reach the public routes (the clinical networks, "
+        "as the CogStack guide asks); everyone else gets 403 or no connection. Unset: anyone, which rules "
+        "aws-lb-phi-not-world and gcp-lb-phi-not-world flag on a PHI stack's load balancer.",
+    )
     region: str | None = Field(
         None, description="The cloud provider's region (aws:region or gcp:region), not a clinical-platform key."
     )
@@ -338,6 +348,30 @@ class StackConfig(_Model):
             raise ValueError(f"'{value}' is not a DNS domain; use lower-case labels like clinical.example.org")
         return value
 
+    @field_validator("allowed_source_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("is empty, which would admit no one; list the clinical networks or remove the key")
+        if len(value) > MAX_SOURCE_CIDRS:
+            raise ValueError(
+                f"lists {len(value)} ranges; at most {MAX_SOURCE_CIDRS} fit the load balancer's security group: "
+                "merge them into wider ranges"
+            )
+        for index, cidr in enumerate(value):
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(
+                    f"[{index}]: '{cidr}' is not a CIDR ({exc}); use a network address with its prefix, "
+                    "e.g. 198.51.100.0/24 or 2001:db8::/48"
+                ) from None
+        if len(set(value)) != len(value):
+            raise ValueError("lists a range twice; list each range once")
+        return value
+
     @field_validator("tags")
     @classmethod
     def _required_tags(cls, value: dict[str, str]) -> dict[str, str]:
@@ -374,6 +408,11 @@ class StackConfig(_Model):
             self._check_aws()
         elif self.aws is not None:
             raise ValueError("aws settings are for cloud 'aws'; remove them or set cloud: aws")
+        if self.cloud == "gcp" and len(self.allowed_source_cidrs or ()) > MAX_SOURCE_CIDRS_GCP:
+            raise ValueError(
+                f"allowedSourceCidrs lists {len(self.allowed_source_cidrs or ())} ranges; Cloud Armor's allowlist "
+                f"expression holds at most {MAX_SOURCE_CIDRS_GCP}: merge them into wider ranges"
+            )
         if self.cloud == "gcp":
             self._check_gcp()
         elif self.gcp is not None:
@@ -432,6 +471,12 @@ class StackConfig(_Model):
             )
         if settings.gpu_model is not None and self.cloud != "onprem":
             raise ValueError("kubernetes.gpuModel describes an existing cluster's GPU nodes; EKS/GKE pick their own")
+        if self.cloud == "aws" and self.allowed_source_cidrs is not None:
+            # The controller's Service gets a classic ELB on EKS, which hides client addresses from ingress-nginx.
+            raise ValueError(
+                "allowedSourceCidrs on EKS: the controller's classic load balancer hides client addresses, so "
+                "the routes' source check would refuse everyone; set kubernetes.ingressAllowedCidrs instead"
+            )
         if self.cloud == "onprem" and settings.api_allowed_cidrs:
             raise ValueError("kubernetes.apiAllowedCidrs is for the EKS/GKE API endpoint; remove it for onprem")
 

@@ -34,6 +34,10 @@ API_PORT = 8001  # the guide's gunicorn --bind 0.0.0.0:8001
 CONFIG_PATH = "/app/config.yaml"
 # The guide's load balancer runs three API servers.
 PROD_REPLICAS = 3
+# The guide turns rate limiting on (RATE_LIMIT_ENABLED=true, security.rate_limiting: true, and alerts on "Rate
+# Limiting Triggers", seeds/004) without a number: a document analysis runs for up to worker_timeout_s, so one
+# client gets 120 requests a minute with a burst of 30 (a clinician's page plus a few uploads).
+API_RATE_PER_MINUTE, API_BURST = 120, 30
 
 
 class Settings(SystemSettings):
@@ -158,6 +162,8 @@ def build(ctx: SystemContext) -> SystemSpec:
                 auth="app",
                 max_body_mb=s.max_upload_mb,
                 timeout_s=s.worker_timeout_s,
+                rate_limit_per_minute=API_RATE_PER_MINUTE,
+                burst=API_BURST,
             ),
         ),
         postgres=(

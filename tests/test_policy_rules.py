@@ -32,6 +32,9 @@ ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 
 
+PHI_TAGS = {"data-classification": "phi"}
+
+
 def violations(
     rule: str, resource_type: str, props: dict[str, Any], protect: bool = False, config: dict[str, Any] | None = None
 ) -> list[str]:
@@ -59,6 +62,20 @@ def lt(**changes: Any) -> dict[str, Any]:
 
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
     # (rule, type, compliant, non-compliant, expected text)
+    (
+        "aws-lb-phi-not-world",
+        aws_r.SG_INGRESS,
+        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "198.51.100.0/24", "tags": PHI_TAGS},
+        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0", "tags": PHI_TAGS},
+        "admits ['0.0.0.0/0'] on port 443/tcp on a PHI stack",
+    ),
+    (
+        "aws-lb-phi-not-world",
+        aws_r.SG_INGRESS,
+        {"ipProtocol": "tcp", "fromPort": 80, "toPort": 80, "cidrIpv6": "::/0", "tags": {"data-classification": "pii"}},
+        {"ipProtocol": "tcp", "fromPort": 80, "toPort": 80, "cidrIpv6": "::/0", "tags": PHI_TAGS},
+        "admits ['::/0'] on port 80/tcp",
+    ),
     (
         "aws-alb-listener-tls12",
         aws_r.LISTENERS[0],

@@ -20,6 +20,7 @@ from components.clouds.aws.gpu_vm import ContainerRole, GpuVm
 from components.clouds.aws.load_balancer import AlbRoute, LoadBalancer
 from components.clouds.aws.machines import MachineChoice, choose_machine, hourly_price, needs
 from components.clouds.aws.security_groups import WORLD_V4, WORLD_V6, Rule, add_rules, security_group
+from components.edge import restricted
 from components.gpu_catalog import cheapest_machine
 from components.platform import ContainerCredentials, RouteTarget, StackSettings
 from components.specs import ServiceSpec, SystemSpec
@@ -71,6 +72,22 @@ rm -f {CREDENTIALS_HOST_DIR}/.assumed.json
 """
 
 
+def alb_ingress(allowed: Sequence[str]) -> list[Rule]:
+    """The load balancer's inbound rules: 443 and 80 (which only redirects) from each allowed range, or from the
+    whole internet (IPv4 and IPv6) when the stack sets no ``allowedSourceCidrs``."""
+    sources = list(allowed) or [WORLD_V4, WORLD_V6]
+    return [
+        Rule(
+            "ingress",
+            port,
+            f"{what} from {cidr if allowed else 'anywhere'}{' (IPv6)' if ':' in cidr and not allowed else ''}",
+            cidr=cidr,
+        )
+        for port, what in ((443, "HTTPS"), (80, "HTTP redirect to HTTPS"))
+        for cidr in sources
+    ]
+
+
 def machine_summary(machine: MachineChoice, services: Sequence[ServiceSpec], count: int) -> dict[str, object]:
     """What the plan shows about a system's VMs: the need, the choice, and the guide's pick for the same GPU."""
     cpus, memory, gpu = needs(services)
@@ -95,27 +112,19 @@ class AwsCloud(AwsFoundation):
     def __init__(self, name: str, stack: StackSettings, parent: pulumi.Resource) -> None:
         super().__init__(name, stack, parent)
         self.settings = settings = self.aws_settings
+        self.vpc_cidr = stack.cidr
         child = pulumi.ResourceOptions(parent=parent)
         lb_tags = {**self.tags, "role": "load-balancer"}
+        allowed = restricted(stack.allowed_source_cidrs)
         self.alb_sg = security_group(
             f"{name}-alb-sg",
             vpc_id=self.network.vpc_id,
-            description="Load balancer: HTTPS (and HTTP redirect) from anywhere",
+            description="Load balancer: HTTPS (and HTTP redirect) from "
+            + ("allowedSourceCidrs" if allowed else "anywhere"),
             tags=lb_tags,
             parent=parent,
         )
-        add_rules(
-            f"{name}-alb-sg",
-            self.alb_sg,
-            [
-                Rule("ingress", 443, "HTTPS from anywhere", cidr=WORLD_V4),
-                Rule("ingress", 443, "HTTPS from anywhere (IPv6)", cidr=WORLD_V6),
-                Rule("ingress", 80, "HTTP redirect to HTTPS", cidr=WORLD_V4),
-                Rule("ingress", 80, "HTTP redirect to HTTPS (IPv6)", cidr=WORLD_V6),
-            ],
-            lb_tags,
-            parent,
-        )
+        add_rules(f"{name}-alb-sg", self.alb_sg, alb_ingress(allowed), lb_tags, parent)
         self.lb = LoadBalancer(
             name,
             domain=stack.domain,
@@ -131,6 +140,7 @@ class AwsCloud(AwsFoundation):
             certificate_arn=settings.certificate_arn,
             hosted_zone_id=settings.hosted_zone_id,
             waf=settings.waf,
+            route_limits=stack.route_limits,
             after=[self.log_bucket],
             opts=child,
         )
@@ -141,6 +151,11 @@ class AwsCloud(AwsFoundation):
         """The ALB speaks TLS to the VMs too: every route ends at the on-VM gateway (the ALB does not validate
         the gateway's boot-time certificate, as AWS documents; the hop is encrypted all the same)."""
         return True
+
+    @property
+    def trusted_proxies(self) -> list[pulumi.Input[str]]:
+        """The ALB's nodes sit in the VPC's public subnets: only the VPC's range may set the client's address."""
+        return [self.vpc_cidr]
 
     def system(self, spec: SystemSpec) -> AwsSystem:
         """The system's own share of the cloud: its component, security groups and data services."""

@@ -172,6 +172,8 @@ class DockerSystem(pulumi.ComponentResource):
                     auth_file=f"{auth_file_dir}/{name}.htpasswd" if route.auth == "basic" else None,
                     max_body_mb=route.max_body_mb,
                     timeout_s=route.timeout_s,
+                    rate_limit_per_minute=route.rate_limit_per_minute,
+                    burst=route.burst,
                 )
             )
         self.needs_basic_auth = any(r.auth_file for r in self.routes)

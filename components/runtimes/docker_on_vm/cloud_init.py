@@ -17,9 +17,11 @@ from dataclasses import dataclass
 
 import yaml
 
-from components import nginx
+from components import nginx, nginx_limits
+from components.edge import RouteLimit, zone_name
 from components.endpoints import BOOT_SECRET_MARKER
 from components.hardening import Hardening, contract
+from components.runtimes.docker_on_vm import egress
 from components.specs import ServiceSpec
 
 RUN_DIR = "/run/clinical"
@@ -43,6 +45,15 @@ class GatewayRoute:
     max_body_mb: int
     timeout_s: int
     basic_auth: bool = True
+    rate_limit_per_minute: int = 600
+    burst: int = 100
+
+    @property
+    def limit(self) -> tuple[str, RouteLimit]:
+        """The route's request limit per client address, with its zone name (one per listener)."""
+        return zone_name(str(self.listen_port)), RouteLimit(
+            str(self.listen_port), self.rate_limit_per_minute, self.burst
+        )
 
 
 def _auth(route: GatewayRoute) -> str:
@@ -54,9 +65,20 @@ def _auth(route: GatewayRoute) -> str:
 """
 
 
-def gateway_conf(routes: Sequence[GatewayRoute], tls: bool = False) -> str:
+def gateway_conf(
+    routes: Sequence[GatewayRoute],
+    tls: bool = False,
+    allowed_source_cidrs: Sequence[str] = (),
+    trusted_proxies: Sequence[str] = (),
+) -> str:
     """nginx.conf of the on-VM gateway; with ``tls`` it listens with its boot-time certificate, so the
-    load balancer's hop to the VM is encrypted too, else the hop stays plain inside the VPC."""
+    load balancer's hop to the VM is encrypted too, else the hop stays plain inside the VPC.
+
+    Every route is limited per client address (429 beyond it) and, with ``allowed_source_cidrs``, refused
+    (403) outside them: defence in depth behind the load balancer's own allowlist and rate rules. The client
+    address is read from ``X-Forwarded-For`` only on connections from ``trusted_proxies`` (the load
+    balancer's ranges), so nobody inside or outside can choose the address they are judged by.
+    ``/healthz`` is left out of both: the load balancer's probes come from its own addresses."""
     listen = " ssl" if tls else ""
     certificate = (
         f"""        ssl_certificate {GATEWAY_TLS_FILES[0]};
@@ -74,7 +96,7 @@ def gateway_conf(routes: Sequence[GatewayRoute], tls: bool = False) -> str:
         proxy_send_timeout {r.timeout_s}s;
         location = /healthz {{ access_log off; return 200 "ok"; }}
         location / {{
-{_auth(r)}            proxy_set_header Host $host;
+{nginx_limits.access(allowed_source_cidrs, "            ")}{nginx_limits.apply(*r.limit, "            ")}{_auth(r)}            proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto https;
             set $upstream http://{r.upstream}:{r.port};
@@ -86,7 +108,7 @@ def gateway_conf(routes: Sequence[GatewayRoute], tls: bool = False) -> str:
     )
     return f"""{nginx.WRITABLE_PATHS}events {{ worker_connections 1024; }}
 http {{
-{nginx.TEMP_PATHS}{nginx.resolver()}    server_tokens off;
+{nginx.TEMP_PATHS}{nginx.resolver()}{nginx_limits.real_ip(trusted_proxies)}{nginx_limits.zones([r.limit for r in routes])}    server_tokens off;
     access_log /dev/stdout combined;
 {servers}}}
 """
@@ -189,9 +211,14 @@ def depends_on(svc: ServiceSpec, services: Mapping[str, ServiceSpec]) -> dict:
     return out
 
 
-def render_compose(project: str, services: Mapping[str, dict], volumes: Sequence[str]) -> str:
-    """The compose file of one system."""
-    document = {"name": project, "services": dict(services), "volumes": {v: {} for v in sorted(volumes)}}
+def render_compose(
+    project: str, services: Mapping[str, dict], volumes: Sequence[str], networks: Mapping[str, dict] | None = None
+) -> str:
+    """The compose file of one system (``networks``: the project's own, see ``egress.py``)."""
+    document: dict = {"name": project, "services": dict(services)}
+    if networks:
+        document["networks"] = dict(networks)
+    document["volumes"] = {v: {} for v in sorted(volumes)}
     return yaml.safe_dump(document, sort_keys=False)
 
 
@@ -343,6 +370,7 @@ Wants=network-online.target
 
 [Service]
 Type=simple
+ExecStartPre={egress.GUARD_PATH}
 ExecStartPre={OPT_DIR}/fetch-secrets.sh
 {refresh}ExecStart=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml up --remove-orphans
 ExecStop=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml down
@@ -371,6 +399,7 @@ def cloud_config(
     files = [
         {"path": f"{OPT_DIR}/compose.yaml", "permissions": "0644", "content": compose},
         {"path": f"{OPT_DIR}/fetch-secrets.sh", "permissions": "0700", "content": script},
+        {"path": egress.GUARD_PATH, "permissions": "0700", "content": egress.guard_script()},
         {
             "path": f"/etc/systemd/system/clinical-{system}.service",
             "permissions": "0644",

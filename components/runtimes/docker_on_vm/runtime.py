@@ -16,10 +16,11 @@ import pulumi_random as random
 
 from components import nginx
 from components.database_extensions import with_extension_jobs
+from components.edge import restricted
 from components.endpoints import SystemRefs, boot_secrets, is_sensitive, resolve
 from components.htpasswd import htpasswd_line
 from components.platform import ContainerCredentials, RouteTarget, StackSettings
-from components.runtimes.docker_on_vm import cloud_init
+from components.runtimes.docker_on_vm import cloud_init, egress
 from components.secrets import admin_passwords, system_secrets
 from components.specs import (
     FileSpec,
@@ -89,6 +90,12 @@ class VmCloud(Protocol):
         """True when the cloud's load balancer speaks TLS to the VMs: every route then ends at the gateway."""
         ...
 
+    @property
+    def trusted_proxies(self) -> Sequence[pulumi.Input[str]]:
+        """Addresses (CIDRs) of the load balancer's hop to the VMs and of what it appends to ``X-Forwarded-For``:
+        the gateway takes the client's address from that header on connections from these only."""
+        ...
+
     def system(self, spec: SystemSpec) -> VmSystem: ...
 
     def finish(self) -> None:
@@ -125,6 +132,7 @@ class DockerOnVmRuntime:
         self.credentials: dict[str, pulumi.Output[str]] = {}
         self._admin_passwords: dict[str, dict[str, pulumi.Output[str]]] = {}
         self.ca_certificate_pem: pulumi.Input[str] | None = None
+        self.allowed_source_cidrs = restricted(stack.allowed_source_cidrs)
 
     def add_system(self, spec: SystemSpec, config_secrets: Mapping[str, pulumi.Output[str]]) -> None:
         """Deploy one system: its data stores and secret in the cloud, its compose project on VMs."""
@@ -170,8 +178,14 @@ class DockerOnVmRuntime:
                         endpoint.ca_certificate_pem
                     )
         if gateway is not None:
-            conf = cloud_init.gateway_conf(gateway_routes, tls=tls)
-            plain[("file:auth-gateway", cloud_init.GATEWAY_CONF_PATH)] = pulumi.Output.from_input(conf)
+            allowed = self.allowed_source_cidrs
+            plain[("file:auth-gateway", cloud_init.GATEWAY_CONF_PATH)] = pulumi.Output.all(
+                *self.cloud.trusted_proxies
+            ).apply(
+                lambda trusted: cloud_init.gateway_conf(
+                    gateway_routes, tls=tls, allowed_source_cidrs=allowed, trusted_proxies=[str(t) for t in trusted]
+                )
+            )
         if any(r.basic_auth for r in gateway_routes):
             password = random.RandomPassword(f"{name}-basic-auth", length=32, special=False, opts=child)
             self.credentials[name] = pulumi.Output.secret(password.result)
@@ -188,6 +202,9 @@ class DockerOnVmRuntime:
         }
         if gateway is not None:
             publish[gateway.name] = [r.listen_port for r in gateway_routes]
+
+        # The internet only for services that ask for it, and for bucket users (S3/GCS answer at public addresses).
+        routable = {s.name for s in services if s.egress or uses_buckets(s)}
 
         def render(values: list[str]) -> str:
             resolved = dict(zip(plain.keys(), values, strict=True))
@@ -208,9 +225,11 @@ class DockerOnVmRuntime:
                 deps = cloud_init.depends_on(svc, all_services)
                 if deps:
                     entry["depends_on"] = deps
+                entry["networks"] = egress.networks(svc.name in routable)
                 compose_services[svc.name] = entry
             volumes = {v.name for s in all_services.values() for v in s.volumes}
-            return cloud_init.render_compose(name, compose_services, sorted(volumes))
+            networks = egress.compose_networks(bool(routable))
+            return cloud_init.render_compose(name, compose_services, sorted(volumes), networks)
 
         compose = pulumi.Output.all(*plain.values()).apply(render)
         plain_files = pulumi.Output.all(*plain.values()).apply(
@@ -281,7 +300,16 @@ class DockerOnVmRuntime:
                 listen = GATEWAY_FIRST_PORT + len(gateway_routes)
                 basic = route.auth == "basic"
                 gateway_routes.append(
-                    cloud_init.GatewayRoute(listen, svc.name, port, route.max_body_mb, route.timeout_s, basic)
+                    cloud_init.GatewayRoute(
+                        listen,
+                        svc.name,
+                        port,
+                        route.max_body_mb,
+                        route.timeout_s,
+                        basic,
+                        route.rate_limit_per_minute,
+                        route.burst,
+                    )
                 )
                 targets.append(RouteTarget(route, listen, "/healthz" if basic else health))
             else:

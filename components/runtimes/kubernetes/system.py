@@ -49,6 +49,8 @@ class KubeRoute:
     basic_auth: bool
     max_body_mb: int
     timeout_s: int
+    rate_limit_per_minute: int = 600
+    burst: int = 100
 
 
 def volume_owners(ordered: list[ServiceSpec]) -> dict[str, str]:
@@ -211,6 +213,8 @@ class KubeSystem(pulumi.ComponentResource):
                     basic_auth=route.auth == "basic",
                     max_body_mb=route.max_body_mb,
                     timeout_s=route.timeout_s,
+                    rate_limit_per_minute=route.rate_limit_per_minute,
+                    burst=route.burst,
                 )
             )
         routed: dict[str, list[int]] = {}
