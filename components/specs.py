@@ -156,6 +156,20 @@ class HostMountSpec(Spec):
     mount_path: str = Field(pattern=r"^/")
 
 
+class BackupTargetSpec(Spec):
+    """Where a backup service writes its encrypted archives, read-write at ``mount_path``: storage off the host.
+
+    A Docker host bind-mounts ``host_path``/<system>/<service> (a directory on an NFS/SMB mount of another
+    machine), or keeps a named volume when ``host_path`` is None (same host: development stacks only); a
+    cluster gives each backup service its own claim of ``storage_class`` (None: the cluster's default class).
+    """
+
+    mount_path: str = Field("/backups", pattern=r"^/")
+    host_path: str | None = Field(None, pattern=r"^/[^:,]*$", description="Docker host: the target directory.")
+    storage_class: str | None = Field(None, description="Cluster: StorageClass of the backup claim.")
+    size_gb: int = Field(100, ge=1, le=65_536, description="Cluster: capacity of the backup claim.")
+
+
 class SecretSpec(Spec):
     """A secret a system needs. Generated secrets come from pulumi-random; config secrets must be Pulumi secrets."""
 
@@ -204,6 +218,9 @@ class ServiceSpec(Spec):
     metrics_path: str | None = Field(None, description="Prometheus scrape path, if the service exposes metrics.")
     files: tuple[FileSpec, ...] = Field((), description="Files written into the container before it starts.")
     host_mounts: tuple[HostMountSpec, ...] = Field((), description="Read-only host paths (monitoring agents only).")
+    backup_target: BackupTargetSpec | None = Field(
+        None, description="Backup services only (components/backups.py): where their archives go, read-write."
+    )
 
     @field_validator("image")
     @classmethod

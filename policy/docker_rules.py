@@ -226,6 +226,9 @@ def check_postgres_tls(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[
     image = str(props.get("image") or "").split("@")[0]
     if not _POSTGRES_IMAGE.search(image.rsplit(":", 1)[0] + ":"):
         return
+    entrypoint = [str(a) for a in props.get("entrypoints") or []]
+    if entrypoint and entrypoint[0].rsplit("/", 1)[-1] not in {"docker-entrypoint.sh", "postgres"}:
+        return  # the image's client tools under another program (a backup service's pg_dump), not a server
     args = " ".join(str(a) for a in props.get("command") or [])
     if "ssl=on" not in args:
         yield f"{ctx.name} runs PostgreSQL without TLS (-c ssl=on)"

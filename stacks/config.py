@@ -33,13 +33,14 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.addressing import max_slot
+from components.backups import BackupSettings
 from components.clouds.aws.settings import AwsSettings
 from components.clouds.gcp.settings import GcpSettings
 from components.cluster import KubernetesSettings
 from components.gpu_catalog import unsatisfiable_reason
 from components.platforms import PLATFORMS
 from components.resilience import Resilience
-from components.specs import GpuSpec, SystemSpec, check_image_ref
+from components.specs import BackupTargetSpec, GpuSpec, SystemSpec, check_image_ref
 
 if TYPE_CHECKING:
     from policy.waivers import PackWaiver
@@ -173,6 +174,50 @@ ResilienceConfig = create_model(  # type: ignore[call-overload]
 )
 
 
+_STORAGE_CLASS_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+class BackupConfig(_Model):
+    """Where and when the platform backs up the data stores and volumes it runs itself (cloud onprem).
+
+    Required for prod-grade stacks (environment prod, or tags.dataClassification phi): archives on the
+    machine they protect are lost with it.
+    """
+
+    target: str | None = Field(
+        None,
+        description="Docker host: absolute host directory on storage of another machine (an NFS/SMB mount); "
+        "each backup service writes <target>/<system>/<service>. Unset: a local named volume (dev only).",
+    )
+    storage_class: str | None = Field(
+        None,
+        description="Cluster: StorageClass of network storage (NFS, Ceph ...) for each backup service's claim; "
+        "unset: the cluster's default class (dev only).",
+    )
+    size_gb: int = Field(100, ge=1, le=65_536, description="Cluster: capacity of each backup claim in GiB.")
+    hour: int = Field(2, ge=0, le=23, description="Hour of the day (UTC) the daily backups start.")
+
+    @field_validator("target")
+    @classmethod
+    def _host_directory(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith("/") or value.rstrip("/") == "" or ":" in value or "," in value:
+            raise ValueError(
+                f"'{value}' is not a host directory; use an absolute path such as /mnt/backups (no ':' or ',')"
+            )
+        if any(part in {".", ".."} for part in value.split("/")):
+            raise ValueError(f"'{value}' has '.' or '..' parts; use a plain absolute path such as /mnt/backups")
+        return value.rstrip("/")
+
+    @field_validator("storage_class")
+    @classmethod
+    def _storage_class_name(cls, value: str | None) -> str | None:
+        if value is not None and not _STORAGE_CLASS_RE.match(value):
+            raise ValueError(f"'{value}' is not a StorageClass name (lower-case letters, digits, '-' and '.')")
+        return value
+
+
 class AuthConfig(_Model):
     """The credentials the proxy demands in front of services without authentication of their own."""
 
@@ -288,6 +333,11 @@ class StackConfig(_Model):
     tags: dict[str, str] = Field(description="Labels on every resource; owner and dataClassification required.")
     overrides: dict[str, SystemOverride] = Field(default_factory=dict, description="Per-system overrides.")
     host_gpus: HostGpuConfig | None = Field(None, description="GPUs on the Docker host (onprem); none by default.")
+    backup: BackupConfig | None = Field(
+        None,
+        description="Backups of the data stores and volumes the platform runs itself (cloud onprem): target "
+        "(Docker host directory) or storageClass (cluster), and the hour; required for prod and phi stacks.",
+    )
     kubernetes: KubernetesSettings | None = Field(
         None,
         description="How the stack uses its cluster (runtime kubernetes): ingress, storage, GPU nodes, API access.",
@@ -503,6 +553,20 @@ class StackConfig(_Model):
         chosen = self.resilience.model_dump(exclude_none=True)
         return resilience.resolve(self.environment, chosen.pop("profile", None), chosen)
 
+    @property
+    def prod_grade(self) -> bool:
+        """Prod, or holding PHI: the stack needs the protections of production data."""
+        return self.environment == "prod" or self.tags.get("dataClassification") == "phi"
+
+    @property
+    def backups(self) -> BackupSettings | None:
+        """The backups the platform runs itself (cloud onprem; managed clouds back up their own stores)."""
+        if self.cloud != "onprem":
+            return None
+        chosen = self.backup or BackupConfig()
+        target = BackupTargetSpec(host_path=chosen.target, storage_class=chosen.storage_class, size_gb=chosen.size_gb)
+        return BackupSettings(target=target, hour=chosen.hour, keep_days=self.protection.backup_days)
+
     def system_specs(self) -> list[SystemSpec]:
         """The spec of every enabled system with this stack's overrides applied."""
         return [registry.build(name, self) for name in self.systems]
@@ -626,6 +690,7 @@ def _semantic_problems(config: StackConfig) -> list[str]:
             f"{PROJECT}:kubeconfig: required for an existing cluster; "
             '`pulumi config set --secret kubeconfig "$(cat ~/.kube/config)"` (a context with rights to create namespaces)'
         )
+    problems.extend(_backup_problems(config))
     if (config.cloud, config.runtime) == ("onprem", "docker"):
         room = max_slot(config.network.cidr)
         for name in config.systems:
@@ -664,6 +729,36 @@ def _semantic_problems(config: StackConfig) -> list[str]:
         ):  # a bad GPU request is reported once
             problems.extend(_machine_problem(config.cloud, name, spec))
     return problems
+
+
+def _backup_problems(config: StackConfig) -> list[str]:
+    """The backup section fits the platform, and prod-grade stacks keep their archives off the host."""
+    backup = config.backup or BackupConfig()
+    why = "environment prod" if config.environment == "prod" else "tags.dataClassification phi"
+    if config.cloud != "onprem":
+        if config.backup is not None:
+            return [
+                f"{PROJECT}:backup: the {config.cloud} cloud backs up its managed stores itself (automated backups "
+                "kept resilience.backupDays); remove the backup section"
+            ]
+        return []
+    if config.runtime == "docker":
+        if backup.storage_class is not None:
+            return [f"{PROJECT}:backup.storageClass: is for a cluster (runtime kubernetes); use backup.target"]
+        if backup.target is None and config.prod_grade:
+            return [
+                f"{PROJECT}:backup.target: required for a prod-grade stack ({why}): archives must leave the host; "
+                "mount storage of another machine (NFS/SMB) and `pulumi config set --path backup.target /mnt/backups`"
+            ]
+    else:
+        if backup.target is not None:
+            return [f"{PROJECT}:backup.target: is a Docker host directory; on a cluster set backup.storageClass"]
+        if backup.storage_class is None and config.prod_grade:
+            return [
+                f"{PROJECT}:backup.storageClass: required for a prod-grade stack ({why}): archives must leave the "
+                "nodes; `pulumi config set --path backup.storageClass <class of network storage (NFS, Ceph ...)>`"
+            ]
+    return []
 
 
 # Clouds that pick one VM shape per system: where their machine choice lives.

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
+from components.backups import BackupSettings, with_backups
 from components.resilience import Resilience
 from components.specs import GpuSpec, ResourcesSpec, SecretSpec, SystemSpec
 from stacks.overrides import SystemOverride
@@ -57,6 +58,8 @@ class StackFacts(Protocol):
     def protection(self) -> Resilience: ...
     @property
     def runtime(self) -> str: ...
+    @property
+    def backups(self) -> BackupSettings | None: ...
 
 
 def address_slot(name: str) -> int:
@@ -174,7 +177,14 @@ def problems(name: str, config: StackFacts) -> list[str]:
 
 
 def build(name: str, config: StackFacts) -> SystemSpec:
-    """The system's spec for this stack, with service overrides applied."""
+    """The system's spec for this stack: service overrides applied, then its backup services where the platform
+    runs its own data stores (``config.backups``)."""
+    spec = system_spec(name, config)
+    return with_backups(spec, config.backups) if config.backups is not None else spec
+
+
+def system_spec(name: str, config: StackFacts) -> SystemSpec:
+    """The system module's spec with the stack's service overrides, before the platform adds its own services."""
     override = config.overrides.get(name)
     services = override.services if override else {}
     ctx = SystemContext(

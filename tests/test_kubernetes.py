@@ -169,6 +169,7 @@ def test_every_namespace_denies_by_default_and_allows_only_derived_edges(cluster
     db_from = stenosis["db-from-peers-5432"]["ingress"][0]["from"]
     assert {p["podSelector"]["matchLabels"]["clinical.platform/service"] for p in db_from} == {
         "backend",
+        "backup",  # pg_dump; the volume backups (backup-<owner>) do not reach the database
         "db-init",
         "worker",
     }
@@ -246,7 +247,7 @@ def test_neurocore_leaves_host_agents_to_the_cluster(cluster: ProgramRun) -> Non
     assert "cadvisor" not in names and "node-exporter" not in names and "postgres-exporter" in names
 
 
-CLUSTER = {"runtime": "kubernetes", "kubernetes": {"gpuModel": "t4"}}
+CLUSTER = {"runtime": "kubernetes", "kubernetes": {"gpuModel": "t4"}, "backup": {"storageClass": "nfs-backups"}}
 
 
 @pytest.mark.parametrize(

@@ -514,6 +514,15 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
         "(-c ssl=on)",
     ),
     (
+        # The image's client tools under another program (a backup service's pg_dump) run no server; the image's
+        # own entrypoint with another command still runs one.
+        "docker-postgres-tls",
+        docker_r.CONTAINER,
+        {"image": "postgres:16.6", "entrypoints": ["bash", "-c", "pg_dump ..."]},
+        {"image": "postgres:16.6", "entrypoints": ["docker-entrypoint.sh"], "command": ["postgres"]},
+        "(-c ssl=on)",
+    ),
+    (
         "docker-container-logs",
         docker_r.CONTAINER,
         {"logDriver": "json-file", "logOpts": {"max-size": "50m"}},

@@ -32,7 +32,7 @@ def spec(settings: dict[str, Any] | None = None, services: dict[str, Any] | None
     if services:
         override["services"] = services
     raw = stack_config(**{"systems": [SYSTEM], "overrides": {SYSTEM: override}, **changes})
-    return registry.build(SYSTEM, parse(raw, stack="x"))
+    return registry.system_spec(SYSTEM, parse(raw, stack="x"))
 
 
 def env_of(container: Captured) -> dict[str, str]:
@@ -266,7 +266,7 @@ def test_planned_with_zero_mandatory_violations(local_plan: Plan) -> None:
     containers = {c.name for c in of_type(local_plan.run, CONTAINER)}
     assert containers == {
         f"{SYSTEM}-{n}" for n in ("medcat-service", "medcat-trainer", "trainer-nginx", "solr", "trainer-admin")
-    } | {"cogstack-proxy"}
+    } | {"cogstack-proxy"} | {f"{SYSTEM}-backup-{n}" for n in ("medcat-service", "medcat-trainer", "solr")}
     assert [c.name for c in of_type(local_plan.run, CONTAINER) if c.inputs.get("ports")] == ["cogstack-proxy"]
 
 

@@ -42,7 +42,7 @@ def spec(services: dict[str, Any] | None = None, settings: dict[str, Any] | None
         override["settings"] = settings
     raw = stack_config(**{"systems": [SYSTEM], "overrides": {SYSTEM: override}, OPENAI_KEY: "sk-test", **changes})
     secret_keys = [k for k in raw if k in {OPENAI_KEY, "tlsPrivateKey"}]
-    return registry.build(SYSTEM, parse(raw, secret_keys=secret_keys, stack="x"))
+    return registry.system_spec(SYSTEM, parse(raw, secret_keys=secret_keys, stack="x"))
 
 
 def files_of(s: SystemSpec, service: str) -> dict[str, str]:
@@ -455,6 +455,12 @@ def test_every_service_and_data_store_runs_as_a_container(plan: Plan) -> None:
         "neurocore-postgres",
         "neurocore-grafana-db",
         "neurocore-redis",
+        "neurocore-backup",
+        "neurocore-backup-api",
+        "neurocore-backup-prometheus",
+        "neurocore-backup-alertmanager",
+        "neurocore-backup-grafana",
+        "neurocore-backup-loki",
     }
     published = [c.name for c in of_type(plan.run, CONTAINER) if c.inputs.get("ports")]
     assert published == ["nctest-proxy"]

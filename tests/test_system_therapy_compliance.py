@@ -31,7 +31,7 @@ def spec(api: dict[str, Any] | None = None, settings: dict[str, Any] | None = No
     if settings:
         override["settings"] = settings
     raw = stack_config(**{"systems": [SYSTEM], "overrides": {SYSTEM: override}, **changes})
-    return registry.build(SYSTEM, parse(raw, secret_keys=[k for k in raw if k == "tlsPrivateKey"], stack="x"))
+    return registry.system_spec(SYSTEM, parse(raw, secret_keys=[k for k in raw if k == "tlsPrivateKey"], stack="x"))
 
 
 def env_of(c: Captured) -> dict[str, str]:
@@ -254,6 +254,8 @@ def test_planned_replicas_and_no_published_ports(plan: Plan) -> None:
         f"{SYSTEM}-api-2",
         f"{SYSTEM}-db",
         f"{SYSTEM}-cache",
+        f"{SYSTEM}-backup",  # the database (the cache has no persistence)
+        f"{SYSTEM}-backup-api",  # audit-logs and model-cache
         "therapy-proxy",
     }
     assert [n for n, c in found.items() if c.inputs.get("ports")] == ["therapy-proxy"]

@@ -16,9 +16,16 @@ from components.runtimes.docker_host.postgres import ContainerPostgres
 from components.runtimes.docker_host.proxy import ProxyRoute
 from components.runtimes.docker_host.redis import ContainerRedis
 from components.runtimes.docker_host.volumes import named_volume
-from components.runtimes.docker_host.workload import AUTH_LABEL, SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
+from components.runtimes.docker_host.workload import (
+    AUTH_LABEL,
+    SECRET_FILE_MODE,
+    Attachment,
+    ContainerWorkload,
+    Upload,
+    WritableMount,
+)
 from components.secrets import admin_passwords, system_secrets
-from components.specs import SystemSpec, deployment_order, placeholders
+from components.specs import ServiceSpec, SystemSpec, deployment_order, placeholders
 
 
 class DockerSystem(pulumi.ComponentResource):
@@ -156,6 +163,8 @@ class DockerSystem(pulumi.ComponentResource):
                 sensitive_env=any(is_sensitive(v) for v in svc.env.values()),
                 after=deps,
                 image_map=image_map,
+                role="backup" if svc.backup_target is not None else "app",
+                writable_mounts=self._backup_target(name, svc, labels, protect_data),
                 opts=child,
             )
 
@@ -178,3 +187,16 @@ class DockerSystem(pulumi.ComponentResource):
             )
         self.needs_basic_auth = any(r.auth_file for r in self.routes)
         self.register_outputs({"routes": [f"https://{r.fqdn}" for r in self.routes]})
+
+    def _backup_target(
+        self, name: str, svc: ServiceSpec, labels: Mapping[str, str], protect: bool
+    ) -> list[WritableMount]:
+        """A backup service's target: ``<host_path>/<system>/<service>`` (storage of another machine), or a named
+        volume on this host when the stack sets no target (development stacks; config refuses it for prod/phi)."""
+        target = svc.backup_target
+        if target is None:
+            return []
+        if target.host_path is not None:
+            return [WritableMount(f"{target.host_path}/{name}/{svc.name}", target.mount_path, volume=False)]
+        volume = named_volume(f"{name}-{svc.name}-archives", labels, self, protect=protect)
+        return [WritableMount(volume.name, target.mount_path, volume=True)]

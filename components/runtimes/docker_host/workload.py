@@ -47,6 +47,15 @@ class Upload:
         return bool(int(self.permissions, 8) & 0o004)
 
 
+@dataclass(frozen=True)
+class WritableMount:
+    """A read-write mount beyond the spec's volumes: a backup service's target (a host directory or a volume)."""
+
+    source: pulumi.Input[str]
+    path: str
+    volume: bool  # True: ``source`` is a named volume; False: a host directory, bind-mounted
+
+
 def uploads_of(files: Sequence[DataFile]) -> list[Upload]:
     """A data service's files as uploads: secret ones root-owned and readable through the root group only."""
     return [Upload(f.path, f.content, SECRET_FILE_MODE) if f.secret else Upload(f.path, f.content) for f in files]
@@ -168,6 +177,7 @@ class ContainerWorkload(pulumi.ComponentResource):
         sensitive_env: bool = False,
         after: Sequence[pulumi.Input[pulumi.Resource]] = (),
         image_map: Mapping[str, str] | None = None,
+        writable_mounts: Sequence[WritableMount] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:docker:ContainerWorkload", name, None, opts)
@@ -222,6 +232,15 @@ class ContainerWorkload(pulumi.ComponentResource):
                                 host_path=m.host_path, container_path=m.mount_path, read_only=True
                             )
                             for m in spec.host_mounts
+                        ),
+                        *(
+                            docker.ContainerVolumeArgs(
+                                volume_name=m.source if m.volume else None,
+                                host_path=None if m.volume else m.source,
+                                container_path=m.path,
+                                read_only=False,
+                            )
+                            for m in writable_mounts
                         ),
                     ],
                     uploads=[

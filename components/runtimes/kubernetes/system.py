@@ -193,6 +193,7 @@ class KubeSystem(pulumi.ComponentResource):
                     identity=identity,
                     image=self.image_map.get(svc.image, svc.image),
                     after=deps,
+                    backup_claim=self._backup_claim(name, svc),
                 ),
                 provider=provider,
                 opts=inside,
@@ -257,6 +258,30 @@ class KubeSystem(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(self._inside, pulumi.ResourceOptions(protect=self._protect)),
             )
         return {volume: volume for volume in sizes}
+
+    def _backup_claim(self, name: str, svc: ServiceSpec) -> str | None:
+        """A backup service's own claim for its archives, of the stack's backup StorageClass (network storage keeps
+        them off the nodes); one per service, because each may run on its volumes' node. ``protect``-ed in prod."""
+        target = svc.backup_target
+        if target is None:
+            return None
+        claim = f"{svc.name}-archives"
+        k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-{claim}",
+            metadata={
+                "name": claim,
+                "namespace": self._ns,
+                "labels": {SYSTEM_LABEL: self.spec.name},
+                "annotations": {"pulumi.com/skipAwait": "true"},
+            },
+            spec={
+                "access_modes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": f"{target.size_gb}Gi"}},
+                **({"storage_class_name": target.storage_class} if target.storage_class else {}),
+            },
+            opts=pulumi.ResourceOptions.merge(self._inside, pulumi.ResourceOptions(protect=self._protect)),
+        )
+        return claim
 
     def _data_workload(self, name: str, data: DataService, after: list[pulumi.Resource] | None = None) -> KubeWorkload:
         svc = data.service
