@@ -78,6 +78,17 @@ class GpuSpec(Spec):
         None, description="GPU model (t4, a10g, l4, v100, a100, h100 ...); None means any model with min_vram_gb."
     )
     min_vram_gb: int = Field(16, ge=1, le=192, description="Minimum memory per GPU in GiB.")
+    device_ids: tuple[str, ...] | None = Field(
+        None,
+        description="Host GPUs given by the stack's allocator (components/gpu_allocation.py), ``count`` ids per "
+        "replica in replica order; None lets the runtime hand out any ``count`` GPUs. Not a config key.",
+    )
+
+    @model_validator(mode="after")
+    def _whole_replicas(self) -> GpuSpec:
+        if self.device_ids is not None and (not self.device_ids or len(self.device_ids) % self.count):
+            raise ValueError(f"device_ids {list(self.device_ids)} must hold {self.count} id(s) per replica")
+        return self
 
 
 class ResourcesSpec(Spec):

@@ -131,7 +131,10 @@ def compose_hardening(h: Hardening) -> dict:
             "start_period": f"{p.start_period_s}s",
         }
     if h.gpus:
-        devices = [{"driver": "nvidia", "count": h.gpus, "capabilities": ["gpu"]}]
+        # Device ids from the allocator (one copy per VM: the first replica's); a bare count would hand
+        # every GPU service of the VM the same first GPU.
+        ids = {"device_ids": list(h.gpu_device_ids[: h.gpus])} if h.gpu_device_ids else {"count": h.gpus}
+        devices = [{"driver": "nvidia", **ids, "capabilities": ["gpu"]}]
         entry["deploy"] = {"resources": {"reservations": {"devices": devices}}}
     return entry
 

@@ -14,7 +14,7 @@ from typing import Protocol
 import pulumi
 import pulumi_random as random
 
-from components import nginx
+from components import gpu_allocation, nginx
 from components.endpoints import SystemRefs, boot_secrets, is_sensitive, resolve
 from components.htpasswd import htpasswd_line
 from components.platform import ContainerCredentials, RouteTarget, StackSettings
@@ -51,6 +51,26 @@ def with_credentials(svc: ServiceSpec, credentials: ContainerCredentials) -> Ser
             ),
         }
     )
+
+
+def on_one_vm(system: str, services: Sequence[ServiceSpec]) -> list[ServiceSpec]:
+    """``services`` with their GPUs assigned by device id within the VM, when several of them use GPUs.
+
+    The cloud picks a machine with as many GPUs as the services ask for in all (``gpu_catalog.needs``), each
+    with the largest ``min_vram_gb`` asked, so the allocator gives each service its own cards; without it Docker
+    hands every service the VM's first GPU. One GPU service keeps a plain count (it gets the first cards anyway).
+    """
+    wanted = gpu_allocation.demands(system, services, per_replica=False)
+    if len({d.service for d in wanted}) < 2:
+        return list(services)
+    count, vram = sum(d.count for d in wanted), max(d.vram_gb for d in wanted)
+    placed = gpu_allocation.per_service(gpu_allocation.allocate(wanted, count, vram, "GPU"))
+    return [
+        s.model_copy(update={"gpu": s.gpu.model_copy(update={"device_ids": placed[(system, s.name)]})})
+        if s.gpu is not None and (system, s.name) in placed
+        else s
+        for s in services
+    ]
 
 
 class VmSystem(Protocol):
@@ -140,7 +160,7 @@ class DockerOnVmRuntime:
         refs.secrets.update(system_secrets(name, spec.secrets, config_secrets, parent))
         self._admin_passwords[name] = admin_passwords(refs.secrets)
 
-        services = [s for s in spec.services if s.replicas > 0]
+        services = on_one_vm(name, [s for s in spec.services if s.replicas > 0])
         # Only the services that use the system's buckets get cloud credentials, through their own path.
         credentials = self._container_credentials(site, services)
         if credentials is not None:
