@@ -37,6 +37,7 @@ _IMAGE_RE = re.compile(
 _MUTABLE_TAGS = {"latest", "stable", "main", "master", "edge", "nightly", "dev"}
 _PLACEHOLDER_RE = re.compile(r"\$\{([a-z]+)(?::([a-z0-9-]+)(?:\.([a-z_]+))?)?\}")
 _NAME_RE = r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$"
+_LOOPBACK_URL_RE = re.compile(r"https?://(?:127\.0\.0\.1|localhost):[0-9]+(/[^\s'\"]*)")
 
 PLACEHOLDER_FIELDS: dict[str, set[str]] = {
     "postgres": {"host", "port", "database", "user", "password", "url", "async_url", "sslmode"},
@@ -114,6 +115,15 @@ class HealthCheckSpec(Spec):
         """An HTTP probe run by the image's own Python, for images that ship no curl."""
         probe = f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{port}{path}',timeout=8)"
         return cls(command=(python, "-c", probe), interval_s=30, timeout_s=10, retries=3, start_period_s=start_period_s)
+
+    def service_path(self) -> str | None:
+        """The HTTP path this check probes on the service itself: ``http_path``, or the loopback URL's path in a
+        command probe (``wget``/Python against ``http://127.0.0.1:PORT/path``); None for other commands. Load
+        balancers probe the same endpoint through the gateway, so they see what the container check sees."""
+        if self.http_path is not None:
+            return self.http_path
+        match = _LOOPBACK_URL_RE.search(" ".join(self.command or ()))
+        return match.group(1) if match else None
 
     @model_validator(mode="after")
     def _one_probe(self) -> HealthCheckSpec:

@@ -108,6 +108,11 @@ def test_user_data_holds_no_secret(prod: ProgramRun) -> None:
     )
     assert "listen 8082 ssl;" in gateway and "set $upstream http://trainer-nginx:8000;" in gateway
     assert "ports" not in compose["services"]["trainer-nginx"]
+    # The ALB probes each service's own health endpoint through the gateway (no credentials needed), not the
+    # gateway's /healthz: the MedCAT API's /api/info (its container check) behind the basic-auth route.
+    assert {g.inputs["healthCheck"]["path"] for g in groups} == {"/healthz/upstream"}
+    assert "set $health http://medcat-service:5000/api/info;" in gateway
+    assert "set $health http://trainer-nginx:8000/healthz;" in gateway
     trainer = compose["services"]["medcat-trainer"]
     assert "ports" not in trainer
     assert trainer["env_file"] == ["/run/clinical/medcat-trainer.env"] and "SECRET_KEY" not in trainer["environment"]

@@ -30,6 +30,10 @@ GATEWAY_CONF_PATH, HTPASSWD_PATH = "/etc/nginx/nginx.conf", "/etc/nginx/htpasswd
 # never leaves it (the load balancer encrypts to it without validating, as GCP and AWS backends do).
 GATEWAY_TLS_DIR = "/etc/nginx/tls"
 GATEWAY_TLS_FILES = (f"{GATEWAY_TLS_DIR}/tls.crt", f"{GATEWAY_TLS_DIR}/tls.key")
+# What the load balancer probes on each gateway port: the routed service's own health endpoint, proxied without
+# basic auth (a probe has no credentials), so a broken service behind a healthy gateway is taken out of service.
+# /healthz stays the gateway's own answer (its container check).
+UPSTREAM_HEALTH_PATH = "/healthz/upstream"
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class GatewayRoute:
     max_body_mb: int
     timeout_s: int
     basic_auth: bool = True
+    # The service's own health endpoint (its container check's path), which UPSTREAM_HEALTH_PATH proxies to.
+    health_path: str = "/"
 
 
 def _auth(route: GatewayRoute) -> str:
@@ -73,6 +79,12 @@ def gateway_conf(routes: Sequence[GatewayRoute], tls: bool = False) -> str:
         proxy_read_timeout {r.timeout_s}s;
         proxy_send_timeout {r.timeout_s}s;
         location = /healthz {{ access_log off; return 200 "ok"; }}
+        location = {UPSTREAM_HEALTH_PATH} {{
+            access_log off;
+            proxy_set_header Host $host;
+            set $health http://{r.upstream}:{r.port}{r.health_path};
+            proxy_pass $health;
+        }}
         location / {{
 {_auth(r)}            proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;

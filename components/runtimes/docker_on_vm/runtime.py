@@ -285,7 +285,8 @@ class DockerOnVmRuntime:
         spec: SystemSpec, all_through_gateway: bool = False
     ) -> tuple[list[cloud_init.GatewayRoute], list[RouteTarget]]:
         """Routes to the gateway (basic auth, or every route when it ends the load balancer's TLS) or straight
-        to the service's port, with their health paths (a proxied route is checked through the gateway)."""
+        to the service's port, with their health paths: the service's own health endpoint, through the gateway's
+        ``UPSTREAM_HEALTH_PATH`` for a proxied route."""
         gateway_routes: list[cloud_init.GatewayRoute] = []
         targets: list[RouteTarget] = []
         for route in spec.routes:
@@ -293,14 +294,16 @@ class DockerOnVmRuntime:
             if svc.replicas == 0:
                 continue
             port = route.port or svc.port or 0
-            health = svc.health.http_path if svc.health and svc.health.http_path else "/"
+            # The service's own endpoint (its container check's path); "/" when its check is not an HTTP GET.
+            health = (svc.health.service_path() if svc.health else None) or "/"
             if route.auth == "basic" or all_through_gateway:
                 listen = GATEWAY_FIRST_PORT + len(gateway_routes)
                 basic = route.auth == "basic"
                 gateway_routes.append(
-                    cloud_init.GatewayRoute(listen, svc.name, port, route.max_body_mb, route.timeout_s, basic)
+                    cloud_init.GatewayRoute(listen, svc.name, port, route.max_body_mb, route.timeout_s, basic, health)
                 )
-                targets.append(RouteTarget(route, listen, "/healthz" if basic else health))
+                # Probed through the gateway, without credentials, at the service's own endpoint.
+                targets.append(RouteTarget(route, listen, cloud_init.UPSTREAM_HEALTH_PATH))
             else:
                 targets.append(RouteTarget(route, port, health))
         return gateway_routes, targets
