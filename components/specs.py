@@ -177,6 +177,51 @@ class HostMountSpec(Spec):
     mount_path: str = Field(pattern=r"^/")
 
 
+_MODEL_PACK_SOURCES = {
+    "https": re.compile(r"^https://[A-Za-z0-9.-]+(?::[0-9]+)?/[A-Za-z0-9._~/%+-]*$"),
+    "s3": re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9._/-]+$"),
+    "gs": re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]/[A-Za-z0-9._/-]+$"),
+    "path": re.compile(r"^/(?:[A-Za-z0-9._-]+/)*[A-Za-z0-9._-]+$"),
+}
+
+
+def check_model_pack_source(value: str) -> str:
+    """Return ``value`` if it is a model pack source this platform can fetch, else raise ValueError with the forms."""
+    if not any(pattern.match(value) for pattern in _MODEL_PACK_SOURCES.values()):
+        raise ValueError(
+            f"'{value}' is not https://host/path, s3://bucket/key, gs://bucket/object or an absolute file path "
+            "(plain http is refused: the pack would travel unauthenticated)"
+        )
+    return value
+
+
+class ModelPackSpec(Spec):
+    """Where a model pack comes from and its checksum; a job fetches, verifies and unpacks it before the
+    service starts (components/model_packs.py)."""
+
+    source: str = Field(
+        description="https://host/path, s3://bucket/key (AWS), gs://bucket/object (GCP) or an absolute file path "
+        "on the Docker host (cloud onprem, runtime docker)."
+    )
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the pack (64 lowercase hex digits, `sha256sum pack.zip`); a mismatch fails the job.",
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        return check_model_pack_source(value)
+
+    @property
+    def scheme(self) -> Literal["https", "s3", "gs", "path"]:
+        """How the job fetches the pack."""
+        for scheme in ("https", "s3", "gs", "path"):
+            if _MODEL_PACK_SOURCES[scheme].match(self.source):
+                return scheme  # type: ignore[return-value]
+        raise AssertionError(self.source)
+
+
 class SecretSpec(Spec):
     """A secret a system needs. Generated secrets come from pulumi-random; config secrets must be Pulumi secrets."""
 
@@ -224,7 +269,14 @@ class ServiceSpec(Spec):
     kind: Literal["service", "job"] = Field("service", description="'job' runs once to completion (migrations).")
     metrics_path: str | None = Field(None, description="Prometheus scrape path, if the service exposes metrics.")
     files: tuple[FileSpec, ...] = Field((), description="Files written into the container before it starts.")
-    host_mounts: tuple[HostMountSpec, ...] = Field((), description="Read-only host paths (monitoring agents only).")
+    host_mounts: tuple[HostMountSpec, ...] = Field(
+        (), description="Read-only host paths (monitoring agents, a model pack's directory on a Docker host)."
+    )
+    reads_objects: tuple[str, ...] = Field(
+        (),
+        description="Object-store URLs (s3://bucket/key, gs://bucket/object) outside the system's own buckets that "
+        "it reads with the system's own credentials (a model pack); the cloud grants read on those objects only.",
+    )
 
     @field_validator("image")
     @classmethod

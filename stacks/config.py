@@ -38,9 +38,10 @@ from components.clouds.aws.settings import AwsSettings
 from components.clouds.gcp.settings import GcpSettings
 from components.cluster import KubernetesSettings
 from components.gpu_catalog import GPU_MODELS, unsatisfiable_reason
+from components.model_packs import source_problem
 from components.platforms import PLATFORMS
 from components.resilience import Resilience
-from components.specs import GpuSpec, SystemSpec, check_image_ref
+from components.specs import GpuSpec, ModelPackSpec, SystemSpec, check_image_ref
 
 if TYPE_CHECKING:
     from policy.waivers import PackWaiver
@@ -615,6 +616,7 @@ def _semantic_problems(config: StackConfig) -> list[str]:
         problems.extend(registry.problems(name, config))
         if problems:
             continue
+        problems.extend(_model_pack_problems(name, config))
         spec = registry.build(name, config)
         before = len(problems)
         for svc in spec.services:
@@ -639,6 +641,16 @@ def _semantic_problems(config: StackConfig) -> list[str]:
         except gpu_allocation.GpuOvercommitError as exc:
             problems.append(f"{PROJECT}:hostGpus: {exc}")
     return problems
+
+
+def _model_pack_problems(name: str, config: StackConfig) -> list[str]:
+    """A model pack source the stack's platform cannot read (s3:// off AWS, gs:// off GCP, a path off a Docker
+    host), named by its settings key."""
+    pack = getattr(registry.settings(name, config), "model_pack_spec", None)
+    if not isinstance(pack, ModelPackSpec):
+        return []
+    reason = source_problem(pack, config.cloud, config.runtime)
+    return [f"{PROJECT}:overrides.{name}.settings.modelPackSource: {reason}"] if reason else []
 
 
 # Clouds that pick one VM shape per system: where their machine choice lives.

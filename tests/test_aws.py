@@ -282,10 +282,19 @@ def test_only_the_bucket_users_get_cloud_credentials_of_their_own(prod: ProgramR
         in vm.files["/etc/systemd/system/clinical-stenosis-detection.service"]
     )
     assert "OnUnitActiveSec=10min" in vm.files["/etc/systemd/system/clinical-stenosis-detection-credentials.timer"]
-    # Systems without buckets get no credential path and no containers role.
-    assert "stenosis-detection-containers" in roles and "cogstack-nlp-containers" not in roles
+    # Systems without buckets get no credential path and no containers role ...
+    assert "therapy-compliance-containers" not in roles
+    therapy = next(v for v in vm_systems(prod) if v.name == "therapy-compliance")
+    assert "/opt/clinical/refresh-credentials.sh" not in therapy.files
+    # ... unless a job reads a model pack from S3: then that job alone gets them, for that one object.
     cogstack = next(v for v in vm_systems(prod) if v.name == "cogstack-nlp")
-    assert "/opt/clinical/refresh-credentials.sh" not in cogstack.files
+    assert {
+        name
+        for name, entry in cogstack.compose["services"].items()
+        if "/run/clinical/aws:/run/clinical-aws:ro" in entry.get("volumes", [])
+    } == {"model-pack"}
+    reads = json.loads(named(prod, "cogstack-nlp-containers-access").inputs["policy"])["Statement"]
+    assert {a for st in reads for a in st["Action"]} == {"s3:GetObject", "kms:Decrypt", "kms:GenerateDataKey"}
 
 
 def test_the_credentials_the_host_leaves_are_what_an_aws_sdk_reads(prod: ProgramRun, tmp_path: Path) -> None:
