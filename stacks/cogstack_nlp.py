@@ -153,7 +153,8 @@ class Settings(SystemSettings):
     model_pack: str = Field(
         "medcat-snomed-2024.zip",
         pattern=r"^[A-Za-z0-9._-]+\.zip$",
-        description="Model pack file in the models volume; MedCAT unpacks it beside the zip on first start.",
+        description="Model pack file in the models volume, unpacked beside it (by the model-pack job with "
+        "modelPackSource, else by MedCAT on first start).",
     )
     model_pack_source: str | None = Field(
         None,
