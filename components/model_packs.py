@@ -39,7 +39,8 @@ FETCH_USER = "100:101"
 JOB_MOUNT = "/home/curl_user"
 SOURCE_MOUNT = "/source"  # a Docker host's pack directory, read-only
 
-FETCH_SCRIPT = r"""set -eu -o pipefail
+FETCH_SCRIPT = r"""# shellcheck disable=SC3040  # the image's sh is BusyBox ash, which has pipefail
+set -eu -o pipefail
 # Fetch, verify (SHA-256) and unpack a model pack; rendered by components/model_packs.py.
 source=$MODEL_PACK_SOURCE
 expected=$MODEL_PACK_SHA256
