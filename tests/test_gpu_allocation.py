@@ -35,6 +35,14 @@ def test_a_multi_gpu_request_gets_distinct_cards() -> None:
     assert placed[_demand("big", 20, count=2)] == (0, 1) and placed[_demand("one", 20)] == (2,)
 
 
+def test_when_spreading_strands_a_request_a_tighter_packing_is_tried() -> None:
+    # Spreading puts the second pair on cards 2 and 0, leaving no card with 16 GiB; packing both pairs on
+    # cards 0 and 1 leaves card 2 whole.
+    pairs, single = [_demand("a", 12, count=2), _demand("b", 12, count=2)], _demand("c", 16)
+    placed = allocate([*pairs, single], 3, 24, "a10g")
+    assert placed[pairs[0]] == (0, 1) and placed[pairs[1]] == (0, 1) and placed[single] == (2,)
+
+
 def test_overcommit_names_every_request_and_the_fixes() -> None:
     with pytest.raises(GpuOvercommitError) as caught:
         allocate([_demand("a", 16), _demand("b", 16), _demand("c", 8, replica=1)], 1, 24, "a10g")
