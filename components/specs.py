@@ -218,7 +218,7 @@ class ModelPackSpec(Spec):
         """How the job fetches the pack."""
         for scheme in ("https", "s3", "gs", "path"):
             if _MODEL_PACK_SOURCES[scheme].match(self.source):
-                return scheme  # type: ignore[return-value]
+                return scheme
         raise AssertionError(self.source)
 
 

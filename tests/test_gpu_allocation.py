@@ -14,7 +14,7 @@ from components.runtimes.docker_on_vm import cloud_init
 from components.runtimes.docker_on_vm.runtime import on_one_vm
 from components.specs import GpuSpec, HealthCheckSpec, ServiceSpec
 from offline.harness import load_stack_file
-from stacks.config import parse_stack_config
+from stacks.config import StackConfig, parse_stack_config
 from tests.conftest import named, problems, run_stack, stack_config
 from tests.consumers_support import tool
 
@@ -52,7 +52,7 @@ def test_overcommit_names_every_request_and_the_fixes() -> None:
     assert "add GPUs (hostGpus.count)" in message and "`gpu: false`" in message
 
 
-def _stack(name: str):  # type: ignore[no-untyped-def]
+def _stack(name: str) -> StackConfig:
     config, secrets = load_stack_file(name)
     prefix = "clinical-platform:"
     raw = {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}

@@ -180,7 +180,7 @@ class AwsSystem(AwsDataStores):
         self.container_role_name: str | None = None
         # Single objects outside its buckets that its containers read (model packs), by ARN.
         self.object_arns = [
-            cloud.partition.apply(lambda p, url=url: s3_object_arn(p, url))
+            s3_object_arn(cloud.partition, url)
             for svc in spec.services
             for url in svc.reads_objects
             if url.startswith("s3://")

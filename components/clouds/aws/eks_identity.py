@@ -111,9 +111,7 @@ class EksSystem(AwsDataStores):
             policy=pulumi.Output.all(
                 self.foundation.key.arn,
                 pulumi.Output.all(*(self.buckets[n].arn for n in names)),
-                pulumi.Output.all(
-                    *(self.foundation.partition.apply(lambda p, u=u: s3_object_arn(p, u)) for u in objects)
-                ),
+                pulumi.Output.all(*(s3_object_arn(self.foundation.partition, u) for u in objects)),
             ).apply(lambda v: bucket_access_policy(v[1], v[0], v[2])),
             opts=child,
         )

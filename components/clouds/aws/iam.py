@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+import pulumi
+
 
 def service_role_trust(service: str) -> str:
     """A trust policy that lets only the AWS service ``service`` (e.g. ec2.amazonaws.com) assume the role."""
@@ -37,6 +39,6 @@ def containers_policy(kms_key_arn: str, bucket_arns: Sequence[str], object_arns:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-def s3_object_arn(partition: str, url: str) -> str:
-    """The ARN of the object at ``s3://bucket/key``."""
-    return f"arn:{partition}:s3:::{url.removeprefix('s3://')}"
+def s3_object_arn(partition: pulumi.Input[str], url: str) -> pulumi.Output[str]:
+    """The ARN of the object at ``s3://bucket/key`` in ``partition``."""
+    return pulumi.Output.concat("arn:", partition, ":s3:::", url.removeprefix("s3://"))
