@@ -32,15 +32,17 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components import gpu_allocation
 from components.addressing import max_slot
 from components.backups import BackupSettings
 from components.clouds.aws.settings import AwsSettings
 from components.clouds.gcp.settings import GcpSettings
 from components.cluster import KubernetesSettings
-from components.gpu_catalog import unsatisfiable_reason
+from components.gpu_catalog import GPU_MODELS, unsatisfiable_reason
+from components.model_packs import source_problem
 from components.platforms import PLATFORMS
 from components.resilience import Resilience
-from components.specs import BackupTargetSpec, GpuSpec, SystemSpec, check_image_ref
+from components.specs import BackupTargetSpec, GpuSpec, ModelPackSpec, SystemSpec, check_image_ref
 
 if TYPE_CHECKING:
     from policy.waivers import PackWaiver
@@ -298,7 +300,16 @@ class HostGpuConfig(_Model):
     """GPUs installed on the single Docker host (cloud onprem)."""
 
     model: str = Field(description="GPU model, e.g. t4, a10g, l4, a100.")
-    count: int = Field(1, ge=1, le=16, description="GPUs installed (services asking for more are refused).")
+    count: int = Field(
+        1, ge=1, le=16, description="GPUs installed; the stack's GPU services are assigned to them by device id."
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value not in GPU_MODELS:
+            raise ValueError(f"unknown GPU model '{value}'; known models: {', '.join(sorted(GPU_MODELS))}")
+        return value
 
 
 class StackConfig(_Model):
@@ -568,8 +579,12 @@ class StackConfig(_Model):
         return BackupSettings(target=target, hour=chosen.hour, keep_days=self.protection.backup_days)
 
     def system_specs(self) -> list[SystemSpec]:
-        """The spec of every enabled system with this stack's overrides applied."""
-        return [registry.build(name, self) for name in self.systems]
+        """The spec of every enabled system with this stack's overrides applied (on a Docker host with GPUs,
+        each GPU service carries the devices the allocator gave it)."""
+        specs = [registry.build(name, self) for name in self.systems]
+        if self.host_gpus is not None and (self.cloud, self.runtime) == ("onprem", "docker"):
+            specs = assign_host_gpus(specs, self.host_gpus)
+        return specs
 
     def secret(self, key: str) -> str | None:
         """The plaintext of a config secret, for wrapping in ``pulumi.Output.secret``."""
@@ -711,6 +726,7 @@ def _semantic_problems(config: StackConfig) -> list[str]:
         problems.extend(registry.problems(name, config))
         if problems:
             continue
+        problems.extend(_model_pack_problems(name, config))
         spec = registry.build(name, config)
         before = len(problems)
         for svc in spec.services:
@@ -728,6 +744,12 @@ def _semantic_problems(config: StackConfig) -> list[str]:
             config.cloud in _MACHINE_CHOICE and config.runtime == "docker" and len(problems) == before
         ):  # a bad GPU request is reported once
             problems.extend(_machine_problem(config.cloud, name, spec))
+    if not problems and config.host_gpus is not None and (config.cloud, config.runtime) == ("onprem", "docker"):
+        # Each request fits a card alone (checked above); together they must fit the host's cards too.
+        try:
+            config.system_specs()
+        except gpu_allocation.GpuOvercommitError as exc:
+            problems.append(f"{PROJECT}:hostGpus: {exc}")
     return problems
 
 
@@ -761,6 +783,16 @@ def _backup_problems(config: StackConfig) -> list[str]:
     return []
 
 
+def _model_pack_problems(name: str, config: StackConfig) -> list[str]:
+    """A model pack source the stack's platform cannot read (s3:// off AWS, gs:// off GCP, a path off a Docker
+    host), named by its settings key."""
+    pack = getattr(registry.settings(name, config), "model_pack_spec", None)
+    if not isinstance(pack, ModelPackSpec):
+        return []
+    reason = source_problem(pack, config.cloud, config.runtime)
+    return [f"{PROJECT}:overrides.{name}.settings.modelPackSource: {reason}"] if reason else []
+
+
 # Clouds that pick one VM shape per system: where their machine choice lives.
 _MACHINE_CHOICE = {"aws": "components.clouds.aws.machines", "gcp": "components.clouds.gcp.machines"}
 
@@ -774,6 +806,23 @@ def _machine_problem(cloud: str, name: str, spec: SystemSpec) -> list[str]:
     except machines.NoMachineFitsError as exc:
         return [f"{PROJECT}:overrides.{name}: {exc}; lower cpus/memoryMb/gpu of its services or split them"]
     return []
+
+
+def assign_host_gpus(specs: list[SystemSpec], host: HostGpuConfig) -> list[SystemSpec]:
+    """``specs`` with every GPU service pinned to the host GPUs the allocator gave its replicas; raises
+    ``GpuOvercommitError`` naming every request when they do not fit the cards."""
+    wanted = [d for spec in specs for d in gpu_allocation.demands(spec.name, spec.services)]
+    placed = gpu_allocation.per_service(gpu_allocation.allocate(wanted, host.count, GPU_MODELS[host.model], host.model))
+    out = []
+    for spec in specs:
+        services = tuple(
+            svc.model_copy(update={"gpu": svc.gpu.model_copy(update={"device_ids": placed[(spec.name, svc.name)]})})
+            if svc.gpu is not None and (spec.name, svc.name) in placed
+            else svc
+            for svc in spec.services
+        )
+        out.append(spec.model_copy(update={"services": services}))
+    return out
 
 
 def _host_gpu_problem(host: HostGpuConfig | None, gpu: GpuSpec, where: str = "host") -> str | None:

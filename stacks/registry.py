@@ -127,6 +127,11 @@ def _secrets(name: str) -> tuple[SecretSpec, ...]:
     return tuple(_module(name).SECRETS)
 
 
+def settings(name: str, config: StackFacts) -> BaseModel:
+    """The system's validated ``Settings`` for this stack (call after ``problems`` found none)."""
+    return _settings(name, config)
+
+
 def _settings(name: str, config: StackFacts) -> BaseModel:
     override = config.overrides.get(name)
     model: type[BaseModel] = _module(name).Settings
@@ -143,6 +148,9 @@ def problems(name: str, config: StackFacts) -> list[str]:
     except ValidationError as exc:
         for err in exc.errors():
             path = ".".join(str(p) for p in err["loc"])
+            # A check of a defaulted field reports the Python name: show the key as the stack file spells it.
+            named = module.Settings.model_fields.get(path)
+            path = (named.alias or path) if named else path
             msg = str(err["msg"]).removeprefix("Value error, ")
             if err["type"] == "missing":
                 field = next((f for n, f in module.Settings.model_fields.items() if (f.alias or n) == path), None)

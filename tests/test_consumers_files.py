@@ -267,6 +267,8 @@ def test_the_auth_gateway_demands_the_generated_credentials(
             for port, tls, basic in servers:
                 free = local[port]
                 assert _get(free, "x", "/healthz", tls=tls) == 200
+                # The load balancer's probe needs no credentials and goes to the service (unresolved here: 502).
+                assert _get(free, "x", "/healthz/upstream", tls=tls) == 502
                 if basic:
                     assert _get(free, "x", tls=tls, forwarded_for=client) == 401
                     auth = f"{user}:{passwords[vm.name]}"
@@ -520,3 +522,49 @@ def test_grafana_and_loki_files_point_at_services_they_can_reach(stack: str, sta
                 checked += 1
     if stack == "lab":
         assert checked >= 5, "lab's Grafana and Loki files were not found"
+
+
+def test_the_load_balancer_probe_follows_the_service_behind_the_gateway(tmp_path: Path) -> None:
+    """A real nginx with the generated gateway config in front of a real HTTP service on loopback: the probe path
+    answers 200 without credentials while the service's health endpoint does, and 502 once the service is gone,
+    while the gateway's own /healthz stays 200 (what the load balancer used to probe)."""
+    from components.runtimes.docker_on_vm.cloud_init import UPSTREAM_HEALTH_PATH, GatewayRoute, gateway_conf
+
+    service_root = tmp_path / "service"
+    (service_root / "api").mkdir(parents=True)
+    (service_root / "api" / "info").write_text("ok")
+    service_port, gateway_port = free_port(), free_port()
+    service = subprocess.Popen(
+        ["python3", "-m", "http.server", str(service_port), "--bind", "127.0.0.1", "--directory", str(service_root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    route = GatewayRoute(gateway_port, "127.0.0.1", service_port, 10, 60, basic_auth=True, health_path="/api/info")
+    conf = gateway_conf([route]).replace("resolver 127.0.0.11", "resolver_timeout 1s; resolver 127.0.0.1")
+    root = tmp_path / "gateway"
+    try:
+        _wait_for_service(service_port, service)
+        with _Nginx(_stage_nginx(conf, {"/etc/nginx/htpasswd": "u:x\n"}, root, []), root) as nginx:
+            _wait_for(gateway_port, nginx.process)
+            assert _get(gateway_port, "x", UPSTREAM_HEALTH_PATH, tls=False) == 200
+            assert _get(gateway_port, "x", "/api/info", tls=False) == 401  # everything else still asks for credentials
+            service.terminate()
+            service.wait(timeout=10)
+            assert _get(gateway_port, "x", UPSTREAM_HEALTH_PATH, tls=False) == 502
+            assert _get(gateway_port, "x", "/healthz", tls=False) == 200
+    finally:
+        if service.poll() is None:
+            service.terminate()
+            service.wait(timeout=10)
+
+
+def _wait_for_service(port: int, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(200):
+        if process.poll() is not None:
+            raise AssertionError("the stand-in service exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")

@@ -188,6 +188,7 @@ def test_only_services_that_ask_for_egress_reach_the_internet_and_never_private_
                     assert "169.254.0.0/16" in block["except"] and "10.0.0.0/8" in block["except"]
                     internet.add((policy.inputs["metadata"]["namespace"], policy.inputs["metadata"]["name"]))
     assert internet == {
+        ("cogstack-nlp", "model-pack-egress"),  # downloads the model pack over https
         ("claims-agent", "poller-egress"),
         ("neurocore", "api-egress"),
         ("neurocore", "celery-worker-egress"),

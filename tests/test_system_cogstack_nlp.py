@@ -335,6 +335,8 @@ def test_compose_starts_the_admin_job_first_and_runs_the_start_script(prod_compo
     # Every route ends at the TLS gateway on the VM: neither the Trainer nor its nginx is published.
     assert "ports" not in services["trainer-nginx"] and "ports" not in trainer
     assert services["auth-gateway"]["ports"] == ["8081:8081", "8082:8082"]
-    assert "models:/cat/models" in services["medcat-service"]["volumes"]
+    # prod fetches its model pack with a job (unpacked there), so MedCAT reads it read-only.
+    assert "models:/cat/models:ro" in services["medcat-service"]["volumes"]
+    assert services["medcat-service"]["depends_on"]["model-pack"] == {"condition": "service_completed_successfully"}
     assert services["medcat-service"]["image"] == "cogstacksystems/medcat-service-gpu:0.6.1"
     assert services["solr"]["command"] == ["-cloud"]

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 from components.clouds.aws.data_stores import AwsDataStores
 from components.clouds.aws.foundation import AwsFoundation
 from components.clouds.aws.gpu_vm import ContainerRole, GpuVm
+from components.clouds.aws.iam import s3_object_arn
 from components.clouds.aws.load_balancer import AlbRoute, LoadBalancer
 from components.clouds.aws.machines import MachineChoice, choose_machine, hourly_price, needs
 from components.clouds.aws.security_groups import WORLD_V4, WORLD_V6, Rule, add_rules, security_group
@@ -192,6 +193,13 @@ class AwsSystem(AwsDataStores):
         if any(s.egress for s in spec.services):
             self.egress_rules.append(Rule("egress", 587, "SMTP submission (mail-sending services)", cidr=WORLD_V4))
         self.container_role_name: str | None = None
+        # Single objects outside its buckets that its containers read (model packs), by ARN.
+        self.object_arns = [
+            s3_object_arn(cloud.partition, url)
+            for svc in spec.services
+            for url in svc.reads_objects
+            if url.startswith("s3://")
+        ]
         self.register_outputs({})
 
     def _clients(self) -> tuple[pulumi.Input[str], str]:
@@ -230,9 +238,10 @@ class AwsSystem(AwsDataStores):
         return "Secrets Manager (instance role, IMDSv2)", command
 
     def container_credentials(self) -> ContainerCredentials | None:
-        """The services that use the system's buckets assume its containers role through the host: the metadata
-        service answers only the host (hop limit 1), so no other container reaches any credential."""
-        if not self.bucket_arns:
+        """The services that use the system's buckets (or read a model pack from S3) assume its containers role
+        through the host: the metadata service answers only the host (hop limit 1), so no other container reaches
+        any credential."""
+        if not self.bucket_arns and not self.object_arns:
             return None
         cloud = self.cloud
         self.container_role_name = f"clinical-{cloud.stack_name}-{self.name}"[:53] + "-containers"
@@ -290,7 +299,7 @@ class AwsSystem(AwsDataStores):
             security_group_id=self.workload_sg.id,
             kms_key_arn=cloud.key.arn,
             secret_arns=[self.secret_arn, *self.managed_secret_arns],
-            container_role=ContainerRole(self.container_role_name, self.bucket_arns)
+            container_role=ContainerRole(self.container_role_name, self.bucket_arns, self.object_arns)
             if self.container_role_name
             else None,
             target_group_arns=target_groups,

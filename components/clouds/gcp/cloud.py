@@ -188,6 +188,7 @@ class GcpSystem(GcpDataStores):
             disk_kms_key_id=cloud.keys.key_ids["disk"],
             secret_ids=self.secret_ids,
             bucket_names=self.bucket_names,
+            read_objects=[u for s in services for u in s.reads_objects if u.startswith("gs://")],
             named_ports=[(f"p{p}", p) for p in ports],
             health_port=health.port if health else 8081,
             health_path=health.health_path if health else "/healthz",

@@ -88,6 +88,17 @@ def healthcheck_args(probe: Probe) -> docker.ContainerHealthcheckArgs:
     )
 
 
+def gpu_requests(h: Hardening, replica: int) -> list[docker.ContainerDeviceRequestArgs] | None:
+    """The NVIDIA device request of one replica: the allocator's device ids when it assigned some (Docker gives
+    every bare ``count`` request the same first GPUs), else ``count`` GPUs."""
+    if not h.gpus:
+        return None
+    if h.gpu_device_ids:
+        mine = h.gpu_device_ids[replica * h.gpus : (replica + 1) * h.gpus] or h.gpu_device_ids[: h.gpus]
+        return [docker.ContainerDeviceRequestArgs(driver="nvidia", device_ids=list(mine), capabilities=["gpu"])]
+    return [docker.ContainerDeviceRequestArgs(driver="nvidia", count=h.gpus, capabilities=["gpu"])]
+
+
 def container_hardening(h: Hardening) -> dict[str, Any]:
     """The hardening contract lowered to ``docker.Container`` arguments."""
     return {
@@ -103,9 +114,7 @@ def container_hardening(h: Hardening) -> dict[str, Any]:
         "init": h.init,
         "restart": h.restart,
         "healthcheck": healthcheck_args(h.probe) if h.probe else None,
-        "device_requests": [docker.ContainerDeviceRequestArgs(driver="nvidia", count=h.gpus, capabilities=["gpu"])]
-        if h.gpus
-        else None,
+        "device_requests": gpu_requests(h, 0),
         "log_driver": h.log_driver,
         "log_opts": {"max-size": h.log_max_size, "max-file": h.log_max_files, "labels": LOG_LABELS},
     }
@@ -187,13 +196,15 @@ class ContainerWorkload(pulumi.ComponentResource):
         image = docker.RemoteImage(f"{name}-image", name=image_ref, keep_locally=True, opts=child)
         all_labels = {ROLE_LABEL: role, "clinical.platform/kind": spec.kind, **(labels or {})}
         envs = [pulumi.Output.concat(key, "=", value) for key, value in sorted(env.items())]
-        probe = contract(spec).probe
-        hardening = container_hardening(contract(spec))
+        rules = contract(spec)
+        probe = rules.probe
+        hardening = container_hardening(rules)
         # Docker cannot copy files into a read-only root filesystem before start.
         hardening["read_only"] = spec.read_only_root and not uploads
         self.containers = []
         names = [name] if spec.replicas == 1 else [f"{name}-{index + 1}" for index in range(spec.replicas)]
-        for container_name in names:
+        for index, container_name in enumerate(names):
+            hardening["device_requests"] = gpu_requests(rules, index)
             self.containers.append(
                 docker.Container(
                     container_name,

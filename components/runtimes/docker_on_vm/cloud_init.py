@@ -32,6 +32,10 @@ GATEWAY_CONF_PATH, HTPASSWD_PATH = "/etc/nginx/nginx.conf", "/etc/nginx/htpasswd
 # never leaves it (the load balancer encrypts to it without validating, as GCP and AWS backends do).
 GATEWAY_TLS_DIR = "/etc/nginx/tls"
 GATEWAY_TLS_FILES = (f"{GATEWAY_TLS_DIR}/tls.crt", f"{GATEWAY_TLS_DIR}/tls.key")
+# What the load balancer probes on each gateway port: the routed service's own health endpoint, proxied without
+# basic auth (a probe has no credentials), so a broken service behind a healthy gateway is taken out of service.
+# /healthz stays the gateway's own answer (its container check).
+UPSTREAM_HEALTH_PATH = "/healthz/upstream"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class GatewayRoute:
     max_body_mb: int
     timeout_s: int
     basic_auth: bool = True
+    # The service's own health endpoint (its container check's path), which UPSTREAM_HEALTH_PATH proxies to.
+    health_path: str = "/"
     rate_limit_per_minute: int = 600
     burst: int = 100
 
@@ -95,6 +101,12 @@ def gateway_conf(
         proxy_read_timeout {r.timeout_s}s;
         proxy_send_timeout {r.timeout_s}s;
         location = /healthz {{ access_log off; return 200 "ok"; }}
+        location = {UPSTREAM_HEALTH_PATH} {{
+            access_log off;
+            proxy_set_header Host $host;
+            set $health http://{r.upstream}:{r.port}{r.health_path};
+            proxy_pass $health;
+        }}
         location / {{
 {nginx_limits.access(allowed_source_cidrs, "            ")}{nginx_limits.apply(*r.limit, "            ")}{_auth(r)}            proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
@@ -153,7 +165,10 @@ def compose_hardening(h: Hardening) -> dict:
             "start_period": f"{p.start_period_s}s",
         }
     if h.gpus:
-        devices = [{"driver": "nvidia", "count": h.gpus, "capabilities": ["gpu"]}]
+        # Device ids from the allocator (one copy per VM: the first replica's); a bare count would hand
+        # every GPU service of the VM the same first GPU.
+        ids = {"device_ids": list(h.gpu_device_ids[: h.gpus])} if h.gpu_device_ids else {"count": h.gpus}
+        devices = [{"driver": "nvidia", **ids, "capabilities": ["gpu"]}]
         entry["deploy"] = {"resources": {"reservations": {"devices": devices}}}
     return entry
 

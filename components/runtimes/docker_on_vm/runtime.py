@@ -14,7 +14,7 @@ from typing import Protocol
 import pulumi
 import pulumi_random as random
 
-from components import nginx
+from components import gpu_allocation, nginx
 from components.database_extensions import with_extension_jobs
 from components.edge import restricted
 from components.endpoints import SystemRefs, boot_secrets, is_sensitive, resolve
@@ -36,7 +36,10 @@ GATEWAY_FIRST_PORT = 8081
 
 
 def uses_buckets(svc: ServiceSpec) -> bool:
-    """True when a service's environment or files name one of the system's buckets."""
+    """True when a service's environment or files name one of the system's buckets, or it reads objects with the
+    system's credentials (a model pack in S3 or GCS)."""
+    if svc.reads_objects:
+        return True
     templated = [*svc.env.values(), *(f.content for f in svc.files)]
     return any(kind == "bucket" for value in templated for kind, _, _ in placeholders(value))
 
@@ -53,6 +56,26 @@ def with_credentials(svc: ServiceSpec, credentials: ContainerCredentials) -> Ser
             ),
         }
     )
+
+
+def on_one_vm(system: str, services: Sequence[ServiceSpec]) -> list[ServiceSpec]:
+    """``services`` with their GPUs assigned by device id within the VM, when several of them use GPUs.
+
+    The cloud picks a machine with as many GPUs as the services ask for in all (``gpu_catalog.needs``), each
+    with the largest ``min_vram_gb`` asked, so the allocator gives each service its own cards; without it Docker
+    hands every service the VM's first GPU. One GPU service keeps a plain count (it gets the first cards anyway).
+    """
+    wanted = gpu_allocation.demands(system, services, per_replica=False)
+    if len({d.service for d in wanted}) < 2:
+        return list(services)
+    count, vram = sum(d.count for d in wanted), max(d.vram_gb for d in wanted)
+    placed = gpu_allocation.per_service(gpu_allocation.allocate(wanted, count, vram, "GPU"))
+    return [
+        s.model_copy(update={"gpu": s.gpu.model_copy(update={"device_ids": placed[(system, s.name)]})})
+        if s.gpu is not None and (system, s.name) in placed
+        else s
+        for s in services
+    ]
 
 
 class VmSystem(Protocol):
@@ -151,7 +174,7 @@ class DockerOnVmRuntime:
         refs.secrets.update(system_secrets(name, spec.secrets, config_secrets, parent))
         self._admin_passwords[name] = admin_passwords(refs.secrets)
 
-        services = [s for s in spec.services if s.replicas > 0]
+        services = on_one_vm(name, [s for s in spec.services if s.replicas > 0])
         # Only the services that use the system's buckets get cloud credentials, through their own path.
         credentials = self._container_credentials(site, services)
         if credentials is not None:
@@ -287,7 +310,8 @@ class DockerOnVmRuntime:
         spec: SystemSpec, all_through_gateway: bool = False
     ) -> tuple[list[cloud_init.GatewayRoute], list[RouteTarget]]:
         """Routes to the gateway (basic auth, or every route when it ends the load balancer's TLS) or straight
-        to the service's port, with their health paths (a proxied route is checked through the gateway)."""
+        to the service's port, with their health paths: the service's own health endpoint, through the gateway's
+        ``UPSTREAM_HEALTH_PATH`` for a proxied route."""
         gateway_routes: list[cloud_init.GatewayRoute] = []
         targets: list[RouteTarget] = []
         for route in spec.routes:
@@ -295,7 +319,8 @@ class DockerOnVmRuntime:
             if svc.replicas == 0:
                 continue
             port = route.port or svc.port or 0
-            health = svc.health.http_path if svc.health and svc.health.http_path else "/"
+            # The service's own endpoint (its container check's path); "/" when its check is not an HTTP GET.
+            health = (svc.health.service_path() if svc.health else None) or "/"
             if route.auth == "basic" or all_through_gateway:
                 listen = GATEWAY_FIRST_PORT + len(gateway_routes)
                 basic = route.auth == "basic"
@@ -307,11 +332,13 @@ class DockerOnVmRuntime:
                         route.max_body_mb,
                         route.timeout_s,
                         basic,
+                        health,
                         route.rate_limit_per_minute,
                         route.burst,
                     )
                 )
-                targets.append(RouteTarget(route, listen, "/healthz" if basic else health))
+                # Probed through the gateway, without credentials, at the service's own endpoint.
+                targets.append(RouteTarget(route, listen, cloud_init.UPSTREAM_HEALTH_PATH))
             else:
                 targets.append(RouteTarget(route, port, health))
         return gateway_routes, targets
