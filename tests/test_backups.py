@@ -361,13 +361,20 @@ def test_a_postgres_backup_restores_the_dropped_database(tmp_path: Path, scratch
     db = next(w for w in workloads("lab") if w.name == "stenosis-detection-db")
     server = start_postgres(db, scratch / "pg", make_tls(scratch / "tls"))
     try:
-        created = server.local(
+        programs, env = _lab_backup("stenosis-detection-backup")
+        # An extension the superuser created (as the image's init script does pgvector): the application's role
+        # can neither drop nor comment on it, so the restore must leave it alone.
+        assert server.local('CREATE EXTENSION IF NOT EXISTS "pgcrypto";').returncode == 0
+        # The application's role (what the services log in as) creates its tables, as its migrations do.
+        app = f"host=127.0.0.1 port={server.port} user={env['PG_DB_USER']} dbname={server.database} sslmode=require"
+        created = server.psql(
+            app,
             "CREATE TABLE studies (id int PRIMARY KEY, patient text, stenosis real);"
-            "INSERT INTO studies SELECT g, 'patient-' || g, g / 10.0 FROM generate_series(1, 500) g;"
+            "INSERT INTO studies SELECT g, 'patient-' || g, g / 10.0 FROM generate_series(1, 500) g;",
+            env["PG_DB_PASSWORD"],
         )
         assert created.returncode == 0, created.stderr
         before = server.local("SELECT count(*), sum(stenosis), max(patient) FROM studies;").stdout
-        programs, env = _lab_backup("stenosis-detection-backup")
         bin_dir = _install(programs, tmp_path / "bin")
         target = tmp_path / "target"
         env = {
@@ -390,13 +397,24 @@ def test_a_postgres_backup_restores_the_dropped_database(tmp_path: Path, scratch
         metrics = (tmp_path / "metrics.prom").read_text()
         assert 'clinical_backup_last_status{store="postgres-db"} 1' in metrics
         assert f'clinical_backup_last_size_bytes{{store="postgres-db"}} {archive.stat().st_size}' in metrics
+        # The data is lost; a fresh container's init makes the database again, empty, owned by the application.
+        owner = env["PG_DB_USER"]
         dropped = server.psql(
             f"host={server.socket_dir} port={server.port} user={server.user} dbname=postgres",
-            f'DROP DATABASE "{server.database}";',
+            f'DROP DATABASE "{server.database}"; CREATE DATABASE "{server.database}" OWNER "{owner}";',
         )
         assert dropped.returncode == 0, dropped.stderr
+        assert server.local("SELECT to_regclass('studies') IS NULL;").stdout.strip() == "t"
         restored = _run(bin_dir, "restore-postgres", env, "postgres-db", str(archive))
         assert restored.returncode == 0, restored.stderr.decode()
+        assert server.local("SELECT count(*), sum(stenosis), max(patient) FROM studies;").stdout == before
+        # Over the live database too: its objects are dropped and recreated from the archive.
+        assert (
+            server.local('CREATE EXTENSION IF NOT EXISTS "pgcrypto"; DELETE FROM studies WHERE id > 10;').returncode
+            == 0
+        )
+        again = _run(bin_dir, "restore-postgres", env, "postgres-db", str(archive))
+        assert again.returncode == 0, again.stderr.decode()
         assert server.local("SELECT count(*), sum(stenosis), max(patient) FROM studies;").stdout == before
         wrong = _run(bin_dir, "restore-postgres", {**env, "BACKUP_KEY": "not-the-key"}, "postgres-db", str(archive))
         assert wrong.returncode != 0 and b"bad decrypt" in wrong.stderr

@@ -165,7 +165,7 @@ def test_postgres_with_pgvector(demo_run: ProgramRun) -> None:
     assert db.inputs["image"] == "pgvector/pgvector:0.8.0-pg16"
     assert labels_of(db)["clinical.platform/role"] == "data"
     env = env_of(db)
-    assert env["POSTGRES_USER"] == "demo" and len(env["POSTGRES_PASSWORD"]) == 32
+    assert env["POSTGRES_USER"] == "postgres" and len(env["POSTGRES_PASSWORD"]) == 32
     assert "--auth-host=scram-sha-256" in env["POSTGRES_INITDB_ARGS"]
     upload = db.inputs["uploads"][0]
     assert upload["file"] == "/docker-entrypoint-initdb.d/10-extensions.sql"
