@@ -27,8 +27,10 @@ BASE: dict[str, Any] = {
 
 
 def stack_config(**changes: Any) -> dict[str, Any]:
-    """BASE with top-level keys replaced (a value of None removes the key)."""
-    raw = {**BASE, **changes}
+    """BASE with top-level keys replaced (a value of None removes the key). BASE's backup target is a Docker host
+    directory: a stack moved to another cloud or runtime does not keep it unless the changes give one."""
+    moved = changes.get("cloud", "onprem") != "onprem" or changes.get("runtime", "docker") != "docker"
+    raw = {**BASE, **({"backup": None} if moved and "backup" not in changes else {}), **changes}
     return {k: v for k, v in raw.items() if v is not None}
 
 
