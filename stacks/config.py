@@ -44,6 +44,8 @@ from components.specs import GpuSpec, SystemSpec, check_image_ref
 if TYPE_CHECKING:
     from policy.waivers import PackWaiver
 from stacks import registry, resilience
+from stacks.alerts.receivers import SECRET_KEYS as ALERT_SECRET_KEYS
+from stacks.alerts.receivers import AlertingConfig, receiver_problems
 from stacks.overrides import SystemOverride
 
 PROJECT = "clinical-platform"
@@ -282,6 +284,10 @@ class StackConfig(_Model):
         default_factory=PolicyConfig, description="Policy enforcement, per-rule overrides and signed waivers."
     )
     tags: dict[str, str] = Field(description="Labels on every resource; owner and dataClassification required.")
+    alerting: AlertingConfig = Field(
+        default_factory=AlertingConfig,
+        description="Where every system's Alertmanager sends alerts; prod and PHI stacks need a receiver.",
+    )
     overrides: dict[str, SystemOverride] = Field(default_factory=dict, description="Per-system overrides.")
     host_gpus: HostGpuConfig | None = Field(None, description="GPUs on the Docker host (onprem); none by default.")
     kubernetes: KubernetesSettings | None = Field(
@@ -472,6 +478,7 @@ class StackConfig(_Model):
 FOUNDATION_SECRET_KEYS = {
     "tlsPrivateKey": "PEM private key of the provided TLS certificate",
     "kubeconfig": "kubeconfig of the existing cluster (cloud onprem, runtime kubernetes)",
+    **ALERT_SECRET_KEYS,
 }
 
 
@@ -581,6 +588,11 @@ def _semantic_problems(config: StackConfig) -> list[str]:
             f"{PROJECT}:kubeconfig: required for an existing cluster; "
             '`pulumi config set --secret kubeconfig "$(cat ~/.kube/config)"` (a context with rights to create namespaces)'
         )
+    problems.extend(
+        receiver_problems(
+            config.alerting, set(config.secrets), needs_receiver=_needs_alert_receiver(config), prefix=PROJECT
+        )
+    )
     if (config.cloud, config.runtime) == ("onprem", "docker"):
         room = max_slot(config.network.cidr)
         for name in config.systems:
@@ -619,6 +631,15 @@ def _semantic_problems(config: StackConfig) -> list[str]:
         ):  # a bad GPU request is reported once
             problems.extend(_machine_problem(config.cloud, name, spec))
     return problems
+
+
+def _needs_alert_receiver(config: StackConfig) -> str | None:
+    """Why the stack's alerts must reach someone: prod, or PHI anywhere but a single workstation (``local``)."""
+    if config.environment == "prod":
+        return "environment 'prod'"
+    if config.tags.get("dataClassification") == "phi" and config.environment != "local":
+        return f"dataClassification 'phi' ({config.environment})"
+    return None
 
 
 # Clouds that pick one VM shape per system: where their machine choice lives.

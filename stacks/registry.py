@@ -26,6 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from components.resilience import Resilience
 from components.specs import GpuSpec, ResourcesSpec, SecretSpec, SystemSpec
+from stacks.alerts import PLATFORM_SERVICES, AlertingConfig, with_alerting
 from stacks.overrides import SystemOverride
 
 # name -> (module, address slot). The slot fixes the system's subnets (components/addressing.py) whatever
@@ -57,6 +58,8 @@ class StackFacts(Protocol):
     def protection(self) -> Resilience: ...
     @property
     def runtime(self) -> str: ...
+    @property
+    def alerting(self) -> AlertingConfig: ...
 
 
 def address_slot(name: str) -> int:
@@ -149,7 +152,7 @@ def problems(name: str, config: StackFacts) -> list[str]:
                 msg = f"unknown setting; known settings: {allowed}"
             found.append(f"{prefix}.settings.{path}: {msg}")
     override = config.overrides.get(name)
-    services = set(module.SERVICES)
+    services = set(module.SERVICES) | set(PLATFORM_SERVICES)
     for svc in override.services if override else {}:
         if svc not in services:
             import difflib
@@ -187,7 +190,15 @@ def build(name: str, config: StackFacts) -> SystemSpec:
         gpus={svc: o.gpu for svc, o in services.items() if o.gpu is not None},
         host_agents=config.runtime == "docker",
     )
-    spec: SystemSpec = _module(name).build(ctx)
+    spec = _with_overrides(_module(name).build(ctx), services)
+    # Last: monitoring and alert delivery derived from the final services.
+    return with_alerting(
+        spec, images=ctx, environment=config.environment, host_agents=ctx.host_agents, alerting=config.alerting
+    )
+
+
+def _with_overrides(spec: SystemSpec, services: dict[str, Any]) -> SystemSpec:
+    """``spec`` with the stack's per-service replicas, resources and GPU overrides."""
     if not services:
         return spec
     updated = []

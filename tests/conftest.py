@@ -21,6 +21,14 @@ BASE: dict[str, Any] = {
     "domain": "clinical.example.org",
     "systems": ["cogstack-nlp"],
     "tags": {"owner": "platform@hospital.example", "dataClassification": "phi"},
+    # A PHI stack needs an alert receiver; an internal relay without login needs no secret.
+    "alerting": {
+        "email": {
+            "to": ["oncall@hospital.example"],
+            "from": "alertmanager@hospital.example",
+            "smarthost": "smtp.hospital.example:587",
+        }
+    },
 }
 
 
