@@ -171,7 +171,9 @@ def test_prometheus_yml_follows_the_final_spec_and_a_backup_service_brings_its_r
     probes = jobs(without)["probe-health"]["static_configs"]
     assert probes == [{"targets": ["http://app:8000/h"], "labels": {"probe": "health", "service": "app"}}]
     tls = jobs(without)["probe-tls"]["static_configs"]
-    assert tls == [{"targets": ["${route:web.url}"], "labels": {"probe": "tls", "service": "web"}}]
+    assert tls == [{"targets": ["https://${route:web.host}"], "labels": {"probe": "tls", "service": "web"}}]
+    # Not a secret file: route names are public.
+    assert "${secret:" not in files(without, "prometheus")[CONFIG_PATH]
 
 
 def test_an_image_override_reaches_the_platform_services() -> None:

@@ -56,6 +56,11 @@ def test_local_stack_registers_cogstack(local_run: ProgramRun) -> None:
         "cogstack-nlp-trainer-nginx",
         "cogstack-nlp-solr",
         "cogstack-nlp-trainer-admin",
+        # Monitoring and alert delivery (stacks.alerts): every system, CogStack included.
+        "cogstack-nlp-prometheus",
+        "cogstack-nlp-alertmanager",
+        "cogstack-nlp-blackbox-exporter",
+        "cogstack-nlp-node-exporter",
         "local-proxy",
     }
     assert local_run.exports["routes"] == {
@@ -204,7 +209,7 @@ def test_plan_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--stack", "local", "--json"]) == EXIT_OK
     data = json.loads(capsys.readouterr().out)
     assert data["resources"]["bySystem"]["cogstack-nlp"] > 10
-    assert data["resources"]["byType"]["docker:index/container:Container"] == 6
+    assert data["resources"]["byType"]["docker:index/container:Container"] == 10
     assert data["policy"]["mandatory"] == 0 and data["cost"]["usdPerMonth"] == 0
     assert data["criticalPath"]["seconds"] > 90
 

