@@ -286,7 +286,7 @@ class StackConfig(_Model):
     tags: dict[str, str] = Field(description="Labels on every resource; owner and dataClassification required.")
     alerting: AlertingConfig = Field(
         default_factory=AlertingConfig,
-        description="Where every system's Alertmanager sends alerts; prod and PHI stacks need a receiver.",
+        description="Where every system's Alertmanager sends alerts; prod, and PHI stacks other than local, need a receiver.",
     )
     overrides: dict[str, SystemOverride] = Field(default_factory=dict, description="Per-system overrides.")
     host_gpus: HostGpuConfig | None = Field(None, description="GPUs on the Docker host (onprem); none by default.")

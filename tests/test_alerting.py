@@ -176,6 +176,22 @@ def test_prometheus_yml_follows_the_final_spec_and_a_backup_service_brings_its_r
     assert "${secret:" not in files(without, "prometheus")[CONFIG_PATH]
 
 
+def test_probes_use_each_service_s_own_health_check_url() -> None:
+    spec = _alerting_spec(stack_config())
+    conf = yaml.safe_load(files(spec, "prometheus")[CONFIG_PATH])
+    job = next(j for j in conf["scrape_configs"] if j["job_name"] == "probe-health")
+    targets = {c["labels"]["service"]: c["targets"][0] for c in job["static_configs"]}
+    # python_http (MedCAT), curl's http_path (Trainer) and BusyBox wget (nginx, Solr) probes, read from the spec.
+    assert targets == {
+        "medcat-service": "http://medcat-service:5000/api/info",
+        "medcat-trainer": "http://medcat-trainer:8000/",
+        "trainer-nginx": "http://trainer-nginx:8000/healthz",
+        "solr": "http://solr:8983/solr/admin/info/system",
+    }
+    # The cluster runtime's network policy learns the exporter's edges from the targets it names.
+    assert set(spec.service("blackbox-exporter").env["PROBE_TARGETS"].split()) >= set(targets.values())
+
+
 def test_an_image_override_reaches_the_platform_services() -> None:
     raw = stack_config(
         overrides={"cogstack-nlp": {"services": {"alertmanager": {"image": "mirror.example/am:0.27.0"}}}}
