@@ -23,6 +23,14 @@ BASE: dict[str, Any] = {
     "tags": {"owner": "platform@hospital.example", "dataClassification": "phi"},
     # phi: archives must leave the host (a cluster's tests set backup.storageClass instead).
     "backup": {"target": "/mnt/backups"},
+    # A PHI stack needs an alert receiver; an internal relay without login needs no secret.
+    "alerting": {
+        "email": {
+            "to": ["oncall@hospital.example"],
+            "from": "alertmanager@hospital.example",
+            "smarthost": "smtp.hospital.example:587",
+        }
+    },
 }
 
 
