@@ -95,6 +95,47 @@ class Trace:
         return next((r for r in self.rows if r.id == element_id), None)
 
 
+# Services the platform adds to every system's spec after the module builds it (stacks/registry.build): their
+# values come from the component that adds them, the same for every system, never from a guide.
+PLATFORM_SOURCES: tuple[Source, ...] = (
+    Source(
+        "services.backup*",
+        "platform: components/backups.py and backup_scripts.py (pg_dump -Fc, Redis RDB, tar of the volume owner's "
+        "volumes read-only as its uid; openssl with the system's backup key; metrics on 9199) in the system's "
+        "newest official postgres image, for the guides' daily backups",
+    ),
+    Source(
+        "services.alertmanager*",
+        "platform: stacks/alerts/alertmanager.py; upstream prom/alertmanager@v0.27.0 Dockerfile (USER nobody, "
+        "EXPOSE 9093, --storage.path /alertmanager); receivers from the stack's alerting section",
+    ),
+    Source(
+        "services.blackbox-exporter*",
+        "platform: stacks/alerts/probes.py; upstream prom/blackbox-exporter@v0.25.0 Dockerfile (USER nobody, "
+        "EXPOSE 9115); targets are the services' own health checks and the routes' certificates",
+    ),
+    Source(
+        "services.node-exporter*",
+        "platform: stacks/alerts/host.py; upstream prom/node-exporter@v1.8.2 Dockerfile (USER nobody, EXPOSE 9100), "
+        "the host's root file system read-only for the disk alerts",
+    ),
+    Source(
+        "services.prometheus*",
+        "platform: stacks/alerts (prometheus.yml derived from the final spec) and stacks/monitoring.py; upstream "
+        "prometheus/prometheus@v2.55.1 Dockerfile (USER nobody, EXPOSE 9090, VOLUME /prometheus)",
+    ),
+    Source(
+        "services.model-pack*",
+        "platform: components/model_packs.py; upstream curlimages/curl@8.11.1 Dockerfile (USER curl_user 100:101)",
+    ),
+    Source(
+        "services.*-extensions*",
+        "platform: components/database_extensions.py (managed PostgreSQL); upstream docker-library/postgres "
+        "Dockerfile (postgres uid 999, psql, docker-entrypoint.sh execs other commands)",
+    ),
+)
+
+
 def load(system: str) -> Trace:
     """The trace of ``system``."""
     trace: Trace = importlib.import_module(MODULES[system]).TRACE
@@ -140,7 +181,7 @@ def sourced_pointers(spec: SystemSpec) -> set[str]:
 
 def unsourced(trace: Trace, spec: SystemSpec) -> list[str]:
     """Values of ``spec`` that no matrix row nor SOURCES entry covers."""
-    patterns = [p for r in trace.rows for p in r.deploys] + [s.pointer for s in trace.sources]
+    patterns = [p for r in trace.rows for p in r.deploys] + [s.pointer for s in (*trace.sources, *PLATFORM_SOURCES)]
     return sorted(p for p in sourced_pointers(spec) if not any(fnmatch.fnmatchcase(p, pat) for pat in patterns))
 
 

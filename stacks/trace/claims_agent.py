@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stacks.trace import Element, Row, Source, Trace
-from stacks.trace.common import GRAFANA, PROMETHEUS
+from stacks.trace.common import GRAFANA, PROMETHEUS, REDIS_EXPORTER
 
 _APP = "services.[apw]*"  # api, poller and worker share the application's environment
 
@@ -180,10 +180,16 @@ ROWS = (
         "alert-rules",
         "alert",
         "match",
-        ("services.prometheus.files./etc/prometheus/alerting_rules.yml",),
-        "the guide's alerting_rules.yml verbatim; delivery (Alertmanager): issue 13",
+        ("services.prometheus.files./etc/prometheus/rules/guide.yml", "services.alertmanager"),
+        "the guide's alerting_rules.yml verbatim, delivered by the system's Alertmanager to the stack's receivers",
     ),
-    Row("backups", "backup", "missing", (), "Redis RDB and configuration backups: issue 13"),
+    Row(
+        "backups",
+        "backup",
+        "improved",
+        ("services.backup",),
+        "Redis RDB daily by the platform's backup service (encrypted, retained, off the host), not a manual BGSAVE",
+    ),
     Row(
         "scale-workers", "size", "deviates", ("services.worker.replicas",), "one worker per GPU host; replicas setting"
     ),
@@ -210,6 +216,7 @@ ROWS = (
 SOURCES = (
     *PROMETHEUS,
     *GRAFANA,
+    *REDIS_EXPORTER,
     Source(f"{_APP}.user", "platform choice: settings.appUser, non-root 10001:10001 by default (no user in the guide)"),
     Source(
         f"{_APP}.command",
@@ -217,16 +224,9 @@ SOURCES = (
         "a platform entrypoint that writes the credential files at the guide's paths",
     ),
     Source("services.[ap]*.resources", "platform choice: the guide sizes the server and the worker only"),
-    Source("services.redis-exporter.resources", "platform choice: an exporter"),
     Source("services.api.port", "the guide's upstream ncb_ocr { server localhost:8000; }"),
     Source(f"{_APP}.env.HOME", "platform choice: read-only root, so libraries' caches go to the /tmp tmpfs"),
     Source(f"{_APP}.env.CUDA_VISIBLE_DEVICES", "platform choice: CPU-only containers never probe for CUDA"),
-    Source("services.redis-exporter.user", "upstream oliver006/redis_exporter@v1.66.0 Dockerfile: USER 59000:59000"),
-    Source("services.redis-exporter.port", "upstream oliver006/redis_exporter@v1.66.0: listens on :9121"),
-    Source(
-        "services.redis-exporter.env.*",
-        "upstream oliver006/redis_exporter@v1.66.0: REDIS_ADDR, REDIS_PASSWORD, REDIS_EXPORTER_TLS_CA_CERT_FILE",
-    ),
 )
 
 TRACE = Trace(

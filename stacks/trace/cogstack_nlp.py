@@ -117,7 +117,13 @@ ROWS = (
         "2 / 8 / 16 CPUs by sizing (small / medium / large), the guide's 8-16 cores as medium and large",
     ),
     Row("gpu", "size", "match", (f"{_MS}.gpu",), "with overrides.cogstack-nlp.services.medcat-service.gpu"),
-    Row("model-storage", "volume", "improved", (f"{_MS}.volumes.models",), "a 50 GB volume, model pack from issue 13"),
+    Row(
+        "model-storage",
+        "volume",
+        "improved",
+        (f"{_MS}.volumes.models",),
+        "a 50 GB volume; the pack from settings.modelPackSource, checksum-verified by the model-pack job",
+    ),
     Row(
         "firewall",
         "security",
@@ -283,7 +289,14 @@ ROWS = (
     Row("tls", "security", "match", ("routes.api", "routes.trainer"), "tls.mode provided, self-signed or ACME"),
     Row("log-rotation", "monitoring", "not-applicable", (), "the runtime rotates container logs (json-file limits)"),
     Row("systemd", "service", "not-applicable", (), "the runtime restarts services; no systemd units on the host"),
-    Row("network-allowlist", "security", "missing", (), "allowedSourceCidrs on the proxy and load balancer: issue 13"),
+    Row(
+        "network-allowlist",
+        "security",
+        "improved",
+        ("routes.*",),
+        "the stack's allowedSourceCidrs guards every route at the proxy, the load balancer (security group, Cloud "
+        "Armor) and every Ingress; a PHI stack open to the world is a policy finding",
+    ),
     Row("api-auth", "security", "match", ("routes.api.auth",), "basic auth at the proxy, as the guide says"),
     Row(
         "encryption-at-rest",
@@ -308,10 +321,22 @@ ROWS = (
         "'if extending' the application: the images at their tags write no audit log file",
     ),
     Row(
-        "prometheus", "monitoring", "missing", (), "MedCAT at v0.6.1 exposes no /metrics; CogStack monitoring: issue 13"
+        "prometheus",
+        "monitoring",
+        "improved",
+        ("services.prometheus", "services.blackbox-exporter", "services.alertmanager"),
+        "MedCAT at v0.6.1 exposes no /metrics: the platform's Prometheus probes every service's own health check "
+        "through the blackbox exporter and alerts through the system's Alertmanager",
     ),
     Row("elk", "monitoring", "not-applicable", (), "optional in the guide ('or similar'); logs stay with the runtime"),
-    Row("backups", "backup", "missing", (), "Trainer database and model backups: issue 13"),
+    Row(
+        "backups",
+        "backup",
+        "improved",
+        ("services.backup-medcat-trainer", "services.backup-solr", "services.backup-medcat-service"),
+        "the Trainer's SQLite database and media, Solr and the unpacked models archived daily, encrypted, kept "
+        "resilience.backupDays off the host; the model pack itself comes checksummed from its source",
+    ),
 )
 
 SOURCES = (

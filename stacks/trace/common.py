@@ -32,3 +32,13 @@ GRAFANA = (
         "upstream grafana/grafana@v11.4.0 Dockerfile: GF_PATHS_DATA=/var/lib/grafana",
     ),
 )
+REDIS_EXPORTER = (
+    Source("services.redis-exporter.resources", "platform choice: an exporter"),
+    Source("services.redis-exporter.user", "upstream oliver006/redis_exporter@v1.66.0 Dockerfile: USER 59000:59000"),
+    Source("services.redis-exporter.port", "upstream oliver006/redis_exporter@v1.66.0: listens on :9121"),
+    Source(
+        "services.redis-exporter.env.*",
+        "upstream oliver006/redis_exporter@v1.66.0: REDIS_ADDR, REDIS_PASSWORD, REDIS_EXPORTER_TLS_CA_CERT_FILE, "
+        "REDIS_EXPORTER_CHECK_SINGLE_KEYS (platform choice: the Celery queue's length for the queue-depth alert)",
+    ),
+)

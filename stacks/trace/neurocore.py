@@ -66,7 +66,8 @@ ROWS = (
         "service",
         "match",
         ("postgres.postgres.version", "postgres.postgres.extensions"),
-        "pgvector on RDS/Cloud SQL: issue 15 (least privilege and pgvector part)",
+        "pgvector by the image's init script on a Docker host or cluster, by a one-shot postgres-extensions job "
+        "on RDS / Cloud SQL (components/database_extensions.py)",
     ),
     Row("postgres-port", "port", "deviates", ("postgres.postgres",), "5432 inside; " + _NOT_PUBLISHED),
     Row(
@@ -122,8 +123,12 @@ ROWS = (
         "slack",
         "alert",
         "match",
-        ("services.alertmanager.files./etc/alertmanager/alertmanager.yml", "secrets.slack-webhook-url"),
-        "with settings.alertSlackChannel",
+        (
+            "services.alertmanager.files./etc/alertmanager/alertmanager.yml",
+            "services.alertmanager.files./etc/alertmanager/credentials/slack",
+            "secrets.alert-slack-webhook-url",
+        ),
+        "the stack's alerting.slackChannel and the alertSlackWebhookUrl secret, read by Alertmanager as a file",
     ),
     Row("tls", "security", "improved", ("routes.app", "routes.api"), "the platform's TLS proxy or load balancer"),
     Row(
@@ -159,7 +164,8 @@ ROWS = (
         "job",
         "improved",
         ("services.migrate", "services.migrate.command"),
-        "a one-shot job the API and workers wait for (readiness and exit codes: issue 15, jobs part)",
+        "a one-shot job that starts once PostgreSQL is healthy; the API and workers start only after it exited 0, "
+        "and a failure fails the deployment with its last log lines",
     ),
     Row(
         "grafana-admin",
@@ -189,7 +195,14 @@ ROWS = (
         (),
         "Loki runs but receives no logs unless settings.shipContainerLogs: logs shipped by default, issue 15",
     ),
-    Row("backups", "backup", "missing", (), "daily database, weekly files, monthly full backups: issue 13"),
+    Row(
+        "backups",
+        "backup",
+        "improved",
+        ("services.backup*",),
+        "daily, not weekly or monthly: both databases dumped and every writable volume archived each day, "
+        "encrypted, kept resilience.backupDays off the host",
+    ),
     Row(
         "api-limits",
         "size",
@@ -208,9 +221,21 @@ ROWS = (
     Row("pgbouncer", "service", "not-applicable", (), "an option for read-heavy loads in the guide, not a step"),
     Row("load-balancing", "service", "improved", ("routes.api",), "the platform's proxy balances the API replicas"),
     Row("firewall", "security", "improved", ("routes.app",), "only the proxy's 443 (80 redirects) is reachable"),
-    Row("rate-limiting", "security", "missing", (), "per-route limits in the proxy and the WAF: issue 13"),
+    Row(
+        "rate-limiting",
+        "security",
+        "improved",
+        ("routes.*.rate_limit_per_minute", "routes.*.burst"),
+        "per client address and route at the proxy or gateway (429), and as WAF / Cloud Armor rate rules on clouds",
+    ),
     Row("https-only", "security", "match", ("routes.app", "routes.api"), "HTTP only redirects to HTTPS"),
-    Row("backup-encryption", "backup", "missing", (), "encrypted backups: issue 13"),
+    Row(
+        "backup-encryption",
+        "backup",
+        "match",
+        ("services.backup.env.BACKUP_KEY",),
+        "AES-256 (openssl enc, PBKDF2) with the system's generated backup key",
+    ),
     Row(
         "non-root",
         "security",

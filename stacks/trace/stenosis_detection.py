@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stacks.trace import Element, Row, Source, Trace
-from stacks.trace.common import GRAFANA, PROMETHEUS
+from stacks.trace.common import GRAFANA, PROMETHEUS, REDIS_EXPORTER
 
 _APP = "services.[bw]*"  # backend and worker share the application's environment
 
@@ -145,7 +145,14 @@ ROWS = (
         ("services.backend.health",),
         "the guide's Dockerfile HEALTHCHECK: /health every 30 s, 10 s timeout, 5 s start, 3 retries",
     ),
-    Row("backups", "backup", "missing", (), "scheduled database and data backups: issue 13"),
+    Row(
+        "backups",
+        "backup",
+        "deviates",
+        ("services.backup*",),
+        "the database and Redis daily, encrypted, kept resilience.backupDays off the host; the MinIO buckets are "
+        "not archived yet (versioned, keeping prior versions 90 days)",
+    ),
     Row(
         "prometheus",
         "monitoring",
@@ -161,7 +168,13 @@ ROWS = (
         "generated admin password and a named admin instead of admin/admin; behind the TLS route",
     ),
     Row("app-metrics", "monitoring", "match", ("services.backend.metrics_path",), "scraped at /metrics"),
-    Row("rate-limiting", "security", "missing", (), "per-route limits in the proxy and the WAF: issue 13"),
+    Row(
+        "rate-limiting",
+        "security",
+        "improved",
+        ("routes.*.rate_limit_per_minute", "routes.*.burst"),
+        "per client address and route at the proxy or gateway (429), and as WAF / Cloud Armor rate rules on clouds",
+    ),
     Row(
         "authentication",
         "security",
@@ -169,13 +182,20 @@ ROWS = (
         ("routes.web.auth", "routes.api.auth"),
         "the proxy demands credentials until settings.appAuthentication says the application logs users in",
     ),
-    Row("alerting", "alert", "missing", (), "alert rules and delivery: issue 13"),
+    Row(
+        "alerting",
+        "alert",
+        "improved",
+        ("services.prometheus", "services.alertmanager", "services.redis-exporter"),
+        "error-rate, latency and queue-depth rules plus the platform's, delivered by the system's Alertmanager",
+    ),
     Row("cdn", "service", "not-applicable", (), "clinical data stays behind the hospital's proxy; no CDN"),
 )
 
 SOURCES = (
     *PROMETHEUS,
     *GRAFANA,
+    *REDIS_EXPORTER,
     Source("services.[bdw]*.user", "platform choice: the non-root default 10001:10001 (the guide names no user)"),
     Source("services.frontend.user", "upstream nginxinc/nginx-unprivileged Dockerfile: uid 101"),
     Source("services.backend.resources", "platform choice: 1 / 2 / 4 CPUs by sizing (the guide sizes only the VM)"),

@@ -131,8 +131,22 @@ ROWS = (
         (f"{_API}.volumes.audit-logs",),
         "audit logs written under /app/logs land on a persistent volume",
     ),
-    Row("db-backups", "backup", "missing", (), "scheduled, encrypted backups on every platform: issue 13"),
-    Row("pitr", "backup", "missing", (), "point-in-time recovery on a Docker host: issue 13 (clouds: RDS/Cloud SQL)"),
+    Row(
+        "db-backups",
+        "backup",
+        "improved",
+        ("services.backup", "services.backup-api"),
+        "daily encrypted pg_dump and archives of the audit logs, kept resilience.backupDays off the host; on clouds "
+        "RDS / Cloud SQL automated backups",
+    ),
+    Row(
+        "pitr",
+        "backup",
+        "deviates",
+        ("services.backup",),
+        "a Docker host or cluster gets daily dumps (at most a day lost): no WAL archiving there; RDS and Cloud SQL "
+        "keep point-in-time recovery",
+    ),
     Row(
         "load-balancer",
         "service",
