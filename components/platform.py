@@ -10,9 +10,9 @@ Only neutral types live here, so no cloud imports a runtime or the reverse.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import pulumi
 from pydantic import BaseModel
@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from components.cluster import KubernetesSettings
 from components.pki import TlsSource
 from components.resilience import Resilience
-from components.specs import RouteSpec, SystemSpec
+from components.specs import RouteSpec, ServiceSpec, SystemSpec
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,31 @@ class RouteTarget:
     route: RouteSpec
     port: int
     health_path: str
+
+
+@dataclass(frozen=True)
+class VmGroup:
+    """One group of identical VMs of a system on a VM cloud, as the runtime asks for it.
+
+    ``role`` is ``all`` (a system without state: every service on ``count`` VMs), ``state`` (one VM in the
+    data disk's zone running every service, the single writers among them, with the state disk mounted) or
+    ``scale-out`` (``count`` more VMs running only the services that may run in several copies).
+    ``routes`` names the routes whose traffic these VMs take.
+    """
+
+    role: Literal["all", "state", "scale-out"]
+    services: Sequence[ServiceSpec]
+    user_data: pulumi.Output[str]
+    count: int
+    routes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class StateDisk:
+    """The system's state disk as the cloud made it: shell lines that attach it to the VM (if the cloud does
+    not) and leave its block device's path in ``$device``; the runtime's boot script then mounts it."""
+
+    attach: pulumi.Output[str]
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,18 @@ class VolumeSpec(Spec):
     mount_path: str = Field(pattern=r"^/", description="Absolute path inside the container.")
     read_only: bool = Field(False, description="Mount read-only (model packs are read-only).")
     size_gb: int = Field(10, ge=1, le=65_536, description="Capacity where the runtime sizes volumes (clouds, k8s).")
+    scratch: bool = Field(
+        False,
+        description="True: what a copy can lose and rebuild (an unpacked model pack, a download cache, an upload "
+        "spool, application logs also sent to stdout): each copy keeps its own on its VM's disk, it is not backed "
+        "up, and copies may run side by side. False (default): state, which clouds keep on a data volume that "
+        "outlives the VM, back up, and let a single copy of the stack write (a single writer).",
+    )
+
+    @property
+    def state(self) -> bool:
+        """True when a writer of this volume holds data the stack must keep (written, and not scratch)."""
+        return not self.read_only and not self.scratch
 
 
 class FileSpec(Spec):
@@ -210,6 +222,11 @@ class ServiceSpec(Spec):
     def _pinned(cls, value: str) -> str:
         return check_image_ref(value)
 
+    @property
+    def single_writer(self) -> bool:
+        """True when the service writes state (a volume not declared scratch): one copy in the whole stack."""
+        return any(v.state for v in self.volumes)
+
     @field_validator("capabilities_add")
     @classmethod
     def _no_dangerous_caps(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -225,6 +242,14 @@ class ServiceSpec(Spec):
         if self.autoscaling is not None and (self.volumes or self.kind == "job"):
             raise ValueError(
                 f"service '{self.name}' autoscales but holds volumes or is a job; only stateless services scale"
+            )
+        state = [v.name for v in self.volumes if v.state]
+        if self.kind == "service" and self.replicas > 1 and state:
+            raise ValueError(
+                f"service '{self.name}' runs {self.replicas} replicas but writes the state volume(s) "
+                f"{', '.join(repr(v) for v in state)}: state has a single writer (two copies would keep two diverging "
+                "copies of it); run replicas: 1, or declare the volume scratch=True if each copy may keep its own "
+                "and lose it with its VM"
             )
         if self.autoscaling is not None and self.autoscaling.max_replicas <= self.replicas:
             raise ValueError(f"service '{self.name}': autoscaling.max_replicas must exceed replicas ({self.replicas})")
@@ -308,6 +333,39 @@ class SystemSpec(Spec):
     def service(self, name: str) -> ServiceSpec:
         """The service called ``name``."""
         return next(s for s in self.services if s.name == name)
+
+    def state_volumes(self) -> list[VolumeSpec]:
+        """The volumes some running service writes as state, once each by name (the largest size asked wins)."""
+        found: dict[str, VolumeSpec] = {}
+        for svc in self.services:
+            for v in svc.volumes:
+                if svc.replicas > 0 and v.state and (v.name not in found or v.size_gb > found[v.name].size_gb):
+                    found[v.name] = v
+        return [found[name] for name in sorted(found)]
+
+    def single_writers(self) -> list[ServiceSpec]:
+        """The running services (and jobs) that write state: one copy each in the stack, beside their data."""
+        return [s for s in self.services if s.replicas > 0 and s.single_writer]
+
+    def scale_out(self) -> list[ServiceSpec]:
+        """The running services that may run in more copies than one (on more VMs than the state's):
+        they mount no state volume, share no volume with a service that does, and need none of those
+        (``depends_on``, transitively) to start. The rest run only beside the state."""
+        running = {s.name: s for s in self.services if s.replicas > 0}
+        state = {v.name for v in self.state_volumes()}
+        pinned = {n for n, s in running.items() if any(v.name in state for v in s.volumes)}
+        changed = True
+        while changed:  # a volume shared with, or a dependency on, a pinned service pins a service too
+            pinned_volumes = {v.name for n in pinned for v in running[n].volumes}
+            grown = {
+                n
+                for n, s in running.items()
+                if n not in pinned
+                and (any(v.name in pinned_volumes for v in s.volumes) or any(d in pinned for d in s.depends_on))
+            }
+            changed = bool(grown)
+            pinned |= grown
+        return [s for n, s in running.items() if n not in pinned]
 
     @model_validator(mode="after")
     def _references_resolve(self) -> SystemSpec:

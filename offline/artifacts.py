@@ -87,9 +87,14 @@ def containers(run: ProgramRun) -> list[Container]:
 def _user_data(record: Captured) -> tuple[str, str] | None:
     """(system, cloud-init text) of a VM template: AWS launch templates (base64) or GCP instance templates."""
     if record.type == LAUNCH_TEMPLATE and "userData" in record.inputs:  # EKS node templates boot no workload
-        return record.name.removesuffix("-lt"), base64.b64decode(str(record.inputs["userData"])).decode()
+        # A system with state has a state VM ("<system>-state-lt") beside its scale-out VMs: both are the system's.
+        return record.name.removesuffix("-lt").removesuffix("-state"), base64.b64decode(
+            str(record.inputs["userData"])
+        ).decode()
     if record.type == GCP_TEMPLATE and "user-data" in (record.inputs.get("metadata") or {}):
-        return record.name.removesuffix("-template"), str((record.inputs.get("metadata") or {})["user-data"])
+        return record.name.removesuffix("-template").removesuffix("-state"), str(
+            (record.inputs.get("metadata") or {})["user-data"]
+        )
     return None
 
 

@@ -220,8 +220,9 @@ def build(ctx: SystemContext) -> SystemSpec:
         health=HealthCheckSpec.python_http(MEDCAT_PORT, "/api/info", start_period_s=120),
         resources=api,
         gpu=gpu,
-        # Writable: MedCAT unpacks the pack beside the zip (upstream's compose mounts the models :rw).
-        volumes=(VolumeSpec(name="models", mount_path=MODELS_DIR, size_gb=50),),
+        # Writable: MedCAT unpacks the pack beside the zip (upstream's compose mounts the models :rw). Scratch: each
+        # copy unpacks its own from the pack, so copies run side by side on their own VMs.
+        volumes=(VolumeSpec(name="models", mount_path=MODELS_DIR, size_gb=50, scratch=True),),
         replicas=ctx.resilience.replicas,
     )
     trainer_env = {
@@ -242,7 +243,8 @@ def build(ctx: SystemContext) -> SystemSpec:
         "OPENBLAS_NUM_THREADS": "1",
     }
     sqlite = VolumeSpec(name="trainer-sqlite", mount_path="/home/api/db", size_gb=20)
-    static = VolumeSpec(name="trainer-static", mount_path="/home/api/static", size_gb=1)
+    # run.sh@v2.11.2 collects the static files into it at every start: scratch, rebuilt by each start.
+    static = VolumeSpec(name="trainer-static", mount_path="/home/api/static", size_gb=1, scratch=True)
     trainer = ServiceSpec(
         name="medcat-trainer",
         image=ctx.image("medcat-trainer", MEDCAT_TRAINER_IMAGE),

@@ -170,14 +170,34 @@ def problems(name: str, config: StackFacts) -> list[str]:
             found.append(
                 f"clinical-platform:{key}: required ({secret.description}); `pulumi config set --secret {key} <value>`"
             )
+    if not found:
+        found.extend(_single_writer_problems(name, config, prefix))
     return found
 
 
-def build(name: str, config: StackFacts) -> SystemSpec:
-    """The system's spec for this stack, with service overrides applied."""
+def _single_writer_problems(name: str, config: StackFacts, prefix: str) -> list[str]:
+    """Overrides asking a service that writes state for more than one copy (the spec refuses such a service)."""
+    override = config.overrides.get(name)
+    asked = {svc: o.replicas for svc, o in (override.services.items() if override else ()) if (o.replicas or 0) > 1}
+    if not asked:
+        return []
+    spec: SystemSpec = _module(name).build(_context(name, config))
+    found = []
+    for svc, replicas in sorted(asked.items()):
+        state = [v.name for v in spec.service(svc).volumes if v.state]
+        if state:
+            found.append(
+                f"{prefix}.services.{svc}.replicas: {replicas} copies of {svc}, which writes the state volume(s) "
+                f"{', '.join(state)}; a single writer runs one copy (two would keep diverging data): set 1 or "
+                "remove the override"
+            )
+    return found
+
+
+def _context(name: str, config: StackFacts) -> SystemContext:
     override = config.overrides.get(name)
     services = override.services if override else {}
-    ctx = SystemContext(
+    return SystemContext(
         environment=config.environment,
         sizing=config.sizing,
         domain=config.domain,
@@ -187,7 +207,13 @@ def build(name: str, config: StackFacts) -> SystemSpec:
         gpus={svc: o.gpu for svc, o in services.items() if o.gpu is not None},
         host_agents=config.runtime == "docker",
     )
-    spec: SystemSpec = _module(name).build(ctx)
+
+
+def build(name: str, config: StackFacts) -> SystemSpec:
+    """The system's spec for this stack, with service overrides applied."""
+    override = config.overrides.get(name)
+    services = override.services if override else {}
+    spec: SystemSpec = _module(name).build(_context(name, config))
     if not services:
         return spec
     updated = []

@@ -59,7 +59,7 @@ def application_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
     data_volumes = (
         VolumeSpec(name="pdfs", mount_path="/data/pdfs", size_gb=100),
         VolumeSpec(name="images", mount_path="/data/images", size_gb=50),
-        VolumeSpec(name="logs", mount_path="/app/logs", size_gb=10),
+        VolumeSpec(name="logs", mount_path="/app/logs", size_gb=10, scratch=True),
     )
     migrate = ServiceSpec(
         name="migrate",
@@ -100,7 +100,8 @@ def application_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             ResourcesSpec(cpus=8, memory_mb=8192),
         ),
         volumes=data_volumes,
-        replicas=ctx.resilience.replicas,
+        # A single writer: the uploaded PDFs and page images are state (kept on the data volume on clouds).
+        replicas=1,
         user=APP_USER,
         egress=True,  # OpenAI and SMTP
         metrics_path=s.api_metrics_path,
@@ -136,7 +137,8 @@ def application_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             ResourcesSpec(cpus=6, memory_mb=8192),
         ),
         volumes=data_volumes,
-        replicas=ctx.resilience.replicas,
+        # A single writer: the uploaded PDFs and page images are state (kept on the data volume on clouds).
+        replicas=1,
         user=APP_USER,
         egress=True,  # OpenAI
         depends_on=("migrate",),

@@ -1,0 +1,309 @@
+"""State that survives VM replacement: single writers in the spec, state disks and their backups on AWS and GCP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.runtimes.docker_on_vm import cloud_init
+from components.specs import HealthCheckSpec, ServiceSpec, SystemSpec, VolumeSpec
+from offline.artifacts import vm_systems
+from offline.harness import ProgramRun, load_stack_file, run_program
+from stacks import cogstack_nlp
+from tests.conftest import named, of_type, problems, stack_config
+
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+INSTANCE_TEMPLATE = "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate"
+
+
+def typed(run: ProgramRun, type_token: str, name: str) -> Any:
+    """The one resource of ``type_token`` called ``name`` (the backup plan, its role and selection share names)."""
+    found = [r for r in of_type(run, type_token) if r.name == name]
+    assert len(found) == 1, f"{type_token} {name}: {len(found)} matches"
+    return found[0]
+
+
+def mock_id(name: str) -> str:
+    """The id the mock engine gives a resource (the program sees it as ``resource.id``)."""
+    return f"{name}-id"
+
+
+def _svc(name: str, replicas: int, *volumes: VolumeSpec, **extra: Any) -> ServiceSpec:
+    return ServiceSpec(
+        name=name,
+        image="example/app:1.0",
+        port=8000,
+        health=HealthCheckSpec(http_path="/"),
+        volumes=volumes,
+        replicas=replicas,
+        **extra,
+    )
+
+
+@pytest.fixture(scope="module")
+def prod() -> ProgramRun:
+    return run_program("prod")
+
+
+@pytest.fixture(scope="module")
+def prod_gcp() -> ProgramRun:
+    return run_program("prod-gcp")
+
+
+# --- the spec ---------------------------------------------------------------------------------------------------
+
+
+def test_a_service_writing_state_runs_one_copy() -> None:
+    with pytest.raises(ValueError) as err:
+        _svc("grafana", 2, VolumeSpec(name="grafana-data", mount_path="/var/lib/grafana"))
+    message = str(err.value)
+    assert "service 'grafana' runs 2 replicas but writes the state volume(s) 'grafana-data'" in message
+    assert "run replicas: 1, or declare the volume scratch=True" in message
+    # Scratch and read-only volumes are not state: copies may run side by side.
+    _svc("api", 3, VolumeSpec(name="cache", mount_path="/cache", scratch=True))
+    _svc("web", 3, VolumeSpec(name="static", mount_path="/static", read_only=True))
+    assert not VolumeSpec(name="m", mount_path="/m", read_only=True).state
+    assert VolumeSpec(name="m", mount_path="/m").state
+
+
+def test_single_writers_pin_what_shares_their_volumes_or_needs_them() -> None:
+    data = VolumeSpec(name="data", mount_path="/data")
+    spec = SystemSpec(
+        name="demo",
+        description="demo",
+        services=(
+            _svc("db-ish", 1, data),
+            _svc("reader", 1, data.model_copy(update={"read_only": True})),
+            _svc("needs-it", 1, depends_on=("db-ish",)),
+            _svc("free", 2, VolumeSpec(name="tmp", mount_path="/tmp2", scratch=True)),
+        ),
+    )
+    assert [s.name for s in spec.single_writers()] == ["db-ish"]
+    assert [v.name for v in spec.state_volumes()] == ["data"]
+    assert [s.name for s in spec.scale_out()] == ["free"]
+
+
+def test_cogstack_single_writers_are_the_trainer_solr_and_its_admin_job() -> None:
+    from tests.conftest import parse
+
+    config = parse(stack_config(systems=["cogstack-nlp"], resilience={"profile": "high-availability"}))
+    from stacks import registry
+
+    spec = registry.build(cogstack_nlp.NAME, config)
+    assert {s.name for s in spec.single_writers()} == {"medcat-trainer", "solr", "trainer-admin"}
+    assert [v.name for v in spec.state_volumes()] == ["solr-data", "trainer-media", "trainer-sqlite"]
+    assert [s.name for s in spec.scale_out()] == ["medcat-service"]
+    assert spec.service("medcat-service").replicas == 2
+
+
+def test_an_override_asking_a_single_writer_for_copies_is_a_config_error() -> None:
+    raw = stack_config(overrides={"cogstack-nlp": {"services": {"solr": {"replicas": 2}}}})
+    assert problems(raw) == [
+        "clinical-platform:overrides.cogstack-nlp.services.solr.replicas: 2 copies of solr, which writes the state "
+        "volume(s) solr-data; a single writer runs one copy (two would keep diverging data): set 1 or remove the "
+        "override"
+    ]
+    assert problems(stack_config(overrides={"cogstack-nlp": {"services": {"medcat-service": {"replicas": 3}}}})) == []
+
+
+# --- AWS --------------------------------------------------------------------------------------------------------
+
+
+def test_aws_state_volume_is_its_own_encrypted_protected_resource(prod: ProgramRun) -> None:
+    key_arn = of_type(prod, "aws:kms/key:Key")[0].outputs["arn"]
+    volumes = {r.name: r for r in of_type(prod, "aws:ebs/volume:Volume")}
+    # Therapy compliance: its audit logs; CogStack: Trainer and Solr; stenosis: Prometheus and Grafana.
+    assert set(volumes) == {"cogstack-nlp-state", "stenosis-detection-state", "therapy-compliance-state"}
+    trainer = volumes["cogstack-nlp-state"]
+    assert trainer.protect is True and trainer.inputs["encrypted"] is True and trainer.inputs["kmsKeyId"] == key_arn
+    assert trainer.inputs["type"] == "gp3" and trainer.inputs["size"] == 20 + 50 + 20  # solr, media, sqlite
+    assert volumes["therapy-compliance-state"].inputs["size"] == 20  # the audit logs
+    templates = {r.urn for r in of_type(prod, LAUNCH_TEMPLATE)}
+    groups = {r.urn for r in of_type(prod, "aws:autoscaling/group:Group")}
+    for volume in volumes.values():
+        assert not set(volume.dependencies) & (templates | groups)
+        assert "userData" not in json.dumps(volume.inputs)
+        assert not any(v.get("ebs", {}).get("deleteOnTermination") == "false" for v in [])  # none in any template
+    for lt in of_type(prod, LAUNCH_TEMPLATE):  # no template creates a data volume: only the root disk
+        assert [m["deviceName"] for m in lt.inputs["blockDeviceMappings"]] == ["/dev/sda1"]
+
+
+def test_aws_state_volume_inputs_do_not_change_with_the_vms(prod: ProgramRun) -> None:
+    values, secrets = load_stack_file("prod")
+    overrides = json.loads(values["clinical-platform:overrides"])
+    overrides["therapy-compliance"]["services"]["api"]["image"] = "registry.hospital.example/therapy/api:3.3.0"
+    overrides["cogstack-nlp"]["services"]["medcat-service"]["cpus"] = 6
+    changed = run_program(
+        "prod", config={**values, "clinical-platform:overrides": json.dumps(overrides)}, secret_keys=secrets
+    )
+    # The change reaches the VMs: new user data in the launch templates ...
+    for lt in ("therapy-compliance-state-lt", "cogstack-nlp-lt"):
+        assert named(changed, lt).inputs["userData"] != named(prod, lt).inputs["userData"]
+    # ... and leaves every state volume, its backup and its selection as they were.
+    for kind in (
+        "aws:ebs/volume:Volume",
+        "aws:backup/vault:Vault",
+        "aws:backup/plan:Plan",
+        "aws:backup/selection:Selection",
+    ):
+        before = {r.name: r.inputs for r in of_type(prod, kind)}
+        assert before and before == {r.name: r.inputs for r in of_type(changed, kind)}
+
+
+def test_aws_state_volumes_are_backed_up_into_a_locked_vault(prod: ProgramRun) -> None:
+    key_arn = of_type(prod, "aws:kms/key:Key")[0].outputs["arn"]
+    vault = named(prod, "cogstack-nlp-state-vault")
+    assert vault.inputs["kmsKeyArn"] == key_arn and vault.protect is True
+    lock = named(prod, "cogstack-nlp-state-vault-lock").inputs
+    assert lock["minRetentionDays"] == 35 and lock["backupVaultName"] == vault.outputs["name"]
+    rule = typed(prod, "aws:backup/plan:Plan", "cogstack-nlp-state-backup").inputs["rules"][0]
+    assert rule["lifecycle"]["deleteAfter"] == 35 and rule["schedule"] == "cron(0 3 * * ? *)"
+    selection = next(
+        r for r in of_type(prod, "aws:backup/selection:Selection") if r.name == "cogstack-nlp-state-backup"
+    )
+    assert selection.inputs["resources"] == [typed(prod, "aws:ebs/volume:Volume", "cogstack-nlp-state").outputs["arn"]]
+
+
+def test_staging_keeps_a_week_unlocked_and_unprotected() -> None:
+    staging = run_program("staging")
+    assert of_type(staging, "aws:backup/vaultLockConfiguration:VaultLockConfiguration") == []
+    assert (
+        typed(staging, "aws:backup/plan:Plan", "cogstack-nlp-state-backup").inputs["rules"][0]["lifecycle"][
+            "deleteAfter"
+        ]
+        == 7
+    )
+    assert not any(r.protect for r in of_type(staging, "aws:ebs/volume:Volume"))
+    # One VM per system: the state VM runs everything; no scale-out group.
+    assert {r.name for r in of_type(staging, "aws:autoscaling/group:Group")} == {
+        "cogstack-nlp-state-asg",
+        "stenosis-detection-state-asg",
+        "therapy-compliance-state-asg",
+    }
+
+
+def test_aws_state_vm_is_one_in_the_volume_zone_and_takes_only_its_routes(prod: ProgramRun) -> None:
+    state, scale = named(prod, "cogstack-nlp-state-asg").inputs, named(prod, "cogstack-nlp-asg").inputs
+    assert state["minSize"] == state["maxSize"] == state["desiredCapacity"] == 1
+    assert state["instanceRefresh"]["preferences"]["minHealthyPercentage"] == 0
+    assert state["vpcZoneIdentifiers"] == [mock_id("prod-private-0")]
+    assert (
+        typed(prod, "aws:ebs/volume:Volume", "cogstack-nlp-state").inputs["availabilityZone"]
+        == named(prod, "prod-private-0").inputs["availabilityZone"]
+    )
+    assert scale["desiredCapacity"] == 1 and len(scale["vpcZoneIdentifiers"]) == 3
+    trainer = named(prod, "cogstack-nlp-trainer-tg").outputs["arn"]
+    api = named(prod, "cogstack-nlp-api-tg").outputs["arn"]
+    assert set(state["targetGroupArns"]) == {trainer, api}
+    assert scale["targetGroupArns"] == [api]  # the Trainer answers only from the VM that holds its data
+    # Therapy compliance's API writes the audit logs: one VM, no scale-out group.
+    assert [r.name for r in of_type(prod, "aws:autoscaling/group:Group") if r.name.startswith("therapy")] == [
+        "therapy-compliance-state-asg"
+    ]
+    # Only the state VM's role may attach the volume.
+    policies = {r.name: r.inputs["policy"] for r in of_type(prod, "aws:iam/rolePolicy:RolePolicy")}
+    assert "ec2:AttachVolume" in policies["cogstack-nlp-state-access"]
+    assert (
+        typed(prod, "aws:ebs/volume:Volume", "cogstack-nlp-state").outputs["arn"]
+        in policies["cogstack-nlp-state-access"]
+    )
+    assert "ec2:AttachVolume" not in policies["cogstack-nlp-access"]
+
+
+def test_aws_state_vm_mounts_the_volume_before_compose_and_binds_the_state_there(prod: ProgramRun) -> None:
+    vms = vm_systems(prod)
+    state = next(vm for vm in vms if cloud_init.MOUNT_STATE_PATH in vm.files and "solr" in vm.compose["services"])
+    unit = state.files["/etc/systemd/system/clinical-cogstack-nlp.service"]
+    assert unit.index(f"ExecStartPre={cloud_init.MOUNT_STATE_PATH}") < unit.index("ExecStartPre=/opt/clinical/fetch")
+    volumes = state.compose["volumes"]
+    assert volumes["solr-data"]["driver_opts"] == {
+        "type": "none",
+        "o": "bind",
+        "device": f"{cloud_init.STATE_DIR}/solr-data",
+    }
+    assert volumes["models"] == {}  # scratch: on the VM's own disk
+    script = state.files[cloud_init.MOUNT_STATE_PATH]
+    volume_id = mock_id("cogstack-nlp-state")
+    assert f"volume='{volume_id}'" in script and "aws ec2 attach-volume" in script
+    assert f"mkdir -p {cloud_init.STATE_DIR}/solr-data {cloud_init.STATE_DIR}/trainer-media" in script
+    subprocess.run(["bash", "-n"], input=script, text=True, check=True)
+    # The scale-out VMs run only what may have copies, and mount nothing.
+    scale = [vm for vm in vms if vm is not state and "medcat-service" in vm.compose["services"]]
+    assert scale and all(cloud_init.MOUNT_STATE_PATH not in vm.files for vm in scale)
+    assert set(scale[0].compose["services"]) == {"medcat-service", "auth-gateway"}
+    assert vms  # every VM's user data was found
+
+
+def test_the_mount_script_formats_only_a_blank_disk(tmp_path: Path) -> None:
+    """Run the script's format-and-mount logic against a file standing in for the device, with mount stubbed."""
+    script = cloud_init.mount_state_script("demo", f"device={tmp_path}/disk.img\n", ["a", "b"])
+    assert "mkfs.ext4 -q -L clinical-state" in script
+    assert script.index("blkid") < script.index("mkfs.ext4")
+    # A formatted disk is never formatted again: mkfs only runs where blkid reports no file system type.
+    line = next(x for x in script.splitlines() if "blkid" in x)
+    assert line.startswith('if [ -z "$(blkid -o value -s TYPE "$device"')
+
+
+# --- GCP --------------------------------------------------------------------------------------------------------
+
+
+def test_gcp_state_disk_is_cmek_protected_snapshotted_and_preserved_by_the_group(prod_gcp: ProgramRun) -> None:
+    disk = typed(prod_gcp, "gcp:compute/disk:Disk", "cogstack-nlp-state")
+    assert disk.type == "gcp:compute/disk:Disk" and disk.protect is True
+    assert disk.inputs["zone"] == "europe-west2-a" and disk.inputs["size"] == 90
+    disk_key = named(prod_gcp, "cogstack-nlp-state-template").inputs["disks"][0]["diskEncryptionKey"]["kmsKeySelfLink"]
+    assert disk.inputs["diskEncryptionKey"]["kmsKeySelfLink"] == disk_key
+    schedule = named(prod_gcp, "cogstack-nlp-state-snapshots")
+    assert disk.inputs["resourcePolicies"] == [mock_id(schedule.name)]
+    retention = schedule.inputs["snapshotSchedulePolicy"]["retentionPolicy"]
+    assert retention == {"maxRetentionDays": 35, "onSourceDiskDelete": "KEEP_AUTO_SNAPSHOTS"}
+    mig = named(prod_gcp, "cogstack-nlp-state-mig")
+    assert mig.inputs["targetSize"] == 1 and mig.inputs["distributionPolicyZones"] == ["europe-west2-a"]
+    assert mig.inputs["updatePolicy"]["maxSurgeFixed"] == 0
+    preserved = typed(
+        prod_gcp, "gcp:compute/regionPerInstanceConfig:RegionPerInstanceConfig", "cogstack-nlp-state-disk"
+    ).inputs["preservedState"]["disks"][0]
+    assert preserved == {
+        "deviceName": "clinical-state",
+        "source": mock_id("cogstack-nlp-state"),
+        "mode": "READ_WRITE",
+        "deleteRule": "NEVER",
+    }
+    templates = {r.urn for r in of_type(prod_gcp, INSTANCE_TEMPLATE)}
+    assert not set(disk.dependencies) & templates
+    for template in of_type(prod_gcp, INSTANCE_TEMPLATE):  # no template creates a data disk: only the boot disk
+        assert [d.get("boot") for d in template.inputs["disks"]] == [True]
+
+
+def test_gcp_state_disk_inputs_do_not_change_with_the_vms(prod_gcp: ProgramRun) -> None:
+    values, secrets = load_stack_file("prod-gcp")
+    overrides = json.loads(values["clinical-platform:overrides"])
+    overrides["therapy-compliance"]["services"]["api"]["image"] = "registry.hospital.example/therapy/api:3.3.0"
+    changed = run_program(
+        "prod-gcp", config={**values, "clinical-platform:overrides": json.dumps(overrides)}, secret_keys=secrets
+    )
+    template = "therapy-compliance-state-template"
+    assert named(changed, template).inputs["metadata"] != named(prod_gcp, template).inputs["metadata"]
+    for kind in ("gcp:compute/disk:Disk", "gcp:compute/resourcePolicy:ResourcePolicy"):
+        before = {r.name: r.inputs for r in of_type(prod_gcp, kind)}
+        assert before and before == {r.name: r.inputs for r in of_type(changed, kind)}
+
+
+def test_gcp_routes_reach_the_groups_that_serve_them(prod_gcp: ProgramRun) -> None:
+    state = named(prod_gcp, "cogstack-nlp-state-mig").outputs["instanceGroup"]
+    scale = named(prod_gcp, "cogstack-nlp-mig").outputs["instanceGroup"]
+    api = [b["group"] for b in named(prod_gcp, "cogstack-nlp-api-backend").inputs["backends"]]
+    trainer = [b["group"] for b in named(prod_gcp, "cogstack-nlp-trainer-backend").inputs["backends"]]
+    assert sorted(api) == sorted([state, scale]) and trainer == [state]
+    state_vm = next(
+        vm
+        for vm in vm_systems(prod_gcp)
+        if cloud_init.MOUNT_STATE_PATH in vm.files and "solr" in vm.compose["services"]
+    )
+    assert "device=/dev/disk/by-id/google-clinical-state" in state_vm.files[cloud_init.MOUNT_STATE_PATH]
+    assert yaml.safe_load(state_vm.cloud_config)["write_files"]
