@@ -71,9 +71,10 @@ class VmGroup:
     """One group of identical VMs of a system on a VM cloud, as the runtime asks for it.
 
     ``role`` is ``all`` (a system without state: every service on ``count`` VMs), ``state`` (one VM in the
-    data disk's zone running every service, the single writers among them, with the state disk mounted) or
-    ``scale-out`` (``count`` more VMs running only the services that may run in several copies).
-    ``routes`` names the routes whose traffic these VMs take.
+    data disk's zone running every service, all copies of those that write state among them, with the state
+    disk mounted) or ``scale-out`` (``count`` more VMs running only the services that keep no state).
+    ``routes`` names the routes whose traffic these VMs take; ``copies`` how many containers of a service each
+    VM runs where that is more than one.
     """
 
     role: Literal["all", "state", "scale-out"]
@@ -81,6 +82,14 @@ class VmGroup:
     user_data: pulumi.Output[str]
     count: int
     routes: frozenset[str]
+    # Containers of a service on each VM of the group where more than one (compose ``deploy.replicas``).
+    copies: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def containers(self) -> list[ServiceSpec]:
+        """One entry per container each VM runs (a service with three copies there: three times): what a VM of
+        the group is sized for."""
+        return [s for s in self.services for _ in range(self.copies.get(s.name, 1))]
 
 
 @dataclass(frozen=True)

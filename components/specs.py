@@ -132,14 +132,30 @@ class VolumeSpec(Spec):
         False,
         description="True: what a copy can lose and rebuild (an unpacked model pack, a download cache, an upload "
         "spool, application logs also sent to stdout): each copy keeps its own on its VM's disk, it is not backed "
-        "up, and copies may run side by side. False (default): state, which clouds keep on a data volume that "
-        "outlives the VM, back up, and let a single copy of the stack write (a single writer).",
+        "up, and copies may run on several VMs. False (default): state, which clouds keep on a data volume that "
+        "outlives the VM and back up; every copy of a service writing it runs on the one VM that mounts it.",
+    )
+    exclusive: bool = Field(
+        False,
+        description="True: one process may open the data at a time (an embedded database or index: SQLite, Solr, "
+        "Prometheus' TSDB, Grafana's SQLite, Alertmanager, Loki), so a service writing it runs exactly one copy, "
+        "even on one host (the spec refuses more). False (default): copies of a writer may share it on one host, "
+        "as gunicorn workers share a log directory.",
     )
 
     @property
     def state(self) -> bool:
         """True when a writer of this volume holds data the stack must keep (written, and not scratch)."""
         return not self.read_only and not self.scratch
+
+    @model_validator(mode="after")
+    def _exclusive_is_written(self) -> VolumeSpec:
+        if self.exclusive and self.read_only:
+            raise ValueError(
+                f"volume '{self.name}' is exclusive and read_only: exclusive marks data one writer opens; "
+                "drop exclusive for a read-only mount"
+            )
+        return self
 
 
 class FileSpec(Spec):
@@ -223,9 +239,15 @@ class ServiceSpec(Spec):
         return check_image_ref(value)
 
     @property
-    def single_writer(self) -> bool:
-        """True when the service writes state (a volume not declared scratch): one copy in the whole stack."""
+    def writes_state(self) -> bool:
+        """True when the service writes state (a volume not declared scratch): on a VM cloud all its copies run on
+        the one VM that mounts the system's state disk."""
         return any(v.state for v in self.volumes)
+
+    @property
+    def single_writer(self) -> bool:
+        """True when the service writes an exclusive volume: it runs exactly one copy, on every runtime."""
+        return any(v.exclusive and not v.read_only for v in self.volumes)
 
     @field_validator("capabilities_add")
     @classmethod
@@ -243,13 +265,12 @@ class ServiceSpec(Spec):
             raise ValueError(
                 f"service '{self.name}' autoscales but holds volumes or is a job; only stateless services scale"
             )
-        state = [v.name for v in self.volumes if v.state]
-        if self.kind == "service" and self.replicas > 1 and state:
+        exclusive = [v.name for v in self.volumes if v.exclusive and not v.read_only]
+        if self.replicas > 1 and exclusive:
             raise ValueError(
-                f"service '{self.name}' runs {self.replicas} replicas but writes the state volume(s) "
-                f"{', '.join(repr(v) for v in state)}: state has a single writer (two copies would keep two diverging "
-                "copies of it); run replicas: 1, or declare the volume scratch=True if each copy may keep its own "
-                "and lose it with its VM"
+                f"service '{self.name}' runs {self.replicas} replicas but writes the exclusive volume(s) "
+                f"{', '.join(repr(v) for v in exclusive)}: one process may open that data at a time (a second copy "
+                "would corrupt it or fail to lock it); run replicas: 1"
             )
         if self.autoscaling is not None and self.autoscaling.max_replicas <= self.replicas:
             raise ValueError(f"service '{self.name}': autoscaling.max_replicas must exceed replicas ({self.replicas})")
@@ -343,8 +364,12 @@ class SystemSpec(Spec):
                     found[v.name] = v
         return [found[name] for name in sorted(found)]
 
+    def state_writers(self) -> list[ServiceSpec]:
+        """The running services (and jobs) that write state: on a VM cloud all their copies run on the state VM."""
+        return [s for s in self.services if s.replicas > 0 and s.writes_state]
+
     def single_writers(self) -> list[ServiceSpec]:
-        """The running services (and jobs) that write state: one copy each in the stack, beside their data."""
+        """The running services (and jobs) that write an exclusive volume: exactly one copy each."""
         return [s for s in self.services if s.replicas > 0 and s.single_writer]
 
     def scale_out(self) -> list[ServiceSpec]:
@@ -366,6 +391,19 @@ class SystemSpec(Spec):
             changed = bool(grown)
             pinned |= grown
         return [s for n, s in running.items() if n not in pinned]
+
+    @model_validator(mode="after")
+    def _exclusive_everywhere(self) -> SystemSpec:
+        # A volume shared by name is one volume: if any service declares it exclusive, every writer is held to it.
+        exclusive = {v.name for s in self.services for v in s.volumes if v.exclusive}
+        for svc in self.services:
+            shared = sorted(v.name for v in svc.volumes if v.name in exclusive and not v.read_only)
+            if svc.replicas > 1 and shared:
+                raise ValueError(
+                    f"{self.name}/{svc.name}: runs {svc.replicas} replicas but writes {', '.join(shared)}, which "
+                    "another service declares exclusive (one process at a time); run replicas: 1 or mount it read_only"
+                )
+        return self
 
     @model_validator(mode="after")
     def _references_resolve(self) -> SystemSpec:

@@ -176,7 +176,7 @@ def problems(name: str, config: StackFacts) -> list[str]:
 
 
 def _single_writer_problems(name: str, config: StackFacts, prefix: str) -> list[str]:
-    """Overrides asking a service that writes state for more than one copy (the spec refuses such a service)."""
+    """Overrides asking a service that writes an exclusive volume for more than one copy (the spec refuses it)."""
     override = config.overrides.get(name)
     asked = {svc: o.replicas for svc, o in (override.services.items() if override else ()) if (o.replicas or 0) > 1}
     if not asked:
@@ -184,12 +184,12 @@ def _single_writer_problems(name: str, config: StackFacts, prefix: str) -> list[
     spec: SystemSpec = _module(name).build(_context(name, config))
     found = []
     for svc, replicas in sorted(asked.items()):
-        state = [v.name for v in spec.service(svc).volumes if v.state]
-        if state:
+        exclusive = [v.name for v in spec.service(svc).volumes if v.exclusive and not v.read_only]
+        if exclusive:
             found.append(
-                f"{prefix}.services.{svc}.replicas: {replicas} copies of {svc}, which writes the state volume(s) "
-                f"{', '.join(state)}; a single writer runs one copy (two would keep diverging data): set 1 or "
-                "remove the override"
+                f"{prefix}.services.{svc}.replicas: {replicas} copies of {svc}, which writes the exclusive volume(s) "
+                f"{', '.join(exclusive)} (one process at a time: a second copy would corrupt or fail to lock it); "
+                "set 1 or remove the override"
             )
     return found
 

@@ -28,9 +28,8 @@ IMAGES_FROM_CONFIG: tuple[str, ...] = ("api",)
 SECRETS = (SecretSpec(name="secret-key", length=64, description="SECRET_KEY (JWT signing key) of the API"),)
 
 API_PORT = 8001
-# The guide's load balancer runs three API servers; PostgreSQL is still sized for that many (``maxReplicas``),
-# but the API writes the audit trail to its volume, so it runs as one copy (a single writer) until the audit
-# log moves to a store several copies can share.
+# The guide's load balancer runs three API servers. They write the audit trail to one volume (as the guide's
+# gunicorn workers append to one log directory), so on a VM cloud all three run on the VM holding it.
 PROD_REPLICAS = 3
 
 
@@ -68,7 +67,9 @@ class Settings(SystemSettings):
 def build(ctx: SystemContext) -> SystemSpec:
     """The Therapy Compliance Analyzer's API, database, cache and route for one stack."""
     s: Settings = ctx.settings
-    replicas = 1  # a single writer of the audit logs (see PROD_REPLICAS)
+    replicas = (
+        PROD_REPLICAS if ctx.resilience.replicas > 1 else 1
+    )  # the guide's 3 copies wherever services run redundantly
     per_process = s.pool_size + s.max_overflow
     # Every gunicorn worker opens its own pool; +20 for maintenance and the operator's sessions.
     max_connections = per_process * s.workers * max(s.max_replicas, replicas) + 20

@@ -58,33 +58,60 @@ def prod_gcp() -> ProgramRun:
 # --- the spec ---------------------------------------------------------------------------------------------------
 
 
-def test_a_service_writing_state_runs_one_copy() -> None:
+def test_a_service_writing_an_exclusive_volume_runs_one_copy() -> None:
     with pytest.raises(ValueError) as err:
-        _svc("grafana", 2, VolumeSpec(name="grafana-data", mount_path="/var/lib/grafana"))
+        _svc("grafana", 2, VolumeSpec(name="grafana-data", mount_path="/var/lib/grafana", exclusive=True))
     message = str(err.value)
-    assert "service 'grafana' runs 2 replicas but writes the state volume(s) 'grafana-data'" in message
-    assert "run replicas: 1, or declare the volume scratch=True" in message
-    # Scratch and read-only volumes are not state: copies may run side by side.
+    assert "service 'grafana' runs 2 replicas but writes the exclusive volume(s) 'grafana-data'" in message
+    assert "run replicas: 1" in message
+    # State that is not exclusive may have several writers (they share one host's disk); scratch and read-only
+    # volumes are not state at all.
+    _svc("api", 3, VolumeSpec(name="audit-logs", mount_path="/logs"))
     _svc("api", 3, VolumeSpec(name="cache", mount_path="/cache", scratch=True))
     _svc("web", 3, VolumeSpec(name="static", mount_path="/static", read_only=True))
     assert not VolumeSpec(name="m", mount_path="/m", read_only=True).state
     assert VolumeSpec(name="m", mount_path="/m").state
+    with pytest.raises(ValueError, match="volume 'm' is exclusive and read_only"):
+        VolumeSpec(name="m", mount_path="/m", read_only=True, exclusive=True)
 
 
-def test_single_writers_pin_what_shares_their_volumes_or_needs_them() -> None:
+def test_an_exclusive_volume_holds_every_writer_of_its_name() -> None:
+    """Declared exclusive by one service, the same volume cannot get a second writer with copies elsewhere."""
+    data = VolumeSpec(name="index", mount_path="/index", exclusive=True)
+    with pytest.raises(ValueError) as err:
+        SystemSpec(
+            name="demo",
+            description="demo",
+            services=(_svc("search", 1, data), _svc("indexer", 2, data.model_copy(update={"exclusive": False}))),
+        )
+    assert "demo/indexer: runs 2 replicas but writes index, which another service declares exclusive" in str(err.value)
+    # Reading it is fine.
+    SystemSpec(
+        name="demo",
+        description="demo",
+        services=(
+            _svc("search", 1, data),
+            _svc("reader", 2, data.model_copy(update={"exclusive": False, "read_only": True})),
+        ),
+    )
+
+
+def test_state_writers_pin_what_shares_their_volumes_or_needs_them() -> None:
     data = VolumeSpec(name="data", mount_path="/data")
     spec = SystemSpec(
         name="demo",
         description="demo",
         services=(
-            _svc("db-ish", 1, data),
+            _svc("db-ish", 1, data.model_copy(update={"exclusive": True})),
+            _svc("uploads", 3, VolumeSpec(name="uploads", mount_path="/up")),
             _svc("reader", 1, data.model_copy(update={"read_only": True})),
             _svc("needs-it", 1, depends_on=("db-ish",)),
             _svc("free", 2, VolumeSpec(name="tmp", mount_path="/tmp2", scratch=True)),
         ),
     )
     assert [s.name for s in spec.single_writers()] == ["db-ish"]
-    assert [v.name for v in spec.state_volumes()] == ["data"]
+    assert [s.name for s in spec.state_writers()] == ["db-ish", "uploads"]
+    assert [v.name for v in spec.state_volumes()] == ["data", "uploads"]
     assert [s.name for s in spec.scale_out()] == ["free"]
 
 
@@ -96,6 +123,7 @@ def test_cogstack_single_writers_are_the_trainer_solr_and_its_admin_job() -> Non
 
     spec = registry.build(cogstack_nlp.NAME, config)
     assert {s.name for s in spec.single_writers()} == {"medcat-trainer", "solr", "trainer-admin"}
+    assert {s.name for s in spec.state_writers()} == {"medcat-trainer", "solr", "trainer-admin"}
     assert [v.name for v in spec.state_volumes()] == ["solr-data", "trainer-media", "trainer-sqlite"]
     assert [s.name for s in spec.scale_out()] == ["medcat-service"]
     assert spec.service("medcat-service").replicas == 2
@@ -104,11 +132,21 @@ def test_cogstack_single_writers_are_the_trainer_solr_and_its_admin_job() -> Non
 def test_an_override_asking_a_single_writer_for_copies_is_a_config_error() -> None:
     raw = stack_config(overrides={"cogstack-nlp": {"services": {"solr": {"replicas": 2}}}})
     assert problems(raw) == [
-        "clinical-platform:overrides.cogstack-nlp.services.solr.replicas: 2 copies of solr, which writes the state "
-        "volume(s) solr-data; a single writer runs one copy (two would keep diverging data): set 1 or remove the "
-        "override"
+        "clinical-platform:overrides.cogstack-nlp.services.solr.replicas: 2 copies of solr, which writes the "
+        "exclusive volume(s) solr-data (one process at a time: a second copy would corrupt or fail to lock it); "
+        "set 1 or remove the override"
     ]
     assert problems(stack_config(overrides={"cogstack-nlp": {"services": {"medcat-service": {"replicas": 3}}}})) == []
+    # A state writer that is not exclusive takes more copies (they run side by side on the state VM).
+    raw = stack_config(
+        systems=["therapy-compliance"],
+        overrides={
+            "therapy-compliance": {
+                "services": {"api": {"replicas": 4, "image": "registry.hospital.example/therapy/api:3.2.1"}}
+            }
+        },
+    )
+    assert problems(raw) == []
 
 
 # --- AWS --------------------------------------------------------------------------------------------------------

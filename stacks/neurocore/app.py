@@ -100,8 +100,9 @@ def application_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             ResourcesSpec(cpus=8, memory_mb=8192),
         ),
         volumes=data_volumes,
-        # A single writer: the uploaded PDFs and page images are state (kept on the data volume on clouds).
-        replicas=1,
+        # Writes the uploaded PDFs and page images (state): on a VM cloud every copy runs on the state VM, sharing
+        # the files there as copies on one Docker host do.
+        replicas=ctx.resilience.replicas,
         user=APP_USER,
         egress=True,  # OpenAI and SMTP
         metrics_path=s.api_metrics_path,
@@ -137,8 +138,9 @@ def application_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             ResourcesSpec(cpus=6, memory_mb=8192),
         ),
         volumes=data_volumes,
-        # A single writer: the uploaded PDFs and page images are state (kept on the data volume on clouds).
-        replicas=1,
+        # Writes the uploaded PDFs and page images (state): on a VM cloud every copy runs on the state VM, sharing
+        # the files there as copies on one Docker host do.
+        replicas=ctx.resilience.replicas,
         user=APP_USER,
         egress=True,  # OpenAI
         depends_on=("migrate",),

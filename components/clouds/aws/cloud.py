@@ -286,8 +286,11 @@ class AwsSystem(AwsDataStores):
             "arn:", cloud.partition, ":iam::", cloud.account_id, ":role/", self.container_role_name or ""
         )
         for group in sorted(groups, key=lambda g: g.role != "scale-out"):
-            machine = choose_machine(group.services)
-            summary = machine_summary(machine, group.services, group.count)
+            # Sized for every container a VM runs: a service with three copies there counts three times.
+            machine = choose_machine(group.containers)
+            summary = machine_summary(machine, group.containers, group.count)
+            if group.copies:
+                summary["copiesPerVm"] = dict(sorted(group.copies.items()))
             if group.role == "scale-out":
                 cloud.machines[name] = {**cloud.machines.get(name, {}), "scaleOut": summary}
             else:

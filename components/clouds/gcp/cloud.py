@@ -182,8 +182,11 @@ class GcpSystem(GcpDataStores):
         cloud.network.allow_load_balancer(f"{name}-from-lb", ports, [tag], self)
         backends: dict[str, list[pulumi.Output[str]]] = {t.route.name: [] for t in targets}
         for group in groups:
-            machine = choose_machine(group.services)
-            summary = machine_summary(machine, group.services, group.count)
+            # Sized for every container a VM runs: a service with three copies there counts three times.
+            machine = choose_machine(group.containers)
+            summary = machine_summary(machine, group.containers, group.count)
+            if group.copies:
+                summary["copiesPerVm"] = dict(sorted(group.copies.items()))
             if group.role == "scale-out":
                 cloud.machines[name] = {**cloud.machines.get(name, {}), "scaleOut": summary}
             else:

@@ -19,6 +19,7 @@ from components.endpoints import SystemRefs, boot_secrets, is_sensitive, resolve
 from components.htpasswd import htpasswd_line
 from components.platform import ContainerCredentials, RouteTarget, StackSettings, StateDisk, VmGroup
 from components.runtimes.docker_on_vm import cloud_init
+from components.runtimes.docker_on_vm.layout import vm_layout
 from components.secrets import admin_passwords, system_secrets
 from components.specs import (
     FileSpec,
@@ -191,15 +192,22 @@ class DockerOnVmRuntime:
             publish[gateway.name] = [r.listen_port for r in gateway_routes]
 
         # State (volumes not declared scratch) lives on a disk of its own that outlives the VMs; the VM that
-        # mounts it runs every service, the single writers among them, and only the rest scale out.
+        # mounts it runs every service, all copies of those writing state among them, and only the rest scale out.
         state_volumes = spec.state_volumes()
         state = [v.name for v in state_volumes]
         disk = site.state_disk(state_volumes) if state_volumes else None
+        scale = {s.name for s in spec.scale_out()} & set(all_services) if disk is not None else set(all_services)
+        layout = vm_layout(list(all_services.values()), scale, self.replicas, has_state=disk is not None)
 
-        def render(values: list[str], names: set[str]) -> str:
+        def render(values: list[str], names: set[str], copies: Mapping[str, int]) -> str:
             resolved = dict(zip(plain.keys(), values, strict=True))
             compose_services = {}
             for svc in (s for s in all_services.values() if s.name in names):
+                if copies.get(svc.name, 1) > 1 and publish.get(svc.name):
+                    raise ValueError(
+                        f"{name}/{svc.name}: {copies[svc.name]} copies on one VM cannot all publish "
+                        f"{publish[svc.name]}; route it through the gateway"
+                    )
                 entry = cloud_init.compose_service(
                     svc,
                     plain_env={k: v for (owner, k), v in resolved.items() if owner == svc.name},
@@ -215,6 +223,9 @@ class DockerOnVmRuntime:
                 deps = cloud_init.depends_on(svc, all_services)
                 if deps:
                     entry["depends_on"] = deps
+                if copies.get(svc.name, 1) > 1:
+                    # compose starts this many containers of the service (names get an index; DNS answers with all).
+                    entry["deploy"] = {**entry.get("deploy", {}), "replicas": copies[svc.name]}
                 compose_services[svc.name] = entry
             volumes = {v.name for s in all_services.values() if s.name in names for v in s.volumes}
             return cloud_init.render_compose(name, compose_services, sorted(volumes), state if disk else ())
@@ -263,14 +274,15 @@ class DockerOnVmRuntime:
 
         def group(role: str, services: list[ServiceSpec], count: int, routes: set[str]) -> VmGroup:
             names = {s.name for s in services}
-            compose = pulumi.Output.all(*plain.values()).apply(lambda values: render(values, names))
+            copies = {n: c for n, c in layout[role].items() if n in names and c > 1}
+            compose = pulumi.Output.all(*plain.values()).apply(lambda values: render(values, names, copies))
             parts = pulumi.Output.all(compose, secret_id, plain_files, refresh, *(b.secret_id for b in rotated))
             if role == "state" and disk is not None:
                 mount = disk.attach.apply(lambda attach: cloud_init.mount_state_script(name, attach, state))
                 document = pulumi.Output.all(parts, mount).apply(lambda v: user_data(v[0], v[1]))
             else:
                 document = parts.apply(lambda v: user_data(v, None))
-            return VmGroup(role, services, document, count, frozenset(routes))  # type: ignore[arg-type]
+            return VmGroup(role, services, document, count, frozenset(routes), copies)  # type: ignore[arg-type]
 
         every_route = {t.route.name for t in targets}
         everything = list(all_services.values())
@@ -278,8 +290,7 @@ class DockerOnVmRuntime:
             groups = [group("all", everything, self.replicas, every_route)]
         else:
             groups = [group("state", everything, 1, every_route)]
-            scale = {s.name for s in spec.scale_out()} & set(all_services)
-            if scale and self.replicas > 1:
+            if "scale-out" in layout:
                 shared = [s for s in everything if s.name in scale or (gateway is not None and s is gateway)]
                 routes = {t.route.name for t in targets if t.route.service in scale}
                 groups.append(group("scale-out", shared, self.replicas - 1, routes))
