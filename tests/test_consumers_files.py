@@ -269,8 +269,8 @@ def test_the_auth_gateway_demands_the_generated_credentials(
 @pytest.mark.parametrize("stack", VM_STACKS)
 def test_cloud_init_documents_pass_the_schema(stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path) -> None:
     cloud_init = tool("cloud-init")
-    for vm in vm_systems(stack_runs[stack]):
-        path = tmp_path / f"{vm.name}.yaml"
+    for index, vm in enumerate(vm_systems(stack_runs[stack])):
+        path = tmp_path / f"{vm.name}-{index}.yaml"
         path.write_text(vm.cloud_config)
         done = subprocess.run([cloud_init, "schema", "-c", str(path)], capture_output=True, text=True, check=False)
         assert done.returncode == 0 and "Valid cloud-config" in done.stdout, (
@@ -281,8 +281,8 @@ def test_cloud_init_documents_pass_the_schema(stack: str, stack_runs: dict[str, 
 @pytest.mark.parametrize("stack", VM_STACKS)
 def test_systemd_units_verify(stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path) -> None:
     analyze = tool("systemd-analyze")
-    for vm in vm_systems(stack_runs[stack]):
-        root = tmp_path / vm.name
+    for index, vm in enumerate(vm_systems(stack_runs[stack])):  # a system with state has two VM groups
+        root = tmp_path / f"{vm.name}-{index}"
         for path, content in vm.files.items():
             target = root / path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)
