@@ -345,3 +345,54 @@ def test_gcp_routes_reach_the_groups_that_serve_them(prod_gcp: ProgramRun) -> No
     )
     assert "device=/dev/disk/by-id/google-clinical-state" in state_vm.files[cloud_init.MOUNT_STATE_PATH]
     assert yaml.safe_load(state_vm.cloud_config)["write_files"]
+
+
+# --- copies per VM, and the review ------------------------------------------------------------------------------
+
+
+def test_replicas_spread_over_the_vms_that_run_a_service_and_state_writers_stay_on_the_state_vm() -> None:
+    from components.runtimes.docker_on_vm.layout import vm_layout
+
+    services = [
+        _svc("api", 3, VolumeSpec(name="audit", mount_path="/logs")),
+        _svc("solr", 1, VolumeSpec(name="index", mount_path="/index", exclusive=True)),
+        _svc("web", 3, VolumeSpec(name="tmp", mount_path="/tmp2", scratch=True)),
+        ServiceSpec(name="migrate", image="example/app:1.0", kind="job"),
+    ]
+    # With state on 2 VMs: api's 3 copies all on the state VM; web's 3 over both VMs (2 each, rounded up).
+    assert vm_layout(services, {"web"}, 2, has_state=True) == {
+        "state": {"api": 3, "solr": 1, "web": 2, "migrate": 1},
+        "scale-out": {"web": 2},
+    }
+    # One VM: everything there, every copy.
+    assert vm_layout(services, {"web"}, 1, has_state=True) == {"state": {"api": 3, "solr": 1, "web": 3, "migrate": 1}}
+    # No state: identical VMs share every service (a VM runs at least one copy of each).
+    assert vm_layout(services[2:], set(), 2, has_state=False) == {"all": {"web": 2, "migrate": 1}}
+    assert vm_layout(services[2:], set(), 4, has_state=False) == {"all": {"web": 1, "migrate": 1}}
+
+
+def test_therapy_compliance_runs_the_guides_three_api_copies_on_its_state_vm(prod: ProgramRun) -> None:
+    vm = next(v for v in vm_systems(prod) if v.group == "therapy-compliance-state")
+    api = vm.compose["services"]["api"]
+    assert api["deploy"]["replicas"] == 3 and "container_name" not in api and "ports" not in api
+    assert named(prod, "therapy-compliance-state-asg").inputs["desiredCapacity"] == 1
+    # The VM is sized for the three copies: 3 x 8 vCPUs of the API, plus the gateway.
+    needs = prod.exports["machines"]["therapy-compliance"]["needs"]
+    assert needs["vcpus"] >= 24 and named(prod, "therapy-compliance-state-lt").inputs["instanceType"] == "m6i.8xlarge"
+
+
+def test_the_review_names_the_single_writers_and_what_runs_beside_the_state() -> None:
+    from offline.plan import make_plan
+    from offline.report import build_report
+    from offline.report_markdown import render_report
+
+    text = render_report(build_report(make_plan("prod")))
+    section = text[text.index("## State and single writers") : text.index("## Coverage")]
+    assert (
+        "- cogstack-nlp: single writers, one copy (exclusive data): medcat-trainer (trainer-sqlite), solr "
+        "(solr-data), trainer-admin (trainer-sqlite); on the state VM beside the state disk" in section
+    )
+    assert "- therapy-compliance: no single writer; on the state VM beside the state disk, backed up daily: api; " in (
+        section
+    )
+    assert "every copy of api x3 (audit-logs) also runs there" in section
