@@ -243,13 +243,28 @@ def test_aws_state_vm_is_one_in_the_volume_zone_and_takes_only_its_routes(prod: 
     assert [r.name for r in of_type(prod, "aws:autoscaling/group:Group") if r.name.startswith("therapy")] == [
         "therapy-compliance-state-asg"
     ]
-    # Only the state VM's role may attach the volume.
+    # Only the state VM's role may attach the volume: that volume, to an instance tagged as this system's state VM.
     policies = {r.name: r.inputs["policy"] for r in of_type(prod, "aws:iam/rolePolicy:RolePolicy")}
-    assert "ec2:AttachVolume" in policies["cogstack-nlp-state-access"]
-    assert (
-        typed(prod, "aws:ebs/volume:Volume", "cogstack-nlp-state").outputs["arn"]
-        in policies["cogstack-nlp-state-access"]
-    )
+    attach = [
+        st
+        for st in json.loads(policies["cogstack-nlp-state-access"])["Statement"]
+        if "ec2:AttachVolume" in st["Action"]
+    ]
+    volume_arn = typed(prod, "aws:ebs/volume:Volume", "cogstack-nlp-state").outputs["arn"]
+    assert attach[0] == {"Effect": "Allow", "Action": ["ec2:AttachVolume"], "Resource": volume_arn}
+    assert attach[1]["Resource"].endswith(":instance/*")
+    assert attach[1]["Condition"] == {
+        "StringEquals": {
+            "aws:ResourceTag/role": "state",
+            "aws:ResourceTag/stack": "prod",
+            "aws:ResourceTag/system": "cogstack-nlp",
+        }
+    }
+    assert len(attach) == 2
+    # ... and the state VM's instances carry those tags (the scale-out VMs' do not say role=state).
+    instance_tags = named(prod, "cogstack-nlp-state-lt").inputs["tagSpecifications"][0]["tags"]
+    assert {instance_tags[k] for k in ("role", "stack", "system")} == {"state", "prod", "cogstack-nlp"}
+    assert "role" not in named(prod, "cogstack-nlp-lt").inputs["tagSpecifications"][0]["tags"]
     assert "ec2:AttachVolume" not in policies["cogstack-nlp-access"]
 
 

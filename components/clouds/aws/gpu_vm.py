@@ -38,6 +38,10 @@ def dlami_id() -> pulumi.Output[str]:
     ).id
 
 
+# Tags of the state VM's instances that the attach permission requires (stack and system come with every tag set).
+STATE_TAG_KEYS = ("stack", "system", "role")
+
+
 class GpuVm(pulumi.ComponentResource):
     """Launch template + auto scaling group behind the load balancer's target groups.
 
@@ -79,7 +83,10 @@ class GpuVm(pulumi.ComponentResource):
     ) -> None:
         super().__init__("clinical:aws:GpuVm", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = dict(tags)
+        # The state VM's instances carry role=state: only an instance of this stack's system so tagged may take
+        # the state volume (the attach permission's condition below).
+        tags = {**tags, "role": "state"} if state_volume_arn is not None else dict(tags)
+        state_tags = {k: tags[k] for k in STATE_TAG_KEYS if k in tags} if state_volume_arn is not None else {}
         role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=service_role_trust("ec2.amazonaws.com"),
@@ -119,7 +126,7 @@ class GpuVm(pulumi.ComponentResource):
             role=role.id,
             policy=pulumi.Output.all(
                 kms_key_arn, pulumi.Output.all(*secret_arns), pulumi.Output.all(*assumable), attach
-            ).apply(lambda v: self._access_policy(v[1], v[0], v[2], v[3])),
+            ).apply(lambda v: self._access_policy(v[1], v[0], v[2], v[3], state_tags)),
             opts=child,
         )
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, tags=tags, opts=child)
@@ -204,7 +211,11 @@ class GpuVm(pulumi.ComponentResource):
 
     @staticmethod
     def _access_policy(
-        secret_arns: Sequence[str], kms_key_arn: str, assumable: Sequence[str], attach: Sequence[str] = ()
+        secret_arns: Sequence[str],
+        kms_key_arn: str,
+        assumable: Sequence[str],
+        attach: Sequence[str] = (),
+        state_tags: Mapping[str, str] | None = None,
     ) -> str:
         # The runtime secret, then any database password RDS manages (read at boot and by the rotation check).
         secrets: str | list[str] = secret_arns[0] if len(secret_arns) == 1 else list(secret_arns)
@@ -216,8 +227,18 @@ class GpuVm(pulumi.ComponentResource):
             statements.append({"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": list(assumable)})
         if attach:
             volume_arn, instance_arns = attach
+            # AttachVolume is authorised on the volume and on the instance: this volume only, and only to an
+            # instance tagged as this stack's system's state VM (none of the VM's roles may tag instances).
+            on_tags = {f"aws:ResourceTag/{k}": v for k, v in sorted((state_tags or {}).items())}
             statements += [
-                {"Effect": "Allow", "Action": ["ec2:AttachVolume"], "Resource": [volume_arn, instance_arns]},
+                {"Effect": "Allow", "Action": ["ec2:AttachVolume"], "Resource": volume_arn},
+                {
+                    "Effect": "Allow",
+                    "Action": ["ec2:AttachVolume"],
+                    "Resource": instance_arns,
+                    "Condition": {"StringEquals": on_tags},
+                },
+                # Describe calls take no resource or tag scoping in IAM.
                 {"Effect": "Allow", "Action": ["ec2:DescribeVolumes"], "Resource": "*"},
             ]
         return json.dumps({"Version": "2012-10-17", "Statement": statements})
