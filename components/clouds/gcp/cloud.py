@@ -23,7 +23,7 @@ from components.clouds.gcp.gpu_vm import GpuVmGroup
 from components.clouds.gcp.labels import gcp_labels
 from components.clouds.gcp.load_balancer import LoadBalancer
 from components.clouds.gcp.machines import MachineChoice, choose_machine, hourly_price, needs
-from components.clouds.gcp.state_disk import GcpStateDisk, attach_lines, state_zone
+from components.clouds.gcp.state_disk import GcpStateDisk, attach_lines
 from components.gpu_catalog import cheapest_machine
 from components.platform import RouteTarget, StackSettings, StateDisk, VmGroup
 from components.specs import ServiceSpec, SystemSpec, VolumeSpec
@@ -154,8 +154,8 @@ class GcpSystem(GcpDataStores):
         return None
 
     def state_disk(self, volumes: Sequence[VolumeSpec]) -> StateDisk:
-        """A CMEK pd-balanced disk in the region's first zone holding every state volume, with daily snapshots;
-        the state VM's group attaches it."""
+        """A CMEK pd-balanced disk in the region's first zone that is up, holding every state volume, with daily
+        snapshots; the state VM's group attaches it."""
         cloud = self.cloud
         self.state = GcpStateDisk(
             self.name,
@@ -214,7 +214,7 @@ class GcpSystem(GcpDataStores):
                 spot=cloud.settings.spot and not state,  # a preemption would take the state's only writer
                 disk_gb=200 if machine.gpu_count else 100,
                 state_disk=self.state.disk.id if state and self.state else None,
-                state_zone=state_zone(cloud.region) if state else None,
+                state_zone=self.state.zone if state and self.state else None,
                 after=[*after, *cloud.keys.grants],
                 opts=pulumi.ResourceOptions(parent=self),
             )

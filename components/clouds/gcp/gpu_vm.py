@@ -83,7 +83,7 @@ class GpuVmGroup(pulumi.ComponentResource):
         spot: bool = False,
         disk_gb: int = 100,
         state_disk: pulumi.Input[str] | None = None,
-        state_zone: str | None = None,
+        state_zone: pulumi.Input[str] | None = None,
         after: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -208,7 +208,7 @@ class GpuVmGroup(pulumi.ComponentResource):
             versions=[gcp.compute.RegionInstanceGroupManagerVersionArgs(name="primary", instance_template=template.id)],
             target_size=target_size,
             distribution_policy_target_shape=shape,
-            distribution_policy_zones=[state_zone] if single and state_zone else None,
+            distribution_policy_zones=[state_zone] if single and state_zone is not None else None,
             named_ports=[gcp.compute.RegionInstanceGroupManagerNamedPortArgs(name=n, port=p) for n, p in named_ports],
             auto_healing_policies=gcp.compute.RegionInstanceGroupManagerAutoHealingPoliciesArgs(
                 health_check=health.id, initial_delay_sec=AUTOHEAL_DELAY_S

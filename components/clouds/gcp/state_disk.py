@@ -17,11 +17,6 @@ def attach_lines() -> str:
     return f"device=/dev/disk/by-id/google-{DEVICE_NAME}\n"
 
 
-def state_zone(region: str) -> str:
-    """The zone of a region's state disks and of the one VM that mounts each (the region's first zone)."""
-    return f"{region}-a"
-
-
 class GcpStateDisk(pulumi.ComponentResource):
     """One zonal pd-balanced disk per system holding its state volumes, attached by the state VM's group.
 
@@ -34,6 +29,7 @@ class GcpStateDisk(pulumi.ComponentResource):
     """
 
     disk: gcp.compute.Disk
+    zone: pulumi.Output[str]
 
     def __init__(
         self,
@@ -51,6 +47,11 @@ class GcpStateDisk(pulumi.ComponentResource):
     ) -> None:
         super().__init__("clinical:gcp:StateDisk", name, None, opts)
         labels = {**labels, "role": "state"}
+        # The region's first zone that is up, as the cloud lists them (not every region has an "-a" zone).
+        zones = gcp.compute.get_zones_output(
+            project=project, region=region, status="UP", opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        self.zone: pulumi.Output[str] = zones.names.apply(lambda names: sorted(names)[0])
         schedule = gcp.compute.ResourcePolicy(
             f"{name}-state-snapshots",
             project=project,
@@ -74,7 +75,7 @@ class GcpStateDisk(pulumi.ComponentResource):
         self.disk = gcp.compute.Disk(
             f"{name}-state",
             project=project,
-            zone=state_zone(region),
+            zone=self.zone,
             type="pd-balanced",
             size=size_gb,
             disk_encryption_key=gcp.compute.DiskDiskEncryptionKeyArgs(kms_key_self_link=kms_key_id),
