@@ -411,3 +411,19 @@ def test_the_review_names_the_single_writers_and_what_runs_beside_the_state() ->
         section
     )
     assert "every copy of api x3 (audit-logs) also runs there" in section
+
+
+def test_the_containers_role_moves_to_the_state_group_without_being_recreated(prod: ProgramRun) -> None:
+    """Its IAM name is fixed: created anew beside the old one, the create would clash. Aliases name where it was
+    (under the system's one group "<system>", as the engine builds that URN from the system's)."""
+    system = typed(prod, "clinical:aws:System", "stenosis-detection").urn
+    old_group = f"{system.rsplit('::', 1)[0]}$clinical:aws:GpuVm::stenosis-detection"
+    for name, old in (
+        ("stenosis-detection-state-containers", "stenosis-detection-containers"),
+        ("stenosis-detection-state-containers-access", "stenosis-detection-containers-access"),
+    ):
+        (record,) = [r for r in prod.resources if r.name == name]
+        assert record.aliases == [{"spec": {"name": old, "parentUrn": old_group}}]
+    # No other IAM resource claims an earlier identity (systems without buckets have no containers role).
+    iam = [r.name for r in prod.resources if r.type.startswith("aws:iam/") and r.aliases]
+    assert iam == ["stenosis-detection-state-containers", "stenosis-detection-state-containers-access"]

@@ -234,6 +234,10 @@ class AwsSystem(AwsDataStores):
             refresh=role_arn.apply(lambda arn: credentials_script(self.name, arn, cloud.region)),
         )
 
+    def _group_urn(self, group: str) -> pulumi.Output[str]:
+        """The URN a VM group component called ``group`` has (or had) under this system."""
+        return self.urn.apply(lambda urn: f"{urn.rsplit('::', 1)[0]}$clinical:aws:GpuVm::{group}")
+
     def state_disk(self, volumes: Sequence[VolumeSpec]) -> StateDisk:
         """An encrypted EBS volume in the network's first zone holding every state volume, backed up by AWS Backup;
         the state VM attaches it to itself at boot."""
@@ -316,6 +320,8 @@ class AwsSystem(AwsDataStores):
                 tags=tags,
                 spot=cloud.settings.spot and not state,  # a Spot reclaim would take the state's only writer
                 state_volume_arn=self.state.volume.arn if state and self.state else None,
+                # Before the system had a state VM, its one group ("<system>") created the containers role.
+                containers_moved_from=(name, self._group_urn(name)) if state else None,
                 instance_arns=pulumi.Output.concat(
                     "arn:", cloud.partition, ":ec2:", cloud.region, ":", cloud.account_id, ":instance/*"
                 )

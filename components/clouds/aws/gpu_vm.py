@@ -78,6 +78,7 @@ class GpuVm(pulumi.ComponentResource):
         spot: bool = False,
         state_volume_arn: pulumi.Input[str] | None = None,
         instance_arns: pulumi.Input[str] | None = None,
+        containers_moved_from: tuple[str, pulumi.Input[str]] | None = None,
         after: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -100,13 +101,23 @@ class GpuVm(pulumi.ComponentResource):
         # A group that does not create the containers role (a system's scale-out VMs) may still assume it.
         assumable: list[pulumi.Input[str]] = [container_role_arn] if container_role_arn is not None else []
         if container_role is not None:
+
+            def moved(suffix: str) -> pulumi.ResourceOptions:
+                # The role keeps its IAM name when it moves to another group's component (a system that gained a
+                # state VM): the alias makes that a move, not a delete and a create that would clash on the name.
+                if containers_moved_from is None:
+                    return child
+                old_name, old_parent_urn = containers_moved_from
+                alias = pulumi.Alias(name=f"{old_name}-{suffix}", parent=old_parent_urn)
+                return pulumi.ResourceOptions(parent=self, aliases=[alias])
+
             containers = aws.iam.Role(
                 f"{name}-containers",
                 name=container_role.name,
                 assume_role_policy=pulumi.Output.all(role.arn, *also_trusted).apply(self._trust_of),
                 max_session_duration=3600,
                 tags=tags,
-                opts=child,
+                opts=moved("containers"),
             )
             aws.iam.RolePolicy(
                 f"{name}-containers-access",
@@ -114,7 +125,7 @@ class GpuVm(pulumi.ComponentResource):
                 policy=pulumi.Output.all(kms_key_arn, *container_role.bucket_arns).apply(
                     lambda v: self._bucket_policy(v[0], v[1:])
                 ),
-                opts=child,
+                opts=moved("containers-access"),
             )
             assumable.append(containers.arn)
         # The state VM attaches the system's state disk to itself at boot.
