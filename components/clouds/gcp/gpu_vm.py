@@ -224,7 +224,7 @@ class GpuVmGroup(pulumi.ComponentResource):
             # VMs read their secrets and reach the data services as they boot.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, *grants]),
         )
-        if single:
+        if state_disk is not None:
             gcp.compute.RegionPerInstanceConfig(
                 f"{name}-disk",
                 project=project,

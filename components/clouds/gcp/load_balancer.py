@@ -213,7 +213,7 @@ class LoadBalancer(pulumi.ComponentResource):
         self,
         name: str,
         host: str,
-        instance_groups: pulumi.Input[str] | Sequence[pulumi.Input[str]],
+        instance_groups: Sequence[pulumi.Input[str]],
         port_name: str,
         port: int,
         health_path: str,
@@ -232,7 +232,6 @@ class LoadBalancer(pulumi.ComponentResource):
         if any(r.fqdn == fqdn for r in self._routes):
             raise ValueError(f"route '{name}': host {fqdn} is already routed")
         child = pulumi.ResourceOptions(parent=self)
-        groups = [instance_groups] if isinstance(instance_groups, (str, pulumi.Output)) else list(instance_groups)
         health = gcp.compute.HealthCheck(
             f"{name}-lb-hc",
             project=self.project,
@@ -260,7 +259,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 gcp.compute.BackendServiceBackendArgs(
                     group=group, balancing_mode="UTILIZATION", max_utilization=0.8, capacity_scaler=1.0
                 )
-                for group in groups
+                for group in instance_groups
             ],
             security_policy=self.security_policy.id if self.security_policy is not None else None,
             log_config=gcp.compute.BackendServiceLogConfigArgs(enable=True, sample_rate=1.0),
