@@ -426,3 +426,14 @@ def test_the_containers_role_moves_to_the_state_group_without_being_recreated(pr
     # No other IAM resource claims an earlier identity (systems without buckets have no containers role).
     iam = [r.name for r in prod.resources if r.type.startswith("aws:iam/") and r.aliases]
     assert iam == ["stenosis-detection-state-containers", "stenosis-detection-state-containers-access"]
+
+
+def test_copies_on_one_vm_never_publish_a_host_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both clouds end every route at the gateway; were a route to reach a replicated service directly, its copies
+    would fight over the port: the program stops, naming the service."""
+    from components.clouds.aws.cloud import AwsCloud
+
+    monkeypatch.setattr(AwsCloud, "backend_tls", property(lambda self: False))
+    with pytest.raises(Exception) as err:
+        run_program("prod")
+    assert "therapy-compliance: api run(s) several copies on one VM and cannot all publish 8001" in str(err.value)

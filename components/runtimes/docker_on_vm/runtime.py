@@ -198,16 +198,18 @@ class DockerOnVmRuntime:
         disk = site.state_disk(state_volumes) if state_volumes else None
         scale = {s.name for s in spec.scale_out()} & set(all_services) if disk is not None else set(all_services)
         layout = vm_layout(list(all_services.values()), scale, self.replicas, has_state=disk is not None)
+        for copies_of in layout.values():  # copies on one VM would fight over a host port
+            crowded = sorted(n for n, c in copies_of.items() if c > 1 and publish.get(n))
+            if crowded:
+                raise ValueError(
+                    f"{name}: {', '.join(crowded)} run(s) several copies on one VM and cannot all publish "
+                    f"{', '.join(str(p) for n in crowded for p in publish[n])}; route it through the gateway"
+                )
 
         def render(values: list[str], names: set[str], copies: Mapping[str, int]) -> str:
             resolved = dict(zip(plain.keys(), values, strict=True))
             compose_services = {}
             for svc in (s for s in all_services.values() if s.name in names):
-                if copies.get(svc.name, 1) > 1 and publish.get(svc.name):
-                    raise ValueError(
-                        f"{name}/{svc.name}: {copies[svc.name]} copies on one VM cannot all publish "
-                        f"{publish[svc.name]}; route it through the gateway"
-                    )
                 entry = cloud_init.compose_service(
                     svc,
                     plain_env={k: v for (owner, k), v in resolved.items() if owner == svc.name},
