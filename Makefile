@@ -26,9 +26,14 @@ tools:
 plan: venv
 	$(PY) -m offline.plan --stack $(STACK) $(ARGS)
 
-## make docs: regenerate the README's configuration reference from the config models (offline/config_reference.py)
+## make docs: regenerate the README's configuration reference from the config models (offline/config_reference.py),
+## its preview-blind rules, the policy coverage against checkov and cdk-nag (docs/policy-coverage.md) and each
+## system's traceability matrix in docs/systems/<system>.md (offline/traceability.py)
 docs: venv
 	$(PY) -m offline.config_reference
+	$(PY) -m offline.preview_blind
+	$(PY) -m offline.policy_coverage
+	$(PY) -m offline.traceability
 
 ## make test: lint, type-check and the whole test suite (what CI runs)
 test: tools lint unit

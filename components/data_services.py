@@ -9,10 +9,12 @@ Every image contract here was read from the image's source at its tag.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_random as random
 
 from components.endpoints import BucketEndpoint, PostgresEndpoint, RedisEndpoint
 from components.pki import IssuedCertificate
@@ -61,6 +63,14 @@ PGVECTOR_IMAGES = {
     "16": "pgvector/pgvector:0.8.0-pg16",
     "17": "pgvector/pgvector:0.8.0-pg17",
 }
+
+
+def extensions_sql(spec: PostgresSpec) -> str:
+    """One idempotent statement per extension the database needs, quoted as identifiers (the image's init script,
+    and the job that creates them on managed databases)."""
+    return "".join(f'CREATE EXTENSION IF NOT EXISTS "{ext}";\n' for ext in spec.extensions)
+
+
 PG_TLS_DIR = "/etc/postgresql/tls"
 HBA_PATH = "/etc/postgresql/pg_hba.conf"
 PG_TLS_ARGS = (
@@ -101,9 +111,37 @@ def postgres_tls_files(tls: IssuedCertificate) -> list[DataFile]:
     ]
 
 
-def postgres_service(spec: PostgresSpec, password: pulumi.Input[str], tls: IssuedCertificate | None) -> DataService:
-    """The official image's contract: POSTGRES_* variables, initdb scripts, data under PGDATA, uid 999."""
-    init_sql = "".join(f'CREATE EXTENSION IF NOT EXISTS "{ext}";\n' for ext in spec.extensions)
+PG_ADMIN_ROLE = "postgres"  # the superuser initdb creates: the database container's own, never a client's
+
+
+def _sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def app_role_sql(spec: PostgresSpec, password: str) -> str:
+    """The application's role: it owns the system's database and its public schema (so its migrations run), and
+    nothing more: no superuser, no databases or roles of its own, no replication, row security applies; the
+    database is closed to every other role but the superuser."""
+    role, db = f'"{spec.user}"', f'"{spec.database}"'
+    return (
+        f"CREATE ROLE {role} LOGIN PASSWORD {_sql_literal(password)}"
+        " NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;\n"
+        f"ALTER DATABASE {db} OWNER TO {role};\n"
+        f"ALTER SCHEMA public OWNER TO {role};\n"
+        f"REVOKE ALL ON DATABASE {db} FROM PUBLIC;\n"
+        f"GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {role};\n"
+    )
+
+
+def postgres_service(
+    spec: PostgresSpec, password: pulumi.Input[str], tls: IssuedCertificate | None, admin_password: pulumi.Input[str]
+) -> DataService:
+    """The official image's contract: POSTGRES_* variables, initdb scripts, data under PGDATA, uid 999.
+
+    initdb's superuser (``postgres``, ``admin_password``) stays inside the database's container; an init script
+    creates the application's role (``spec.user``, ``password``), which owns the database and is no superuser.
+    """
+    init_sql = extensions_sql(spec)
     service = ServiceSpec(
         name="postgres",
         image=postgres_image(spec),
@@ -123,7 +161,7 @@ def postgres_service(spec: PostgresSpec, password: pulumi.Input[str], tls: Issue
             *(PG_TLS_ARGS if tls else ()),
         ),
         env={
-            "POSTGRES_USER": spec.user,
+            "POSTGRES_USER": PG_ADMIN_ROLE,
             "POSTGRES_DB": spec.database,
             "PGDATA": "/var/lib/postgresql/data/pgdata",
             "POSTGRES_INITDB_ARGS": "--auth-host=scram-sha-256 --data-checksums",
@@ -136,11 +174,14 @@ def postgres_service(spec: PostgresSpec, password: pulumi.Input[str], tls: Issue
         tmpfs=("/tmp", "/var/run/postgresql"),
         volumes=(VolumeSpec(name="data", mount_path="/var/lib/postgresql/data", size_gb=spec.storage_gb),),
     )
+    role_sql = pulumi.Output.secret(pulumi.Output.from_input(password).apply(lambda pw: app_role_sql(spec, pw)))
     files = [
+        # Run in name order by the image's entrypoint, once, on an empty data directory.
+        DataFile("/docker-entrypoint-initdb.d/05-app-role.sql", role_sql, secret=True),
         *([DataFile("/docker-entrypoint-initdb.d/10-extensions.sql", init_sql)] if init_sql else []),
         *(postgres_tls_files(tls) if tls else []),
     ]
-    return DataService(service, env={"POSTGRES_PASSWORD": password}, files=files, sensitive_env=True)
+    return DataService(service, env={"POSTGRES_PASSWORD": admin_password}, files=files, sensitive_env=True)
 
 
 def postgres_endpoint(
@@ -243,8 +284,43 @@ MINIO_CERTS_DIR = "/etc/minio/certs"  # `--certs-dir`: public.crt, private.key a
 MC_CONFIG_DIR = "/tmp/.mc"
 
 
+APP_POLICY = "platform-app-buckets"  # the MinIO policy of the system's application user
+APP_POLICY_FILE = "/tmp/app-policy.json"
+
+
+def app_bucket_policy(buckets: Sequence[BucketSpec]) -> str:
+    """The application user's MinIO policy: objects and listings of the system's own buckets, nothing else (no
+    bucket creation or deletion, no policy, encryption or lifecycle changes, no admin API)."""
+    arns = [f"arn:aws:s3:::{b.name}" for b in buckets]
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                    "Resource": arns,
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "s3:GetObject",
+                        "s3:PutObject",
+                        "s3:DeleteObject",
+                        "s3:AbortMultipartUpload",
+                        "s3:ListMultipartUploadParts",
+                    ],
+                    "Resource": [f"{arn}/*" for arn in arns],
+                },
+            ],
+        },
+        separators=(",", ":"),
+    )
+
+
 def bucket_setup_script(buckets: Sequence[BucketSpec], scheme: str = "http") -> str:
-    """Shell run by the one-shot ``mc`` job: create, version, encrypt and expire each bucket."""
+    """Shell run by the one-shot ``mc`` job: create, version, encrypt and expire each bucket, then give the
+    application its own user limited to them (the root credentials stay with MinIO and this job)."""
     lines = [f'mc alias set local {scheme}://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null']
     for b in buckets:
         lines.append(f"mc mb --ignore-existing local/{b.name}")
@@ -255,16 +331,39 @@ def bucket_setup_script(buckets: Sequence[BucketSpec], scheme: str = "http") -> 
             lines.append(f"mc ilm rule add --noncurrent-expire-days {b.noncurrent_version_expiry_days} local/{b.name}")
         if b.expire_objects_after_days:
             lines.append(f"mc ilm rule add --expire-days {b.expire_objects_after_days} local/{b.name}")
+    lines += [
+        f"printf '%s' '{app_bucket_policy(buckets)}' > {APP_POLICY_FILE}",
+        f"mc admin policy create local {APP_POLICY} {APP_POLICY_FILE}",
+        'mc admin user add local "$APP_ACCESS_KEY" "$APP_SECRET_KEY"',
+        # Attaching a policy the user already has is an error to MinIO: a re-run checks instead.
+        f'(mc admin policy attach local {APP_POLICY} --user "$APP_ACCESS_KEY" >/dev/null 2>&1'
+        f' || mc admin user info local "$APP_ACCESS_KEY" | grep -q {APP_POLICY})',
+    ]
     return " && ".join(lines)
 
 
 @dataclass(frozen=True)
 class MinioCredentials:
-    """MinIO's generated root credentials and its SSE master key."""
+    """MinIO's generated root credentials (the server and its set-up job only), its SSE master key, and the
+    application user's credentials (limited to the system's buckets: what every service gets)."""
 
     user: pulumi.Output[str]
     password: pulumi.Output[str]
     kms_key_base64: pulumi.Output[str]
+    app_user: pulumi.Output[str]
+    app_password: pulumi.Output[str]
+
+
+def generate_minio_credentials(name: str, opts: pulumi.ResourceOptions) -> MinioCredentials:
+    """Generated root and application credentials and the SSE key of a system's MinIO (``<name>-*`` resources)."""
+    root_user = random.RandomPassword(f"{name}-root-user", length=20, special=False, upper=False, opts=opts)
+    root_password = random.RandomPassword(f"{name}-root-password", length=40, special=False, opts=opts)
+    kms_key = random.RandomBytes(f"{name}-kms-key", length=32, opts=opts)
+    app_user = random.RandomPassword(f"{name}-app-user", length=20, special=False, upper=False, opts=opts)
+    app_password = random.RandomPassword(f"{name}-app-password", length=40, special=False, opts=opts)
+    return MinioCredentials(
+        root_user.result, root_password.result, kms_key.base64, app_user.result, app_password.result
+    )
 
 
 def minio_services(
@@ -326,18 +425,28 @@ def minio_services(
             files=server_files,
             sensitive_env=True,
         ),
-        DataService(setup, env={**root, "MC_CONFIG_DIR": MC_CONFIG_DIR}, files=setup_files, sensitive_env=True),
+        DataService(
+            setup,
+            env={
+                **root,
+                "APP_ACCESS_KEY": creds.app_user,
+                "APP_SECRET_KEY": creds.app_password,
+                "MC_CONFIG_DIR": MC_CONFIG_DIR,
+            },
+            files=setup_files,
+            sensitive_env=True,
+        ),
     )
 
 
 def minio_endpoints(buckets: Sequence[BucketSpec], creds: MinioCredentials, tls: bool) -> dict[str, BucketEndpoint]:
-    """Each bucket's S3 endpoint on the system's MinIO, with its root credentials."""
+    """Each bucket's S3 endpoint on the system's MinIO, with the application user's credentials (never root)."""
     return {
         b.name: BucketEndpoint(
             name=b.name,
             endpoint=f"{'https' if tls else 'http'}://minio:9000",
-            access_key=pulumi.Output.secret(creds.user),
-            secret_key=pulumi.Output.secret(creds.password),
+            access_key=pulumi.Output.secret(creds.app_user),
+            secret_key=pulumi.Output.secret(creds.app_password),
         )
         for b in buckets
     }

@@ -55,6 +55,8 @@ class Hardening:
     log_max_files: str
     probe: Probe | None
     gpus: int  # 0: none; GPUs come from a device request, never from privileged mode
+    # The allocator's devices, ``gpus`` per replica in replica order; empty: any ``gpus`` GPUs.
+    gpu_device_ids: tuple[str, ...] = ()
 
 
 def probe(spec: ServiceSpec) -> Probe | None:
@@ -89,4 +91,5 @@ def contract(spec: ServiceSpec) -> Hardening:
         log_max_files=LOG_MAX_FILES,
         probe=probe(spec),
         gpus=spec.gpu.count if spec.gpu else 0,
+        gpu_device_ids=tuple(spec.gpu.device_ids or ()) if spec.gpu else (),
     )

@@ -18,6 +18,7 @@ import pulumi
 from pydantic import BaseModel
 
 from components.cluster import KubernetesSettings
+from components.edge import RouteLimit
 from components.pki import TlsSource
 from components.resilience import Resilience
 from components.specs import RouteSpec, ServiceSpec, SystemSpec
@@ -55,6 +56,10 @@ class StackSettings:
     kubernetes: KubernetesSettings | None = None
     # An existing cluster's kubeconfig (secret), for cloud onprem with runtime kubernetes.
     kubeconfig: pulumi.Output[str] | None = None
+    # Who may reach the public routes (``allowedSourceCidrs``); None: anyone (components/edge.py).
+    allowed_source_cidrs: tuple[str, ...] | None = None
+    # Every public route's request limit, for entry points made before the systems (a WAF, Cloud Armor).
+    route_limits: tuple[RouteLimit, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -38,5 +38,6 @@ def system_secrets(
 
 
 def admin_passwords(secrets: Mapping[str, pulumi.Output[str]]) -> dict[str, pulumi.Output[str]]:
-    """The generated administrator passwords an operator needs to log in (Grafana, MedCAT Trainer ...)."""
-    return {name: value for name, value in secrets.items() if name.endswith("admin-password")}
+    """The generated secrets an operator must hold: administrator passwords (Grafana, MedCAT Trainer ...) and the
+    ``backup-key`` of the system's archives (keep a copy off the host: without it no archive can be restored)."""
+    return {name: value for name, value in secrets.items() if name.endswith("admin-password") or name == "backup-key"}

@@ -37,6 +37,7 @@ _IMAGE_RE = re.compile(
 _MUTABLE_TAGS = {"latest", "stable", "main", "master", "edge", "nightly", "dev"}
 _PLACEHOLDER_RE = re.compile(r"\$\{([a-z]+)(?::([a-z0-9-]+)(?:\.([a-z_]+))?)?\}")
 _NAME_RE = r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$"
+_LOOPBACK_URL_RE = re.compile(r"https?://(?:127\.0\.0\.1|localhost):[0-9]+(/[^\s'\"]*)")
 
 PLACEHOLDER_FIELDS: dict[str, set[str]] = {
     "postgres": {"host", "port", "database", "user", "password", "url", "async_url", "sslmode"},
@@ -78,6 +79,17 @@ class GpuSpec(Spec):
         None, description="GPU model (t4, a10g, l4, v100, a100, h100 ...); None means any model with min_vram_gb."
     )
     min_vram_gb: int = Field(16, ge=1, le=192, description="Minimum memory per GPU in GiB.")
+    device_ids: tuple[str, ...] | None = Field(
+        None,
+        description="Host GPUs given by the stack's allocator (components/gpu_allocation.py), ``count`` ids per "
+        "replica in replica order; None lets the runtime hand out any ``count`` GPUs. Not a config key.",
+    )
+
+    @model_validator(mode="after")
+    def _whole_replicas(self) -> GpuSpec:
+        if self.device_ids is not None and (not self.device_ids or len(self.device_ids) % self.count):
+            raise ValueError(f"device_ids {list(self.device_ids)} must hold {self.count} id(s) per replica")
+        return self
 
 
 class ResourcesSpec(Spec):
@@ -103,6 +115,15 @@ class HealthCheckSpec(Spec):
         """An HTTP probe run by the image's own Python, for images that ship no curl."""
         probe = f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{port}{path}',timeout=8)"
         return cls(command=(python, "-c", probe), interval_s=30, timeout_s=10, retries=3, start_period_s=start_period_s)
+
+    def service_path(self) -> str | None:
+        """The HTTP path this check probes on the service itself: ``http_path``, or the loopback URL's path in a
+        command probe (``wget``/Python against ``http://127.0.0.1:PORT/path``); None for other commands. Load
+        balancers probe the same endpoint through the gateway, so they see what the container check sees."""
+        if self.http_path is not None:
+            return self.http_path
+        match = _LOOPBACK_URL_RE.search(" ".join(self.command or ()))
+        return match.group(1) if match else None
 
     @model_validator(mode="after")
     def _one_probe(self) -> HealthCheckSpec:
@@ -184,6 +205,65 @@ class HostMountSpec(Spec):
     mount_path: str = Field(pattern=r"^/")
 
 
+class BackupTargetSpec(Spec):
+    """Where a backup service writes its encrypted archives, read-write at ``mount_path``: storage off the host.
+
+    A Docker host bind-mounts ``host_path``/<system>/<service> (a directory on an NFS/SMB mount of another
+    machine), or keeps a named volume when ``host_path`` is None (same host: development stacks only); a
+    cluster gives each backup service its own claim of ``storage_class`` (None: the cluster's default class).
+    """
+
+    mount_path: str = Field("/backups", pattern=r"^/")
+    host_path: str | None = Field(None, pattern=r"^/[^:,]*$", description="Docker host: the target directory.")
+    storage_class: str | None = Field(None, description="Cluster: StorageClass of the backup claim.")
+    size_gb: int = Field(100, ge=1, le=65_536, description="Cluster: capacity of the backup claim.")
+
+
+_MODEL_PACK_SOURCES = {
+    "https": re.compile(r"^https://[A-Za-z0-9.-]+(?::[0-9]+)?/[A-Za-z0-9._~/%+-]*$"),
+    "s3": re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9._/-]+$"),
+    "gs": re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]/[A-Za-z0-9._/-]+$"),
+    "path": re.compile(r"^/(?:[A-Za-z0-9._-]+/)*[A-Za-z0-9._-]+$"),
+}
+
+
+def check_model_pack_source(value: str) -> str:
+    """Return ``value`` if it is a model pack source this platform can fetch, else raise ValueError with the forms."""
+    if not any(pattern.match(value) for pattern in _MODEL_PACK_SOURCES.values()):
+        raise ValueError(
+            f"'{value}' is not https://host/path, s3://bucket/key, gs://bucket/object or an absolute file path "
+            "(plain http is refused: the pack would travel unauthenticated)"
+        )
+    return value
+
+
+class ModelPackSpec(Spec):
+    """Where a model pack comes from and its checksum; a job fetches, verifies and unpacks it before the
+    service starts (components/model_packs.py)."""
+
+    source: str = Field(
+        description="https://host/path, s3://bucket/key (AWS), gs://bucket/object (GCP) or an absolute file path "
+        "on the Docker host (cloud onprem, runtime docker)."
+    )
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the pack (64 lowercase hex digits, `sha256sum pack.zip`); a mismatch fails the job.",
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        return check_model_pack_source(value)
+
+    @property
+    def scheme(self) -> Literal["https", "s3", "gs", "path"]:
+        """How the job fetches the pack."""
+        for scheme in ("https", "s3", "gs", "path"):
+            if _MODEL_PACK_SOURCES[scheme].match(self.source):
+                return scheme
+        raise AssertionError(self.source)
+
+
 class SecretSpec(Spec):
     """A secret a system needs. Generated secrets come from pulumi-random; config secrets must be Pulumi secrets."""
 
@@ -231,7 +311,17 @@ class ServiceSpec(Spec):
     kind: Literal["service", "job"] = Field("service", description="'job' runs once to completion (migrations).")
     metrics_path: str | None = Field(None, description="Prometheus scrape path, if the service exposes metrics.")
     files: tuple[FileSpec, ...] = Field((), description="Files written into the container before it starts.")
-    host_mounts: tuple[HostMountSpec, ...] = Field((), description="Read-only host paths (monitoring agents only).")
+    host_mounts: tuple[HostMountSpec, ...] = Field(
+        (), description="Read-only host paths (monitoring agents, a model pack's directory on a Docker host)."
+    )
+    reads_objects: tuple[str, ...] = Field(
+        (),
+        description="Object-store URLs (s3://bucket/key, gs://bucket/object) outside the system's own buckets that "
+        "it reads with the system's own credentials (a model pack); the cloud grants read on those objects only.",
+    )
+    backup_target: BackupTargetSpec | None = Field(
+        None, description="Backup services only (components/backups.py): where their archives go, read-write."
+    )
 
     @field_validator("image")
     @classmethod
@@ -290,6 +380,21 @@ class RouteSpec(Spec):
     )
     max_body_mb: int = Field(10, ge=1, le=10_240, description="Largest request body accepted.")
     timeout_s: int = Field(60, ge=1, le=3600, description="Upstream read/send timeout.")
+    # On by default: a route with no limit lets one client (a script gone wrong, a credential-stuffing run)
+    # exhaust a GPU service for every clinician. 600/min is well above a person's clicking and a page's assets.
+    rate_limit_per_minute: int = Field(
+        600,
+        ge=10,
+        le=100_000,
+        description="Requests per minute one client address may make (the proxy, gateway, ingress, WAF or "
+        "Cloud Armor answer 429 beyond it); 10 is the lowest an AWS WAF rate rule accepts.",
+    )
+    burst: int = Field(
+        100,
+        ge=0,
+        le=10_000,
+        description="Requests above the rate a client may send at once before it is refused (nginx burst, nodelay).",
+    )
 
 
 class PostgresSpec(Spec):

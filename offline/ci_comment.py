@@ -192,9 +192,10 @@ def _stack_details(name: str, plan: Plan, base: Plan | None, has_base: bool) -> 
     out += [f"| {s} | {c['mandatory']} | {c['advisory']} | {c['waived']} |" for s, c in severity_counts(plan).items()]
     active = [v for v in policy["violations"] if v["enforcement"] != "waived"]
     if active:
-        out += ["", "| Level | Severity | Rule | Resource | Finding |", "|---|---|---|---|---|"]
+        out += ["", "| Level | Severity | Rule | Resource | System | Finding |", "|---|---|---|---|---|---|"]
         out += [
             f"| {v['enforcement']} | {v['severity']} | `{v['rule']}` | `{_cell(v['resource_name'])}` | "
+            f"{_cell(v.get('system', 'stack'))} | "
             f"{_cell(v['message'])} |"
             for v in active[:MAX_LISTED_VIOLATIONS]
         ]

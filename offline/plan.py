@@ -68,6 +68,17 @@ def system_of(record: Captured, by_urn: dict[str, Captured]) -> str:
     return "foundation"
 
 
+def owner_of(record: Captured, by_urn: dict[str, Captured]) -> str:
+    """The component a resource was registered under, as '<name> (<type>)', or 'stack' at the top level.
+
+    A security officer goes from a finding to the component (and so the module and team) that owns it.
+    """
+    parent = by_urn.get(record.parent)
+    if parent is None or parent.type == "pulumi:pulumi:Stack":
+        return "stack"
+    return f"{parent.name} ({parent.type})"
+
+
 def make_plan(stack: str, stack_dir: Path = ROOT) -> Plan:
     """Validate the stack's config, run the program, review and price it."""
     started = time.perf_counter()
@@ -88,6 +99,14 @@ def make_plan(stack: str, stack_dir: Path = ROOT) -> Plan:
     return Plan(
         config, run, result, estimate(run.resources), critical_path(run.resources), time.perf_counter() - started
     )
+
+
+def _owner(urn: str, by_urn: dict[str, Captured]) -> dict[str, str]:
+    """Where a finding's resource lives: its clinical system and the component that registered it."""
+    record = by_urn.get(urn)
+    if record is None:  # a stack rule's finding on the stack itself
+        return {"system": "stack", "owner": "stack"}
+    return {"system": system_of(record, by_urn), "owner": owner_of(record, by_urn)}
 
 
 def to_json(plan: Plan) -> dict[str, Any]:
@@ -118,7 +137,7 @@ def to_json(plan: Plan) -> dict[str, Any]:
             "waived": len(plan.review.waived),
             "expiredWaivers": plan.review.expired_waivers,
             "bySeverity": dict(Counter(v.severity for v in plan.review.violations)),
-            "violations": [asdict(v) for v in plan.review.violations],
+            "violations": [{**asdict(v), **_owner(v.urn, by_urn)} for v in plan.review.violations],
             "notRun": plan.review.not_run,
         },
         "cost": {
@@ -183,8 +202,11 @@ def render_text(plan: Plan) -> str:
         f"{policy['rulesEvaluated']} rules, {policy['mandatory']} mandatory, {policy['advisory']} advisory, "
         f"{policy['waived']} waived",
     ]
+    by_urn = {r.urn: r for r in plan.run.resources}
     for v in plan.review.violations:
+        where = _owner(v.urn, by_urn)
         out.append(f"  [{v.enforcement.upper():9s}] {v.severity:8s} {v.rule}: {v.message}")
+        out.append(f"               in {where['system']}, owned by {where['owner']}")
         out.append(f"               fix: {v.remediation}  ({v.hipaa})")
         if v.waiver:
             out.append(f"               {v.waiver}")

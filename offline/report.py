@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 
 from offline.coverage import Coverage, coverage
 from offline.harness import ROOT
-from offline.plan import Plan
+from offline.plan import Plan, owner_of, system_of
 from offline.review import SEVERITY_ORDER, enforcement_for
 from offline.state_notes import state_notes
 from policy import catalog
@@ -98,6 +98,8 @@ class Check:
     severity: str
     messages: tuple[str, ...] = ()
     waiver: WaiverEntry | None = None  # the active waiver, or the expired one that no longer applies
+    system: str = "stack"  # the clinical system the resource belongs to ('foundation' for shared parts)
+    owner: str = "stack"  # the component the resource was registered under: '<name> (<type>)'
 
     @property
     def blocking(self) -> bool:
@@ -269,10 +271,13 @@ def build_report(plan: Plan, stack_file: Path | None = None, today: datetime.dat
         else:
             verdict = "pass"
         waiver = active if verdict == "waived" else expired
-        return Check(rule.name, name, record_type, urn, verdict, level, rule.severity, messages, waiver)
+        record = everything.get(urn)
+        system, owner = (system_of(record, everything), owner_of(record, everything)) if record else ("stack", "stack")
+        return Check(rule.name, name, record_type, urn, verdict, level, rule.severity, messages, waiver, system, owner)
 
     by_safeguard: dict[str, list[Control]] = {}
     by_urn = {r.urn: r for r in customs}
+    everything = {r.urn: r for r in plan.run.resources}  # components too: a finding's owner is one
     for rule in catalogue():
         level = enforcement_for(rule.name, config.enforcement, config.policy.overrides)
         records = sorted((r for r in customs if r.type in rule.resource_types), key=lambda r: (r.name, r.type))
@@ -397,6 +402,8 @@ def to_json(report: ComplianceReport) -> dict[str, Any]:
                                 "resource": k.resource_name,
                                 "type": k.resource_type,
                                 "urn": k.urn,
+                                "system": k.system,
+                                "owner": k.owner,
                                 "verdict": k.verdict,
                                 "blocking": k.blocking,
                                 "messages": list(k.messages),

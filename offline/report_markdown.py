@@ -88,13 +88,14 @@ def _control(control: Control) -> list[str]:
         f"Remediation: {_cell(rule.remediation)}",
         "",
     ]
-    out += ["| Resource | Type | Verdict | Finding, waiver |", "|---|---|---|---|"]
+    out += ["| Resource | Type | System | Owner | Verdict | Finding, waiver |", "|---|---|---|---|---|---|"]
     for check in control.checks:
         notes = list(check.messages)
         if check.waiver is not None:
             notes.append(("Waived " if check.verdict == "waived" else "Waiver ") + check.waiver.describe())
         out.append(
-            f"| {check.resource_name} | `{check.resource_type}` | {_verdict(check)} | {_cell('; '.join(notes))} |"
+            f"| {check.resource_name} | `{check.resource_type}` | {check.system} | {_cell(check.owner)} | "
+            f"{_verdict(check)} | {_cell('; '.join(notes))} |"
         )
     return [*out, ""]
 

@@ -231,6 +231,8 @@ def _result(
             "enforcement": control.enforcement,
             "blocking": check.blocking,
             "resourceType": check.resource_type,
+            "system": check.system,
+            "owner": check.owner,
             "hipaa": rule.hipaa,
             "family": rule.family,
             "waiverExpired": check.waiver is not None and check.waiver.status == "expired",

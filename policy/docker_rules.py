@@ -226,6 +226,9 @@ def check_postgres_tls(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[
     image = str(props.get("image") or "").split("@")[0]
     if not _POSTGRES_IMAGE.search(image.rsplit(":", 1)[0] + ":"):
         return
+    entrypoint = [str(a) for a in props.get("entrypoints") or []]
+    if entrypoint and entrypoint[0].rsplit("/", 1)[-1] not in {"docker-entrypoint.sh", "postgres"}:
+        return  # the image's client tools under another program (a backup service's pg_dump), not a server
     args = " ".join(str(a) for a in props.get("command") or [])
     if "ssl=on" not in args:
         yield f"{ctx.name} runs PostgreSQL without TLS (-c ssl=on)"
@@ -301,6 +304,53 @@ def check_routes_authenticated(resources: list[StackResource]) -> Iterator[tuple
                         proxy.urn,
                         f"{proxy.name}: https://{server} reaches {upstream} with no authentication at the proxy or in the app",
                     )
+
+
+def _env(props: Mapping[str, Any]) -> dict[str, str]:
+    """A container's environment as a mapping (``envs`` is a list of KEY=VALUE)."""
+    out = {}
+    for entry in props.get("envs") or []:
+        key, _, value = str(entry).partition("=")
+        out[key] = value
+    return out
+
+
+def _aliases(props: Mapping[str, Any]) -> set[str]:
+    return {str(a) for net in props.get("networksAdvanced") or [] for a in (net or {}).get("aliases") or []}
+
+
+def check_app_credentials_least_privilege(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    """No application container holds a data store's administrative credentials.
+
+    Judged by relationships, not labels: a container that runs PostgreSQL (``POSTGRES_PASSWORD``) or MinIO
+    (``MINIO_ROOT_PASSWORD``) defines the superuser and root credentials; any other container whose environment
+    carries that password, or a URL that logs into that server as its superuser, is a finding. The stores' own
+    set-up jobs (``MINIO_ROOT_*`` themselves) are the exception by what they are, not by a tag.
+    """
+    containers = [r for r in resources if r.resource_type == CONTAINER]
+    admins: list[tuple[str, str, str, set[str]]] = []  # kind, user, password, the server's addresses
+    for c in containers:
+        env = _env(c.props)
+        if env.get("POSTGRES_PASSWORD"):
+            admins.append(
+                (
+                    "PostgreSQL superuser",
+                    env.get("POSTGRES_USER") or "postgres",
+                    env["POSTGRES_PASSWORD"],
+                    _aliases(c.props),
+                )
+            )
+        if env.get("MINIO_ROOT_PASSWORD"):
+            admins.append(("MinIO root", env.get("MINIO_ROOT_USER", ""), env["MINIO_ROOT_PASSWORD"], _aliases(c.props)))
+    for c in containers:
+        env = _env(c.props)
+        if "POSTGRES_PASSWORD" in env or "MINIO_ROOT_PASSWORD" in env:
+            continue  # a store itself, or the job that sets MinIO up with its root credentials
+        values = " ".join(env.values())
+        for kind, user, password, hosts in admins:
+            logs_in = any(f"://{user}:" in values and f"@{host}:" in values for host in hosts)
+            if (password and password in values) or logs_in:
+                yield c.urn, f"{c.name}: holds the {kind} credentials; give it the system's application credentials"
 
 
 RULES = [
@@ -475,6 +525,17 @@ RULES = [
 ]
 
 STACK_RULES = [
+    StackRule(
+        name="docker-app-least-privilege-credentials",
+        family="secrets",
+        severity="high",
+        description="No application container holds a data store's superuser or root credentials (PostgreSQL's initdb superuser, MinIO's root user).",
+        remediation="Connect applications with the system's own roles: the PostgreSQL role that owns only its database (NOSUPERUSER NOCREATEDB NOCREATEROLE) and the MinIO user whose policy covers only the system's buckets (what `${postgres:...}` and `${bucket:...}` resolve to).",
+        hipaa=HIPAA["access-control"],
+        nist="NIST 800-53 AC-6",
+        resource_types=(CONTAINER,),
+        check=check_app_credentials_least_privilege,
+    ),
     StackRule(
         name="docker-route-authenticated",
         family="firewall",

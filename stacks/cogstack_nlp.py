@@ -5,23 +5,28 @@ What runs, the guide it follows, what it changes from the guide and why: ``docs/
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
 
+from pydantic import Field, ValidationInfo, field_validator
+
+from components.model_packs import FETCH_IMAGE, fetch_job
 from components.specs import (
     FileSpec,
     GpuSpec,
     HealthCheckSpec,
+    ModelPackSpec,
     ResourcesSpec,
     RouteSpec,
     SecretSpec,
     ServiceSpec,
     SystemSpec,
     VolumeSpec,
+    check_model_pack_source,
 )
 from stacks.registry import SystemContext, SystemSettings
 
 NAME = "cogstack-nlp"
-SERVICES = ("medcat-service", "medcat-trainer", "trainer-nginx", "solr", "trainer-admin")
+SERVICES = ("medcat-service", "medcat-trainer", "trainer-nginx", "solr", "trainer-admin", "model-pack")
 IMAGES_FROM_CONFIG: tuple[str, ...] = ()
 SECRETS = (
     SecretSpec(name="trainer-secret-key", length=64, description="Django SECRET_KEY of MedCAT Trainer"),
@@ -148,8 +153,48 @@ class Settings(SystemSettings):
     model_pack: str = Field(
         "medcat-snomed-2024.zip",
         pattern=r"^[A-Za-z0-9._-]+\.zip$",
-        description="Model pack file in the models volume; MedCAT unpacks it beside the zip on first start.",
+        description="Model pack file in the models volume, unpacked beside it (by the model-pack job with "
+        "modelPackSource, else by MedCAT on first start).",
     )
+    model_pack_source: str | None = Field(
+        None,
+        description="Where the model pack comes from: https://host/path, s3://bucket/key (AWS), gs://bucket/object "
+        "(GCP) or a file path on the Docker host. A job fetches it, checks modelPackSha256 and unpacks it before the "
+        "MedCAT service starts, which then mounts it read-only. Unset: the pack is placed in the models volume by hand.",
+    )
+    model_pack_sha256: str | None = Field(
+        None,
+        validate_default=True,
+        description="SHA-256 of the model pack (64 lowercase hex digits, `sha256sum <pack>.zip`); required with "
+        "modelPackSource. A pack with another checksum is refused and the MedCAT service does not start.",
+    )
+
+    @field_validator("model_pack_source")
+    @classmethod
+    def _fetchable(cls, value: str | None) -> str | None:
+        return None if value is None else check_model_pack_source(value)
+
+    @field_validator("model_pack_sha256")
+    @classmethod
+    def _with_source(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("model_pack_source"):
+            raise ValueError(
+                "required with modelPackSource: the pack is only used once its checksum matches; "
+                "set it to the output of `sha256sum <pack>.zip`"
+            )
+        if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise ValueError(
+                f"'{value}' is not a SHA-256; use the 64 lowercase hex digits `sha256sum <pack>.zip` prints"
+            )
+        return value
+
+    @property
+    def model_pack_spec(self) -> ModelPackSpec | None:
+        """The pack's source and checksum, when the platform fetches it."""
+        if self.model_pack_source is None or self.model_pack_sha256 is None:
+            return None
+        return ModelPackSpec(source=self.model_pack_source, sha256=self.model_pack_sha256)
+
     model_name: str = Field(
         "SNOMED-2024", pattern=r"^[A-Za-z0-9._-]+$", description="APP_MODEL_NAME: the name /api/info reports."
     )
@@ -211,6 +256,11 @@ def build(ctx: SystemContext) -> SystemSpec:
         "SERVER_WORKERS": str(2 if gpu else max(1, min(4, threads))),
         "SERVER_WORKER_TIMEOUT": "300",
     }
+    # Scratch: the pack unpacked (by MedCAT or the model-pack job), which every VM rebuilds from its source, so the
+    # service's copies run side by side on their own VMs.
+    models = VolumeSpec(name="models", mount_path=MODELS_DIR, size_gb=50, scratch=True)
+    pack = s.model_pack_spec
+    pack_job = fetch_job(pack, models, s.model_pack, ctx.image("model-pack", FETCH_IMAGE)) if pack else None
     medcat_service = ServiceSpec(
         name="medcat-service",
         image=ctx.image("medcat-service", MEDCAT_SERVICE_GPU_IMAGE if gpu else MEDCAT_SERVICE_IMAGE),
@@ -220,10 +270,11 @@ def build(ctx: SystemContext) -> SystemSpec:
         health=HealthCheckSpec.python_http(MEDCAT_PORT, "/api/info", start_period_s=120),
         resources=api,
         gpu=gpu,
-        # Writable: MedCAT unpacks the pack beside the zip (upstream's compose mounts the models :rw). Scratch: each
-        # copy unpacks its own from the pack, so copies run side by side on their own VMs.
-        volumes=(VolumeSpec(name="models", mount_path=MODELS_DIR, size_gb=50, scratch=True),),
+        # MedCAT unpacks the pack beside the zip unless it is unpacked already (upstream's compose mounts the
+        # models :rw): read-only when the model-pack job has fetched, verified and unpacked it.
+        volumes=(models.model_copy(update={"read_only": pack_job is not None}),),
         replicas=ctx.resilience.replicas,
+        depends_on=(pack_job.name,) if pack_job else (),
     )
     trainer_env = {
         # core/settings.py@v2.11.2: realm; "prod" refuses to start without SECRET_KEY (envs/env-prod)
@@ -328,7 +379,7 @@ def build(ctx: SystemContext) -> SystemSpec:
     return SystemSpec(
         name=NAME,
         description="MedCAT entity extraction API, MedCAT Trainer and Solr",
-        services=(medcat_service, trainer, trainer_nginx, solr, admin),
+        services=(medcat_service, trainer, trainer_nginx, solr, admin, *((pack_job,) if pack_job else ())),
         routes=(
             RouteSpec(
                 name="api", host="medcat-api", service="medcat-service", auth="basic", max_body_mb=50, timeout_s=600

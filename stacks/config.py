@@ -32,14 +32,17 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components import gpu_allocation
 from components.addressing import max_slot
+from components.backups import BackupSettings
 from components.clouds.aws.settings import AwsSettings
 from components.clouds.gcp.settings import GcpSettings
 from components.cluster import KubernetesSettings
-from components.gpu_catalog import unsatisfiable_reason
+from components.gpu_catalog import GPU_MODELS, unsatisfiable_reason
+from components.model_packs import source_problem
 from components.platforms import PLATFORMS
 from components.resilience import Resilience
-from components.specs import GpuSpec, SystemSpec, check_image_ref
+from components.specs import BackupTargetSpec, GpuSpec, ModelPackSpec, SystemSpec, check_image_ref
 
 if TYPE_CHECKING:
     from policy.waivers import PackWaiver
@@ -62,6 +65,10 @@ _GCP_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 
 _DOMAIN_RE = re.compile(r"^(?=.{4,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _TAG_KEY_RE = re.compile(r"^[a-z][a-zA-Z0-9_.:/-]{0,62}$")
+# Two ALB security group rules per range (80 and 443) must fit the group's 60 inbound rules with room to spare.
+MAX_SOURCE_CIDRS = 20
+# Cloud Armor's allowlist gate is one expression, and an expression holds at most five subexpressions.
+MAX_SOURCE_CIDRS_GCP = 5
 
 
 class ConfigError(pulumi.RunError):
@@ -169,6 +176,50 @@ ResilienceConfig = create_model(  # type: ignore[call-overload]
 )
 
 
+_STORAGE_CLASS_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+class BackupConfig(_Model):
+    """Where and when the platform backs up the data stores and volumes it runs itself (cloud onprem).
+
+    Required for prod-grade stacks (environment prod, or tags.dataClassification phi): archives on the
+    machine they protect are lost with it.
+    """
+
+    target: str | None = Field(
+        None,
+        description="Docker host: absolute host directory on storage of another machine (an NFS/SMB mount); "
+        "each backup service writes <target>/<system>/<service>. Unset: a local named volume (dev only).",
+    )
+    storage_class: str | None = Field(
+        None,
+        description="Cluster: StorageClass of network storage (NFS, Ceph ...) for each backup service's claim; "
+        "unset: the cluster's default class (dev only).",
+    )
+    size_gb: int = Field(100, ge=1, le=65_536, description="Cluster: capacity of each backup claim in GiB.")
+    hour: int = Field(2, ge=0, le=23, description="Hour of the day (UTC) the daily backups start.")
+
+    @field_validator("target")
+    @classmethod
+    def _host_directory(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith("/") or value.rstrip("/") == "" or ":" in value or "," in value:
+            raise ValueError(
+                f"'{value}' is not a host directory; use an absolute path such as /mnt/backups (no ':' or ',')"
+            )
+        if any(part in {".", ".."} for part in value.split("/")):
+            raise ValueError(f"'{value}' has '.' or '..' parts; use a plain absolute path such as /mnt/backups")
+        return value.rstrip("/")
+
+    @field_validator("storage_class")
+    @classmethod
+    def _storage_class_name(cls, value: str | None) -> str | None:
+        if value is not None and not _STORAGE_CLASS_RE.match(value):
+            raise ValueError(f"'{value}' is not a StorageClass name (lower-case letters, digits, '-' and '.')")
+        return value
+
+
 class AuthConfig(_Model):
     """The credentials the proxy demands in front of services without authentication of their own."""
 
@@ -249,7 +300,16 @@ class HostGpuConfig(_Model):
     """GPUs installed on the single Docker host (cloud onprem)."""
 
     model: str = Field(description="GPU model, e.g. t4, a10g, l4, a100.")
-    count: int = Field(1, ge=1, le=16, description="GPUs installed (services asking for more are refused).")
+    count: int = Field(
+        1, ge=1, le=16, description="GPUs installed; the stack's GPU services are assigned to them by device id."
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value not in GPU_MODELS:
+            raise ValueError(f"unknown GPU model '{value}'; known models: {', '.join(sorted(GPU_MODELS))}")
+        return value
 
 
 class StackConfig(_Model):
@@ -284,6 +344,11 @@ class StackConfig(_Model):
     tags: dict[str, str] = Field(description="Labels on every resource; owner and dataClassification required.")
     overrides: dict[str, SystemOverride] = Field(default_factory=dict, description="Per-system overrides.")
     host_gpus: HostGpuConfig | None = Field(None, description="GPUs on the Docker host (onprem); none by default.")
+    backup: BackupConfig | None = Field(
+        None,
+        description="Backups of the data stores and volumes the platform runs itself (cloud onprem): target "
+        "(Docker host directory) or storageClass (cluster), and the hour; required for prod and phi stacks.",
+    )
     kubernetes: KubernetesSettings | None = Field(
         None,
         description="How the stack uses its cluster (runtime kubernetes): ingress, storage, GPU nodes, API access.",
@@ -296,6 +361,12 @@ class StackConfig(_Model):
         "labelled on every volume and checked by policy (Docker cannot encrypt local volumes itself).",
     )
     allowed_regions: list[str] | None = Field(None, description="Data residency: the only regions this stack may use.")
+    allowed_source_cidrs: list[str] | None = Field(
+        None,
+        description="Client ranges (IPv4/IPv6 CIDRs) that may reach the public routes (the clinical networks, "
+        "as the CogStack guide asks); everyone else gets 403 or no connection. Unset: anyone, which rules "
+        "aws-lb-phi-not-world and gcp-lb-phi-not-world flag on a PHI stack's load balancer.",
+    )
     region: str | None = Field(
         None, description="The cloud provider's region (aws:region or gcp:region), not a clinical-platform key."
     )
@@ -338,6 +409,30 @@ class StackConfig(_Model):
             raise ValueError(f"'{value}' is not a DNS domain; use lower-case labels like clinical.example.org")
         return value
 
+    @field_validator("allowed_source_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("is empty, which would admit no one; list the clinical networks or remove the key")
+        if len(value) > MAX_SOURCE_CIDRS:
+            raise ValueError(
+                f"lists {len(value)} ranges; at most {MAX_SOURCE_CIDRS} fit the load balancer's security group: "
+                "merge them into wider ranges"
+            )
+        for index, cidr in enumerate(value):
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(
+                    f"[{index}]: '{cidr}' is not a CIDR ({exc}); use a network address with its prefix, "
+                    "e.g. 198.51.100.0/24 or 2001:db8::/48"
+                ) from None
+        if len(set(value)) != len(value):
+            raise ValueError("lists a range twice; list each range once")
+        return value
+
     @field_validator("tags")
     @classmethod
     def _required_tags(cls, value: dict[str, str]) -> dict[str, str]:
@@ -374,6 +469,11 @@ class StackConfig(_Model):
             self._check_aws()
         elif self.aws is not None:
             raise ValueError("aws settings are for cloud 'aws'; remove them or set cloud: aws")
+        if self.cloud == "gcp" and len(self.allowed_source_cidrs or ()) > MAX_SOURCE_CIDRS_GCP:
+            raise ValueError(
+                f"allowedSourceCidrs lists {len(self.allowed_source_cidrs or ())} ranges; Cloud Armor's allowlist "
+                f"expression holds at most {MAX_SOURCE_CIDRS_GCP}: merge them into wider ranges"
+            )
         if self.cloud == "gcp":
             self._check_gcp()
         elif self.gcp is not None:
@@ -432,6 +532,12 @@ class StackConfig(_Model):
             )
         if settings.gpu_model is not None and self.cloud != "onprem":
             raise ValueError("kubernetes.gpuModel describes an existing cluster's GPU nodes; EKS/GKE pick their own")
+        if self.cloud == "aws" and self.allowed_source_cidrs is not None:
+            # The controller's Service gets a classic ELB on EKS, which hides client addresses from ingress-nginx.
+            raise ValueError(
+                "allowedSourceCidrs on EKS: the controller's classic load balancer hides client addresses, so "
+                "the routes' source check would refuse everyone; set kubernetes.ingressAllowedCidrs instead"
+            )
         if self.cloud == "onprem" and settings.api_allowed_cidrs:
             raise ValueError("kubernetes.apiAllowedCidrs is for the EKS/GKE API endpoint; remove it for onprem")
 
@@ -458,9 +564,27 @@ class StackConfig(_Model):
         chosen = self.resilience.model_dump(exclude_none=True)
         return resilience.resolve(self.environment, chosen.pop("profile", None), chosen)
 
+    @property
+    def prod_grade(self) -> bool:
+        """Prod, or holding PHI: the stack needs the protections of production data."""
+        return self.environment == "prod" or self.tags.get("dataClassification") == "phi"
+
+    @property
+    def backups(self) -> BackupSettings | None:
+        """The backups the platform runs itself (cloud onprem; managed clouds back up their own stores)."""
+        if self.cloud != "onprem":
+            return None
+        chosen = self.backup or BackupConfig()
+        target = BackupTargetSpec(host_path=chosen.target, storage_class=chosen.storage_class, size_gb=chosen.size_gb)
+        return BackupSettings(target=target, hour=chosen.hour, keep_days=self.protection.backup_days)
+
     def system_specs(self) -> list[SystemSpec]:
-        """The spec of every enabled system with this stack's overrides applied."""
-        return [registry.build(name, self) for name in self.systems]
+        """The spec of every enabled system with this stack's overrides applied (on a Docker host with GPUs,
+        each GPU service carries the devices the allocator gave it)."""
+        specs = [registry.build(name, self) for name in self.systems]
+        if self.host_gpus is not None and (self.cloud, self.runtime) == ("onprem", "docker"):
+            specs = assign_host_gpus(specs, self.host_gpus)
+        return specs
 
     def secret(self, key: str) -> str | None:
         """The plaintext of a config secret, for wrapping in ``pulumi.Output.secret``."""
@@ -581,6 +705,7 @@ def _semantic_problems(config: StackConfig) -> list[str]:
             f"{PROJECT}:kubeconfig: required for an existing cluster; "
             '`pulumi config set --secret kubeconfig "$(cat ~/.kube/config)"` (a context with rights to create namespaces)'
         )
+    problems.extend(_backup_problems(config))
     if (config.cloud, config.runtime) == ("onprem", "docker"):
         room = max_slot(config.network.cidr)
         for name in config.systems:
@@ -601,6 +726,7 @@ def _semantic_problems(config: StackConfig) -> list[str]:
         problems.extend(registry.problems(name, config))
         if problems:
             continue
+        problems.extend(_model_pack_problems(name, config))
         spec = registry.build(name, config)
         before = len(problems)
         for svc in spec.services:
@@ -618,7 +744,53 @@ def _semantic_problems(config: StackConfig) -> list[str]:
             config.cloud in _MACHINE_CHOICE and config.runtime == "docker" and len(problems) == before
         ):  # a bad GPU request is reported once
             problems.extend(_machine_problem(config.cloud, name, spec))
+    if not problems and config.host_gpus is not None and (config.cloud, config.runtime) == ("onprem", "docker"):
+        # Each request fits a card alone (checked above); together they must fit the host's cards too.
+        try:
+            config.system_specs()
+        except gpu_allocation.GpuOvercommitError as exc:
+            problems.append(f"{PROJECT}:hostGpus: {exc}")
     return problems
+
+
+def _backup_problems(config: StackConfig) -> list[str]:
+    """The backup section fits the platform, and prod-grade stacks keep their archives off the host."""
+    backup = config.backup or BackupConfig()
+    why = "environment prod" if config.environment == "prod" else "tags.dataClassification phi"
+    if config.cloud != "onprem":
+        if config.backup is not None:
+            return [
+                f"{PROJECT}:backup: the {config.cloud} cloud backs up its managed stores itself (automated backups "
+                "kept resilience.backupDays); remove the backup section"
+            ]
+        return []
+    if config.runtime == "docker":
+        if backup.storage_class is not None:
+            return [f"{PROJECT}:backup.storageClass: is for a cluster (runtime kubernetes); use backup.target"]
+        if backup.target is None and config.prod_grade:
+            return [
+                f"{PROJECT}:backup.target: required for a prod-grade stack ({why}): archives must leave the host; "
+                "mount storage of another machine (NFS/SMB) and `pulumi config set --path backup.target /mnt/backups`"
+            ]
+    else:
+        if backup.target is not None:
+            return [f"{PROJECT}:backup.target: is a Docker host directory; on a cluster set backup.storageClass"]
+        if backup.storage_class is None and config.prod_grade:
+            return [
+                f"{PROJECT}:backup.storageClass: required for a prod-grade stack ({why}): archives must leave the "
+                "nodes; `pulumi config set --path backup.storageClass <class of network storage (NFS, Ceph ...)>`"
+            ]
+    return []
+
+
+def _model_pack_problems(name: str, config: StackConfig) -> list[str]:
+    """A model pack source the stack's platform cannot read (s3:// off AWS, gs:// off GCP, a path off a Docker
+    host), named by its settings key."""
+    pack = getattr(registry.settings(name, config), "model_pack_spec", None)
+    if not isinstance(pack, ModelPackSpec):
+        return []
+    reason = source_problem(pack, config.cloud, config.runtime)
+    return [f"{PROJECT}:overrides.{name}.settings.modelPackSource: {reason}"] if reason else []
 
 
 # Clouds that pick one VM shape per system: where their machine choice lives.
@@ -634,6 +806,23 @@ def _machine_problem(cloud: str, name: str, spec: SystemSpec) -> list[str]:
     except machines.NoMachineFitsError as exc:
         return [f"{PROJECT}:overrides.{name}: {exc}; lower cpus/memoryMb/gpu of its services or split them"]
     return []
+
+
+def assign_host_gpus(specs: list[SystemSpec], host: HostGpuConfig) -> list[SystemSpec]:
+    """``specs`` with every GPU service pinned to the host GPUs the allocator gave its replicas; raises
+    ``GpuOvercommitError`` naming every request when they do not fit the cards."""
+    wanted = [d for spec in specs for d in gpu_allocation.demands(spec.name, spec.services)]
+    placed = gpu_allocation.per_service(gpu_allocation.allocate(wanted, host.count, GPU_MODELS[host.model], host.model))
+    out = []
+    for spec in specs:
+        services = tuple(
+            svc.model_copy(update={"gpu": svc.gpu.model_copy(update={"device_ids": placed[(spec.name, svc.name)]})})
+            if svc.gpu is not None and (spec.name, svc.name) in placed
+            else svc
+            for svc in spec.services
+        )
+        out.append(spec.model_copy(update={"services": services}))
+    return out
 
 
 def _host_gpu_problem(host: HostGpuConfig | None, gpu: GpuSpec, where: str = "host") -> str | None:

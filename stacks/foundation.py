@@ -11,6 +11,7 @@ import re
 import pulumi
 
 from components.cluster import KubernetesSettings
+from components.edge import route_limit
 from components.pki import TlsSource
 from components.platform import Platform, ProxyListen, StackSettings
 from components.platforms import PLATFORMS
@@ -51,6 +52,10 @@ def stack_settings(config: StackConfig) -> StackSettings:
         address_slots={name: registry.address_slot(name) for name in config.systems},
         kubernetes=(config.kubernetes or KubernetesSettings()) if config.runtime == "kubernetes" else None,
         kubeconfig=pulumi.Output.secret(kubeconfig) if (kubeconfig := config.secret("kubeconfig")) else None,
+        route_limits=tuple(
+            route_limit(route, config.domain) for spec in config.system_specs() for route in spec.routes
+        ),
+        allowed_source_cidrs=tuple(config.allowed_source_cidrs) if config.allowed_source_cidrs is not None else None,
     )
 
 

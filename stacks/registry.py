@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
+from components.backups import BackupSettings, with_backups
 from components.resilience import Resilience
 from components.specs import GpuSpec, ResourcesSpec, SecretSpec, SystemSpec
 from stacks.overrides import SystemOverride
@@ -57,6 +58,8 @@ class StackFacts(Protocol):
     def protection(self) -> Resilience: ...
     @property
     def runtime(self) -> str: ...
+    @property
+    def backups(self) -> BackupSettings | None: ...
 
 
 def address_slot(name: str) -> int:
@@ -124,6 +127,11 @@ def _secrets(name: str) -> tuple[SecretSpec, ...]:
     return tuple(_module(name).SECRETS)
 
 
+def settings(name: str, config: StackFacts) -> BaseModel:
+    """The system's validated ``Settings`` for this stack (call after ``problems`` found none)."""
+    return _settings(name, config)
+
+
 def _settings(name: str, config: StackFacts) -> BaseModel:
     override = config.overrides.get(name)
     model: type[BaseModel] = _module(name).Settings
@@ -140,6 +148,9 @@ def problems(name: str, config: StackFacts) -> list[str]:
     except ValidationError as exc:
         for err in exc.errors():
             path = ".".join(str(p) for p in err["loc"])
+            # A check of a defaulted field reports the Python name: show the key as the stack file spells it.
+            named = module.Settings.model_fields.get(path)
+            path = (named.alias or path) if named else path
             msg = str(err["msg"]).removeprefix("Value error, ")
             if err["type"] == "missing":
                 field = next((f for n, f in module.Settings.model_fields.items() if (f.alias or n) == path), None)
@@ -210,7 +221,14 @@ def _context(name: str, config: StackFacts) -> SystemContext:
 
 
 def build(name: str, config: StackFacts) -> SystemSpec:
-    """The system's spec for this stack, with service overrides applied."""
+    """The system's spec for this stack: service overrides applied, then its backup services where the platform
+    runs its own data stores (``config.backups``)."""
+    spec = system_spec(name, config)
+    return with_backups(spec, config.backups) if config.backups is not None else spec
+
+
+def system_spec(name: str, config: StackFacts) -> SystemSpec:
+    """The system module's spec with the stack's service overrides, before the platform adds its own services."""
     override = config.overrides.get(name)
     services = override.services if override else {}
     spec: SystemSpec = _module(name).build(_context(name, config))

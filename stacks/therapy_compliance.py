@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from components.specs import (
+    FileSpec,
     HealthCheckSpec,
     PostgresSpec,
     RedisSpec,
@@ -27,10 +28,17 @@ SERVICES = ("api",)
 IMAGES_FROM_CONFIG: tuple[str, ...] = ("api",)
 SECRETS = (SecretSpec(name="secret-key", length=64, description="SECRET_KEY (JWT signing key) of the API"),)
 
-API_PORT = 8001
+API_PORT = 8001  # the guide's gunicorn --bind 0.0.0.0:8001
+# Upstream src/config.py reads Path(__file__).parent.parent / "config.yaml", the repository root, which the image's
+# Dockerfile copies to its WORKDIR /app.
+CONFIG_PATH = "/app/config.yaml"
 # The guide's load balancer runs three API servers. They write the audit trail to one volume (as the guide's
 # gunicorn workers append to one log directory), so on a VM cloud all three run on the VM holding it.
 PROD_REPLICAS = 3
+# The guide turns rate limiting on (RATE_LIMIT_ENABLED=true, security.rate_limiting: true, and alerts on "Rate
+# Limiting Triggers", seeds/004) without a number: a document analysis runs for up to worker_timeout_s, so one
+# client gets 120 requests a minute with a burst of 30 (a clinician's page plus a few uploads).
+API_RATE_PER_MINUTE, API_BURST = 120, 30
 
 
 class Settings(SystemSettings):
@@ -74,7 +82,7 @@ def build(ctx: SystemContext) -> SystemSpec:
     # Every gunicorn worker opens its own pool; +20 for maintenance and the operator's sessions.
     max_connections = per_process * s.workers * max(s.max_replicas, replicas) + 20
     env = {
-        # Production .env
+        # The guide's "Production .env" (Production Configuration > Environment Variables).
         "DATABASE_URL": "${postgres:db.url}",
         "SECRET_KEY": "${secret:secret-key}",
         "ALGORITHM": "HS256",
@@ -87,30 +95,15 @@ def build(ctx: SystemContext) -> SystemSpec:
         "RATE_LIMIT_ENABLED": "true",
         "AUDIT_LOGGING_ENABLED": "true",
         "PHI_SCRUBBING_STRICT": "true",
-        # Production config.yaml, for the image's config.yaml to interpolate as it does ${DATABASE_URL}.
-        "DATABASE_ECHO": "false",
-        "DATABASE_POOL_SIZE": str(s.pool_size),
-        "DATABASE_MAX_OVERFLOW": str(s.max_overflow),
-        "DATABASE_POOL_TIMEOUT": str(s.pool_timeout_s),
-        "DATABASE_POOL_RECYCLE": str(s.pool_recycle_s),
-        "BACKGROUND_PROCESSING": _flag(s.background_tasks),
-        "MODEL_OPTIMIZATION": _flag(s.model_optimization),
-        "SESSION_TIMEOUT_MINUTES": str(s.session_timeout_minutes),
-        "HEALTH_CHECKS_ENABLED": "true",
-        "PERFORMANCE_METRICS_ENABLED": "true",
-        "ERROR_TRACKING_ENABLED": "true",
-        "USAGE_ANALYTICS_ENABLED": "true",
-        # src/core/alerting.py thresholds.
-        "ALERT_MEMORY_USAGE": "0.85",
-        "ALERT_RESPONSE_TIME_S": "30.0",
-        "ALERT_ERROR_RATE": "0.05",
-        "ALERT_DISK_USAGE": "0.90",
-        # The caching layer (the guide's ProductionCacheManager connects by host and port).
+        # Platform choice: the guide's ProductionCacheManager hard-codes localhost:6379, which inside a container
+        # is not the Redis; these name the system's Redis for the image (the guide names no variable).
         "REDIS_URL": "${redis:cache.url}",
         "REDIS_HOST": "${redis:cache.host}",
         "REDIS_PORT": "${redis:cache.port}",
         "REDIS_PASSWORD": "${redis:cache.password}",
+        # Upstream src/config.py: Settings (pydantic-settings) reads log_level from LOG_LEVEL.
         "LOG_LEVEL": s.log_level,
+        # Platform choice: no egress, so models come from the image or this volume (Hugging Face's own variables).
         "HF_HOME": "/app/.cache/huggingface",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
@@ -142,6 +135,9 @@ def build(ctx: SystemContext) -> SystemSpec:
         port=API_PORT,
         command=gunicorn,
         env=env,
+        # The guide's "Production config.yaml", as the file the application reads (upstream src/config.py:
+        # <repo root>/config.yaml, the image's WORKDIR /app), not as variables the application never reads.
+        files=(FileSpec(path=CONFIG_PATH, content=production_config(s)),),
         # The image is Python; probe /health with it rather than assume curl.
         health=HealthCheckSpec.python_http(API_PORT, "/health", start_period_s=120),
         resources=ctx.size(
@@ -168,6 +164,8 @@ def build(ctx: SystemContext) -> SystemSpec:
                 auth="app",
                 max_body_mb=s.max_upload_mb,
                 timeout_s=s.worker_timeout_s,
+                rate_limit_per_minute=API_RATE_PER_MINUTE,
+                burst=API_BURST,
             ),
         ),
         postgres=(
@@ -189,6 +187,41 @@ def build(ctx: SystemContext) -> SystemSpec:
         ),
         secrets=SECRETS,
     )
+
+
+def production_config(s: Settings) -> str:
+    """The guide's production config.yaml with the stack's settings.
+
+    The guide writes ``url: ${DATABASE_URL}``; upstream loads the file with ``yaml.safe_load``, which does not
+    expand variables, so the platform writes the database URL itself (the file then holds a secret and is
+    written root-owned 0440).
+    """
+    return f"""database:
+  url: "${{postgres:db.url}}"
+  echo: false
+  pool_size: {s.pool_size}
+  max_overflow: {s.max_overflow}
+  pool_timeout: {s.pool_timeout_s}
+  pool_recycle: {s.pool_recycle_s}
+
+performance:
+  cache_size_gb: {s.cache_size_gb}
+  max_workers: {s.max_workers}
+  background_processing: {_flag(s.background_tasks)}
+  model_optimization: {_flag(s.model_optimization)}
+
+security:
+  rate_limiting: true
+  audit_logging: true
+  phi_scrubbing_strict: true
+  session_timeout_minutes: {s.session_timeout_minutes}
+
+monitoring:
+  health_checks: true
+  performance_metrics: true
+  error_tracking: true
+  usage_analytics: true
+"""
 
 
 def _cache_memory(ctx: SystemContext) -> int:

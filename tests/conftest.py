@@ -21,6 +21,8 @@ BASE: dict[str, Any] = {
     "domain": "clinical.example.org",
     "systems": ["cogstack-nlp"],
     "tags": {"owner": "platform@hospital.example", "dataClassification": "phi"},
+    # phi: archives must leave the host (a cluster's tests set backup.storageClass instead).
+    "backup": {"target": "/mnt/backups"},
 }
 
 

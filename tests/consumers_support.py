@@ -409,8 +409,12 @@ def server_of(stack: str, client: Workload, host: str, image_name: str) -> Workl
 
 
 def postgres_workloads() -> list[Workload]:
-    """Containers whose command starts the PostgreSQL server."""
-    return [w for w in all_workloads() if w.command[:1] == ["postgres"] or w.image_name in {"postgres", "pgvector"}]
+    """Containers whose command starts the PostgreSQL server (backup services run the image's client tools)."""
+    return [
+        w
+        for w in all_workloads()
+        if (w.command[:1] == ["postgres"] or w.image_name in {"postgres", "pgvector"}) and "BACKUP_KEY" not in w.env
+    ]
 
 
 def redis_workloads(tls: bool = False) -> list[Workload]:

@@ -111,6 +111,11 @@ def test_user_data_holds_no_secret(prod: ProgramRun) -> None:
     )
     assert "listen 8082 ssl;" in gateway and "set $upstream http://trainer-nginx:8000;" in gateway
     assert "ports" not in compose["services"]["trainer-nginx"]
+    # The ALB probes each service's own health endpoint through the gateway (no credentials needed), not the
+    # gateway's /healthz: the MedCAT API's /api/info (its container check) behind the basic-auth route.
+    assert {g.inputs["healthCheck"]["path"] for g in groups} == {"/healthz/upstream"}
+    assert "set $health http://medcat-service:5000/api/info;" in gateway
+    assert "set $health http://trainer-nginx:8000/healthz;" in gateway
     trainer = compose["services"]["medcat-trainer"]
     assert "ports" not in trainer
     assert trainer["env_file"] == ["/run/clinical/medcat-trainer.env"] and "SECRET_KEY" not in trainer["environment"]
@@ -286,11 +291,20 @@ def test_only_the_bucket_users_get_cloud_credentials_of_their_own(prod: ProgramR
         in vm.files["/etc/systemd/system/clinical-stenosis-detection.service"]
     )
     assert "OnUnitActiveSec=10min" in vm.files["/etc/systemd/system/clinical-stenosis-detection-credentials.timer"]
-    # Systems without buckets get no credential path and no containers role.
+    # Systems without buckets get no credential path and no containers role ...
     assert "stenosis-detection-state-containers" in roles
-    assert not any(name.startswith("cogstack-nlp") and name.endswith("-containers") for name in roles)
+    assert not any(name.startswith("therapy-compliance") and name.endswith("-containers") for name in roles)
+    therapy = next(v for v in vm_systems(prod) if v.name == "therapy-compliance")
+    assert "/opt/clinical/refresh-credentials.sh" not in therapy.files
+    # ... unless a job reads a model pack from S3: then that job alone gets them, for that one object.
     cogstack = next(v for v in vm_systems(prod) if v.name == "cogstack-nlp")
-    assert "/opt/clinical/refresh-credentials.sh" not in cogstack.files
+    assert {
+        name
+        for name, entry in cogstack.compose["services"].items()
+        if "/run/clinical/aws:/run/clinical-aws:ro" in entry.get("volumes", [])
+    } == {"model-pack"}
+    reads = json.loads(named(prod, "cogstack-nlp-state-containers-access").inputs["policy"])["Statement"]
+    assert {a for st in reads for a in st["Action"]} == {"s3:GetObject", "kms:Decrypt", "kms:GenerateDataKey"}
 
 
 def test_the_credentials_the_host_leaves_are_what_an_aws_sdk_reads(prod: ProgramRun, tmp_path: Path) -> None:

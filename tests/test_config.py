@@ -145,7 +145,8 @@ def test_environment_defaults_to_a_known_stack_name() -> None:
                 "hostGpus": {"model": "voodoo5", "count": 1},
                 "overrides": {"cogstack-nlp": {"services": {"medcat-service": {"gpu": True}}}},
             },
-            "clinical-platform:overrides.cogstack-nlp.services.medcat-service.gpu",
+            # The host's own model is checked where it is set, before any service asks for it.
+            "clinical-platform:hostGpus.model",
             "unknown GPU model 'voodoo5'",
         ),
     ],
@@ -185,12 +186,14 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_gpu_override_on_a_host_with_gpus_is_applied() -> None:
     raw = stack_config(
-        hostGpus={"model": "a10g", "count": 2},
+        hostGpus={"model": "a10g", "count": 3},
         overrides={"cogstack-nlp": {"services": {"medcat-service": {"gpu": True, "replicas": 3}}}},
     )
     spec = parse(raw).system_specs()[0]
     service = spec.service("medcat-service")
     assert service.gpu is not None and service.gpu.count == 1 and service.gpu.min_vram_gb == 16
+    # Three 16 GiB replicas on 24 GiB cards: one card each (two would not fit on one).
+    assert service.gpu.device_ids == ("0", "1", "2")
     assert service.replicas == 3
     assert service.env["APP_CUDA_DEVICE_COUNT"] == "1" and service.env["APP_TORCH_THREADS"] == "0"
 

@@ -323,6 +323,18 @@ def test_postgres_accepts_its_consumers(workload: Workload, servers: Servers) ->
         )
         assert result.returncode == 0, f"{what}: refused:\n{result.stderr}"
         assert result.stdout.strip() == f"{params['user']}|{params['dbname']}|t", f"{what}: {result.stdout}"
+        # Least privilege: the client's role owns its database but is no superuser and cannot make roles or
+        # databases (the image's superuser stays inside the database's container).
+        assert params["user"] != workload.env["POSTGRES_USER"], f"{what}: the client logs in as the superuser"
+        powers = pg.psql(
+            conninfo,
+            "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication FROM pg_roles WHERE rolname = current_user;"
+            " SELECT pg_get_userbyid(datdba) = current_user FROM pg_database WHERE datname = current_database();",
+            params["password"],
+        )
+        assert powers.stdout.split() == ["f|f|f|f", "t"], f"{what}: the client's role: {powers.stdout}{powers.stderr}"
+        denied = pg.psql(conninfo, "CREATE DATABASE another;", params["password"])
+        assert denied.returncode != 0 and "permission denied" in denied.stderr, f"{what}: {denied.stderr}"
 
 
 # ---------------------------------------------------------------- 2. Redis

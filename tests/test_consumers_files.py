@@ -12,6 +12,7 @@ config`` (v2.26), and its boot script ``shellcheck``.
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import re
 import shutil
 import socket
@@ -180,8 +181,12 @@ class _SniConnection(http.client.HTTPSConnection):
         )
 
 
-def _get(port: int, host: str, path: str = "/", auth: str | None = None, tls: bool = True) -> int:
+def _get(
+    port: int, host: str, path: str = "/", auth: str | None = None, tls: bool = True, forwarded_for: str | None = None
+) -> int:
     headers = {"Host": host}
+    if forwarded_for:
+        headers["X-Forwarded-For"] = forwarded_for
     if auth:
         headers["Authorization"] = "Basic " + b64encode(auth.encode()).decode()
     conn = _SniConnection(port, host) if tls else http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -247,6 +252,9 @@ def test_the_auth_gateway_demands_the_generated_credentials(
         for port, free in local.items():
             conf = re.sub(rf"listen {port}( ssl)?;", rf"listen 127.0.0.1:{free}\1;", conf)
         conf = conf.replace("resolver 127.0.0.11", "resolver_timeout 1s; resolver 127.0.0.1")
+        # The load balancer is this test (on loopback), and the client it forwards for is in the allowlist.
+        client = _allowed_client(conf)
+        conf = _trust_loopback(conf)
         root = tmp_path / vm.name
         # The container's own health probe (BusyBox wget, as in the Alpine image), pointed at the moved port.
         probe = list(vm.compose["services"]["auth-gateway"]["healthcheck"]["test"][1:])
@@ -259,11 +267,82 @@ def test_the_auth_gateway_demands_the_generated_credentials(
             for port, tls, basic in servers:
                 free = local[port]
                 assert _get(free, "x", "/healthz", tls=tls) == 200
+                # The load balancer's probe needs no credentials and goes to the service (unresolved here: 502).
+                assert _get(free, "x", "/healthz/upstream", tls=tls) == 502
                 if basic:
-                    assert _get(free, "x", tls=tls) == 401
-                    assert _get(free, "x", auth=f"{user}:{passwords[vm.name]}", tls=tls) == 502
+                    assert _get(free, "x", tls=tls, forwarded_for=client) == 401
+                    auth = f"{user}:{passwords[vm.name]}"
+                    assert _get(free, "x", auth=auth, tls=tls, forwarded_for=client) == 502
                 else:  # the application authenticates: the gateway only ends TLS and forwards
-                    assert _get(free, "x", tls=tls) == 502
+                    assert _get(free, "x", tls=tls, forwarded_for=client) == 502
+
+
+def _allowed_client(conf: str) -> str | None:
+    """An address inside the gateway's first allowed range (None: it has no allowlist)."""
+    found = re.search(r"allow ([0-9a-f.:]+/\d+);", conf)
+    return str(ipaddress.ip_network(found.group(1))[7]) if found else None
+
+
+def _trust_loopback(conf: str) -> str:
+    """The gateway's config with the test's loopback as the load balancer: X-Forwarded-For trusted from it."""
+    conf = re.sub(r"    set_real_ip_from [^;]+;\n", "", conf)
+    return conf.replace("    real_ip_header", "    set_real_ip_from 127.0.0.1;\n    real_ip_header", 1)
+
+
+def test_the_tls_proxy_answers_429_beyond_a_routes_limit(stack_runs: dict[str, ProgramRun], tmp_path: Path) -> None:
+    """lab's stenosis API (basic auth, 60 a minute with a burst of 20, from the system's spec): the first 21
+    requests of one client are judged by basic auth (401), the ones right after by the limit (429)."""
+    run = stack_runs["lab"]
+    (proxy,) = [c for _, c in _proxies({"lab": run}) if c.name.endswith("-proxy")]
+    host = "stenosis-api.lab.clinical.hospital.example"
+    https_port = free_port()
+    conf = proxy.files["/etc/nginx/nginx.conf"].replace("listen 8443", f"listen 127.0.0.1:{https_port}")
+    conf = conf.replace("listen 8000", f"listen 127.0.0.1:{free_port()}")
+    assert re.search(r"zone=(\w+):10m rate=60r/m;", conf) and "burst=20 nodelay;" in conf
+    root = tmp_path / "proxy"
+    with _Nginx(_stage_nginx(conf, proxy.files, root, [host]), root) as nginx:
+        _wait_for(https_port, nginx.process)
+        conn = _SniConnection(https_port, host)  # one keep-alive connection: requests as fast as nginx answers
+        answers: list[int] = []
+        started = time.monotonic()
+        try:
+            while 429 not in answers and len(answers) < 300:
+                conn.request("GET", "/", headers={"Host": host})
+                response = conn.getresponse()
+                response.read()
+                answers.append(response.status)
+        finally:
+            conn.close()
+        elapsed = time.monotonic() - started
+    assert answers[:21] == [401] * 21, answers  # the rate's one request plus the burst of 20
+    assert answers[-1] == 429, answers
+    # Beyond those, only what the bucket refilled meanwhile (one a second) got through.
+    assert len(answers) - 1 <= 21 + int(elapsed) + 1, (elapsed, answers)
+
+
+def test_the_auth_gateway_refuses_clients_outside_the_allowlist(
+    stack_runs: dict[str, ProgramRun], tmp_path: Path
+) -> None:
+    """prod's gateway (allowedSourceCidrs set): a client the load balancer forwards from outside the clinical
+    networks gets 403, one inside gets through to basic auth; from an address that is not the load balancer,
+    X-Forwarded-For is ignored, so a client cannot claim an allowed address."""
+    (vm,) = [vm for _, vm in _vms({"prod": stack_runs["prod"]}) if vm.name == "stenosis-detection"]
+    files = _gateway_files(vm, tmp_path / "run")
+    original = files["/etc/nginx/nginx.conf"]
+    port = int(re.findall(r"listen (\d+) ssl;", original)[0])
+    client = _allowed_client(original)
+    assert client is not None and "set_real_ip_from 10.70.0.0/16;" in original
+    for trusted, expected in ((True, {client: 401, "192.0.2.10": 403}), (False, {client: 403})):
+        free = free_port()
+        conf = re.sub(rf"listen {port} ssl;", f"listen 127.0.0.1:{free} ssl;", original)
+        conf = conf.replace("resolver 127.0.0.11", "resolver_timeout 1s; resolver 127.0.0.1")
+        conf = _trust_loopback(conf) if trusted else conf
+        root = tmp_path / f"gateway-{trusted}"
+        with _Nginx(_stage_nginx(conf, files, root, []), root) as nginx:
+            _wait_for(free, nginx.process)
+            assert _get(free, "x", "/healthz") == 200  # the load balancer's probe is never refused
+            for address, status in expected.items():
+                assert _get(free, "x", forwarded_for=address) == status, (trusted, address)
 
 
 @pytest.mark.parametrize("stack", VM_STACKS)
@@ -466,3 +545,49 @@ def test_grafana_and_loki_files_point_at_services_they_can_reach(stack: str, sta
                 checked += 1
     if stack == "lab":
         assert checked >= 5, "lab's Grafana and Loki files were not found"
+
+
+def test_the_load_balancer_probe_follows_the_service_behind_the_gateway(tmp_path: Path) -> None:
+    """A real nginx with the generated gateway config in front of a real HTTP service on loopback: the probe path
+    answers 200 without credentials while the service's health endpoint does, and 502 once the service is gone,
+    while the gateway's own /healthz stays 200 (what the load balancer used to probe)."""
+    from components.runtimes.docker_on_vm.cloud_init import UPSTREAM_HEALTH_PATH, GatewayRoute, gateway_conf
+
+    service_root = tmp_path / "service"
+    (service_root / "api").mkdir(parents=True)
+    (service_root / "api" / "info").write_text("ok")
+    service_port, gateway_port = free_port(), free_port()
+    service = subprocess.Popen(
+        ["python3", "-m", "http.server", str(service_port), "--bind", "127.0.0.1", "--directory", str(service_root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    route = GatewayRoute(gateway_port, "127.0.0.1", service_port, 10, 60, basic_auth=True, health_path="/api/info")
+    conf = gateway_conf([route]).replace("resolver 127.0.0.11", "resolver_timeout 1s; resolver 127.0.0.1")
+    root = tmp_path / "gateway"
+    try:
+        _wait_for_service(service_port, service)
+        with _Nginx(_stage_nginx(conf, {"/etc/nginx/htpasswd": "u:x\n"}, root, []), root) as nginx:
+            _wait_for(gateway_port, nginx.process)
+            assert _get(gateway_port, "x", UPSTREAM_HEALTH_PATH, tls=False) == 200
+            assert _get(gateway_port, "x", "/api/info", tls=False) == 401  # everything else still asks for credentials
+            service.terminate()
+            service.wait(timeout=10)
+            assert _get(gateway_port, "x", UPSTREAM_HEALTH_PATH, tls=False) == 502
+            assert _get(gateway_port, "x", "/healthz", tls=False) == 200
+    finally:
+        if service.poll() is None:
+            service.terminate()
+            service.wait(timeout=10)
+
+
+def _wait_for_service(port: int, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(200):
+        if process.poll() is not None:
+            raise AssertionError("the stand-in service exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")

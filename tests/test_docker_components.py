@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import subprocess
 from typing import Any
 
 import pytest
@@ -162,7 +165,7 @@ def test_postgres_with_pgvector(demo_run: ProgramRun) -> None:
     assert db.inputs["image"] == "pgvector/pgvector:0.8.0-pg16"
     assert labels_of(db)["clinical.platform/role"] == "data"
     env = env_of(db)
-    assert env["POSTGRES_USER"] == "demo" and len(env["POSTGRES_PASSWORD"]) == 32
+    assert env["POSTGRES_USER"] == "postgres" and len(env["POSTGRES_PASSWORD"]) == 32
     assert "--auth-host=scram-sha-256" in env["POSTGRES_INITDB_ARGS"]
     upload = db.inputs["uploads"][0]
     assert upload["file"] == "/docker-entrypoint-initdb.d/10-extensions.sql"
@@ -188,6 +191,32 @@ def test_object_store_encrypts_and_versions_buckets(demo_run: ProgramRun) -> Non
     script = setup.inputs["command"][2]
     assert "mc encrypt set sse-s3 local/uploads" in script and "mc version enable local/uploads" in script
     assert setup.inputs["mustRun"] is False and setup.inputs["restart"] == "no"
+
+
+def test_applications_get_a_minio_user_limited_to_their_buckets_never_root(demo_run: ProgramRun) -> None:
+    root = env_of(named(demo_run, "demo-objects"))
+    setup = named(demo_run, "demo-objects-setup")
+    setup_env = env_of(setup)
+    assert setup_env["MINIO_ROOT_PASSWORD"] == root["MINIO_ROOT_PASSWORD"]
+    api = env_of(named(demo_run, "demo-api-1"))
+    assert api["S3_SECRET"] == setup_env["APP_SECRET_KEY"] != root["MINIO_ROOT_PASSWORD"]
+    # No application container holds the root credentials.
+    for container in of_type(demo_run, CONTAINER):
+        if container.name not in {"demo-objects", "demo-objects-setup"}:
+            assert root["MINIO_ROOT_PASSWORD"] not in str(container.inputs.get("envs")), container.name
+    script = setup.inputs["command"][2]
+    assert 'mc admin user add local "$APP_ACCESS_KEY" "$APP_SECRET_KEY"' in script
+    assert "mc admin policy create local platform-app-buckets /tmp/app-policy.json" in script
+    policy = json.loads(script.split("printf '%s' '", 1)[1].split("'", 1)[0])
+    assert policy["Statement"][0]["Resource"] == ["arn:aws:s3:::uploads"]
+    assert policy["Statement"][1]["Resource"] == ["arn:aws:s3:::uploads/*"]
+    assert not any(
+        a.startswith(("admin:", "s3:*", "s3:DeleteBucket", "s3:PutBucket"))
+        for st in policy["Statement"]
+        for a in st["Action"]
+    )
+    # The script is valid shell, as the mc image's sh reads it.
+    assert subprocess.run(["sh", "-n", "-c", script], capture_output=True).returncode == 0
 
 
 def test_stateful_volumes_are_protected_when_asked(demo_run: ProgramRun) -> None:
@@ -318,3 +347,62 @@ def test_values_are_spelt_as_the_provider_reads_them_back() -> None:
         "1h30m0s",
     ]
     assert [cpus_string(c) for c in (1, 2.0, 0.5, 0.25, 1.5)] == ["1.0", "2.0", "0.5", "0.25", "1.5"]
+
+
+FAILING_MIGRATION = SystemSpec(
+    name="gate",
+    description="an API that needs its migration",
+    services=(
+        ServiceSpec(name="migrate", kind="job", image="registry.example/api:1.0.0", command=("alembic", "upgrade")),
+        ServiceSpec(
+            name="api",
+            image="registry.example/api:1.0.0",
+            port=8000,
+            health=HealthCheckSpec(http_path="/health", start_period_s=40, interval_s=10, timeout_s=5, retries=3),
+            depends_on=("migrate",),
+        ),
+    ),
+)
+
+
+def _gate_system() -> None:
+    DockerSystem(
+        "gate",
+        FAILING_MIGRATION,
+        domain="example.org",
+        subnets=SystemSubnets("10.9.1.0/24", "10.9.2.0/24", "10.9.3.0/24"),
+        labels={},
+        config_secrets={},
+        auth_file_dir="/etc/nginx/auth",
+    )
+
+
+def test_jobs_report_their_outcome_and_services_are_created_once_healthy() -> None:
+    run = run_under_mocks(_gate_system)
+    job, api = named(run, "gate-migrate"), named(run, "gate-api")
+    assert job.inputs["attach"] is True and job.inputs["logs"] is True and job.inputs["mustRun"] is False
+    assert "wait" not in job.inputs or job.inputs["wait"] is False
+    # Created only once healthy: 40 s start period, 4 probes of 10 + 5 s, a minute of slack.
+    assert api.inputs["wait"] is True and api.inputs["waitTimeout"] == 40 + 4 * 15 + 60
+    assert job.urn in api.dependencies
+
+
+def test_a_failed_job_fails_the_deployment_with_its_name_and_last_log_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi
+
+    from offline import providers
+
+    profile = providers.RESOURCES[CONTAINER]
+    logs = "".join(f"line {n}\n" for n in range(1, 31)) + "alembic.util.exc.CommandError: Can't locate revision\n"
+    failing = dataclasses.replace(
+        profile,
+        outputs=lambda name, inputs: {"exitCode": 3, "containerLogs": logs} if inputs.get("attach") else {},
+    )
+    monkeypatch.setitem(providers.RESOURCES, CONTAINER, failing)
+    with pytest.raises(pulumi.RunError) as failed:
+        run_under_mocks(_gate_system)
+    message = str(failed.value)
+    assert message.startswith("job gate-migrate failed with exit code 3; nothing that needs it was started.")
+    assert "  | alembic.util.exc.CommandError: Can't locate revision" in message
+    assert "  | line 12\n" in message and "line 11\n" not in message  # the last 20 lines only
+    assert "`docker logs gate-migrate`" in message

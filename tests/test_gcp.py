@@ -44,6 +44,9 @@ def test_every_route_reaches_its_vms_over_tls(prod: ProgramRun) -> None:
     backends = of_type(prod, "gcp:compute/backendService:BackendService")
     assert len(backends) == len(prod.exports["routes"]["stenosis-detection"]) + 2 + 1  # 3 + cogstack 2 + therapy 1
     assert {b.inputs["protocol"] for b in backends} == {"HTTPS"}
+    # Each backend's health check probes the routed service's own endpoint through the gateway, not the gateway.
+    checks = [c.inputs for c in of_type(prod, "gcp:compute/healthCheck:HealthCheck")]
+    assert checks and {c["httpsHealthCheck"]["requestPath"] for c in checks} == {"/healthz/upstream"}
     for vm in vm_systems(prod):
         compose = vm.compose["services"]
         # Only the gateway publishes ports on the VM; every service sits behind it.
@@ -51,6 +54,7 @@ def test_every_route_reaches_its_vms_over_tls(prod: ProgramRun) -> None:
         assert published == {"auth-gateway"}, (vm.name, published)
         conf = vm.service_files("auth-gateway")["/etc/nginx/nginx.conf"]
         assert "listen 8081 ssl;" in conf and "ssl_protocols TLSv1.2 TLSv1.3;" in conf
+        assert conf.count("location = /healthz/upstream {") == conf.count("listen "), vm.name
         # Its probe speaks TLS too: nginx answers plain HTTP on a TLS port with 400 (the gateway was never healthy).
         probe = compose["auth-gateway"]["healthcheck"]["test"]
         assert probe[-1] == "https://127.0.0.1:8081/healthz" and "--no-check-certificate" in probe, probe

@@ -146,6 +146,10 @@ def test_jobs_wait_for_their_stores_and_services_for_their_jobs(cluster: Program
     assert any(dep.endswith("StatefulSet::stenosis-detection-db") for dep in db_init.dependencies)
     backend = _one(cluster, DEPLOYMENT, "stenosis-detection", "backend")
     assert any(dep.endswith("Job::stenosis-detection-db-init") for dep in backend.dependencies)
+    # A failed job's last log lines become its termination message, which the provider's error shows.
+    (container,) = db_init.inputs["spec"]["template"]["spec"]["containers"]
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert db_init.inputs["spec"]["backoffLimit"] <= 3
 
 
 def _policies(run: ProgramRun, namespace: str) -> dict[str, dict[str, Any]]:
@@ -165,6 +169,7 @@ def test_every_namespace_denies_by_default_and_allows_only_derived_edges(cluster
     db_from = stenosis["db-from-peers-5432"]["ingress"][0]["from"]
     assert {p["podSelector"]["matchLabels"]["clinical.platform/service"] for p in db_from} == {
         "backend",
+        "backup",  # pg_dump; the volume backups (backup-<owner>) do not reach the database
         "db-init",
         "worker",
     }
@@ -183,6 +188,7 @@ def test_only_services_that_ask_for_egress_reach_the_internet_and_never_private_
                     assert "169.254.0.0/16" in block["except"] and "10.0.0.0/8" in block["except"]
                     internet.add((policy.inputs["metadata"]["namespace"], policy.inputs["metadata"]["name"]))
     assert internet == {
+        ("cogstack-nlp", "model-pack-egress"),  # downloads the model pack over https
         ("claims-agent", "poller-egress"),
         ("neurocore", "api-egress"),
         ("neurocore", "celery-worker-egress"),
@@ -242,7 +248,7 @@ def test_neurocore_leaves_host_agents_to_the_cluster(cluster: ProgramRun) -> Non
     assert "cadvisor" not in names and "node-exporter" not in names and "postgres-exporter" in names
 
 
-CLUSTER = {"runtime": "kubernetes", "kubernetes": {"gpuModel": "t4"}}
+CLUSTER = {"runtime": "kubernetes", "kubernetes": {"gpuModel": "t4"}, "backup": {"storageClass": "nfs-backups"}}
 
 
 @pytest.mark.parametrize(

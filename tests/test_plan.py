@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from offline import preview_blind
 from offline.cost import estimate
 from offline.critical_path import critical_path
 from offline.harness import ROOT, Captured, ProgramRun, load_stack_file, run_program
@@ -56,6 +57,10 @@ def test_local_stack_registers_cogstack(local_run: ProgramRun) -> None:
         "cogstack-nlp-trainer-nginx",
         "cogstack-nlp-solr",
         "cogstack-nlp-trainer-admin",
+        # Its writable volumes' backups (components/backups.py), one per owner.
+        "cogstack-nlp-backup-medcat-service",
+        "cogstack-nlp-backup-medcat-trainer",
+        "cogstack-nlp-backup-solr",
         "local-proxy",
     }
     assert local_run.exports["routes"] == {
@@ -204,7 +209,7 @@ def test_plan_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--stack", "local", "--json"]) == EXIT_OK
     data = json.loads(capsys.readouterr().out)
     assert data["resources"]["bySystem"]["cogstack-nlp"] > 10
-    assert data["resources"]["byType"]["docker:index/container:Container"] == 6
+    assert data["resources"]["byType"]["docker:index/container:Container"] == 9  # 3 of them backups
     assert data["policy"]["mandatory"] == 0 and data["cost"]["usdPerMonth"] == 0
     assert data["criticalPath"]["seconds"] > 90
 
@@ -372,6 +377,9 @@ def test_policies_never_crash_on_values_unknown_at_preview(stack: str) -> None:
     result = review(run.resources, environment=environment, enforcement="mandatory", waivers=waivers)
     assert result.not_run, "no rule met an unknown value, so this test exercised nothing"
     assert all("unknown until apply" in note for note in result.not_run)
+    # The README lists exactly the rules this stack's preview cannot judge (`make docs` regenerates the table).
+    blind = {note.split(":", 1)[0].split(" on ", 1)[0] for note in result.not_run}
+    assert blind == preview_blind.documented().get(stack, set()), "README's preview-blind table: run `make docs`"
     # An unknown value never makes a finding: what preview reports, the same review of the applied plan reports too
     # (the real findings: the preview stack has no WAF, staging and staging-eks hold PHI without prod-grade
     # protection of their AWS data stores).

@@ -187,6 +187,26 @@ SECRET: dict[str, Any] = {
 
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
     # (rule, type, compliant, non-compliant, expected text); judged in a prod stack
+    (
+        "gcp-lb-phi-not-world",
+        t.SECURITY_POLICY,
+        {
+            "labels": {"data-classification": "phi"},
+            "rules": [
+                {
+                    "priority": 500,
+                    "action": "deny(403)",
+                    "match": {"expr": {"expression": "!inIpRange(origin.ip, '198.51.100.0/24')"}},
+                },
+                {"priority": 2147483647, "action": "allow", "match": {"versionedExpr": "SRC_IPS_V1"}},
+            ],
+        },
+        {
+            "labels": {"data-classification": "phi"},
+            "rules": [{"priority": 2147483647, "action": "allow", "match": {"versionedExpr": "SRC_IPS_V1"}}],
+        },
+        "lets every client address reach a PHI stack's routes",
+    ),
     # Cloud SQL
     (
         "gcp-sql-tls-required",

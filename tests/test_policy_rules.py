@@ -32,6 +32,9 @@ ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 
 
+PHI_TAGS = {"data-classification": "phi"}
+
+
 def violations(
     rule: str, resource_type: str, props: dict[str, Any], protect: bool = False, config: dict[str, Any] | None = None
 ) -> list[str]:
@@ -59,6 +62,20 @@ def lt(**changes: Any) -> dict[str, Any]:
 
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
     # (rule, type, compliant, non-compliant, expected text)
+    (
+        "aws-lb-phi-not-world",
+        aws_r.SG_INGRESS,
+        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "198.51.100.0/24", "tags": PHI_TAGS},
+        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0", "tags": PHI_TAGS},
+        "admits ['0.0.0.0/0'] on port 443/tcp on a PHI stack",
+    ),
+    (
+        "aws-lb-phi-not-world",
+        aws_r.SG_INGRESS,
+        {"ipProtocol": "tcp", "fromPort": 80, "toPort": 80, "cidrIpv6": "::/0", "tags": {"data-classification": "pii"}},
+        {"ipProtocol": "tcp", "fromPort": 80, "toPort": 80, "cidrIpv6": "::/0", "tags": PHI_TAGS},
+        "admits ['::/0'] on port 80/tcp",
+    ),
     (
         "aws-alb-listener-tls12",
         aws_r.LISTENERS[0],
@@ -494,6 +511,15 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
         docker_r.CONTAINER,
         {"image": "redis:7.2.7"},
         {"image": "registry.example/postgres:16"},
+        "(-c ssl=on)",
+    ),
+    (
+        # The image's client tools under another program (a backup service's pg_dump) run no server; the image's
+        # own entrypoint with another command still runs one.
+        "docker-postgres-tls",
+        docker_r.CONTAINER,
+        {"image": "postgres:16.6", "entrypoints": ["bash", "-c", "pg_dump ..."]},
+        {"image": "postgres:16.6", "entrypoints": ["docker-entrypoint.sh"], "command": ["postgres"]},
         "(-c ssl=on)",
     ),
     (
@@ -990,3 +1016,39 @@ def test_every_stack_rule_is_tested_here() -> None:
     # GCP: tests/test_policy_gcp.py; Kubernetes: tests/test_policy_k8s.py
     assert {r.name for r in STACK_RULES if not r.name.startswith(("gcp-", "k8s-"))} == tested
     assert all(RULE_NAMES[name].remediation for name in tested)
+
+
+def test_an_application_holding_a_stores_admin_credentials_is_flagged() -> None:
+    """Judged by what the containers are: the store defines its superuser/root credentials, any other container
+    carrying them (the password, or a URL logging into that server as its superuser) is a finding."""
+
+    def container(name: str, env: dict[str, str], aliases: tuple[str, ...] = ()) -> Res:
+        props = {
+            "envs": [f"{k}={v}" for k, v in env.items()],
+            "networksAdvanced": [{"name": "backend", "aliases": list(aliases)}],
+        }
+        return (docker_r.CONTAINER, name, props, [])
+
+    db = container("db", {"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "adm1n", "POSTGRES_DB": "kb"}, ("db",))
+    minio = container("minio", {"MINIO_ROOT_USER": "root", "MINIO_ROOT_PASSWORD": "r00tpw"}, ("minio",))
+    setup = container(
+        "minio-setup", {"MINIO_ROOT_USER": "root", "MINIO_ROOT_PASSWORD": "r00tpw", "APP_SECRET_KEY": "apppw"}
+    )
+    good = container("api", {"DATABASE_URL": "postgresql://kb:s3cret@db:5432/kb", "S3_SECRET": "apppw"})
+    assert stack_violations("docker-app-least-privilege-credentials", [db, minio, setup, good]) == []
+
+    superuser = container("api", {"DATABASE_URL": "postgresql://postgres:other@db:5432/kb"})
+    root_s3 = container("worker", {"AWS_SECRET_ACCESS_KEY": "r00tpw"})
+    admin_pw = container("exporter", {"DATA_SOURCE_PASS": "adm1n"})
+    found = stack_violations("docker-app-least-privilege-credentials", [db, minio, superuser, root_s3, admin_pw])
+    assert found == [
+        ("urn:api", "api: holds the PostgreSQL superuser credentials; give it the system's application credentials"),
+        ("urn:worker", "worker: holds the MinIO root credentials; give it the system's application credentials"),
+        (
+            "urn:exporter",
+            "exporter: holds the PostgreSQL superuser credentials; give it the system's application credentials",
+        ),
+    ]
+    # A user named like the superuser on another server is not this server's superuser.
+    elsewhere = container("api", {"DATABASE_URL": "postgresql://postgres:x@rds.example:5432/kb"})
+    assert stack_violations("docker-app-least-privilege-credentials", [db, elsewhere]) == []

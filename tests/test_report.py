@@ -21,6 +21,8 @@ from offline.harness import ROOT
 from offline.junit import render_junit
 from offline.plan import EXIT_CONFIG, EXIT_OK, EXIT_VIOLATIONS, Plan, make_plan
 from offline.plan import main as plan_main
+from offline.plan import render_text as plan_text
+from offline.plan import to_json as plan_json
 from offline.report import ComplianceReport, build_report, catalogue, to_json
 from offline.report_markdown import render_report, render_summary
 from offline.review import Violation
@@ -106,9 +108,16 @@ def test_local_report_markdown_has_figures_controls_waivers_coverage_and_sign_of
     section = text[text.index("### 45 CFR 164.312(a)(1) Access control") :]
     section = section[section.index("#### `docker-non-root`") :]
     assert "Severity **medium** · enforcement **advisory**" in section
-    assert f"| {TRAINER} | `{CONTAINER}` | WAIVED | {TRAINER} runs as the image default user" in section
+    owner = f"{TRAINER} (clinical:docker:ContainerWorkload)"
+    assert (
+        f"| {TRAINER} | `{CONTAINER}` | cogstack-nlp | {owner} | WAIVED | {TRAINER} runs as the image default"
+        in section
+    )
     assert "Waived until 2027-06-30 by security-officer@hospital.example: The MedCAT Trainer image" in section
-    assert f"| local-proxy | `{CONTAINER}` | PASS |" in section
+    assert (
+        f"| local-proxy | `{CONTAINER}` | foundation | local-proxy (clinical:docker:ContainerWorkload) | PASS |"
+        in section
+    )
     assert (
         "| docker-non-root | `cogstack-nlp-*trainer*` | cogstack-nlp-medcat-trainer, cogstack-nlp-trainer-admin |"
         in text
@@ -151,7 +160,7 @@ def test_weakened_stack_fails_on_the_mandatory_violation_and_the_expired_waiver(
     assert "Result: **FAIL: 2 blocking finding(s)** (exit code 1)" in text
     assert f"| docker-non-root | `{ADMIN}` | no longer covers {ADMIN} | officer@hospital.example | 2020-01-01 " in text
     assert "**EXPIRED: fails the review**" in text and "**1 expired waiver(s).**" in text
-    assert f"| {ADMIN} | `{CONTAINER}` | **FAIL** (mandatory) |" in text
+    assert f"| {ADMIN} | `{CONTAINER}` | cogstack-nlp | {ADMIN} (clinical:docker:ContainerWorkload) | **FAIL**" in text
     assert "Waiver expired on 2020-01-01 by officer@hospital.example" in text
 
 
@@ -384,3 +393,20 @@ def test_a_finding_about_the_whole_stack_is_reported_not_dropped(local: tuple[Pl
     assert list(sarif_validator().iter_errors(sarif)) == []
     (result,) = sarif["runs"][0]["results"]
     assert result["ruleId"] == idle.name and "logicalLocations" not in result["locations"][0]
+
+
+def test_each_finding_names_its_system_and_owning_component(weak: tuple[Plan, ComplianceReport]) -> None:
+    """A security officer goes from a finding to its owner: the system and the component that registered it."""
+    plan, report = weak
+    checks = {c.resource_name: c for c in control(report, "docker-non-root").checks}
+    assert (checks[ADMIN].system, checks[ADMIN].owner) == (
+        "cogstack-nlp",
+        f"{ADMIN} (clinical:docker:ContainerWorkload)",
+    )
+    key = next(c for c in report.checks if c.resource_name == "weak-ca-ca-key")
+    assert (key.system, key.owner) == ("foundation", "weak-ca (clinical:onprem:PrivateCertificateAuthority)")
+    found = {v["resource_name"]: v for v in plan_json(plan)["policy"]["violations"]}
+    assert found[ADMIN]["system"] == "cogstack-nlp" and found[ADMIN]["owner"].startswith(ADMIN)
+    blocking = [r for r in to_sarif(report)["runs"][0]["results"] if r["properties"].get("blocking")]
+    assert {r["properties"]["system"] for r in blocking if r["ruleId"] == "docker-non-root"} == {"cogstack-nlp"}
+    assert f"in cogstack-nlp, owned by {ADMIN} (clinical:docker:ContainerWorkload)" in plan_text(plan)

@@ -72,7 +72,7 @@ def claims_config(
 
 def build(**kwargs: Any) -> SystemSpec:
     """The claims agent's spec for ``claims_config(**kwargs)``."""
-    return registry.build("claims-agent", parse(claims_config(**kwargs), secret_keys=SECRET_KEYS))
+    return registry.system_spec("claims-agent", parse(claims_config(**kwargs), secret_keys=SECRET_KEYS))
 
 
 # --- specs -----------------------------------------------------------------------------------------------------------
@@ -223,7 +223,7 @@ def test_scaling_knobs() -> None:
         secret_keys=[*SECRET_KEYS, "tlsPrivateKey"],
         stack="prod",
     )
-    prod = registry.build("claims-agent", prod_config)
+    prod = registry.system_spec("claims-agent", prod_config)
     assert prod.service("api").replicas == 2  # the guide's load-balanced API pair
     scaled = build(services={"worker": {"replicas": 3, "cpus": 8, "memoryMb": 16384}})
     worker = scaled.service("worker")
@@ -414,6 +414,11 @@ def test_planned_containers_are_hardened(claims_plan: Plan) -> None:
         "claims-agent-redis-exporter",
         "claims-agent-prometheus",
         "claims-agent-grafana",
+        "claims-agent-backup",
+        "claims-agent-backup-api",
+        "claims-agent-backup-worker",
+        "claims-agent-backup-prometheus",
+        "claims-agent-backup-grafana",
         "claims-proxy",
     }
     for name in ("claims-agent-api", "claims-agent-worker", "claims-agent-poller", "claims-agent-redis-exporter"):

@@ -32,7 +32,7 @@ def spec(settings: dict[str, Any] | None = None, services: dict[str, Any] | None
     if services:
         override["services"] = services
     raw = stack_config(**{"systems": [SYSTEM], "overrides": {SYSTEM: override}, **changes})
-    return registry.build(SYSTEM, parse(raw, stack="x"))
+    return registry.system_spec(SYSTEM, parse(raw, stack="x"))
 
 
 def env_of(container: Captured) -> dict[str, str]:
@@ -266,7 +266,7 @@ def test_planned_with_zero_mandatory_violations(local_plan: Plan) -> None:
     containers = {c.name for c in of_type(local_plan.run, CONTAINER)}
     assert containers == {
         f"{SYSTEM}-{n}" for n in ("medcat-service", "medcat-trainer", "trainer-nginx", "solr", "trainer-admin")
-    } | {"cogstack-proxy"}
+    } | {"cogstack-proxy"} | {f"{SYSTEM}-backup-{n}" for n in ("medcat-service", "medcat-trainer", "solr")}
     assert [c.name for c in of_type(local_plan.run, CONTAINER) if c.inputs.get("ports")] == ["cogstack-proxy"]
 
 
@@ -335,6 +335,8 @@ def test_compose_starts_the_admin_job_first_and_runs_the_start_script(prod_compo
     # Every route ends at the TLS gateway on the VM: neither the Trainer nor its nginx is published.
     assert "ports" not in services["trainer-nginx"] and "ports" not in trainer
     assert services["auth-gateway"]["ports"] == ["8081:8081", "8082:8082"]
-    assert "models:/cat/models" in services["medcat-service"]["volumes"]
+    # prod fetches its model pack with a job (unpacked there), so MedCAT reads it read-only.
+    assert "models:/cat/models:ro" in services["medcat-service"]["volumes"]
+    assert services["medcat-service"]["depends_on"]["model-pack"] == {"condition": "service_completed_successfully"}
     assert services["medcat-service"]["image"] == "cogstacksystems/medcat-service-gpu:0.6.1"
     assert services["solr"]["command"] == ["-cloud"]

@@ -42,7 +42,7 @@ def spec(services: dict[str, Any] | None = None, settings: dict[str, Any] | None
         override["settings"] = settings
     raw = stack_config(**{"systems": [SYSTEM], "overrides": {SYSTEM: override}, OPENAI_KEY: "sk-test", **changes})
     secret_keys = [k for k in raw if k in {OPENAI_KEY, "tlsPrivateKey"}]
-    return registry.build(SYSTEM, parse(raw, secret_keys=secret_keys, stack="x"))
+    return registry.system_spec(SYSTEM, parse(raw, secret_keys=secret_keys, stack="x"))
 
 
 def files_of(s: SystemSpec, service: str) -> dict[str, str]:
@@ -455,6 +455,12 @@ def test_every_service_and_data_store_runs_as_a_container(plan: Plan) -> None:
         "neurocore-postgres",
         "neurocore-grafana-db",
         "neurocore-redis",
+        "neurocore-backup",
+        "neurocore-backup-api",
+        "neurocore-backup-prometheus",
+        "neurocore-backup-alertmanager",
+        "neurocore-backup-grafana",
+        "neurocore-backup-loki",
     }
     published = [c.name for c in of_type(plan.run, CONTAINER) if c.inputs.get("ports")]
     assert published == ["nctest-proxy"]
@@ -481,7 +487,7 @@ def test_postgres_runs_the_pgvector_image_and_creates_the_extension(plan: Plan) 
     assert 'CREATE EXTENSION IF NOT EXISTS "vector";' in upload(db, "/docker-entrypoint-initdb.d/10-extensions.sql")
     assert "max_connections=300" in db.inputs["command"]
     assert container(plan, "neurocore-grafana-db").inputs["image"] == "postgres:15.10"
-    # The guide's production compose limits PostgreSQL to 2 CPUs and 2 GiB; Grafana's keeps the default.
+    # PostgreSQL gets 2 CPUs and 2 GiB (a platform choice: the guide gives no size); Grafana's keeps the default.
     assert (db.inputs["cpus"], db.inputs["memory"]) == ("2.0", 2048)
     assert container(plan, "neurocore-grafana-db").inputs["memory"] == 1024
 

@@ -36,7 +36,7 @@ def spec(services: dict[str, Any] | None = None, settings: dict[str, Any] | None
     if settings:
         override["settings"] = settings
     raw = stack_config(**{"systems": [SYSTEM], "hostGpus": HOST_GPUS, "overrides": {SYSTEM: override}, **changes})
-    return registry.build(SYSTEM, parse(raw, secret_keys=[k for k in raw if k == "tlsPrivateKey"], stack="x"))
+    return registry.system_spec(SYSTEM, parse(raw, secret_keys=[k for k in raw if k == "tlsPrivateKey"], stack="x"))
 
 
 def env_of(container: Captured) -> dict[str, str]:
@@ -318,6 +318,11 @@ def test_planned_containers_and_no_published_ports(gpu_plan: Plan) -> None:
             "broker",
             "objects",
             "objects-setup",
+            # components/backups.py: the database and Redis, and the volumes of each owner
+            "backup",
+            "backup-backend",
+            "backup-prometheus",
+            "backup-grafana",
         )
     } | {"stenosis-proxy"}
     assert [n for n, c in containers.items() if c.inputs.get("ports")] == ["stenosis-proxy"]

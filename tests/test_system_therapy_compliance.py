@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components.specs import SystemSpec
 from offline.harness import Captured
@@ -30,7 +31,7 @@ def spec(api: dict[str, Any] | None = None, settings: dict[str, Any] | None = No
     if settings:
         override["settings"] = settings
     raw = stack_config(**{"systems": [SYSTEM], "overrides": {SYSTEM: override}, **changes})
-    return registry.build(SYSTEM, parse(raw, secret_keys=[k for k in raw if k == "tlsPrivateKey"], stack="x"))
+    return registry.system_spec(SYSTEM, parse(raw, secret_keys=[k for k in raw if k == "tlsPrivateKey"], stack="x"))
 
 
 def env_of(c: Captured) -> dict[str, str]:
@@ -90,27 +91,48 @@ def test_env_carries_the_guide_production_env() -> None:
     assert {k: env[k] for k in expected} == expected
 
 
-def test_env_carries_the_guide_config_yaml_and_alerting() -> None:
-    env = spec().service("api").env
-    expected = {
-        "DATABASE_ECHO": "false",
-        "DATABASE_POOL_SIZE": "20",
-        "DATABASE_MAX_OVERFLOW": "40",
-        "DATABASE_POOL_TIMEOUT": "60",
-        "DATABASE_POOL_RECYCLE": "3600",
-        "SESSION_TIMEOUT_MINUTES": "480",
-        "MODEL_OPTIMIZATION": "true",
-        "HEALTH_CHECKS_ENABLED": "true",
-        "PERFORMANCE_METRICS_ENABLED": "true",
-        "ERROR_TRACKING_ENABLED": "true",
-        "USAGE_ANALYTICS_ENABLED": "true",
-        "ALERT_MEMORY_USAGE": "0.85",
-        "ALERT_RESPONSE_TIME_S": "30.0",
-        "ALERT_ERROR_RATE": "0.05",
-        "ALERT_DISK_USAGE": "0.90",
+def config_yaml(system: SystemSpec) -> dict[str, Any]:
+    """The api's config.yaml read as the application reads it (yaml.safe_load, upstream src/config.py)."""
+    (file,) = [f for f in system.service("api").files if f.path == "/app/config.yaml"]
+    loaded: dict[str, Any] = yaml.safe_load(file.content)
+    return loaded
+
+
+def test_guide_config_yaml_is_the_file_the_app_reads_not_variables() -> None:
+    api = spec().service("api")
+    assert config_yaml(spec()) == {
+        "database": {
+            "url": "${postgres:db.url}",
+            "echo": False,
+            "pool_size": 20,
+            "max_overflow": 40,
+            "pool_timeout": 60,
+            "pool_recycle": 3600,
+        },
+        "performance": {
+            "cache_size_gb": 4,
+            "max_workers": 8,
+            "background_processing": True,
+            "model_optimization": True,
+        },
+        "security": {
+            "rate_limiting": True,
+            "audit_logging": True,
+            "phi_scrubbing_strict": True,
+            "session_timeout_minutes": 480,
+        },
+        "monitoring": {
+            "health_checks": True,
+            "performance_metrics": True,
+            "error_tracking": True,
+            "usage_analytics": True,
+        },
     }
-    assert {k: env[k] for k in expected} == expected
-    assert env["REDIS_URL"] == "${redis:cache.url}" and env["REDIS_PASSWORD"] == "${redis:cache.password}"
+    # No invented variables for what the guide gives as config.yaml values or as code (src/core/alerting.py).
+    invented = {"DATABASE_POOL_SIZE", "DATABASE_ECHO", "SESSION_TIMEOUT_MINUTES", "MODEL_OPTIMIZATION"}
+    assert not invented & set(api.env)
+    assert not [k for k in api.env if k.startswith("ALERT_")]
+    assert api.env["REDIS_URL"] == "${redis:cache.url}" and api.env["REDIS_PASSWORD"] == "${redis:cache.password}"
 
 
 def test_health_check_probes_the_health_endpoint() -> None:
@@ -160,7 +182,7 @@ def test_settings_tune_workers_timeouts_and_pool() -> None:
     assert api.command is not None
     assert api.command[api.command.index("--workers") + 1] == "8"
     assert api.command[api.command.index("--timeout") + 1] == "600"
-    assert api.env["DATABASE_POOL_SIZE"] == "10" and api.env["LOG_LEVEL"] == "WARNING"
+    assert config_yaml(s)["database"]["pool_size"] == 10 and api.env["LOG_LEVEL"] == "WARNING"
     assert s.routes[0].timeout_s == 600
     assert s.postgres[0].max_connections == 30 * 8 * 3 + 20
 
@@ -232,6 +254,8 @@ def test_planned_replicas_and_no_published_ports(plan: Plan) -> None:
         f"{SYSTEM}-api-2",
         f"{SYSTEM}-db",
         f"{SYSTEM}-cache",
+        f"{SYSTEM}-backup",  # the database (the cache has no persistence)
+        f"{SYSTEM}-backup-api",  # audit-logs and model-cache
         "therapy-proxy",
     }
     assert [n for n, c in found.items() if c.inputs.get("ports")] == ["therapy-proxy"]
@@ -250,7 +274,12 @@ def test_planned_api_env_and_command(plan: Plan) -> None:
     assert len(env["SECRET_KEY"]) == 64 and "envs" in api.additional_secret_outputs
     assert env["PHI_SCRUBBING_STRICT"] == "true" and env["AUDIT_LOGGING_ENABLED"] == "true"
     assert api.inputs["command"][:2] == ["gunicorn", "src.api.main:app"]
-    assert api.inputs["user"] == "10001:10001" and api.inputs["readOnly"] is True
+    # Docker copies config.yaml in before start, which it cannot do into a read-only root filesystem.
+    assert api.inputs["user"] == "10001:10001" and api.inputs["readOnly"] is False
+    # The guide's config.yaml with the real database URL (the application does not expand ${DATABASE_URL}).
+    config = yaml.safe_load(upload(api, "/app/config.yaml"))
+    assert config["database"]["url"] == env["DATABASE_URL"] and config["database"]["pool_size"] == 20
+    assert config["security"]["session_timeout_minutes"] == 480
 
 
 def test_planned_proxy_route(plan: Plan) -> None:

@@ -6,14 +6,23 @@ multi-GB ML image over a hospital link.
 
 from __future__ import annotations
 
+from typing import Any
+
 from offline.providers.profile import Free, Provider, ResourceProfile, digest, no_outputs, planned
 
 CONTAINER = "docker:index/container:Container"
 
 ON_PREMISES = Free("runs on the hospital's own Docker host: hardware and licences are not estimated")
 
+
+def job_outcome(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """A one-shot job (``attach``) as the provider leaves it after a successful run: exit code 0 and its output;
+    a long-running container reports neither."""
+    return {"exitCode": 0, "containerLogs": ""} if inputs.get("attach") else {}
+
+
 RESOURCES: dict[str, ResourceProfile] = {
-    CONTAINER: ResourceProfile(kind="workload", create_seconds=15.0, price=ON_PREMISES, outputs=no_outputs),
+    CONTAINER: ResourceProfile(kind="workload", create_seconds=15.0, price=ON_PREMISES, outputs=job_outcome),
     "docker:index/remoteImage:RemoteImage": ResourceProfile(
         kind="image",
         create_seconds=90.0,

@@ -12,7 +12,17 @@ remediation gives the equivalent).
 
 from __future__ import annotations
 
-from policy.aws_rules import buckets, compute, data_stores, edge, governance, identity, keys_secrets, network
+from policy.aws_rules import (
+    buckets,
+    compute,
+    data_stores,
+    edge,
+    governance,
+    identity,
+    keys_secrets,
+    network,
+    source_allowlist,
+)
 from policy.rule import Rule, StackRule
 
 RULES: list[Rule] = [
@@ -60,6 +70,7 @@ RULES: list[Rule] = [
     edge.ACM_CERTIFICATE,
     identity.IAM_LEAST_PRIVILEGE,
     governance.REQUIRED_TAGS,
+    source_allowlist.LB_PHI_NOT_WORLD,
 ]
 
 STACK_RULES: list[StackRule] = [

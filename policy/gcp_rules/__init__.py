@@ -14,7 +14,17 @@ family. ``docs/policy-gcp.md`` compares them with checkov's GCP checks.
 
 from __future__ import annotations
 
-from policy.gcp_rules import buckets, compute, data_stores, edge, governance, identity, keys, network
+from policy.gcp_rules import (
+    buckets,
+    compute,
+    data_stores,
+    edge,
+    governance,
+    identity,
+    keys,
+    network,
+    source_allowlist,
+)
 from policy.rule import Rule, StackRule
 
 RULES: list[Rule] = [
@@ -64,6 +74,7 @@ RULES: list[Rule] = [
     data_stores.SQL_AUDIT_FLAGS,
     data_stores.SQL_PGAUDIT,
     compute.VM_OS_LOGIN,
+    source_allowlist.LB_PHI_NOT_WORLD,
 ]
 
 STACK_RULES: list[StackRule] = [

@@ -8,11 +8,17 @@ from stacks.neurocore.settings import Settings
 from stacks.neurocore.topology import FLOWER_IMAGE, FLOWER_PORT
 from stacks.registry import SystemContext
 
-APP_USER = "1000:1000"  # the guide's production compose: user "1000:1000" (appuser in its image)
+# Platform choice: the guide asks for "non-root containers" and names no user; 1000:1000 is the first user a
+# Dockerfile's useradd creates, which the team's image must let read its code and write /data and /app/logs.
+APP_USER = "1000:1000"
 
 
 def app_env(s: Settings, environment: str) -> dict[str, str]:
-    """Environment shared by the API, the workers and the migrations (the guide's .env)."""
+    """Environment shared by the API, the workers and the migrations.
+
+    The guide names DB_PASSWORD, SECRET_KEY, OPENAI_API_KEY and SMTP_PASSWORD of its ``.env``; the other names are
+    this platform's contract with the team's image (sources: ``stacks/trace/neurocore.py``).
+    """
     env = {
         "ENVIRONMENT": environment,
         "DEBUG": "false",
@@ -152,7 +158,7 @@ def application_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
         env={"CELERY_BROKER_URL": "${redis:redis.url}", "FLOWER_PORT": str(FLOWER_PORT)},
         health=HealthCheckSpec(command=wget_probe(FLOWER_PORT, "/healthcheck"), interval_s=30, start_period_s=20),
         resources=ResourcesSpec(cpus=0.5, memory_mb=512),
-        user="1000:1000",  # the flower user of the image
+        user="1000:1000",  # upstream mher/flower Dockerfile: adduser -u 1000 -G flower flower; USER flower
         metrics_path="/metrics",
     )
     frontend = ServiceSpec(
@@ -171,7 +177,9 @@ def application_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             start_period_s=10,
         ),
         resources=ResourcesSpec(cpus=0.5, memory_mb=256),
-        user="101:101",  # nginx, as in the guide's production compose
+        # Upstream nginx images (docker-library nginx Dockerfile): the nginx user is uid/gid 101; the guide's
+        # "Frontend (Nginx)" on 3002 and "non-root containers" (it names no user).
+        user="101:101",
         tmpfs=("/tmp", "/var/cache/nginx", "/var/run"),
         depends_on=("api",),
     )

@@ -6,6 +6,9 @@ from components.specs import RouteSpec
 from stacks.neurocore.settings import Settings
 
 UPLOAD_LIMIT_MB, API_TIMEOUT_S = 100, 300
+# The guide lists "Rate limiting: Prevent abuse with rate limits" among its security practices (seeds/002) with no
+# number: the API (chat with an LLM behind it, PDF ingestion) gets 120 a minute per client, a burst of 30.
+API_RATE_PER_MINUTE, API_BURST = 120, 30
 
 
 def routes(s: Settings) -> tuple[RouteSpec, ...]:
@@ -19,6 +22,8 @@ def routes(s: Settings) -> tuple[RouteSpec, ...]:
             auth="app",
             max_body_mb=UPLOAD_LIMIT_MB,
             timeout_s=API_TIMEOUT_S,
+            rate_limit_per_minute=API_RATE_PER_MINUTE,
+            burst=API_BURST,
         ),
         RouteSpec(name="flower", host="neurocore-flower", service="flower", auth="basic"),
         RouteSpec(name="grafana", host="neurocore-grafana", service="grafana", auth="basic"),

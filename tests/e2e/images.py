@@ -170,7 +170,7 @@ def stand_ins(workloads: list[Workload]) -> dict[str, StandIn]:
     return out
 
 
-def _build(engine: DockerEngine, tag: str, dockerfile: str, files: dict[str, str]) -> None:
+def build_image(engine: DockerEngine, tag: str, dockerfile: str, files: dict[str, str]) -> None:
     with tempfile.TemporaryDirectory() as context:
         for name, content in {**files, "Dockerfile": dockerfile}.items():
             (Path(context) / name).write_text(content)
@@ -230,7 +230,7 @@ RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 
     tag = "clinical-standin/trixie:tools-" + hashlib.sha256(dockerfile.encode()).hexdigest()[:12]
     if not _exists(engine, tag):
         base_image(engine)
-        _build(engine, tag, dockerfile, {})
+        build_image(engine, tag, dockerfile, {})
     return tag
 
 
@@ -282,5 +282,5 @@ ENV STANDIN_IMAGE={s.image} PATH=/standin/bin:/usr/lib/postgresql/17/bin:/usr/lo
             "ports": " ".join(map(str, sorted(s.ports))) + "\n",
             "jobs.json": json.dumps(s.jobs),
         }
-        _build(engine, s.tag, dockerfile, files)
+        build_image(engine, s.tag, dockerfile, files)
     return image_map

@@ -79,6 +79,9 @@ def e2e_config(stack: str, docker_host: bool = True) -> tuple[dict[str, Any], di
         if cpus > (os.cpu_count() or 1):
             entry = overrides.setdefault(system, {}).setdefault("services", {}).setdefault(service, {})
             entry["cpus"] = float(os.cpu_count() or 1)
+    backup = config.get(f"{PREFIX}backup")
+    if not docker_host and isinstance(backup, dict) and backup.get("storageClass"):
+        backup["storageClass"] = "standard"  # the harness's only class (the shipped one names network storage)
     gpus = _gpu_services(run) if docker_host else {}
     if gpus:
         config.pop(f"{PREFIX}hostGpus", None)

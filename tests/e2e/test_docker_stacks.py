@@ -30,7 +30,7 @@ from tests.e2e.engine import (
     pulumi_engine,
     wait_until_ready,
 )
-from tests.e2e.images import build_stand_ins
+from tests.e2e.images import build_image, build_stand_ins
 from tests.e2e.project import E2eStack, e2e_config, outputs, prepare
 
 pytestmark = pytest.mark.e2e
@@ -237,3 +237,38 @@ def test_policy_pack_runs_in_the_engine_and_blocks_a_mandatory_violation(
         assert "docker-non-root" in blocked.stdout and "mandatory" in blocked.stdout
     assert "expired on 2020-01-01" in results["expired"].stdout
     assert not any(_leftovers(docker, "local").values()), "a preview created resources"
+
+
+def test_a_failed_job_stops_the_deployment_with_its_name_and_log(
+    engines: tuple[DockerEngine, PulumiEngine], tmp_path: Path
+) -> None:
+    """A one-shot job that exits non-zero (here the MedCAT Trainer's admin job, its image replaced by one that
+    fails like a broken migration) fails `pulumi up` with the job's name, exit code and last log lines and no
+    Python traceback, and nothing that needs it (the Trainer, its nginx) is started."""
+    from stacks.cogstack_nlp import MEDCAT_TRAINER_IMAGE
+
+    docker, pulumi = engines
+    assert not any(_leftovers(docker, "local").values()), "an earlier run left containers of local"
+    _, _, plan = e2e_config("local")
+    image_map = build_stand_ins(docker, plan)
+    failing = "clinical-standin/failing-job:1"
+    script = (
+        "echo 'Applying api.0042_projects... ' >&2; echo 'django.db.utils.OperationalError: disk I/O error' >&2; exit 3"
+    )
+    build_image(
+        docker, failing, f'FROM {image_map[MEDCAT_TRAINER_IMAGE]}\nENTRYPOINT ["/bin/sh", "-c", "{script}", "--"]\n', {}
+    )
+    e2e = prepare("local", tmp_path, pulumi, {**image_map, MEDCAT_TRAINER_IMAGE: failing})
+    try:
+        done = pulumi.run("up", "--yes", "--skip-preview", cwd=e2e.project, check=False)
+        out = done.stdout + done.stderr
+        assert done.returncode != 0, f"a failed job did not fail the deployment:\n{out[-3000:]}"
+        assert "job cogstack-nlp-trainer-admin failed with exit code 3" in out, out[-3000:]
+        assert "| django.db.utils.OperationalError: disk I/O error" in out, out[-3000:]
+        assert "Traceback" not in out, out[-3000:]
+        names = docker.docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"label={LABEL}=local").split()
+        assert "cogstack-nlp-trainer-admin" in names
+        assert not {"cogstack-nlp-medcat-trainer", "cogstack-nlp-trainer-nginx"} & set(names), names
+    finally:
+        pulumi.run("destroy", "--yes", "--skip-preview", cwd=e2e.project, check=False)
+    assert not any(_leftovers(docker, "local").values())

@@ -17,10 +17,12 @@ import pulumi_aws as aws
 from components.clouds.aws.data_stores import AwsDataStores
 from components.clouds.aws.foundation import AwsFoundation
 from components.clouds.aws.gpu_vm import ContainerRole, GpuVm
+from components.clouds.aws.iam import s3_object_arn
 from components.clouds.aws.load_balancer import AlbRoute, LoadBalancer
 from components.clouds.aws.machines import MachineChoice, choose_machine, hourly_price, needs
 from components.clouds.aws.security_groups import WORLD_V4, WORLD_V6, Rule, add_rules, security_group
 from components.clouds.aws.state_disk import AwsStateDisk, attach_lines
+from components.edge import restricted
 from components.gpu_catalog import cheapest_machine
 from components.platform import ContainerCredentials, RouteTarget, StackSettings, StateDisk, VmGroup
 from components.specs import ServiceSpec, SystemSpec, VolumeSpec
@@ -72,6 +74,22 @@ rm -f {CREDENTIALS_HOST_DIR}/.assumed.json
 """
 
 
+def alb_ingress(allowed: Sequence[str]) -> list[Rule]:
+    """The load balancer's inbound rules: 443 and 80 (which only redirects) from each allowed range, or from the
+    whole internet (IPv4 and IPv6) when the stack sets no ``allowedSourceCidrs``."""
+    sources = list(allowed) or [WORLD_V4, WORLD_V6]
+    return [
+        Rule(
+            "ingress",
+            port,
+            f"{what} from {cidr if allowed else 'anywhere'}{' (IPv6)' if ':' in cidr and not allowed else ''}",
+            cidr=cidr,
+        )
+        for port, what in ((443, "HTTPS"), (80, "HTTP redirect to HTTPS"))
+        for cidr in sources
+    ]
+
+
 def machine_summary(machine: MachineChoice, services: Sequence[ServiceSpec], count: int) -> dict[str, object]:
     """What the plan shows about a system's VMs: the need, the choice, and the guide's pick for the same GPU."""
     cpus, memory, gpu = needs(services)
@@ -96,27 +114,19 @@ class AwsCloud(AwsFoundation):
     def __init__(self, name: str, stack: StackSettings, parent: pulumi.Resource) -> None:
         super().__init__(name, stack, parent)
         self.settings = settings = self.aws_settings
+        self.vpc_cidr = stack.cidr
         child = pulumi.ResourceOptions(parent=parent)
         lb_tags = {**self.tags, "role": "load-balancer"}
+        allowed = restricted(stack.allowed_source_cidrs)
         self.alb_sg = security_group(
             f"{name}-alb-sg",
             vpc_id=self.network.vpc_id,
-            description="Load balancer: HTTPS (and HTTP redirect) from anywhere",
+            description="Load balancer: HTTPS (and HTTP redirect) from "
+            + ("allowedSourceCidrs" if allowed else "anywhere"),
             tags=lb_tags,
             parent=parent,
         )
-        add_rules(
-            f"{name}-alb-sg",
-            self.alb_sg,
-            [
-                Rule("ingress", 443, "HTTPS from anywhere", cidr=WORLD_V4),
-                Rule("ingress", 443, "HTTPS from anywhere (IPv6)", cidr=WORLD_V6),
-                Rule("ingress", 80, "HTTP redirect to HTTPS", cidr=WORLD_V4),
-                Rule("ingress", 80, "HTTP redirect to HTTPS (IPv6)", cidr=WORLD_V6),
-            ],
-            lb_tags,
-            parent,
-        )
+        add_rules(f"{name}-alb-sg", self.alb_sg, alb_ingress(allowed), lb_tags, parent)
         self.lb = LoadBalancer(
             name,
             domain=stack.domain,
@@ -132,6 +142,7 @@ class AwsCloud(AwsFoundation):
             certificate_arn=settings.certificate_arn,
             hosted_zone_id=settings.hosted_zone_id,
             waf=settings.waf,
+            route_limits=stack.route_limits,
             after=[self.log_bucket],
             opts=child,
         )
@@ -142,6 +153,11 @@ class AwsCloud(AwsFoundation):
         """The ALB speaks TLS to the VMs too: every route ends at the on-VM gateway (the ALB does not validate
         the gateway's boot-time certificate, as AWS documents; the hop is encrypted all the same)."""
         return True
+
+    @property
+    def trusted_proxies(self) -> list[pulumi.Input[str]]:
+        """The ALB's nodes sit in the VPC's public subnets: only the VPC's range may set the client's address."""
+        return [self.vpc_cidr]
 
     def system(self, spec: SystemSpec) -> AwsSystem:
         """The system's own share of the cloud: its component, security groups and data services."""
@@ -179,6 +195,13 @@ class AwsSystem(AwsDataStores):
             self.egress_rules.append(Rule("egress", 587, "SMTP submission (mail-sending services)", cidr=WORLD_V4))
         self.container_role_name: str | None = None
         self.state: AwsStateDisk | None = None
+        # Single objects outside its buckets that its containers read (model packs), by ARN.
+        self.object_arns = [
+            s3_object_arn(cloud.partition, url)
+            for svc in spec.services
+            for url in svc.reads_objects
+            if url.startswith("s3://")
+        ]
         self.register_outputs({})
 
     def _clients(self) -> tuple[pulumi.Input[str], str]:
@@ -217,9 +240,10 @@ class AwsSystem(AwsDataStores):
         return "Secrets Manager (instance role, IMDSv2)", command
 
     def container_credentials(self) -> ContainerCredentials | None:
-        """The services that use the system's buckets assume its containers role through the host: the metadata
-        service answers only the host (hop limit 1), so no other container reaches any credential."""
-        if not self.bucket_arns:
+        """The services that use the system's buckets (or read a model pack from S3) assume its containers role
+        through the host: the metadata service answers only the host (hop limit 1), so no other container reaches
+        any credential."""
+        if not self.bucket_arns and not self.object_arns:
             return None
         cloud = self.cloud
         self.container_role_name = f"clinical-{cloud.stack_name}-{self.name}"[:53] + "-containers"
@@ -309,7 +333,7 @@ class AwsSystem(AwsDataStores):
                 security_group_id=self.workload_sg.id,
                 kms_key_arn=cloud.key.arn,
                 secret_arns=[self.secret_arn, *self.managed_secret_arns],
-                container_role=ContainerRole(self.container_role_name, self.bucket_arns)
+                container_role=ContainerRole(self.container_role_name, self.bucket_arns, self.object_arns)
                 if self.container_role_name and not scale_out
                 else None,
                 container_role_arn=role_arn if self.container_role_name and scale_out else None,

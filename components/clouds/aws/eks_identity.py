@@ -17,6 +17,7 @@ import pulumi_aws as aws
 from components.clouds.aws.data_stores import AwsDataStores
 from components.clouds.aws.eks_cluster import EksCluster, web_identity_trust
 from components.clouds.aws.foundation import AwsFoundation
+from components.clouds.aws.iam import s3_object_arn
 from components.cluster import DataEgress, ServiceIdentity
 from components.managed_clusters import bucket_names
 from components.specs import ServiceSpec, SystemSpec
@@ -24,28 +25,33 @@ from components.specs import ServiceSpec, SystemSpec
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 
-def bucket_access_policy(bucket_arns: Sequence[str], kms_key_arn: str) -> str:
-    """Object read/write on ``bucket_arns`` (and listing them), with the stack key for SSE-KMS; nothing else."""
-    return json.dumps(
+def bucket_access_policy(bucket_arns: Sequence[str], kms_key_arn: str, object_arns: Sequence[str] = ()) -> str:
+    """Object read/write on ``bucket_arns`` (and listing them), read on the single ``object_arns`` (model packs),
+    with the stack key for SSE-KMS; nothing else."""
+    statements: list[dict] = []
+    if bucket_arns:
+        statements += [
+            {"Sid": "ListBuckets", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": list(bucket_arns)},
+            {
+                "Sid": "Objects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": [f"{arn}/*" for arn in bucket_arns],
+            },
+        ]
+    if object_arns:
+        statements.append(
+            {"Sid": "ReadModelPacks", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": list(object_arns)}
+        )
+    statements.append(
         {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Sid": "ListBuckets", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": list(bucket_arns)},
-                {
-                    "Sid": "Objects",
-                    "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                    "Resource": [f"{arn}/*" for arn in bucket_arns],
-                },
-                {
-                    "Sid": "BucketKey",
-                    "Effect": "Allow",
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                    "Resource": kms_key_arn,
-                },
-            ],
+            "Sid": "BucketKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": kms_key_arn,
         }
     )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 class EksSystem(AwsDataStores):
@@ -82,7 +88,8 @@ class EksSystem(AwsDataStores):
         Call after ``add_data_stores`` (the role's policy names the buckets it created).
         """
         names = bucket_names(service)
-        if not names:
+        objects = [url for url in service.reads_objects if url.startswith("s3://")]
+        if not names and not objects:
             return ServiceIdentity()
         missing = [n for n in names if n not in self.buckets]
         if missing:
@@ -91,7 +98,7 @@ class EksSystem(AwsDataStores):
         namespace, account = self.namespace, service.name
         role = aws.iam.Role(
             f"{self.name}-{service.name}-irsa",
-            description=f"{namespace}/{account} (IRSA): objects of {', '.join(names)}",
+            description=f"{namespace}/{account} (IRSA): objects of {', '.join([*names, *objects])}"[:1000],
             assume_role_policy=pulumi.Output.all(cluster.oidc_provider_arn, cluster.oidc_issuer).apply(
                 lambda v: web_identity_trust(v[0], v[1], namespace, account)
             ),
@@ -101,9 +108,11 @@ class EksSystem(AwsDataStores):
         aws.iam.RolePolicy(
             f"{self.name}-{service.name}-irsa",
             role=role.id,
-            policy=pulumi.Output.all(self.foundation.key.arn, *(self.buckets[n].arn for n in names)).apply(
-                lambda v: bucket_access_policy(v[1:], v[0])
-            ),
+            policy=pulumi.Output.all(
+                self.foundation.key.arn,
+                pulumi.Output.all(*(self.buckets[n].arn for n in names)),
+                pulumi.Output.all(*(s3_object_arn(self.foundation.partition, u) for u in objects)),
+            ).apply(lambda v: bucket_access_policy(v[1], v[0], v[2])),
             opts=child,
         )
         return ServiceIdentity(annotations={ROLE_ARN_ANNOTATION: role.arn})

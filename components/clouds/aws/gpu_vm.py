@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.clouds.aws.iam import service_role_trust
+from components.clouds.aws.iam import containers_policy, service_role_trust
 
 # Deep Learning Base AMI: NVIDIA driver, CUDA, Docker and the NVIDIA container toolkit.
 DLAMI_NAME = "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"
@@ -23,6 +23,7 @@ class ContainerRole:
 
     name: str
     bucket_arns: Sequence[pulumi.Input[str]]
+    object_arns: Sequence[pulumi.Input[str]] = ()  # single objects it may read (model packs)
 
 
 def dlami_id() -> pulumi.Output[str]:
@@ -122,9 +123,11 @@ class GpuVm(pulumi.ComponentResource):
             aws.iam.RolePolicy(
                 f"{name}-containers-access",
                 role=containers.id,
-                policy=pulumi.Output.all(kms_key_arn, *container_role.bucket_arns).apply(
-                    lambda v: self._bucket_policy(v[0], v[1:])
-                ),
+                policy=pulumi.Output.all(
+                    kms_key_arn,
+                    pulumi.Output.all(*container_role.bucket_arns),
+                    pulumi.Output.all(*container_role.object_arns),
+                ).apply(lambda v: containers_policy(v[0], v[1], v[2])),
                 opts=moved("containers-access"),
             )
             assumable.append(containers.arn)
@@ -252,18 +255,4 @@ class GpuVm(pulumi.ComponentResource):
                 # Describe calls take no resource or tag scoping in IAM.
                 {"Effect": "Allow", "Action": ["ec2:DescribeVolumes"], "Resource": "*"},
             ]
-        return json.dumps({"Version": "2012-10-17", "Statement": statements})
-
-    @staticmethod
-    def _bucket_policy(kms_key_arn: str, bucket_arns: Sequence[str]) -> str:
-        """What the containers role may do: read and write the system's buckets (SSE-KMS with the stack key)."""
-        statements: list[dict] = [
-            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": list(bucket_arns)},
-            {
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                "Resource": [f"{arn}/*" for arn in bucket_arns],
-            },
-            {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": kms_key_arn},
-        ]
         return json.dumps({"Version": "2012-10-17", "Statement": statements})

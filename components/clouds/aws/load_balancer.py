@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.edge import RouteLimit, zone_name
+
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 WAF_MANAGED_GROUPS = (
     "AWSManagedRulesCommonRuleSet",
@@ -19,6 +21,50 @@ WAF_MANAGED_GROUPS = (
 # Request headers never written to the WAF's logs: they carry credentials (basic auth, bearer tokens, sessions).
 WAF_REDACTED_HEADERS = ("authorization", "cookie")
 WAF_LOG_RETENTION_DAYS = 365
+# The shortest window AWS WAF counts a rate-based rule over, so a route's limit per minute maps onto it.
+WAF_RATE_WINDOW_S = 60
+
+
+def waf_rate_rule(limit: RouteLimit, priority: int) -> aws.wafv2.WebAclRuleArgs:
+    """A rate-based rule for one route: requests to its host from one client IP above ``per_minute + burst`` in
+    a minute get 429 until the rate falls. WAF counts over the window with no burst of its own, so the burst the
+    gateway allows within a minute is added: the WAF is the outer envelope, the on-VM gateway the exact limit."""
+    name = f"rate-{zone_name(limit.fqdn)}"[:128]
+    return aws.wafv2.WebAclRuleArgs(
+        name=name,
+        priority=priority,
+        action=aws.wafv2.WebAclRuleActionArgs(
+            block=aws.wafv2.WebAclRuleActionBlockArgs(
+                custom_response=aws.wafv2.WebAclRuleActionBlockCustomResponseArgs(response_code=429)
+            )
+        ),
+        statement=aws.wafv2.WebAclRuleStatementArgs(
+            rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
+                aggregate_key_type="IP",
+                limit=limit.per_minute + limit.burst,
+                evaluation_window_sec=WAF_RATE_WINDOW_S,
+                scope_down_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementArgs(
+                    byte_match_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementArgs(
+                        positional_constraint="EXACTLY",
+                        search_string=limit.fqdn,
+                        field_to_match=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementFieldToMatchArgs(
+                            single_header=aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementFieldToMatchSingleHeaderArgs(
+                                name="host"
+                            )
+                        ),
+                        text_transformations=[
+                            aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementByteMatchStatementTextTransformationArgs(
+                                priority=0, type="LOWERCASE"
+                            )
+                        ],
+                    )
+                ),
+            )
+        ),
+        visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(
+            cloudwatch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+        ),
+    )
 
 
 def waf_log_delivery_policy(partition: str, region: str, account_id: str) -> str:
@@ -62,7 +108,8 @@ class LoadBalancer(pulumi.ComponentResource):
     the AWS managed rule groups (common, known bad inputs, IP reputation,
     SQL injection) when ``waf``, logging every request to an ``aws-waf-logs-``
     log group encrypted with the stack key and kept a year, with the
-    ``authorization`` and ``cookie`` headers redacted; the certificate from ACM
+    ``authorization`` and ``cookie`` headers redacted, and a rate-based rule per
+    route (``route_limits``: 429 for a client IP above the route's limit); the certificate from ACM
     with DNS validation in the Route 53 zone, or an existing ACM certificate ARN.
     """
 
@@ -87,6 +134,7 @@ class LoadBalancer(pulumi.ComponentResource):
         certificate_arn: str | None = None,
         hosted_zone_id: str | None = None,
         waf: bool = True,
+        route_limits: Sequence[RouteLimit] = (),
         after: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -146,7 +194,7 @@ class LoadBalancer(pulumi.ComponentResource):
             opts=child,
         )
         if waf:
-            acl = self._waf(name, alb, tags)
+            acl = self._waf(name, alb, tags, route_limits)
             self._waf_logging(name, acl, kms_key_arn, account_id, partition, region, tags)
         self.arn, self.dns_name, self.https_listener_arn = alb.arn, alb.dns_name, https.arn
         self._zone_id = alb.zone_id
@@ -182,7 +230,9 @@ class LoadBalancer(pulumi.ComponentResource):
         )
         return validation.certificate_arn
 
-    def _waf(self, name: str, alb: aws.lb.LoadBalancer, tags: dict[str, str]) -> aws.wafv2.WebAcl:
+    def _waf(
+        self, name: str, alb: aws.lb.LoadBalancer, tags: dict[str, str], route_limits: Sequence[RouteLimit]
+    ) -> aws.wafv2.WebAcl:
         child = pulumi.ResourceOptions(parent=self)
         rules = [
             aws.wafv2.WebAclRuleArgs(
@@ -201,6 +251,11 @@ class LoadBalancer(pulumi.ComponentResource):
                 ),
             )
             for index, group in enumerate(WAF_MANAGED_GROUPS)
+        ]
+        first = len(WAF_MANAGED_GROUPS)
+        rules += [
+            waf_rate_rule(limit, first + index)
+            for index, limit in enumerate(sorted(route_limits, key=lambda r: r.fqdn))
         ]
         acl = aws.wafv2.WebAcl(
             f"{name}-waf",

@@ -127,3 +127,23 @@ class Bucket(pulumi.ComponentResource):
         self.name = bucket.name
         self.url = bucket.url
         self.register_outputs({"name": bucket.name, "url": bucket.url})
+
+
+def object_reader(
+    name: str, url: str, member: pulumi.Input[str], opts: pulumi.ResourceOptions
+) -> gcp.storage.BucketIAMMember:
+    """Read on the single object ``gs://bucket/object`` (a model pack in a bucket the system does not own) for
+    ``member``, through an IAM condition on the object's name (the bucket needs uniform bucket-level access)."""
+    bucket, _, obj = url.removeprefix("gs://").partition("/")
+    return gcp.storage.BucketIAMMember(
+        name,
+        bucket=bucket,
+        role="roles/storage.objectViewer",
+        member=member,
+        condition=gcp.storage.BucketIAMMemberConditionArgs(
+            title=f"reads {obj}"[:100],
+            description="This object only (a model pack)",
+            expression=f'resource.name == "projects/_/buckets/{bucket}/objects/{obj}"',
+        ),
+        opts=opts,
+    )

@@ -23,7 +23,9 @@ from components.clouds.gcp.gpu_vm import GpuVmGroup
 from components.clouds.gcp.labels import gcp_labels
 from components.clouds.gcp.load_balancer import LoadBalancer
 from components.clouds.gcp.machines import MachineChoice, choose_machine, hourly_price, needs
+from components.clouds.gcp.network import LOAD_BALANCER_RANGES
 from components.clouds.gcp.state_disk import GcpStateDisk, attach_lines
+from components.edge import restricted
 from components.gpu_catalog import cheapest_machine
 from components.platform import RouteTarget, StackSettings, StateDisk, VmGroup
 from components.specs import ServiceSpec, SystemSpec, VolumeSpec
@@ -72,6 +74,8 @@ class GcpCloud(GcpFoundation):
             certificate_self_link=settings.certificate_self_link,
             armor=settings.armor,
             rate_limit_per_minute=settings.rate_limit_per_minute,
+            route_limits=stack.route_limits,
+            allowed_source_cidrs=restricted(stack.allowed_source_cidrs),
             deletion_protection=stack.resilience.deletion_protection,
             opts=child,
         )
@@ -81,6 +85,13 @@ class GcpCloud(GcpFoundation):
     def backend_tls(self) -> bool:
         """The load balancer speaks TLS to the VMs: no plain HTTP hop, even inside the VPC."""
         return True
+
+    @property
+    def trusted_proxies(self) -> list[pulumi.Input[str]]:
+        """Google's front ends reach the VMs from the load balancer ranges and append the client's address and
+        then the load balancer's own to ``X-Forwarded-For``: both are trusted, the address before them is the
+        client's."""
+        return [*LOAD_BALANCER_RANGES, self.lb.ip_address]
 
     def system(self, spec: SystemSpec) -> GcpSystem:
         """The system's own share of the cloud: its component, service account and data services."""
@@ -205,6 +216,7 @@ class GcpSystem(GcpDataStores):
                 disk_kms_key_id=cloud.keys.key_ids["disk"],
                 secret_ids=self.secret_ids,
                 bucket_names=self.bucket_names,
+                read_objects=[u for s in group.services for u in s.reads_objects if u.startswith("gs://")],
                 named_ports=[(f"p{p}", p) for p in ports],
                 health_port=health.port if health else (targets[0].port if targets else 8081),
                 health_path=health.health_path if health else "/healthz",

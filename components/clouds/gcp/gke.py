@@ -26,6 +26,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components.clouds.gcp.bucket import object_reader
 from components.clouds.gcp.data_stores import GcpDataStores
 from components.clouds.gcp.foundation import GcpFoundation
 from components.clouds.gcp.gke_cluster import GkeCluster, choose_gpu_node, cluster_ranges, system_machine
@@ -213,7 +214,8 @@ class GkeSystem(GcpDataStores):
         Call after ``add_data_stores`` (the grants name the buckets it created).
         """
         names = bucket_names(service)
-        if not names:
+        objects = [url for url in service.reads_objects if url.startswith("gs://")]
+        if not names and not objects:
             return ServiceIdentity()
         missing = [n for n in names if n not in self.buckets]
         if missing:
@@ -242,4 +244,6 @@ class GkeSystem(GcpDataStores):
                 member=account.member,
                 opts=child,
             )
+        for index, url in enumerate(objects):
+            object_reader(f"{prefix}-reads-{index}", url, account.member, child)
         return ServiceIdentity(annotations={SERVICE_ACCOUNT_ANNOTATION: account.email})

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_gcp as gcp
 
+from components.clouds.gcp.bucket import object_reader
 from components.clouds.gcp.machines import MachineChoice
 from components.clouds.gcp.state_disk import DEVICE_NAME as STATE_DEVICE
 
@@ -74,6 +75,7 @@ class GpuVmGroup(pulumi.ComponentResource):
         disk_kms_key_id: pulumi.Input[str],
         secret_ids: Sequence[pulumi.Input[str]],
         bucket_names: Sequence[pulumi.Input[str]],
+        read_objects: Sequence[str] = (),
         named_ports: Sequence[tuple[str, int]],
         health_port: int,
         health_path: str,
@@ -121,6 +123,8 @@ class GpuVmGroup(pulumi.ComponentResource):
                     f"{name}-bucket-{index}", bucket=bucket, role="roles/storage.objectAdmin", member=member, opts=child
                 )
             )
+        for index, url in enumerate(read_objects):
+            grants.append(object_reader(f"{name}-reads-{index}", url, member, child))
         for suffix, role in (
             ("log-writer", "roles/logging.logWriter"),
             ("metric-writer", "roles/monitoring.metricWriter"),

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.edge import RouteLimit
+
 # Cloud Armor's preconfigured OWASP Core Rule Set 4.22 rules (Google recommends 4.22 over 3.3 now).
 # Sensitivity 1 enables only the high-confidence signatures: clinical forms and JSON carry text that
 # the paranoid levels misread as attacks; raise it per rule once the logs show no false positives.
@@ -27,6 +29,10 @@ WAF_SENSITIVITY = 1
 WAF_FIRST_PRIORITY = 1000
 # After every WAF rule: a throttle's "allow" for conforming requests ends evaluation, so it must come last.
 RATE_LIMIT_PRIORITY = 9000
+# Before every other rule: a source outside allowedSourceCidrs is refused before anything else looks at it.
+ALLOWLIST_PRIORITY = 500
+# Per-route throttles, after the WAF rules and before the stack-wide one (lower numbers are evaluated first).
+ROUTE_RATE_FIRST_PRIORITY = 8000
 DEFAULT_RULE_PRIORITY = 2147483647
 # Backend protocols that keep TLS on the hop from Google's proxies to the VMs.
 BACKEND_PROTOCOLS = ("HTTPS", "HTTP2")
@@ -50,6 +56,55 @@ def _rfc1035(value: str, limit: int = 63) -> str:
     return slug[:limit].rstrip("-")
 
 
+def _throttle(per_minute: int) -> gcp.compute.SecurityPolicyRuleRateLimitOptionsArgs:
+    return gcp.compute.SecurityPolicyRuleRateLimitOptionsArgs(
+        conform_action="allow",
+        exceed_action="deny(429)",
+        enforce_on_key="IP",
+        rate_limit_threshold=gcp.compute.SecurityPolicyRuleRateLimitOptionsRateLimitThresholdArgs(
+            count=per_minute, interval_sec=60
+        ),
+    )
+
+
+def allowlist_rules(allowed: Sequence[str]) -> list[gcp.compute.SecurityPolicyRuleArgs]:
+    """With an allowlist: one rule first of all, refusing (403) a client outside every allowed range. A deny of
+    what is *not* listed, because a throttle's or the default's "allow" ends evaluation and an allow of the
+    listed ranges would skip the WAF rules. One expression holds at most five ranges (StackConfig checks)."""
+    if not allowed:
+        return []
+    outside = " && ".join(f"!inIpRange(origin.ip, '{cidr}')" for cidr in allowed)
+    return [
+        gcp.compute.SecurityPolicyRuleArgs(
+            priority=ALLOWLIST_PRIORITY,
+            action="deny(403)",
+            description="Only allowedSourceCidrs: " + ", ".join(allowed),
+            match=gcp.compute.SecurityPolicyRuleMatchArgs(
+                expr=gcp.compute.SecurityPolicyRuleMatchExprArgs(expression=outside)
+            ),
+        )
+    ]
+
+
+def route_throttles(limits: Sequence[RouteLimit]) -> list[gcp.compute.SecurityPolicyRuleArgs]:
+    """A throttle per route host: a client IP above the route's ``per_minute + burst`` in a minute gets 429 (the
+    burst the on-VM gateway allows within a minute is added: Cloud Armor counts per interval, with no burst)."""
+    return [
+        gcp.compute.SecurityPolicyRuleArgs(
+            priority=ROUTE_RATE_FIRST_PRIORITY + index,
+            action="throttle",
+            description=f"{limit.fqdn}: at most {limit.per_minute} a minute (+{limit.burst} burst) per client IP",
+            match=gcp.compute.SecurityPolicyRuleMatchArgs(
+                expr=gcp.compute.SecurityPolicyRuleMatchExprArgs(
+                    expression=f"request.headers['host'] == '{limit.fqdn}'"
+                )
+            ),
+            rate_limit_options=_throttle(limit.per_minute + limit.burst),
+        )
+        for index, limit in enumerate(sorted(limits, key=lambda r: r.fqdn))
+    ]
+
+
 class LoadBalancer(pulumi.ComponentResource):
     """A global external Application Load Balancer that speaks only TLS 1.2+ and routes by host.
 
@@ -66,7 +121,9 @@ class LoadBalancer(pulumi.ComponentResource):
     429 above ``rate_limit_per_minute`` (a throttle rather than a ban: a
     hospital's staff share a few NAT addresses, a ban would lock out a
     ward), adaptive protection against layer-7 DDoS, JSON bodies parsed for
-    inspection, normal (not verbose) logging. ``deletion_protection`` makes
+    inspection, normal (not verbose) logging; a throttle per route host
+    (``route_limits``) before the stack-wide one; with ``allowed_source_cidrs``
+    a first rule refusing (403) every client outside them. ``deletion_protection`` makes
     Pulumi refuse to delete the address and forwarding rules (Google has no
     deletion protection for them), so DNS never loses its target by mistake.
 
@@ -86,6 +143,8 @@ class LoadBalancer(pulumi.ComponentResource):
         certificate_self_link: str | None = None,
         armor: bool = True,
         rate_limit_per_minute: int = 600,
+        route_limits: Sequence[RouteLimit] = (),
+        allowed_source_cidrs: Sequence[str] = (),
         deletion_protection: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -117,15 +176,20 @@ class LoadBalancer(pulumi.ComponentResource):
             description="TLS 1.2+ with AEAD ciphers only",
             opts=child,
         )
-        self.security_policy = self._armor(name, rate_limit_per_minute) if armor else None
+        self.security_policy = (
+            self._armor(name, rate_limit_per_minute, route_limits, allowed_source_cidrs) if armor else None
+        )
         self._http_redirect(name)
         self._routes: list[_Route] = []
         self._finished = False
         self.ip_address = self.address.address
         self.register_outputs({"ipAddress": self.address.address})
 
-    def _armor(self, name: str, per_minute: int) -> gcp.compute.SecurityPolicy:
-        rules = [
+    def _armor(
+        self, name: str, per_minute: int, route_limits: Sequence[RouteLimit], allowed: Sequence[str]
+    ) -> gcp.compute.SecurityPolicy:
+        rules = [*allowlist_rules(allowed), *route_throttles(route_limits)]
+        rules += [
             gcp.compute.SecurityPolicyRuleArgs(
                 priority=WAF_FIRST_PRIORITY + index,
                 action="deny(403)",
@@ -147,14 +211,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 action="throttle",
                 description=f"At most {per_minute} requests a minute per client IP",
                 match=every_ip,
-                rate_limit_options=gcp.compute.SecurityPolicyRuleRateLimitOptionsArgs(
-                    conform_action="allow",
-                    exceed_action="deny(429)",
-                    enforce_on_key="IP",
-                    rate_limit_threshold=gcp.compute.SecurityPolicyRuleRateLimitOptionsRateLimitThresholdArgs(
-                        count=per_minute, interval_sec=60
-                    ),
-                ),
+                rate_limit_options=_throttle(per_minute),
             )
         )
         rules.append(

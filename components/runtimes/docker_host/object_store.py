@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import pulumi
-import pulumi_random as random
 
-from components.data_services import MinioCredentials, minio_endpoints, minio_services
+from components.data_services import generate_minio_credentials, minio_endpoints, minio_services
 from components.endpoints import BucketEndpoint
 from components.runtimes.docker_host.volumes import named_volume
 from components.runtimes.docker_host.workload import Attachment, ContainerWorkload
@@ -38,11 +37,8 @@ class ContainerObjectStore(pulumi.ComponentResource):
     ) -> None:
         super().__init__("clinical:docker:ObjectStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        user = random.RandomPassword(f"{name}-root-user", length=20, special=False, upper=False, opts=child)
-        password = random.RandomPassword(f"{name}-root-password", length=40, special=False, opts=child)
-        kms_key = random.RandomBytes(f"{name}-kms-key", length=32, opts=child)
         volume = named_volume(f"{name}-data", labels, self, protect=protect)
-        creds = MinioCredentials(user.result, password.result, kms_key.base64)
+        creds = generate_minio_credentials(name, child)
         server, setup = minio_services(buckets, creds)
         self.server = ContainerWorkload(
             name,
@@ -66,7 +62,7 @@ class ContainerObjectStore(pulumi.ComponentResource):
             role="data",
             image_map=image_map,
             sensitive_env=True,
-            after=self.server.containers,
+            after=self.server.ready,
             opts=child,
         )
         self.endpoints = minio_endpoints(buckets, creds, tls=False)

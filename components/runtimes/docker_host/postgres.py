@@ -44,8 +44,11 @@ class ContainerPostgres(pulumi.ComponentResource):
         password = random.RandomPassword(
             f"{name}-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
+        admin_password = random.RandomPassword(
+            f"{name}-admin-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
         volume = named_volume(f"{name}-data", labels, self, protect=protect)
-        data = postgres_service(spec, password.result, tls)
+        data = postgres_service(spec, password.result, tls, admin_password.result)
         self.workload = ContainerWorkload(
             name,
             data.service,

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components import nginx
+from components import nginx, nginx_limits
+from components.edge import RouteLimit, zone_name
 from components.runtimes.docker_host.workload import SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
 from components.specs import HealthCheckSpec, ResourcesSpec, ServiceSpec
 
@@ -29,6 +30,13 @@ class ProxyRoute:
     auth_file: str | None
     max_body_mb: int
     timeout_s: int
+    rate_limit_per_minute: int = 600
+    burst: int = 100
+
+    @property
+    def limit(self) -> RouteLimit:
+        """The route's request limit per client address."""
+        return RouteLimit(self.fqdn, self.rate_limit_per_minute, self.burst)
 
 
 def server_names_hash_bucket_size(names: Sequence[str]) -> int:
@@ -45,10 +53,17 @@ def server_names_hash_bucket_size(names: Sequence[str]) -> int:
     return size
 
 
-def render_nginx_conf(routes: Sequence[ProxyRoute]) -> str:
-    """nginx.conf: TLS 1.2+ only, HSTS, HTTP that only redirects, optional basic auth per route."""
+def render_nginx_conf(routes: Sequence[ProxyRoute], allowed_source_cidrs: Sequence[str] = ()) -> str:
+    """nginx.conf: TLS 1.2+ only, HSTS, HTTP that only redirects, optional basic auth per route, a request limit
+    per client address on every route (429 beyond it) and, with ``allowed_source_cidrs``, 403 for anyone else.
+
+    Clients connect straight to the proxy (Docker's published ports keep their address), so the limit and the
+    allowlist key on ``$remote_addr``; no forwarded header is trusted.
+    """
     servers = []
-    for r in sorted(routes, key=lambda r: r.fqdn):
+    ordered = sorted(routes, key=lambda r: r.fqdn)
+    limits = [(zone_name(r.fqdn), r.limit) for r in ordered]
+    for r in ordered:
         auth = f'        auth_basic "{r.fqdn}";\n        auth_basic_user_file {r.auth_file};\n' if r.auth_file else ""
         # Credentials the proxy checked are not forwarded; an app route's own (Bearer) tokens are.
         strip = '            proxy_set_header Authorization "";\n' if r.auth_file else ""
@@ -64,7 +79,7 @@ def render_nginx_conf(routes: Sequence[ProxyRoute]) -> str:
         proxy_read_timeout {r.timeout_s}s;
         proxy_send_timeout {r.timeout_s}s;
 {buffering}        location / {{
-{auth}            set $upstream http://{r.upstream}:{r.port};
+{nginx_limits.access(allowed_source_cidrs, "            ")}{nginx_limits.apply(zone_name(r.fqdn), r.limit, "            ")}{auth}            set $upstream http://{r.upstream}:{r.port};
             proxy_pass $upstream;
             proxy_set_header Host $host;
             proxy_set_header X-Real-IP $remote_addr;
@@ -81,7 +96,7 @@ http {{
     server_tokens off;
     server_names_hash_bucket_size {server_names_hash_bucket_size([r.fqdn for r in routes])};
     server_names_hash_max_size 1024;
-{nginx.resolver()}    ssl_protocols TLSv1.2 TLSv1.3;
+{nginx.resolver()}{nginx_limits.zones(limits)}    ssl_protocols TLSv1.2 TLSv1.3;
     ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
     ssl_prefer_server_ciphers off;
     ssl_session_tickets off;
@@ -112,7 +127,9 @@ class TlsProxy(pulumi.ComponentResource):
 
     Secure defaults: TLS 1.2 and 1.3 only with forward-secret AEAD ciphers;
     port 80 only redirects to HTTPS; HSTS and security headers; unknown host
-    names are dropped; basic authentication (htpasswd, salted SHA) in front
+    names are dropped; a request limit per client address and route (429
+    beyond it) and, with ``allowed_source_cidrs``, 403 outside those ranges;
+    basic authentication (htpasswd, salted SHA) in front
     of routes whose service has no login of its own, with the credential not
     forwarded upstream; runs unprivileged (uid 101) with every capability
     dropped; joins only the systems' front-end networks, never their data
@@ -134,11 +151,12 @@ class TlsProxy(pulumi.ComponentResource):
         https_port: int = 443,
         http_port: int = 80,
         listen_address: str = "0.0.0.0",
+        allowed_source_cidrs: Sequence[str] = (),
         image_map: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:docker:TlsProxy", name, None, opts)
-        self.config = render_nginx_conf(routes)
+        self.config = render_nginx_conf(routes, allowed_source_cidrs)
         spec = ServiceSpec(
             name="proxy",
             image=NGINX_IMAGE,

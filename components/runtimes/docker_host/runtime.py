@@ -9,6 +9,7 @@ import pulumi
 import pulumi_random as random
 
 from components.addressing import SystemSubnets
+from components.edge import restricted
 from components.htpasswd import htpasswd_line
 from components.pki import PrivateCertificateAuthority
 from components.platform import ProxyListen, StackSettings
@@ -47,6 +48,7 @@ class DockerHostRuntime:
         self.stack_name, self.domain, self.labels = name, stack.domain, dict(stack.labels)
         self.auth_username, self.protect_data = stack.auth_username, stack.resilience.protect
         self.image_map = dict(stack.image_map)
+        self.allowed_source_cidrs = restricted(stack.allowed_source_cidrs)
         self.cloud, self.parent = cloud, parent
         self.edge = bridge_network(f"{name}-edge", cloud.edge_subnet, role="edge", labels=self.labels, parent=parent)
         self.ca_certificate_pem: pulumi.Input[str] | None = cloud.ca_certificate_pem
@@ -109,6 +111,7 @@ class DockerHostRuntime:
             labels=self.labels,
             image_map=self.image_map,
             listen_address=listen.address,
+            allowed_source_cidrs=self.allowed_source_cidrs,
             https_port=listen.https_port,
             http_port=listen.http_port,
             opts=child,

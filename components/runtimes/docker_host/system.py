@@ -16,9 +16,16 @@ from components.runtimes.docker_host.postgres import ContainerPostgres
 from components.runtimes.docker_host.proxy import ProxyRoute
 from components.runtimes.docker_host.redis import ContainerRedis
 from components.runtimes.docker_host.volumes import named_volume
-from components.runtimes.docker_host.workload import AUTH_LABEL, SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
+from components.runtimes.docker_host.workload import (
+    AUTH_LABEL,
+    SECRET_FILE_MODE,
+    Attachment,
+    ContainerWorkload,
+    Upload,
+    WritableMount,
+)
 from components.secrets import admin_passwords, system_secrets
-from components.specs import SystemSpec, deployment_order, placeholders
+from components.specs import ServiceSpec, SystemSpec, deployment_order, placeholders
 
 
 class DockerSystem(pulumi.ComponentResource):
@@ -133,10 +140,12 @@ class DockerSystem(pulumi.ComponentResource):
                 attachments.append(Attachment(egress.name, ()))
             templated = [*svc.env.values(), *(f.content for f in svc.files)]
             used = {(kind, ref) for value in templated for kind, ref, _ in placeholders(value) if ref}
-            deps: list[pulumi.Resource] = list({id(stores[u]): stores[u] for u in used if u in stores}.values())
+            deps: list[pulumi.Input[pulumi.Resource]] = list(
+                {id(stores[u]): stores[u] for u in used if u in stores}.values()
+            )
             for dep in svc.depends_on:
                 if dep in self.workloads:
-                    deps.extend(self.workloads[dep].containers)
+                    deps.extend(self.workloads[dep].ready)
             uploads = [
                 Upload(f.path, resolve(f.content, refs), SECRET_FILE_MODE)
                 if is_sensitive(f.content)
@@ -154,6 +163,8 @@ class DockerSystem(pulumi.ComponentResource):
                 sensitive_env=any(is_sensitive(v) for v in svc.env.values()),
                 after=deps,
                 image_map=image_map,
+                role="backup" if svc.backup_target is not None else "app",
+                writable_mounts=self._backup_target(name, svc, labels, protect_data),
                 opts=child,
             )
 
@@ -170,7 +181,22 @@ class DockerSystem(pulumi.ComponentResource):
                     auth_file=f"{auth_file_dir}/{name}.htpasswd" if route.auth == "basic" else None,
                     max_body_mb=route.max_body_mb,
                     timeout_s=route.timeout_s,
+                    rate_limit_per_minute=route.rate_limit_per_minute,
+                    burst=route.burst,
                 )
             )
         self.needs_basic_auth = any(r.auth_file for r in self.routes)
         self.register_outputs({"routes": [f"https://{r.fqdn}" for r in self.routes]})
+
+    def _backup_target(
+        self, name: str, svc: ServiceSpec, labels: Mapping[str, str], protect: bool
+    ) -> list[WritableMount]:
+        """A backup service's target: ``<host_path>/<system>/<service>`` (storage of another machine), or a named
+        volume on this host when the stack sets no target (development stacks; config refuses it for prod/phi)."""
+        target = svc.backup_target
+        if target is None:
+            return []
+        if target.host_path is not None:
+            return [WritableMount(f"{target.host_path}/{name}/{svc.name}", target.mount_path, volume=False)]
+        volume = named_volume(f"{name}-{svc.name}-archives", labels, self, protect=protect)
+        return [WritableMount(volume.name, target.mount_path, volume=True)]

@@ -47,6 +47,15 @@ class Upload:
         return bool(int(self.permissions, 8) & 0o004)
 
 
+@dataclass(frozen=True)
+class WritableMount:
+    """A read-write mount beyond the spec's volumes: a backup service's target (a host directory or a volume)."""
+
+    source: pulumi.Input[str]
+    path: str
+    volume: bool  # True: ``source`` is a named volume; False: a host directory, bind-mounted
+
+
 def uploads_of(files: Sequence[DataFile]) -> list[Upload]:
     """A data service's files as uploads: secret ones root-owned and readable through the root group only."""
     return [Upload(f.path, f.content, SECRET_FILE_MODE) if f.secret else Upload(f.path, f.content) for f in files]
@@ -79,6 +88,17 @@ def healthcheck_args(probe: Probe) -> docker.ContainerHealthcheckArgs:
     )
 
 
+def gpu_requests(h: Hardening, replica: int) -> list[docker.ContainerDeviceRequestArgs] | None:
+    """The NVIDIA device request of one replica: the allocator's device ids when it assigned some (Docker gives
+    every bare ``count`` request the same first GPUs), else ``count`` GPUs."""
+    if not h.gpus:
+        return None
+    if h.gpu_device_ids:
+        mine = h.gpu_device_ids[replica * h.gpus : (replica + 1) * h.gpus] or h.gpu_device_ids[: h.gpus]
+        return [docker.ContainerDeviceRequestArgs(driver="nvidia", device_ids=list(mine), capabilities=["gpu"])]
+    return [docker.ContainerDeviceRequestArgs(driver="nvidia", count=h.gpus, capabilities=["gpu"])]
+
+
 def container_hardening(h: Hardening) -> dict[str, Any]:
     """The hardening contract lowered to ``docker.Container`` arguments."""
     return {
@@ -94,12 +114,45 @@ def container_hardening(h: Hardening) -> dict[str, Any]:
         "init": h.init,
         "restart": h.restart,
         "healthcheck": healthcheck_args(h.probe) if h.probe else None,
-        "device_requests": [docker.ContainerDeviceRequestArgs(driver="nvidia", count=h.gpus, capabilities=["gpu"])]
-        if h.gpus
-        else None,
+        "device_requests": gpu_requests(h, 0),
         "log_driver": h.log_driver,
         "log_opts": {"max-size": h.log_max_size, "max-file": h.log_max_files, "labels": LOG_LABELS},
     }
+
+
+# How many of a failed job's last log lines the deployment error shows.
+JOB_LOG_LINES = 20
+
+
+def healthy_within_s(probe: Probe) -> int:
+    """How long ``pulumi up`` waits for a container to report healthy: its start period, then every probe its
+    retries allow to fail, and a minute of slack (a service that is slower than its own health check allows is
+    unhealthy, and so fails the deployment rather than starting its dependants against it)."""
+    return probe.start_period_s + (probe.interval_s + probe.timeout_s) * (probe.retries + 1) + 60
+
+
+def job_failure(job: str, exit_code: int, logs: str | None) -> str:
+    """The deployment error of a one-shot job that exited non-zero: its name, code and last log lines."""
+    tail = (logs or "").rstrip().splitlines()[-JOB_LOG_LINES:]
+    shown = "\n".join(f"  | {line}" for line in tail) if tail else "  | (the job wrote nothing)"
+    return (
+        f"job {job} failed with exit code {exit_code}; nothing that needs it was started. "
+        f"Its last {len(tail)} log lines:\n{shown}\n"
+        f"Fix the cause (see `docker logs {job}`) and run `pulumi up` again."
+    )
+
+
+def job_succeeded(job: str, container: docker.Container) -> pulumi.Output[docker.Container]:
+    """``container`` once its one-shot job has exited 0; an error naming the job, its exit code and its last log
+    lines otherwise (``attach`` makes the provider wait for the exit; the exit code is unknown at preview)."""
+
+    def check(args: list[Any]) -> docker.Container:
+        code, logs = args
+        if code is not None and int(code) != 0:
+            raise pulumi.RunError(job_failure(job, int(code), logs))
+        return container
+
+    return pulumi.Output.all(container.exit_code, container.container_logs).apply(check)
 
 
 class ContainerWorkload(pulumi.ComponentResource):
@@ -115,6 +168,8 @@ class ContainerWorkload(pulumi.ComponentResource):
     """
 
     containers: list[docker.Container]
+    # What a dependant waits for: a service's containers (created once healthy), a job's success.
+    ready: list[pulumi.Input[docker.Container]]
 
     def __init__(
         self,
@@ -129,8 +184,9 @@ class ContainerWorkload(pulumi.ComponentResource):
         role: str = "app",
         publish: Sequence[tuple[int, int, str]] = (),
         sensitive_env: bool = False,
-        after: Sequence[pulumi.Resource] = (),
+        after: Sequence[pulumi.Input[pulumi.Resource]] = (),
         image_map: Mapping[str, str] | None = None,
+        writable_mounts: Sequence[WritableMount] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:docker:ContainerWorkload", name, None, opts)
@@ -140,12 +196,15 @@ class ContainerWorkload(pulumi.ComponentResource):
         image = docker.RemoteImage(f"{name}-image", name=image_ref, keep_locally=True, opts=child)
         all_labels = {ROLE_LABEL: role, "clinical.platform/kind": spec.kind, **(labels or {})}
         envs = [pulumi.Output.concat(key, "=", value) for key, value in sorted(env.items())]
-        hardening = container_hardening(contract(spec))
+        rules = contract(spec)
+        probe = rules.probe
+        hardening = container_hardening(rules)
         # Docker cannot copy files into a read-only root filesystem before start.
         hardening["read_only"] = spec.read_only_root and not uploads
         self.containers = []
-        for index in range(spec.replicas):
-            container_name = name if spec.replicas == 1 else f"{name}-{index + 1}"
+        names = [name] if spec.replicas == 1 else [f"{name}-{index + 1}" for index in range(spec.replicas)]
+        for index, container_name in enumerate(names):
+            hardening["device_requests"] = gpu_requests(rules, index)
             self.containers.append(
                 docker.Container(
                     container_name,
@@ -156,7 +215,13 @@ class ContainerWorkload(pulumi.ComponentResource):
                     envs=envs,
                     group_adds=["0"] if spec.user and any(not u.world_readable for u in uploads) else None,
                     must_run=spec.kind != "job",
+                    # A job: the provider waits for it to exit and keeps its exit code and output, which gate
+                    # its dependants (job_succeeded). A service with a health check: created only once
+                    # healthy, so a job or service that needs it never starts against one still starting.
                     attach=spec.kind == "job",
+                    logs=spec.kind == "job",
+                    wait=spec.kind != "job" and hardening["healthcheck"] is not None,
+                    wait_timeout=healthy_within_s(probe) if spec.kind != "job" and probe else None,
                     # Every network, with its aliases, through networks_advanced only: the provider then
                     # creates the container off Docker's default bridge. Setting network_mode to one of
                     # them as well makes the daemon drop that network's aliases (the second attach is
@@ -179,6 +244,15 @@ class ContainerWorkload(pulumi.ComponentResource):
                             )
                             for m in spec.host_mounts
                         ),
+                        *(
+                            docker.ContainerVolumeArgs(
+                                volume_name=m.source if m.volume else None,
+                                host_path=None if m.volume else m.source,
+                                container_path=m.path,
+                                read_only=False,
+                            )
+                            for m in writable_mounts
+                        ),
                     ],
                     uploads=[
                         docker.ContainerUploadArgs(file=u.path, content=u.content, permissions=u.permissions)
@@ -199,4 +273,10 @@ class ContainerWorkload(pulumi.ComponentResource):
                     ),
                 )
             )
-        self.register_outputs({"containers": [c.name for c in self.containers]})
+        if spec.kind == "job":
+            self.ready = [job_succeeded(n, c) for n, c in zip(names, self.containers, strict=True)]
+            # Registered as an output too, so a failed job fails `pulumi up` even when nothing depends on it.
+            self.register_outputs({"containers": [c.name for c in self.containers], "succeeded": self.ready})
+        else:
+            self.ready = list(self.containers)
+            self.register_outputs({"containers": [c.name for c in self.containers]})

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 
 import yaml
 
-from components import nginx
+from components import nginx, nginx_limits
+from components.edge import RouteLimit, zone_name
 from components.endpoints import BOOT_SECRET_MARKER
 from components.hardening import Hardening, contract
+from components.runtimes.docker_on_vm import egress
 from components.specs import ServiceSpec
 
 RUN_DIR = "/run/clinical"
@@ -33,6 +35,10 @@ GATEWAY_CONF_PATH, HTPASSWD_PATH = "/etc/nginx/nginx.conf", "/etc/nginx/htpasswd
 # never leaves it (the load balancer encrypts to it without validating, as GCP and AWS backends do).
 GATEWAY_TLS_DIR = "/etc/nginx/tls"
 GATEWAY_TLS_FILES = (f"{GATEWAY_TLS_DIR}/tls.crt", f"{GATEWAY_TLS_DIR}/tls.key")
+# What the load balancer probes on each gateway port: the routed service's own health endpoint, proxied without
+# basic auth (a probe has no credentials), so a broken service behind a healthy gateway is taken out of service.
+# /healthz stays the gateway's own answer (its container check).
+UPSTREAM_HEALTH_PATH = "/healthz/upstream"
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,17 @@ class GatewayRoute:
     max_body_mb: int
     timeout_s: int
     basic_auth: bool = True
+    # The service's own health endpoint (its container check's path), which UPSTREAM_HEALTH_PATH proxies to.
+    health_path: str = "/"
+    rate_limit_per_minute: int = 600
+    burst: int = 100
+
+    @property
+    def limit(self) -> tuple[str, RouteLimit]:
+        """The route's request limit per client address, with its zone name (one per listener)."""
+        return zone_name(str(self.listen_port)), RouteLimit(
+            str(self.listen_port), self.rate_limit_per_minute, self.burst
+        )
 
 
 def _auth(route: GatewayRoute) -> str:
@@ -57,9 +74,20 @@ def _auth(route: GatewayRoute) -> str:
 """
 
 
-def gateway_conf(routes: Sequence[GatewayRoute], tls: bool = False) -> str:
+def gateway_conf(
+    routes: Sequence[GatewayRoute],
+    tls: bool = False,
+    allowed_source_cidrs: Sequence[str] = (),
+    trusted_proxies: Sequence[str] = (),
+) -> str:
     """nginx.conf of the on-VM gateway; with ``tls`` it listens with its boot-time certificate, so the
-    load balancer's hop to the VM is encrypted too, else the hop stays plain inside the VPC."""
+    load balancer's hop to the VM is encrypted too, else the hop stays plain inside the VPC.
+
+    Every route is limited per client address (429 beyond it) and, with ``allowed_source_cidrs``, refused
+    (403) outside them: defence in depth behind the load balancer's own allowlist and rate rules. The client
+    address is read from ``X-Forwarded-For`` only on connections from ``trusted_proxies`` (the load
+    balancer's ranges), so nobody inside or outside can choose the address they are judged by.
+    ``/healthz`` is left out of both: the load balancer's probes come from its own addresses."""
     listen = " ssl" if tls else ""
     certificate = (
         f"""        ssl_certificate {GATEWAY_TLS_FILES[0]};
@@ -76,8 +104,14 @@ def gateway_conf(routes: Sequence[GatewayRoute], tls: bool = False) -> str:
         proxy_read_timeout {r.timeout_s}s;
         proxy_send_timeout {r.timeout_s}s;
         location = /healthz {{ access_log off; return 200 "ok"; }}
+        location = {UPSTREAM_HEALTH_PATH} {{
+            access_log off;
+            proxy_set_header Host $host;
+            set $health http://{r.upstream}:{r.port}{r.health_path};
+            proxy_pass $health;
+        }}
         location / {{
-{_auth(r)}            proxy_set_header Host $host;
+{nginx_limits.access(allowed_source_cidrs, "            ")}{nginx_limits.apply(*r.limit, "            ")}{_auth(r)}            proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto https;
             set $upstream http://{r.upstream}:{r.port};
@@ -89,7 +123,7 @@ def gateway_conf(routes: Sequence[GatewayRoute], tls: bool = False) -> str:
     )
     return f"""{nginx.WRITABLE_PATHS}events {{ worker_connections 1024; }}
 http {{
-{nginx.TEMP_PATHS}{nginx.resolver()}    server_tokens off;
+{nginx.TEMP_PATHS}{nginx.resolver()}{nginx_limits.real_ip(trusted_proxies)}{nginx_limits.zones([r.limit for r in routes])}    server_tokens off;
     access_log /dev/stdout combined;
 {servers}}}
 """
@@ -134,7 +168,10 @@ def compose_hardening(h: Hardening) -> dict:
             "start_period": f"{p.start_period_s}s",
         }
     if h.gpus:
-        devices = [{"driver": "nvidia", "count": h.gpus, "capabilities": ["gpu"]}]
+        # Device ids from the allocator (one copy per VM: the first replica's); a bare count would hand
+        # every GPU service of the VM the same first GPU.
+        ids = {"device_ids": list(h.gpu_device_ids[: h.gpus])} if h.gpu_device_ids else {"count": h.gpus}
+        devices = [{"driver": "nvidia", **ids, "capabilities": ["gpu"]}]
         entry["deploy"] = {"resources": {"reservations": {"devices": devices}}}
     return entry
 
@@ -193,18 +230,25 @@ def depends_on(svc: ServiceSpec, services: Mapping[str, ServiceSpec]) -> dict:
 
 
 def render_compose(
-    project: str, services: Mapping[str, dict], volumes: Sequence[str], state: Sequence[str] = ()
+    project: str,
+    services: Mapping[str, dict],
+    volumes: Sequence[str],
+    networks: Mapping[str, dict] | None = None,
+    state: Sequence[str] = (),
 ) -> str:
-    """The compose file of one system; the ``state`` volumes are directories on the mounted state disk (local
-    volumes bound there, so Docker still seeds an empty one from the image, owner included), the others
-    ordinary named volumes on the VM's own disk."""
+    """The compose file of one system (``networks``: the project's own, see ``egress.py``); the ``state`` volumes
+    are directories on the mounted state disk (local volumes bound there, so Docker still seeds an empty one from
+    the image, owner included), the others ordinary named volumes on the VM's own disk."""
 
     def volume(name: str) -> dict:
         if name not in state:
             return {}
         return {"driver": "local", "driver_opts": {"type": "none", "o": "bind", "device": f"{STATE_DIR}/{name}"}}
 
-    document = {"name": project, "services": dict(services), "volumes": {v: volume(v) for v in sorted(volumes)}}
+    document: dict = {"name": project, "services": dict(services)}
+    if networks:
+        document["networks"] = dict(networks)
+    document["volumes"] = {v: volume(v) for v in sorted(volumes)}
     return yaml.safe_dump(document, sort_keys=False)
 
 
@@ -386,7 +430,8 @@ Wants=network-online.target
 
 [Service]
 Type=simple
-{mount}ExecStartPre={OPT_DIR}/fetch-secrets.sh
+{mount}ExecStartPre={egress.GUARD_PATH}
+ExecStartPre={OPT_DIR}/fetch-secrets.sh
 {refresh}ExecStart=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml up --remove-orphans
 ExecStop=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml down
 Restart=always
@@ -415,6 +460,7 @@ def cloud_config(
     files = [
         {"path": f"{OPT_DIR}/compose.yaml", "permissions": "0644", "content": compose},
         {"path": f"{OPT_DIR}/fetch-secrets.sh", "permissions": "0700", "content": script},
+        {"path": egress.GUARD_PATH, "permissions": "0700", "content": egress.guard_script()},
         {
             "path": f"/etc/systemd/system/clinical-{system}.service",
             "permissions": "0644",

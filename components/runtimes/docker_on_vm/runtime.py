@@ -14,11 +14,13 @@ from typing import Protocol
 import pulumi
 import pulumi_random as random
 
-from components import nginx
+from components import gpu_allocation, nginx
+from components.database_extensions import with_extension_jobs
+from components.edge import restricted
 from components.endpoints import SystemRefs, boot_secrets, is_sensitive, resolve
 from components.htpasswd import htpasswd_line
 from components.platform import ContainerCredentials, RouteTarget, StackSettings, StateDisk, VmGroup
-from components.runtimes.docker_on_vm import cloud_init
+from components.runtimes.docker_on_vm import cloud_init, egress
 from components.runtimes.docker_on_vm.layout import vm_layout
 from components.secrets import admin_passwords, system_secrets
 from components.specs import (
@@ -36,7 +38,10 @@ GATEWAY_FIRST_PORT = 8081
 
 
 def uses_buckets(svc: ServiceSpec) -> bool:
-    """True when a service's environment or files name one of the system's buckets."""
+    """True when a service's environment or files name one of the system's buckets, or it reads objects with the
+    system's credentials (a model pack in S3 or GCS)."""
+    if svc.reads_objects:
+        return True
     templated = [*svc.env.values(), *(f.content for f in svc.files)]
     return any(kind == "bucket" for value in templated for kind, _, _ in placeholders(value))
 
@@ -53,6 +58,26 @@ def with_credentials(svc: ServiceSpec, credentials: ContainerCredentials) -> Ser
             ),
         }
     )
+
+
+def on_one_vm(system: str, services: Sequence[ServiceSpec]) -> list[ServiceSpec]:
+    """``services`` with their GPUs assigned by device id within the VM, when several of them use GPUs.
+
+    The cloud picks a machine with as many GPUs as the services ask for in all (``gpu_catalog.needs``), each
+    with the largest ``min_vram_gb`` asked, so the allocator gives each service its own cards; without it Docker
+    hands every service the VM's first GPU. One GPU service keeps a plain count (it gets the first cards anyway).
+    """
+    wanted = gpu_allocation.demands(system, services, per_replica=False)
+    if len({d.service for d in wanted}) < 2:
+        return list(services)
+    count, vram = sum(d.count for d in wanted), max(d.vram_gb for d in wanted)
+    placed = gpu_allocation.per_service(gpu_allocation.allocate(wanted, count, vram, "GPU"))
+    return [
+        s.model_copy(update={"gpu": s.gpu.model_copy(update={"device_ids": placed[(system, s.name)]})})
+        if s.gpu is not None and (system, s.name) in placed
+        else s
+        for s in services
+    ]
 
 
 class VmSystem(Protocol):
@@ -92,6 +117,12 @@ class VmCloud(Protocol):
         """True when the cloud's load balancer speaks TLS to the VMs: every route then ends at the gateway."""
         ...
 
+    @property
+    def trusted_proxies(self) -> Sequence[pulumi.Input[str]]:
+        """Addresses (CIDRs) of the load balancer's hop to the VMs and of what it appends to ``X-Forwarded-For``:
+        the gateway takes the client's address from that header on connections from these only."""
+        ...
+
     def system(self, spec: SystemSpec) -> VmSystem: ...
 
     def finish(self) -> None:
@@ -129,9 +160,12 @@ class DockerOnVmRuntime:
         self.credentials: dict[str, pulumi.Output[str]] = {}
         self._admin_passwords: dict[str, dict[str, pulumi.Output[str]]] = {}
         self.ca_certificate_pem: pulumi.Input[str] | None = None
+        self.allowed_source_cidrs = restricted(stack.allowed_source_cidrs)
 
     def add_system(self, spec: SystemSpec, config_secrets: Mapping[str, pulumi.Output[str]]) -> None:
         """Deploy one system: its data stores and secret in the cloud, its compose project on VMs."""
+        # Managed PostgreSQL runs no init script of an image: a job creates the extensions the system needs.
+        spec = with_extension_jobs(spec)
         name = spec.name
         site = self.cloud.system(spec)
         parent = site.resource
@@ -145,7 +179,7 @@ class DockerOnVmRuntime:
         refs.secrets.update(system_secrets(name, spec.secrets, config_secrets, parent))
         self._admin_passwords[name] = admin_passwords(refs.secrets)
 
-        services = [s for s in spec.services if s.replicas > 0]
+        services = on_one_vm(name, [s for s in spec.services if s.replicas > 0])
         # Only the services that use the system's buckets get cloud credentials, through their own path.
         credentials = self._container_credentials(site, services)
         if credentials is not None:
@@ -172,8 +206,14 @@ class DockerOnVmRuntime:
                         endpoint.ca_certificate_pem
                     )
         if gateway is not None:
-            conf = cloud_init.gateway_conf(gateway_routes, tls=tls)
-            plain[("file:auth-gateway", cloud_init.GATEWAY_CONF_PATH)] = pulumi.Output.from_input(conf)
+            allowed = self.allowed_source_cidrs
+            plain[("file:auth-gateway", cloud_init.GATEWAY_CONF_PATH)] = pulumi.Output.all(
+                *self.cloud.trusted_proxies
+            ).apply(
+                lambda trusted: cloud_init.gateway_conf(
+                    gateway_routes, tls=tls, allowed_source_cidrs=allowed, trusted_proxies=[str(t) for t in trusted]
+                )
+            )
         if any(r.basic_auth for r in gateway_routes):
             password = random.RandomPassword(f"{name}-basic-auth", length=32, special=False, opts=child)
             self.credentials[name] = pulumi.Output.secret(password.result)
@@ -206,6 +246,9 @@ class DockerOnVmRuntime:
                     f"{', '.join(str(p) for n in crowded for p in publish[n])}; route it through the gateway"
                 )
 
+        # The internet only for services that ask for it, and for bucket users (S3/GCS answer at public addresses).
+        routable = {s.name for s in services if s.egress or uses_buckets(s)}
+
         def render(values: list[str], names: set[str], copies: Mapping[str, int]) -> str:
             resolved = dict(zip(plain.keys(), values, strict=True))
             compose_services = {}
@@ -225,12 +268,16 @@ class DockerOnVmRuntime:
                 deps = cloud_init.depends_on(svc, all_services)
                 if deps:
                     entry["depends_on"] = deps
+                entry["networks"] = egress.networks(svc.name in routable)
                 if copies.get(svc.name, 1) > 1:
                     # compose starts this many containers of the service (names get an index; DNS answers with all).
                     entry["deploy"] = {**entry.get("deploy", {}), "replicas": copies[svc.name]}
                 compose_services[svc.name] = entry
             volumes = {v.name for s in all_services.values() if s.name in names for v in s.volumes}
-            return cloud_init.render_compose(name, compose_services, sorted(volumes), state if disk else ())
+            networks = egress.compose_networks(bool(routable))
+            return cloud_init.render_compose(
+                name, compose_services, sorted(volumes), networks, state=state if disk else ()
+            )
 
         plain_files = pulumi.Output.all(*plain.values()).apply(
             lambda values: {
@@ -307,7 +354,8 @@ class DockerOnVmRuntime:
         spec: SystemSpec, all_through_gateway: bool = False
     ) -> tuple[list[cloud_init.GatewayRoute], list[RouteTarget]]:
         """Routes to the gateway (basic auth, or every route when it ends the load balancer's TLS) or straight
-        to the service's port, with their health paths (a proxied route is checked through the gateway)."""
+        to the service's port, with their health paths: the service's own health endpoint, through the gateway's
+        ``UPSTREAM_HEALTH_PATH`` for a proxied route."""
         gateway_routes: list[cloud_init.GatewayRoute] = []
         targets: list[RouteTarget] = []
         for route in spec.routes:
@@ -315,14 +363,26 @@ class DockerOnVmRuntime:
             if svc.replicas == 0:
                 continue
             port = route.port or svc.port or 0
-            health = svc.health.http_path if svc.health and svc.health.http_path else "/"
+            # The service's own endpoint (its container check's path); "/" when its check is not an HTTP GET.
+            health = (svc.health.service_path() if svc.health else None) or "/"
             if route.auth == "basic" or all_through_gateway:
                 listen = GATEWAY_FIRST_PORT + len(gateway_routes)
                 basic = route.auth == "basic"
                 gateway_routes.append(
-                    cloud_init.GatewayRoute(listen, svc.name, port, route.max_body_mb, route.timeout_s, basic)
+                    cloud_init.GatewayRoute(
+                        listen,
+                        svc.name,
+                        port,
+                        route.max_body_mb,
+                        route.timeout_s,
+                        basic,
+                        health,
+                        route.rate_limit_per_minute,
+                        route.burst,
+                    )
                 )
-                targets.append(RouteTarget(route, listen, "/healthz" if basic else health))
+                # Probed through the gateway, without credentials, at the service's own endpoint.
+                targets.append(RouteTarget(route, listen, cloud_init.UPSTREAM_HEALTH_PATH))
             else:
                 targets.append(RouteTarget(route, port, health))
         return gateway_routes, targets

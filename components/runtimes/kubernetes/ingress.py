@@ -17,15 +17,31 @@ TLS_SECRET = "routes-tls"
 AUTH_SECRET = "basic-auth"
 
 
-def route_annotations(route: KubeRoute, system: str, settings: KubernetesSettings) -> dict[str, str]:
-    """ingress-nginx's settings for one route: HTTPS only, HSTS, body and timeout limits, basic auth."""
+def burst_multiplier(route: KubeRoute) -> int:
+    """ingress-nginx's burst is the rate times a whole multiplier (at least 1): the smallest that covers the
+    route's burst, so a cluster is never stricter than the Docker proxy for the same spec."""
+    return max(1, -(-route.burst // route.rate_limit_per_minute))
+
+
+def route_annotations(
+    route: KubeRoute, system: str, settings: KubernetesSettings, source_ranges: Sequence[str] = ()
+) -> dict[str, str]:
+    """ingress-nginx's settings for one route: HTTPS only, HSTS, body and timeout limits, basic auth, a request
+    limit per client address and, with ``source_ranges`` (the stack's ``allowedSourceCidrs``), 403 for the rest.
+
+    The controller answers a limited request with its ``limit-req-status-code`` (429 where the stack installs
+    it; an existing controller's default is 503)."""
     notes = {
         f"{NGINX}/ssl-redirect": "true",
         f"{NGINX}/force-ssl-redirect": "true",
         f"{NGINX}/proxy-body-size": f"{route.max_body_mb}m",
         f"{NGINX}/proxy-read-timeout": str(route.timeout_s),
         f"{NGINX}/proxy-send-timeout": str(route.timeout_s),
+        f"{NGINX}/limit-rpm": str(route.rate_limit_per_minute),
+        f"{NGINX}/limit-burst-multiplier": str(burst_multiplier(route)),
     }
+    if source_ranges:
+        notes[f"{NGINX}/whitelist-source-range"] = ",".join(source_ranges)
     if route.basic_auth:
         notes |= {
             f"{NGINX}/auth-type": "basic",
@@ -48,6 +64,7 @@ def system_ingresses(
     private_key_pem: pulumi.Input[str] | None,
     htpasswd: pulumi.Output[str] | None,
     opts: pulumi.ResourceOptions,
+    source_ranges: Sequence[str] = (),
 ) -> list[k8s.networking.v1.Ingress]:
     """The TLS secret (unless cert-manager issues one per route), the htpasswd secret and one Ingress per route."""
     labels = {SYSTEM_LABEL: system}
@@ -105,7 +122,10 @@ def system_ingresses(
                         "labels": labels,
                         # No controller fills the status on every cluster (nor in `make e2e`): routes are
                         # checked by their hosts, not by waiting for a load balancer address.
-                        "annotations": {**route_annotations(route, system, settings), "pulumi.com/skipAwait": "true"},
+                        "annotations": {
+                            **route_annotations(route, system, settings, source_ranges),
+                            "pulumi.com/skipAwait": "true",
+                        },
                     },
                 ),
                 spec=cast(Any, spec),

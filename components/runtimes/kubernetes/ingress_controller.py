@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import pulumi
@@ -25,8 +26,9 @@ CONTROLLER_PSA = {
 CONTROLLER_PORTS = (80, 443, 8443, 10254)
 
 
-def controller_values(settings: KubernetesSettings) -> dict[str, Any]:
-    """Chart values: TLS 1.2+, HSTS, no snippets, source ranges on the load balancer, two replicas."""
+def controller_values(settings: KubernetesSettings, allowed_source_cidrs: Sequence[str] = ()) -> dict[str, Any]:
+    """Chart values: TLS 1.2+, HSTS, no snippets, source ranges on the load balancer (``ingressAllowedCidrs``,
+    else the stack's ``allowedSourceCidrs``), 429 for a request over a route's limit, two replicas."""
     return {
         "controller": {
             "ingressClassResource": {"name": settings.ingress_class, "default": False},
@@ -40,11 +42,12 @@ def controller_values(settings: KubernetesSettings) -> dict[str, Any]:
                 "server-tokens": "false",
                 "use-forwarded-headers": "false",
                 "annotations-risk-level": "Critical",
+                "limit-req-status-code": "429",
             },
             "service": {
                 "type": "LoadBalancer",
                 "externalTrafficPolicy": "Local",
-                "loadBalancerSourceRanges": list(settings.ingress_allowed_cidrs),
+                "loadBalancerSourceRanges": list(settings.ingress_allowed_cidrs or allowed_source_cidrs),
             },
             "metrics": {"enabled": True},
             "admissionWebhooks": {"enabled": True},
@@ -58,6 +61,7 @@ def install_controller(
     provider: pulumi.ProviderResource,
     after: list[pulumi.Resource],
     parent: pulumi.Resource,
+    allowed_source_cidrs: Sequence[str] = (),
 ) -> k8s.helm.v3.Release:
     """The controller's namespace (baseline) and its Helm release, awaited until ready."""
     opts = pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=after)
@@ -107,7 +111,7 @@ def install_controller(
         version=CHART_VERSION,
         repository_opts=cast(Any, {"repo": CHART_REPOSITORY}),
         namespace=namespace.metadata.name,
-        values=controller_values(settings),
+        values=controller_values(settings, allowed_source_cidrs),
         atomic=True,
         timeout=900,
         opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=[namespace]),

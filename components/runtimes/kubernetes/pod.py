@@ -60,6 +60,7 @@ class PodInputs:
     co_locate_with: str | None = None  # the service owning a shared ReadWriteOnce volume
     automount_token: bool = False
     image: str = ""
+    backup_claim: str | None = None  # a backup service's target claim, mounted read-write at its mount_path
 
 
 def file_key(path: str) -> str:
@@ -139,6 +140,8 @@ def container(spec: ServiceSpec, inputs: PodInputs) -> dict[str, Any]:
         mounts.append({"name": "shm", "mount_path": "/dev/shm"})
     for volume in spec.volumes:
         mounts.append({"name": f"vol-{volume.name}", "mount_path": volume.mount_path, "read_only": volume.read_only})
+    if inputs.backup_claim is not None and spec.backup_target is not None:
+        mounts.append({"name": "backup-target", "mount_path": spec.backup_target.mount_path, "read_only": False})
     for f in inputs.files:
         mounts.append(
             {
@@ -152,6 +155,9 @@ def container(spec: ServiceSpec, inputs: PodInputs) -> dict[str, Any]:
         "name": spec.name,
         "image": inputs.image or spec.image,
         "image_pull_policy": "IfNotPresent",
+        # A container that fails (a job's migration) reports its last log lines as its termination message,
+        # which pulumi-kubernetes shows in the failed `up` next to the job's name.
+        "termination_message_policy": "FallbackToLogsOnError",
         "env": env,
         "resources": {"limits": limits, "requests": requests},
         "volume_mounts": mounts,
@@ -193,6 +199,8 @@ def pod_spec(spec: ServiceSpec, inputs: PodInputs, system: str) -> dict[str, Any
         volumes.append(
             {"name": f"vol-{volume.name}", "persistent_volume_claim": {"claim_name": inputs.claims[volume.name]}}
         )
+    if inputs.backup_claim is not None and spec.backup_target is not None:
+        volumes.append({"name": "backup-target", "persistent_volume_claim": {"claim_name": inputs.backup_claim}})
     plain = [f for f in inputs.files if not f.secret]
     hidden = [f for f in inputs.files if f.secret]
     if plain:

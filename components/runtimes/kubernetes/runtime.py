@@ -7,6 +7,8 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_random as random
 
+from components.database_extensions import with_extension_jobs
+from components.edge import restricted
 from components.htpasswd import htpasswd_line
 from components.platform import StackSettings
 from components.runtimes.kubernetes.cloud import ClusterCloud
@@ -28,13 +30,16 @@ class KubernetesRuntime:
         self.stack_name, self.domain, self.cloud, self.parent = name, stack.domain, cloud, parent
         self.auth_username, self.image_map = stack.auth_username, dict(stack.image_map)
         self.protect = stack.resilience.protect
+        self.allowed_source_cidrs = restricted(stack.allowed_source_cidrs)
         self.systems: dict[str, KubeSystem] = {}
         self.credentials: dict[str, pulumi.Output[str]] = {}
         self.ca_certificate_pem: pulumi.Input[str] | None = cloud.ca.ca_certificate_pem
         self.controller: list[pulumi.Resource] = []
         if cloud.settings.install_ingress_controller:
             self.controller = [
-                install_controller(name, cloud.settings, cloud.provider, list(cloud.cluster_ready), parent)
+                install_controller(
+                    name, cloud.settings, cloud.provider, list(cloud.cluster_ready), parent, self.allowed_source_cidrs
+                )
             ]
 
     def add_system(self, spec: SystemSpec, config_secrets: Mapping[str, pulumi.Output[str]]) -> KubeSystem:
@@ -44,6 +49,9 @@ class KubernetesRuntime:
         gpu_services = [s for s in spec.services if s.gpu is not None and s.replicas > 0]
         # Asked first: a cloud may add a GPU node pool to ``cluster_ready`` for it.
         gpu_nodes = cloud.gpu_nodes(gpu_services) if gpu_services else None
+        cloud_system = cloud.system(spec, namespace)
+        if cloud_system is not None:  # managed PostgreSQL runs no init script: a job creates its extensions
+            spec = with_extension_jobs(spec)
         system = KubeSystem(
             spec.name,
             spec,
@@ -52,7 +60,7 @@ class KubernetesRuntime:
             settings=settings,
             provider=cloud.provider,
             ca=cloud.ca,
-            cloud_system=cloud.system(spec, namespace),
+            cloud_system=cloud_system,
             gpu_nodes=gpu_nodes,
             config_secrets=config_secrets,
             protect=self.protect,
@@ -79,6 +87,7 @@ class KubernetesRuntime:
             certificate_pem=tls.certificate_pem,
             private_key_pem=tls.private_key_pem,
             htpasswd=htpasswd,
+            source_ranges=self.allowed_source_cidrs,
             opts=pulumi.ResourceOptions(parent=system, provider=cloud.provider, depends_on=[system.namespace]),
         )
         self.systems[spec.name] = system

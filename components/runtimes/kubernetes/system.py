@@ -12,7 +12,7 @@ import pulumi_random as random
 from components.cluster import DataEgress, GpuNodes, KubernetesSettings, ServiceIdentity
 from components.data_services import (
     DataService,
-    MinioCredentials,
+    generate_minio_credentials,
     minio_endpoints,
     minio_services,
     postgres_endpoint,
@@ -49,6 +49,8 @@ class KubeRoute:
     basic_auth: bool
     max_body_mb: int
     timeout_s: int
+    rate_limit_per_minute: int = 600
+    burst: int = 100
 
 
 def volume_owners(ordered: list[ServiceSpec]) -> dict[str, str]:
@@ -191,6 +193,7 @@ class KubeSystem(pulumi.ComponentResource):
                     identity=identity,
                     image=self.image_map.get(svc.image, svc.image),
                     after=deps,
+                    backup_claim=self._backup_claim(name, svc),
                 ),
                 provider=provider,
                 opts=inside,
@@ -211,6 +214,8 @@ class KubeSystem(pulumi.ComponentResource):
                     basic_auth=route.auth == "basic",
                     max_body_mb=route.max_body_mb,
                     timeout_s=route.timeout_s,
+                    rate_limit_per_minute=route.rate_limit_per_minute,
+                    burst=route.burst,
                 )
             )
         routed: dict[str, list[int]] = {}
@@ -254,6 +259,30 @@ class KubeSystem(pulumi.ComponentResource):
             )
         return {volume: volume for volume in sizes}
 
+    def _backup_claim(self, name: str, svc: ServiceSpec) -> str | None:
+        """A backup service's own claim for its archives, of the stack's backup StorageClass (network storage keeps
+        them off the nodes); one per service, because each may run on its volumes' node. ``protect``-ed in prod."""
+        target = svc.backup_target
+        if target is None:
+            return None
+        claim = f"{svc.name}-archives"
+        k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-{claim}",
+            metadata={
+                "name": claim,
+                "namespace": self._ns,
+                "labels": {SYSTEM_LABEL: self.spec.name},
+                "annotations": {"pulumi.com/skipAwait": "true"},
+            },
+            spec={
+                "access_modes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": f"{target.size_gb}Gi"}},
+                **({"storage_class_name": target.storage_class} if target.storage_class else {}),
+            },
+            opts=pulumi.ResourceOptions.merge(self._inside, pulumi.ResourceOptions(protect=self._protect)),
+        )
+        return claim
+
     def _data_workload(self, name: str, data: DataService, after: list[pulumi.Resource] | None = None) -> KubeWorkload:
         svc = data.service
         return KubeWorkload(
@@ -287,7 +316,8 @@ class KubeSystem(pulumi.ComponentResource):
         for pg in spec.postgres:
             password = random.RandomPassword(f"{name}-{pg.name}-password", length=32, special=False, opts=child)
             tls = ca.issue(f"{name}-{pg.name}-tls", [pg.name, f"{pg.name}.{self.namespace_name}.svc"])
-            data = postgres_service(pg, password.result, tls)
+            admin = random.RandomPassword(f"{name}-{pg.name}-admin-password", length=32, special=False, opts=child)
+            data = postgres_service(pg, password.result, tls, admin.result)
             workload = self._data_workload(f"{name}-{pg.name}", _renamed(data, pg.name))
             refs.postgres[pg.name] = postgres_endpoint(pg, pg.name, password.result, tls=True)
             stores[("postgres", pg.name)] = workload.controller
@@ -302,10 +332,7 @@ class KubeSystem(pulumi.ComponentResource):
             ports[rd.name] = 6379
             ca_files[("redis", rd.name)] = ca_file
         if spec.buckets:
-            user = random.RandomPassword(f"{name}-objects-root-user", length=20, special=False, upper=False, opts=child)
-            password = random.RandomPassword(f"{name}-objects-root-password", length=40, special=False, opts=child)
-            kms_key = random.RandomBytes(f"{name}-objects-kms-key", length=32, opts=child)
-            creds = MinioCredentials(user.result, password.result, kms_key.base64)
+            creds = generate_minio_credentials(f"{name}-objects", child)
             tls = ca.issue(f"{name}-objects-tls", [MINIO_SERVICE, f"{MINIO_SERVICE}.{self.namespace_name}.svc"])
             server, setup = minio_services(spec.buckets, creds, tls, ca.ca_certificate_pem)
             minio = self._data_workload(f"{name}-objects", server)

@@ -60,7 +60,9 @@ def service_peers(spec: SystemSpec, extra_ports: Mapping[str, int] | None = None
     peers: dict[str, set[Peer]] = {}
     for svc in spec.services:
         found: set[Peer] = set()
-        text = "\n".join(_texts(svc))
+        # A backup service's programs are text full of words like "db" and "redis": it reaches only the stores
+        # its placeholders name (components/backups.py), never a host its scripts happen to spell.
+        text = "" if svc.backup_target is not None else "\n".join(_texts(svc))
         for other, port in listening.items():
             if other == svc.name:
                 continue

@@ -54,6 +54,7 @@ class WorkloadInputs:
     protect: bool = False
     image: str = ""
     after: Sequence[pulumi.Resource] = ()
+    backup_claim: str | None = None
 
 
 def _digest(values: Sequence[Any]) -> str:
@@ -153,6 +154,7 @@ class KubeWorkload(pulumi.ComponentResource):
             co_locate_with=inputs.co_locate_with,
             automount_token=identity.automount_token,
             image=inputs.image,
+            backup_claim=inputs.backup_claim,
         )
         body = pod_spec(spec, pod_inputs, system)
         if inputs.stateful:  # the claims come from the StatefulSet's templates
