@@ -20,7 +20,8 @@ def system_secrets(
 
     Generated secrets are letters and digits (no shell or URL quoting
     surprises) of the spec's length; config secrets come from the key
-    ``<system>-<secret>``; an optional config secret left unset is empty.
+    ``<system>-<secret>``, or the stack-wide ``config_key`` it names; an
+    optional config secret left unset is empty.
     """
     values: dict[str, pulumi.Output[str]] = {}
     for secret in specs:
@@ -33,7 +34,8 @@ def system_secrets(
             )
             values[secret.name] = pulumi.Output.secret(generated.result)
         else:
-            values[secret.name] = pulumi.Output.secret(config_secrets.get(f"{system}-{secret.name}", ""))
+            key = secret.config_key or f"{system}-{secret.name}"
+            values[secret.name] = pulumi.Output.secret(config_secrets.get(key, ""))
     return values
 
 

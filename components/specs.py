@@ -274,6 +274,12 @@ class SecretSpec(Spec):
     length: int = Field(48, ge=16, le=256, description="Length of a generated secret.")
     description: str = Field("", description="What the secret is, shown in config errors.")
     required: bool = Field(True, description="A missing config secret is an error when required.")
+    config_key: str | None = Field(
+        None,
+        pattern=r"^[a-z][A-Za-z0-9-]{1,62}$",
+        description="Stack config key of a 'config' secret shared by every system (e.g. alertSmtpPassword); "
+        "None: the system's own key <system>-<name>.",
+    )
 
 
 # Capabilities that break container isolation; no spec may add them back and the policy pack flags them
@@ -310,6 +316,9 @@ class ServiceSpec(Spec):
     depends_on: tuple[str, ...] = Field((), description="Services (or jobs) that must exist first.")
     kind: Literal["service", "job"] = Field("service", description="'job' runs once to completion (migrations).")
     metrics_path: str | None = Field(None, description="Prometheus scrape path, if the service exposes metrics.")
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Port of the metrics endpoint when it is not ``port`` (a separate listener)."
+    )
     files: tuple[FileSpec, ...] = Field((), description="Files written into the container before it starts.")
     host_mounts: tuple[HostMountSpec, ...] = Field(
         (), description="Read-only host paths (monitoring agents, a model pack's directory on a Docker host)."

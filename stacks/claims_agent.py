@@ -23,7 +23,7 @@ from components.specs import (
     SystemSpec,
     VolumeSpec,
 )
-from stacks.monitoring import grafana_service, prometheus_datasource, prometheus_service, wget_probe
+from stacks.monitoring import grafana_service, prometheus_datasource, prometheus_service, redis_exporter_service
 from stacks.registry import SystemContext, SystemSettings
 
 NAME = "claims-agent"
@@ -48,10 +48,9 @@ SECRETS = (
     SecretSpec(name="grafana-admin-password", length=32, description="Grafana admin password"),
 )
 
-REDIS_EXPORTER_IMAGE = "oliver006/redis_exporter:v1.66.0-alpine"
 # The guide's minimum: "NVIDIA GPU with 8GB+ VRAM (RTX 3070 or better)".
 GPU_REQUEST = GpuSpec(count=1, min_vram_gb=8)
-API_PORT, METRICS_PORT, EXPORTER_PORT = 8000, 9090, 9121
+API_PORT, METRICS_PORT = 8000, 9090
 # The guide's nginx: client_max_body_size 30M; proxy_send/read_timeout 120s.
 UPLOAD_LIMIT_MB, REQUEST_TIMEOUT_S = 30, 120
 SECRETS_DIR = "/app/secrets"
@@ -132,7 +131,8 @@ ALERTING_RULES = """groups:
         annotations:
           summary: "GPU utilization is low"
 """
-RULES_PATH = "/etc/prometheus/alerting_rules.yml"
+# Under the rule directory every prometheus.yml loads (stacks.alerts.scrape).
+RULES_PATH = "/etc/prometheus/rules/guide.yml"
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _HTTPS_URL_RE = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?$")
 
@@ -170,7 +170,9 @@ class Settings(SystemSettings):
     )
     redis_memory_mb: int = Field(512, ge=64, le=65536, description="Redis memory limit (the queue).")
     monitoring: bool = Field(
-        True, description="Prometheus, Grafana and the Redis exporter (docker-compose.monitoring)."
+        True,
+        description="Grafana dashboards (docker-compose.monitoring); Prometheus with the guide's alert rules, the "
+        "Redis exporter and Alertmanager always run.",
     )
     prometheus_retention_days: int = Field(15, ge=1, le=365, description="How long Prometheus keeps metrics.")
     grafana_admin_user: str = Field(
@@ -211,25 +213,6 @@ class Settings(SystemSettings):
         if value in {"admin", "root", "administrator"}:
             raise ValueError(f"'{value}' is a default account name; choose a named admin")
         return value
-
-
-def prometheus_conf() -> str:
-    """prometheus.yml: the guide's jobs with working targets, and its rules file."""
-    return f"""global:
-  scrape_interval: 15s
-  evaluation_interval: 30s
-rule_files:
-  - {RULES_PATH}
-scrape_configs:
-  - job_name: ncb-ocr
-    dns_sd_configs:
-      - names: [api]
-        type: A
-        port: {METRICS_PORT}
-  - job_name: redis
-    static_configs:
-      - targets: ["redis-exporter:{EXPORTER_PORT}"]
-"""
 
 
 def _app_env(s: Settings, gpu: GpuSpec | None) -> dict[str, str]:
@@ -302,6 +285,9 @@ def build(ctx: SystemContext) -> SystemSpec:
         user=s.app_user,
         tmpfs=app_tmpfs,
         egress=s.api_egress,
+        # The guide's prometheus.yml scrapes api:9090: the app's metrics listener beside the API port.
+        metrics_path="/metrics",
+        metrics_port=METRICS_PORT,
     )
     queue_probe = HealthCheckSpec(command=("python", "-c", QUEUE_PROBE), interval_s=30, timeout_s=10, retries=3)
     worker = ServiceSpec(
@@ -336,7 +322,7 @@ def build(ctx: SystemContext) -> SystemSpec:
         tmpfs=app_tmpfs,
         egress=True,
     )
-    services = [api, worker, poller]
+    services = [api, worker, poller, *_metrics(ctx, s)]
     routes = [
         RouteSpec(
             name="api",
@@ -349,7 +335,7 @@ def build(ctx: SystemContext) -> SystemSpec:
     ]
     secrets = [x for x in SECRETS if x.name != "grafana-admin-password"]
     if s.monitoring:
-        services += _monitoring(ctx, s)
+        services.append(_grafana(ctx, s))
         routes.append(RouteSpec(name="grafana", host="claims-grafana", service="grafana", auth="app"))
         secrets = list(SECRETS)
     return SystemSpec(
@@ -362,36 +348,23 @@ def build(ctx: SystemContext) -> SystemSpec:
     )
 
 
-def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
-    """Prometheus (with the guide's alert rules), Grafana behind its own login, and the Redis exporter."""
-    exporter = ServiceSpec(
-        name="redis-exporter",
-        image=ctx.image("redis-exporter", REDIS_EXPORTER_IMAGE),
-        port=EXPORTER_PORT,
-        env={
-            "REDIS_ADDR": "${redis:redis.scheme}://${redis:redis.host}:${redis:redis.port}",
-            "REDIS_PASSWORD": "${redis:redis.password}",
-            # A private CA (in-cluster Redis, Memorystore) is mounted and named here; empty: the system's roots.
-            "REDIS_EXPORTER_TLS_CA_CERT_FILE": "${redis:redis.ca_file}",
-        },
-        health=HealthCheckSpec(command=wget_probe(EXPORTER_PORT, "/health"), interval_s=30),
-        resources=ResourcesSpec(cpus=0.25, memory_mb=128),
-        user="59000:59000",
-    )
+def _metrics(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
+    """The Redis exporter and Prometheus with the guide's alert rules (its prometheus.yml: ``stacks.alerts``)."""
     prometheus = prometheus_service(
         ctx,
         retention_days=s.prometheus_retention_days,
-        files=(
-            FileSpec(path="/etc/prometheus/prometheus.yml", content=prometheus_conf()),
-            FileSpec(path=RULES_PATH, content=ALERTING_RULES),
-        ),
+        files=(FileSpec(path=RULES_PATH, content=ALERTING_RULES),),
         depends_on=("redis-exporter",),
     )
-    grafana = grafana_service(
+    return [redis_exporter_service(ctx, "redis"), prometheus]
+
+
+def _grafana(ctx: SystemContext, s: Settings) -> ServiceSpec:
+    """Grafana behind its own login, with Prometheus as its data source."""
+    return grafana_service(
         ctx,
         admin_user=s.grafana_admin_user,
         datasources=FileSpec(
             path="/etc/grafana/provisioning/datasources/prometheus.yaml", content=prometheus_datasource()
         ),
     )
-    return [exporter, prometheus, grafana]

@@ -47,6 +47,8 @@ from components.specs import BackupTargetSpec, GpuSpec, ModelPackSpec, SystemSpe
 if TYPE_CHECKING:
     from policy.waivers import PackWaiver
 from stacks import registry, resilience
+from stacks.alerts.receivers import SECRET_KEYS as ALERT_SECRET_KEYS
+from stacks.alerts.receivers import AlertingConfig, receiver_problems
 from stacks.overrides import SystemOverride
 
 PROJECT = "clinical-platform"
@@ -342,6 +344,10 @@ class StackConfig(_Model):
         default_factory=PolicyConfig, description="Policy enforcement, per-rule overrides and signed waivers."
     )
     tags: dict[str, str] = Field(description="Labels on every resource; owner and dataClassification required.")
+    alerting: AlertingConfig = Field(
+        default_factory=AlertingConfig,
+        description="Where every system's Alertmanager sends alerts; prod, and PHI stacks other than local, need a receiver.",
+    )
     overrides: dict[str, SystemOverride] = Field(default_factory=dict, description="Per-system overrides.")
     host_gpus: HostGpuConfig | None = Field(None, description="GPUs on the Docker host (onprem); none by default.")
     backup: BackupConfig | None = Field(
@@ -596,6 +602,7 @@ class StackConfig(_Model):
 FOUNDATION_SECRET_KEYS = {
     "tlsPrivateKey": "PEM private key of the provided TLS certificate",
     "kubeconfig": "kubeconfig of the existing cluster (cloud onprem, runtime kubernetes)",
+    **ALERT_SECRET_KEYS,
 }
 
 
@@ -706,6 +713,11 @@ def _semantic_problems(config: StackConfig) -> list[str]:
             '`pulumi config set --secret kubeconfig "$(cat ~/.kube/config)"` (a context with rights to create namespaces)'
         )
     problems.extend(_backup_problems(config))
+    problems.extend(
+        receiver_problems(
+            config.alerting, set(config.secrets), needs_receiver=_needs_alert_receiver(config), prefix=PROJECT
+        )
+    )
     if (config.cloud, config.runtime) == ("onprem", "docker"):
         room = max_slot(config.network.cidr)
         for name in config.systems:
@@ -791,6 +803,15 @@ def _model_pack_problems(name: str, config: StackConfig) -> list[str]:
         return []
     reason = source_problem(pack, config.cloud, config.runtime)
     return [f"{PROJECT}:overrides.{name}.settings.modelPackSource: {reason}"] if reason else []
+
+
+def _needs_alert_receiver(config: StackConfig) -> str | None:
+    """Why the stack's alerts must reach someone: prod, or PHI anywhere but a single workstation (``local``)."""
+    if config.environment == "prod":
+        return "environment 'prod'"
+    if config.tags.get("dataClassification") == "phi" and config.environment != "local":
+        return f"dataClassification 'phi' ({config.environment})"
+    return None
 
 
 # Clouds that pick one VM shape per system: where their machine choice lives.

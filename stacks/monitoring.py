@@ -10,11 +10,24 @@ users, with their data on volumes and their configuration as files.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from components.specs import FileSpec, HealthCheckSpec, ResourcesSpec, ServiceSpec, VolumeSpec
-from stacks.registry import SystemContext
+
+
+class Images(Protocol):
+    """Where a builder reads the stack's image of a service (``SystemContext`` is one).
+
+    A protocol rather than ``SystemContext`` itself, so that the registry's last build
+    step (``stacks.alerts``) may use these builders without an import circle.
+    """
+
+    def image(self, service: str, default: str | None = None) -> str: ...
+
 
 PROMETHEUS_IMAGE = "prom/prometheus:v2.55.1"
+REDIS_EXPORTER_IMAGE = "oliver006/redis_exporter:v1.66.0-alpine"
+REDIS_EXPORTER_PORT = 9121
 GRAFANA_IMAGE = "grafana/grafana:11.4.0"
 PROMETHEUS_PORT, GRAFANA_PORT = 9090, 3000
 PROMETHEUS_USER = "65534:65534"  # nobody, as the Prometheus project's images run
@@ -39,7 +52,7 @@ datasources:
 
 
 def prometheus_service(
-    ctx: SystemContext,
+    ctx: Images,
     *,
     retention_days: int,
     files: Sequence[FileSpec],
@@ -71,7 +84,7 @@ def prometheus_service(
 
 
 def grafana_service(
-    ctx: SystemContext,
+    ctx: Images,
     *,
     admin_user: str,
     datasources: FileSpec,
@@ -111,4 +124,29 @@ def grafana_service(
         files=(datasources,),
         metrics_path=metrics_path,
         depends_on=depends_on,
+    )
+
+
+def redis_exporter_service(ctx: Images, redis: str, *, check_keys: tuple[str, ...] = ()) -> ServiceSpec:
+    """The Redis exporter of the system's Redis ``redis``, over TLS where the Redis has it.
+
+    ``check_keys`` (``db0=celery`` ...) are reported as ``redis_key_size``: a Celery queue's depth.
+    """
+    env = {
+        "REDIS_ADDR": f"${{redis:{redis}.scheme}}://${{redis:{redis}.host}}:${{redis:{redis}.port}}",
+        "REDIS_PASSWORD": f"${{redis:{redis}.password}}",
+        # A private CA (in-cluster Redis, Memorystore) is mounted and named here; empty: the system's roots.
+        "REDIS_EXPORTER_TLS_CA_CERT_FILE": f"${{redis:{redis}.ca_file}}",
+    }
+    if check_keys:
+        env["REDIS_EXPORTER_CHECK_SINGLE_KEYS"] = ",".join(check_keys)
+    return ServiceSpec(
+        name="redis-exporter",
+        image=ctx.image("redis-exporter", REDIS_EXPORTER_IMAGE),
+        port=REDIS_EXPORTER_PORT,
+        env=env,
+        health=HealthCheckSpec(command=wget_probe(REDIS_EXPORTER_PORT, "/health"), interval_s=30),
+        resources=ResourcesSpec(cpus=0.25, memory_mb=128),
+        user="59000:59000",  # the image's user
+        metrics_path="/metrics",
     )

@@ -27,6 +27,7 @@ from pydantic.alias_generators import to_camel
 from components.backups import BackupSettings, with_backups
 from components.resilience import Resilience
 from components.specs import GpuSpec, ResourcesSpec, SecretSpec, SystemSpec
+from stacks.alerts import PLATFORM_SERVICES, AlertingConfig, with_alerting
 from stacks.overrides import SystemOverride
 
 # name -> (module, address slot). The slot fixes the system's subnets (components/addressing.py) whatever
@@ -60,6 +61,7 @@ class StackFacts(Protocol):
     def runtime(self) -> str: ...
     @property
     def backups(self) -> BackupSettings | None: ...
+    def alerting(self) -> AlertingConfig: ...
 
 
 def address_slot(name: str) -> int:
@@ -160,7 +162,7 @@ def problems(name: str, config: StackFacts) -> list[str]:
                 msg = f"unknown setting; known settings: {allowed}"
             found.append(f"{prefix}.settings.{path}: {msg}")
     override = config.overrides.get(name)
-    services = set(module.SERVICES)
+    services = set(module.SERVICES) | set(PLATFORM_SERVICES)
     for svc in override.services if override else {}:
         if svc not in services:
             import difflib
@@ -205,6 +207,19 @@ def _single_writer_problems(name: str, config: StackFacts, prefix: str) -> list[
     return found
 
 
+def build(name: str, config: StackFacts) -> SystemSpec:
+    """The system's spec for this stack: service overrides applied, then its backup services where the platform
+    runs its own data stores (``config.backups``), then monitoring and alert delivery derived from the final
+    services (so the backups' metrics are scraped and alerted on)."""
+    spec = system_spec(name, config)
+    if config.backups is not None:
+        spec = with_backups(spec, config.backups)
+    ctx = _context(name, config)
+    return with_alerting(
+        spec, images=ctx, environment=config.environment, host_agents=ctx.host_agents, alerting=config.alerting
+    )
+
+
 def _context(name: str, config: StackFacts) -> SystemContext:
     override = config.overrides.get(name)
     services = override.services if override else {}
@@ -220,18 +235,14 @@ def _context(name: str, config: StackFacts) -> SystemContext:
     )
 
 
-def build(name: str, config: StackFacts) -> SystemSpec:
-    """The system's spec for this stack: service overrides applied, then its backup services where the platform
-    runs its own data stores (``config.backups``)."""
-    spec = system_spec(name, config)
-    return with_backups(spec, config.backups) if config.backups is not None else spec
-
-
 def system_spec(name: str, config: StackFacts) -> SystemSpec:
     """The system module's spec with the stack's service overrides, before the platform adds its own services."""
     override = config.overrides.get(name)
-    services = override.services if override else {}
-    spec: SystemSpec = _module(name).build(_context(name, config))
+    return _with_overrides(_module(name).build(_context(name, config)), override.services if override else {})
+
+
+def _with_overrides(spec: SystemSpec, services: dict[str, Any]) -> SystemSpec:
+    """``spec`` with the stack's per-service replicas, resources and GPU overrides."""
     if not services:
         return spec
     updated = []

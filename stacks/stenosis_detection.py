@@ -23,11 +23,18 @@ from components.specs import (
     SystemSpec,
     VolumeSpec,
 )
-from stacks.monitoring import PROMETHEUS_PORT, grafana_service, prometheus_datasource, prometheus_service, wget_probe
+from stacks.alerts.rules import rule, to_rule_file
+from stacks.monitoring import (
+    grafana_service,
+    prometheus_datasource,
+    prometheus_service,
+    redis_exporter_service,
+    wget_probe,
+)
 from stacks.registry import SystemContext, SystemSettings
 
 NAME = "stenosis-detection"
-SERVICES = ("backend", "worker", "frontend", "db-init", "prometheus", "grafana")
+SERVICES = ("backend", "worker", "frontend", "db-init", "prometheus", "grafana", "redis-exporter")
 IMAGES_FROM_CONFIG: tuple[str, ...] = ("backend", "worker", "frontend")
 SECRETS = (
     SecretSpec(name="secret-key", length=64, description="SECRET_KEY of the stenosis backend"),
@@ -45,6 +52,8 @@ UPLOAD_LIMIT_MB, INFERENCE_TIMEOUT_S = 500, 300
 # batch of studies); the frontend's page loads keep the platform default.
 API_RATE_PER_MINUTE, API_BURST = 60, 20
 TASKS_APP = "app.services.tasks"
+CELERY_QUEUE = "celery"  # Celery's default queue: a list in the broker's database 0
+RULES_PATH = "/etc/prometheus/rules/stenosis.yml"
 
 
 class Settings(SystemSettings):
@@ -71,7 +80,11 @@ class Settings(SystemSettings):
     app_authentication: bool = Field(
         False, description="True once the application logs users in itself; then the proxy stops asking."
     )
-    monitoring: bool = Field(True, description="Prometheus and Grafana (the guide's docker-compose.monitoring.yml).")
+    monitoring: bool = Field(
+        True,
+        description="Grafana dashboards (the guide's docker-compose.monitoring.yml); Prometheus with the alert "
+        "rules, the Redis exporter and Alertmanager always run.",
+    )
     grafana_admin_user: str = Field(
         "stenosis-admin",
         pattern=r"^[a-z][a-z0-9_.-]{2,31}$",
@@ -127,22 +140,35 @@ def frontend_nginx_conf() -> str:
 """
 
 
-def prometheus_conf() -> str:
-    """prometheus.yml: every backend replica's ``/metrics`` (prometheus-fastapi-instrumentator)."""
-    return f"""global:
-  scrape_interval: 15s
-  evaluation_interval: 15s
-scrape_configs:
-  - job_name: stenosis-backend
-    metrics_path: /metrics
-    dns_sd_configs:
-      - names: [backend]
-        type: A
-        port: {BACKEND_PORT}
-  - job_name: prometheus
-    static_configs:
-      - targets: ["127.0.0.1:{PROMETHEUS_PORT}"]
-"""
+def alert_rules() -> str:
+    """The backend's errors and latency (prometheus-fastapi-instrumentator's default metrics) and the queue depth.
+
+    ``http_requests_total{status}`` groups codes as ``5xx``; the ``highr`` histogram's buckets reach 60 s.
+    The GPU's memory is not watched: the guide ships no GPU exporter (see the README, Alerts).
+    """
+    errors = (
+        'sum(rate(http_requests_total{job="backend",status="5xx"}[5m]))'
+        ' / sum(rate(http_requests_total{job="backend"}[5m])) > 0.05'
+    )
+    p95 = 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_highr_seconds_bucket{job="backend"}[5m])))'
+    return to_rule_file(
+        [
+            {
+                "name": "stenosis-application",
+                "rules": [
+                    rule("BackendHighErrorRate", errors, "5m", "critical", "More than 5% of API requests fail"),
+                    rule("BackendSlow", f"{p95} > 30", "10m", "warning", "API p95 latency above 30 s"),
+                    rule(
+                        "InferenceQueueBacklog",
+                        f'redis_key_size{{key="{CELERY_QUEUE}"}} > 100',
+                        "10m",
+                        "warning",
+                        "More than 100 studies wait for the GPU worker",
+                    ),
+                ],
+            }
+        ]
+    )
 
 
 def grafana_datasource() -> str:
@@ -292,7 +318,7 @@ def build(ctx: SystemContext) -> SystemSpec:
         files=(FileSpec(path="/etc/nginx/conf.d/default.conf", content=frontend_nginx_conf()),),
         depends_on=("backend",),
     )
-    services = [db_init, backend, worker, frontend]
+    services = [db_init, backend, worker, frontend, *_metrics(ctx)]
     api_auth: Literal["app", "basic"] = "app" if s.app_authentication else "basic"
     routes = [
         RouteSpec(
@@ -316,7 +342,7 @@ def build(ctx: SystemContext) -> SystemSpec:
     ]
     secrets = [SECRETS[0]]
     if s.monitoring:
-        services += _monitoring(ctx, s)
+        services.append(_grafana(ctx, s))
         routes.append(RouteSpec(name="grafana", host="stenosis-grafana", service="grafana", auth="app"))
         secrets.append(SECRETS[1])
     return SystemSpec(
@@ -339,16 +365,23 @@ def build(ctx: SystemContext) -> SystemSpec:
     )
 
 
-def _monitoring(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
-    """Prometheus and Grafana, reachable only through Grafana's own login."""
+def _metrics(ctx: SystemContext) -> list[ServiceSpec]:
+    """Prometheus with the alert rules (its prometheus.yml: ``stacks.alerts``) and the broker's exporter."""
     prometheus = prometheus_service(
-        ctx, retention_days=30, files=(FileSpec(path="/etc/prometheus/prometheus.yml", content=prometheus_conf()),)
+        ctx,
+        retention_days=30,
+        files=(FileSpec(path=RULES_PATH, content=alert_rules()),),
+        depends_on=("redis-exporter",),
     )
-    grafana = grafana_service(
+    return [redis_exporter_service(ctx, "broker", check_keys=(f"db0={CELERY_QUEUE}",)), prometheus]
+
+
+def _grafana(ctx: SystemContext, s: Settings) -> ServiceSpec:
+    """Grafana, reachable only through its own login."""
+    return grafana_service(
         ctx,
         admin_user=s.grafana_admin_user,
         datasources=FileSpec(
             path="/etc/grafana/provisioning/datasources/prometheus.yaml", content=grafana_datasource()
         ),
     )
-    return [prometheus, grafana]

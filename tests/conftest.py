@@ -23,12 +23,22 @@ BASE: dict[str, Any] = {
     "tags": {"owner": "platform@hospital.example", "dataClassification": "phi"},
     # phi: archives must leave the host (a cluster's tests set backup.storageClass instead).
     "backup": {"target": "/mnt/backups"},
+    # A PHI stack needs an alert receiver; an internal relay without login needs no secret.
+    "alerting": {
+        "email": {
+            "to": ["oncall@hospital.example"],
+            "from": "alertmanager@hospital.example",
+            "smarthost": "smtp.hospital.example:587",
+        }
+    },
 }
 
 
 def stack_config(**changes: Any) -> dict[str, Any]:
-    """BASE with top-level keys replaced (a value of None removes the key)."""
-    raw = {**BASE, **changes}
+    """BASE with top-level keys replaced (a value of None removes the key). BASE's backup target is a Docker host
+    directory: a stack moved to another cloud or runtime does not keep it unless the changes give one."""
+    moved = changes.get("cloud", "onprem") != "onprem" or changes.get("runtime", "docker") != "docker"
+    raw = {**BASE, **({"backup": None} if moved and "backup" not in changes else {}), **changes}
     return {k: v for k, v in raw.items() if v is not None}
 
 

@@ -187,12 +187,33 @@ def test_only_services_that_ask_for_egress_reach_the_internet_and_never_private_
                 if block and block["cidr"] == "0.0.0.0/0":
                     assert "169.254.0.0/16" in block["except"] and "10.0.0.0/8" in block["except"]
                     internet.add((policy.inputs["metadata"]["namespace"], policy.inputs["metadata"]["name"]))
-    assert internet == {
+    own = {
         ("cogstack-nlp", "model-pack-egress"),  # downloads the model pack over https
         ("claims-agent", "poller-egress"),
         ("neurocore", "api-egress"),
         ("neurocore", "celery-worker-egress"),
     }
+    # Every system's Alertmanager (its receivers) and blackbox exporter (its routes' public names).
+    namespaces = {ns for ns, _ in internet}
+    alerting = {(ns, f"{svc}-egress") for ns in namespaces for svc in ("alertmanager", "blackbox-exporter")}
+    assert internet == own | alerting
+    assert namespaces == {"cogstack-nlp", "stenosis-detection", "neurocore", "claims-agent", "therapy-compliance"}
+
+
+def test_prometheus_reaches_a_separate_metrics_port_and_the_blackbox_exporter_its_targets(cluster: ProgramRun) -> None:
+    edges: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for policy in of_type(cluster, POLICY):
+        meta = policy.inputs["metadata"]
+        edges[(meta["namespace"], meta["name"])] = policy.inputs["spec"].get("ingress", [])
+    # The claims API's metrics listener (the guide's api:9090) beside its port 8000.
+    (rule,) = edges[("claims-agent", "api-from-peers-9090")]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9090}]
+    sources = {p["podSelector"]["matchLabels"]["clinical.platform/service"] for p in rule["from"]}
+    assert "prometheus" in sources
+    # The exporter probes the MedCAT service's health endpoint, so the namespace lets it in.
+    (rule,) = edges[("cogstack-nlp", "medcat-service-from-peers-5000")]
+    sources = {p["podSelector"]["matchLabels"]["clinical.platform/service"] for p in rule["from"]}
+    assert "blackbox-exporter" in sources
 
 
 def test_traffic_is_derived_from_host_names_and_placeholders() -> None:

@@ -18,6 +18,7 @@ import yaml
 from components.platforms import PLATFORMS
 from offline.harness import ROOT
 from offline.plan import make_plan
+from stacks.alerts.receivers import SECRET_KEYS as ALERT_SECRET_KEYS
 from stacks.registry import SYSTEMS
 
 PREFIX = "clinical-platform:"
@@ -34,7 +35,8 @@ BASE_STACK = {
 def _cell_config(system: str, cloud: str, runtime: str) -> dict[str, Any]:
     lab = yaml.safe_load((ROOT / "Pulumi.lab.yaml").read_text())["config"]
     base = dict(yaml.safe_load((ROOT / f"Pulumi.{BASE_STACK[(cloud, runtime)]}.yaml").read_text())["config"])
-    foundation = {f"{PREFIX}kubeconfig", f"{PREFIX}tlsPrivateKey"}  # the stack's own secrets stay
+    # The stack's own secrets stay (its certificate key, kubeconfig and alert receivers' credentials).
+    foundation = {f"{PREFIX}kubeconfig", f"{PREFIX}tlsPrivateKey", *(f"{PREFIX}{k}" for k in ALERT_SECRET_KEYS)}
     base = {k: v for k, v in base.items() if k in foundation or not (isinstance(v, dict) and set(v) == {"secure"})}
     base[f"{PREFIX}systems"] = [system]
     override = (lab.get(f"{PREFIX}overrides") or {}).get(system)

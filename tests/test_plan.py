@@ -61,6 +61,11 @@ def test_local_stack_registers_cogstack(local_run: ProgramRun) -> None:
         "cogstack-nlp-backup-medcat-service",
         "cogstack-nlp-backup-medcat-trainer",
         "cogstack-nlp-backup-solr",
+        # Monitoring and alert delivery (stacks.alerts): every system, CogStack included.
+        "cogstack-nlp-prometheus",
+        "cogstack-nlp-alertmanager",
+        "cogstack-nlp-blackbox-exporter",
+        "cogstack-nlp-node-exporter",
         "local-proxy",
     }
     assert local_run.exports["routes"] == {

@@ -18,6 +18,7 @@ from components.specs import GpuSpec, SystemSpec
 from offline.harness import ROOT, SECRET_PLACEHOLDER, Captured
 from offline.plan import EXIT_OK, Plan, make_plan
 from stacks import claims_agent, registry
+from stacks.alerts import PLATFORM_SERVICES
 from tests.conftest import named, of_type, parse, problems, stack_config
 
 CONTAINER = "docker:index/container:Container"
@@ -80,8 +81,19 @@ def build(**kwargs: Any) -> SystemSpec:
 
 def test_services_ports_and_routes_follow_the_guide() -> None:
     spec = build()
-    assert [s.name for s in spec.services] == ["api", "worker", "poller", "redis-exporter", "prometheus", "grafana"]
-    assert set(claims_agent.SERVICES) == {s.name for s in spec.services}
+    assert [s.name for s in spec.services] == [
+        "api",
+        "worker",
+        "poller",
+        "redis-exporter",
+        "prometheus",
+        "grafana",
+        # Added to every system by the registry's last step (stacks.alerts).
+        "node-exporter",
+        "alertmanager",
+        "blackbox-exporter",
+    ]
+    assert set(claims_agent.SERVICES) | set(PLATFORM_SERVICES) >= {s.name for s in spec.services}
     ports = {s.name: s.port for s in spec.services}
     assert ports == {
         "api": 8000,
@@ -90,6 +102,9 @@ def test_services_ports_and_routes_follow_the_guide() -> None:
         "redis-exporter": 9121,
         "prometheus": 9090,
         "grafana": 3000,
+        "node-exporter": 9100,
+        "alertmanager": 9093,
+        "blackbox-exporter": 9115,
     }
     assert {s.name: s.image for s in spec.services if s.name in IMAGES} == IMAGES
     routes = {r.name: r for r in spec.routes}
@@ -133,7 +148,7 @@ def test_every_service_is_hardened_and_credentials_land_in_a_tmpfs() -> None:
         assert "/tmp" in svc.tmpfs and svc.capabilities_add == (), svc.name
         # Docker copies files in before start, which needs a writable root: only the monitoring configs do that.
         assert svc.read_only_root is True
-        assert bool(svc.files) == (svc.name in {"prometheus", "grafana"}), svc.name
+        assert bool(svc.files) == (svc.name in {"prometheus", "grafana", "alertmanager", "blackbox-exporter"}), svc.name
     for name, command in zip(("api", "worker", "poller"), COMMANDS.values(), strict=True):
         svc = spec.service(name)
         assert svc.command is not None and svc.command[:2] == ("/bin/sh", "-c")
@@ -210,9 +225,10 @@ def test_the_default_gpu_needs_a_gpu_on_the_host() -> None:
 
 def test_only_the_poller_reaches_the_internet_by_default() -> None:
     spec = build()
-    assert {s.name for s in spec.services if s.egress} == {"poller"}
+    # Besides the poller: Alertmanager (the receivers) and the blackbox exporter (the routes' public names).
+    assert {s.name for s in spec.services if s.egress} == {"poller", "alertmanager", "blackbox-exporter"}
     opened = build(settings={"workerEgress": True, "apiEgress": True})
-    assert {s.name for s in opened.services if s.egress} == {"api", "worker", "poller"}
+    assert {s.name for s in opened.services if s.egress} >= {"api", "worker", "poller"}
 
 
 def test_scaling_knobs() -> None:
@@ -242,16 +258,28 @@ def test_prometheus_loads_the_guides_alert_rules_and_scrapes_working_targets() -
     ]
     assert rules["groups"][0]["rules"][2]["expr"] == "redis_queue_length > 100"
     conf = yaml.safe_load(files["/etc/prometheus/prometheus.yml"])
-    assert conf["rule_files"] == [claims_agent.RULES_PATH]
+    assert conf["rule_files"] == ["/etc/prometheus/rules/*.yml"] and claims_agent.RULES_PATH.startswith(
+        "/etc/prometheus/rules/"
+    )
     jobs = {job["job_name"]: job for job in conf["scrape_configs"]}
-    assert jobs["ncb-ocr"]["dns_sd_configs"] == [{"names": ["api"], "type": "A", "port": 9090}]
-    assert jobs["redis"]["static_configs"] == [{"targets": ["redis-exporter:9121"]}]
+    # The guide's api:9090: the app's metrics listener, not the API port.
+    assert jobs["api"]["dns_sd_configs"] == [{"names": ["api"], "type": "A", "port": 9090}]
+    assert jobs["redis-exporter"]["dns_sd_configs"] == [{"names": ["redis-exporter"], "type": "A", "port": 9121}]
     assert "--storage.tsdb.retention.time=15d" in (prometheus.command or ())
 
 
-def test_monitoring_can_be_left_out() -> None:
+def test_grafana_can_be_left_out_but_alerting_stays() -> None:
     spec = build(settings={"monitoring": False})
-    assert [s.name for s in spec.services] == ["api", "worker", "poller"]
+    assert [s.name for s in spec.services] == [
+        "api",
+        "worker",
+        "poller",
+        "redis-exporter",
+        "prometheus",
+        "node-exporter",
+        "alertmanager",
+        "blackbox-exporter",
+    ]
     assert [r.name for r in spec.routes] == ["api"]
     assert "grafana-admin-password" not in {s.name for s in spec.secrets}
 
@@ -419,6 +447,9 @@ def test_planned_containers_are_hardened(claims_plan: Plan) -> None:
         "claims-agent-backup-worker",
         "claims-agent-backup-prometheus",
         "claims-agent-backup-grafana",
+        "claims-agent-node-exporter",
+        "claims-agent-alertmanager",
+        "claims-agent-blackbox-exporter",
         "claims-proxy",
     }
     for name in ("claims-agent-api", "claims-agent-worker", "claims-agent-poller", "claims-agent-redis-exporter"):
@@ -496,4 +527,4 @@ def test_planned_redis_persists_the_queue(claims_plan: Plan) -> None:
     assert {v["containerPath"] for v in redis.inputs["volumes"]} == {"/data"}
     prometheus = named(claims_plan.run, "claims-agent-prometheus")
     files = {u["file"] for u in prometheus.inputs["uploads"]}
-    assert files == {"/etc/prometheus/prometheus.yml", "/etc/prometheus/alerting_rules.yml"}
+    assert files == {"/etc/prometheus/prometheus.yml", claims_agent.RULES_PATH, "/etc/prometheus/rules/platform.yml"}

@@ -15,6 +15,7 @@ from components.specs import GpuSpec, SystemSpec
 from offline.harness import Captured, ProgramRun, run_program
 from offline.plan import EXIT_OK, Plan, make_plan
 from stacks import registry
+from stacks.alerts import PLATFORM_SERVICES
 from stacks.cogstack_nlp import ADMIN_BOOTSTRAP, TRAINER_SETTINGS, trainer_nginx_conf
 from tests.conftest import named, of_type, parse, stack_config
 from tests.test_plan import write_stack
@@ -44,7 +45,8 @@ def env_of(container: Captured) -> dict[str, str]:
 
 def test_images_ports_and_users_follow_the_dockerfiles() -> None:
     s = spec()
-    assert {svc.name: (svc.image, svc.port, svc.user) for svc in s.services} == {
+    own = {svc.name: (svc.image, svc.port, svc.user) for svc in s.services if svc.name not in PLATFORM_SERVICES}
+    assert own == {
         "medcat-service": ("cogstacksystems/medcat-service:0.6.1", 5000, "10001:10001"),
         "medcat-trainer": ("cogstacksystems/medcat-trainer:v2.11.2", 8000, None),
         "trainer-nginx": ("nginxinc/nginx-unprivileged:1.27.3-alpine", 8000, "101:101"),
@@ -265,7 +267,8 @@ def test_planned_with_zero_mandatory_violations(local_plan: Plan) -> None:
     assert local_plan.exit_code == EXIT_OK
     containers = {c.name for c in of_type(local_plan.run, CONTAINER)}
     assert containers == {
-        f"{SYSTEM}-{n}" for n in ("medcat-service", "medcat-trainer", "trainer-nginx", "solr", "trainer-admin")
+        f"{SYSTEM}-{n}"
+        for n in ("medcat-service", "medcat-trainer", "trainer-nginx", "solr", "trainer-admin", *PLATFORM_SERVICES)
     } | {"cogstack-proxy"} | {f"{SYSTEM}-backup-{n}" for n in ("medcat-service", "medcat-trainer", "solr")}
     assert [c.name for c in of_type(local_plan.run, CONTAINER) if c.inputs.get("ports")] == ["cogstack-proxy"]
 

@@ -86,6 +86,8 @@ def test_services_ports_and_pinned_images() -> None:
         "cadvisor": 8080,
         "node-exporter": 9100,
         "postgres-exporter": 9187,
+        # Added by the registry's last step (stacks.alerts): health probes and route certificates.
+        "blackbox-exporter": 9115,
     }
     assert s.service("api").image == s.service("celery-worker").image == s.service("migrate").image == API_IMAGE
     assert s.service("frontend").image == "registry.hospital.example/neurocore/frontend:1.4.2"
@@ -98,6 +100,7 @@ def test_services_ports_and_pinned_images() -> None:
         "loki": "grafana/loki:3.3.2",
         "cadvisor": "gcr.io/cadvisor/cadvisor:v0.49.1",
         "node-exporter": "prom/node-exporter:v1.8.2",
+        "blackbox-exporter": "prom/blackbox-exporter:v0.25.0",
         "postgres-exporter": "prometheuscommunity/postgres-exporter:v0.15.0",
     }
 
@@ -114,7 +117,6 @@ def test_the_team_images_and_the_openai_key_are_required() -> None:
     assert {(x.name, x.source, x.required) for x in SECRETS if x.source == "config"} == {
         ("openai-api-key", "config", True),
         ("smtp-password", "config", False),
-        ("slack-webhook-url", "config", False),
     }
 
 
@@ -263,8 +265,9 @@ def test_prometheus_scrapes_every_metrics_service_by_name_and_loads_the_rule_fil
     conf = yaml.safe_load(files_of(s, "prometheus")["/etc/prometheus/prometheus.yml"])
     jobs = scrape_jobs(s)
     with_metrics = {svc.name for svc in s.services if svc.metrics_path}
+    assert {"probe-health", "probe-tls"} <= set(jobs)
     assert (
-        set(jobs)
+        set(jobs) - {"probe-health", "probe-tls"}
         == with_metrics
         == {
             "api",
@@ -276,9 +279,12 @@ def test_prometheus_scrapes_every_metrics_service_by_name_and_loads_the_rule_fil
             "cadvisor",
             "node-exporter",
             "postgres-exporter",
+            "blackbox-exporter",
         }
     )
     for name, job in jobs.items():
+        if name.startswith("probe-"):
+            continue
         if name == "prometheus":
             assert job["static_configs"] == [{"targets": ["127.0.0.1:9090"]}]
             continue
@@ -351,21 +357,15 @@ def test_opt_ins_add_the_flagged_mounts_and_the_log_shipper() -> None:
     assert "promtail" in scrape_jobs(s) and conf["clients"] == [{"url": "http://loki:3100/loki/api/v1/push"}]
 
 
-def test_smtp_and_slack_only_when_configured() -> None:
+def test_smtp_of_the_app_and_receivers_of_the_stack() -> None:
     s = spec()
-    assert yaml.safe_load(files_of(s, "alertmanager")["/etc/alertmanager/alertmanager.yml"])["receivers"] == [
-        {"name": "default"}
-    ]
-    assert s.service("alertmanager").egress is False
-    settings = {"smtpHost": "smtp.hospital.example", "smtpUser": "neurocore", "alertSlackChannel": "#neurocore-alerts"}
-    configured = spec(settings=settings)
+    am = yaml.safe_load(files_of(s, "alertmanager")["/etc/alertmanager/alertmanager.yml"])
+    # The stack's receivers (tests' BASE: an e-mail relay without login), not a per-system setting.
+    assert am["receivers"][0]["email_configs"][0]["to"] == "oncall@hospital.example"
+    assert s.service("alertmanager").egress is True
+    configured = spec(settings={"smtpHost": "smtp.hospital.example", "smtpUser": "neurocore"})
     env = configured.service("api").env
     assert env["SMTP_HOST"] == "smtp.hospital.example" and env["SMTP_PASSWORD"] == "${secret:smtp-password}"
-    am = yaml.safe_load(files_of(configured, "alertmanager")["/etc/alertmanager/alertmanager.yml"])
-    assert am["receivers"][0]["slack_configs"] == [
-        {"api_url": "${secret:slack-webhook-url}", "channel": "#neurocore-alerts", "send_resolved": True}
-    ]
-    assert configured.service("alertmanager").egress is True
 
 
 # --- the system planned on a local Docker stack -----------------------------------------------
@@ -452,6 +452,7 @@ def test_every_service_and_data_store_runs_as_a_container(plan: Plan) -> None:
         "neurocore-cadvisor",
         "neurocore-node-exporter",
         "neurocore-postgres-exporter",
+        "neurocore-blackbox-exporter",
         "neurocore-postgres",
         "neurocore-grafana-db",
         "neurocore-redis",
@@ -473,6 +474,7 @@ def test_prometheus_container_carries_its_config_and_the_rule_files(plan: Plan) 
         "/etc/prometheus/prometheus.yml",
         "/etc/prometheus/rules/application.yml",
         "/etc/prometheus/rules/host.yml",
+        "/etc/prometheus/rules/platform.yml",
     }
     assert GUIDE_ERROR_RATE_EXPR in upload(prometheus, "/etc/prometheus/rules/application.yml")
     assert "- alertmanager:9093" in upload(prometheus, "/etc/prometheus/prometheus.yml")

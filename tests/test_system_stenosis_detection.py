@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components.specs import GpuSpec, SystemSpec
 from offline.harness import Captured
 from offline.plan import EXIT_OK, Plan, make_plan
 from stacks import registry
-from stacks.stenosis_detection import frontend_nginx_conf, grafana_datasource, prometheus_conf
+from stacks.stenosis_detection import RULES_PATH, alert_rules, frontend_nginx_conf, grafana_datasource
 from tests.conftest import of_type, parse, problems, stack_config
 from tests.test_plan import write_stack
 
@@ -73,6 +74,11 @@ def test_services_ports_and_images() -> None:
         "frontend": 8080,
         "prometheus": 9090,
         "grafana": 3000,
+        "redis-exporter": 9121,
+        # Added by the registry's last step (stacks.alerts) to every system.
+        "alertmanager": 9093,
+        "blackbox-exporter": 9115,
+        "node-exporter": 9100,
     }
     assert s.service("backend").image == "registry.example/stenosis-backend:1.4.0"
     assert s.service("worker").image == "registry.example/stenosis-worker:1.4.0"
@@ -225,7 +231,11 @@ def test_frontend_serves_static_files_and_forwards_api_like_the_guide() -> None:
 
 def test_monitoring_scrapes_the_backend_and_grafana_is_locked_down() -> None:
     s = spec()
-    assert "metrics_path: /metrics" in prometheus_conf() and "names: [backend]" in prometheus_conf()
+    scrape = yaml.safe_load(next(f for f in s.service("prometheus").files if f.path.endswith("prometheus.yml")).content)
+    jobs = {j["job_name"]: j for j in scrape["scrape_configs"]}
+    assert jobs["backend"]["metrics_path"] == "/metrics"
+    assert jobs["backend"]["dns_sd_configs"] == [{"names": ["backend"], "type": "A", "port": 8000}]
+    assert jobs["redis-exporter"]["dns_sd_configs"][0]["port"] == 9121
     assert "url: http://prometheus:9090" in grafana_datasource()
     grafana = s.service("grafana").env
     assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == "${secret:grafana-admin-password}"
@@ -234,11 +244,33 @@ def test_monitoring_scrapes_the_backend_and_grafana_is_locked_down() -> None:
     assert grafana["GF_SERVER_ROOT_URL"] == "${route:grafana.url}"
 
 
-def test_monitoring_can_be_left_out() -> None:
+def test_grafana_can_be_left_out_but_alerting_stays() -> None:
     s = spec(settings={"monitoring": False})
-    assert {svc.name for svc in s.services} == {"db-init", "backend", "worker", "frontend"}
+    assert {svc.name for svc in s.services} == {
+        "db-init",
+        "backend",
+        "worker",
+        "frontend",
+        "prometheus",
+        "redis-exporter",
+        "alertmanager",
+        "blackbox-exporter",
+        "node-exporter",
+    }
     assert [r.name for r in s.routes] == ["web", "api"]
     assert [x.name for x in s.secrets] == ["secret-key"]
+
+
+def test_alert_rules_watch_errors_latency_and_the_queue() -> None:
+    prometheus = spec().service("prometheus")
+    assert next(f.content for f in prometheus.files if f.path == RULES_PATH) == alert_rules()
+    rules = {r["alert"]: r for g in yaml.safe_load(alert_rules())["groups"] for r in g["rules"]}
+    assert set(rules) == {"BackendHighErrorRate", "BackendSlow", "InferenceQueueBacklog"}
+    assert 'status="5xx"' in rules["BackendHighErrorRate"]["expr"]
+    assert rules["InferenceQueueBacklog"]["expr"] == 'redis_key_size{key="celery"} > 100'
+    exporter = spec().service("redis-exporter")
+    assert exporter.env["REDIS_EXPORTER_CHECK_SINGLE_KEYS"] == "db0=celery"
+    assert exporter.env["REDIS_ADDR"] == "${redis:broker.scheme}://${redis:broker.host}:${redis:broker.port}"
 
 
 def test_prod_runs_two_backends_and_replicas_are_overridable() -> None:
@@ -314,6 +346,10 @@ def test_planned_containers_and_no_published_ports(gpu_plan: Plan) -> None:
             "db-init",
             "prometheus",
             "grafana",
+            "redis-exporter",
+            "alertmanager",
+            "blackbox-exporter",
+            "node-exporter",
             "db",
             "broker",
             "objects",
@@ -376,7 +412,8 @@ def test_planned_frontend_and_monitoring_files(gpu_plan: Plan) -> None:
     assert len(env_of(grafana)["GF_SECURITY_ADMIN_PASSWORD"]) == 32
     assert "envs" in grafana.additional_secret_outputs
     prometheus = container(gpu_plan, f"{SYSTEM}-prometheus")
-    assert upload(prometheus, "/etc/prometheus/prometheus.yml") == prometheus_conf()
+    assert upload(prometheus, RULES_PATH) == alert_rules()
+    assert "alertmanager:9093" in upload(prometheus, "/etc/prometheus/prometheus.yml")
     assert not prometheus.inputs.get("ports")
 
 

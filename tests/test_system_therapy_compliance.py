@@ -12,6 +12,7 @@ from components.specs import SystemSpec
 from offline.harness import Captured
 from offline.plan import EXIT_OK, Plan, make_plan
 from stacks import registry
+from stacks.alerts import PLATFORM_SERVICES
 from tests.conftest import of_type, parse, problems, stack_config
 from tests.test_plan import write_stack
 
@@ -51,7 +52,8 @@ def upload(c: Captured, path: str) -> str:
 
 def test_api_runs_the_guide_gunicorn_command() -> None:
     api = spec().service("api")
-    assert [s.name for s in spec().services] == ["api"]
+    # The rest is the monitoring every system gets from the registry's last step (stacks.alerts).
+    assert [s.name for s in spec().services if s.name not in PLATFORM_SERVICES] == ["api"]
     assert api.image == IMAGE and api.port == 8001
     assert api.command is not None
     assert api.command[:13] == (
@@ -256,6 +258,7 @@ def test_planned_replicas_and_no_published_ports(plan: Plan) -> None:
         f"{SYSTEM}-cache",
         f"{SYSTEM}-backup",  # the database (the cache has no persistence)
         f"{SYSTEM}-backup-api",  # audit-logs and model-cache
+        *(f"{SYSTEM}-{n}" for n in PLATFORM_SERVICES),
         "therapy-proxy",
     }
     assert [n for n, c in found.items() if c.inputs.get("ports")] == ["therapy-proxy"]

@@ -3,9 +3,9 @@
 What runs, the guide it follows, what it changes from the guide and why: ``docs/systems/neurocore.md``.
 """
 
-from stacks.neurocore.alerting import GUIDE_ERROR_RATE_EXPR, alertmanager_conf, application_rules, host_rules
+from stacks.neurocore.alerting import GUIDE_ERROR_RATE_EXPR, application_rules, host_rules
 from stacks.neurocore.manifest import IMAGES_FROM_CONFIG, NAME, SECRETS, SERVICES
-from stacks.neurocore.monitoring_config import grafana_datasources, loki_conf, prometheus_conf, promtail_conf
+from stacks.neurocore.monitoring_config import grafana_datasources, loki_conf, promtail_conf
 from stacks.neurocore.settings import Settings
 from stacks.neurocore.system import build
 
@@ -16,12 +16,10 @@ __all__ = [
     "SECRETS",
     "SERVICES",
     "Settings",
-    "alertmanager_conf",
     "application_rules",
     "build",
     "grafana_datasources",
     "host_rules",
     "loki_conf",
-    "prometheus_conf",
     "promtail_conf",
 ]

@@ -1,11 +1,10 @@
-"""Neurocore's alerts: Prometheus rule files (the guide's rule and the metrics it says to watch) and alertmanager.yml."""
+"""Neurocore's alert rules: the guide's rule and the metrics it says to watch (receivers: ``stacks.alerts``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from stacks.neurocore.monitoring_config import to_yaml
-from stacks.neurocore.settings import Settings
 
 # The guide's alert rule (monitoring/prometheus/alerts.yml), verbatim.
 GUIDE_ERROR_RATE_EXPR = 'rate(http_requests_total{status=~"5.."}[5m]) > 0.05'
@@ -128,26 +127,5 @@ def host_rules() -> str:
                     ],
                 },
             ]
-        }
-    )
-
-
-def alertmanager_conf(s: Settings) -> str:
-    """alertmanager.yml: alerts grouped per rule; to Slack when a channel is set, else kept in Alertmanager/Grafana."""
-    receiver: dict[str, Any] = {"name": "default"}
-    if s.alert_slack_channel:
-        receiver["slack_configs"] = [
-            {"api_url": "${secret:slack-webhook-url}", "channel": s.alert_slack_channel, "send_resolved": True}
-        ]
-    return to_yaml(
-        {
-            "route": {
-                "receiver": "default",
-                "group_by": ["alertname", "severity"],
-                "group_wait": "30s",
-                "group_interval": "5m",
-                "repeat_interval": "4h",
-            },
-            "receivers": [receiver],
         }
     )

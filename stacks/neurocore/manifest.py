@@ -27,10 +27,4 @@ SECRETS = (
     SecretSpec(name="grafana-secret-key", length=32, description="Grafana secret_key (encrypts data source secrets)"),
     SecretSpec(name="openai-api-key", source="config", description="OpenAI API key for Neurocore's AI features"),
     SecretSpec(name="smtp-password", source="config", required=False, description="SMTP password (with smtpHost set)"),
-    SecretSpec(
-        name="slack-webhook-url",
-        source="config",
-        required=False,
-        description="Slack incoming webhook URL for alerts (with alertSlackChannel set)",
-    ),
 )

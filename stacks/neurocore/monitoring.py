@@ -1,19 +1,22 @@
-"""Neurocore's monitoring services: Prometheus (its prometheus.yml is added by ``build``), Alertmanager, Grafana, Loki."""
+"""Neurocore's monitoring services: Prometheus (prometheus.yml comes from the registry's last step), Grafana, Loki."""
 
 from __future__ import annotations
 
 from components.specs import FileSpec, HealthCheckSpec, ResourcesSpec, ServiceSpec, VolumeSpec
+from stacks.alerts.alertmanager import alertmanager_service
+from stacks.alerts.receivers import AlertingConfig
 from stacks.monitoring import grafana_service, prometheus_service, wget_probe
-from stacks.neurocore.alerting import alertmanager_conf, application_rules, host_rules
+from stacks.neurocore.alerting import application_rules, host_rules
 from stacks.neurocore.exporters import exporter_services
+from stacks.neurocore.manifest import NAME
 from stacks.neurocore.monitoring_config import grafana_datasources, loki_conf
 from stacks.neurocore.settings import Settings
-from stacks.neurocore.topology import ALERTMANAGER_IMAGE, ALERTMANAGER_PORT, LOKI_IMAGE, LOKI_PORT, NOBODY, RULES_DIR
+from stacks.neurocore.topology import LOKI_IMAGE, LOKI_PORT, RULES_DIR
 from stacks.registry import SystemContext
 
 
 def monitoring_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
-    """Prometheus (its prometheus.yml is added by ``build``), Alertmanager, Grafana, Loki and the exporters."""
+    """Prometheus with the guide's rules, Alertmanager (replaced by ``stacks.alerts``), Grafana, Loki, exporters."""
     prometheus = prometheus_service(
         ctx,
         retention_days=s.metrics_retention_days,
@@ -30,25 +33,9 @@ def monitoring_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
         metrics_path="/metrics",
         depends_on=("alertmanager",),
     )
-    alertmanager = ServiceSpec(
-        name="alertmanager",
-        image=ctx.image("alertmanager", ALERTMANAGER_IMAGE),
-        port=ALERTMANAGER_PORT,
-        command=(
-            "--config.file=/etc/alertmanager/alertmanager.yml",
-            "--storage.path=/alertmanager",
-            f"--web.listen-address=:{ALERTMANAGER_PORT}",
-            "--cluster.listen-address=",  # one instance: no gossip port
-        ),
-        health=HealthCheckSpec(command=wget_probe(ALERTMANAGER_PORT, "/-/healthy"), interval_s=30),
-        resources=ResourcesSpec(cpus=0.25, memory_mb=256),
-        user=NOBODY,
-        # Exclusive: its silences and notification log are one instance's files (no gossip cluster here).
-        volumes=(VolumeSpec(name="alertmanager-data", mount_path="/alertmanager", size_gb=1, exclusive=True),),
-        files=(FileSpec(path="/etc/alertmanager/alertmanager.yml", content=alertmanager_conf(s)),),
-        egress=s.alert_slack_channel is not None,  # Slack
-        metrics_path="/metrics",
-    )
+    # Replaced by the registry's last step (stacks.alerts) with the stack's receivers; built here because
+    # Grafana's data source and the optional route name it.
+    alertmanager = alertmanager_service(ctx, NAME, AlertingConfig())
     grafana = grafana_service(
         ctx,
         admin_user=s.grafana_admin_user,

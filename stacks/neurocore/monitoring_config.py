@@ -1,4 +1,4 @@
-"""Configuration files of Neurocore's telemetry: prometheus.yml, Grafana's data sources, loki.yaml and promtail's."""
+"""Configuration files of Neurocore's telemetry: Grafana's data sources, loki.yaml and promtail's."""
 
 from __future__ import annotations
 
@@ -6,46 +6,15 @@ from typing import Any
 
 import yaml
 
-from components.specs import ServiceSpec
+from stacks.alerts.alertmanager import ALERTMANAGER_PORT
 from stacks.monitoring import PROMETHEUS_PORT
 from stacks.neurocore.manifest import NAME
 from stacks.neurocore.settings import Settings
-from stacks.neurocore.topology import ALERTMANAGER_PORT, LOKI_PORT, PROMTAIL_PORT, RULES_DIR
+from stacks.neurocore.topology import LOKI_PORT, PROMTAIL_PORT
 
 
 def to_yaml(document: dict[str, Any]) -> str:
     return yaml.safe_dump(document, sort_keys=False, width=1000)
-
-
-def prometheus_conf(services: tuple[ServiceSpec, ...], environment: str) -> str:
-    """prometheus.yml: every service with a ``metrics_path``, found by its name on the backend network.
-
-    DNS service discovery returns every replica behind a name, so a scaled API
-    is scraped replica by replica rather than at random.
-    """
-    jobs: list[dict[str, Any]] = []
-    for svc in services:
-        if svc.metrics_path is None or svc.port is None or svc.replicas == 0:
-            continue
-        job: dict[str, Any] = {"job_name": svc.name, "metrics_path": svc.metrics_path}
-        if svc.name == "prometheus":
-            job["static_configs"] = [{"targets": [f"127.0.0.1:{svc.port}"]}]
-        else:
-            job["dns_sd_configs"] = [{"names": [svc.name], "type": "A", "port": svc.port}]
-        jobs.append(job)
-    return to_yaml(
-        {
-            "global": {
-                "scrape_interval": "15s",
-                "evaluation_interval": "15s",
-                "scrape_timeout": "10s",
-                "external_labels": {"system": NAME, "environment": environment},
-            },
-            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"alertmanager:{ALERTMANAGER_PORT}"]}]}]},
-            "rule_files": [f"{RULES_DIR}/*.yml"],
-            "scrape_configs": jobs,
-        }
-    )
 
 
 def grafana_datasources() -> str:

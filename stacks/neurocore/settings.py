@@ -40,9 +40,6 @@ class Settings(SystemSettings):
         pattern=r"^[a-z][a-z0-9_.-]{2,31}$",
         description="Grafana admin login, instead of the guide's 'admin'.",
     )
-    alert_slack_channel: str | None = Field(
-        None, pattern=r"^#[a-z0-9_-]{1,80}$", description="Slack channel for alerts; needs slack-webhook-url."
-    )
     metrics_retention_days: int = Field(30, ge=1, le=3650, description="Prometheus retention.")
     log_retention_days: int = Field(31, ge=1, le=3650, description="Loki retention.")
     route_monitoring_uis: bool = Field(False, description="Route Prometheus and Alertmanager behind basic auth.")

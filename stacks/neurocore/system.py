@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from components.specs import FileSpec, SystemSpec
+from components.specs import SystemSpec
 from stacks.neurocore.app import application_services
 from stacks.neurocore.data import POSTGRES, REDIS
 from stacks.neurocore.manifest import NAME, SECRETS
 from stacks.neurocore.monitoring import monitoring_services
-from stacks.neurocore.monitoring_config import prometheus_conf
 from stacks.neurocore.routes import routes
 from stacks.neurocore.settings import Settings
 from stacks.registry import SystemContext
@@ -16,11 +15,8 @@ from stacks.registry import SystemContext
 def build(ctx: SystemContext) -> SystemSpec:
     """The Neurocore services, data stores and routes for one stack."""
     s: Settings = ctx.settings
+    # prometheus.yml and Alertmanager's receivers come from the registry's last step (stacks.alerts).
     services = [*application_services(ctx, s), *monitoring_services(ctx, s)]
-    # Prometheus scrapes every service with metrics, so its prometheus.yml is written once all services exist.
-    prometheus = next(svc for svc in services if svc.name == "prometheus")
-    scrape = FileSpec(path="/etc/prometheus/prometheus.yml", content=prometheus_conf(tuple(services), ctx.environment))
-    services[services.index(prometheus)] = prometheus.model_copy(update={"files": (scrape, *prometheus.files)})
     return SystemSpec(
         name=NAME,
         description="Neurosurgery knowledge base: FastAPI, React, pgvector, Celery, Flower and monitoring",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 FLOWER_IMAGE = "mher/flower:2.0.1"
-ALERTMANAGER_IMAGE = "prom/alertmanager:v0.27.0"
 LOKI_IMAGE = "grafana/loki:3.3.2"
 PROMTAIL_IMAGE = "grafana/promtail:3.3.2"
 CADVISOR_IMAGE = "gcr.io/cadvisor/cadvisor:v0.49.1"
 NODE_EXPORTER_IMAGE = "prom/node-exporter:v1.8.2"
 POSTGRES_EXPORTER_IMAGE = "prometheuscommunity/postgres-exporter:v0.15.0"
 
-FLOWER_PORT, ALERTMANAGER_PORT = 5555, 9093
+FLOWER_PORT = 5555
 LOKI_PORT, PROMTAIL_PORT, CADVISOR_PORT, NODE_EXPORTER_PORT, POSTGRES_EXPORTER_PORT = 3100, 9080, 8080, 9100, 9187
 NOBODY = "65534:65534"  # the Prometheus project's images run as nobody
 RULES_DIR = "/etc/prometheus/rules"

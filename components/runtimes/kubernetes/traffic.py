@@ -56,6 +56,8 @@ def service_peers(spec: SystemSpec, extra_ports: Mapping[str, int] | None = None
     """For each service, the services (and in-cluster stores) it connects to."""
     listening = {s.name: s.port for s in spec.services if s.port is not None and s.replicas > 0}
     listening.update(extra_ports or {})
+    # A separate metrics listener (scraped by Prometheus) is reached through the same name.
+    metrics = {s.name: s.metrics_port for s in spec.services if s.metrics_port is not None and s.replicas > 0}
     stores = store_ports(spec)
     peers: dict[str, set[Peer]] = {}
     for svc in spec.services:
@@ -69,6 +71,8 @@ def service_peers(spec: SystemSpec, extra_ports: Mapping[str, int] | None = None
             # A host name: not part of a longer name or a path segment's neighbour word.
             if re.search(rf"(?<![A-Za-z0-9_.-]){re.escape(other)}(?![A-Za-z0-9_-])", text):
                 found.add(Peer(other, port))
+                if other in metrics:
+                    found.add(Peer(other, metrics[other]))
         found |= {stores[u] for u in used_stores(svc) if u in stores}
         peers[svc.name] = found
     return peers

@@ -29,4 +29,4 @@ if [ -z "$(blkid -o value -s TYPE "$device" || true)" ]; then
 fi
 mkdir -p /var/lib/clinical/state
 mount -o nodev,nosuid,noatime "$device" /var/lib/clinical/state
-mkdir -p /var/lib/clinical/state/solr-data /var/lib/clinical/state/trainer-media /var/lib/clinical/state/trainer-sqlite
+mkdir -p /var/lib/clinical/state/alertmanager-data /var/lib/clinical/state/prometheus-data /var/lib/clinical/state/solr-data /var/lib/clinical/state/trainer-media /var/lib/clinical/state/trainer-sqlite

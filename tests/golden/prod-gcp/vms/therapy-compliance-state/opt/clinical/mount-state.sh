@@ -18,4 +18,4 @@ if [ -z "$(blkid -o value -s TYPE "$device" || true)" ]; then
 fi
 mkdir -p /var/lib/clinical/state
 mount -o nodev,nosuid,noatime "$device" /var/lib/clinical/state
-mkdir -p /var/lib/clinical/state/audit-logs
+mkdir -p /var/lib/clinical/state/alertmanager-data /var/lib/clinical/state/audit-logs /var/lib/clinical/state/prometheus-data
