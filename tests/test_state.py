@@ -122,10 +122,19 @@ def test_cogstack_single_writers_are_the_trainer_solr_and_its_admin_job() -> Non
     from stacks import registry
 
     spec = registry.build(cogstack_nlp.NAME, config)
-    assert {s.name for s in spec.single_writers()} == {"medcat-trainer", "solr", "trainer-admin"}
-    assert {s.name for s in spec.state_writers()} == {"medcat-trainer", "solr", "trainer-admin"}
-    assert [v.name for v in spec.state_volumes()] == ["solr-data", "trainer-media", "trainer-sqlite"]
-    assert [s.name for s in spec.scale_out()] == ["medcat-service"]
+    # The Trainer, its admin job and Solr; the platform's Prometheus and Alertmanager (stacks.alerts) too.
+    writers = {"medcat-trainer", "solr", "trainer-admin", "prometheus", "alertmanager"}
+    assert {s.name for s in spec.single_writers()} == writers
+    assert {s.name for s in spec.state_writers()} == writers
+    assert [v.name for v in spec.state_volumes()] == [
+        "alertmanager-data",
+        "prometheus-data",
+        "solr-data",
+        "trainer-media",
+        "trainer-sqlite",
+    ]
+    assert "medcat-service" in {s.name for s in spec.scale_out()}
+    assert not writers & {s.name for s in spec.scale_out()}
     assert spec.service("medcat-service").replicas == 2
 
 
@@ -159,8 +168,9 @@ def test_aws_state_volume_is_its_own_encrypted_protected_resource(prod: ProgramR
     assert set(volumes) == {"cogstack-nlp-state", "stenosis-detection-state", "therapy-compliance-state"}
     trainer = volumes["cogstack-nlp-state"]
     assert trainer.protect is True and trainer.inputs["encrypted"] is True and trainer.inputs["kmsKeyId"] == key_arn
-    assert trainer.inputs["type"] == "gp3" and trainer.inputs["size"] == 20 + 50 + 20  # solr, media, sqlite
-    assert volumes["therapy-compliance-state"].inputs["size"] == 20  # the audit logs
+    # alertmanager, prometheus, solr, media, sqlite
+    assert trainer.inputs["type"] == "gp3" and trainer.inputs["size"] == 1 + 20 + 20 + 50 + 20
+    assert volumes["therapy-compliance-state"].inputs["size"] == 1 + 20 + 20  # alertmanager, prometheus, audit logs
     templates = {r.urn for r in of_type(prod, LAUNCH_TEMPLATE)}
     groups = {r.urn for r in of_type(prod, "aws:autoscaling/group:Group")}
     for volume in volumes.values():
@@ -282,12 +292,20 @@ def test_aws_state_vm_mounts_the_volume_before_compose_and_binds_the_state_there
     script = state.files[cloud_init.MOUNT_STATE_PATH]
     volume_id = mock_id("cogstack-nlp-state")
     assert f"volume='{volume_id}'" in script and "aws ec2 attach-volume" in script
-    assert f"mkdir -p {cloud_init.STATE_DIR}/solr-data {cloud_init.STATE_DIR}/trainer-media" in script
+    assert f"{cloud_init.STATE_DIR}/solr-data {cloud_init.STATE_DIR}/trainer-media" in script
+    assert f"mkdir -p {cloud_init.STATE_DIR}/alertmanager-data {cloud_init.STATE_DIR}/prometheus-data" in script
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
     # The scale-out VMs run only what may have copies, and mount nothing.
     scale = [vm for vm in vms if vm is not state and "medcat-service" in vm.compose["services"]]
     assert scale and all(cloud_init.MOUNT_STATE_PATH not in vm.files for vm in scale)
-    assert set(scale[0].compose["services"]) == {"medcat-service", "auth-gateway"}
+    # The MedCAT service and what it needs (its model pack), the gateway, and the per-VM agents.
+    assert set(scale[0].compose["services"]) == {
+        "medcat-service",
+        "model-pack",
+        "auth-gateway",
+        "node-exporter",
+        "blackbox-exporter",
+    }
     assert vms  # every VM's user data was found
 
 
@@ -307,7 +325,7 @@ def test_the_mount_script_formats_only_a_blank_disk(tmp_path: Path) -> None:
 def test_gcp_state_disk_is_cmek_protected_snapshotted_and_preserved_by_the_group(prod_gcp: ProgramRun) -> None:
     disk = typed(prod_gcp, "gcp:compute/disk:Disk", "cogstack-nlp-state")
     assert disk.type == "gcp:compute/disk:Disk" and disk.protect is True
-    assert disk.inputs["zone"] == "europe-west2-a" and disk.inputs["size"] == 90
+    assert disk.inputs["zone"] == "europe-west2-a" and disk.inputs["size"] == 111
     disk_key = named(prod_gcp, "cogstack-nlp-state-template").inputs["disks"][0]["diskEncryptionKey"]["kmsKeySelfLink"]
     assert disk.inputs["diskEncryptionKey"]["kmsKeySelfLink"] == disk_key
     schedule = named(prod_gcp, "cogstack-nlp-state-snapshots")
@@ -404,10 +422,13 @@ def test_the_review_names_the_single_writers_and_what_runs_beside_the_state() ->
     section = text[text.index("## State and single writers") : text.index("## Coverage")]
     assert (
         "- cogstack-nlp: single writers, one copy (exclusive data): medcat-trainer (trainer-sqlite), solr "
-        "(solr-data), trainer-admin (trainer-sqlite); on the state VM beside the state disk" in section
+        "(solr-data), trainer-admin (trainer-sqlite), alertmanager (alertmanager-data), prometheus "
+        "(prometheus-data); on the state VM beside the state disk" in section
     )
-    assert "- therapy-compliance: no single writer; on the state VM beside the state disk, backed up daily: api; " in (
-        section
+    assert (
+        "- therapy-compliance: single writers, one copy (exclusive data): alertmanager (alertmanager-data), "
+        "prometheus (prometheus-data); on the state VM beside the state disk, backed up daily: api, alertmanager, "
+        "prometheus; " in section
     )
     assert "every copy of api x3 (audit-logs) also runs there" in section
 
@@ -424,8 +445,9 @@ def test_the_containers_role_moves_to_the_state_group_without_being_recreated(pr
         (record,) = [r for r in prod.resources if r.name == name]
         assert record.aliases == [{"spec": {"name": old, "parentUrn": old_group}}]
     # No other IAM resource claims an earlier identity (systems without buckets have no containers role).
-    iam = [r.name for r in prod.resources if r.type.startswith("aws:iam/") and r.aliases]
-    assert iam == ["stenosis-detection-state-containers", "stenosis-detection-state-containers-access"]
+    iam = {r.name for r in prod.resources if r.type.startswith("aws:iam/") and r.aliases}
+    systems = ("stenosis-detection", "cogstack-nlp")  # cogstack-nlp's model-pack job reads its pack from S3
+    assert iam == {f"{s}-state-containers{x}" for s in systems for x in ("", "-access")}
 
 
 def test_copies_on_one_vm_never_publish_a_host_port(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -437,3 +459,14 @@ def test_copies_on_one_vm_never_publish_a_host_port(monkeypatch: pytest.MonkeyPa
     with pytest.raises(Exception) as err:
         run_program("prod")
     assert "therapy-compliance: api run(s) several copies on one VM and cannot all publish 8001" in str(err.value)
+
+
+def test_no_scale_out_vm_for_single_copy_agents() -> None:
+    from components.runtimes.docker_on_vm.layout import vm_layout
+
+    services = [
+        _svc("api", 3, VolumeSpec(name="audit", mount_path="/logs")),
+        _svc("exporter", 1),
+    ]
+    # The exporter could run anywhere, but one copy asks for no VM of its own.
+    assert vm_layout(services, {"exporter"}, 2, has_state=True) == {"state": {"api": 3, "exporter": 1}}

@@ -22,7 +22,8 @@ def vm_layout(
 
     Without state, ``vms`` identical VMs share every service. With state,
     one state VM runs every service; those in ``scale_out`` (no state, none
-    needed) also run on ``vms - 1`` scale-out VMs (only when there are any),
+    needed) also run on ``vms - 1`` scale-out VMs (only when one of them
+    asks for several copies),
     so their replicas spread over ``vms`` VMs, while every copy of the rest
     (the services writing state, and what shares their data) runs on the
     state VM: copies on one host share its disk as a Docker host's copies do.
@@ -30,7 +31,9 @@ def vm_layout(
     """
     if not has_state:
         return {"all": {s.name: copies_per_vm(s, vms) for s in services}}
-    spread = bool(scale_out) and vms > 1
+    # Scale-out VMs only for a service that asks for more than one copy: agents and exporters alone (one copy
+    # each, on the state VM) are no reason for another VM.
+    spread = vms > 1 and any(s.replicas > 1 and s.kind == "service" for s in services if s.name in scale_out)
     layout = {"state": {s.name: copies_per_vm(s, vms if spread and s.name in scale_out else 1) for s in services}}
     if spread:
         layout["scale-out"] = {s.name: copies_per_vm(s, vms) for s in services if s.name in scale_out}
