@@ -326,7 +326,7 @@ def test_the_auth_gateway_refuses_clients_outside_the_allowlist(
     """prod's gateway (allowedSourceCidrs set): a client the load balancer forwards from outside the clinical
     networks gets 403, one inside gets through to basic auth; from an address that is not the load balancer,
     X-Forwarded-For is ignored, so a client cannot claim an allowed address."""
-    (vm,) = [vm for _, vm in _vms({"prod": stack_runs["prod"]}) if vm.name == "stenosis-detection"]
+    (vm,) = [vm for _, vm in _vms({"prod": stack_runs["prod"]}) if vm.group == "stenosis-detection-state"]
     files = _gateway_files(vm, tmp_path / "run")
     original = files["/etc/nginx/nginx.conf"]
     port = int(re.findall(r"listen (\d+) ssl;", original)[0])
