@@ -10,9 +10,9 @@ Only neutral types live here, so no cloud imports a runtime or the reverse.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import pulumi
 from pydantic import BaseModel
@@ -21,7 +21,7 @@ from components.cluster import KubernetesSettings
 from components.edge import RouteLimit
 from components.pki import TlsSource
 from components.resilience import Resilience
-from components.specs import RouteSpec, SystemSpec
+from components.specs import RouteSpec, ServiceSpec, SystemSpec
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,40 @@ class RouteTarget:
     route: RouteSpec
     port: int
     health_path: str
+
+
+@dataclass(frozen=True)
+class VmGroup:
+    """One group of identical VMs of a system on a VM cloud, as the runtime asks for it.
+
+    ``role`` is ``all`` (a system without state: every service on ``count`` VMs), ``state`` (one VM in the
+    data disk's zone running every service, all copies of those that write state among them, with the state
+    disk mounted) or ``scale-out`` (``count`` more VMs running only the services that keep no state).
+    ``routes`` names the routes whose traffic these VMs take; ``copies`` how many containers of a service each
+    VM runs where that is more than one.
+    """
+
+    role: Literal["all", "state", "scale-out"]
+    services: Sequence[ServiceSpec]
+    user_data: pulumi.Output[str]
+    count: int
+    routes: frozenset[str]
+    # Containers of a service on each VM of the group where more than one (compose ``deploy.replicas``).
+    copies: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def containers(self) -> list[ServiceSpec]:
+        """One entry per container each VM runs (a service with three copies there: three times): what a VM of
+        the group is sized for."""
+        return [s for s in self.services for _ in range(self.copies.get(s.name, 1))]
+
+
+@dataclass(frozen=True)
+class StateDisk:
+    """The system's state disk as the cloud made it: shell lines that attach it to the VM (if the cloud does
+    not) and leave its block device's path in ``$device``; the runtime's boot script then mounts it."""
+
+    attach: pulumi.Output[str]
 
 
 @dataclass(frozen=True)

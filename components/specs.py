@@ -149,6 +149,34 @@ class VolumeSpec(Spec):
     mount_path: str = Field(pattern=r"^/", description="Absolute path inside the container.")
     read_only: bool = Field(False, description="Mount read-only (model packs are read-only).")
     size_gb: int = Field(10, ge=1, le=65_536, description="Capacity where the runtime sizes volumes (clouds, k8s).")
+    scratch: bool = Field(
+        False,
+        description="True: what a copy can lose and rebuild (an unpacked model pack, a download cache, an upload "
+        "spool, application logs also sent to stdout): each copy keeps its own on its VM's disk, it is not backed "
+        "up, and copies may run on several VMs. False (default): state, which clouds keep on a data volume that "
+        "outlives the VM and back up; every copy of a service writing it runs on the one VM that mounts it.",
+    )
+    exclusive: bool = Field(
+        False,
+        description="True: one process may open the data at a time (an embedded database or index: SQLite, Solr, "
+        "Prometheus' TSDB, Grafana's SQLite, Alertmanager, Loki), so a service writing it runs exactly one copy, "
+        "even on one host (the spec refuses more). False (default): copies of a writer may share it on one host, "
+        "as gunicorn workers share a log directory.",
+    )
+
+    @property
+    def state(self) -> bool:
+        """True when a writer of this volume holds data the stack must keep (written, and not scratch)."""
+        return not self.read_only and not self.scratch
+
+    @model_validator(mode="after")
+    def _exclusive_is_written(self) -> VolumeSpec:
+        if self.exclusive and self.read_only:
+            raise ValueError(
+                f"volume '{self.name}' is exclusive and read_only: exclusive marks data one writer opens; "
+                "drop exclusive for a read-only mount"
+            )
+        return self
 
 
 class FileSpec(Spec):
@@ -309,6 +337,17 @@ class ServiceSpec(Spec):
     def _pinned(cls, value: str) -> str:
         return check_image_ref(value)
 
+    @property
+    def writes_state(self) -> bool:
+        """True when the service writes state (a volume not declared scratch): on a VM cloud all its copies run on
+        the one VM that mounts the system's state disk."""
+        return any(v.state for v in self.volumes)
+
+    @property
+    def single_writer(self) -> bool:
+        """True when the service writes an exclusive volume: it runs exactly one copy, on every runtime."""
+        return any(v.exclusive and not v.read_only for v in self.volumes)
+
     @field_validator("capabilities_add")
     @classmethod
     def _no_dangerous_caps(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -324,6 +363,13 @@ class ServiceSpec(Spec):
         if self.autoscaling is not None and (self.volumes or self.kind == "job"):
             raise ValueError(
                 f"service '{self.name}' autoscales but holds volumes or is a job; only stateless services scale"
+            )
+        exclusive = [v.name for v in self.volumes if v.exclusive and not v.read_only]
+        if self.replicas > 1 and exclusive:
+            raise ValueError(
+                f"service '{self.name}' runs {self.replicas} replicas but writes the exclusive volume(s) "
+                f"{', '.join(repr(v) for v in exclusive)}: one process may open that data at a time (a second copy "
+                "would corrupt it or fail to lock it); run replicas: 1"
             )
         if self.autoscaling is not None and self.autoscaling.max_replicas <= self.replicas:
             raise ValueError(f"service '{self.name}': autoscaling.max_replicas must exceed replicas ({self.replicas})")
@@ -422,6 +468,56 @@ class SystemSpec(Spec):
     def service(self, name: str) -> ServiceSpec:
         """The service called ``name``."""
         return next(s for s in self.services if s.name == name)
+
+    def state_volumes(self) -> list[VolumeSpec]:
+        """The volumes some running service writes as state, once each by name (the largest size asked wins)."""
+        found: dict[str, VolumeSpec] = {}
+        for svc in self.services:
+            for v in svc.volumes:
+                if svc.replicas > 0 and v.state and (v.name not in found or v.size_gb > found[v.name].size_gb):
+                    found[v.name] = v
+        return [found[name] for name in sorted(found)]
+
+    def state_writers(self) -> list[ServiceSpec]:
+        """The running services (and jobs) that write state: on a VM cloud all their copies run on the state VM."""
+        return [s for s in self.services if s.replicas > 0 and s.writes_state]
+
+    def single_writers(self) -> list[ServiceSpec]:
+        """The running services (and jobs) that write an exclusive volume: exactly one copy each."""
+        return [s for s in self.services if s.replicas > 0 and s.single_writer]
+
+    def scale_out(self) -> list[ServiceSpec]:
+        """The running services that may run in more copies than one (on more VMs than the state's):
+        they mount no state volume, share no volume with a service that does, and need none of those
+        (``depends_on``, transitively) to start. The rest run only beside the state."""
+        running = {s.name: s for s in self.services if s.replicas > 0}
+        state = {v.name for v in self.state_volumes()}
+        pinned = {n for n, s in running.items() if any(v.name in state for v in s.volumes)}
+        changed = True
+        while changed:  # a volume shared with, or a dependency on, a pinned service pins a service too
+            pinned_volumes = {v.name for n in pinned for v in running[n].volumes}
+            grown = {
+                n
+                for n, s in running.items()
+                if n not in pinned
+                and (any(v.name in pinned_volumes for v in s.volumes) or any(d in pinned for d in s.depends_on))
+            }
+            changed = bool(grown)
+            pinned |= grown
+        return [s for n, s in running.items() if n not in pinned]
+
+    @model_validator(mode="after")
+    def _exclusive_everywhere(self) -> SystemSpec:
+        # A volume shared by name is one volume: if any service declares it exclusive, every writer is held to it.
+        exclusive = {v.name for s in self.services for v in s.volumes if v.exclusive}
+        for svc in self.services:
+            shared = sorted(v.name for v in svc.volumes if v.name in exclusive and not v.read_only)
+            if svc.replicas > 1 and shared:
+                raise ValueError(
+                    f"{self.name}/{svc.name}: runs {svc.replicas} replicas but writes {', '.join(shared)}, which "
+                    "another service declares exclusive (one process at a time); run replicas: 1 or mount it read_only"
+                )
+        return self
 
     @model_validator(mode="after")
     def _references_resolve(self) -> SystemSpec:

@@ -47,6 +47,9 @@ class VmSystem:
     modes: dict[str, str] = field(default_factory=dict)  # path on the VM -> permissions (from write_files)
     secret_env: dict[str, dict[str, str]] = field(default_factory=dict)  # service -> env from the runtime secret
     secret_files: dict[str, str] = field(default_factory=dict)  # "/<service>/<path>" -> content
+    # The VM group: "<system>-state" for the one VM holding the system's state disk, else "<system>" (all its
+    # VMs, or with a state VM beside them, the scale-out VMs).
+    group: str = ""
 
     @property
     def compose(self) -> dict[str, Any]:
@@ -85,7 +88,7 @@ def containers(run: ProgramRun) -> list[Container]:
 
 
 def _user_data(record: Captured) -> tuple[str, str] | None:
-    """(system, cloud-init text) of a VM template: AWS launch templates (base64) or GCP instance templates."""
+    """(VM group, cloud-init text) of a VM template: AWS launch templates (base64) or GCP instance templates."""
     if record.type == LAUNCH_TEMPLATE and "userData" in record.inputs:  # EKS node templates boot no workload
         return record.name.removesuffix("-lt"), base64.b64decode(str(record.inputs["userData"])).decode()
     if record.type == GCP_TEMPLATE and "user-data" in (record.inputs.get("metadata") or {}):
@@ -111,7 +114,9 @@ def vm_systems(run: ProgramRun) -> list[VmSystem]:
         found = _user_data(r)
         if found is None:
             continue
-        system, text = found
+        group, text = found
+        # A system with state has a state VM ("<system>-state") beside its scale-out VMs: both are the system's.
+        system = group.removesuffix("-state")
         document = yaml.safe_load(text)
         written = document.get("write_files") or []
         vm = VmSystem(
@@ -119,6 +124,7 @@ def vm_systems(run: ProgramRun) -> list[VmSystem]:
             text,
             {f["path"]: f["content"] for f in written},
             {f["path"]: str(f.get("permissions", "0644")) for f in written},
+            group=group,
         )
         secret = secrets.get(system, {})
         vm.secret_env = secret.get("env", {})

@@ -54,6 +54,8 @@ class Captured:
     ignore_changes: list[str]
     delete_before_replace: bool
     outputs: dict[str, Any] = field(default_factory=dict)
+    # Earlier identities of the resource (pulumi aliases): URNs, or specs with name and parent URN.
+    aliases: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -176,6 +178,7 @@ class RecordingMonitor(MockMonitor):
             additional_secret_outputs=list(request.additionalSecretOutputs),
             ignore_changes=list(request.ignoreChanges),
             delete_before_replace=request.deleteBeforeReplace,
+            aliases=[*request.aliasURNs, *(json_format.MessageToDict(a) for a in request.aliases)],
         )
         self.captured.append(record)
         self.by_urn[record.urn] = record

@@ -105,9 +105,9 @@ def rendered_files(run: ProgramRun) -> dict[str, str]:
             # Certificates are values, not configuration (and fakes under mocks).
             if (container.name, path) not in secret_uploads and not content.startswith("-----BEGIN"):
                 files[_join("containers", container.name, path)] = content
-    for vm in vm_systems(run):
+    for vm in vm_systems(run):  # per VM group: a system's state VM and scale-out VMs run different files
         for path, content in vm.files.items():
-            files[_join("vms", vm.name, path)] = content
+            files[_join("vms", vm.group, path)] = content
     return dict(sorted(files.items()))
 
 

@@ -27,6 +27,7 @@ from offline.coverage import Coverage, coverage
 from offline.harness import ROOT
 from offline.plan import Plan, owner_of, system_of
 from offline.review import SEVERITY_ORDER, enforcement_for
+from offline.state_notes import state_notes
 from policy import catalog
 from stacks.config import Waiver
 
@@ -158,6 +159,8 @@ class ComplianceReport:
     coverage: Coverage
     budget_problem: str | None
     exit_code: int
+    # Per system with state: its single writers and, on VM clouds, what runs beside the state disk and why.
+    state: tuple[str, ...] = ()
 
     @property
     def controls(self) -> list[Control]:
@@ -308,6 +311,7 @@ def build_report(plan: Plan, stack_file: Path | None = None, today: datetime.dat
         coverage=coverage((r.type for r in customs), enabled),
         budget_problem=budget_problem,
         exit_code=plan.exit_code,
+        state=tuple(state_notes(config)),
     )
 
 

@@ -170,6 +170,8 @@ def render_report(report: ComplianceReport) -> str:
         idle = [f"`{c.rule.name}`" for c in safeguard.controls if not c.checks]
         if idle:
             out += [f"No resources of their types in this stack: {', '.join(idle)}.", ""]
+    if report.state:
+        out += ["## State and single writers", "", *[f"- {_cell(n)}" for n in report.state], ""]
     out += ["## Coverage", "", *_coverage(report), ""]
     if report.not_run:
         out += ["## Rules not run", "", *[f"- {_cell(n)}" for n in report.not_run], ""]

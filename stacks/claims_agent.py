@@ -262,8 +262,9 @@ def build(ctx: SystemContext) -> SystemSpec:
     s: Settings = ctx.settings
     gpu = ctx.gpu("worker", GPU_REQUEST)
     # data/temp (attachments between poller and worker), data/models (OCR models), data/logs.
-    attachments = VolumeSpec(name="attachments", mount_path="/app/data/temp", size_gb=20)
-    logs = VolumeSpec(name="logs", mount_path="/app/data/logs", size_gb=10)
+    # Scratch: attachments wait here only until the worker has filed them, and file logs go to stdout too.
+    attachments = VolumeSpec(name="attachments", mount_path="/app/data/temp", size_gb=20, scratch=True)
+    logs = VolumeSpec(name="logs", mount_path="/app/data/logs", size_gb=10, scratch=True)
     models = VolumeSpec(name="models", mount_path="/app/data/models", read_only=True, size_gb=20)
     app_tmpfs = ("/tmp", SECRETS_DIR)
     api = ServiceSpec(

@@ -256,7 +256,9 @@ def build(ctx: SystemContext) -> SystemSpec:
         "SERVER_WORKERS": str(2 if gpu else max(1, min(4, threads))),
         "SERVER_WORKER_TIMEOUT": "300",
     }
-    models = VolumeSpec(name="models", mount_path=MODELS_DIR, size_gb=50)
+    # Scratch: the pack unpacked (by MedCAT or the model-pack job), which every VM rebuilds from its source, so the
+    # service's copies run side by side on their own VMs.
+    models = VolumeSpec(name="models", mount_path=MODELS_DIR, size_gb=50, scratch=True)
     pack = s.model_pack_spec
     pack_job = fetch_job(pack, models, s.model_pack, ctx.image("model-pack", FETCH_IMAGE)) if pack else None
     medcat_service = ServiceSpec(
@@ -291,8 +293,10 @@ def build(ctx: SystemContext) -> SystemSpec:
         # envs/env-prod@v2.11.2: "Required for later numpy versions"
         "OPENBLAS_NUM_THREADS": "1",
     }
-    sqlite = VolumeSpec(name="trainer-sqlite", mount_path="/home/api/db", size_gb=20)
-    static = VolumeSpec(name="trainer-static", mount_path="/home/api/static", size_gb=1)
+    # Exclusive: db.sqlite3, which one Django process at a time writes safely (so one Trainer, one admin job).
+    sqlite = VolumeSpec(name="trainer-sqlite", mount_path="/home/api/db", size_gb=20, exclusive=True)
+    # run.sh@v2.11.2 collects the static files into it at every start: scratch, rebuilt by each start.
+    static = VolumeSpec(name="trainer-static", mount_path="/home/api/static", size_gb=1, scratch=True)
     trainer = ServiceSpec(
         name="medcat-trainer",
         image=ctx.image("medcat-trainer", MEDCAT_TRAINER_IMAGE),
@@ -350,7 +354,8 @@ def build(ctx: SystemContext) -> SystemSpec:
         # bin/solr: heap size of the JVM
         env={"SOLR_HEAP": "1g"},
         # SOLR_HOME, SOLR_PID_DIR, SOLR_LOGS_DIR and the embedded ZooKeeper's data are all under /var/solr.
-        volumes=(VolumeSpec(name="solr-data", mount_path="/var/solr", size_gb=20),),
+        # Exclusive: Lucene's write.lock and the embedded ZooKeeper allow one Solr per directory.
+        volumes=(VolumeSpec(name="solr-data", mount_path="/var/solr", size_gb=20, exclusive=True),),
         user="8983:8983",  # 8.11/Dockerfile: USER $SOLR_UID (8983), owner of /var/solr
         # Not verified that Jetty writes nothing under /opt/solr/server, so the root stays writable.
         read_only_root=False,

@@ -75,7 +75,8 @@ def prometheus_service(
         health=HealthCheckSpec(command=wget_probe(PROMETHEUS_PORT, "/-/healthy"), interval_s=30),
         resources=resources or ResourcesSpec(cpus=0.5, memory_mb=1024),
         user=PROMETHEUS_USER,
-        volumes=(VolumeSpec(name="prometheus-data", mount_path="/prometheus", size_gb=storage_gb),),
+        # Exclusive: the TSDB takes a lock file; one Prometheus per data directory.
+        volumes=(VolumeSpec(name="prometheus-data", mount_path="/prometheus", size_gb=storage_gb, exclusive=True),),
         files=tuple(files),
         metrics_path=metrics_path,
         depends_on=depends_on,
@@ -118,7 +119,8 @@ def grafana_service(
         ),
         resources=ResourcesSpec(cpus=0.5, memory_mb=512),
         user=user,
-        volumes=(VolumeSpec(name="grafana-data", mount_path="/var/lib/grafana", size_gb=5),),
+        # Exclusive: grafana.db (SQLite) and the plugins Grafana installs there; one Grafana per directory.
+        volumes=(VolumeSpec(name="grafana-data", mount_path="/var/lib/grafana", size_gb=5, exclusive=True),),
         files=(datasources,),
         metrics_path=metrics_path,
         depends_on=depends_on,

@@ -61,6 +61,7 @@ class StackFacts(Protocol):
     def runtime(self) -> str: ...
     @property
     def backups(self) -> BackupSettings | None: ...
+    @property
     def alerting(self) -> AlertingConfig: ...
 
 
@@ -182,6 +183,27 @@ def problems(name: str, config: StackFacts) -> list[str]:
         if secret.source == "config" and secret.required and key not in config.secrets:
             found.append(
                 f"clinical-platform:{key}: required ({secret.description}); `pulumi config set --secret {key} <value>`"
+            )
+    if not found:
+        found.extend(_single_writer_problems(name, config, prefix))
+    return found
+
+
+def _single_writer_problems(name: str, config: StackFacts, prefix: str) -> list[str]:
+    """Overrides asking a service that writes an exclusive volume for more than one copy (the spec refuses it)."""
+    override = config.overrides.get(name)
+    asked = {svc: o.replicas for svc, o in (override.services.items() if override else ()) if (o.replicas or 0) > 1}
+    if not asked:
+        return []
+    spec: SystemSpec = _module(name).build(_context(name, config))
+    found = []
+    for svc, replicas in sorted(asked.items()):
+        exclusive = [v.name for v in spec.service(svc).volumes if v.exclusive and not v.read_only]
+        if exclusive:
+            found.append(
+                f"{prefix}.services.{svc}.replicas: {replicas} copies of {svc}, which writes the exclusive volume(s) "
+                f"{', '.join(exclusive)} (one process at a time: a second copy would corrupt or fail to lock it); "
+                "set 1 or remove the override"
             )
     return found
 

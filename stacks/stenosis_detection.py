@@ -225,8 +225,10 @@ def build(ctx: SystemContext) -> SystemSpec:
         "TMPDIR": "/app/data",
     }
     app_volumes = (
-        VolumeSpec(name="data", mount_path="/app/data", size_gb=100),
-        VolumeSpec(name="logs", mount_path="/app/logs", size_gb=10),
+        # Scratch: an upload spool (TMPDIR; uploads and results live in the buckets) and file logs beside stdout,
+        # so each VM keeps its own and the backend scales out.
+        VolumeSpec(name="data", mount_path="/app/data", size_gb=100, scratch=True),
+        VolumeSpec(name="logs", mount_path="/app/logs", size_gb=10, scratch=True),
     )
     uvicorn = (
         "uvicorn",

@@ -32,7 +32,8 @@ API_PORT = 8001  # the guide's gunicorn --bind 0.0.0.0:8001
 # Upstream src/config.py reads Path(__file__).parent.parent / "config.yaml", the repository root, which the image's
 # Dockerfile copies to its WORKDIR /app.
 CONFIG_PATH = "/app/config.yaml"
-# The guide's load balancer runs three API servers.
+# The guide's load balancer runs three API servers. They write the audit trail to one volume (as the guide's
+# gunicorn workers append to one log directory), so on a VM cloud all three run on the VM holding it.
 PROD_REPLICAS = 3
 # The guide turns rate limiting on (RATE_LIMIT_ENABLED=true, security.rate_limiting: true, and alerts on "Rate
 # Limiting Triggers", seeds/004) without a number: a document analysis runs for up to worker_timeout_s, so one
@@ -146,7 +147,8 @@ def build(ctx: SystemContext) -> SystemSpec:
         ),
         volumes=(
             VolumeSpec(name="audit-logs", mount_path="/app/logs", size_gb=20),
-            VolumeSpec(name="model-cache", mount_path="/app/.cache", size_gb=20),
+            # Scratch: model downloads each copy can fetch again.
+            VolumeSpec(name="model-cache", mount_path="/app/.cache", size_gb=20, scratch=True),
         ),
         replicas=replicas,
     )

@@ -83,13 +83,16 @@ def test_vm_launch_template_is_hardened(prod: ProgramRun) -> None:
     assert ebs["encrypted"] == "true" and ebs["volumeType"] == "gp3" and ebs["kmsKeyId"].startswith("arn:aws:kms")
     assert lt["instanceType"] == "g4dn.4xlarge" and lt["imageId"] == "ami-0123456789abcdef0"
     assert "keyName" not in lt  # no SSH key: SSM only
+    # prod runs two VMs of CogStack: the state VM (test_state.py) and one scale-out VM across the zones.
     asg = named(prod, "cogstack-nlp-asg").inputs
-    assert asg["desiredCapacity"] == 2 and len(asg["vpcZoneIdentifiers"]) == 3
-    assert asg["healthCheckType"] == "ELB" and len(asg["targetGroupArns"]) == 2
+    assert asg["desiredCapacity"] == 1 and len(asg["vpcZoneIdentifiers"]) == 3
+    assert asg["healthCheckType"] == "ELB" and len(asg["targetGroupArns"]) == 1
+    state = named(prod, "cogstack-nlp-state-asg").inputs
+    assert state["healthCheckType"] == "ELB" and len(state["targetGroupArns"]) == 2
 
 
 def test_user_data_holds_no_secret(prod: ProgramRun) -> None:
-    lt = named(prod, "cogstack-nlp-lt").inputs
+    lt = named(prod, "cogstack-nlp-state-lt").inputs  # the VM running every service
     user_data = base64.b64decode(lt["userData"]).decode()
     assert user_data.startswith("#cloud-config")
     document = yaml.safe_load(user_data)
@@ -144,7 +147,7 @@ def test_user_data_holds_no_secret(prod: ProgramRun) -> None:
     # The password is RDS's (rotated): the secret holds its marker, which the VM fills in at every start.
     assert url.startswith("postgresql://compliance:__CLINICAL_BOOT_SECRET__therapy-compliance-db__url__@")
     assert "sslmode=require" in url
-    therapy_data = base64.b64decode(named(prod, "therapy-compliance-lt").inputs["userData"]).decode()
+    therapy_data = base64.b64decode(named(prod, "therapy-compliance-state-lt").inputs["userData"]).decode()
     assert url not in therapy_data and "DATABASE_URL" not in therapy_data
 
 
@@ -157,10 +160,10 @@ def test_database_passwords_are_managed_and_rotated_by_rds(prod: ProgramRun) -> 
     assert not any(r.name.endswith("-db-password") for r in prod.resources)
     managed = named(prod, "therapy-compliance-db-db").outputs["masterUserSecrets"][0]["secretArn"]
     # The VMs may read the managed secret (and nothing else of RDS's); the boot script and the rotation check do.
-    policy = json.loads(named(prod, "therapy-compliance-access").inputs["policy"])
+    policy = json.loads(named(prod, "therapy-compliance-state-access").inputs["policy"])
     readable = policy["Statement"][0]["Resource"]
     assert policy["Statement"][0]["Action"] == ["secretsmanager:GetSecretValue"] and managed in readable
-    document = yaml.safe_load(base64.b64decode(named(prod, "therapy-compliance-lt").inputs["userData"]).decode())
+    document = yaml.safe_load(base64.b64decode(named(prod, "therapy-compliance-state-lt").inputs["userData"]).decode())
     files = {f["path"]: f["content"] for f in document["write_files"]}
     assert f"--secret-id '{managed}'" in files["/opt/clinical/fetch-secrets.sh"]
     assert f"--secret-id '{managed}'" in files["/opt/clinical/check-rotation.sh"]
@@ -188,7 +191,7 @@ def test_the_boot_script_fills_in_the_rotated_password_and_restarts_on_rotation(
     compose = tool("docker-compose")
     versions = of_type(prod, "aws:secretsmanager/secretVersion:SecretVersion")
     runtime = next(r for r in versions if r.name == "therapy-compliance-runtime")
-    document = yaml.safe_load(base64.b64decode(named(prod, "therapy-compliance-lt").inputs["userData"]).decode())
+    document = yaml.safe_load(base64.b64decode(named(prod, "therapy-compliance-state-lt").inputs["userData"]).decode())
     files = {f["path"]: f["content"] for f in document["write_files"]}
     run, bin_dir = tmp_path / "run", tmp_path / "bin"
     bin_dir.mkdir()
@@ -248,14 +251,20 @@ def test_only_the_bucket_users_get_cloud_credentials_of_their_own(prod: ProgramR
     for template in of_type(prod, "aws:ec2/launchTemplate:LaunchTemplate"):
         assert template.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1, template.name
     roles = {r.name: r for r in of_type(prod, "aws:iam/role:Role")}
-    containers, instance = roles["stenosis-detection-containers"], roles["stenosis-detection-role"]
+    # The state VM's group creates the role; its instance role and the scale-out VMs' may assume it.
+    containers = roles["stenosis-detection-state-containers"]
+    instances = [roles["stenosis-detection-state-role"], roles["stenosis-detection-role"]]
     assert containers.inputs["name"] == "clinical-prod-stenosis-detection-containers"
     trust = json.loads(containers.inputs["assumeRolePolicy"])["Statement"]
-    assert trust == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": instance.outputs["arn"]}}]
-    host = json.loads(named(prod, "stenosis-detection-access").inputs["policy"])["Statement"]
-    assert not any(a.startswith("s3:") for st in host for a in st["Action"])  # the instance role reads no bucket
-    assert {"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": [containers.outputs["arn"]]} in host
-    own = json.loads(named(prod, "stenosis-detection-containers-access").inputs["policy"])["Statement"]
+    assert len(trust) == 1 and trust[0]["Action"] == "sts:AssumeRole"
+    assert sorted(trust[0]["Principal"]["AWS"]) == sorted(r.outputs["arn"] for r in instances)
+    # The scale-out VMs exist before the role (it trusts them), so they name it by its ARN.
+    by_name = f"arn:aws:iam::123456789012:role/{containers.inputs['name']}"
+    for access, arn in (("stenosis-detection-access", by_name), ("stenosis-detection-state-access", None)):
+        host = json.loads(named(prod, access).inputs["policy"])["Statement"]
+        assert not any(a.startswith("s3:") for st in host for a in st["Action"])  # the instance role reads no bucket
+        assert {"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": [arn or containers.outputs["arn"]]} in host
+    own = json.loads(named(prod, "stenosis-detection-state-containers-access").inputs["policy"])["Statement"]
     assert {a for st in own for a in st["Action"]} == {
         "s3:ListBucket",
         "s3:GetObject",
@@ -264,7 +273,7 @@ def test_only_the_bucket_users_get_cloud_credentials_of_their_own(prod: ProgramR
         "kms:Decrypt",
         "kms:GenerateDataKey",
     }
-    vm = next(v for v in vm_systems(prod) if v.name == "stenosis-detection")
+    vm = next(v for v in vm_systems(prod) if v.name == "stenosis-detection" and "worker" in v.compose["services"])
     mounting = {
         name
         for name, entry in vm.compose["services"].items()
@@ -283,7 +292,8 @@ def test_only_the_bucket_users_get_cloud_credentials_of_their_own(prod: ProgramR
     )
     assert "OnUnitActiveSec=10min" in vm.files["/etc/systemd/system/clinical-stenosis-detection-credentials.timer"]
     # Systems without buckets get no credential path and no containers role ...
-    assert "therapy-compliance-containers" not in roles
+    assert "stenosis-detection-state-containers" in roles
+    assert not any(name.startswith("therapy-compliance") and name.endswith("-containers") for name in roles)
     therapy = next(v for v in vm_systems(prod) if v.name == "therapy-compliance")
     assert "/opt/clinical/refresh-credentials.sh" not in therapy.files
     # ... unless a job reads a model pack from S3: then that job alone gets them, for that one object.
@@ -293,7 +303,7 @@ def test_only_the_bucket_users_get_cloud_credentials_of_their_own(prod: ProgramR
         for name, entry in cogstack.compose["services"].items()
         if "/run/clinical/aws:/run/clinical-aws:ro" in entry.get("volumes", [])
     } == {"model-pack"}
-    reads = json.loads(named(prod, "cogstack-nlp-containers-access").inputs["policy"])["Statement"]
+    reads = json.loads(named(prod, "cogstack-nlp-state-containers-access").inputs["policy"])["Statement"]
     assert {a for st in reads for a in st["Action"]} == {"s3:GetObject", "kms:Decrypt", "kms:GenerateDataKey"}
 
 
@@ -520,12 +530,18 @@ def test_redis_and_data_bucket_components() -> None:
 
 def test_prod_cost_and_gpu_choice(prod: ProgramRun, shipped_plans: dict[str, Plan]) -> None:
     machines = prod.exports["machines"]["cogstack-nlp"]
-    assert machines["instanceType"] == "g4dn.4xlarge" and machines["count"] == 2
+    # The state VM (every service) and one scale-out VM (the MedCAT service and the gateway).
+    assert machines["instanceType"] == "g4dn.4xlarge" and machines["count"] == 1
+    assert machines["scaleOut"]["instanceType"] == "g4dn.4xlarge" and machines["scaleOut"]["count"] == 1
     assert machines["gpuOnly"] == {"instanceType": "g4dn.xlarge", "usdPerHour": 0.526}
     assert machines["guidePick"] == {"instanceType": "p3.2xlarge", "usdPerHour": 3.06}
+    # Therapy compliance's VM is sized for the three API copies it runs.
+    therapy = prod.exports["machines"]["therapy-compliance"]
+    assert therapy["copiesPerVm"] == {"api": 3} and therapy["count"] == 1
     plan = shipped_plans["prod"]
     lines = {line.resource_name: line for line in plan.cost.lines}
-    assert lines["cogstack-nlp-asg"].usd_per_month == pytest.approx(2 * (1.204 * 730 + 200 * 0.08), abs=0.01)
+    for group in ("cogstack-nlp-asg", "cogstack-nlp-state-asg"):
+        assert lines[group].usd_per_month == pytest.approx(1.204 * 730 + 200 * 0.08, abs=0.01)
     assert lines["stenosis-detection-db-db"].basis.startswith("db.m6g.large x2")
     assert 1500 < plan.cost.total < plan.config.budget_usd_per_month  # type: ignore[operator]
 

@@ -326,7 +326,7 @@ def test_the_auth_gateway_refuses_clients_outside_the_allowlist(
     """prod's gateway (allowedSourceCidrs set): a client the load balancer forwards from outside the clinical
     networks gets 403, one inside gets through to basic auth; from an address that is not the load balancer,
     X-Forwarded-For is ignored, so a client cannot claim an allowed address."""
-    (vm,) = [vm for _, vm in _vms({"prod": stack_runs["prod"]}) if vm.name == "stenosis-detection"]
+    (vm,) = [vm for _, vm in _vms({"prod": stack_runs["prod"]}) if vm.group == "stenosis-detection-state"]
     files = _gateway_files(vm, tmp_path / "run")
     original = files["/etc/nginx/nginx.conf"]
     port = int(re.findall(r"listen (\d+) ssl;", original)[0])
@@ -348,8 +348,8 @@ def test_the_auth_gateway_refuses_clients_outside_the_allowlist(
 @pytest.mark.parametrize("stack", VM_STACKS)
 def test_cloud_init_documents_pass_the_schema(stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path) -> None:
     cloud_init = tool("cloud-init")
-    for vm in vm_systems(stack_runs[stack]):
-        path = tmp_path / f"{vm.name}.yaml"
+    for index, vm in enumerate(vm_systems(stack_runs[stack])):
+        path = tmp_path / f"{vm.name}-{index}.yaml"
         path.write_text(vm.cloud_config)
         done = subprocess.run([cloud_init, "schema", "-c", str(path)], capture_output=True, text=True, check=False)
         assert done.returncode == 0 and "Valid cloud-config" in done.stdout, (
@@ -360,8 +360,8 @@ def test_cloud_init_documents_pass_the_schema(stack: str, stack_runs: dict[str, 
 @pytest.mark.parametrize("stack", VM_STACKS)
 def test_systemd_units_verify(stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path) -> None:
     analyze = tool("systemd-analyze")
-    for vm in vm_systems(stack_runs[stack]):
-        root = tmp_path / vm.name
+    for index, vm in enumerate(vm_systems(stack_runs[stack])):  # a system with state has two VM groups
+        root = tmp_path / f"{vm.name}-{index}"
         for path, content in vm.files.items():
             target = root / path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -385,33 +385,56 @@ def test_systemd_units_verify(stack: str, stack_runs: dict[str, ProgramRun], tmp
             assert done.returncode == 0 and not problems, f"{unit}: {version([analyze, '--version'])}:\n{problems}"
 
 
+def _compose_config(vm: VmSystem, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``docker compose config`` on the VM's compose project, with the files the boot script writes in place."""
+    compose = tool("docker-compose")
+    text = vm.files["/opt/clinical/compose.yaml"]
+    text = text.replace("/run/clinical/", f"{root}/run/").replace("/opt/clinical/", f"{root}/opt/")
+    for service, env in vm.secret_env.items():  # what the boot script writes
+        env_file = root / "run" / f"{service}.env"
+        env_file.parent.mkdir(parents=True, exist_ok=True)
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
+    (root / "compose.yaml").write_text(text)
+    return subprocess.run(
+        [compose, "-f", str(root / "compose.yaml"), "config", *args], capture_output=True, text=True, check=False
+    )
+
+
 @pytest.mark.parametrize("stack", VM_STACKS)
 def test_compose_projects_pass_docker_compose_config(
     stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path
 ) -> None:
     compose = tool("docker-compose")
-    for vm in vm_systems(stack_runs[stack]):
-        root = tmp_path / vm.name
-        text = vm.files["/opt/clinical/compose.yaml"]
-        text = text.replace("/run/clinical/", f"{root}/run/").replace("/opt/clinical/", f"{root}/opt/")
-        for service, env in vm.secret_env.items():  # what the boot script writes
-            env_file = root / "run" / f"{service}.env"
-            env_file.parent.mkdir(parents=True, exist_ok=True)
-            env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
-        (root / "compose.yaml").write_text(text)
-        done = subprocess.run(
-            [compose, "-f", str(root / "compose.yaml"), "config", "--quiet"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+    for index, vm in enumerate(vm_systems(stack_runs[stack])):
+        done = _compose_config(vm, tmp_path / f"{vm.name}-{index}", "--quiet")
         assert done.returncode == 0, f"{vm.name}: {version([compose, 'version'])}:\n{done.stderr}"
         # A `$` compose would substitute (with nothing) before the container's shell sees it.
         assert "variable is not set" not in done.stderr, f"{vm.name}: {done.stderr}"
-        document = yaml.safe_load(text)
+        document = vm.compose
         for service, entry in document["services"].items():
             for dep in entry.get("depends_on", {}):
                 assert dep in document["services"], f"{vm.name}/{service} waits for missing {dep}"
+
+
+@pytest.mark.parametrize("stack", VM_STACKS)
+def test_compose_runs_the_copies_a_vm_holds(stack: str, stack_runs: dict[str, ProgramRun], tmp_path: Path) -> None:
+    """As docker compose reads it: a service with several copies on a VM has ``deploy.replicas`` and nothing
+    two copies would fight over (a fixed container name, a host port)."""
+    copies: dict[tuple[str, str], int] = {}
+    for index, vm in enumerate(vm_systems(stack_runs[stack])):
+        done = _compose_config(vm, tmp_path / f"{vm.name}-{index}", "--format", "yaml")
+        assert done.returncode == 0, done.stderr
+        for service, entry in yaml.safe_load(done.stdout)["services"].items():
+            replicas = (entry.get("deploy") or {}).get("replicas", 1)
+            if replicas > 1:
+                assert "container_name" not in entry and not entry.get("ports"), f"{vm.name}/{service}: {entry}"
+            copies[(vm.name, service)] = max(copies.get((vm.name, service), 0), replicas)
+    if stack in ("prod", "prod-gcp"):
+        # The guide's three therapy-compliance API servers: all on the VM holding the audit logs.
+        assert copies[("therapy-compliance", "api")] == 3
+        assert copies[("cogstack-nlp", "solr")] == copies[("cogstack-nlp", "medcat-trainer")] == 1
+    elif stack != "preview":  # one VM, one copy, where the profile runs nothing redundantly
+        assert copies[("therapy-compliance", "api")] == 1
 
 
 @pytest.mark.parametrize("stack", VM_STACKS)

@@ -318,7 +318,7 @@ def test_planned_trainer(local_plan: Plan) -> None:
 @pytest.fixture(scope="module")
 def prod_compose() -> dict[str, Any]:
     run = run_program("prod")
-    lt = named(run, f"{SYSTEM}-lt").inputs
+    lt = named(run, f"{SYSTEM}-state-lt").inputs  # the state VM runs every service
     document = yaml.safe_load(base64.b64decode(lt["userData"]).decode())
     text = next(f["content"] for f in document["write_files"] if f["path"].endswith("compose.yaml"))
     compose: dict[str, Any] = yaml.safe_load(text)

@@ -60,6 +60,12 @@ def asg(inputs: Mapping[str, Any]) -> tuple[float, str]:
     return usd, f"{count} x {itype} at {per_hour:.4g}/h + {disk} GB gp3"
 
 
+def ebs_volume(inputs: Mapping[str, Any]) -> tuple[float, str]:
+    """A data volume's gp3 capacity (its snapshots are AWS Backup usage)."""
+    size = int(inputs.get("size") or 0)
+    return size * EBS_GP3_USD_PER_GB_MONTH, f"{size} GB gp3 at {EBS_GP3_USD_PER_GB_MONTH}/GB"
+
+
 def rds(inputs: Mapping[str, Any]) -> tuple[float, str]:
     """Instance class hours (twice when multi-AZ) and gp3 storage."""
     klass = str(inputs.get("instanceClass"))
@@ -338,7 +344,28 @@ RESOURCES: dict[str, ResourceProfile] = {
         outputs=no_outputs,
     ),
     "aws:ec2/instance:Instance": planned("vm"),
-    "aws:ebs/volume:Volume": planned("storage"),
+    "aws:ebs/volume:Volume": ResourceProfile(
+        kind="storage",
+        create_seconds=DEFAULT_SECONDS * 2,
+        price=ebs_volume,
+        outputs=lambda n, i: {"arn": f"arn:aws:ec2:us-east-1:{MOCK_ACCOUNT}:volume/vol-{digest(n, 17)}"},
+    ),
+    # Backups of the state volumes (AWS Backup)
+    "aws:backup/vault:Vault": ResourceProfile(
+        kind="storage",
+        create_seconds=DEFAULT_SECONDS,
+        price=fixed(0.0, "usage: 0.05/GB-month of EBS snapshots kept"),
+        outputs=no_outputs,
+    ),
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": ResourceProfile(
+        kind="supporting", create_seconds=DEFAULT_SECONDS, price=NO_CHARGE, outputs=no_outputs
+    ),
+    "aws:backup/plan:Plan": ResourceProfile(
+        kind="supporting", create_seconds=DEFAULT_SECONDS, price=NO_CHARGE, outputs=no_outputs
+    ),
+    "aws:backup/selection:Selection": ResourceProfile(
+        kind="supporting", create_seconds=DEFAULT_SECONDS, price=NO_CHARGE, outputs=no_outputs
+    ),
     # Edge: load balancer, WAF, certificates and DNS
     "aws:lb/loadBalancer:LoadBalancer": ResourceProfile(
         kind="load-balancer",

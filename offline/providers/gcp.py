@@ -66,6 +66,12 @@ def memorystore(inputs: Mapping[str, Any]) -> tuple[float, str]:
     return per_hour * HOURS_PER_MONTH, f"{tier} {memory} GB at {per_hour:.4g}/h"
 
 
+def disk(inputs: Mapping[str, Any]) -> tuple[float, str]:
+    """A state disk's pd-balanced capacity (its snapshots are usage)."""
+    size = int(inputs.get("size") or 0)
+    return size * PD_BALANCED_USD_PER_GB_MONTH, f"{size} GB pd-balanced at {PD_BALANCED_USD_PER_GB_MONTH}/GB"
+
+
 def instance_template(inputs: Mapping[str, Any]) -> tuple[float, str]:
     """The group's VMs: machine and accelerators from the template, count from its ``vm-count`` label."""
     machine = str(inputs.get("machineType"))
@@ -281,7 +287,13 @@ RESOURCES: dict[str, ResourceProfile] = {
     # Planned: rules cover them, no stack registers them yet.
     "gcp:compute/instance:Instance": planned("vm"),
     "gcp:compute/instanceTemplate:InstanceTemplate": planned("vm"),
-    "gcp:compute/disk:Disk": planned("storage"),
+    "gcp:compute/disk:Disk": _profile("storage", 10.0, disk, _self_link("disks")),
+    "gcp:compute/resourcePolicy:ResourcePolicy": _profile(
+        "supporting", 5.0, fixed(0.0, "usage: snapshots at 0.05/GB-month"), _self_link("resourcePolicies")
+    ),
+    "gcp:compute/regionPerInstanceConfig:RegionPerInstanceConfig": _profile(
+        "supporting", 60.0, Free("a setting of its instance group")
+    ),
     "gcp:storage/bucketIAMBinding:BucketIAMBinding": planned("supporting"),
     "gcp:storage/bucketIAMPolicy:BucketIAMPolicy": planned("supporting"),
 }

@@ -97,7 +97,8 @@ def alertmanager_service(images: Images, system: str, alerting: AlertingConfig) 
         health=HealthCheckSpec(command=wget_probe(ALERTMANAGER_PORT, "/-/healthy"), interval_s=30),
         resources=ResourcesSpec(cpus=0.25, memory_mb=256),
         user=NOBODY,
-        volumes=(VolumeSpec(name="alertmanager-data", mount_path="/alertmanager", size_gb=1),),
+        # Exclusive: its silences and notification log are one instance's files (no gossip cluster here).
+        volumes=(VolumeSpec(name="alertmanager-data", mount_path="/alertmanager", size_gb=1, exclusive=True),),
         files=(FileSpec(path=CONFIG_PATH, content=alertmanager_conf(system, alerting)), *secret_files),
         # SMTP, Slack and webhooks are outside the host; without a receiver nothing leaves it.
         egress=alerting.has_receiver,

@@ -65,7 +65,7 @@ def application_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
     data_volumes = (
         VolumeSpec(name="pdfs", mount_path="/data/pdfs", size_gb=100),
         VolumeSpec(name="images", mount_path="/data/images", size_gb=50),
-        VolumeSpec(name="logs", mount_path="/app/logs", size_gb=10),
+        VolumeSpec(name="logs", mount_path="/app/logs", size_gb=10, scratch=True),
     )
     migrate = ServiceSpec(
         name="migrate",
@@ -106,6 +106,8 @@ def application_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             ResourcesSpec(cpus=8, memory_mb=8192),
         ),
         volumes=data_volumes,
+        # Writes the uploaded PDFs and page images (state): on a VM cloud every copy runs on the state VM, sharing
+        # the files there as copies on one Docker host do.
         replicas=ctx.resilience.replicas,
         user=APP_USER,
         egress=True,  # OpenAI and SMTP
@@ -142,6 +144,8 @@ def application_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
             ResourcesSpec(cpus=6, memory_mb=8192),
         ),
         volumes=data_volumes,
+        # Writes the uploaded PDFs and page images (state): on a VM cloud every copy runs on the state VM, sharing
+        # the files there as copies on one Docker host do.
         replicas=ctx.resilience.replicas,
         user=APP_USER,
         egress=True,  # OpenAI

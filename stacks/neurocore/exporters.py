@@ -111,7 +111,9 @@ def exporter_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
                 resources=ResourcesSpec(cpus=0.5, memory_mb=256),
                 # Docker's log files are root-only (0640 root); all capabilities stay dropped.
                 user=None,
-                volumes=(VolumeSpec(name="promtail-positions", mount_path="/var/lib/promtail", size_gb=1),),
+                volumes=(
+                    VolumeSpec(name="promtail-positions", mount_path="/var/lib/promtail", size_gb=1, scratch=True),
+                ),
                 files=(FileSpec(path="/etc/promtail/promtail.yml", content=promtail_conf()),),
                 host_mounts=(
                     HostMountSpec(host_path="/var/lib/docker/containers", mount_path="/var/lib/docker/containers"),

@@ -68,7 +68,8 @@ def monitoring_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
         health=HealthCheckSpec(command=wget_probe(LOKI_PORT, "/ready"), interval_s=30, start_period_s=60),
         resources=ResourcesSpec(cpus=1, memory_mb=1024),
         user="10001:10001",  # loki, the image's user
-        volumes=(VolumeSpec(name="loki-data", mount_path="/loki", size_gb=50),),
+        # Exclusive: a single-binary Loki owns its chunks, index and WAL.
+        volumes=(VolumeSpec(name="loki-data", mount_path="/loki", size_gb=50, exclusive=True),),
         files=(FileSpec(path="/etc/loki/loki.yaml", content=loki_conf(s)),),
         metrics_path="/metrics",
     )

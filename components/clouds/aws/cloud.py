@@ -21,10 +21,11 @@ from components.clouds.aws.iam import s3_object_arn
 from components.clouds.aws.load_balancer import AlbRoute, LoadBalancer
 from components.clouds.aws.machines import MachineChoice, choose_machine, hourly_price, needs
 from components.clouds.aws.security_groups import WORLD_V4, WORLD_V6, Rule, add_rules, security_group
+from components.clouds.aws.state_disk import AwsStateDisk, attach_lines
 from components.edge import restricted
 from components.gpu_catalog import cheapest_machine
-from components.platform import ContainerCredentials, RouteTarget, StackSettings
-from components.specs import ServiceSpec, SystemSpec
+from components.platform import ContainerCredentials, RouteTarget, StackSettings, StateDisk, VmGroup
+from components.specs import ServiceSpec, SystemSpec, VolumeSpec
 
 # The AWS recipe of the stenosis guide (seeds/001) picks this type for GPU work; shown next to our choice.
 GUIDE_GPU_PICK = "p3.2xlarge"
@@ -193,6 +194,7 @@ class AwsSystem(AwsDataStores):
         if any(s.egress for s in spec.services):
             self.egress_rules.append(Rule("egress", 587, "SMTP submission (mail-sending services)", cidr=WORLD_V4))
         self.container_role_name: str | None = None
+        self.state: AwsStateDisk | None = None
         # Single objects outside its buckets that its containers read (model packs), by ARN.
         self.object_arns = [
             s3_object_arn(cloud.partition, url)
@@ -256,19 +258,34 @@ class AwsSystem(AwsDataStores):
             refresh=role_arn.apply(lambda arn: credentials_script(self.name, arn, cloud.region)),
         )
 
+    def _group_urn(self, group: str) -> pulumi.Output[str]:
+        """The URN a VM group component called ``group`` has (or had) under this system."""
+        return self.urn.apply(lambda urn: f"{urn.rsplit('::', 1)[0]}$clinical:aws:GpuVm::{group}")
+
+    def state_disk(self, volumes: Sequence[VolumeSpec]) -> StateDisk:
+        """An encrypted EBS volume in the network's first zone holding every state volume, backed up by AWS Backup;
+        the state VM attaches it to itself at boot."""
+        cloud = self.cloud
+        self.state = AwsStateDisk(
+            self.name,
+            zone=cloud.zones[0],
+            size_gb=sum(v.size_gb for v in volumes),
+            kms_key_arn=cloud.key.arn,
+            backup_days=cloud.resilience.backup_days,
+            protect=cloud.resilience.protect,
+            tags=self.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return StateDisk(self.state.volume.id.apply(lambda volume: attach_lines(volume, cloud.region)))
+
     def run(
-        self,
-        services: Sequence[ServiceSpec],
-        user_data: pulumi.Output[str],
-        targets: Sequence[RouteTarget],
-        after: Sequence[pulumi.Resource],
+        self, groups: Sequence[VmGroup], targets: Sequence[RouteTarget], after: Sequence[pulumi.Resource]
     ) -> list[str]:
-        """The VMs running ``services`` from ``user_data``, reached from the load balancer on ``targets``."""
+        """Per group an auto scaling group running its services from its user data, in the target groups of its
+        routes (the state group: one VM in the state disk's zone)."""
         cloud, name, tags = self.cloud, self.name, self.tags
         child = pulumi.ResourceOptions(parent=self)
-        machine = choose_machine(services)
-        cloud.machines[name] = machine_summary(machine, services, cloud.resilience.replicas)
-        target_groups = []
+        target_groups: dict[str, pulumi.Output[str]] = {}
         for t in targets:
             health = aws.lb.TargetGroupHealthCheckArgs(
                 path=t.health_path, protocol="HTTPS", matcher="200-399", interval=30, healthy_threshold=2
@@ -284,30 +301,59 @@ class AwsSystem(AwsDataStores):
                 tags=tags,
                 opts=child,
             )
-            target_groups.append(tg.arn)
+            target_groups[t.route.name] = tg.arn
             cloud.lb.route(f"{name}-{t.route.name}", AlbRoute(f"{t.route.host}.{cloud.domain}", tg.arn))
         ports = sorted({t.port for t in targets})
         from_lb = [Rule("ingress", p, f"{name} port {p} from the load balancer", peer=cloud.alb_sg.id) for p in ports]
         add_rules(f"{name}-workload-sg", self.workload_sg, [*from_lb, *self.egress_rules], tags, self)
         to_workload = [Rule("egress", p, f"to {name} port {p}", peer=self.workload_sg.id) for p in ports]
         add_rules(f"{name}-alb-to-workload", cloud.alb_sg, to_workload, tags, self)
-        GpuVm(
-            name,
-            instance_type=machine.instance_type,
-            user_data=user_data,
-            subnet_ids=cloud.network.private_subnet_ids,
-            security_group_id=self.workload_sg.id,
-            kms_key_arn=cloud.key.arn,
-            secret_arns=[self.secret_arn, *self.managed_secret_arns],
-            container_role=ContainerRole(self.container_role_name, self.bucket_arns, self.object_arns)
-            if self.container_role_name
-            else None,
-            target_group_arns=target_groups,
-            capacity=cloud.resilience.replicas,
-            disk_gb=200 if machine.gpu_count else 100,
-            tags=tags,
-            spot=cloud.settings.spot,
-            after=after,
-            opts=child,
+        # Scale-out VMs first: the group that creates the containers role (the state's) lets their role assume it.
+        trusted: list[pulumi.Output[str]] = []
+        role_arn = pulumi.Output.concat(
+            "arn:", cloud.partition, ":iam::", cloud.account_id, ":role/", self.container_role_name or ""
         )
+        for group in sorted(groups, key=lambda g: g.role != "scale-out"):
+            # Sized for every container a VM runs: a service with three copies there counts three times.
+            machine = choose_machine(group.containers)
+            summary = machine_summary(machine, group.containers, group.count)
+            if group.copies:
+                summary["copiesPerVm"] = dict(sorted(group.copies.items()))
+            if group.role == "scale-out":
+                cloud.machines[name] = {**cloud.machines.get(name, {}), "scaleOut": summary}
+            else:
+                cloud.machines[name] = {**summary, **cloud.machines.get(name, {})}
+            state = group.role == "state" and self.state is not None
+            scale_out = group.role == "scale-out"
+            vm = GpuVm(
+                f"{name}-state" if state else name,
+                instance_type=machine.instance_type,
+                user_data=group.user_data,
+                subnet_ids=cloud.network.private_subnet_ids[:1] if state else cloud.network.private_subnet_ids,
+                security_group_id=self.workload_sg.id,
+                kms_key_arn=cloud.key.arn,
+                secret_arns=[self.secret_arn, *self.managed_secret_arns],
+                container_role=ContainerRole(self.container_role_name, self.bucket_arns, self.object_arns)
+                if self.container_role_name and not scale_out
+                else None,
+                container_role_arn=role_arn if self.container_role_name and scale_out else None,
+                also_trusted=trusted,
+                target_group_arns=[arn for route, arn in target_groups.items() if route in group.routes],
+                capacity=group.count,
+                disk_gb=200 if machine.gpu_count else 100,
+                tags=tags,
+                spot=cloud.settings.spot and not state,  # a Spot reclaim would take the state's only writer
+                state_volume_arn=self.state.volume.arn if state and self.state else None,
+                # Before the system had a state VM, its one group ("<system>") created the containers role.
+                containers_moved_from=(name, self._group_urn(name)) if state else None,
+                instance_arns=pulumi.Output.concat(
+                    "arn:", cloud.partition, ":ec2:", cloud.region, ":", cloud.account_id, ":instance/*"
+                )
+                if state
+                else None,
+                after=after,
+                opts=child,
+            )
+            if scale_out:
+                trusted.append(vm.role_arn)
         return [f"https://{t.route.host}.{cloud.domain}" for t in targets]

@@ -39,6 +39,8 @@ class AwsFoundation:
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke)
         zones = aws.get_availability_zones_output(state="available", opts=invoke)
+        # The zones the network spans; a system's state disk and the VM that mounts it live in the first.
+        self.zones: list[pulumi.Output[str]] = [zones.names[i] for i in range(settings.zones)]
         self.account_id: pulumi.Output[str] = identity.account_id
         self.partition: pulumi.Output[str] = partition.partition
         self.key = StackKey(
@@ -53,7 +55,7 @@ class AwsFoundation:
         self.network = Network(
             name,
             cidr=stack.cidr,
-            zones=[zones.names[i] for i in range(settings.zones)],
+            zones=self.zones,
             region=self.region,
             kms_key_arn=self.key.arn,
             tags=self.tags,

@@ -39,6 +39,10 @@ def dlami_id() -> pulumi.Output[str]:
     ).id
 
 
+# Tags of the state VM's instances that the attach permission requires (stack and system come with every tag set).
+STATE_TAG_KEYS = ("stack", "system", "role")
+
+
 class GpuVm(pulumi.ComponentResource):
     """Launch template + auto scaling group behind the load balancer's target groups.
 
@@ -66,17 +70,25 @@ class GpuVm(pulumi.ComponentResource):
         kms_key_arn: pulumi.Input[str],
         secret_arns: Sequence[pulumi.Input[str]],
         container_role: ContainerRole | None,
+        container_role_arn: pulumi.Input[str] | None = None,
+        also_trusted: Sequence[pulumi.Input[str]] = (),
         target_group_arns: Sequence[pulumi.Input[str]],
         capacity: int,
         disk_gb: int,
         tags: Mapping[str, str],
         spot: bool = False,
+        state_volume_arn: pulumi.Input[str] | None = None,
+        instance_arns: pulumi.Input[str] | None = None,
+        containers_moved_from: tuple[str, pulumi.Input[str]] | None = None,
         after: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:aws:GpuVm", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = dict(tags)
+        # The state VM's instances carry role=state: only an instance of this stack's system so tagged may take
+        # the state volume (the attach permission's condition below).
+        tags = {**tags, "role": "state"} if state_volume_arn is not None else dict(tags)
+        state_tags = {k: tags[k] for k in STATE_TAG_KEYS if k in tags} if state_volume_arn is not None else {}
         role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=service_role_trust("ec2.amazonaws.com"),
@@ -86,15 +98,27 @@ class GpuVm(pulumi.ComponentResource):
         aws.iam.RolePolicyAttachment(
             f"{name}-ssm", role=role.name, policy_arn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", opts=child
         )
-        assumable: list[pulumi.Input[str]] = []
+        self.role_arn = role.arn
+        # A group that does not create the containers role (a system's scale-out VMs) may still assume it.
+        assumable: list[pulumi.Input[str]] = [container_role_arn] if container_role_arn is not None else []
         if container_role is not None:
+
+            def moved(suffix: str) -> pulumi.ResourceOptions:
+                # The role keeps its IAM name when it moves to another group's component (a system that gained a
+                # state VM): the alias makes that a move, not a delete and a create that would clash on the name.
+                if containers_moved_from is None:
+                    return child
+                old_name, old_parent_urn = containers_moved_from
+                alias = pulumi.Alias(name=f"{old_name}-{suffix}", parent=old_parent_urn)
+                return pulumi.ResourceOptions(parent=self, aliases=[alias])
+
             containers = aws.iam.Role(
                 f"{name}-containers",
                 name=container_role.name,
-                assume_role_policy=role.arn.apply(self._trust_of),
+                assume_role_policy=pulumi.Output.all(role.arn, *also_trusted).apply(self._trust_of),
                 max_session_duration=3600,
                 tags=tags,
-                opts=child,
+                opts=moved("containers"),
             )
             aws.iam.RolePolicy(
                 f"{name}-containers-access",
@@ -104,15 +128,19 @@ class GpuVm(pulumi.ComponentResource):
                     pulumi.Output.all(*container_role.bucket_arns),
                     pulumi.Output.all(*container_role.object_arns),
                 ).apply(lambda v: containers_policy(v[0], v[1], v[2])),
-                opts=child,
+                opts=moved("containers-access"),
             )
             assumable.append(containers.arn)
+        # The state VM attaches the system's state disk to itself at boot.
+        attach = (
+            pulumi.Output.all(state_volume_arn, instance_arns) if state_volume_arn else pulumi.Output.from_input([])
+        )
         aws.iam.RolePolicy(
             f"{name}-access",
             role=role.id,
-            policy=pulumi.Output.all(kms_key_arn, pulumi.Output.all(*secret_arns), pulumi.Output.all(*assumable)).apply(
-                lambda v: self._access_policy(v[1], v[0], v[2])
-            ),
+            policy=pulumi.Output.all(
+                kms_key_arn, pulumi.Output.all(*secret_arns), pulumi.Output.all(*assumable), attach
+            ).apply(lambda v: self._access_policy(v[1], v[0], v[2], v[3], state_tags)),
             opts=child,
         )
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, tags=tags, opts=child)
@@ -160,11 +188,13 @@ class GpuVm(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["imageId"]),
         )
+        # One VM holds a state disk at a time: never a second one beside it, even during a refresh.
+        single = state_volume_arn is not None
         self.group = aws.autoscaling.Group(
             f"{name}-asg",
             vpc_zone_identifiers=list(subnet_ids),
             min_size=capacity,
-            max_size=capacity * 2,
+            max_size=capacity if single else capacity * 2,
             desired_capacity=capacity,
             launch_template=aws.autoscaling.GroupLaunchTemplateArgs(id=template.id, version="$Latest"),
             target_group_arns=list(target_group_arns),
@@ -173,7 +203,9 @@ class GpuVm(pulumi.ComponentResource):
             wait_for_capacity_timeout="20m",
             instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
                 strategy="Rolling",
-                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(min_healthy_percentage=50),
+                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
+                    min_healthy_percentage=0 if single else 50
+                ),
             ),
             tags=[
                 aws.autoscaling.GroupTagArgs(key=k, value=v, propagate_at_launch=False)
@@ -185,13 +217,20 @@ class GpuVm(pulumi.ComponentResource):
         self.register_outputs({"autoScalingGroup": self.group.name})
 
     @staticmethod
-    def _trust_of(instance_role_arn: str) -> str:
-        """Only the system's instance role (the host) may assume the containers role."""
-        statement = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": instance_role_arn}}
+    def _trust_of(instance_role_arns: Sequence[str]) -> str:
+        """Only the system's instance roles (its hosts) may assume the containers role."""
+        principal: str | list[str] = instance_role_arns[0] if len(instance_role_arns) == 1 else list(instance_role_arns)
+        statement = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": principal}}
         return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
     @staticmethod
-    def _access_policy(secret_arns: Sequence[str], kms_key_arn: str, assumable: Sequence[str]) -> str:
+    def _access_policy(
+        secret_arns: Sequence[str],
+        kms_key_arn: str,
+        assumable: Sequence[str],
+        attach: Sequence[str] = (),
+        state_tags: Mapping[str, str] | None = None,
+    ) -> str:
         # The runtime secret, then any database password RDS manages (read at boot and by the rotation check).
         secrets: str | list[str] = secret_arns[0] if len(secret_arns) == 1 else list(secret_arns)
         statements: list[dict] = [
@@ -200,4 +239,20 @@ class GpuVm(pulumi.ComponentResource):
         ]
         if assumable:
             statements.append({"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": list(assumable)})
+        if attach:
+            volume_arn, instance_arns = attach
+            # AttachVolume is authorised on the volume and on the instance: this volume only, and only to an
+            # instance tagged as this stack's system's state VM (none of the VM's roles may tag instances).
+            on_tags = {f"aws:ResourceTag/{k}": v for k, v in sorted((state_tags or {}).items())}
+            statements += [
+                {"Effect": "Allow", "Action": ["ec2:AttachVolume"], "Resource": volume_arn},
+                {
+                    "Effect": "Allow",
+                    "Action": ["ec2:AttachVolume"],
+                    "Resource": instance_arns,
+                    "Condition": {"StringEquals": on_tags},
+                },
+                # Describe calls take no resource or tag scoping in IAM.
+                {"Effect": "Allow", "Action": ["ec2:DescribeVolumes"], "Resource": "*"},
+            ]
         return json.dumps({"Version": "2012-10-17", "Statement": statements})

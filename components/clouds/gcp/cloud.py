@@ -24,10 +24,11 @@ from components.clouds.gcp.labels import gcp_labels
 from components.clouds.gcp.load_balancer import LoadBalancer
 from components.clouds.gcp.machines import MachineChoice, choose_machine, hourly_price, needs
 from components.clouds.gcp.network import LOAD_BALANCER_RANGES
+from components.clouds.gcp.state_disk import GcpStateDisk, attach_lines
 from components.edge import restricted
 from components.gpu_catalog import cheapest_machine
-from components.platform import RouteTarget, StackSettings
-from components.specs import ServiceSpec, SystemSpec
+from components.platform import RouteTarget, StackSettings, StateDisk, VmGroup
+from components.specs import ServiceSpec, SystemSpec, VolumeSpec
 
 # The GCP recipe of the stenosis guide (seeds/001) picks this shape for GPU work; shown next to our choice.
 GUIDE_GPU_PICK = "n1-standard-8+t4"
@@ -116,6 +117,7 @@ class GcpSystem(GcpDataStores):
         super().__init__("clinical:gcp:System", spec, cloud, opts)
         self.cloud = cloud
         self.secret_ids: list[pulumi.Output[str]] = []
+        self.state: GcpStateDisk | None = None
         self.register_outputs({})
 
     def store_secret(self, document: pulumi.Output[str]) -> tuple[pulumi.Output[str], pulumi.Resource]:
@@ -162,49 +164,79 @@ class GcpSystem(GcpDataStores):
         server (the issue's per-service credentials are for AWS so far)."""
         return None
 
+    def state_disk(self, volumes: Sequence[VolumeSpec]) -> StateDisk:
+        """A CMEK pd-balanced disk in the region's first zone that is up, holding every state volume, with daily
+        snapshots; the state VM's group attaches it."""
+        cloud = self.cloud
+        self.state = GcpStateDisk(
+            self.name,
+            project=cloud.project,
+            region=cloud.region,
+            size_gb=sum(v.size_gb for v in volumes),
+            kms_key_id=cloud.keys.key_ids["disk"],
+            backup_days=cloud.resilience.backup_days,
+            protect=cloud.resilience.protect,
+            labels=gcp_labels(self.labels),
+            after=list(cloud.keys.grants),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return StateDisk(pulumi.Output.from_input(attach_lines()))
+
     def run(
-        self,
-        services: Sequence[ServiceSpec],
-        user_data: pulumi.Output[str],
-        targets: Sequence[RouteTarget],
-        after: Sequence[pulumi.Resource],
+        self, groups: Sequence[VmGroup], targets: Sequence[RouteTarget], after: Sequence[pulumi.Resource]
     ) -> list[str]:
-        """The VMs running ``services`` from ``user_data``; each target becomes a load balancer backend."""
+        """Per group a managed instance group running its services; each route's backend takes the groups that
+        serve it (the state group: one VM in the state disk's zone, with the disk as its preserved state)."""
         cloud, name = self.cloud, self.name
-        machine = choose_machine(services)
-        count = cloud.resilience.replicas
-        cloud.machines[name] = machine_summary(machine, services, count)
         tag = f"clinical-{name}"[:63]
         ports = sorted({t.port for t in targets})
         cloud.network.allow_load_balancer(f"{name}-from-lb", ports, [tag], self)
-        health = targets[0] if targets else None
-        group = GpuVmGroup(
-            name,
-            project=cloud.project,
-            region=cloud.region,
-            machine=machine,
-            subnet_self_link=cloud.network.subnet_self_link,
-            user_data=user_data,
-            disk_kms_key_id=cloud.keys.key_ids["disk"],
-            secret_ids=self.secret_ids,
-            bucket_names=self.bucket_names,
-            read_objects=[u for s in services for u in s.reads_objects if u.startswith("gs://")],
-            named_ports=[(f"p{p}", p) for p in ports],
-            health_port=health.port if health else 8081,
-            health_path=health.health_path if health else "/healthz",
-            target_size=count,
-            labels=gcp_labels(self.labels),
-            network_tags=[tag],
-            spot=cloud.settings.spot,
-            disk_gb=200 if machine.gpu_count else 100,
-            after=[*after, *cloud.keys.grants],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        backends: dict[str, list[pulumi.Output[str]]] = {t.route.name: [] for t in targets}
+        for group in groups:
+            # Sized for every container a VM runs: a service with three copies there counts three times.
+            machine = choose_machine(group.containers)
+            summary = machine_summary(machine, group.containers, group.count)
+            if group.copies:
+                summary["copiesPerVm"] = dict(sorted(group.copies.items()))
+            if group.role == "scale-out":
+                cloud.machines[name] = {**cloud.machines.get(name, {}), "scaleOut": summary}
+            else:
+                cloud.machines[name] = {**summary, **cloud.machines.get(name, {})}
+            state = group.role == "state" and self.state is not None
+            served = [t for t in targets if t.route.name in group.routes]
+            # Autohealing probes a route these VMs serve, else the gateway's own /healthz.
+            health = served[0] if served else None
+            vms = GpuVmGroup(
+                f"{name}-state" if state else name,
+                project=cloud.project,
+                region=cloud.region,
+                machine=machine,
+                subnet_self_link=cloud.network.subnet_self_link,
+                user_data=group.user_data,
+                disk_kms_key_id=cloud.keys.key_ids["disk"],
+                secret_ids=self.secret_ids,
+                bucket_names=self.bucket_names,
+                read_objects=[u for s in group.services for u in s.reads_objects if u.startswith("gs://")],
+                named_ports=[(f"p{p}", p) for p in ports],
+                health_port=health.port if health else (targets[0].port if targets else 8081),
+                health_path=health.health_path if health else "/healthz",
+                target_size=group.count,
+                labels=gcp_labels(self.labels),
+                network_tags=[tag],
+                spot=cloud.settings.spot and not state,  # a preemption would take the state's only writer
+                disk_gb=200 if machine.gpu_count else 100,
+                state_disk=self.state.disk.id if state and self.state else None,
+                state_zone=self.state.zone if state and self.state else None,
+                after=[*after, *cloud.keys.grants],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for t in served:
+                backends[t.route.name].append(vms.instance_group)
         for t in targets:
             cloud.lb.route(
                 f"{name}-{t.route.name}",
                 f"{t.route.host}.{cloud.domain}",
-                group.instance_group,
+                backends[t.route.name],
                 f"p{t.port}",
                 t.port,
                 t.health_path,

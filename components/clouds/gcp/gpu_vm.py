@@ -11,6 +11,7 @@ import pulumi_gcp as gcp
 
 from components.clouds.gcp.bucket import object_reader
 from components.clouds.gcp.machines import MachineChoice
+from components.clouds.gcp.state_disk import DEVICE_NAME as STATE_DEVICE
 
 # Deep Learning VM image: Ubuntu 22.04 (cloud-init reads the user-data metadata) with the NVIDIA 570
 # driver, CUDA 12.8, Docker and the NVIDIA container toolkit; the CPU-only VMs use it too, as on AWS.
@@ -83,6 +84,8 @@ class GpuVmGroup(pulumi.ComponentResource):
         network_tags: Sequence[str],
         spot: bool = False,
         disk_gb: int = 100,
+        state_disk: pulumi.Input[str] | None = None,
+        state_zone: pulumi.Input[str] | None = None,
         after: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -197,14 +200,19 @@ class GpuVmGroup(pulumi.ComponentResource):
         # GPUs are scarce and not offered in every zone: BALANCED lets the group place VMs where they can
         # be had, which rules out proactive redistribution; CPU-only groups spread evenly.
         shape = "BALANCED" if machine.gpu_count else "EVEN"
+        # The state VM: one VM in its disk's zone, recreated (never surged: the disk attaches to one VM) with
+        # the disk as preserved state, so autohealing and template changes bring the same disk back.
+        single = state_disk is not None
+        base = _slug(name)[:50].rstrip("-")
         group = gcp.compute.RegionInstanceGroupManager(
             f"{name}-mig",
             project=project,
             region=region,
-            base_instance_name=_slug(name)[:50].rstrip("-"),
+            base_instance_name=base,
             versions=[gcp.compute.RegionInstanceGroupManagerVersionArgs(name="primary", instance_template=template.id)],
             target_size=target_size,
             distribution_policy_target_shape=shape,
+            distribution_policy_zones=[state_zone] if single and state_zone is not None else None,
             named_ports=[gcp.compute.RegionInstanceGroupManagerNamedPortArgs(name=n, port=p) for n, p in named_ports],
             auto_healing_policies=gcp.compute.RegionInstanceGroupManagerAutoHealingPoliciesArgs(
                 health_check=health.id, initial_delay_sec=AUTOHEAL_DELAY_S
@@ -212,14 +220,32 @@ class GpuVmGroup(pulumi.ComponentResource):
             update_policy=gcp.compute.RegionInstanceGroupManagerUpdatePolicyArgs(
                 type="PROACTIVE",
                 minimal_action="REPLACE",
-                replacement_method="SUBSTITUTE",
-                max_surge_fixed=zones,
-                max_unavailable_fixed=0,
+                replacement_method="RECREATE" if single else "SUBSTITUTE",
+                max_surge_fixed=0 if single else zones,
+                max_unavailable_fixed=1 if single else 0,
                 instance_redistribution_type="NONE" if shape == "BALANCED" else "PROACTIVE",
             ),
             # VMs read their secrets and reach the data services as they boot.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, *grants]),
         )
+        if state_disk is not None:
+            gcp.compute.RegionPerInstanceConfig(
+                f"{name}-disk",
+                project=project,
+                region=region,
+                region_instance_group_manager=group.name,
+                name=f"{base}-0",
+                preserved_state=gcp.compute.RegionPerInstanceConfigPreservedStateArgs(
+                    disks=[
+                        gcp.compute.RegionPerInstanceConfigPreservedStateDiskArgs(
+                            device_name=STATE_DEVICE, source=state_disk, mode="READ_WRITE", delete_rule="NEVER"
+                        )
+                    ]
+                ),
+                minimal_action="REPLACE",
+                most_disruptive_allowed_action="REPLACE",
+                opts=child,
+            )
         self.instance_group = group.instance_group
         self.service_account_email = account.email
         self.register_outputs({"instanceGroup": group.instance_group, "serviceAccount": account.email})

@@ -270,13 +270,13 @@ class LoadBalancer(pulumi.ComponentResource):
         self,
         name: str,
         host: str,
-        instance_group: pulumi.Input[str],
+        instance_groups: Sequence[pulumi.Input[str]],
         port_name: str,
         port: int,
         health_path: str,
         protocol: str = "HTTPS",
     ) -> None:
-        """Send requests for ``host`` (a label under the domain, or a full name in it) to ``instance_group``.
+        """Send requests for ``host`` (a label under the domain, or a full name in it) to ``instance_groups``.
 
         The backend reaches the VMs on the named port ``port_name`` (= ``port``)
         over TLS and counts a VM healthy while ``health_path`` answers 2xx over HTTPS.
@@ -314,8 +314,9 @@ class LoadBalancer(pulumi.ComponentResource):
             health_checks=health.id,
             backends=[
                 gcp.compute.BackendServiceBackendArgs(
-                    group=instance_group, balancing_mode="UTILIZATION", max_utilization=0.8, capacity_scaler=1.0
+                    group=group, balancing_mode="UTILIZATION", max_utilization=0.8, capacity_scaler=1.0
                 )
+                for group in instance_groups
             ],
             security_policy=self.security_policy.id if self.security_policy is not None else None,
             log_config=gcp.compute.BackendServiceLogConfigArgs(enable=True, sample_rate=1.0),

@@ -26,6 +26,9 @@ from components.specs import ServiceSpec
 
 RUN_DIR = "/run/clinical"
 OPT_DIR = "/opt/clinical"
+# Where the state VM mounts the system's state disk; each state volume is a directory on it.
+STATE_DIR = "/var/lib/clinical/state"
+MOUNT_STATE_PATH = f"{OPT_DIR}/mount-state.sh"
 GATEWAY_IMAGE = "nginxinc/nginx-unprivileged:1.27.3-alpine"
 GATEWAY_CONF_PATH, HTPASSWD_PATH = "/etc/nginx/nginx.conf", "/etc/nginx/htpasswd"
 # The gateway's own certificate when the load balancer speaks TLS to the VM: made on the VM at boot,
@@ -227,14 +230,55 @@ def depends_on(svc: ServiceSpec, services: Mapping[str, ServiceSpec]) -> dict:
 
 
 def render_compose(
-    project: str, services: Mapping[str, dict], volumes: Sequence[str], networks: Mapping[str, dict] | None = None
+    project: str,
+    services: Mapping[str, dict],
+    volumes: Sequence[str],
+    networks: Mapping[str, dict] | None = None,
+    state: Sequence[str] = (),
 ) -> str:
-    """The compose file of one system (``networks``: the project's own, see ``egress.py``)."""
+    """The compose file of one system (``networks``: the project's own, see ``egress.py``); the ``state`` volumes
+    are directories on the mounted state disk (local volumes bound there, so Docker still seeds an empty one from
+    the image, owner included), the others ordinary named volumes on the VM's own disk."""
+
+    def volume(name: str) -> dict:
+        if name not in state:
+            return {}
+        return {"driver": "local", "driver_opts": {"type": "none", "o": "bind", "device": f"{STATE_DIR}/{name}"}}
+
     document: dict = {"name": project, "services": dict(services)}
     if networks:
         document["networks"] = dict(networks)
-    document["volumes"] = {v: {} for v in sorted(volumes)}
+    document["volumes"] = {v: volume(v) for v in sorted(volumes)}
     return yaml.safe_dump(document, sort_keys=False)
+
+
+def mount_state_script(system: str, attach: str, volumes: Sequence[str]) -> str:
+    """The state VM's script, run before compose starts: attach the state disk (the cloud's ``attach`` lines,
+    which leave its device in ``$device``), make a file system on it only when it has none (a new disk: a disk
+    with data is never formatted), mount it at ``STATE_DIR`` and make each state volume's directory."""
+    dirs = " ".join(f"{STATE_DIR}/{v}" for v in sorted(volumes))
+    return f"""#!/bin/bash
+# Mounts the state disk of {system} (it outlives this VM) at {STATE_DIR}, where compose binds its state volumes.
+set -euo pipefail
+if mountpoint -q {STATE_DIR}; then
+  exit 0
+fi
+{attach.rstrip()}
+for _ in $(seq 1 60); do
+  [ -e "$device" ] && break
+  sleep 5
+done
+if [ ! -e "$device" ]; then
+  echo "state disk $device did not appear" >&2
+  exit 1
+fi
+if [ -z "$(blkid -o value -s TYPE "$device" || true)" ]; then
+  mkfs.ext4 -q -L clinical-state "$device"
+fi
+mkdir -p {STATE_DIR}
+mount -o nodev,nosuid,noatime "$device" {STATE_DIR}
+mkdir -p {dirs}
+"""
 
 
 def _gateway_certificate(system: str) -> str:
@@ -373,10 +417,11 @@ def credentials_units(system: str) -> dict[str, str]:
     return _timer_units(system, "credentials", what, CREDENTIALS_REFRESH_PATH, "10min")
 
 
-def systemd_unit(system: str, credentials: bool = False) -> str:
-    """A unit that fetches secrets (and, with ``credentials``, the containers' cloud credentials), then runs the
-    compose project in the foreground."""
+def systemd_unit(system: str, credentials: bool = False, state: bool = False) -> str:
+    """A unit that fetches secrets (and, with ``credentials``, the containers' cloud credentials; with ``state``,
+    first mounts the state disk), then runs the compose project in the foreground."""
     refresh = f"ExecStartPre={CREDENTIALS_REFRESH_PATH}\n" if credentials else ""
+    mount = f"ExecStartPre={MOUNT_STATE_PATH}\n" if state else ""
     return f"""[Unit]
 Description=Clinical platform system {system}
 After=docker.service network-online.target
@@ -385,7 +430,7 @@ Wants=network-online.target
 
 [Service]
 Type=simple
-ExecStartPre={egress.GUARD_PATH}
+{mount}ExecStartPre={egress.GUARD_PATH}
 ExecStartPre={OPT_DIR}/fetch-secrets.sh
 {refresh}ExecStart=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml up --remove-orphans
 ExecStop=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml down
@@ -404,11 +449,12 @@ def cloud_config(
     plain_files: Mapping[str, str],
     rotation: str | None = None,
     credentials: str | None = None,
+    mount_state: str | None = None,
 ) -> str:
     """#cloud-config user data: files, the unit, and the commands that start it (no secrets); with ``rotation``
     (the rotation check script) also the timer that restarts the system when a rotated password changed; with
     ``credentials`` (the script renewing the containers' cloud credentials) that script, run before compose
-    starts and by its own timer."""
+    starts and by its own timer; with ``mount_state`` (``mount_state_script``) that script, run first."""
     checks = rotation_units(system) if rotation else {}
     renewals = credentials_units(system) if credentials else {}
     files = [
@@ -418,8 +464,9 @@ def cloud_config(
         {
             "path": f"/etc/systemd/system/clinical-{system}.service",
             "permissions": "0644",
-            "content": systemd_unit(system, credentials=bool(credentials)),
+            "content": systemd_unit(system, credentials=bool(credentials), state=bool(mount_state)),
         },
+        *([{"path": MOUNT_STATE_PATH, "permissions": "0700", "content": mount_state}] if mount_state else []),
         *([{"path": ROTATION_CHECK_PATH, "permissions": "0700", "content": rotation}] if rotation else []),
         *({"path": path, "permissions": "0644", "content": text} for path, text in checks.items()),
         *([{"path": CREDENTIALS_REFRESH_PATH, "permissions": "0700", "content": credentials}] if credentials else []),

@@ -19,8 +19,9 @@ from components.database_extensions import with_extension_jobs
 from components.edge import restricted
 from components.endpoints import SystemRefs, boot_secrets, is_sensitive, resolve
 from components.htpasswd import htpasswd_line
-from components.platform import ContainerCredentials, RouteTarget, StackSettings
+from components.platform import ContainerCredentials, RouteTarget, StackSettings, StateDisk, VmGroup
 from components.runtimes.docker_on_vm import cloud_init, egress
+from components.runtimes.docker_on_vm.layout import vm_layout
 from components.secrets import admin_passwords, system_secrets
 from components.specs import (
     FileSpec,
@@ -29,6 +30,7 @@ from components.specs import (
     ResourcesSpec,
     ServiceSpec,
     SystemSpec,
+    VolumeSpec,
     placeholders,
 )
 
@@ -96,13 +98,15 @@ class VmSystem(Protocol):
         """Credentials of the system's own for the services that use its buckets (None: they need none)."""
         ...
 
+    def state_disk(self, volumes: Sequence[VolumeSpec]) -> StateDisk:
+        """The system's state disk (its own resource, encrypted, backed up, outliving every VM) for ``volumes``."""
+        ...
+
     def run(
-        self,
-        services: Sequence[ServiceSpec],
-        user_data: pulumi.Output[str],
-        targets: Sequence[RouteTarget],
-        after: Sequence[pulumi.Resource],
-    ) -> list[str]: ...
+        self, groups: Sequence[VmGroup], targets: Sequence[RouteTarget], after: Sequence[pulumi.Resource]
+    ) -> list[str]:
+        """The VMs of each group, reached from the load balancer on the targets of the group's routes."""
+        ...
 
 
 class VmCloud(Protocol):
@@ -150,6 +154,7 @@ class DockerOnVmRuntime:
 
     def __init__(self, name: str, stack: StackSettings, cloud: VmCloud, parent: pulumi.Resource) -> None:
         self.stack_name, self.domain, self.cloud = name, stack.domain, cloud
+        self.replicas = stack.resilience.replicas
         self.auth_username, self.image_map = stack.auth_username, dict(stack.image_map)
         self.systems: dict[str, list[str]] = {}
         self.credentials: dict[str, pulumi.Output[str]] = {}
@@ -226,13 +231,28 @@ class DockerOnVmRuntime:
         if gateway is not None:
             publish[gateway.name] = [r.listen_port for r in gateway_routes]
 
+        # State (volumes not declared scratch) lives on a disk of its own that outlives the VMs; the VM that
+        # mounts it runs every service, all copies of those writing state among them, and only the rest scale out.
+        state_volumes = spec.state_volumes()
+        state = [v.name for v in state_volumes]
+        disk = site.state_disk(state_volumes) if state_volumes else None
+        scale = {s.name for s in spec.scale_out()} & set(all_services) if disk is not None else set(all_services)
+        layout = vm_layout(list(all_services.values()), scale, self.replicas, has_state=disk is not None)
+        for copies_of in layout.values():  # copies on one VM would fight over a host port
+            crowded = sorted(n for n, c in copies_of.items() if c > 1 and publish.get(n))
+            if crowded:
+                raise ValueError(
+                    f"{name}: {', '.join(crowded)} run(s) several copies on one VM and cannot all publish "
+                    f"{', '.join(str(p) for n in crowded for p in publish[n])}; route it through the gateway"
+                )
+
         # The internet only for services that ask for it, and for bucket users (S3/GCS answer at public addresses).
         routable = {s.name for s in services if s.egress or uses_buckets(s)}
 
-        def render(values: list[str]) -> str:
+        def render(values: list[str], names: set[str], copies: Mapping[str, int]) -> str:
             resolved = dict(zip(plain.keys(), values, strict=True))
             compose_services = {}
-            for svc in all_services.values():
+            for svc in (s for s in all_services.values() if s.name in names):
                 entry = cloud_init.compose_service(
                     svc,
                     plain_env={k: v for (owner, k), v in resolved.items() if owner == svc.name},
@@ -249,12 +269,16 @@ class DockerOnVmRuntime:
                 if deps:
                     entry["depends_on"] = deps
                 entry["networks"] = egress.networks(svc.name in routable)
+                if copies.get(svc.name, 1) > 1:
+                    # compose starts this many containers of the service (names get an index; DNS answers with all).
+                    entry["deploy"] = {**entry.get("deploy", {}), "replicas": copies[svc.name]}
                 compose_services[svc.name] = entry
-            volumes = {v.name for s in all_services.values() for v in s.volumes}
+            volumes = {v.name for s in all_services.values() if s.name in names for v in s.volumes}
             networks = egress.compose_networks(bool(routable))
-            return cloud_init.render_compose(name, compose_services, sorted(volumes), networks)
+            return cloud_init.render_compose(
+                name, compose_services, sorted(volumes), networks, state=state if disk else ()
+            )
 
-        compose = pulumi.Output.all(*plain.values()).apply(render)
         plain_files = pulumi.Output.all(*plain.values()).apply(
             lambda values: {
                 f"{owner[5:]}{path}": v
@@ -280,7 +304,7 @@ class DockerOnVmRuntime:
 
         refresh = credentials.refresh if credentials is not None else pulumi.Output.from_input("")
 
-        def user_data(values: list[object]) -> str:
+        def user_data(values: list[object], mount: str | None) -> str:
             compose_text, secret, files, refresh_script, *rotated_ids = values
             source, command = site.fetch_command(str(secret))
             commands = {b.ref: site.fetch_command(str(i))[1] for b, i in zip(rotated, rotated_ids, strict=True)}
@@ -294,12 +318,32 @@ class DockerOnVmRuntime:
                 files,  # type: ignore[arg-type]
                 check,
                 str(refresh_script) or None,
+                mount,
             )
 
-        document = pulumi.Output.all(compose, secret_id, plain_files, refresh, *(b.secret_id for b in rotated)).apply(
-            user_data
-        )
-        self.systems[name] = site.run(list(all_services.values()), document, targets, [secret_ready, *stores])
+        def group(role: str, services: list[ServiceSpec], count: int, routes: set[str]) -> VmGroup:
+            names = {s.name for s in services}
+            copies = {n: c for n, c in layout[role].items() if n in names and c > 1}
+            compose = pulumi.Output.all(*plain.values()).apply(lambda values: render(values, names, copies))
+            parts = pulumi.Output.all(compose, secret_id, plain_files, refresh, *(b.secret_id for b in rotated))
+            if role == "state" and disk is not None:
+                mount = disk.attach.apply(lambda attach: cloud_init.mount_state_script(name, attach, state))
+                document = pulumi.Output.all(parts, mount).apply(lambda v: user_data(v[0], v[1]))
+            else:
+                document = parts.apply(lambda v: user_data(v, None))
+            return VmGroup(role, services, document, count, frozenset(routes), copies)  # type: ignore[arg-type]
+
+        every_route = {t.route.name for t in targets}
+        everything = list(all_services.values())
+        if disk is None:
+            groups = [group("all", everything, self.replicas, every_route)]
+        else:
+            groups = [group("state", everything, 1, every_route)]
+            if "scale-out" in layout:
+                shared = [s for s in everything if s.name in scale or (gateway is not None and s is gateway)]
+                routes = {t.route.name for t in targets if t.route.service in scale}
+                groups.append(group("scale-out", shared, self.replicas - 1, routes))
+        self.systems[name] = site.run(groups, targets, [secret_ready, *stores])
 
     @staticmethod
     def _container_credentials(site: VmSystem, services: Sequence[ServiceSpec]) -> ContainerCredentials | None:
