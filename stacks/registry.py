@@ -215,6 +215,11 @@ def build(name: str, config: StackFacts) -> SystemSpec:
     spec = system_spec(name, config)
     if config.backups is not None:
         spec = with_backups(spec, config.backups)
+    return monitored(spec, name, config)
+
+
+def monitored(spec: SystemSpec, name: str, config: StackFacts) -> SystemSpec:
+    """``spec`` with the monitoring and alert delivery the platform derives from its services (the last step)."""
     ctx = _context(name, config)
     return with_alerting(
         spec, images=ctx, environment=config.environment, host_agents=ctx.host_agents, alerting=config.alerting

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from components.specs import SystemSpec
 from offline.harness import ROOT, Captured, ProgramRun, run_program
 from offline.plan import Plan, make_plan
 from stacks.config import ConfigError, StackConfig, parse_stack_config
@@ -35,10 +36,8 @@ BASE: dict[str, Any] = {
 
 
 def stack_config(**changes: Any) -> dict[str, Any]:
-    """BASE with top-level keys replaced (a value of None removes the key). BASE's backup target is a Docker host
-    directory: a stack moved to another cloud or runtime does not keep it unless the changes give one."""
-    moved = changes.get("cloud", "onprem") != "onprem" or changes.get("runtime", "docker") != "docker"
-    raw = {**BASE, **({"backup": None} if moved and "backup" not in changes else {}), **changes}
+    """BASE with top-level keys replaced (a value of None removes the key)."""
+    raw = {**BASE, **changes}
     return {k: v for k, v in raw.items() if v is not None}
 
 
@@ -94,3 +93,11 @@ def local_run() -> ProgramRun:
 def shipped_plans() -> dict[str, Plan]:
     """The offline plan of every shipped stack (each ``Pulumi.<stack>.yaml``), made once per session."""
     return {stack: make_plan(stack) for stack in SHIPPED_STACKS}
+
+
+def monitored_spec(name: str, config: Any) -> SystemSpec:
+    """A system's spec as the platform monitors it, without the backup services (tests/test_backups.py covers
+    those): the module's spec with overrides, then the monitoring derived from its services."""
+    from stacks import registry
+
+    return registry.monitored(registry.system_spec(name, config), name, config)

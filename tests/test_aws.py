@@ -623,7 +623,7 @@ def test_a_world_open_database_security_group_fails(monkeypatch: pytest.MonkeyPa
 def test_aws_config_errors(changes: dict[str, Any], provider: dict[str, str], expected: str) -> None:
     from stacks.config import ConfigError, parse_stack_config
 
-    raw = stack_config(cloud="aws", **{"tls": {"mode": "acm"}, **changes})
+    raw = stack_config(cloud="aws", backup=None, **{"tls": {"mode": "acm"}, **changes})
     encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
     with pytest.raises(ConfigError) as caught:
         parse_stack_config(encoded, set(), "dev", provider)

@@ -167,9 +167,12 @@ def test_postgres_with_pgvector(demo_run: ProgramRun) -> None:
     env = env_of(db)
     assert env["POSTGRES_USER"] == "postgres" and len(env["POSTGRES_PASSWORD"]) == 32
     assert "--auth-host=scram-sha-256" in env["POSTGRES_INITDB_ARGS"]
-    upload = db.inputs["uploads"][0]
-    assert upload["file"] == "/docker-entrypoint-initdb.d/10-extensions.sql"
-    assert 'CREATE EXTENSION IF NOT EXISTS "vector";' in upload["content"]
+    uploads = {u["file"]: u["content"] for u in db.inputs["uploads"]}
+    assert 'CREATE EXTENSION IF NOT EXISTS "vector";' in uploads["/docker-entrypoint-initdb.d/10-extensions.sql"]
+    # Run first: the application's role, owner of its database and nothing more (its password inside).
+    role = uploads["/docker-entrypoint-initdb.d/05-app-role.sql"]
+    assert role.startswith('CREATE ROLE "demo" LOGIN PASSWORD ') and "NOSUPERUSER NOCREATEDB NOCREATEROLE" in role
+    assert 'ALTER DATABASE "demo" OWNER TO "demo";' in role and "uploads" in db.additional_secret_outputs
     assert db.inputs["user"] == "999:999"
 
 

@@ -169,7 +169,7 @@ def test_a_world_open_firewall_fails_the_prod_plan(monkeypatch: pytest.MonkeyPat
 def test_gcp_config_errors(changes: dict[str, Any], provider: dict[str, str], expected: str) -> None:
     from stacks.config import ConfigError, parse_stack_config
 
-    raw = stack_config(cloud="gcp", **{"tls": {"mode": "google-managed"}, **changes})
+    raw = stack_config(cloud="gcp", backup=None, **{"tls": {"mode": "google-managed"}, **changes})
     encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
     with pytest.raises(ConfigError) as caught:
         parse_stack_config(encoded, set(), "dev", provider)

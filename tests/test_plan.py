@@ -214,7 +214,7 @@ def test_plan_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--stack", "local", "--json"]) == EXIT_OK
     data = json.loads(capsys.readouterr().out)
     assert data["resources"]["bySystem"]["cogstack-nlp"] > 10
-    assert data["resources"]["byType"]["docker:index/container:Container"] == 9  # 3 of them backups
+    assert data["resources"]["byType"]["docker:index/container:Container"] == 13  # 3 backups, 4 monitoring
     assert data["policy"]["mandatory"] == 0 and data["cost"]["usdPerMonth"] == 0
     assert data["criticalPath"]["seconds"] > 90
 

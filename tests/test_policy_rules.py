@@ -999,6 +999,7 @@ def test_a_database_group_with_443_open_to_the_world_fails() -> None:
 
 def test_every_stack_rule_is_tested_here() -> None:
     tested = {
+        "docker-app-least-privilege-credentials",
         "aws-sg-no-world-ingress",
         "aws-alb-waf",
         "aws-waf-logging",

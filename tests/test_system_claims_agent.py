@@ -19,7 +19,7 @@ from offline.harness import ROOT, SECRET_PLACEHOLDER, Captured
 from offline.plan import EXIT_OK, Plan, make_plan
 from stacks import claims_agent, registry
 from stacks.alerts import PLATFORM_SERVICES
-from tests.conftest import named, of_type, parse, problems, stack_config
+from tests.conftest import monitored_spec, named, of_type, parse, problems, stack_config
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
@@ -73,7 +73,7 @@ def claims_config(
 
 def build(**kwargs: Any) -> SystemSpec:
     """The claims agent's spec for ``claims_config(**kwargs)``."""
-    return registry.system_spec("claims-agent", parse(claims_config(**kwargs), secret_keys=SECRET_KEYS))
+    return monitored_spec("claims-agent", parse(claims_config(**kwargs), secret_keys=SECRET_KEYS))
 
 
 # --- specs -----------------------------------------------------------------------------------------------------------
@@ -239,7 +239,7 @@ def test_scaling_knobs() -> None:
         secret_keys=[*SECRET_KEYS, "tlsPrivateKey"],
         stack="prod",
     )
-    prod = registry.system_spec("claims-agent", prod_config)
+    prod = monitored_spec("claims-agent", prod_config)
     assert prod.service("api").replicas == 2  # the guide's load-balanced API pair
     scaled = build(services={"worker": {"replicas": 3, "cpus": 8, "memoryMb": 16384}})
     worker = scaled.service("worker")
@@ -496,7 +496,8 @@ def test_planned_networks_give_only_the_poller_egress(claims_plan: Plan) -> None
 
 def test_planned_worker_gets_the_gpu_and_the_read_only_models(claims_plan: Plan) -> None:
     worker = named(claims_plan.run, "claims-agent-worker")
-    assert worker.inputs["deviceRequests"] == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+    # A card of its own, by device id (components/gpu_allocation.py).
+    assert worker.inputs["deviceRequests"] == [{"driver": "nvidia", "deviceIds": ["0"], "capabilities": ["gpu"]}]
     assert env_of(worker)["OCR_USE_GPU"] == "true"
     volumes = {v["containerPath"]: v for v in worker.inputs["volumes"]}
     assert volumes["/app/data/models"] == {

@@ -14,10 +14,9 @@ import yaml
 from components.specs import GpuSpec, SystemSpec
 from offline.harness import Captured, ProgramRun, run_program
 from offline.plan import EXIT_OK, Plan, make_plan
-from stacks import registry
 from stacks.alerts import PLATFORM_SERVICES
 from stacks.cogstack_nlp import ADMIN_BOOTSTRAP, TRAINER_SETTINGS, trainer_nginx_conf
-from tests.conftest import named, of_type, parse, stack_config
+from tests.conftest import monitored_spec, named, of_type, parse, stack_config
 from tests.test_plan import write_stack
 
 SYSTEM = "cogstack-nlp"
@@ -33,7 +32,7 @@ def spec(settings: dict[str, Any] | None = None, services: dict[str, Any] | None
     if services:
         override["services"] = services
     raw = stack_config(**{"systems": [SYSTEM], "overrides": {SYSTEM: override}, **changes})
-    return registry.system_spec(SYSTEM, parse(raw, stack="x"))
+    return monitored_spec(SYSTEM, parse(raw, stack="x"))
 
 
 def env_of(container: Captured) -> dict[str, str]:

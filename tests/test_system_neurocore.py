@@ -14,9 +14,8 @@ import stacks.config
 from components.specs import SystemSpec, deployment_order
 from offline.harness import Captured
 from offline.plan import EXIT_OK, Plan, make_plan
-from stacks import registry
 from stacks.neurocore import GUIDE_ERROR_RATE_EXPR, IMAGES_FROM_CONFIG, SECRETS
-from tests.conftest import of_type, parse, problems, stack_config
+from tests.conftest import monitored_spec, of_type, parse, problems, stack_config
 from tests.test_plan import write_stack
 
 SYSTEM = "neurocore"
@@ -42,7 +41,7 @@ def spec(services: dict[str, Any] | None = None, settings: dict[str, Any] | None
         override["settings"] = settings
     raw = stack_config(**{"systems": [SYSTEM], "overrides": {SYSTEM: override}, OPENAI_KEY: "sk-test", **changes})
     secret_keys = [k for k in raw if k in {OPENAI_KEY, "tlsPrivateKey"}]
-    return registry.system_spec(SYSTEM, parse(raw, secret_keys=secret_keys, stack="x"))
+    return monitored_spec(SYSTEM, parse(raw, secret_keys=secret_keys, stack="x"))
 
 
 def files_of(s: SystemSpec, service: str) -> dict[str, str]:

@@ -11,9 +11,8 @@ import yaml
 from components.specs import GpuSpec, SystemSpec
 from offline.harness import Captured
 from offline.plan import EXIT_OK, Plan, make_plan
-from stacks import registry
 from stacks.stenosis_detection import RULES_PATH, alert_rules, frontend_nginx_conf, grafana_datasource
-from tests.conftest import of_type, parse, problems, stack_config
+from tests.conftest import monitored_spec, of_type, parse, problems, stack_config
 from tests.test_plan import write_stack
 
 SYSTEM = "stenosis-detection"
@@ -37,7 +36,7 @@ def spec(services: dict[str, Any] | None = None, settings: dict[str, Any] | None
     if settings:
         override["settings"] = settings
     raw = stack_config(**{"systems": [SYSTEM], "hostGpus": HOST_GPUS, "overrides": {SYSTEM: override}, **changes})
-    return registry.system_spec(SYSTEM, parse(raw, secret_keys=[k for k in raw if k == "tlsPrivateKey"], stack="x"))
+    return monitored_spec(SYSTEM, parse(raw, secret_keys=[k for k in raw if k == "tlsPrivateKey"], stack="x"))
 
 
 def env_of(container: Captured) -> dict[str, str]:
@@ -277,8 +276,12 @@ def test_prod_runs_two_backends_and_replicas_are_overridable() -> None:
     assert spec().service("backend").replicas == 1
     prod = spec(**PROD)
     assert prod.service("backend").replicas == 2 and prod.service("worker").replicas == 1
-    scaled = spec(services={"worker": {**IMAGES["worker"], "replicas": 3}})
+    # Each copy of the GPU worker gets a card of its own: three copies need three (one is a config error).
+    scaled = spec(services={"worker": {**IMAGES["worker"], "replicas": 3}}, hostGpus={"model": "t4", "count": 3})
     assert scaled.service("worker").replicas == 3
+    override = {"services": {**IMAGES, "worker": {**IMAGES["worker"], "replicas": 3}}}
+    found = problems(stack_config(systems=[SYSTEM], hostGpus=HOST_GPUS, overrides={SYSTEM: override}))
+    assert len(found) == 1 and found[0].startswith("clinical-platform:hostGpus: the GPU requests do not fit 1 x t4")
 
 
 # --- config errors ---------------------------------------------------------------------------
@@ -366,7 +369,8 @@ def test_planned_containers_and_no_published_ports(gpu_plan: Plan) -> None:
 
 def test_planned_worker_requests_the_gpu(gpu_plan: Plan) -> None:
     worker = container(gpu_plan, f"{SYSTEM}-worker")
-    assert worker.inputs["deviceRequests"] == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+    # A card of its own, by device id (components/gpu_allocation.py).
+    assert worker.inputs["deviceRequests"] == [{"driver": "nvidia", "deviceIds": ["0"], "capabilities": ["gpu"]}]
     assert worker.inputs.get("privileged") in (None, False)
     env = env_of(worker)
     assert env["DEVICE"] == "cuda" and env["BATCH_SIZE"] == "4" and env["ENABLE_MIXED_PRECISION"] == "True"

@@ -11,9 +11,8 @@ import yaml
 from components.specs import SystemSpec
 from offline.harness import Captured
 from offline.plan import EXIT_OK, Plan, make_plan
-from stacks import registry
 from stacks.alerts import PLATFORM_SERVICES
-from tests.conftest import of_type, parse, problems, stack_config
+from tests.conftest import monitored_spec, of_type, parse, problems, stack_config
 from tests.test_plan import write_stack
 
 SYSTEM = "therapy-compliance"
@@ -32,7 +31,7 @@ def spec(api: dict[str, Any] | None = None, settings: dict[str, Any] | None = No
     if settings:
         override["settings"] = settings
     raw = stack_config(**{"systems": [SYSTEM], "overrides": {SYSTEM: override}, **changes})
-    return registry.system_spec(SYSTEM, parse(raw, secret_keys=[k for k in raw if k == "tlsPrivateKey"], stack="x"))
+    return monitored_spec(SYSTEM, parse(raw, secret_keys=[k for k in raw if k == "tlsPrivateKey"], stack="x"))
 
 
 def env_of(c: Captured) -> dict[str, str]:
