@@ -174,7 +174,9 @@ def postgres_service(
         tmpfs=("/tmp", "/var/run/postgresql"),
         volumes=(VolumeSpec(name="data", mount_path="/var/lib/postgresql/data", size_gb=spec.storage_gb),),
     )
-    role_sql = pulumi.Output.secret(pulumi.Output.from_input(password).apply(lambda pw: app_role_sql(spec, pw)))
+    role_sql: pulumi.Output[str] = pulumi.Output.secret(
+        pulumi.Output.from_input(password).apply(lambda pw: app_role_sql(spec, str(pw)))
+    )
     files = [
         # Run in name order by the image's entrypoint, once, on an empty data directory.
         DataFile("/docker-entrypoint-initdb.d/05-app-role.sql", role_sql, secret=True),

@@ -192,8 +192,10 @@ def test_load_balancer_firewall_refuses_to_target_every_vm() -> None:
 def lb_run(**kwargs: Any) -> ProgramRun:
     def body() -> None:
         lb = LoadBalancer("edge", project=PROJECT, domain="clinical.example.org", labels=LABELS, **kwargs)
-        lb.route("sten-api", "stenosis", "projects/p/regions/r/instanceGroups/sten", "https-api", 8443, "/healthz")
-        lb.route("nlp-ui", "nlp.clinical.example.org", "projects/p/regions/r/instanceGroups/nlp", "https-ui", 9443, "/")
+        lb.route("sten-api", "stenosis", ["projects/p/regions/r/instanceGroups/sten"], "https-api", 8443, "/healthz")
+        lb.route(
+            "nlp-ui", "nlp.clinical.example.org", ["projects/p/regions/r/instanceGroups/nlp"], "https-ui", 9443, "/"
+        )
         lb.finish()
 
     return run(body)

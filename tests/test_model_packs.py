@@ -228,17 +228,22 @@ def test_docker_host_runs_the_job_to_completion_before_medcat(runs: dict[str, Pr
 
 def test_compose_on_vms_waits_for_the_job_with_the_systems_own_credentials(runs: dict[str, ProgramRun]) -> None:
     for stack, source in (("prod", f"s3://{PACK_OBJECT}"), ("prod-gcp", f"gs://{PACK_OBJECT}")):
-        (vm,) = [v for v in vm_systems(runs[stack]) if v.name == "cogstack-nlp"]
-        services = vm.compose["services"]
-        assert services["medcat-service"]["depends_on"]["model-pack"] == {"condition": "service_completed_successfully"}
-        assert services["model-pack"]["environment"]["MODEL_PACK_SOURCE"] == source
-        assert services["model-pack"]["restart"] == "no"
+        # Every VM that runs MedCAT (the state VM and the scale-out ones) fetches the pack itself.
+        vms = [v for v in vm_systems(runs[stack]) if v.name == "cogstack-nlp"]
+        running = [v.compose["services"] for v in vms if "medcat-service" in v.compose["services"]]
+        assert running
+        for services in running:
+            assert services["medcat-service"]["depends_on"]["model-pack"] == {
+                "condition": "service_completed_successfully"
+            }
+            assert services["model-pack"]["environment"]["MODEL_PACK_SOURCE"] == source
+            assert services["model-pack"]["restart"] == "no"
     # AWS: the job alone gets the host's short-lived credentials of the system's containers role ...
     prod = next(v for v in vm_systems(runs["prod"]) if v.name == "cogstack-nlp").compose["services"]
     assert "/run/clinical/aws:/run/clinical-aws:ro" in prod["model-pack"]["volumes"]
     assert not any("clinical-aws" in m for m in prod["medcat-service"].get("volumes", []))
     # ... whose policy reads that one object and nothing else outside the system's buckets.
-    policy = json.loads(named(runs["prod"], "cogstack-nlp-containers-access").inputs["policy"])
+    policy = json.loads(named(runs["prod"], "cogstack-nlp-state-containers-access").inputs["policy"])
     reads = [s for s in policy["Statement"] if s.get("Sid") == "ReadModelPacks"]
     assert reads == [
         {

@@ -55,6 +55,10 @@ def test_staging_prod_like_except_multi_az_reaches_every_component(tmp_path: Pat
     redis = of_type(run, "aws:elasticache/replicationGroup:ReplicationGroup")
     assert redis and all(r.inputs["numCacheClusters"] == 1 and r.protect for r in redis)
     assert len(of_type(run, "aws:ec2/natGateway:NatGateway")) == 2  # NAT per zone stays on
-    assert all(g.inputs["desiredCapacity"] == 2 for g in of_type(run, "aws:autoscaling/group:Group"))
+    # Two VMs per system that scales out (the state VM and one more); a system of single writers keeps its one
+    # state VM, whose data disk cannot be shared (ADR 0018).
+    groups = {g.name: g.inputs["desiredCapacity"] for g in of_type(run, "aws:autoscaling/group:Group")}
+    assert all(count == 1 for count in groups.values())
+    assert {"cogstack-nlp-state-asg", "cogstack-nlp-asg", "therapy-compliance-state-asg"} <= set(groups)
     alb = of_type(run, "aws:lb/loadBalancer:LoadBalancer")[0]
     assert alb.inputs["enableDeletionProtection"] is True

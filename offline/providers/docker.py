@@ -6,6 +6,7 @@ multi-GB ML image over a hospital link.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from offline.providers.profile import Free, Provider, ResourceProfile, digest, no_outputs, planned
@@ -15,7 +16,7 @@ CONTAINER = "docker:index/container:Container"
 ON_PREMISES = Free("runs on the hospital's own Docker host: hardware and licences are not estimated")
 
 
-def job_outcome(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+def job_outcome(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     """A one-shot job (``attach``) as the provider leaves it after a successful run: exit code 0 and its output;
     a long-running container reports neither."""
     return {"exitCode": 0, "containerLogs": ""} if inputs.get("attach") else {}

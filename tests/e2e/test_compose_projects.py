@@ -54,6 +54,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 import yaml
 
+from components.runtimes.docker_on_vm import cloud_init
 from offline.artifacts import VmSystem, vm_systems
 from offline.harness import ProgramRun, run_program
 from tests.consumers_support import free_port, make_tls
@@ -331,13 +332,24 @@ def _stage(vm: VmSystem, root: Path, image_map: dict[str, str]) -> Staged:
         target.write_text(content)
         target.chmod(0o444)
     certificate = _gateway_certificate(vm, run)
+    state = root / "state"
     document = yaml.safe_load(
-        vm.files["/opt/clinical/compose.yaml"].replace("/opt/clinical/", f"{opt}/").replace("/run/clinical/", f"{run}/")
+        vm.files["/opt/clinical/compose.yaml"]
+        .replace("/opt/clinical/", f"{opt}/")
+        .replace("/run/clinical/", f"{run}/")
+        .replace(f"{cloud_init.STATE_DIR}/", f"{state}/")
     )
+    # The state disk's directories, as mount-state.sh makes them (root's, empty: Docker copies each image's
+    # directory and its owner into a new volume).
+    for volume in (document.get("volumes") or {}).values():
+        device = ((volume or {}).get("driver_opts") or {}).get("device")
+        if device:
+            Path(device).mkdir(parents=True, exist_ok=True)
     published: dict[str, dict[int, int]] = {}
     for name, entry in document["services"].items():
         entry["image"] = image_map.get(entry["image"], entry["image"])
-        entry.pop("deploy", None)  # GPU reservations: no GPU here
+        # GPU reservations: no GPU here (the copies a VM runs stay).
+        ((entry.get("deploy") or {}).get("resources") or {}).pop("reservations", None)
         entry["cpus"] = min(float(entry.get("cpus", 1)), float(os.cpu_count() or 1))  # the daemon refuses more
         if entry.get("ports"):
             ports = {int(p.split(":")[-1]): free_port() for p in entry["ports"]}
