@@ -177,6 +177,61 @@ AWS: tuple[TypeCoverage, ...] = (
         ),
     ),
     TypeCoverage(
+        "aws:backup/plan:Plan",
+        ("aws_backup_plan",),
+        checkov=(not_applicable("CKV2_AWS_18", "about EFS file systems in a backup plan; the stacks create none"),),
+        note="cdk-nag HIPAA reads backup selections, not plans",
+        gaps=(
+            "no rule reads a backup plan's rules: the stacks back each state volume up daily and keep recovery "
+            "points `resilience.backupDays`, but nothing checks the schedule or the retention (the counterpart of "
+            "`aws-rds-backup-retention`)",
+        ),
+    ),
+    TypeCoverage(
+        "aws:backup/selection:Selection",
+        ("aws_backup_selection",),
+        ("aws-backup.CfnBackupSelection",),
+        checkov=(
+            not_applicable("CKV2_AWS_8", "about RDS clusters; the stacks run RDS instances"),
+            not_applicable(
+                "CKV2_AWS_9",
+                "asks that EBS volumes be selected by a backup plan; a graph check reported on the volume, judged on "
+                "the volume row",
+            ),
+            not_applicable("CKV2_AWS_18", "about EFS file systems; the stacks create none"),
+        ),
+        cdk_nag=(
+            not_applicable("HIPAA.Security-DynamoDBInBackupPlan", "about DynamoDB tables; the stacks create none"),
+            not_applicable(
+                "HIPAA.Security-EC2EBSInBackupPlan",
+                "reported on the volume, which it looks for in the selections; judged on the volume row",
+            ),
+            not_applicable("HIPAA.Security-EFSInBackupPlan", "about EFS file systems; the stacks create none"),
+            trade_off("HIPAA.Security-RDSInBackupPlan", "see the RDS instance row"),
+        ),
+    ),
+    TypeCoverage(
+        "aws:backup/vault:Vault",
+        ("aws_backup_vault",),
+        checkov=(
+            gap(
+                "CKV_AWS_166",
+                "no rule reads backup vaults: the stacks encrypt the state vaults with the stack key, but nothing "
+                "requires a customer-managed key (`aws-cmk-in-prod` does not list vaults)",
+            ),
+        ),
+        note="cdk-nag HIPAA has no AWS Backup vault rule",
+        gaps=(
+            "nothing requires a vault lock where the resilience profile protects (the stacks lock the state vaults "
+            "there, compliance mode after 3 days, so no one deletes a recovery point before `backupDays`)",
+        ),
+    ),
+    TypeCoverage(
+        "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
+        ("aws_backup_vault_lock_configuration",),
+        note=f"{NO_CHECKS}; whether a prod vault is locked is a gap on the vault row",
+    ),
+    TypeCoverage(
         "aws:cloudwatch/logGroup:LogGroup",
         ("aws_cloudwatch_log_group",),
         ("aws-logs.CfnLogGroup",),
@@ -197,6 +252,36 @@ AWS: tuple[TypeCoverage, ...] = (
         "aws:cloudwatch/logResourcePolicy:LogResourcePolicy",
         ("aws_cloudwatch_log_resource_policy",),
         note=f"{NO_CHECKS}; it lets WAF deliver to its log group, which `aws-waf-logging` judges",
+    ),
+    TypeCoverage(
+        "aws:ebs/volume:Volume",
+        ("aws_ebs_volume",),
+        ("aws-ec2.CfnVolume",),
+        checkov=(
+            partly(
+                "CKV_AWS_3 CKV2_AWS_2",
+                "aws-ebs-encrypted",
+                why="`encrypted = false` fails; an unset flag passes (the account's default encryption may apply), "
+                "which checkov fails. CKV2_AWS_2 looks for `aws_volume_attachment`s, which the stacks never create: "
+                "the state VM attaches its volume at boot",
+            ),
+            gap(
+                "CKV_AWS_189",
+                "`aws-ebs-encrypted` accepts the AWS-managed key and `aws-cmk-in-prod` does not list volumes; the "
+                "stacks encrypt state volumes with the stack key",
+            ),
+            gap(
+                "CKV2_AWS_9",
+                "no rule requires a volume to be in an AWS Backup plan; the stacks select each state volume in a daily "
+                "plan",
+            ),
+        ),
+        cdk_nag=(gap("HIPAA.Security-EC2EBSInBackupPlan", "as CKV2_AWS_9: the stacks comply, no rule"),),
+        note="cdk-nag's EBS encryption rule (EC2EBSVolumeEncrypted) is not in the HIPAA pack",
+        gaps=(
+            "`aws-protect-stateful-prod` does not list EBS volumes: the stacks `protect` the state volume where the "
+            "resilience profile protects, but nothing requires it",
+        ),
     ),
     TypeCoverage(
         "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
@@ -893,6 +978,24 @@ GCP: tuple[TypeCoverage, ...] = (
         "(`gcp-backend-tls`, `gcp-backend-logging`, `gcp-backend-cloud-armor`) are the pack's own",
     ),
     TypeCoverage(
+        "gcp:compute/disk:Disk",
+        ("google_compute_disk",),
+        checkov=(
+            partly(
+                "CKV_GCP_37",
+                "gcp-vm-disks-cmek",
+                why="advisory; a customer-managed (KMS) or customer-supplied key passes (checkov's name says CSEK, "
+                "its code accepts any `disk_encryption_key`)",
+            ),
+        ),
+        gaps=(
+            "no rule requires a snapshot schedule on a disk that holds state (the stacks attach a daily one); "
+            "the GCP counterpart of CKV2_AWS_9",
+            "`gcp-protect-stateful-prod` does not list disks: the stacks `protect` the state disk where the "
+            "resilience profile protects, but nothing requires it",
+        ),
+    ),
+    TypeCoverage(
         "gcp:compute/firewall:Firewall",
         ("google_compute_firewall",),
         checkov=(
@@ -958,6 +1061,16 @@ GCP: tuple[TypeCoverage, ...] = (
             covered("CKV_GCP_40", "gcp-vm-no-external-ip"),
         ),
         note=_VM_TEMPLATE_NOTE,
+    ),
+    TypeCoverage(
+        "gcp:compute/regionPerInstanceConfig:RegionPerInstanceConfig",
+        ("google_compute_region_per_instance_config",),
+        note=f"{NO_CHECKS}; it has the state VM's group attach the state disk (preserved state)",
+    ),
+    TypeCoverage(
+        "gcp:compute/resourcePolicy:ResourcePolicy",
+        ("google_compute_resource_policy",),
+        note=f"{NO_CHECKS}; the state disk's daily snapshot schedule (whether a disk has one is a gap on the disk row)",
     ),
     TypeCoverage("gcp:compute/router:Router", ("google_compute_router",), note=NO_CHECKS),
     TypeCoverage(
