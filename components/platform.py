@@ -96,6 +96,16 @@ class VmGroup:
         the group is sized for."""
         return [s for s in self.services for _ in range(self.copies.get(s.name, 1))]
 
+    def record_machine(self, machines: dict[str, dict[str, Any]], system: str, summary: dict[str, Any]) -> None:
+        """Put the machine chosen for this group into the plan's ``machines`` output: a scale-out group under
+        ``scaleOut`` of its system's entry, any other group as the entry itself, with its copies per VM."""
+        if self.copies:
+            summary["copiesPerVm"] = dict(sorted(self.copies.items()))
+        if self.role == "scale-out":
+            machines[system] = {**machines.get(system, {}), "scaleOut": summary}
+        else:
+            machines[system] = {**summary, **machines.get(system, {})}
+
 
 @dataclass(frozen=True)
 class StateDisk:

@@ -316,13 +316,7 @@ class AwsSystem(AwsDataStores):
         for group in sorted(groups, key=lambda g: g.role != "scale-out"):
             # Sized for every container a VM runs: a service with three copies there counts three times.
             machine = choose_machine(group.containers)
-            summary = machine_summary(machine, group.containers, group.count)
-            if group.copies:
-                summary["copiesPerVm"] = dict(sorted(group.copies.items()))
-            if group.role == "scale-out":
-                cloud.machines[name] = {**cloud.machines.get(name, {}), "scaleOut": summary}
-            else:
-                cloud.machines[name] = {**summary, **cloud.machines.get(name, {})}
+            group.record_machine(cloud.machines, name, machine_summary(machine, group.containers, group.count))
             state = group.role == "state" and self.state is not None
             scale_out = group.role == "scale-out"
             vm = GpuVm(

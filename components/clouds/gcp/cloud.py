@@ -195,13 +195,7 @@ class GcpSystem(GcpDataStores):
         for group in groups:
             # Sized for every container a VM runs: a service with three copies there counts three times.
             machine = choose_machine(group.containers)
-            summary = machine_summary(machine, group.containers, group.count)
-            if group.copies:
-                summary["copiesPerVm"] = dict(sorted(group.copies.items()))
-            if group.role == "scale-out":
-                cloud.machines[name] = {**cloud.machines.get(name, {}), "scaleOut": summary}
-            else:
-                cloud.machines[name] = {**summary, **cloud.machines.get(name, {})}
+            group.record_machine(cloud.machines, name, machine_summary(machine, group.containers, group.count))
             state = group.role == "state" and self.state is not None
             served = [t for t in targets if t.route.name in group.routes]
             # Autohealing probes a route these VMs serve, else the gateway's own /healthz.
