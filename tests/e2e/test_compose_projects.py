@@ -183,7 +183,8 @@ def private_services(vm: VmSystem) -> PrivateServices:
     """Cloud SQL and Memorystore as the project's URLs name them (private IPs)."""
     found = PrivateServices()
     for name, entry in vm.compose["services"].items():
-        for key, value in _env(vm, name, entry).items():
+        env = _env(vm, name, entry)
+        for key, value in env.items():
             if key.endswith("_HOST") and _private_ip(value):
                 found.bare.add(value)
             for url in URL.findall(value):
@@ -203,7 +204,10 @@ def private_services(vm: VmSystem) -> PrivateServices:
                         f"{vm.name}/{name} {key}: not Memorystore TLS"
                     )
                     found.redis[ip] = parts.password or ""
-                    ca_file = dict(parse_qsl(parts.query)).get("ssl_ca_certs")
+                    # In the URL (redis-py), or in the Redis exporter's own variable.
+                    ca_file = dict(parse_qsl(parts.query)).get("ssl_ca_certs") or env.get(
+                        "REDIS_EXPORTER_TLS_CA_CERT_FILE"
+                    )
                     assert ca_file, f"{vm.name}/{name} {key}: Memorystore's private CA is not named"
                     found.ca_files.setdefault(name, set()).add(ca_file)
     assert found.bare <= set(found.ips), f"{vm.name}: {found.bare - set(found.ips)} answer to nothing"
