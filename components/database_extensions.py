@@ -49,16 +49,12 @@ def uses_postgres(svc: ServiceSpec, name: str) -> bool:
 
 def with_extension_jobs(spec: SystemSpec) -> SystemSpec:
     """``spec`` with a job per managed database that needs extensions, ahead of every service that uses it."""
-    jobs = [extension_job(pg) for pg in spec.postgres if pg.extensions]
+    jobs = {pg.name: extension_job(pg) for pg in spec.postgres if pg.extensions}
     if not jobs:
         return spec
     services = []
     for svc in spec.services:
-        needs = tuple(
-            job.name
-            for pg, job in zip((p for p in spec.postgres if p.extensions), jobs, strict=True)
-            if uses_postgres(svc, pg.name) and job.name not in svc.depends_on
-        )
+        needs = tuple(job.name for db, job in jobs.items() if uses_postgres(svc, db) and job.name not in svc.depends_on)
         services.append(svc.model_copy(update={"depends_on": (*needs, *svc.depends_on)}) if needs else svc)
     # Built anew, not copied, so the spec's own checks (unique names, known dependencies) run again.
-    return SystemSpec(**{**dict(spec), "services": (*jobs, *services)})
+    return SystemSpec(**{**dict(spec), "services": (*jobs.values(), *services)})
