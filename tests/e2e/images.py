@@ -38,6 +38,8 @@ PACKAGES = (
     "python3 curl wget ca-certificates procps postgresql-17 postgresql-17-pgvector redis-server redis-tools nginx"
     " python3-redis python3-celery"
 )
+# A here-document's body, up to its quoted or bare end marker on a line of its own.
+HEREDOC_RE = re.compile(r"<<-?\s*(['\"]?)(\w+)\1[^\n]*\n.*?^\2$", re.S | re.M)
 # Programs that are real in the stand-in: never shimmed.
 REAL = {
     "sh",
@@ -84,6 +86,8 @@ class StandIn:
     owned_paths: dict[str, str] = field(default_factory=dict)  # volume mount path -> uid:gid
     jobs: list[list[str]] = field(default_factory=list)
     programs: set[str] = field(default_factory=set)
+    # Programs a `sh -c` script calls: shimmed only where the image lacks them (mkdir, openssl ... stay real).
+    script_programs: set[str] = field(default_factory=set)
 
     @property
     def tag(self) -> str:
@@ -100,6 +104,7 @@ class StandIn:
             "paths": self.owned_paths,
             "jobs": self.jobs,
             "programs": sorted(self.programs),
+            "script_programs": sorted(self.script_programs),
             "standin": (HERE / "standin.py").read_text(),
         }
 
@@ -165,8 +170,9 @@ def stand_ins(workloads: list[Workload]) -> dict[str, StandIn]:
             s.programs.update(p for p in program if not p.startswith("-") and Path(p).name not in REAL)
         for cmd in (argv, w.health[1:]):  # programs a shell script calls
             if len(cmd) >= 3 and Path(cmd[0]).name in {"sh", "bash"} and cmd[1] == "-c":
-                words = re.findall(r"(?:^|[;&|(]|\bexec)\s*([a-z][a-z0-9_.-]*)(?=\s)", cmd[2], re.M)
-                s.programs.update(w for w in words if w not in REAL | {"set", "umask", "unset", "exec", "if", "then"})
+                script = HEREDOC_RE.sub("", cmd[2])  # a here-document is data (a program written to a file), not calls
+                words = re.findall(r"(?:^|[;&|(]|\bexec)\s*([a-z][a-z0-9_.-]*)(?=\s)", script, re.M)
+                s.script_programs.update(w for w in words if w not in REAL)
     return out
 
 
@@ -261,6 +267,17 @@ def build_stand_ins(engine: DockerEngine, workloads: ProgramRun | list[Workload]
             if p.startswith("/")
             else f"ln -sf /standin/standin.py /standin/bin/{p}"
             for p in sorted(s.programs)
+        )
+        shims = " && ".join(
+            x
+            for x in [
+                shims,
+                *(
+                    f"(command -v {p} >/dev/null || ln -sf /standin/standin.py /standin/bin/{p})"
+                    for p in sorted(s.script_programs - s.programs)
+                ),
+            ]
+            if x
         )
         steps = " && ".join(
             x for x in ["mkdir -p /standin/bin", users, paths, shims, "chmod 0755 /standin/standin.py"] if x
