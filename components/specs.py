@@ -328,6 +328,11 @@ class ServiceSpec(Spec):
         description="Object-store URLs (s3://bucket/key, gs://bucket/object) outside the system's own buckets that "
         "it reads with the system's own credentials (a model pack); the cloud grants read on those objects only.",
     )
+    probe_targets: tuple[str, ...] = Field(
+        (),
+        description="URLs a prober is handed with each request (by Prometheus), which its environment, files and "
+        "command do not name; the cluster runtime's network policy opens exactly those edges. None by default.",
+    )
     backup_target: BackupTargetSpec | None = Field(
         None, description="Backup services only (components/backups.py): where their archives go, read-write."
     )

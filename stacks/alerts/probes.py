@@ -103,9 +103,8 @@ def blackbox_service(images: Images, found: list[Probe]) -> ServiceSpec:
         image=images.image("blackbox-exporter", BLACKBOX_IMAGE),
         port=BLACKBOX_PORT,
         command=(f"--config.file={CONFIG_PATH}", f"--web.listen-address=:{BLACKBOX_PORT}"),
-        # The targets, for operators and for the cluster runtime's network policy (which reads the edges a
-        # service names); the exporter itself gets them from Prometheus with each probe.
-        env={"PROBE_TARGETS": " ".join(p.url for p in found)},
+        # The exporter gets its targets from Prometheus with each probe; declared for the cluster's network policy.
+        probe_targets=tuple(p.url for p in found),
         health=HealthCheckSpec(command=wget_probe(BLACKBOX_PORT, "/-/healthy"), interval_s=30),
         resources=ResourcesSpec(cpus=0.25, memory_mb=128),
         user="65534:65534",

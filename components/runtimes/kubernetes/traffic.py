@@ -27,7 +27,13 @@ class Peer:
 
 
 def _texts(svc: ServiceSpec) -> list[str]:
-    return [*svc.env.values(), *(f.content for f in svc.files), *(svc.command or ()), *(svc.entrypoint or ())]
+    return [
+        *svc.env.values(),
+        *(f.content for f in svc.files),
+        *(svc.command or ()),
+        *(svc.entrypoint or ()),
+        *svc.probe_targets,
+    ]
 
 
 def store_ports(spec: SystemSpec) -> dict[tuple[str, str], Peer]:
