@@ -89,6 +89,8 @@ def test_vm_launch_template_is_hardened(prod: ProgramRun) -> None:
     assert asg["healthCheckType"] == "ELB" and len(asg["targetGroupArns"]) == 1
     state = named(prod, "cogstack-nlp-state-asg").inputs
     assert state["healthCheckType"] == "ELB" and len(state["targetGroupArns"]) == 2
+    # The deployment waits until every VM is healthy behind the load balancer (a failed job fails `pulumi up`).
+    assert asg["waitForElbCapacity"] == asg["desiredCapacity"] and state["waitForElbCapacity"] == 1
 
 
 def test_user_data_holds_no_secret(prod: ProgramRun) -> None:

@@ -59,7 +59,7 @@ from offline.artifacts import VmSystem, vm_systems
 from offline.harness import ProgramRun, run_program
 from tests.consumers_support import free_port, make_tls
 from tests.e2e.engine import DockerEngine, MissingEngineError, docker_engine, wait_until_ready
-from tests.e2e.images import Workload, build_stand_ins
+from tests.e2e.images import Workload, base_image, build_stand_ins
 from tests.e2e.standin import configured_hosts, private_ca_redis_urls
 
 pytestmark = pytest.mark.e2e
@@ -526,3 +526,39 @@ def test_vm_compose_projects_run_for_real(stack: str, docker: DockerEngine, tmp_
         finally:
             docker.docker("compose", "-f", str(compose_file), "down", "-v", "--remove-orphans", check=False)
         assert not _project_containers(docker, project), f"{project}: containers left after down"
+
+
+def test_a_failed_job_stops_the_vm_project_and_the_console_names_it(docker: DockerEngine, tmp_path: Path) -> None:
+    """The VM unit's run.sh on a project whose migration fails: its dependant never starts, run.sh exits non-zero,
+    and its stderr (the console's copy) names the job with its last log lines."""
+    image = base_image(docker)
+    project = {
+        "services": {
+            "migrate": {
+                "image": image,
+                "restart": "no",
+                "command": ["sh", "-c", "echo 'alembic: relation \"audit_log\" does not exist' >&2; exit 3"],
+            },
+            "api": {
+                "image": image,
+                "command": ["sleep", "600"],
+                "depends_on": {"migrate": {"condition": "service_completed_successfully"}},
+            },
+        }
+    }
+    compose_file = tmp_path / "compose.yaml"
+    compose_file.write_text(yaml.safe_dump(project))
+    script = cloud_init.run_script("e2e-jobs").replace(
+        f"/usr/bin/docker compose -f {cloud_init.OPT_DIR}/compose.yaml", f"docker compose -f {compose_file}"
+    )
+    try:
+        done = subprocess.run(
+            ["bash", "-c", script], env=docker.env, capture_output=True, text=True, check=False, timeout=300
+        )
+        assert done.returncode != 0, done.stdout + done.stderr
+        assert "clinical-e2e-jobs: migrate exited 3; its last 20 log lines:" in done.stderr, done.stderr
+        assert 'relation "audit_log" does not exist' in done.stderr, done.stderr
+        states = docker.docker("compose", "-f", str(compose_file), "ps", "--all", "--format", "{{.Service}}")
+        assert "api" not in states.split(), f"the dependant started: {states}"
+    finally:
+        docker.docker("compose", "-f", str(compose_file), "down", "--remove-orphans", check=False)

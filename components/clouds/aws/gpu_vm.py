@@ -200,7 +200,10 @@ class GpuVm(pulumi.ComponentResource):
             target_group_arns=list(target_group_arns),
             health_check_type="ELB" if target_group_arns else "EC2",
             health_check_grace_period=900,  # model loading takes minutes
-            wait_for_capacity_timeout="20m",
+            # `pulumi up` succeeds only once every VM serves through the load balancer: a VM whose system cannot
+            # start (a failed migration job: its console names the job) fails the deployment instead of passing it.
+            wait_for_elb_capacity=capacity if target_group_arns else None,
+            wait_for_capacity_timeout="30m",  # first boot: images, the model pack, then the health grace
             instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
                 strategy="Rolling",
                 preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(

@@ -29,6 +29,9 @@ OPT_DIR = "/opt/clinical"
 # Where the state VM mounts the system's state disk; each state volume is a directory on it.
 STATE_DIR = "/var/lib/clinical/state"
 MOUNT_STATE_PATH = f"{OPT_DIR}/mount-state.sh"
+RUN_PATH = f"{OPT_DIR}/run.sh"
+# How many log lines of a failed container the console gets (as a failed job's deployment error does on a host).
+FAILURE_LOG_LINES = 20
 GATEWAY_IMAGE = "nginxinc/nginx-unprivileged:1.27.3-alpine"
 GATEWAY_CONF_PATH, HTPASSWD_PATH = "/etc/nginx/nginx.conf", "/etc/nginx/htpasswd"
 # The gateway's own certificate when the load balancer speaks TLS to the VM: made on the VM at boot,
@@ -417,6 +420,29 @@ def credentials_units(system: str) -> dict[str, str]:
     return _timer_units(system, "credentials", what, CREDENTIALS_REFRESH_PATH, "10min")
 
 
+def run_script(system: str) -> str:
+    """The unit's main process: the compose project in the foreground. ``up`` stops when a container fails (a
+    one-shot job's non-zero exit: its dependants never start); the script then names every container that exited
+    non-zero, with its last log lines, on stderr, which the unit copies to the console (EC2 console output, GCE
+    serial port): a failed migration is read there, not guessed from an unhealthy target."""
+    return f"""#!/bin/bash
+# clinical-{system}: run the compose project; on failure, name the containers that failed and show their logs.
+set -uo pipefail
+compose=(/usr/bin/docker compose -f {OPT_DIR}/compose.yaml)
+"${{compose[@]}}" up --remove-orphans
+status=$?
+if [ "$status" -ne 0 ]; then
+  "${{compose[@]}}" ps --all --status exited --format '{{{{.Service}}}} {{{{.ExitCode}}}}' |
+    while read -r service code; do
+      [ "$code" = 0 ] && continue
+      echo "clinical-{system}: ${{service}} exited ${{code}}; its last {FAILURE_LOG_LINES} log lines:"
+      "${{compose[@]}}" logs --no-color --no-log-prefix --tail {FAILURE_LOG_LINES} "$service"
+    done >&2
+fi
+exit "$status"
+"""
+
+
 def systemd_unit(system: str, credentials: bool = False, state: bool = False) -> str:
     """A unit that fetches secrets (and, with ``credentials``, the containers' cloud credentials; with ``state``,
     first mounts the state disk), then runs the compose project in the foreground."""
@@ -432,8 +458,10 @@ Wants=network-online.target
 Type=simple
 {mount}ExecStartPre={egress.GUARD_PATH}
 ExecStartPre={OPT_DIR}/fetch-secrets.sh
-{refresh}ExecStart=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml up --remove-orphans
+{refresh}ExecStart={RUN_PATH}
 ExecStop=/usr/bin/docker compose -f {OPT_DIR}/compose.yaml down
+# A failure report (run.sh's stderr) reaches the console; the containers' own output stays in the journal.
+StandardError=journal+console
 Restart=always
 RestartSec=10
 
@@ -460,6 +488,7 @@ def cloud_config(
     files = [
         {"path": f"{OPT_DIR}/compose.yaml", "permissions": "0644", "content": compose},
         {"path": f"{OPT_DIR}/fetch-secrets.sh", "permissions": "0700", "content": script},
+        {"path": RUN_PATH, "permissions": "0700", "content": run_script(system)},
         {"path": egress.GUARD_PATH, "permissions": "0700", "content": egress.guard_script()},
         {
             "path": f"/etc/systemd/system/clinical-{system}.service",
