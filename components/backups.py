@@ -11,7 +11,11 @@ capability dropped), so every runtime lowers it like any other service:
 - ``backup-<owner>`` archives (tar + gzip) the writable volumes of one
   long-running service, mounted read-only and run as that service's user, so
   it can read the files and, on a cluster, run on the node of the volume's
-  owner (a ReadWriteOnce claim is only shared on one node).
+  owner (a ReadWriteOnce claim is only shared on one node);
+- ``backup-objects`` archives the data directory of the system's object store
+  (MinIO, run by the runtime beside the services, so not in ``spec.services``):
+  the volume ``OBJECT_STORE_VOLUME``, which each runtime maps to MinIO's own
+  (docs/adr/0019-object-store-backup-is-an-archive.md says why an archive and not a mirror).
 
 Each one runs daily at the stack's hour, encrypts every archive with the
 system's generated ``backup-key``, keeps ``Resilience.backup_days`` days,
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 
 from components import backup_scripts
 from components.backup_scripts import METRICS_PORT, SOURCE_ROOT, Store, env_prefix
-from components.data_services import POSTGRES_IMAGES
+from components.data_services import MINIO_USER, POSTGRES_IMAGES
 from components.specs import (
     BackupTargetSpec,
     HealthCheckSpec,
@@ -44,6 +48,11 @@ BACKUP_SERVICE = "backup"
 # The image's own postgres account: pg_dump needs nothing else, and the Redis image uses the same uid.
 BACKUP_USER = "999:999"
 DEFAULT_USER = "10001:10001"  # for the volumes of a service that keeps its image's user
+OBJECTS_SERVICE = f"{BACKUP_SERVICE}-objects"
+# The name under which a backup service mounts the object store's data volume: every runtime that runs MinIO maps
+# it to that server's volume (a named volume on a Docker host, the StatefulSet's claim on a cluster).
+OBJECT_STORE_VOLUME = "object-store-data"
+OBJECT_STORE_OWNER = "minio"  # the server's service name (a cluster co-locates the backup with its pod)
 # Liveness: the metrics endpoint answers with the backup metrics (bash's /dev/tcp: the image has no curl).
 HEALTH = HealthCheckSpec(
     command=(
@@ -167,6 +176,24 @@ def with_backups(spec: SystemSpec, settings: BackupSettings) -> SystemSpec:
                 env={},
                 volumes=tuple(VolumeSpec(name=v, mount_path=f"{SOURCE_ROOT}/{v}", read_only=True) for v in volumes),
                 depends_on=(owner,),
+            )
+        )
+    if spec.buckets:
+        if OBJECTS_SERVICE in services:
+            raise ValueError(f"{spec.name}: a service is already called '{OBJECTS_SERVICE}'; rename it")
+        added.append(
+            _service(
+                OBJECTS_SERVICE,
+                spec,
+                [Store("objects", OBJECT_STORE_OWNER)],
+                settings,
+                user=MINIO_USER,
+                env={},
+                volumes=(
+                    VolumeSpec(
+                        name=OBJECT_STORE_VOLUME, mount_path=f"{SOURCE_ROOT}/{OBJECT_STORE_OWNER}", read_only=True
+                    ),
+                ),
             )
         )
     if not added:

@@ -284,6 +284,8 @@ MINIO_IMAGE = "minio/minio:RELEASE.2024-10-13T13-34-11Z"
 MC_IMAGE = "minio/mc:RELEASE.2024-10-08T09-37-26Z"
 MINIO_CERTS_DIR = "/etc/minio/certs"  # `--certs-dir`: public.crt, private.key and CAs/
 MC_CONFIG_DIR = "/tmp/.mc"
+MINIO_USER = "1000:1000"  # the server and its set-up job; the object store's backup reads the data as this user
+MINIO_DATA_VOLUME = "data"  # the server's one volume, mounted at /data (the single drive)
 
 
 APP_POLICY = "platform-app-buckets"  # the MinIO policy of the system's application user
@@ -391,8 +393,8 @@ def minio_services(
         # certificate is for the service name, not localhost, so it is not verified on this loopback hop).
         health=HealthCheckSpec(command=("mc", "ready", "local", *(("--insecure",) if tls else ())), interval_s=15),
         resources=ResourcesSpec(cpus=1, memory_mb=1024),
-        user="1000:1000",
-        volumes=(VolumeSpec(name="data", mount_path="/data"),),
+        user=MINIO_USER,
+        volumes=(VolumeSpec(name=MINIO_DATA_VOLUME, mount_path="/data"),),
     )
     server_files = (
         [
@@ -409,7 +411,7 @@ def minio_services(
         image=MC_IMAGE,
         command=("sh", "-c", bucket_setup_script(buckets, "https" if tls else "http")),
         resources=ResourcesSpec(cpus=0.25, memory_mb=128),
-        user="1000:1000",
+        user=MINIO_USER,
         tmpfs=("/tmp", "/.mc"),
     )
     # mc trusts the CAs in <config dir>/certs/CAs.

@@ -470,6 +470,66 @@ def test_a_failing_health_probe_and_undeliverable_alerts_fire(tmp_path: Path) ->
     )
 
 
+def test_a_flapping_service_and_a_slow_route_fire_for_systems_without_metrics(tmp_path: Path) -> None:
+    # Down 1 minute in 20: never 5 minutes in a row (no ServiceUnhealthy), but 95% over the hour.
+    probe = 'probe_success{job="probe-health",instance="http://app:8000/h",probe="health",service="app"}'
+    route = 'probe_duration_seconds{job="probe-tls",instance="https://demo.example",probe="tls",service="web"}'
+    _promtool_test(
+        tmp_path,
+        {"platform.yml": _platform_rules(tmp_path)},
+        [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": probe, "values": " ".join(["1x18", "0", "1x18", "0", "1x18", "0", "1x40"])},
+                    {"series": route, "values": "0.2x30 7x40"},
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "15m", "alertname": "ServiceAvailabilityLow", "exp_alerts": []},
+                    {"eval_time": "75m", "alertname": "ServiceUnhealthy", "exp_alerts": []},
+                    {
+                        "eval_time": "75m",
+                        "alertname": "ServiceAvailabilityLow",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "job": "probe-health",
+                                    "instance": "http://app:8000/h",
+                                    "probe": "health",
+                                    "service": "app",
+                                    "severity": "warning",
+                                },
+                                "exp_annotations": {
+                                    "summary": "app answered less than 99% of its health checks in the last hour"
+                                },
+                            }
+                        ],
+                    },
+                    {"eval_time": "30m", "alertname": "RouteSlow", "exp_alerts": []},
+                    {
+                        "eval_time": "60m",
+                        "alertname": "RouteSlow",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "job": "probe-tls",
+                                    "instance": "https://demo.example",
+                                    "probe": "tls",
+                                    "service": "web",
+                                    "severity": "warning",
+                                },
+                                "exp_annotations": {
+                                    "summary": "https://demo.example takes more than 5 s to answer through the proxy"
+                                },
+                            }
+                        ],
+                    },
+                ],
+            }
+        ],
+    )
+
+
 def test_stenosis_queue_backlog_and_error_rate(tmp_path: Path) -> None:
     queue = 'redis_key_size{job="redis-exporter",instance="10.0.0.9:9121",db="db0",key="celery"}'
     ok = 'http_requests_total{job="backend",instance="10.0.0.8:8000",handler="/api/studies",method="GET",status="2xx"}'

@@ -78,6 +78,7 @@ def _expected_stores(spec: Any) -> set[str]:
         {f"postgres-{p.name}" for p in spec.postgres}
         | {f"redis-{r.name}" for r in spec.redis if r.persistence}
         | {f"volume-{v}" for v in writable}
+        | ({"objects-minio"} if spec.buckets else set())
     )
 
 
@@ -98,8 +99,10 @@ def test_every_store_and_writable_volume_of_a_docker_host_stack_is_backed_up(sta
             for mount in container.inputs["volumes"]:
                 if mount["containerPath"].startswith("/backup-src/"):
                     volume = mount["containerPath"].removeprefix("/backup-src/")
+                    # MinIO's data is the object store's own volume (no copy, no second Pulumi resource for it).
+                    name = f"{spec.name}-objects-data" if volume == "minio" else f"{spec.name}-{volume}"
                     assert mount == {
-                        "volumeName": f"{spec.name}-{volume}",
+                        "volumeName": name,
                         "containerPath": f"/backup-src/{volume}",
                         "readOnly": True,
                     }
@@ -145,6 +148,45 @@ def test_a_volume_backup_runs_beside_the_volume_owner_on_a_cluster() -> None:
     affinity = deployment.inputs["spec"]["template"]["spec"]["affinity"]["podAffinity"]
     term = affinity["requiredDuringSchedulingIgnoredDuringExecution"][0]
     assert term["labelSelector"]["matchLabels"]["clinical.platform/service"] == "grafana"
+
+
+def test_the_object_store_backup_reads_minio_s_own_data_read_only_as_its_user() -> None:
+    lab = program_run("lab")
+    container = named(lab, "stenosis-detection-backup-objects")
+    minio = named(lab, "stenosis-detection-objects")
+    [data] = [m for m in minio.inputs["volumes"] if m["containerPath"] == "/data"]
+    assert container.inputs["user"] == minio.inputs["user"] == "1000:1000"
+    assert {
+        "volumeName": data["volumeName"],
+        "containerPath": "/backup-src/minio",
+        "readOnly": True,
+    } in container.inputs["volumes"]
+    assert sum(1 for v in of_type(lab, "docker:index/volume:Volume") if v.inputs.get("name") == data["volumeName"]) == 1
+    assert "run_store objects-minio objects tar.gz minio" in _programs(container.inputs["entrypoints"][2])["backup-run"]
+    cluster = program_run("cluster")
+    deployment = next(
+        r
+        for r in of_type(cluster, DEPLOYMENT)
+        if r.inputs["metadata"]["namespace"] == "stenosis-detection"
+        and r.inputs["metadata"]["name"] == "backup-objects"
+    )
+    pod = deployment.inputs["spec"]["template"]["spec"]
+    server = next(
+        r
+        for r in of_type(cluster, "kubernetes:apps/v1:StatefulSet")
+        if r.inputs["metadata"]["namespace"] == "stenosis-detection" and r.inputs["metadata"]["name"] == "minio"
+    )
+    [template] = server.inputs["spec"]["volumeClaimTemplates"]
+    # The StatefulSet's claim of its first pod: <template>-<set>-0.
+    claim = f"{template['metadata']['name']}-minio-0"
+    volume = next(v for v in pod["volumes"] if v.get("persistentVolumeClaim", {}).get("claimName") == claim)
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == volume["name"])
+    assert mount == {"name": volume["name"], "mountPath": "/backup-src/minio", "readOnly": True}
+    term = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term["labelSelector"]["matchLabels"]["clinical.platform/service"] == "minio"
+    assert ("stenosis-detection", claim) not in {
+        (r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) for r in of_type(cluster, PVC)
+    }, "the StatefulSet owns the claim; a second one of the same name would fight it"
 
 
 def test_backup_containers_are_hardened_and_write_only_to_the_target_off_the_host() -> None:
@@ -538,6 +580,90 @@ def test_a_volume_archive_restores_its_files_and_metrics_are_served(tmp_path: Pa
             assert lint.returncode == 0, lint.stdout + lint.stderr
     finally:
         stop(server)
+
+
+def _minio_single_drive(root: Path) -> None:
+    """The layout MinIO (the pinned release, single drive: ``server /data``) writes: ``.minio.sys/format.json`` of
+    format ``xl-single``, bucket settings and IAM under ``.minio.sys``, each object a directory with its ``xl.meta``
+    (small objects inline) or ``xl.meta`` plus ``<data dir>/part.1``. Made here: no MinIO binary can be had."""
+    sys_dir = root / ".minio.sys"
+    (sys_dir / "buckets" / "uploads").mkdir(parents=True)
+    (sys_dir / "config" / "iam" / "users" / "app").mkdir(parents=True)
+    (sys_dir / "tmp").mkdir()
+    (sys_dir / "format.json").write_text('{"version":"1","format":"xl-single","id":"x","xl":{"version":"3"}}')
+    (sys_dir / "buckets" / "uploads" / ".metadata.bin").write_bytes(os.urandom(256))
+    (sys_dir / "config" / "iam" / "users" / "app" / "identity.json").write_text('{"status":"enabled"}')
+    small = root / "uploads" / "study-1" / "frame.dcm"
+    small.mkdir(parents=True)
+    (small / "xl.meta").write_bytes(b"XL2 " + os.urandom(1024))
+    large = root / "results" / "study-1" / "mask.nii"
+    (large / "0f1e2d3c").mkdir(parents=True)
+    (large / "xl.meta").write_bytes(b"XL2 " + os.urandom(512))
+    (large / "0f1e2d3c" / "part.1").write_bytes(os.urandom(300_000))
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_the_object_store_archive_restores_minio_s_data_directory(tmp_path: Path) -> None:
+    programs, env = _lab_backup("stenosis-detection-backup-objects")
+    assert set(programs) == {"backup-daemon", "backup-run", "metrics-server", "restore-objects"}
+    bin_dir = _install(programs, tmp_path / "bin")
+    sources = tmp_path / "src"
+    _minio_single_drive(sources / "minio")
+    target = tmp_path / "target"
+    env = {
+        "BACKUP_KEY": env["BACKUP_KEY"],
+        "BACKUP_TARGET": str(target),
+        "BACKUP_SOURCES": str(sources),
+        "BACKUP_METRICS": str(tmp_path / "metrics.prom"),
+    }
+    done = _run(bin_dir, "backup-run", env)
+    assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+    [archive] = sorted((target / "objects-minio").glob("objects-minio-*.tar.gz.enc"))
+    assert b"minio.sys" not in archive.read_bytes(), "the archive is encrypted"
+    assert 'clinical_backup_last_status{store="objects-minio"} 1' in (tmp_path / "metrics.prom").read_text()
+    stream = _run(bin_dir, "restore-objects", env, str(archive))
+    assert stream.returncode == 0, stream.stderr.decode()
+    (tmp_path / "objects.tar").write_bytes(stream.stdout)
+    with tarfile.open(tmp_path / "objects.tar") as tar:
+        tar.extractall(tmp_path / "restored", filter="data")
+    assert _tree(tmp_path / "restored") == _tree(sources / "minio")
+    # Another key cannot read it.
+    wrong = _run(bin_dir, "restore-objects", {**env, "BACKUP_KEY": "not-the-key"}, str(archive))
+    assert wrong.returncode != 0 and not wrong.stdout
+
+
+def test_an_object_store_backup_refuses_what_is_not_minio_s_data(tmp_path: Path) -> None:
+    programs, env = _lab_backup("stenosis-detection-backup-objects")
+    bin_dir = _install(programs, tmp_path / "bin")
+    sources = tmp_path / "src"
+    (sources / "minio").mkdir(parents=True)
+    (sources / "minio" / "stray.txt").write_text("an empty or wrongly mounted volume")
+    env = {
+        "BACKUP_KEY": env["BACKUP_KEY"],
+        "BACKUP_TARGET": str(tmp_path / "target"),
+        "BACKUP_SOURCES": str(sources),
+        "BACKUP_METRICS": str(tmp_path / "metrics.prom"),
+    }
+    done = _run(bin_dir, "backup-run", env)
+    assert done.returncode == 1
+    assert b"not a MinIO data directory" in done.stdout + done.stderr
+    assert 'clinical_backup_last_status{store="objects-minio"} 0' in (tmp_path / "metrics.prom").read_text()
+    assert not list((tmp_path / "target" / "objects-minio").glob("*.enc"))
+    # An archive of another volume is refused by restore-objects before anything is written.
+    other = tmp_path / "other.tar.gz.enc"
+    subprocess.run(
+        f"tar -C {sources / 'minio'} -cf - . | gzip | openssl enc -aes-256-cbc -pbkdf2 -iter {PBKDF2_ITERATIONS} "
+        f"-salt -pass env:BACKUP_KEY -out {other}",
+        shell=True,
+        check=True,
+        env={**os.environ, "BACKUP_KEY": env["BACKUP_KEY"]},
+    )
+    refused = _run(bin_dir, "restore-objects", env, str(other))
+    assert refused.returncode == 1 and not refused.stdout
+    assert b"not an archive of MinIO's data directory" in refused.stderr
 
 
 def test_a_failed_backup_is_recorded_and_keeps_the_previous_archive(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 """Alert rules every system gets from the platform, on top of the ones its own module writes from its guide.
 
-- every scrape target and health probe (down, slow), the route certificates' expiry;
+- every scrape target and health probe (down, slow, short of its availability objective), each route's
+  latency through the proxy and its certificate's expiry: all that can be said of a service that exposes no
+  metrics of its own (CogStack's MedCAT service, Trainer and Solr, the therapy-compliance API);
 - alert delivery itself (Alertmanager failing to notify);
 - the host's disk, where the platform runs the node exporter (Docker hosts);
 - backups, when the system has backup services (the backup contract: port 9199,
@@ -16,6 +18,9 @@ import yaml
 # A backup job runs daily: 26 hours without a success means one run was missed.
 BACKUP_LATE_HOURS = 26
 CERT_WARNING_DAYS, CERT_CRITICAL_DAYS = 21, 7
+# Health probes every 15 s: below 99% over an hour is a service that keeps failing without staying down 5 minutes.
+AVAILABILITY_OBJECTIVE = 0.99
+SLOW_SECONDS = 5  # a health check or a route's first answer taking longer than this is slow
 # Therapy-compliance's guide (src/core/alerting.py): disk_usage 0.90.
 DISK_USED_RATIO = 0.90
 
@@ -52,10 +57,18 @@ def availability_group(system: str, *, probes: bool, routes: bool) -> dict[str, 
             ),
             rule(
                 "ServiceSlow",
-                'avg_over_time(probe_duration_seconds{probe="health"}[10m]) > 5',
+                f'avg_over_time(probe_duration_seconds{{probe="health"}}[10m]) > {SLOW_SECONDS}',
                 "10m",
                 "warning",
-                "{{ $labels.service }} takes more than 5 s to answer its health check",
+                f"{{{{ $labels.service }}}} takes more than {SLOW_SECONDS} s to answer its health check",
+            ),
+            rule(
+                "ServiceAvailabilityLow",
+                f'avg_over_time(probe_success{{probe="health"}}[1h]) < {AVAILABILITY_OBJECTIVE}',
+                "15m",
+                "warning",
+                f"{{{{ $labels.service }}}} answered less than {AVAILABILITY_OBJECTIVE:.0%} of its health checks "
+                "in the last hour",
             ),
         ]
     if routes:
@@ -74,6 +87,13 @@ def availability_group(system: str, *, probes: bool, routes: bool) -> dict[str, 
                 "10m",
                 "critical",
                 f"The certificate of {{{{ $labels.instance }}}} expires in less than {CERT_CRITICAL_DAYS} days",
+            ),
+            rule(
+                "RouteSlow",
+                f'avg_over_time(probe_duration_seconds{{probe="tls"}}[10m]) > {SLOW_SECONDS}',
+                "15m",
+                "warning",
+                f"{{{{ $labels.instance }}}} takes more than {SLOW_SECONDS} s to answer through the proxy",
             ),
             rule(
                 "RouteUnreachable",

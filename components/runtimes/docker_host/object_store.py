@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pulumi
 
-from components.data_services import generate_minio_credentials, minio_endpoints, minio_services
+from components.data_services import MINIO_DATA_VOLUME, generate_minio_credentials, minio_endpoints, minio_services
 from components.endpoints import BucketEndpoint
 from components.runtimes.docker_host.volumes import named_volume
 from components.runtimes.docker_host.workload import Attachment, ContainerWorkload
@@ -23,6 +23,7 @@ class ContainerObjectStore(pulumi.ComponentResource):
     """
 
     endpoints: dict[str, BucketEndpoint]
+    data_volume: pulumi.Output[str]  # the Docker volume of MinIO's data: its backup service mounts it read-only
 
     def __init__(
         self,
@@ -40,12 +41,13 @@ class ContainerObjectStore(pulumi.ComponentResource):
         volume = named_volume(f"{name}-data", labels, self, protect=protect)
         creds = generate_minio_credentials(name, child)
         server, setup = minio_services(buckets, creds)
+        self.data_volume = volume.name
         self.server = ContainerWorkload(
             name,
             server.service,
             env=dict(server.env),
             attachments=[Attachment(network, ("minio",))],
-            volumes={"data": volume.name},
+            volumes={MINIO_DATA_VOLUME: volume.name},
             labels=labels,
             role="data",
             image_map=image_map,

@@ -8,6 +8,7 @@ import pulumi
 
 from components import nginx
 from components.addressing import SystemSubnets
+from components.backups import OBJECT_STORE_VOLUME
 from components.endpoints import SystemRefs, is_sensitive, resolve
 from components.pki import PrivateCertificateAuthority
 from components.runtimes.docker_host.network import bridge_network
@@ -105,6 +106,7 @@ class DockerSystem(pulumi.ComponentResource):
             )
             refs.redis[rd.name] = cache.endpoint
             stores[("redis", rd.name)] = cache
+        object_volume: dict[str, pulumi.Input[str]] = {}
         if spec.buckets:
             store = ContainerObjectStore(
                 f"{name}-objects",
@@ -117,11 +119,13 @@ class DockerSystem(pulumi.ComponentResource):
             )
             refs.buckets.update(store.endpoints)
             stores.update({("bucket", b.name): store for b in spec.buckets})
+            object_volume[OBJECT_STORE_VOLUME] = store.data_volume  # what the object store's backup mounts
 
-        volume_names = {v.name for s in spec.services for v in s.volumes}
-        volumes = {
+        volume_names = {v.name for s in spec.services for v in s.volumes} - set(object_volume)
+        volumes: dict[str, pulumi.Input[str]] = {
             v: named_volume(f"{name}-{v}", labels, self, protect=protect_data).name for v in sorted(volume_names)
         }
+        volumes.update(object_volume)
 
         routed = {r.service for r in spec.routes}
         # Who authenticates the users of a routed service: the proxy, or the application itself.

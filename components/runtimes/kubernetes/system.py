@@ -9,8 +9,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.backups import OBJECT_STORE_VOLUME
 from components.cluster import DataEgress, GpuNodes, KubernetesSettings, ServiceIdentity
 from components.data_services import (
+    MINIO_DATA_VOLUME,
     DataService,
     generate_minio_credentials,
     minio_endpoints,
@@ -163,14 +165,19 @@ class KubeSystem(pulumi.ComponentResource):
             for ca_file in (ca_files[u] for u in sorted(used) if u in ca_files):
                 if ca_file.path not in {f.path for f in files}:  # one CA serves Redis and MinIO alike
                     files.append(ca_file)
-            # Follow the volume's owner only once it runs (a job before it keeps its volume to itself).
-            owner = next(
-                (
-                    owners[v.name]
-                    for v in svc.volumes
-                    if owners.get(v.name) not in (None, svc.name) and owners[v.name] in started
-                ),
-                None,
+            # Follow the volume's owner only once it runs (a job before it keeps its volume to itself); the object
+            # store's backup follows the MinIO StatefulSet's pod, whose claim it mounts.
+            owner = (
+                MINIO_SERVICE
+                if any(v.name == OBJECT_STORE_VOLUME for v in svc.volumes)
+                else next(
+                    (
+                        owners[v.name]
+                        for v in svc.volumes
+                        if owners.get(v.name) not in (None, svc.name) and owners[v.name] in started
+                    ),
+                    None,
+                )
             )
             follows_gpu = any(v.name in on_gpu_nodes for v in svc.volumes)
             identity = cloud_system.identity(svc) if cloud_system is not None else ServiceIdentity()
@@ -235,11 +242,13 @@ class KubeSystem(pulumi.ComponentResource):
         self.register_outputs({"namespace": ns, "routes": [f"https://{r.fqdn}" for r in self.routes]})
 
     def _claims(self, name: str, services: list[ServiceSpec]) -> dict[str, str]:
-        """One ReadWriteOnce claim per volume name, sized by its largest request; ``protect``-ed in prod."""
+        """One ReadWriteOnce claim per volume name, sized by its largest request; ``protect``-ed in prod. The object
+        store's volume is the in-cluster MinIO StatefulSet's claim (``<template>-<set>-0``), not a new one."""
         sizes: dict[str, int] = {}
         for svc in services:
             for v in svc.volumes:
-                sizes[v.name] = max(sizes.get(v.name, 0), v.size_gb)
+                if v.name != OBJECT_STORE_VOLUME:
+                    sizes[v.name] = max(sizes.get(v.name, 0), v.size_gb)
         for volume, size in sorted(sizes.items()):
             k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-{volume}",
@@ -257,7 +266,10 @@ class KubeSystem(pulumi.ComponentResource):
                 },
                 opts=pulumi.ResourceOptions.merge(self._inside, pulumi.ResourceOptions(protect=self._protect)),
             )
-        return {volume: volume for volume in sizes}
+        claims = {volume: volume for volume in sizes}
+        if any(v.name == OBJECT_STORE_VOLUME for svc in services for v in svc.volumes):
+            claims[OBJECT_STORE_VOLUME] = f"vol-{MINIO_DATA_VOLUME}-{MINIO_SERVICE}-0"
+        return claims
 
     def _backup_claim(self, name: str, svc: ServiceSpec) -> str | None:
         """A backup service's own claim for its archives, of the stack's backup StorageClass (network storage keeps
