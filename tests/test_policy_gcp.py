@@ -885,7 +885,12 @@ def test_prod_only_checks_follow_the_stacks_environment_and_a_prod_label() -> No
 
 
 def test_protect_in_prod_reads_the_resource_options() -> None:
-    state = ((t.SQL_INSTANCE, SQL), (t.CRYPTO_KEY, CRYPTO_KEY), (t.REGIONAL_SECRET, {}), (t.DISK, {"size": 50}))
+    state: list[tuple[str, dict[str, Any]]] = [
+        (t.SQL_INSTANCE, SQL),
+        (t.CRYPTO_KEY, CRYPTO_KEY),
+        (t.REGIONAL_SECRET, {}),
+        (t.DISK, {"size": 50}),
+    ]
     for resource_type, props in state:
         assert violations("gcp-protect-stateful-prod", resource_type, props, protect=True) == []
         assert violations("gcp-protect-stateful-prod", resource_type, props) == [

@@ -14,9 +14,9 @@ rule.
 from __future__ import annotations
 
 import copy
-import json
 import importlib
 import inspect
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -1306,17 +1306,14 @@ def secure_program(weaken: str | None = None) -> None:
         opts=opts,
     )
     root: dict[str, Any] = {"security": {"run_as_user": 0}} if weak == "stateful-set" else {}
+    no_liveness: dict[str, Any] = {"liveness_probe": None} if weak == "probes" else {}
     k8s.apps.v1.StatefulSet(
         "db",
         metadata=meta,
         spec={
             "service_name": "db",
             "selector": {"match_labels": {"app": "stenosis-api"}},
-            "template": _template(
-                _pod_spec(
-                    containers=[_container("postgres", **root, **({"liveness_probe": None} if weak == "probes" else {}))]
-                )
-            ),
+            "template": _template(_pod_spec(containers=[_container("postgres", **root, **no_liveness)])),
         },
         opts=opts,
     )
