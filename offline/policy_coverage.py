@@ -191,7 +191,8 @@ def render_readme() -> str:
         [
             summary(),
             "",
-            f"{len(gaps())} gaps are listed, with every row, in [docs/policy-coverage.md](docs/policy-coverage.md).",
+            f"{len(gaps())} {'gap is' if len(gaps()) == 1 else 'gaps are'} listed, with every row, in "
+            "[docs/policy-coverage.md](docs/policy-coverage.md).",
         ]
     )
 

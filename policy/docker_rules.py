@@ -315,6 +315,25 @@ def _env(props: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+# Environment variables that turn certificate verification off, and the values that do it (None: any value).
+TLS_VERIFY_OFF: dict[str, set[str] | None] = {
+    "PYTHONHTTPSVERIFY": {"0"},  # CPython's stdlib HTTPS (checkov CKV2_DOCKER_5)
+    "NODE_TLS_REJECT_UNAUTHORIZED": {"0"},  # Node.js (CKV2_DOCKER_6)
+    "NPM_CONFIG_STRICT_SSL": {"false", "0"},  # npm (CKV2_DOCKER_12)
+    "GIT_SSL_NO_VERIFY": None,  # git: any non-empty value (CKV2_DOCKER_14)
+    "PIP_TRUSTED_HOST": None,  # pip accepts these hosts over HTTP or a bad certificate (CKV2_DOCKER_16)
+}
+
+
+def check_env_tls_verification(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    for key, value in sorted(_env(props).items()):
+        if key.upper() not in TLS_VERIFY_OFF or not value.strip():
+            continue
+        off = TLS_VERIFY_OFF[key.upper()]
+        if off is None or value.strip().lower() in off:
+            yield f"{ctx.name}: {key}={value} turns TLS certificate verification off, so any server can pose as the real one"
+
+
 def _aliases(props: Mapping[str, Any]) -> set[str]:
     return {str(a) for net in props.get("networksAdvanced") or [] for a in (net or {}).get("aliases") or []}
 
@@ -521,6 +540,19 @@ RULES = [
         nist="NIST 800-53 SC-8",
         resource_types=(CONTAINER,),
         check=check_postgres_tls,
+    ),
+    Rule(
+        name="docker-env-tls-verification",
+        family="tls",
+        severity="high",
+        description="No container environment turns TLS certificate verification off.",
+        remediation="Remove PYTHONHTTPSVERIFY=0, NODE_TLS_REJECT_UNAUTHORIZED=0, NPM_CONFIG_STRICT_SSL=false, "
+        "GIT_SSL_NO_VERIFY and PIP_TRUSTED_HOST; give the client the CA that signed the server's certificate "
+        "instead (the platform mounts the stack's CA) (checkov CKV2_DOCKER_5, 6, 12, 14, 16).",
+        hipaa=HIPAA["transmission-encryption"],
+        nist="NIST 800-53 SC-8",
+        resource_types=(CONTAINER,),
+        check=check_env_tls_verification,
     ),
 ]
 

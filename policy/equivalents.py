@@ -110,20 +110,7 @@ SG_ATTACHED = not_applicable(
     "judged on the group row",
 )
 
-_ELB_HEALTH_CHECK = gap(
-    "CKV2_AWS_15",
-    "the stacks set `health_check_type = ELB` on groups behind a target group (so a VM whose gateway fails is "
-    "replaced), but no rule requires it",
-)
-_BUCKET_POLICY_PRINCIPAL = gap(
-    "CKV_AWS_70",
-    "no rule reads bucket policies for an Allow to any principal; the stacks' policies only deny",
-)
-_GKE_NODE_ACCOUNT = gap(
-    "CKV2_GCP_1",
-    "GKE nodes on the default compute service account; `gcp-vm-service-account` judges VMs only (the stacks give "
-    "node pools their own account)",
-)
+_GKE_NODE_ACCOUNT = covered("CKV2_GCP_1", "gke-node-service-account", why="every node config")
 
 # ---------------------------------------------------------------------------------------------------------------
 # AWS
@@ -157,7 +144,7 @@ AWS: tuple[TypeCoverage, ...] = (
         ("aws_autoscaling_group",),
         ("aws-autoscaling.CfnAutoScalingGroup",),
         checkov=(
-            _ELB_HEALTH_CHECK,
+            covered("CKV2_AWS_15", "aws-asg-elb-health-check", why="a group with target groups"),
             trade_off("CKV_AWS_153", "tags reach the instances through the launch template's tag specifications"),
             elsewhere(
                 "CKV_AWS_315",
@@ -168,7 +155,7 @@ AWS: tuple[TypeCoverage, ...] = (
             ),
         ),
         cdk_nag=(
-            gap("HIPAA.Security-AutoScalingGroupELBHealthCheckRequired", "as CKV2_AWS_15: the stacks comply, no rule"),
+            covered("HIPAA.Security-AutoScalingGroupELBHealthCheckRequired", "aws-asg-elb-health-check"),
             elsewhere(
                 "HIPAA.Security-EC2IMDSv2Enabled",
                 "aws-imdsv2-required",
@@ -180,12 +167,8 @@ AWS: tuple[TypeCoverage, ...] = (
         "aws:backup/plan:Plan",
         ("aws_backup_plan",),
         checkov=(not_applicable("CKV2_AWS_18", "about EFS file systems in a backup plan; the stacks create none"),),
-        note="cdk-nag HIPAA reads backup selections, not plans",
-        gaps=(
-            "no rule reads a backup plan's rules: the stacks back each state volume up daily and keep recovery "
-            "points `resilience.backupDays`, but nothing checks the schedule or the retention (the counterpart of "
-            "`aws-rds-backup-retention`)",
-        ),
+        note="cdk-nag HIPAA reads backup selections, not plans; `aws-backup-plan-retention` (schedule, 7 days, 30 "
+        "in prod or with PHI) is the counterpart of `aws-rds-backup-retention`",
     ),
     TypeCoverage(
         "aws:backup/selection:Selection",
@@ -214,22 +197,19 @@ AWS: tuple[TypeCoverage, ...] = (
         "aws:backup/vault:Vault",
         ("aws_backup_vault",),
         checkov=(
-            gap(
+            partly(
                 "CKV_AWS_166",
-                "no rule reads backup vaults: the stacks encrypt the state vaults with the stack key, but nothing "
-                "requires a customer-managed key (`aws-cmk-in-prod` does not list vaults)",
+                "aws-cmk-in-prod",
+                why="in prod and with PHI (elsewhere AWS Backup's own key is accepted, as for the other stores)",
             ),
         ),
-        note="cdk-nag HIPAA has no AWS Backup vault rule",
-        gaps=(
-            "nothing requires a vault lock where the resilience profile protects (the stacks lock the state vaults "
-            "there, compliance mode after 3 days, so no one deletes a recovery point before `backupDays`)",
-        ),
+        note="cdk-nag HIPAA has no AWS Backup vault rule; a protected vault must be locked "
+        "(`aws-backup-vault-locked`, the pack's own)",
     ),
     TypeCoverage(
         "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
         ("aws_backup_vault_lock_configuration",),
-        note=f"{NO_CHECKS}; whether a prod vault is locked is a gap on the vault row",
+        note=f"{NO_CHECKS}; `aws-backup-vault-locked` joins it to its vault",
     ),
     TypeCoverage(
         "aws:cloudwatch/logGroup:LogGroup",
@@ -265,23 +245,20 @@ AWS: tuple[TypeCoverage, ...] = (
                 "which checkov fails. CKV2_AWS_2 looks for `aws_volume_attachment`s, which the stacks never create: "
                 "the state VM attaches its volume at boot",
             ),
-            gap(
+            partly(
                 "CKV_AWS_189",
-                "`aws-ebs-encrypted` accepts the AWS-managed key and `aws-cmk-in-prod` does not list volumes; the "
-                "stacks encrypt state volumes with the stack key",
+                "aws-cmk-in-prod",
+                why="in prod and with PHI (elsewhere the AWS-managed key passes, as for the other stores)",
             ),
-            gap(
+            covered(
                 "CKV2_AWS_9",
-                "no rule requires a volume to be in an AWS Backup plan; the stacks select each state volume in a daily "
-                "plan",
+                "aws-ebs-in-backup-plan",
+                why="by ARN, ARN pattern or the selection's tags",
             ),
         ),
-        cdk_nag=(gap("HIPAA.Security-EC2EBSInBackupPlan", "as CKV2_AWS_9: the stacks comply, no rule"),),
-        note="cdk-nag's EBS encryption rule (EC2EBSVolumeEncrypted) is not in the HIPAA pack",
-        gaps=(
-            "`aws-protect-stateful-prod` does not list EBS volumes: the stacks `protect` the state volume where the "
-            "resilience profile protects, but nothing requires it",
-        ),
+        cdk_nag=(covered("HIPAA.Security-EC2EBSInBackupPlan", "aws-ebs-in-backup-plan"),),
+        note="cdk-nag's EBS encryption rule (EC2EBSVolumeEncrypted) is not in the HIPAA pack; `protect` in prod and "
+        "with PHI (`aws-protect-stateful-prod`) is the pack's own",
     ),
     TypeCoverage(
         "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
@@ -367,10 +344,10 @@ AWS: tuple[TypeCoverage, ...] = (
         ("aws_security_group",),
         ("aws-ec2.CfnSecurityGroup",),
         checkov=(
-            gap(
+            trade_off(
                 "CKV2_AWS_5",
-                "a group attached to nothing is harmless but stale; `aws-sg-no-world-ingress` already treats an "
-                "unattached group with world ingress as a finding",
+                "a group attached to nothing grants nothing; `aws-sg-no-world-ingress` already fails an unattached "
+                "group that opens anything to the internet",
             ),
             not_applicable("CKV2_AWS_7", "about EMR clusters' groups; the stacks run no EMR"),
             covered("CKV_AWS_24 CKV_AWS_25", "aws-no-admin-ports", "aws-sg-no-world-ingress"),
@@ -436,11 +413,7 @@ AWS: tuple[TypeCoverage, ...] = (
     TypeCoverage(
         "aws:eks/addon:Addon",
         ("aws_eks_addon",),
-        note=NO_CHECKS,
-        gaps=(
-            "nothing checks that `vpc-cni` enforces network policies (the stacks enable it), the EKS counterpart "
-            "of `gke-network-policy` (docs/policy-kubernetes.md)",
-        ),
+        note=f"{NO_CHECKS}; `eks-network-policy` requires the `vpc-cni` add-on with network policy enforcement",
     ),
     TypeCoverage(
         "aws:eks/cluster:Cluster",
@@ -585,11 +558,7 @@ AWS: tuple[TypeCoverage, ...] = (
         ("aws_kms_key",),
         checkov=(
             covered("CKV_AWS_7", "aws-kms-rotation"),
-            gap(
-                "CKV_AWS_33",
-                "no rule reads key policies: the stacks' policy names the account root and the CloudWatch Logs "
-                "service (scoped to the account's log groups), but a foreign stack's `*` principal would pass",
-            ),
+            covered("CKV_AWS_33", "aws-kms-key-policy", why="a `*` principal with a Condition passes"),
             trade_off(
                 "CKV2_AWS_64",
                 "a key without an explicit policy gets AWS's default (the account root), which is safe; the stacks "
@@ -614,11 +583,7 @@ AWS: tuple[TypeCoverage, ...] = (
         ),
         cdk_nag=(
             covered("HIPAA.Security-ALBHttpToHttpsRedirection", "aws-alb-listener-tls12"),
-            gap(
-                "HIPAA.Security-ELBv2ACMCertificateRequired",
-                "the stacks use ACM certificates (`aws-acm-certificate` judges them) but no rule checks that the "
-                "listener's certificate ARN is an ACM one",
-            ),
+            covered("HIPAA.Security-ELBv2ACMCertificateRequired", "aws-listener-acm-certificate"),
         ),
     ),
     TypeCoverage(
@@ -646,10 +611,7 @@ AWS: tuple[TypeCoverage, ...] = (
             covered("CKV_AWS_131", "aws-alb-drop-invalid-headers"),
             partly("CKV_AWS_150", "aws-alb-deletion-protection-prod", why="required in prod only"),
             not_applicable("CKV_AWS_152", "about network and gateway load balancers; ALBs always balance across zones"),
-            gap(
-                "CKV_AWS_328",
-                "the stacks set `desync_mitigation_mode = strictest`; no rule requires defensive or strictest",
-            ),
+            covered("CKV_AWS_328", "aws-alb-drop-invalid-headers", why="unset (AWS's default, defensive) passes"),
         ),
         cdk_nag=(
             covered("HIPAA.Security-ALBHttpDropInvalidHeaderEnabled", "aws-alb-drop-invalid-headers"),
@@ -661,7 +623,7 @@ AWS: tuple[TypeCoverage, ...] = (
         "aws:lb/targetGroup:TargetGroup",
         ("aws_lb_target_group", "aws_alb_target_group"),
         checkov=(
-            _ELB_HEALTH_CHECK,
+            elsewhere("CKV2_AWS_15", "aws-asg-elb-health-check", why="judged on the auto scaling group"),
             trade_off(
                 "CKV_AWS_261",
                 "the platform's target groups always have a health check (on the gateway's own HTTPS path); "
@@ -701,7 +663,7 @@ AWS: tuple[TypeCoverage, ...] = (
                 "AWS retired rds-ca-2019 in 2024 and new instances get a current CA; the stacks pin "
                 "rds-ca-rsa2048-g1. A rule would need a date-dependent CA list",
             ),
-            gap("CKV_AWS_226", "the stacks set `auto_minor_version_upgrade`; no rule requires it"),
+            covered("CKV_AWS_226", "aws-rds-minor-upgrades", why="unset (the provider's default, true) passes"),
             not_applicable(
                 "CKV_AWS_250", "about the log_fdw extension on old PostgreSQL versions the stacks do not run"
             ),
@@ -715,7 +677,7 @@ AWS: tuple[TypeCoverage, ...] = (
             not_applicable("CKV_AWS_388", "about Aurora PostgreSQL; the stacks run RDS for PostgreSQL"),
         ),
         cdk_nag=(
-            gap("HIPAA.Security-RDSAutomaticMinorVersionUpgradeEnabled", "as CKV_AWS_226"),
+            covered("HIPAA.Security-RDSAutomaticMinorVersionUpgradeEnabled", "aws-rds-minor-upgrades"),
             covered("HIPAA.Security-RDSEnhancedMonitoringEnabled", "aws-rds-enhanced-monitoring"),
             trade_off(
                 "HIPAA.Security-RDSInBackupPlan",
@@ -769,7 +731,7 @@ AWS: tuple[TypeCoverage, ...] = (
             covered("CKV_AWS_19 CKV_AWS_145", "aws-s3-bucket-encrypted", why="SSE-S3 allowed on log buckets only"),
             covered("CKV_AWS_20 CKV_AWS_57", "aws-s3-no-public-acl", "aws-s3-bucket-private"),
             covered("CKV_AWS_21", "aws-s3-bucket-versioned"),
-            _BUCKET_POLICY_PRINCIPAL,
+            elsewhere("CKV_AWS_70", "aws-s3-policy-not-public", why="judged on the bucket policy"),
             trade_off("CKV_AWS_93", "a lockout is an availability problem, not a disclosure; the policies only deny"),
             not_applicable("CKV2_AWS_23", "about Route 53 records; none points at a bucket"),
             not_applicable("CKV2_AWS_46", "about CloudFront origins; the stacks run no CloudFront"),
@@ -837,7 +799,7 @@ AWS: tuple[TypeCoverage, ...] = (
         ("aws_s3_bucket_policy",),
         ("aws-s3.CfnBucketPolicy",),
         checkov=(
-            _BUCKET_POLICY_PRINCIPAL,
+            covered("CKV_AWS_70", "aws-s3-policy-not-public", why="a `*` principal with a Condition passes"),
             trade_off("CKV_AWS_93", "see the bucket row"),
         ),
         cdk_nag=(covered("HIPAA.Security-S3BucketSSLRequestsOnly", "aws-s3-tls-only"),),
@@ -988,12 +950,8 @@ GCP: tuple[TypeCoverage, ...] = (
                 "its code accepts any `disk_encryption_key`)",
             ),
         ),
-        gaps=(
-            "no rule requires a snapshot schedule on a disk that holds state (the stacks attach a daily one); "
-            "the GCP counterpart of CKV2_AWS_9",
-            "`gcp-protect-stateful-prod` does not list disks: the stacks `protect` the state disk where the "
-            "resilience profile protects, but nothing requires it",
-        ),
+        note="a snapshot schedule (`gcp-disk-snapshot-schedule`, the GCP counterpart of CKV2_AWS_9) and `protect` in "
+        "prod (`gcp-protect-stateful-prod`) are the pack's own",
     ),
     TypeCoverage(
         "gcp:compute/firewall:Firewall",
@@ -1070,7 +1028,7 @@ GCP: tuple[TypeCoverage, ...] = (
     TypeCoverage(
         "gcp:compute/resourcePolicy:ResourcePolicy",
         ("google_compute_resource_policy",),
-        note=f"{NO_CHECKS}; the state disk's daily snapshot schedule (whether a disk has one is a gap on the disk row)",
+        note=f"{NO_CHECKS}; the state disk's daily snapshot schedule, joined to its disk by `gcp-disk-snapshot-schedule`",
     ),
     TypeCoverage("gcp:compute/router:Router", ("google_compute_router",), note=NO_CHECKS),
     TypeCoverage(
@@ -1128,9 +1086,17 @@ GCP: tuple[TypeCoverage, ...] = (
             trade_off("CKV_GCP_23", "VPC-native (alias IPs) is the default for new clusters"),
             not_applicable("CKV_GCP_24", "PodSecurityPolicy was removed; Pod Security Admission replaces it"),
             covered("CKV_GCP_25 CKV_GCP_64", "gke-private-nodes"),
-            gap("CKV_GCP_61", "intranode visibility (flow logs between pods on a node); a candidate advisory rule"),
+            trade_off(
+                "CKV_GCP_61",
+                "pod-to-pod flows on a node already meet each namespace's default deny (Dataplane V2); their flow "
+                "logs add log volume, not control",
+            ),
             not_applicable("CKV_GCP_65", "Google Groups for RBAC is organisation setup"),
-            gap("CKV_GCP_66", "Binary Authorization needs an attestation pipeline; a candidate rule once one exists"),
+            trade_off(
+                "CKV_GCP_66",
+                "the platform builds and signs no image, so an attestor would vouch for nothing the pinned tags "
+                "(`k8s-image-pinned`) do not already fix",
+            ),
             covered("CKV_GCP_68 CKV_GCP_71 CKV_GCP_72", "gke-shielded-nodes"),
             covered("CKV_GCP_69", "gke-node-metadata"),
             trade_off("CKV_GCP_70", "the stacks use REGULAR; GKE's default channel complies"),
@@ -1180,10 +1146,10 @@ GCP: tuple[TypeCoverage, ...] = (
         "gcp:projects/iAMMember:IAMMember",
         ("google_project_iam_member",),
         checkov=(
-            gap(
+            covered(
                 "CKV_GCP_41 CKV_GCP_49",
-                "service account user and impersonation roles; the design grants none, a follow-up rule could list "
-                "them",
+                "gcp-iam-least-privilege",
+                why="on the project; on one service account they are judged by `gcp-service-account-iam`",
             ),
             partly("CKV_GCP_42", "gcp-iam-least-privilege", why="basic roles only, not every `*Admin` role"),
             covered("CKV_GCP_46 CKV_GCP_117", "gcp-iam-least-privilege"),
@@ -1215,11 +1181,7 @@ GCP: tuple[TypeCoverage, ...] = (
     TypeCoverage(
         "gcp:serviceaccount/iAMMember:IAMMember",
         ("google_service_account_iam_member",),
-        note=NO_CHECKS,
-        gaps=(
-            "the Workload Identity bindings are not judged (docs/policy-kubernetes.md suggests extending "
-            "`gcp-iam-least-privilege` to service account IAM)",
-        ),
+        note=f"{NO_CHECKS}; `gcp-service-account-iam` holds Workload Identity to one Kubernetes service account",
     ),
     TypeCoverage(
         "gcp:servicenetworking/connection:Connection",
@@ -1311,11 +1273,10 @@ DOCKER: tuple[TypeCoverage, ...] = (
                 "docker-no-published-data-port",
                 why="no container but the proxy publishes a port at all; checkov looks for `EXPOSE 22`",
             ),
-            gap(
+            covered(
                 "CKV2_DOCKER_5 CKV2_DOCKER_6 CKV2_DOCKER_12 CKV2_DOCKER_14 CKV2_DOCKER_16",
-                "no rule reads a container's environment for variables that turn TLS verification off "
-                "(PYTHONHTTPSVERIFY=0, NODE_TLS_REJECT_UNAUTHORIZED=0, NPM_CONFIG_STRICT_SSL, GIT_SSL_NO_VERIFY, "
-                "PIP_TRUSTED_HOST); the platform sets none",
+                "docker-env-tls-verification",
+                why="in the container's environment; checkov reads ENV, ARG and RUN",
             ),
         ),
         note="checkov has no check for a running container (pulumi-docker, or Terraform's `docker_container`): its "
@@ -1346,11 +1307,7 @@ DOCKER: tuple[TypeCoverage, ...] = (
 # Kubernetes (per-check differences and the Pod Security Standards: docs/policy-kubernetes.md)
 # ---------------------------------------------------------------------------------------------------------------
 
-_DEFAULT_NAMESPACE = gap(
-    "CKV_K8S_21",
-    "no rule flags an object without `metadata.namespace` (the provider's default namespace); the platform puts "
-    "every object in its system's namespace",
-)
+_DEFAULT_NAMESPACE = covered("CKV_K8S_21", "k8s-namespaced", why="a missing namespace fails too")
 _CONTROL_PLANE = not_applicable(
     "CKV_K8S_68 CKV_K8S_69 CKV_K8S_70 CKV_K8S_71 CKV_K8S_72 CKV_K8S_73 CKV_K8S_74 CKV_K8S_75 CKV_K8S_77 "
     "CKV_K8S_79 CKV_K8S_80 CKV_K8S_81 CKV_K8S_82 CKV_K8S_83 CKV_K8S_84 CKV_K8S_85 CKV_K8S_86 CKV_K8S_88 "
@@ -1398,11 +1355,7 @@ _POD_CHECKS: tuple[Equivalent, ...] = (
     _CONTROL_PLANE,
     _KUBELET,
 )
-_PROBES = gap(
-    "CKV_K8S_8 CKV_K8S_9",
-    "the runtime sets startup, liveness and readiness probes from every health spec, but no rule requires them "
-    "(Docker has the advisory `docker-healthcheck`)",
-)
+_PROBES = partly("CKV_K8S_8 CKV_K8S_9", "k8s-probes", why="advisory, as `docker-healthcheck`")
 _NETWORK_POLICY = elsewhere(
     "CKV2_K8S_6",
     "k8s-namespace-default-deny",
@@ -1438,7 +1391,8 @@ KUBERNETES: tuple[TypeCoverage, ...] = (
         "kubernetes:core/v1:Secret",
         ("Secret",),
         checkov=(_DEFAULT_NAMESPACE,),
-        gaps=("nothing checks where a Secret's data comes from (docs/policy-kubernetes.md, coverage)",),
+        note="where a Secret's data comes from is deliberately not judged: pulumi-kubernetes keeps `data` and "
+        "`stringData` secret in state itself, and a value's origin (generated, a config secret) is not in the inputs",
     ),
     TypeCoverage(
         "kubernetes:core/v1:Service",
@@ -1483,8 +1437,7 @@ KUBERNETES: tuple[TypeCoverage, ...] = (
     TypeCoverage(
         "kubernetes:storage.k8s.io/v1:StorageClass",
         ("StorageClass",),
-        note=NO_CHECKS,
-        gaps=("no rule checks that a storage class encrypts its volumes with the stack's key (the stacks' do)",),
+        note=f"{NO_CHECKS}; `k8s-storage-class-encrypted` is the pack's own",
     ),
     TypeCoverage(
         "kubernetes:helm.sh/v3:Release",

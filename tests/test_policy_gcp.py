@@ -23,7 +23,7 @@ import pulumi_gcp as gcp
 import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
 from pulumi_policy import PolicyResource as EnginePolicyResource
-from pulumi_policy.proxy import unknown_checking_proxy
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from offline.harness import run_under_mocks
 from offline.providers import profile_for
@@ -765,6 +765,46 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
         },
         "grants roles/cloudkms.viewer to allAuthenticatedUsers",
     ),
+    (
+        "gcp-iam-least-privilege",
+        t.PROJECT_IAM_MEMBER,
+        {"project": "clinical", "role": "roles/logging.logWriter", "member": f"serviceAccount:{SA}"},
+        {"project": "clinical", "role": "roles/iam.serviceAccountTokenCreator", "member": f"serviceAccount:{SA}"},
+        "on the project to serviceAccount:",
+    ),
+    (
+        "gcp-service-account-iam",
+        t.SA_IAM_MEMBER,
+        {
+            "serviceAccountId": f"projects/clinical/serviceAccounts/{SA}",
+            "role": "roles/iam.workloadIdentityUser",
+            "member": "serviceAccount:clinical.svc.id.goog[stenosis/api]",
+        },
+        {
+            "serviceAccountId": f"projects/clinical/serviceAccounts/{SA}",
+            "role": "roles/iam.workloadIdentityUser",
+            "member": "principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/"
+            "clinical.svc.id.goog/namespace/stenosis",
+        },
+        "name one Kubernetes service account",
+    ),
+    (
+        "gcp-service-account-iam",
+        t.SA_IAM_BINDING,
+        {"serviceAccountId": SA, "role": "roles/iam.serviceAccountTokenCreator", "members": [f"serviceAccount:{SA}"]},
+        {"serviceAccountId": SA, "role": "roles/iam.serviceAccountKeyAdmin", "members": ["user:ops@example.org"]},
+        "create keys for the service account",
+    ),
+    (
+        "gcp-service-account-iam",
+        t.SA_IAM_POLICY,
+        {"serviceAccountId": SA, "policyData": json.dumps({"bindings": []})},
+        {
+            "serviceAccountId": SA,
+            "policyData": json.dumps({"bindings": [{"role": "roles/iam.serviceAccountUser", "members": ["allUsers"]}]}),
+        },
+        "lets allUsers act as the service account",
+    ),
 ]
 
 
@@ -845,7 +885,13 @@ def test_prod_only_checks_follow_the_stacks_environment_and_a_prod_label() -> No
 
 
 def test_protect_in_prod_reads_the_resource_options() -> None:
-    for resource_type, props in ((t.SQL_INSTANCE, SQL), (t.CRYPTO_KEY, CRYPTO_KEY), (t.REGIONAL_SECRET, {})):
+    state: list[tuple[str, dict[str, Any]]] = [
+        (t.SQL_INSTANCE, SQL),
+        (t.CRYPTO_KEY, CRYPTO_KEY),
+        (t.REGIONAL_SECRET, {}),
+        (t.DISK, {"size": 50}),
+    ]
+    for resource_type, props in state:
         assert violations("gcp-protect-stateful-prod", resource_type, props, protect=True) == []
         assert violations("gcp-protect-stateful-prod", resource_type, props) == [
             "res holds state in prod but is not created with protect=True"
@@ -952,7 +998,54 @@ def test_every_gcp_stack_rule_is_tested_here() -> None:
         "gcp-gcs-access-logs",
         "gcp-cloud-armor-waf",
         "gcp-http-proxy-redirects",
+        "gcp-disk-snapshot-schedule",
     }
+
+
+SNAPSHOTS = {
+    "name": "state-snapshots",
+    "snapshotSchedulePolicy": {
+        "schedule": {"dailySchedule": {"daysInCycle": 1, "startTime": "03:00"}},
+        "retentionPolicy": {"maxRetentionDays": 35, "onSourceDiskDelete": "KEEP_AUTO_SNAPSHOTS"},
+    },
+}
+SNAPSHOTS_LINK = "https://www.googleapis.com/compute/v1/projects/clinical/regions/europe-west2/resourcePolicies/"
+
+
+def state_disk(policies: list[str] | None, schedule: dict[str, Any] | None = None, depends: bool = True) -> list[Res]:
+    """A schedule and a disk listing ``policies`` in its resourcePolicies (None: the key is absent)."""
+    disk: dict[str, Any] = {"name": "state", "size": 50}
+    if policies is not None:
+        disk["resourcePolicies"] = policies
+    return [
+        (t.RESOURCE_POLICY, "snapshots", schedule or SNAPSHOTS, []),
+        (t.DISK, "state", disk, ["snapshots"] if depends else []),
+    ]
+
+
+def test_a_disk_needs_a_snapshot_schedule_of_the_stack() -> None:
+    rule = "gcp-disk-snapshot-schedule"
+    missing = [("urn:state", "state has no snapshot schedule attached: a lost or corrupted disk cannot be restored")]
+    assert stack_violations(rule, state_disk([SNAPSHOTS_LINK + "state-snapshots"], depends=False)) == []
+    assert stack_violations(rule, state_disk(None, depends=False)) == missing
+    assert stack_violations(rule, state_disk([], depends=False)) == missing
+    # A schedule that is not the disk's (another name, no dependency) does not count.
+    assert stack_violations(rule, state_disk([SNAPSHOTS_LINK + "other"], depends=False)) == missing
+    # At preview (or with a provider-shaped ID) the listed value is unknown: the disk's dependency decides.
+    assert stack_violations(rule, state_disk([UNKNOWN_STRING_VALUE])) == []
+    assert stack_violations(rule, state_disk([UNKNOWN_STRING_VALUE], depends=False)) == missing
+    # A separate attachment works as well as the disk's own list.
+    attached = [
+        *state_disk(None, depends=False),
+        (t.DISK_POLICY_ATTACHMENT, "attach", {"disk": "state", "name": "state-snapshots"}, ["state", "snapshots"]),
+    ]
+    assert stack_violations(rule, attached) == []
+    # A resource policy that is not a snapshot schedule, or keeps snapshots too briefly, does not protect it.
+    placement = {"name": "state-snapshots", "groupPlacementPolicy": {"collocation": "COLLOCATED"}}
+    assert stack_violations(rule, state_disk([SNAPSHOTS_LINK + "state-snapshots"], placement)) == missing
+    brief = {**SNAPSHOTS, "snapshotSchedulePolicy": {"retentionPolicy": {"maxRetentionDays": 3}}}
+    found = stack_violations(rule, state_disk([SNAPSHOTS_LINK + "state-snapshots"], brief))
+    assert found == [("urn:state", "state's snapshot schedule snapshots keeps snapshots 3 days; keep at least 7")]
 
 
 # --- a secure program with real pulumi_gcp resources, and a weakened copy of each --------------------------------------

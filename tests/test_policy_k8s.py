@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import importlib
 import inspect
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,14 @@ POD_SPEC: dict[str, Any] = {
         "seccompProfile": {"type": "RuntimeDefault"},
     },
     "initContainers": [hardened_container("migrate")],
-    "containers": [hardened_container("app")],
+    # Probes on the long-running container only: the API server refuses them on init containers.
+    "containers": [
+        {
+            **hardened_container("app"),
+            "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}},
+            "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 20.0},
+        }
+    ],
     "volumes": [
         {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "256Mi"}},
         {"name": "config", "configMap": {"name": "stenosis-api"}},
@@ -832,6 +840,73 @@ CASES: list[Case] = [
         changed(GKE_NODE_POOL, networkConfig__enablePrivateNodes=False),
         ("gives its nodes public addresses (networkConfig.enablePrivateNodes false)",),
     ),
+    # objects beside the workloads, probes and node identity
+    (
+        "k8s-namespaced",
+        t.CONFIG_MAP,
+        {"metadata": META, "data": {}},
+        {"metadata": {"name": "settings"}, "data": {}},
+        ("names no metadata.namespace", "provider's default namespace"),
+    ),
+    (
+        "k8s-namespaced",
+        t.SERVICE,
+        SERVICE,
+        changed(SERVICE, metadata__namespace="default"),
+        ("is in the default namespace",),
+    ),
+    (
+        "k8s-storage-class-encrypted",
+        t.STORAGE_CLASS,
+        {"provisioner": "ebs.csi.aws.com", "parameters": {"type": "gp3", "encrypted": "true", "kmsKeyId": KEY_ARN}},
+        {"provisioner": "ebs.csi.aws.com", "parameters": {"type": "gp3"}},
+        ("creates unencrypted EBS volumes",),
+    ),
+    (
+        "k8s-storage-class-encrypted",
+        t.STORAGE_CLASS,
+        {"provisioner": "ebs.csi.aws.com", "parameters": {"encrypted": "true", "kmsKeyId": KEY_ARN}},
+        {"provisioner": "ebs.csi.aws.com", "parameters": {"encrypted": "true"}},
+        ("AWS-managed key, not the stack's key (in prod)",),
+    ),
+    (
+        "k8s-storage-class-encrypted",
+        t.STORAGE_CLASS,
+        {"provisioner": "pd.csi.storage.gke.io", "parameters": {"disk-encryption-kms-key": GKE_KEY}},
+        {"provisioner": "pd.csi.storage.gke.io", "parameters": {"type": "pd-balanced"}},
+        ("Google-managed key, not the stack's key (in prod)",),
+    ),
+    (
+        "k8s-probes",
+        t.STATEFUL_SET,
+        workload(t.STATEFUL_SET),
+        workload(t.STATEFUL_SET, pod(container={"livenessProbe": DROP})),
+        ("container 'app' has no livenessProbe", "a hung process is never restarted"),
+    ),
+    (
+        "k8s-probes",
+        t.DEPLOYMENT,
+        DEPLOYMENT,
+        workload(t.DEPLOYMENT, pod(container={"livenessProbe": DROP, "readinessProbe": DROP})),
+        ("container 'app' has no readinessProbe or livenessProbe",),
+    ),
+    (
+        "gke-node-service-account",
+        t.GKE_NODE_POOL,
+        GKE_NODE_POOL,
+        changed(GKE_NODE_POOL, nodeConfig__serviceAccount=DROP),
+        ("runs its nodes as the default compute service account (default)",),
+    ),
+    (
+        "gke-node-service-account",
+        t.GKE_CLUSTER,
+        GKE_CLUSTER,
+        changed(
+            GKE_CLUSTER,
+            nodePools=[{"name": "gpu", "nodeConfig": {"serviceAccount": "123-compute@developer.gserviceaccount.com"}}],
+        ),
+        ("node pool 'gpu' runs its nodes as the default compute service account (123-compute@",),
+    ),
 ]
 
 
@@ -894,6 +969,7 @@ def test_a_weak_pod_fails_every_container_rule_once_per_container() -> None:
         "k8s-image-pinned",
         "k8s-resource-limits",
         "k8s-no-token-automount",
+        "k8s-probes",
     }
     assert len(found["k8s-seccomp-profile"]) == 2 and len(found["k8s-image-pinned"]) == 1  # envoy is pinned
 
@@ -915,7 +991,13 @@ def test_every_k8s_rule_carries_what_a_reviewer_reads() -> None:
         assert rule.resource_types, rule.name
     # Advisory by design: the ServiceAccount default (pods opt out themselves) and PSA audit/warn labels.
     advisory = {r.name for r in K8S_RULES if r.default_enforcement == "advisory"}
-    assert advisory == {"k8s-service-account-no-automount", "k8s-namespace-audit-warn", "k8s-read-only-root-fs"}
+    # And probes: a missing probe costs availability, not confidentiality (docker-healthcheck is advisory too).
+    assert advisory == {
+        "k8s-service-account-no-automount",
+        "k8s-namespace-audit-warn",
+        "k8s-read-only-root-fs",
+        "k8s-probes",
+    }
 
 
 def test_mandatory_rules_block_only_where_the_stack_enforces() -> None:
@@ -932,7 +1014,9 @@ def test_catalogue_lists_the_k8s_rules_after_aws_and_before_gcp() -> None:
     assert start == names.index(aws_rules.RULES[-1].name) + 1
     assert names[start + len(k8s_rules.RULES)] == gcp_rules.RULES[0].name
     stack_names = [r.name for r in STACK_RULES]
-    assert stack_names.index("k8s-namespace-default-deny") == stack_names.index(gcp_rules.STACK_RULES[0].name) - 1
+    start = stack_names.index(k8s_rules.STACK_RULES[0].name)
+    assert stack_names[start : start + len(k8s_rules.STACK_RULES)] == [r.name for r in k8s_rules.STACK_RULES]
+    assert start + len(k8s_rules.STACK_RULES) == stack_names.index(gcp_rules.STACK_RULES[0].name)
     assert all(RULE_NAMES[r.name] is r for r in K8S_RULES)
 
 
@@ -951,7 +1035,7 @@ def _sdk_source(token: str) -> str:
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_every_token_is_one_the_installed_sdk_registers() -> None:
     tokens = {rt for r in K8S_RULES for rt in r.resource_types}
-    assert len(tokens) == 17
+    assert len(tokens) == 22
     for token in sorted(tokens):
         assert f"'{token}'" in _sdk_source(token), token
 
@@ -1068,7 +1152,7 @@ def test_names_known_only_at_apply_match_by_dependency_and_unknown_is_not_a_viol
 
 
 def test_every_k8s_stack_rule_is_tested_here() -> None:
-    assert {r.name for r in k8s_rules.STACK_RULES} == {"k8s-namespace-default-deny"}
+    assert {r.name for r in k8s_rules.STACK_RULES} == {"k8s-namespace-default-deny", "eks-network-policy"}
 
 
 # --- a hardened cluster program with the real SDKs, and a weakened copy of each resource -------------------------------
@@ -1089,6 +1173,8 @@ def _container(name: str, image: str = IMAGE, **more: Any) -> dict[str, Any]:
         "resources": {"limits": {"cpu": "1", "memory": "2Gi"}},
         "security_context": security,
         "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
+        "readiness_probe": {"http_get": {"path": "/ready", "port": 8000}},
+        "liveness_probe": {"http_get": {"path": "/healthz", "port": 8000}},
         **more,
     }
 
@@ -1139,6 +1225,12 @@ def secure_program(weaken: str | None = None) -> None:
         launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id="lt-0123456789abcdef0", version="3"),
         remote_access=aws.eks.NodeGroupRemoteAccessArgs(ec2_ssh_key="ops") if weak == "node-group" else None,
     )
+    aws.eks.Addon(
+        "vpc-cni",
+        cluster_name=eks.name,
+        addon_name="vpc-cni",
+        configuration_values=json.dumps({"enableNetworkPolicy": "false" if weak == "addon" else "true"}),
+    )
     gke = gcp.container.Cluster(
         "gke",
         location="europe-west2",
@@ -1168,7 +1260,7 @@ def secure_program(weaken: str | None = None) -> None:
         node_count=1,
         node_config=gcp.container.NodePoolNodeConfigArgs(
             machine_type="e2-standard-4",
-            service_account=SA,
+            service_account="123456789012-compute@developer.gserviceaccount.com" if weak == "node-account" else SA,
             workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
                 mode="GCE_METADATA" if weak == "node-pool" else "GKE_METADATA"
             ),
@@ -1194,6 +1286,15 @@ def secure_program(weaken: str | None = None) -> None:
     k8s.core.v1.ServiceAccount(
         "stenosis-api", metadata=meta, automount_service_account_token=weak == "service-account", opts=opts
     )
+    k8s.storage.v1.StorageClass(
+        "encrypted-gp3",
+        provisioner="ebs.csi.aws.com",
+        parameters={"type": "gp3", "encrypted": "false" if weak == "storage-class" else "true", "kmsKeyId": KEY_ARN},
+        opts=opts,
+    )
+    k8s.core.v1.ConfigMap(
+        "settings", metadata={} if weak == "config-map" else {"namespace": ns.metadata.name}, data={}, opts=opts
+    )
     privileged: dict[str, Any] = {"security": {"privileged": True}} if weak == "deployment" else {}
     k8s.apps.v1.Deployment(
         "api",
@@ -1205,13 +1306,14 @@ def secure_program(weaken: str | None = None) -> None:
         opts=opts,
     )
     root: dict[str, Any] = {"security": {"run_as_user": 0}} if weak == "stateful-set" else {}
+    no_liveness: dict[str, Any] = {"liveness_probe": None} if weak == "probes" else {}
     k8s.apps.v1.StatefulSet(
         "db",
         metadata=meta,
         spec={
             "service_name": "db",
             "selector": {"match_labels": {"app": "stenosis-api"}},
-            "template": _template(_pod_spec(containers=[_container("postgres", **root)])),
+            "template": _template(_pod_spec(containers=[_container("postgres", **root, **no_liveness)])),
         },
         opts=opts,
     )
@@ -1290,6 +1392,11 @@ WEAKENED = {
     "pod": "k8s-no-host-namespaces",
     "service": "k8s-load-balancer-source-ranges",
     "ingress": "k8s-ingress-tls",
+    "addon": "eks-network-policy",
+    "node-account": "gke-node-service-account",
+    "storage-class": "k8s-storage-class-encrypted",
+    "config-map": "k8s-namespaced",
+    "probes": "k8s-probes",
 }
 
 

@@ -162,6 +162,100 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
     ("aws-kms-rotation", aws_r.KMS_KEY, {"enableKeyRotation": True}, {"enableKeyRotation": False}, "does not rotate"),
     ("aws-cmk-in-prod", aws_r.RDS, {**PROD, "kmsKeyId": KEY}, {**PROD}, "AWS-managed key"),
     ("aws-cmk-in-prod", aws_r.LOG_GROUP, {"tags": {"environment": "staging"}}, {**PROD}, "AWS-managed key"),
+    ("aws-cmk-in-prod", aws_r.EBS_VOLUME, {**PROD, "kmsKeyId": KEY}, {**PROD, "encrypted": True}, "AWS-managed key"),
+    ("aws-cmk-in-prod", aws_r.BACKUP_VAULT, {**PROD, "kmsKeyArn": KEY}, {**PROD}, "AWS-managed key"),
+    (
+        "aws-backup-plan-retention",
+        aws_r.BACKUP_PLAN,
+        {**PROD, "rules": [{"ruleName": "daily", "schedule": "cron(0 3 * * ? *)", "lifecycle": {"deleteAfter": 35}}]},
+        {**PROD, "rules": [{"ruleName": "daily", "schedule": "cron(0 3 * * ? *)", "lifecycle": {"deleteAfter": 7}}]},
+        "rule 'daily' keeps recovery points 7 days; keep at least 30 in prod",
+    ),
+    (
+        "aws-backup-plan-retention",
+        aws_r.BACKUP_PLAN,
+        {"rules": [{"ruleName": "daily", "schedule": "cron(0 3 * * ? *)", "lifecycle": {"deleteAfter": 7}}]},
+        {"rules": [{"ruleName": "daily", "lifecycle": {"deleteAfter": 7}}]},
+        "has no schedule",
+    ),
+    (
+        "aws-asg-elb-health-check",
+        aws_r.AUTOSCALING_GROUP,
+        {"targetGroupArns": ["arn:aws:elasticloadbalancing:x:1:targetgroup/t/1"], "healthCheckType": "ELB"},
+        {"targetGroupArns": ["arn:aws:elasticloadbalancing:x:1:targetgroup/t/1"]},
+        "checks its VMs' health the EC2 way",
+    ),
+    (
+        "aws-alb-drop-invalid-headers",
+        aws_r.LOAD_BALANCERS[0],
+        {"dropInvalidHeaderFields": True, "desyncMitigationMode": "strictest"},
+        {"dropInvalidHeaderFields": True, "desyncMitigationMode": "monitor"},
+        "desyncMitigationMode monitor",
+    ),
+    (
+        "aws-listener-acm-certificate",
+        aws_r.LISTENERS[0],
+        {"protocol": "HTTPS", "certificateArn": "arn:aws:acm:eu-west-2:123456789012:certificate/abc"},
+        {"protocol": "HTTPS", "certificateArn": "arn:aws:iam::123456789012:server-certificate/web"},
+        "not ACM's (arn:aws:iam::123456789012:server-certificate/web)",
+    ),
+    (
+        "aws-rds-minor-upgrades",
+        aws_r.RDS,
+        {"engine": "postgres"},
+        {"autoMinorVersionUpgrade": False},
+        "does not take minor version upgrades",
+    ),
+    (
+        "aws-kms-key-policy",
+        aws_r.KMS_KEY,
+        {
+            "policy": json.dumps(
+                {
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*"},
+                        # A * principal scoped by a condition is how services are let in: not a finding.
+                        {
+                            "Effect": "Allow",
+                            "Principal": "*",
+                            "Action": "kms:Decrypt",
+                            "Condition": {"StringEquals": {"kms:CallerAccount": "123456789012"}},
+                        },
+                    ]
+                }
+            )
+        },
+        {"policy": json.dumps({"Statement": {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": "kms:*"}})},
+        "lets any principal (kms:*) use the key",
+    ),
+    (
+        "aws-kms-key-policy",
+        aws_r.KMS_KEY,
+        {"bypassPolicyLockoutSafetyCheck": False},
+        {"bypassPolicyLockoutSafetyCheck": True},
+        "bypasses the policy lockout safety check",
+    ),
+    (
+        "aws-s3-policy-not-public",
+        aws_r.BUCKET_POLICY,
+        {"policy": json.dumps({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*"}]})},
+        {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]})},
+        "allows s3:GetObject to any principal",
+    ),
+    (
+        "docker-env-tls-verification",
+        docker_r.CONTAINER,
+        {"envs": ["PYTHONHTTPSVERIFY=1", "REQUESTS_CA_BUNDLE=/etc/ssl/stack-ca.pem"]},
+        {"envs": ["LOG_LEVEL=info", "NODE_TLS_REJECT_UNAUTHORIZED=0"]},
+        "NODE_TLS_REJECT_UNAUTHORIZED=0 turns TLS certificate verification off",
+    ),
+    (
+        "docker-env-tls-verification",
+        docker_r.CONTAINER,
+        {"envs": ["GIT_SSL_NO_VERIFY="]},
+        {"envs": ["PIP_TRUSTED_HOST=pypi.internal"]},
+        "PIP_TRUSTED_HOST=pypi.internal",
+    ),
     (
         "aws-no-admin-ports",
         aws_r.SG_INGRESS,
@@ -650,6 +744,10 @@ def test_prod_grade_data_protection_follows_phi_as_well_as_prod() -> None:
         in violations("aws-elasticache-resilience", aws_r.REDIS, {**STAGING_PHI, "snapshotRetentionLimit": 1})[0]
     )
     assert "with PHI" in violations("aws-protect-stateful-prod", aws_r.BUCKET, {**STAGING_PHI})[0]
+    # The state disks and their backup vaults (ADR 0018) too.
+    for state in (aws_r.EBS_VOLUME, aws_r.BACKUP_VAULT):
+        assert "with PHI" in violations("aws-protect-stateful-prod", state, {**STAGING_PHI})[0]
+        assert violations("aws-protect-stateful-prod", state, {**STAGING_PHI}, protect=True) == []
     assert "with PHI" in violations("aws-cmk-in-prod", aws_r.SECRET, {**STAGING_PHI})[0]
     # Not data protection: a load balancer's deletion protection stays a prod matter.
     assert violations("aws-alb-deletion-protection-prod", aws_r.LOAD_BALANCERS[0], {**STAGING_PHI}) == []
@@ -1013,9 +1111,11 @@ def test_every_stack_rule_is_tested_here() -> None:
         "aws-rds-tls-enforced",
         "aws-db-not-world-reachable",
         "docker-route-authenticated",
+        "aws-ebs-in-backup-plan",
+        "aws-backup-vault-locked",
     }
-    # GCP: tests/test_policy_gcp.py; Kubernetes: tests/test_policy_k8s.py
-    assert {r.name for r in STACK_RULES if not r.name.startswith(("gcp-", "k8s-"))} == tested
+    # GCP: tests/test_policy_gcp.py; Kubernetes and EKS: tests/test_policy_k8s.py
+    assert {r.name for r in STACK_RULES if not r.name.startswith(("gcp-", "k8s-", "eks-"))} == tested
     assert all(RULE_NAMES[name].remediation for name in tested)
 
 
@@ -1053,3 +1153,67 @@ def test_an_application_holding_a_stores_admin_credentials_is_flagged() -> None:
     # A user named like the superuser on another server is not this server's superuser.
     elsewhere = container("api", {"DATABASE_URL": "postgresql://postgres:x@rds.example:5432/kb"})
     assert stack_violations("docker-app-least-privilege-credentials", [db, elsewhere]) == []
+
+
+VOLUME_ARN = "arn:aws:ec2:eu-west-2:123456789012:volume/vol-0abc"
+
+
+def state_disk(selection: dict[str, Any] | None = None, depends: bool = True) -> list[Res]:
+    """A state volume, and a backup selection of a plan (``selection``: its inputs, the volume's ARN by default)."""
+    return [
+        (aws_r.EBS_VOLUME, "state", {"arn": VOLUME_ARN, "tags": {"tier": "state"}}, []),
+        (aws_r.BACKUP_PLAN, "plan", {}, []),
+        (
+            aws_r.BACKUP_SELECTION,
+            "selection",
+            selection or {"resources": [VOLUME_ARN]},
+            ["plan", *(["state"] if depends else [])],
+        ),
+    ]
+
+
+def test_an_ebs_volume_must_be_in_a_backup_plan_selection() -> None:
+    missing = [("urn:state", "state is in no AWS Backup plan: a lost or corrupted volume cannot be restored")]
+    assert stack_violations("aws-ebs-in-backup-plan", state_disk()) == []
+    assert stack_violations("aws-ebs-in-backup-plan", state_disk()[:2]) == missing
+    # A selection of another volume does not cover this one, even when it depends on it.
+    other = {"resources": ["arn:aws:ec2:eu-west-2:123456789012:volume/vol-0other"]}
+    assert stack_violations("aws-ebs-in-backup-plan", state_disk(other)) == missing
+    # An ARN pattern, or tags the volume carries, select it too (the selection's own tags, never the volume's alone).
+    pattern = {"resources": ["arn:aws:ec2:*:*:volume/*"]}
+    assert stack_violations("aws-ebs-in-backup-plan", state_disk(pattern, depends=False)) == []
+    tagged = {"resources": [], "selectionTags": [{"type": "STRINGEQUALS", "key": "tier", "value": "state"}]}
+    assert stack_violations("aws-ebs-in-backup-plan", state_disk(tagged, depends=False)) == []
+    other_tag = {"resources": [], "selectionTags": [{"type": "STRINGEQUALS", "key": "tier", "value": "cache"}]}
+    assert stack_violations("aws-ebs-in-backup-plan", state_disk(other_tag, depends=False)) == missing
+    # At preview the volume's ARN is unknown: the selection's dependency on the volume decides.
+    unknown = {"resources": [UNKNOWN_STRING_VALUE]}
+    assert stack_violations("aws-ebs-in-backup-plan", state_disk(unknown)) == []
+    assert stack_violations("aws-ebs-in-backup-plan", state_disk(unknown, depends=False)) == missing
+
+
+def vault(lock: dict[str, Any] | None) -> list[Res]:
+    resources: list[Res] = [(aws_r.BACKUP_VAULT, "vault", {"name": "state-vault"}, [])]
+    if lock is not None:
+        resources.append((aws_r.BACKUP_VAULT_LOCK, "lock", {"backupVaultName": "state-vault", **lock}, ["vault"]))
+    return resources
+
+
+def test_a_protected_backup_vault_must_be_locked() -> None:
+    def run(protect: bool, lock: dict[str, Any] | None) -> list[tuple[str, str]]:
+        opts = PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+        built = {
+            name: EnginePolicyResource(t, unknown_checking_proxy(p), f"urn:{name}", name, opts, None, None, [], {})
+            for t, name, p, _ in vault(lock)
+        }
+        for _, name, _, deps in vault(lock):
+            built[name].dependencies = [built[d] for d in deps]
+        found: list[tuple[str, str]] = []
+        validate: Any = POLICIES["aws-backup-vault-locked"].validate
+        validate(StackValidationArgs(list(built.values())), lambda m, urn=None: found.append((urn or "", m)))
+        return found
+
+    assert run(protect=True, lock={"minRetentionDays": 35, "changeableForDays": 3}) == []
+    assert run(protect=False, lock=None) == []  # a deletable (dev) vault need not be locked
+    assert "is protected but not locked" in run(protect=True, lock=None)[0][1]
+    assert "sets no minimum retention" in run(protect=True, lock={"changeableForDays": 3})[0][1]

@@ -3,7 +3,7 @@
 One module per concern, each with its checks and rules: ``network`` (VPCs,
 subnets, security groups), ``data_stores`` (RDS, ElastiCache), ``buckets``
 (S3), ``keys_secrets`` (KMS, Secrets Manager), ``compute`` (VMs and their
-disks), ``identity`` (IAM), ``edge`` (load balancers, listeners, WAF, ACM)
+disks), ``backups`` (AWS Backup), ``identity`` (IAM), ``edge`` (load balancers, listeners, WAF, ACM)
 and ``governance`` (log groups, tags, protect); ``tokens`` holds the type
 tokens they judge. This module only lists the rules in the catalogue's
 order, by family. Names follow checkov / cdk-nag where one exists (the
@@ -13,6 +13,7 @@ remediation gives the equivalent).
 from __future__ import annotations
 
 from policy.aws_rules import (
+    backups,
     buckets,
     compute,
     data_stores,
@@ -71,6 +72,12 @@ RULES: list[Rule] = [
     identity.IAM_LEAST_PRIVILEGE,
     governance.REQUIRED_TAGS,
     source_allowlist.LB_PHI_NOT_WORLD,
+    backups.BACKUP_PLAN_RETENTION,
+    compute.ASG_ELB_HEALTH_CHECK,
+    edge.LISTENER_ACM_CERTIFICATE,
+    data_stores.RDS_MINOR_UPGRADES,
+    keys_secrets.KMS_KEY_POLICY,
+    buckets.S3_POLICY_NOT_PUBLIC,
 ]
 
 STACK_RULES: list[StackRule] = [
@@ -86,4 +93,6 @@ STACK_RULES: list[StackRule] = [
     network.DB_NOT_WORLD_REACHABLE,
     edge.ALB_WAF,
     edge.WAF_LOGGING_ENABLED,
+    backups.EBS_IN_BACKUP_PLAN,
+    backups.BACKUP_VAULT_LOCKED,
 ]

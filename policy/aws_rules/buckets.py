@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policy.aws_rules.common import dependents, tags_of, truthy
+from policy.aws_rules.common import dependents, public_allows, tags_of, truthy
 from policy.aws_rules.tokens import (
     BUCKET,
     BUCKET_LOGGING,
@@ -22,6 +22,11 @@ from policy.rule import HIPAA, CheckContext, Rule, StackResource, StackRule
 def check_bucket_policy_tls(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
     if not _denies_insecure_transport(props.get("policy")):
         yield f"{ctx.name} does not deny requests without TLS (aws:SecureTransport false)"
+
+
+def check_bucket_policy_not_public(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    for st in public_allows(props.get("policy")):
+        yield f"{ctx.name} allows {st.get('Action')} to any principal, with no condition"
 
 
 def _denies_insecure_transport(policy: Any) -> bool:
@@ -91,6 +96,18 @@ S3_TLS_ONLY = Rule(
     resource_types=(BUCKET_POLICY,),
     check=check_bucket_policy_tls,
     nist="NIST 800-53 SC-8",
+)
+S3_POLICY_NOT_PUBLIC = Rule(
+    name="aws-s3-policy-not-public",
+    family="firewall",
+    severity="critical",
+    description="Bucket policies allow nothing to the `*` principal without a condition.",
+    remediation="Name the principals (roles, services with aws:SourceArn) in Allow statements; the public access "
+    "block's restrict_public_buckets is a second line, not the first (checkov CKV_AWS_70).",
+    hipaa=HIPAA["access-control"],
+    resource_types=(BUCKET_POLICY,),
+    check=check_bucket_policy_not_public,
+    nist="NIST 800-53 AC-3",
 )
 S3_VERSIONING = Rule(
     name="aws-s3-versioning",

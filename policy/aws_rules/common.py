@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pulumi_policy.proxy import UnknownValueError
-
+from policy.references import known, known_strings, present, refers_to
 from policy.rule import CheckContext, StackResource
+
+__all__ = ["known", "known_strings", "present", "refers_to"]  # read by several modules through this one
 
 
 def tags_of(props: Mapping[str, Any]) -> dict[str, str]:
@@ -49,44 +51,29 @@ def dependents(resources: list[StackResource], target: StackResource, resource_t
     return [r for r in resources if r.resource_type == resource_type and target.urn in r.dependencies]
 
 
-def known(props: Mapping[str, Any], key: str) -> Any:
-    """``props[key]``, or None when it is absent or unknown until apply (an output of another resource at
-    preview): a stack rule then decides by the resources' dependencies instead of failing to run."""
+def statements(document: Any) -> list[Mapping[str, Any]]:
+    """The statements of an IAM-style policy document (a JSON string or a mapping); [] when it does not parse."""
     try:
-        return props.get(key)
-    except UnknownValueError:
-        return None
+        parsed = json.loads(document) if isinstance(document, str) else document or {}
+    except json.JSONDecodeError:
+        return []
+    found = parsed.get("Statement") or [] if isinstance(parsed, Mapping) else []
+    return [found] if isinstance(found, Mapping) else [st for st in found if isinstance(st, Mapping)]
 
 
-def present(props: Mapping[str, Any], key: str) -> bool:
-    """True when ``props[key]`` is set: a value, or one unknown until apply (an output passed as the input)."""
-    try:
-        return bool(props.get(key))
-    except UnknownValueError:
+def _anyone(principal: Any) -> bool:
+    """True for ``"*"`` or ``{"AWS": "*"}`` (also in a list): every AWS account, and anonymous callers."""
+    if principal == "*":
         return True
+    if isinstance(principal, Mapping):
+        aws = principal.get("AWS")
+        return aws == "*" or (isinstance(aws, list) and "*" in aws)
+    return False
 
 
-def refers_to(source: StackResource, key: str, target: StackResource, target_key: str = "arn") -> bool:
-    """True when ``source``'s input ``key`` names ``target`` (its ARN, or ``target_key``).
-
-    When both values are known they must be equal; when either is unknown (at preview, where the
-    target's ARN is not created yet) the reference is read from ``source``'s dependency on ``target``,
-    which the engine records for every output passed as an input.
-    """
-    values, wanted = known_strings(source.props, key), known(target.props, target_key)
-    if values is not None and wanted is not None:
-        return wanted in values
-    return target.urn in source.dependencies
-
-
-def known_strings(props: Mapping[str, Any], key: str) -> list[str] | None:
-    """The string, or list of strings, at ``props[key]``; None when it or any item is unknown or absent."""
-    value = known(props, key)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    try:
-        return [str(item) for item in value]
-    except UnknownValueError:
-        return None
+def public_allows(document: Any) -> Iterator[Mapping[str, Any]]:
+    """The Allow statements of a resource policy that let anyone in: principal ``*`` with no Condition to narrow
+    it (a condition on the caller's account, organisation or source is how a ``*`` principal is scoped)."""
+    for st in statements(document):
+        if st.get("Effect") == "Allow" and _anyone(st.get("Principal")) and not st.get("Condition"):
+            yield st

@@ -8,8 +8,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policy.aws_rules.common import truthy
-from policy.aws_rules.tokens import EBS_VOLUME, INSTANCE, LAUNCH_TEMPLATE
+from policy.aws_rules.common import present, truthy
+from policy.aws_rules.tokens import AUTOSCALING_GROUP, EBS_VOLUME, INSTANCE, LAUNCH_TEMPLATE
 from policy.rule import HIPAA, CheckContext, Rule
 
 
@@ -88,6 +88,15 @@ def check_user_data_secrets(props: Mapping[str, Any], ctx: CheckContext) -> Iter
         yield f"{ctx.name} user data contains a secret ({match.group(0)[:24]}...); read it from Secrets Manager at boot"
 
 
+def check_asg_elb_health(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    """A group behind a load balancer replaces a VM the load balancer finds unhealthy, not only a stopped one."""
+    if present(props, "targetGroupArns") and str(props.get("healthCheckType") or "EC2").upper() != "ELB":
+        yield (
+            f"{ctx.name} serves target groups but checks its VMs' health the EC2 way: a VM whose service fails stays "
+            "in service; set healthCheckType ELB"
+        )
+
+
 EBS_ENCRYPTED = Rule(
     name="aws-ebs-encrypted",
     family="encryption",
@@ -155,4 +164,16 @@ USER_DATA_NO_SECRETS = Rule(
     resource_types=(LAUNCH_TEMPLATE, INSTANCE),
     check=check_user_data_secrets,
     nist="NIST 800-53 IA-5(7)",
+)
+ASG_ELB_HEALTH_CHECK = Rule(
+    name="aws-asg-elb-health-check",
+    family="data-protection",
+    severity="medium",
+    description="Auto scaling groups behind a load balancer replace VMs the load balancer finds unhealthy.",
+    remediation="Set health_check_type = 'ELB' (and a health_check_grace_period) on a group with target_group_arns "
+    "(checkov CKV2_AWS_15, cdk-nag HIPAA.Security-AutoScalingGroupELBHealthCheckRequired).",
+    hipaa=HIPAA["contingency"],
+    resource_types=(AUTOSCALING_GROUP,),
+    check=check_asg_elb_health,
+    nist="NIST 800-53 CP-10",
 )

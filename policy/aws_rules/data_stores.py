@@ -85,6 +85,13 @@ def check_rds_enhanced_monitoring(props: Mapping[str, Any], ctx: CheckContext) -
         yield f"{ctx.name} asks for enhanced monitoring every {interval}s without a monitoring role to deliver it"
 
 
+def check_rds_minor_upgrades(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    # Unset is the provider's default, true.
+    value = props.get("autoMinorVersionUpgrade")
+    if value is not None and not truthy(value):
+        yield f"{ctx.name} does not take minor version upgrades: security fixes wait for someone to apply them"
+
+
 RDS_FORCE_SSL = Rule(
     name="aws-rds-force-ssl",
     family="tls",
@@ -197,7 +204,18 @@ RDS_ENHANCED_MONITORING = Rule(
     check=check_rds_enhanced_monitoring,
     nist="NIST 800-53 SI-4",
 )
-
+RDS_MINOR_UPGRADES = Rule(
+    name="aws-rds-minor-upgrades",
+    family="hardening",
+    severity="medium",
+    description="Databases take minor (security) version upgrades in their maintenance window.",
+    remediation="Leave auto_minor_version_upgrade true, its default (checkov CKV_AWS_226, "
+    "cdk-nag HIPAA.Security-RDSAutomaticMinorVersionUpgradeEnabled).",
+    hipaa=HIPAA["malicious-software"],
+    resource_types=(RDS,),
+    check=check_rds_minor_upgrades,
+    nist="NIST 800-53 SI-2",
+)
 
 # --- stack-level rules ----------------------------------------------------------------------
 

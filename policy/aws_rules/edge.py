@@ -63,6 +63,21 @@ def check_alb_headers(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[s
         props.get("dropInvalidHeaderFields")
     ):
         yield f"{ctx.name} forwards invalid HTTP header fields (request smuggling); set dropInvalidHeaderFields"
+    # Unset is AWS's default, defensive; monitor lets ambiguous (desync) requests through.
+    mode = str(props.get("desyncMitigationMode") or "defensive")
+    if props.get("loadBalancerType", "application") == "application" and mode not in {"defensive", "strictest"}:
+        yield f"{ctx.name} lets HTTP desync (request smuggling) requests through (desyncMitigationMode {mode})"
+
+
+def check_listener_acm(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if str(props.get("protocol") or "").upper() not in {"HTTPS", "TLS"}:
+        return
+    arn = str(props.get("certificateArn") or "")
+    if arn.split(":")[2:3] != ["acm"]:
+        yield (
+            f"{ctx.name} serves a certificate that is not ACM's ({arn or 'none'}): its key was handled outside AWS "
+            "and nothing renews it"
+        )
 
 
 def check_alb_prod(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
@@ -128,12 +143,25 @@ ALB_DROP_INVALID_HEADERS = Rule(
     name="aws-alb-drop-invalid-headers",
     family="firewall",
     severity="medium",
-    description="Load balancers drop invalid HTTP header fields.",
-    remediation="Set drop_invalid_header_fields = true (checkov CKV_AWS_131).",
+    description="Load balancers drop invalid HTTP header fields and mitigate HTTP desync (defensive or strictest).",
+    remediation="Set drop_invalid_header_fields = true and desync_mitigation_mode defensive or strictest "
+    "(checkov CKV_AWS_131, CKV_AWS_328).",
     hipaa=HIPAA["integrity"],
     resource_types=LOAD_BALANCERS,
     check=check_alb_headers,
     nist="NIST 800-53 SC-7",
+)
+LISTENER_ACM_CERTIFICATE = Rule(
+    name="aws-listener-acm-certificate",
+    family="tls",
+    severity="medium",
+    description="HTTPS and TLS listeners serve a certificate from ACM.",
+    remediation="Issue the certificate in ACM (DNS-validated; `aws-acm-certificate` judges it) and pass its ARN as "
+    "certificate_arn, not an IAM server certificate (cdk-nag HIPAA.Security-ELBv2ACMCertificateRequired).",
+    hipaa=HIPAA["transmission-encryption"],
+    resource_types=LISTENERS,
+    check=check_listener_acm,
+    nist="NIST 800-53 SC-17",
 )
 ALB_DELETION_PROTECTION_PROD = Rule(
     name="aws-alb-deletion-protection-prod",

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from policy.aws_rules.common import prod_grade, tags_of
-from policy.aws_rules.tokens import BUCKET, KMS_KEY, LOG_GROUP, RDS, REDIS, SECRET, TAGGABLE
+from policy.aws_rules.tokens import BACKUP_VAULT, BUCKET, EBS_VOLUME, KMS_KEY, LOG_GROUP, RDS, REDIS, SECRET, TAGGABLE
 from policy.rule import HIPAA, CheckContext, Rule
 
 REQUIRED_TAG_KEYS = ("environment", "owner", "data-classification")
@@ -39,7 +39,7 @@ PROTECT_STATEFUL_PROD = Rule(
     description="In prod, or holding PHI on any environment, stateful resources are created with protect=True.",
     remediation="Pass opts=ResourceOptions(protect=True); the platform's components do this when environment is prod.",
     hipaa=HIPAA["contingency"],
-    resource_types=(RDS, REDIS, BUCKET, KMS_KEY, SECRET),
+    resource_types=(RDS, REDIS, BUCKET, KMS_KEY, SECRET, EBS_VOLUME, BACKUP_VAULT),
     check=check_protect_in_prod,
     nist="NIST 800-53 CP-9",
 )

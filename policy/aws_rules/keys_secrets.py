@@ -6,8 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policy.aws_rules.common import present, prod_grade, truthy
-from policy.aws_rules.tokens import KMS_KEY, LAUNCH_TEMPLATE, LOG_GROUP, RDS, RDS_CLUSTER, REDIS, SECRET
+from policy.aws_rules.common import present, prod_grade, public_allows, truthy
+from policy.aws_rules.tokens import (
+    BACKUP_VAULT,
+    EBS_VOLUME,
+    KMS_KEY,
+    LAUNCH_TEMPLATE,
+    LOG_GROUP,
+    RDS,
+    RDS_CLUSTER,
+    REDIS,
+    SECRET,
+)
 from policy.rule import HIPAA, CheckContext, Rule
 
 
@@ -16,6 +26,17 @@ def check_kms_rotation(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[
         props.get("enableKeyRotation")
     ):
         yield f"{ctx.name} does not rotate its key material"
+
+
+# Where a type names its key when that is not kmsKeyId.
+KEY_INPUT = {BACKUP_VAULT: "kmsKeyArn"}
+
+
+def check_kms_key_policy(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    if truthy(props.get("bypassPolicyLockoutSafetyCheck")):
+        yield f"{ctx.name} bypasses the policy lockout safety check: a wrong policy locks everyone out of the key"
+    for st in public_allows(props.get("policy")):
+        yield f"{ctx.name} lets any principal ({st.get('Action')}) use the key, with no condition"
 
 
 def check_cmk_in_prod(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
@@ -30,7 +51,7 @@ def check_cmk_in_prod(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[s
                     f"{ctx.name} {mapping.get('deviceName')} uses the AWS-managed key, not the stack's "
                     f"customer-managed key ({why})"
                 )
-    elif not props.get("kmsKeyId"):
+    elif not props.get(KEY_INPUT.get(ctx.resource_type, "kmsKeyId")):
         yield f"{ctx.name} uses the AWS-managed key, not the stack's customer-managed key ({why})"
 
 
@@ -73,9 +94,10 @@ CMK_IN_PROD = Rule(
     family="encryption",
     severity="high",
     description="In prod, or holding PHI on any environment, data is encrypted with the stack's customer-managed key.",
-    remediation="Pass the stack key's ARN as kms_key_id (cdk-nag HIPAA *KMS rules).",
+    remediation="Pass the stack key's ARN as kms_key_id (kms_key_arn on a backup vault) (checkov CKV_AWS_189, "
+    "CKV_AWS_166; cdk-nag HIPAA *KMS rules).",
     hipaa=HIPAA["encryption-at-rest"],
-    resource_types=(RDS, REDIS, SECRET, LOG_GROUP, LAUNCH_TEMPLATE),
+    resource_types=(RDS, REDIS, SECRET, LOG_GROUP, LAUNCH_TEMPLATE, EBS_VOLUME, BACKUP_VAULT),
     check=check_cmk_in_prod,
     nist="NIST 800-53 SC-12",
 )
@@ -104,4 +126,17 @@ DB_PASSWORD_ROTATION = Rule(
     resource_types=(RDS, RDS_CLUSTER),
     check=check_db_password_rotation,
     nist="NIST 800-53 IA-5(1)",
+)
+KMS_KEY_POLICY = Rule(
+    name="aws-kms-key-policy",
+    family="encryption",
+    severity="critical",
+    description="Key policies let no unconditioned `*` principal in and keep the lockout safety check.",
+    remediation="Name the account root and the services that use the key (with conditions on their source), never "
+    'Principal "*" without a Condition; leave bypass_policy_lockout_safety_check false '
+    "(checkov CKV_AWS_33, CKV2_AWS_64).",
+    hipaa=HIPAA["access-control"],
+    resource_types=(KMS_KEY,),
+    check=check_kms_key_policy,
+    nist="NIST 800-53 AC-3",
 )

@@ -64,6 +64,7 @@ RULES: list[Rule] = [
     compute.VM_SERIAL_PORT_OFF,
     compute.VM_SHIELDED,
     identity.IAM_LEAST_PRIVILEGE,
+    identity.SERVICE_ACCOUNT_IAM,
     # Secrets
     compute.VM_METADATA_NO_SECRETS,
     keys.SECRET_CMEK,
@@ -81,4 +82,5 @@ STACK_RULES: list[StackRule] = [
     edge.HTTP_PROXY_REDIRECTS,
     edge.CLOUD_ARMOR_WAF,
     buckets.GCS_ACCESS_LOGS,
+    compute.DISK_SNAPSHOT_SCHEDULE,
 ]

@@ -16,8 +16,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from policy.gcp_rules.common import explicitly_false, metadata_flag, truthy
-from policy.gcp_rules.tokens import DISK, INSTANCE, VMS
-from policy.rule import HIPAA, CheckContext, Rule
+from policy.gcp_rules.tokens import DISK, DISK_POLICY_ATTACHMENT, INSTANCE, RESOURCE_POLICY, VMS
+from policy.references import known, known_strings, refers_to
+from policy.rule import HIPAA, CheckContext, Rule, StackResource, StackRule
 
 DEFAULT_SERVICE_ACCOUNT = re.compile(r"^\d+-compute@developer\.gserviceaccount\.com$")
 FULL_SCOPES = {"cloud-platform", "https://www.googleapis.com/auth/cloud-platform"}
@@ -224,4 +225,61 @@ VM_METADATA_NO_SECRETS = Rule(
     resource_types=VMS,
     check=check_metadata_secrets,
     nist="NIST 800-53 IA-5(7)",
+)
+
+
+# --- stack-level rules ----------------------------------------------------------------------
+
+MIN_SNAPSHOT_DAYS = 7  # the floor of the other backups' retention (Cloud SQL, RDS, AWS Backup)
+
+
+def _policy_of(disk: StackResource, policy: StackResource, attachments: list[StackResource]) -> bool:
+    """True when ``policy`` is attached to ``disk``: in its resourcePolicies (by name or self link, or, while an
+    ID is unknown or provider-shaped, by the disk's dependency on it), or by an attachment naming both."""
+    listed = known_strings(disk.props, "resourcePolicies")
+    name = known(policy.props, "name")
+    if listed and name and any(str(item).rsplit("/", 1)[-1] == str(name) for item in listed):
+        return True
+    if listed != [] and policy.urn in disk.dependencies:
+        return True
+    return any(refers_to(a, "disk", disk, "name") and refers_to(a, "name", policy, "name") for a in attachments)
+
+
+def check_disk_snapshots(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    """Each persistent disk has a snapshot schedule of the stack attached that keeps snapshots a week or more."""
+    schedules = [
+        r for r in resources if r.resource_type == RESOURCE_POLICY and known(r.props, "snapshotSchedulePolicy")
+    ]
+    attachments = [r for r in resources if r.resource_type == DISK_POLICY_ATTACHMENT]
+    for disk in (r for r in resources if r.resource_type == DISK):
+        mine = [s for s in schedules if _policy_of(disk, s, attachments)]
+        if not mine:
+            yield (
+                disk.urn,
+                f"{disk.name} has no snapshot schedule attached: a lost or corrupted disk cannot be restored",
+            )
+        for schedule in mine:
+            retention = (known(schedule.props, "snapshotSchedulePolicy") or {}).get("retentionPolicy") or {}
+            days = int(retention.get("maxRetentionDays") or 0)
+            if days < MIN_SNAPSHOT_DAYS:
+                yield (
+                    disk.urn,
+                    f"{disk.name}'s snapshot schedule {schedule.name} keeps snapshots {days} days; keep at least "
+                    f"{MIN_SNAPSHOT_DAYS}",
+                )
+
+
+DISK_SNAPSHOT_SCHEDULE = StackRule(
+    name="gcp-disk-snapshot-schedule",
+    family="data-protection",
+    severity="high",
+    description="Every persistent disk the stack creates has a snapshot schedule of the stack attached, keeping "
+    "snapshots at least 7 days.",
+    remediation="Create a compute.ResourcePolicy with a snapshot_schedule_policy (daily, retention_policy "
+    "max_retention_days >= 7, on_source_disk_delete KEEP_AUTO_SNAPSHOTS) and list it in the disk's "
+    "resource_policies (the platform's GcpStateDisk does), or attach it with a DiskResourcePolicyAttachment.",
+    hipaa=HIPAA["contingency"],
+    resource_types=(DISK,),
+    check=check_disk_snapshots,
+    nist="NIST 800-53 CP-9",
 )

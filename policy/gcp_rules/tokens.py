@@ -47,6 +47,8 @@ INSTANCE = "gcp:compute/instance:Instance"
 INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate"
 REGION_INSTANCE_TEMPLATE = "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate"
 DISK = "gcp:compute/disk:Disk"
+RESOURCE_POLICY = "gcp:compute/resourcePolicy:ResourcePolicy"
+DISK_POLICY_ATTACHMENT = "gcp:compute/diskResourcePolicyAttachment:DiskResourcePolicyAttachment"
 
 # Keys and secrets
 CRYPTO_KEY = "gcp:kms/cryptoKey:CryptoKey"
@@ -69,6 +71,11 @@ SECRET_IAM_POLICY = "gcp:secretmanager/secretIamPolicy:SecretIamPolicy"
 REGIONAL_SECRET_IAM_MEMBER = "gcp:secretmanager/regionalSecretIamMember:RegionalSecretIamMember"
 REGIONAL_SECRET_IAM_BINDING = "gcp:secretmanager/regionalSecretIamBinding:RegionalSecretIamBinding"
 REGIONAL_SECRET_IAM_POLICY = "gcp:secretmanager/regionalSecretIamPolicy:RegionalSecretIamPolicy"
+# IAM on a service account: who may act as it (impersonate it, or be it from a Kubernetes service account)
+SA_IAM_MEMBER = "gcp:serviceaccount/iAMMember:IAMMember"
+SA_IAM_BINDING = "gcp:serviceaccount/iAMBinding:IAMBinding"
+SA_IAM_POLICY = "gcp:serviceaccount/iAMPolicy:IAMPolicy"
+SA_IAM = (SA_IAM_MEMBER, SA_IAM_BINDING, SA_IAM_POLICY)
 
 # Groups several rules share
 VMS = (INSTANCE, INSTANCE_TEMPLATE, REGION_INSTANCE_TEMPLATE)

@@ -4,7 +4,7 @@ One module per concern: ``workloads`` (every pod-bearing type's pod spec,
 held to the restricted Pod Security Standard, plus images, limits, secrets
 in env and service account tokens), ``network`` (Services, Ingresses,
 Namespaces and the stack rule that wants a default-deny NetworkPolicy in
-each namespace), ``eks`` and ``gke`` (control plane and nodes); ``tokens``
+each namespace), ``objects`` (namespaces of every object, storage classes), ``eks`` and ``gke`` (control plane and nodes); ``tokens``
 holds the type tokens they judge and ``common`` how they read a pod spec.
 Checks read the inputs as the engine sees them (camelCase, the Kubernetes
 API's own field names) and a missing value as the default Kubernetes or the
@@ -15,7 +15,7 @@ checkov's Kubernetes checks and the Pod Security Standards.
 
 from __future__ import annotations
 
-from policy.k8s_rules import eks, gke, network, workloads
+from policy.k8s_rules import eks, gke, network, objects, workloads
 from policy.rule import Rule, StackRule
 
 RULES: list[Rule] = [
@@ -58,8 +58,13 @@ RULES: list[Rule] = [
     network.NAMESPACE_AUDIT_WARN,
     eks.CONTROL_PLANE_LOGGING,
     gke.LOGGING,
+    objects.NAMESPACED_OBJECTS,
+    objects.STORAGE_CLASS_ENCRYPTED,
+    workloads.PROBES,
+    gke.NODE_SERVICE_ACCOUNT,
 ]
 
 STACK_RULES: list[StackRule] = [
     network.NAMESPACE_DEFAULT_DENY,
+    eks.NETWORK_POLICY,
 ]

@@ -11,12 +11,14 @@ template at all, and its SSH remote access.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from policy.k8s_rules.common import explicitly_false, is_internet, truthy
-from policy.k8s_rules.tokens import EKS_CLUSTER, EKS_NODE_GROUP
-from policy.rule import HIPAA, CheckContext, Rule
+from policy.k8s_rules.tokens import EKS_ADDON, EKS_CLUSTER, EKS_NODE_GROUP
+from policy.references import known, refers_to
+from policy.rule import HIPAA, CheckContext, Rule, StackResource, StackRule
 
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator")
 
@@ -149,4 +151,47 @@ NODE_GROUP_NO_REMOTE_SSH = Rule(
     resource_types=(EKS_NODE_GROUP,),
     check=check_node_group_remote_access,
     nist="NIST 800-53 AC-17",
+)
+
+
+# --- stack-level rules ----------------------------------------------------------------------
+
+
+def _enforces_network_policy(addon: StackResource) -> bool | None:
+    """Whether a vpc-cni add-on's configuration turns network policy enforcement on (None: unknown until apply)."""
+    values = known(addon.props, "configurationValues")
+    if values is None:
+        return None if "configurationValues" in list(addon.props) else False
+    try:
+        parsed = json.loads(values) if isinstance(values, str) else values
+    except json.JSONDecodeError:
+        return False
+    return isinstance(parsed, Mapping) and truthy(parsed.get("enableNetworkPolicy"))
+
+
+def check_network_policy(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    """Each EKS cluster has the vpc-cni add-on of the stack with network policy enforcement on."""
+    addons = [r for r in resources if r.resource_type == EKS_ADDON and known(r.props, "addonName") == "vpc-cni"]
+    for cluster in (r for r in resources if r.resource_type == EKS_CLUSTER):
+        mine = [a for a in addons if refers_to(a, "clusterName", cluster, "name")]
+        if not any(_enforces_network_policy(a) is not False for a in mine):
+            why = "no vpc-cni add-on of the stack" if not mine else "its vpc-cni add-on leaves enableNetworkPolicy off"
+            yield (
+                cluster.urn,
+                f"{cluster.name} does not enforce NetworkPolicies ({why}), so every default-deny policy is ignored",
+            )
+
+
+NETWORK_POLICY = StackRule(
+    name="eks-network-policy",
+    family="firewall",
+    severity="high",
+    description="Every EKS cluster enforces NetworkPolicies (the vpc-cni add-on with enableNetworkPolicy).",
+    remediation="Add an aws.eks.Addon vpc-cni for the cluster with configuration_values "
+    '\'{"enableNetworkPolicy": "true"}\' (the platform\'s EKS cluster does); the EKS counterpart of '
+    "gke-network-policy.",
+    hipaa=HIPAA["access-control"],
+    resource_types=(EKS_CLUSTER, EKS_ADDON),
+    check=check_network_policy,
+    nist="NIST 800-53 SC-7(5)",
 )

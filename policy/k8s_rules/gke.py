@@ -14,6 +14,7 @@ pass it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -21,6 +22,8 @@ from policy.k8s_rules.common import explicitly_false, is_internet, truthy
 from policy.k8s_rules.tokens import GKE_CLUSTER, GKE_NODE_POOL, GKE_NODES
 from policy.rule import HIPAA, CheckContext, Rule
 
+# GCE's default service account (Editor on the project unless someone removed it).
+DEFAULT_COMPUTE_ACCOUNT = re.compile(r"^\d+-compute@developer\.gserviceaccount\.com$")
 REQUIRED_LOG_COMPONENTS = ("SYSTEM_COMPONENTS", "APISERVER")
 DEFAULT_LOG_COMPONENTS = {"SYSTEM_COMPONENTS", "WORKLOADS"}
 
@@ -161,6 +164,16 @@ def check_network_policy(props: Mapping[str, Any], ctx: CheckContext) -> Iterato
         )
 
 
+def check_node_service_account(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    for label, config in node_configs(props, ctx):
+        account = str(config.get("serviceAccount") or "default")
+        if account == "default" or DEFAULT_COMPUTE_ACCOUNT.match(account):
+            yield (
+                f"{ctx.name}{label} runs its nodes as the default compute service account ({account}), which every "
+                "pod on them can reach; give the nodes an account of their own with the node roles only"
+            )
+
+
 def check_private_nodes(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
     if ctx.resource_type == GKE_NODE_POOL:
         if explicitly_false((props.get("networkConfig") or {}).get("enablePrivateNodes")):
@@ -271,4 +284,16 @@ PRIVATE_NODES = Rule(
     resource_types=GKE_NODES,
     check=check_private_nodes,
     nist="NIST 800-53 SC-7",
+)
+NODE_SERVICE_ACCOUNT = Rule(
+    name="gke-node-service-account",
+    family="hardening",
+    severity="high",
+    description="Nodes run as a service account of their own, not the default compute account.",
+    remediation="Set node_config.service_account to an account with roles/container.defaultNodeServiceAccount only "
+    "(the platform's GKE component does) (checkov CKV2_GCP_1).",
+    hipaa=HIPAA["access-control"],
+    resource_types=GKE_NODES,
+    check=check_node_service_account,
+    nist="NIST 800-53 AC-6",
 )

@@ -24,9 +24,16 @@ INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
+# Configuration and storage
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+SECRET = "kubernetes:core/v1:Secret"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+
 # Managed clusters
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+EKS_ADDON = "aws:eks/addon:Addon"
 GKE_CLUSTER = "gcp:container/cluster:Cluster"
 GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
 
@@ -42,4 +49,8 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     POD: ("spec",),
 }
 WORKLOADS = tuple(POD_SPEC_PATHS)
+# Namespaced objects the platform creates (and the other workload kinds): each belongs in a namespace of its own.
+NAMESPACED = (*WORKLOADS, SERVICE_ACCOUNT, SERVICE, INGRESS, NETWORK_POLICY, CONFIG_MAP, SECRET, PVC)
+# Workloads whose pods serve for as long as they run (a Job's pods run to completion; checkov asks them no probes).
+LONG_RUNNING = (DEPLOYMENT, STATEFUL_SET, DAEMON_SET, REPLICA_SET, REPLICATION_CONTROLLER)
 GKE_NODES = (GKE_CLUSTER, GKE_NODE_POOL)

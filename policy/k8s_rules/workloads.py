@@ -33,7 +33,7 @@ from policy.k8s_rules.common import (
     security_context,
     truthy,
 )
-from policy.k8s_rules.tokens import SERVICE_ACCOUNT, WORKLOADS
+from policy.k8s_rules.tokens import LONG_RUNNING, SERVICE_ACCOUNT, WORKLOADS
 from policy.rule import HIPAA, CheckContext, Rule
 
 # The only capability the restricted profile lets a container add.
@@ -351,6 +351,19 @@ def check_service_account_token(props: Mapping[str, Any], ctx: CheckContext) -> 
         )
 
 
+def check_probes(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    """Long-running containers say when they are ready and when they are stuck (init containers run to completion)."""
+    spec = pod_spec(props, ctx.resource_type)
+    if spec is None or ctx.resource_type not in LONG_RUNNING:
+        return
+    for _, label, container in containers(spec, ephemeral=False):
+        if label.startswith("init "):
+            continue
+        missing = [p for p in ("readinessProbe", "livenessProbe") if not container.get(p)]
+        if missing:
+            yield f"{ctx.name} {label} has no {' or '.join(missing)}: traffic reaches it before it is ready, or a hung process is never restarted"
+
+
 NO_PRIVILEGED = Rule(
     name="k8s-no-privileged",
     family="hardening",
@@ -507,5 +520,18 @@ SERVICE_ACCOUNT_TOKEN = Rule(
     resource_types=(SERVICE_ACCOUNT,),
     check=check_service_account_token,
     nist="NIST 800-53 AC-6",
+    default_enforcement="advisory",
+)
+PROBES = Rule(
+    name="k8s-probes",
+    family="hardening",
+    severity="low",
+    description="Long-running containers have readiness and liveness probes.",
+    remediation="Give every container of a Deployment or StatefulSet a readinessProbe and a livenessProbe (the "
+    "platform's runtime derives them from the service's health spec) (checkov CKV_K8S_8, CKV_K8S_9).",
+    hipaa=HIPAA["contingency"],
+    resource_types=LONG_RUNNING,
+    check=check_probes,
+    nist="NIST 800-53 SI-4",
     default_enforcement="advisory",
 )
