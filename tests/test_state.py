@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -470,3 +471,32 @@ def test_no_scale_out_vm_for_single_copy_agents() -> None:
     ]
     # The exporter could run anywhere, but one copy asks for no VM of its own.
     assert vm_layout(services, {"exporter"}, 2, has_state=True) == {"state": {"api": 3, "exporter": 1}}
+
+
+@pytest.mark.parametrize("stack", ["prod", "prod_gcp"])
+def test_a_gateway_serves_only_the_routes_to_services_on_its_vm(stack: str, request: pytest.FixtureRequest) -> None:
+    """The scale-out VM's gateway neither listens for nor publishes the state VM's routes (its Trainer would answer
+    502 there); the state VM's gateway serves them all."""
+    run: ProgramRun = request.getfixturevalue(stack)
+    servers: dict[str, list[set[str]]] = {}
+    for vm in vm_systems(run):
+        conf = vm.files.get(f"/opt/clinical/files/auth-gateway{cloud_init.GATEWAY_CONF_PATH}")
+        if conf is None:
+            continue
+        compose = vm.compose["services"]
+        upstreams = set(re_upstreams(conf))
+        assert upstreams <= set(compose), f"{vm.name}: the gateway routes to {upstreams - set(compose)}, not on it"
+        listens = {int(p) for p in re_listens(conf)}
+        published = {int(str(p).split(":")[-2]) for p in compose["auth-gateway"].get("ports", [])}
+        assert published == listens, f"{vm.name}: publishes {published}, listens {listens}"
+        servers.setdefault(vm.name, []).append(upstreams)
+    cogstack = sorted(servers["cogstack-nlp"], key=len)
+    assert cogstack[0] == {"medcat-service"} and {"medcat-service", "trainer-nginx"} <= cogstack[1]
+
+
+def re_upstreams(conf: str) -> list[str]:
+    return re.findall(r"set \$upstream https?://([a-z0-9-]+):\d+;", conf)
+
+
+def re_listens(conf: str) -> list[str]:
+    return re.findall(r"listen (\d+)", conf)

@@ -205,15 +205,17 @@ class DockerOnVmRuntime:
                     plain[("file:" + svc.name, endpoint.ca_path)] = pulumi.Output.from_input(
                         endpoint.ca_certificate_pem
                     )
-        if gateway is not None:
-            allowed = self.allowed_source_cidrs
-            plain[("file:auth-gateway", cloud_init.GATEWAY_CONF_PATH)] = pulumi.Output.all(
-                *self.cloud.trusted_proxies
-            ).apply(
+        allowed = self.allowed_source_cidrs
+
+        def gateway_conf(routes: list[cloud_init.GatewayRoute]) -> pulumi.Output[str]:
+            return pulumi.Output.all(*self.cloud.trusted_proxies).apply(
                 lambda trusted: cloud_init.gateway_conf(
-                    gateway_routes, tls=tls, allowed_source_cidrs=allowed, trusted_proxies=[str(t) for t in trusted]
+                    routes, tls=tls, allowed_source_cidrs=allowed, trusted_proxies=[str(t) for t in trusted]
                 )
             )
+
+        if gateway is not None:
+            plain[("file:auth-gateway", cloud_init.GATEWAY_CONF_PATH)] = gateway_conf(gateway_routes)
         if any(r.basic_auth for r in gateway_routes):
             password = random.RandomPassword(f"{name}-basic-auth", length=32, special=False, opts=child)
             self.credentials[name] = pulumi.Output.secret(password.result)
@@ -249,7 +251,7 @@ class DockerOnVmRuntime:
         # The internet only for services that ask for it, and for bucket users (S3/GCS answer at public addresses).
         routable = {s.name for s in services if s.egress or uses_buckets(s)}
 
-        def render(values: list[str], names: set[str], copies: Mapping[str, int]) -> str:
+        def render(values: list[str], names: set[str], copies: Mapping[str, int], gateway_ports: Sequence[int]) -> str:
             resolved = dict(zip(plain.keys(), values, strict=True))
             compose_services = {}
             for svc in (s for s in all_services.values() if s.name in names):
@@ -262,7 +264,9 @@ class DockerOnVmRuntime:
                         *boot_files.get(svc.name, []),
                     ],
                     plain_files=[p for (owner, p) in plain if owner == f"file:{svc.name}"],
-                    publish=publish.get(svc.name, []),
+                    publish=list(gateway_ports)
+                    if gateway is not None and svc is gateway
+                    else publish.get(svc.name, []),
                     image_map=self.image_map,
                 )
                 deps = cloud_init.depends_on(svc, all_services)
@@ -305,7 +309,9 @@ class DockerOnVmRuntime:
         refresh = credentials.refresh if credentials is not None else pulumi.Output.from_input("")
 
         def user_data(values: list[object], mount: str | None) -> str:
-            compose_text, secret, files, refresh_script, *rotated_ids = values
+            compose_text, secret, files, refresh_script, conf, *rotated_ids = values
+            if conf is not None:  # this group's own gateway routes
+                files = {**files, f"auth-gateway{cloud_init.GATEWAY_CONF_PATH}": conf}  # type: ignore[dict-item]
             source, command = site.fetch_command(str(secret))
             commands = {b.ref: site.fetch_command(str(i))[1] for b, i in zip(rotated, rotated_ids, strict=True)}
             managed = {b.ref: (commands[b.ref], b.key) for b in rotated}
@@ -324,8 +330,13 @@ class DockerOnVmRuntime:
         def group(role: str, services: list[ServiceSpec], count: int, routes: set[str]) -> VmGroup:
             names = {s.name for s in services}
             copies = {n: c for n, c in layout[role].items() if n in names and c > 1}
-            compose = pulumi.Output.all(*plain.values()).apply(lambda values: render(values, names, copies))
-            parts = pulumi.Output.all(compose, secret_id, plain_files, refresh, *(b.secret_id for b in rotated))
+            # The gateway serves (and publishes) only the routes to services on this group's VMs: the state VM's
+            # Trainer is no upstream of a scale-out VM's gateway.
+            here = [r for r in gateway_routes if r.upstream in names]
+            ports = [r.listen_port for r in here]
+            compose = pulumi.Output.all(*plain.values()).apply(lambda values: render(values, names, copies, ports))
+            conf = gateway_conf(here) if gateway is not None and len(here) < len(gateway_routes) else None
+            parts = pulumi.Output.all(compose, secret_id, plain_files, refresh, conf, *(b.secret_id for b in rotated))
             if role == "state" and disk is not None:
                 mount = disk.attach.apply(lambda attach: cloud_init.mount_state_script(name, attach, state))
                 document = pulumi.Output.all(parts, mount).apply(lambda v: user_data(v[0], v[1]))
