@@ -28,8 +28,9 @@ kombu's broker, at the stand-in's start), which no other CA passes.
 Only what a test machine needs is changed: images (stand-ins), published
 ports (to 127.0.0.1 and free ports), GPU reservations (none here), CPU
 limits (capped at this machine's cores), the two folders the boot script
-writes (``/opt/clinical``, ``/run/clinical``), and on GCP the default
-network's addresses (a subnet covering the private IPs of the managed
+writes (``/opt/clinical``, ``/run/clinical``), the state disk's folder, the
+gateway's trusted hop (this harness plays the load balancer), and on GCP the
+private network's addresses (a subnet covering the private IPs of the managed
 services, which the stand-ins hold) and the Memorystore CA file's content
 (the plan's CA is a fake PEM: the stand-in's CA goes in its place, at the
 same path, mounted the same way).
@@ -54,7 +55,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 import yaml
 
-from components.runtimes.docker_on_vm import cloud_init
+from components.runtimes.docker_on_vm import cloud_init, egress
 from offline.artifacts import VmSystem, vm_systems
 from offline.harness import ProgramRun, run_program
 from tests.consumers_support import free_port, make_tls
@@ -69,6 +70,12 @@ URL = re.compile(r"[a-z+]+://[^\s\"']+")
 # Where the GCP stand-ins find their TLS material (the CA, a server certificate for their IPs, pg_hba.conf).
 STANDIN_TLS = "/etc/standin-tls"
 # Cloud SQL's ENCRYPTED_ONLY: no connection without TLS.
+GATEWAY_CONF = "/opt/clinical/files/auth-gateway/etc/nginx/nginx.conf"
+# Here the harness is the load balancer, whatever address its connections come from (a bridge's gateway, or
+# loopback through the published port): the gateway takes the client from X-Forwarded-For as behind the real one.
+BRIDGE_HOPS = r"\1\n\2set_real_ip_from 0.0.0.0/0;"
+# Clients the load balancer forwards: one inside the shipped stacks' allowedSourceCidrs, one outside them.
+ALLOWED_CLIENT, OUTSIDE_CLIENT = "198.51.100.7", "192.0.2.99"
 CLOUD_SQL_HBA = "local all all trust\nhostnossl all all all reject\nhostssl all all all scram-sha-256\n"
 
 
@@ -127,7 +134,10 @@ def _managed_stand_ins(vm: VmSystem, image_map: dict[str, str]) -> dict[str, Any
                 hosts.setdefault(value, {"scheme": "redis" if ".cache." in value else "https"})
     services: dict[str, Any] = {}
     for index, (host, info) in enumerate(sorted(hosts.items())):
-        service: dict[str, Any] = {"networks": {"default": {"aliases": [host]}}, "user": "999:999", "tmpfs": ["/tmp"]}
+        # On every network of the project: a VM's private network reaches the VPC's services too (routed, and
+        # kept to private addresses by the egress guard), not only the network with internet egress.
+        networks = {n: {"aliases": [host]} for n in ["default", *(vm.compose.get("networks") or {})]}
+        service: dict[str, Any] = {"networks": networks, "user": "999:999", "tmpfs": ["/tmp"]}
         if ".rds." in host:
             service["image"] = image_map["postgres:16.6"]
             service["environment"] = {
@@ -168,7 +178,7 @@ class PrivateServices:
         return sorted({*self.postgres, *self.redis})
 
     def network(self) -> dict[str, Any]:
-        """The project's default network: a subnet holding every IP (the first /22 around them widened until it
+        """The project's private network: a subnet holding every IP (the first /22 around them widened until it
         does), dynamic addresses from a /24 of it that holds none of them, so no container takes a stand-in's IP."""
         ips = [ipaddress.IPv4Address(ip) for ip in self.ips]
         subnet = ipaddress.IPv4Network(f"{ips[0]}/22", strict=False)
@@ -230,7 +240,7 @@ def _gcp_stand_ins(vm: VmSystem, image_map: dict[str, str], tls_dir: Path) -> di
             "user": "999:999",
             "tmpfs": ["/tmp"],
             "volumes": mount,
-            "networks": {"default": {"ipv4_address": ip}},
+            "networks": {egress.PRIVATE: {"ipv4_address": ip}},
             "environment": {
                 "POSTGRES_USER": info["user"],
                 "POSTGRES_PASSWORD": info["password"],
@@ -269,7 +279,7 @@ def _gcp_stand_ins(vm: VmSystem, image_map: dict[str, str], tls_dir: Path) -> di
             "user": "999:999",
             "tmpfs": ["/tmp"],
             "volumes": mount,
-            "networks": {"default": {"ipv4_address": ip}},
+            "networks": {egress.PRIVATE: {"ipv4_address": ip}},
             "command": [
                 "redis-server",
                 "--port",
@@ -326,6 +336,9 @@ def _stage(vm: VmSystem, root: Path, image_map: dict[str, str]) -> Staged:
         if path.startswith("/opt/clinical/"):
             target = opt / path.removeprefix("/opt/clinical/")
             target.parent.mkdir(parents=True, exist_ok=True)
+            if path == GATEWAY_CONF:
+                # The load balancer's hop: from the VPC on a VM, from this harness here.
+                content = re.sub(r"(\n(\s*)set_real_ip_from [^;]+;)", BRIDGE_HOPS, content, count=1)
             target.write_text(content)
     for service, env in vm.secret_env.items():
         (run / f"{service}.env").parent.mkdir(parents=True, exist_ok=True)
@@ -369,7 +382,9 @@ def _stage(vm: VmSystem, root: Path, image_map: dict[str, str]) -> Staged:
     found = private_services(vm)
     if found.ips:
         document["services"].update(_gcp_stand_ins(vm, image_map, root / "standin-tls"))
-        document.setdefault("networks", {})["default"] = found.network()
+        # Every service is on the private network (the egress network is only for the internet): the subnet
+        # holding the managed services' IPs replaces its fixed one, as the VPC's routes reach them on a VM.
+        document["networks"][egress.PRIVATE] = {"driver": "bridge", **found.network()}
         ca_pem = (root / "standin-tls" / "ca.crt").read_text()
         for service, ca_files in found.ca_files.items():
             for ca_file in ca_files:
@@ -396,15 +411,27 @@ def _wait(docker: DockerEngine, project: str) -> list[dict]:
     )
 
 
-def _status(port: int, auth: str | None = None, trust: Path | None = None) -> int:
-    """GET / on 127.0.0.1:``port``; over TLS when ``trust`` is given, accepting only that certificate."""
+def allowed_sources(vm: VmSystem) -> dict[int, list[str]]:
+    """The gateway's listen port -> the source CIDRs it allows (``allowedSourceCidrs``); none when it allows all."""
+    conf = vm.files.get(GATEWAY_CONF, "")
+    return {
+        int(port): re.findall(r"allow ([0-9./]+);", block)
+        for port, block in re.findall(r"listen (\d+)(?: ssl)?;(.*?)\n    }\n", conf, flags=re.S)
+    }
+
+
+def _status(port: int, auth: str | None = None, trust: Path | None = None, client: str = ALLOWED_CLIENT) -> int:
+    """GET / on 127.0.0.1:``port`` as the load balancer forwards ``client``'s request; over TLS when ``trust`` is
+    given, accepting only that certificate."""
     if trust is not None:
         context = ssl.create_default_context(cafile=str(trust))
         context.check_hostname = False  # the boot-made certificate names the system, not 127.0.0.1
         conn: http.client.HTTPConnection = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=context)
     else:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()} if auth else {}
+    headers = {"X-Forwarded-For": client}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
     try:
         conn.request("GET", "/", headers=headers)
         return conn.getresponse().status
@@ -429,7 +456,7 @@ def _libpq(url: str) -> str:
 
 
 def _check_routes(vm: VmSystem, staged: Staged, user: str, password: str | None) -> None:
-    gateway = gateway_servers(vm)
+    gateway, sources = gateway_servers(vm), allowed_sources(vm)
     for service, ports in staged.published.items():
         for inner, port in ports.items():
             if service != "auth-gateway":
@@ -441,6 +468,13 @@ def _check_routes(vm: VmSystem, staged: Staged, user: str, password: str | None)
             if tls:
                 assert trust is not None, f"{where}: no certificate made at boot"
                 assert _status(port) == 400, f"{where}: plain HTTP on a TLS port"
+            allowed = sources.get(inner) or []
+            if allowed:  # allowedSourceCidrs: a client outside them is refused before anything else
+                assert not any(ipaddress.ip_address(OUTSIDE_CLIENT) in ipaddress.ip_network(c) for c in allowed)
+                assert _status(port, trust=trust, client=OUTSIDE_CLIENT) == 403, f"{where}: a client outside"
+                assert any(ipaddress.ip_address(ALLOWED_CLIENT) in ipaddress.ip_network(c) for c in allowed), (
+                    f"{where}: the harness's client {ALLOWED_CLIENT} is outside {allowed}"
+                )
             if basic:
                 assert password, f"{where}: basic auth without a generated password"
                 assert _status(port, trust=trust) == 401, f"{where} without credentials"
@@ -558,7 +592,9 @@ def test_a_failed_job_stops_the_vm_project_and_the_console_names_it(docker: Dock
         assert done.returncode != 0, done.stdout + done.stderr
         assert "clinical-e2e-jobs: migrate exited 3; its last 20 log lines:" in done.stderr, done.stderr
         assert 'relation "audit_log" does not exist' in done.stderr, done.stderr
-        states = docker.docker("compose", "-f", str(compose_file), "ps", "--all", "--format", "{{.Service}}")
-        assert "api" not in states.split(), f"the dependant started: {states}"
+        listed = docker.docker("compose", "-f", str(compose_file), "ps", "--all", "--format", "{{.Service}} {{.State}}")
+        states = dict(line.split() for line in listed.splitlines() if line.strip())
+        # compose creates the dependant's container but never starts it
+        assert states.get("api", "created") == "created", f"the dependant started: {states}"
     finally:
         docker.docker("compose", "-f", str(compose_file), "down", "--remove-orphans", check=False)
