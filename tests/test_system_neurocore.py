@@ -336,7 +336,7 @@ def test_host_mounts_are_minimal_and_need_no_waiver_by_default() -> None:
     assert "--collector.filesystem.mount-points-exclude=^/.+" in (s.service("node-exporter").command or ())
 
 
-def test_opt_ins_add_the_flagged_mounts_and_the_log_shipper() -> None:
+def test_opt_ins_add_the_flagged_mounts() -> None:
     named = spec(settings={"cadvisorContainerNames": True}).service("cadvisor")
     assert {m.host_path for m in named.host_mounts} == {"/sys/fs/cgroup", "/var/run/docker.sock", "/var/lib/docker"}
     assert named.user is None  # the socket is root:docker 0660
@@ -346,14 +346,10 @@ def test_opt_ins_add_the_flagged_mounts_and_the_log_shipper() -> None:
     assert "--no-collector.os" not in (whole.command or ()) and "--no-collector.os" in (
         spec().service("node-exporter").command or ()
     )
-    s = spec(settings={"shipContainerLogs": True})
-    assert "promtail" not in {svc.name for svc in spec().services}
-    assert mounts(s, "promtail") == {"/var/lib/docker/containers": "/var/lib/docker/containers"}
-    conf = yaml.safe_load(files_of(s, "promtail")["/etc/promtail/promtail.yml"])
-    stages = conf["scrape_configs"][0]["pipeline_stages"]
-    drop = next(stage["match"] for stage in stages if "match" in stage)
-    assert drop == {"selector": '{job="containers", system!="neurocore"}', "action": "drop"}
-    assert "promtail" in scrape_jobs(s) and conf["clients"] == [{"url": "http://loki:3100/loki/api/v1/push"}]
+    removed = problems(
+        stack_config(**{"systems": [SYSTEM], "overrides": {SYSTEM: {"settings": {"shipContainerLogs": True}}}})
+    )
+    assert any("shipContainerLogs was removed" in p and "delete the key" in p for p in removed), removed
 
 
 def test_smtp_of_the_app_and_receivers_of_the_stack() -> None:
