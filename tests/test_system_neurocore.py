@@ -85,6 +85,7 @@ def test_services_ports_and_pinned_images() -> None:
         "cadvisor": 8080,
         "node-exporter": 9100,
         "postgres-exporter": 9187,
+        "log-collector": 24224,  # Fluentd's forward protocol, from Docker's daemon
         # Added by the registry's last step (stacks.alerts): health probes and route certificates.
         "blackbox-exporter": 9115,
     }
@@ -101,6 +102,7 @@ def test_services_ports_and_pinned_images() -> None:
         "node-exporter": "prom/node-exporter:v1.8.2",
         "blackbox-exporter": "prom/blackbox-exporter:v0.25.0",
         "postgres-exporter": "prometheuscommunity/postgres-exporter:v0.15.0",
+        "log-collector": "timberio/vector:0.43.1-alpine",
     }
 
 
@@ -447,6 +449,7 @@ def test_every_service_and_data_store_runs_as_a_container(plan: Plan) -> None:
         "neurocore-cadvisor",
         "neurocore-node-exporter",
         "neurocore-postgres-exporter",
+        "neurocore-log-collector",
         "neurocore-blackbox-exporter",
         "neurocore-postgres",
         "neurocore-grafana-db",
