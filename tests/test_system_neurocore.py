@@ -461,8 +461,10 @@ def test_every_service_and_data_store_runs_as_a_container(plan: Plan) -> None:
         "neurocore-backup-grafana",
         "neurocore-backup-loki",
     }
-    published = [c.name for c in of_type(plan.run, CONTAINER) if c.inputs.get("ports")]
-    assert published == ["nctest-proxy"]
+    published = {c.name: c.inputs["ports"] for c in of_type(plan.run, CONTAINER) if c.inputs.get("ports")}
+    assert set(published) == {"nctest-proxy", "neurocore-log-collector"}
+    # The collector only for Docker's daemon, on the host's loopback.
+    assert published["neurocore-log-collector"] == [{"internal": 24224, "external": 24224, "ip": "127.0.0.1"}]
 
 
 def test_prometheus_container_carries_its_config_and_the_rule_files(plan: Plan) -> None:
