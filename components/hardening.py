@@ -13,14 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from components.specs import DANGEROUS_CAPABILITIES, ServiceSpec
+from components.specs import DANGEROUS_CAPABILITIES, ServiceSpec, SystemSpec
 
-__all__ = ["DANGEROUS_CAPABILITIES", "Hardening", "Probe", "contract"]
+__all__ = ["DANGEROUS_CAPABILITIES", "Hardening", "Probe", "ShippedLogs", "contract", "shipped_logs"]
 
 # Scratch space: writable but never executable, and bounded so a runaway write cannot fill the host's memory.
 TMPFS_OPTIONS = "rw,noexec,nosuid,size=256m"
 LOG_DRIVER = "json-file"
 LOG_MAX_SIZE, LOG_MAX_FILES = "50m", "5"
+# Docker's driver for Fluentd's forward protocol (moby daemon/logger/fluentd), which the collector speaks.
+SHIPPING_LOG_DRIVER = "fluentd"
 
 
 @dataclass(frozen=True)
@@ -51,12 +53,46 @@ class Hardening:
     restart: Literal["no", "unless-stopped"]
     tmpfs: dict[str, str]  # path -> mount options
     log_driver: str
-    log_max_size: str
-    log_max_files: str
+    log_opts: dict[str, str]  # the driver's options (json-file: rotation; fluentd: where and how to ship)
     probe: Probe | None
     gpus: int  # 0: none; GPUs come from a device request, never from privileged mode
     # The allocator's devices, ``gpus`` per replica in replica order; empty: any ``gpus`` GPUs.
     gpu_device_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShippedLogs:
+    """Where a container's lines go when its system ships logs: the collector's loopback port on the host."""
+
+    system: str
+    service: str
+    host_port: int
+    buffer_limit: str
+
+
+def shipped_logs(system: SystemSpec, svc: ServiceSpec) -> ShippedLogs | None:
+    """The shipping of ``svc``'s logs: None without ``log_shipping`` and for the collector itself (its own lines
+    stay local, or a collector in trouble would feed its errors back to itself)."""
+    shipping = system.log_shipping
+    if shipping is None or svc.name == shipping.collector:
+        return None
+    return ShippedLogs(system.name, svc.name, shipping.host_port, shipping.buffer_limit)
+
+
+def log_settings(logs: ShippedLogs | None) -> tuple[str, dict[str, str]]:
+    """The log driver and its options: rotated JSON files on the host, or the system's collector."""
+    if logs is None:
+        return LOG_DRIVER, {"max-size": LOG_MAX_SIZE, "max-file": LOG_MAX_FILES}
+    return SHIPPING_LOG_DRIVER, {
+        # The daemon connects from the host's network namespace: the collector is published on loopback only.
+        "fluentd-address": f"tcp://127.0.0.1:{logs.host_port}",
+        # Never block: the container starts and writes while the collector is down; lines wait in the buffer.
+        "fluentd-async": "true",
+        "fluentd-buffer-limit": logs.buffer_limit,
+        "fluentd-sub-second-precision": "true",
+        # <system>.<service>: the collector's labels, the same on a Docker host and in a VM's compose project.
+        "tag": f"{logs.system}.{logs.service}",
+    }
 
 
 def probe(spec: ServiceSpec) -> Probe | None:
@@ -71,8 +107,9 @@ def probe(spec: ServiceSpec) -> Probe | None:
     return Probe(test, health.interval_s, health.timeout_s, health.retries, health.start_period_s)
 
 
-def contract(spec: ServiceSpec) -> Hardening:
-    """The hardening every runtime applies to ``spec``."""
+def contract(spec: ServiceSpec, logs: ShippedLogs | None = None) -> Hardening:
+    """The hardening every runtime applies to ``spec``; ``logs`` when its system ships its logs."""
+    log_driver, log_opts = log_settings(logs)
     return Hardening(
         user=spec.user,
         read_only_root=spec.read_only_root,
@@ -86,9 +123,8 @@ def contract(spec: ServiceSpec) -> Hardening:
         init=True,
         restart="no" if spec.kind == "job" else "unless-stopped",
         tmpfs={path: TMPFS_OPTIONS for path in spec.tmpfs},
-        log_driver=LOG_DRIVER,
-        log_max_size=LOG_MAX_SIZE,
-        log_max_files=LOG_MAX_FILES,
+        log_driver=log_driver,
+        log_opts=log_opts,
         probe=probe(spec),
         gpus=spec.gpu.count if spec.gpu else 0,
         gpu_device_ids=tuple(spec.gpu.device_ids or ()) if spec.gpu else (),

@@ -458,6 +458,37 @@ class BucketSpec(Spec):
     expire_objects_after_days: int | None = Field(None, ge=1, le=36_500, description="Delete objects after N days.")
 
 
+class LogShippingSpec(Spec):
+    """Ship the system's container logs to its own log store, with no root and no other system's logs.
+
+    Docker's daemon hands each line of the system's containers to the system's collector (Docker's ``fluentd``
+    log driver, Fluentd's forward protocol), never through the host's log files: the collector runs as any other
+    hardened service and sees only what this system's containers write. The driver is asynchronous (a container
+    starts and runs while the collector is down, its lines buffered) and ``docker logs`` keeps working (Docker's
+    local cache beside the driver). Runtimes without a Docker daemon of their own (Kubernetes) leave logs to the
+    cluster's agents; a system declares this only where ``SystemContext.host_agents`` holds.
+    """
+
+    collector: str = Field(
+        pattern=_NAME_RE,
+        description="The system's service that receives the lines on its ``port`` (the forward protocol) and writes "
+        "them to the store; its own logs stay local (a collector shipping to itself would loop).",
+    )
+    host_port: int = Field(
+        24224,
+        ge=1024,
+        le=65535,
+        description="Port on the host's loopback where the collector is published: the daemon connects from the "
+        "host, not from a container network. Unique per Docker host; never on another address.",
+    )
+    buffer_limit: str = Field(
+        "8m",
+        pattern=r"^[1-9][0-9]{0,3}[km]$",
+        description="Bytes each container's driver buffers while the collector is unreachable (Docker's "
+        "fluentd-buffer-limit); lines beyond it are dropped, the container is never blocked.",
+    )
+
+
 class SystemSpec(Spec):
     """Everything one clinical system deploys, described without any cloud SDK."""
 
@@ -469,6 +500,9 @@ class SystemSpec(Spec):
     redis: tuple[RedisSpec, ...] = ()
     buckets: tuple[BucketSpec, ...] = ()
     secrets: tuple[SecretSpec, ...] = ()
+    log_shipping: LogShippingSpec | None = Field(
+        None, description="Ship the containers' logs to the system's own log store; None keeps them on the host."
+    )
 
     def service(self, name: str) -> ServiceSpec:
         """The service called ``name``."""
@@ -554,6 +588,17 @@ class SystemSpec(Spec):
                         raise ValueError(f"{self.name}/{svc.name}: {key} references undeclared {kind} '{name}'")
                     if kind != "secret" and fld not in PLACEHOLDER_FIELDS[kind]:
                         raise ValueError(f"{self.name}/{svc.name}: {key}: {kind} has no field '{fld}'")
+        if self.log_shipping is not None:
+            collector = services.get(self.log_shipping.collector)
+            if collector is None:
+                raise ValueError(
+                    f"{self.name}: log_shipping.collector names unknown service '{self.log_shipping.collector}'"
+                )
+            if collector.kind != "service" or collector.port is None or collector.replicas != 1:
+                raise ValueError(
+                    f"{self.name}: log_shipping.collector '{collector.name}' must be a service with a port and "
+                    "replicas: 1 (every container of a host sends to one loopback port)"
+                )
         for route in self.routes:
             target = services.get(route.service)
             if target is None:

@@ -70,13 +70,19 @@ def _role(props: Mapping[str, Any]) -> str:
 
 def _published(props: Mapping[str, Any]) -> Iterator[tuple[int, int]]:
     """(internal, external) of every port bound on the host."""
+    for internal, external, _ in _bindings(props):
+        yield internal, external
+
+
+def _bindings(props: Mapping[str, Any]) -> Iterator[tuple[int, int, str]]:
+    """(internal, external, host address) of every port bound on the host; Docker's default address is 0.0.0.0."""
     for port in props.get("ports") or []:
         if not port:
             continue
         internal = int(port.get("internal") or 0)
         external = port.get("external")
         # Docker publishes a port given without 'external' on a random host port.
-        yield internal, int(external) if external else 0
+        yield internal, int(external) if external else 0, str(port.get("ip") or "0.0.0.0")
 
 
 def check_no_published_data_port(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
@@ -89,9 +95,13 @@ def check_no_published_data_port(props: Mapping[str, Any], ctx: CheckContext) ->
 
 
 def check_only_proxy_publishes(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
-    if _role(props) == "proxy":
+    role = _role(props)
+    if role == "proxy":
         return
-    for internal, external in _published(props):
+    for internal, external, address in _bindings(props):
+        # A system's log collector: Docker's daemon connects to it from the host, so loopback and nothing else.
+        if role == "log-collector" and address == "127.0.0.1":
+            continue
         if internal not in DATA_PORTS:  # data ports are the rule above
             yield f"{ctx.name} publishes port {internal} on host port {external or 'random'}; route it through the TLS proxy"
 
@@ -388,7 +398,7 @@ RULES = [
         name="docker-only-proxy-publishes-ports",
         family="firewall",
         severity="high",
-        description="Only the TLS proxy publishes ports on the Docker host.",
+        description="Only the TLS proxy publishes ports on the Docker host (a log collector: on loopback only).",
         remediation="Remove the port mapping and add a RouteSpec so the proxy terminates TLS in front of the service.",
         hipaa=HIPAA["transmission"],
         nist="NIST 800-53 SC-7",

@@ -86,8 +86,8 @@ def _from_docker(args: dict[str, Any]) -> Hardening:
         restart=args["restart"],
         tmpfs=dict(args["tmpfs"]),
         log_driver=args["log_driver"],
-        log_max_size=args["log_opts"]["max-size"],
-        log_max_files=args["log_opts"]["max-file"],
+        # The Docker host adds its label list to json-file lines (for a host's own agent), not a contract field.
+        log_opts={k: v for k, v in args["log_opts"].items() if k != "labels"},
         probe=Probe(
             tuple(check.tests[1:]),
             _seconds(check.interval),
@@ -118,8 +118,7 @@ def _from_compose(entry: dict[str, Any]) -> Hardening:
         restart=entry["restart"],
         tmpfs=dict(t.split(":", 1) for t in entry["tmpfs"]),
         log_driver=entry["logging"]["driver"],
-        log_max_size=entry["logging"]["options"]["max-size"],
-        log_max_files=entry["logging"]["options"]["max-file"],
+        log_opts=dict(entry["logging"]["options"]),
         # compose doubles `$` so that it passes them through; the container sees them single
         probe=Probe(
             tuple(t.replace("$$", "$") for t in check["test"][1:]),
@@ -149,7 +148,7 @@ def test_the_contract_is_the_secure_default() -> None:
     h = contract(ServiceSpec(name="api", image="registry.example/api:1.0.0"))
     assert h.user == "10001:10001" and h.read_only_root and h.cap_drop == ("ALL",) and h.cap_add == ()
     assert h.no_new_privileges and h.swap_mb == h.memory_mb and h.restart == "unless-stopped" and h.gpus == 0
-    assert h.tmpfs == {"/tmp": "rw,noexec,nosuid,size=256m"} and h.log_max_size == "50m"
+    assert h.tmpfs == {"/tmp": "rw,noexec,nosuid,size=256m"} and h.log_opts == {"max-size": "50m", "max-file": "5"}
 
 
 def test_a_lowering_that_drops_a_field_is_caught() -> None:

@@ -85,6 +85,7 @@ def test_services_ports_and_pinned_images() -> None:
         "cadvisor": 8080,
         "node-exporter": 9100,
         "postgres-exporter": 9187,
+        "log-collector": 24224,  # Fluentd's forward protocol, from Docker's daemon
         # Added by the registry's last step (stacks.alerts): health probes and route certificates.
         "blackbox-exporter": 9115,
     }
@@ -101,6 +102,7 @@ def test_services_ports_and_pinned_images() -> None:
         "node-exporter": "prom/node-exporter:v1.8.2",
         "blackbox-exporter": "prom/blackbox-exporter:v0.25.0",
         "postgres-exporter": "prometheuscommunity/postgres-exporter:v0.15.0",
+        "log-collector": "timberio/vector:0.43.1-alpine",
     }
 
 
@@ -336,7 +338,7 @@ def test_host_mounts_are_minimal_and_need_no_waiver_by_default() -> None:
     assert "--collector.filesystem.mount-points-exclude=^/.+" in (s.service("node-exporter").command or ())
 
 
-def test_opt_ins_add_the_flagged_mounts_and_the_log_shipper() -> None:
+def test_opt_ins_add_the_flagged_mounts() -> None:
     named = spec(settings={"cadvisorContainerNames": True}).service("cadvisor")
     assert {m.host_path for m in named.host_mounts} == {"/sys/fs/cgroup", "/var/run/docker.sock", "/var/lib/docker"}
     assert named.user is None  # the socket is root:docker 0660
@@ -346,14 +348,10 @@ def test_opt_ins_add_the_flagged_mounts_and_the_log_shipper() -> None:
     assert "--no-collector.os" not in (whole.command or ()) and "--no-collector.os" in (
         spec().service("node-exporter").command or ()
     )
-    s = spec(settings={"shipContainerLogs": True})
-    assert "promtail" not in {svc.name for svc in spec().services}
-    assert mounts(s, "promtail") == {"/var/lib/docker/containers": "/var/lib/docker/containers"}
-    conf = yaml.safe_load(files_of(s, "promtail")["/etc/promtail/promtail.yml"])
-    stages = conf["scrape_configs"][0]["pipeline_stages"]
-    drop = next(stage["match"] for stage in stages if "match" in stage)
-    assert drop == {"selector": '{job="containers", system!="neurocore"}', "action": "drop"}
-    assert "promtail" in scrape_jobs(s) and conf["clients"] == [{"url": "http://loki:3100/loki/api/v1/push"}]
+    removed = problems(
+        stack_config(**{"systems": [SYSTEM], "overrides": {SYSTEM: {"settings": {"shipContainerLogs": True}}}})
+    )
+    assert any("shipContainerLogs was removed" in p and "delete the key" in p for p in removed), removed
 
 
 def test_smtp_of_the_app_and_receivers_of_the_stack() -> None:
@@ -451,6 +449,7 @@ def test_every_service_and_data_store_runs_as_a_container(plan: Plan) -> None:
         "neurocore-cadvisor",
         "neurocore-node-exporter",
         "neurocore-postgres-exporter",
+        "neurocore-log-collector",
         "neurocore-blackbox-exporter",
         "neurocore-postgres",
         "neurocore-grafana-db",
@@ -462,8 +461,10 @@ def test_every_service_and_data_store_runs_as_a_container(plan: Plan) -> None:
         "neurocore-backup-grafana",
         "neurocore-backup-loki",
     }
-    published = [c.name for c in of_type(plan.run, CONTAINER) if c.inputs.get("ports")]
-    assert published == ["nctest-proxy"]
+    published = {c.name: c.inputs["ports"] for c in of_type(plan.run, CONTAINER) if c.inputs.get("ports")}
+    assert set(published) == {"nctest-proxy", "neurocore-log-collector"}
+    # The collector only for Docker's daemon, on the host's loopback.
+    assert published["neurocore-log-collector"] == [{"internal": 24224, "external": 24224, "ip": "127.0.0.1"}]
 
 
 def test_prometheus_container_carries_its_config_and_the_rule_files(plan: Plan) -> None:

@@ -5,7 +5,7 @@ What runs, the guide it follows, what it changes from the guide and why: ``docs/
 
 from stacks.neurocore.alerting import GUIDE_ERROR_RATE_EXPR, application_rules, host_rules
 from stacks.neurocore.manifest import IMAGES_FROM_CONFIG, NAME, SECRETS, SERVICES
-from stacks.neurocore.monitoring_config import grafana_datasources, loki_conf, promtail_conf
+from stacks.neurocore.monitoring_config import collector_conf, grafana_datasources, loki_conf
 from stacks.neurocore.settings import Settings
 from stacks.neurocore.system import build
 
@@ -18,8 +18,8 @@ __all__ = [
     "Settings",
     "application_rules",
     "build",
+    "collector_conf",
     "grafana_datasources",
     "host_rules",
     "loki_conf",
-    "promtail_conf",
 ]

@@ -1,27 +1,29 @@
-"""Neurocore's metric and log collectors: cAdvisor, node exporter, the PostgreSQL exporter and (opt-in) promtail."""
+"""Neurocore's metric and log collectors: cAdvisor, node exporter, the PostgreSQL exporter and the log collector."""
 
 from __future__ import annotations
 
-from components.specs import FileSpec, HealthCheckSpec, HostMountSpec, ResourcesSpec, ServiceSpec, VolumeSpec
+from components.specs import HealthCheckSpec, HostMountSpec, LogShippingSpec, ResourcesSpec, ServiceSpec
 from stacks.monitoring import wget_probe
-from stacks.neurocore.monitoring_config import promtail_conf
+from stacks.neurocore.monitoring_config import collector_conf
 from stacks.neurocore.settings import Settings
 from stacks.neurocore.topology import (
     CADVISOR_IMAGE,
     CADVISOR_PORT,
+    COLLECTOR_API_PORT,
+    FORWARD_PORT,
+    LOG_COLLECTOR,
+    LOG_COLLECTOR_IMAGE,
     NOBODY,
     NODE_EXPORTER_IMAGE,
     NODE_EXPORTER_PORT,
     POSTGRES_EXPORTER_IMAGE,
     POSTGRES_EXPORTER_PORT,
-    PROMTAIL_IMAGE,
-    PROMTAIL_PORT,
 )
 from stacks.registry import SystemContext
 
 
 def exporter_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
-    """cAdvisor, node exporter, the PostgreSQL exporter and (opt-in) promtail, with the fewest host mounts."""
+    """cAdvisor, node exporter, the PostgreSQL exporter and the log collector, with the fewest host mounts."""
     cadvisor_mounts = [HostMountSpec(host_path="/sys/fs/cgroup", mount_path="/sys/fs/cgroup")]
     if s.cadvisor_container_names:
         cadvisor_mounts += [
@@ -91,36 +93,40 @@ def exporter_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
         metrics_path="/metrics",
     )
     exporters = [cadvisor, node_exporter, postgres_exporter]
-    if s.ship_container_logs:
-        exporters.append(
-            ServiceSpec(
-                name="promtail",
-                image=ctx.image("promtail", PROMTAIL_IMAGE),
-                port=PROMTAIL_PORT,
-                command=("-config.file=/etc/promtail/promtail.yml",),
-                # Ubuntu base without curl or wget: bash's /dev/tcp.
-                health=HealthCheckSpec(
-                    command=(
-                        "bash",
-                        "-c",
-                        f"exec 3<>/dev/tcp/127.0.0.1/{PROMTAIL_PORT} && printf 'GET /ready HTTP/1.0\\r\\n\\r\\n' >&3"
-                        " && grep -q ' 200 ' <&3",
-                    ),
-                    interval_s=30,
-                ),
-                resources=ResourcesSpec(cpus=0.5, memory_mb=256),
-                # Docker's log files are root-only (0640 root); all capabilities stay dropped.
-                user=None,
-                volumes=(
-                    VolumeSpec(name="promtail-positions", mount_path="/var/lib/promtail", size_gb=1, scratch=True),
-                ),
-                files=(FileSpec(path="/etc/promtail/promtail.yml", content=promtail_conf()),),
-                host_mounts=(
-                    HostMountSpec(host_path="/var/lib/docker/containers", mount_path="/var/lib/docker/containers"),
-                ),
-                metrics_path="/metrics",
-                depends_on=("loki",),
-            )
-        )
+    if ctx.host_agents:
+        exporters.append(log_collector(ctx))
     # A cluster's nodes are monitored by the cluster's own agents; the runtime owns no host to mount.
     return [e for e in exporters if ctx.host_agents or not e.host_mounts]
+
+
+# Where the collector's config is written at start: the root stays read-only (a file uploaded before start would
+# need a writable root on a Docker host), /tmp is the container's tmpfs.
+COLLECTOR_CONF_PATH = "/tmp/vector.yaml"
+
+
+def log_collector(ctx: SystemContext) -> ServiceSpec:
+    """Vector receiving the system's container logs from Docker's daemon (Fluentd's forward protocol) and writing
+    them to Loki: no host mount, no root, no capability; see ``log_shipping``."""
+    return ServiceSpec(
+        name=LOG_COLLECTOR,
+        image=ctx.image(LOG_COLLECTOR, LOG_COLLECTOR_IMAGE),
+        port=FORWARD_PORT,
+        # The image's entrypoint is vector; Alpine's sh writes the config (no secret in it) to the tmpfs first.
+        entrypoint=("sh", "-c"),
+        command=(
+            f"printf '%s' \"$COLLECTOR_CONFIG\" > {COLLECTOR_CONF_PATH} && exec vector --config {COLLECTOR_CONF_PATH}",
+        ),
+        env={"COLLECTOR_CONFIG": collector_conf()},
+        health=HealthCheckSpec(command=wget_probe(COLLECTOR_API_PORT, "/health"), interval_s=30),
+        resources=ResourcesSpec(cpus=0.5, memory_mb=256),
+        # nobody: the image runs as root by default and needs nothing of it (ports above 1024, data in tmpfs).
+        user=NOBODY,
+        # Docker publishes no port of a container on internal networks only: the loopback port needs a network
+        # with a gateway (the collector itself only talks to Loki).
+        egress=True,
+    )
+
+
+def log_shipping() -> LogShippingSpec:
+    """Every Neurocore container's logs to its Loki through the collector (on runtimes with a Docker daemon)."""
+    return LogShippingSpec(collector=LOG_COLLECTOR)

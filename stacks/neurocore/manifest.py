@@ -15,7 +15,7 @@ SERVICES = (
     "alertmanager",
     "grafana",
     "loki",
-    "promtail",
+    "log-collector",
     "cadvisor",
     "node-exporter",
     "postgres-exporter",

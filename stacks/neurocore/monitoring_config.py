@@ -1,4 +1,4 @@
-"""Configuration files of Neurocore's telemetry: Grafana's data sources, loki.yaml and promtail's."""
+"""Configuration files of Neurocore's telemetry: Grafana's data sources, loki.yaml and the log collector's."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import yaml
 
 from stacks.alerts.alertmanager import ALERTMANAGER_PORT
 from stacks.monitoring import PROMETHEUS_PORT
-from stacks.neurocore.manifest import NAME
 from stacks.neurocore.settings import Settings
-from stacks.neurocore.topology import LOKI_PORT, PROMTAIL_PORT
+from stacks.neurocore.topology import COLLECTOR_API_PORT, FORWARD_PORT, LOKI_PORT
 
 
 def to_yaml(document: dict[str, Any]) -> str:
@@ -93,41 +92,45 @@ def loki_conf(s: Settings) -> str:
     )
 
 
-def promtail_conf() -> str:
-    """promtail config: Docker's json-file logs, keeping only this system's lines (by their log attributes)."""
+# The collector's remap (VRL): Docker's record (log, source, container_name; moby daemon/logger/fluentd) and its
+# tag "<system>.<service>" (components.hardening.log_settings) become the line and its labels.
+SHAPE_LINES = """parts = split(string!(.tag), ".", limit: 2)
+.system = parts[0]
+.service = parts[1]
+.container = replace(string!(.container_name), r'^/', "")
+.stream = .source
+.message = del(.log)
+"""
+
+
+def collector_conf() -> str:
+    """vector.yaml of the log collector: Fluentd's forward protocol from Docker's daemon in, Loki out.
+
+    Only this system's containers have the daemon send here (``SystemSpec.log_shipping``); the labels are the
+    system, the service, the container and the stream, the line is the container's own text."""
     return to_yaml(
         {
-            "server": {"http_listen_port": PROMTAIL_PORT, "grpc_listen_port": 0, "log_level": "warn"},
-            "positions": {"filename": "/var/lib/promtail/positions.yaml"},
-            "clients": [{"url": f"http://loki:{LOKI_PORT}/loki/api/v1/push"}],
-            "scrape_configs": [
-                {
-                    "job_name": "containers",
-                    "static_configs": [
-                        {
-                            "targets": ["localhost"],
-                            "labels": {"job": "containers", "__path__": "/var/lib/docker/containers/*/*-json.log"},
-                        }
-                    ],
-                    "pipeline_stages": [
-                        {
-                            "json": {
-                                "expressions": {
-                                    "output": "log",
-                                    "stream": "stream",
-                                    "time": "time",
-                                    "system": 'attrs."clinical.platform/system"',
-                                    "service": 'attrs."clinical.platform/service"',
-                                }
-                            }
-                        },
-                        {"labels": {"stream": None, "system": None, "service": None}},
-                        # Other systems' logs (and lines without attributes) never reach this system's Loki.
-                        {"match": {"selector": f'{{job="containers", system!="{NAME}"}}', "action": "drop"}},
-                        {"timestamp": {"source": "time", "format": "RFC3339Nano"}},
-                        {"output": {"source": "output"}},
-                    ],
+            # Scratch only (tmpfs): the sink buffers in memory, nothing is kept across restarts.
+            "data_dir": "/tmp",
+            # /health for the container's probe, on the container's loopback only; the playground stays off.
+            "api": {"enabled": True, "address": f"127.0.0.1:{COLLECTOR_API_PORT}", "playground": False},
+            "sources": {"docker": {"type": "fluent", "address": f"0.0.0.0:{FORWARD_PORT}"}},
+            "transforms": {"lines": {"type": "remap", "inputs": ["docker"], "source": SHAPE_LINES}},
+            "sinks": {
+                "loki": {
+                    "type": "loki",
+                    "inputs": ["lines"],
+                    "endpoint": f"http://loki:{LOKI_PORT}",
+                    "encoding": {"codec": "text"},
+                    "labels": {
+                        "system": "{{ system }}",
+                        "service": "{{ service }}",
+                        "container": "{{ container }}",
+                        "stream": "{{ stream }}",
+                    },
+                    # Vector's default, said aloud: Loki (2.4 and later) orders late lines itself, none is dropped.
+                    "out_of_order_action": "accept",
                 }
-            ],
+            },
         }
     )

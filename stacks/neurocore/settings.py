@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from stacks.registry import SystemSettings
 
@@ -43,15 +43,23 @@ class Settings(SystemSettings):
     metrics_retention_days: int = Field(30, ge=1, le=3650, description="Prometheus retention.")
     log_retention_days: int = Field(31, ge=1, le=3650, description="Loki retention.")
     route_monitoring_uis: bool = Field(False, description="Route Prometheus and Alertmanager behind basic auth.")
-    ship_container_logs: bool = Field(
-        False, description="Run promtail (reads /var/lib/docker/containers); see docs/systems/neurocore.md."
-    )
     cadvisor_container_names: bool = Field(
         False, description="Give cAdvisor the Docker socket for container names; needs a policy waiver."
     )
     host_disk_path: str = Field(
         "/var/lib/docker", pattern=r"^/[A-Za-z0-9/_.-]*$", description="Host path whose filesystem is watched."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_keys(cls, data: Any) -> Any:
+        # Logs ship by default now, without root promtail; say so rather than "extra inputs are not permitted".
+        if isinstance(data, dict) and {"shipContainerLogs", "ship_container_logs"} & set(data):
+            raise ValueError(
+                "shipContainerLogs was removed: Neurocore's containers ship their logs to Loki by default on "
+                "Docker runtimes (docs/systems/neurocore.md, 'Logs'); delete the key"
+            )
+        return data
 
     @field_validator("host_disk_path")
     @classmethod

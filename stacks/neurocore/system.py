@@ -5,6 +5,7 @@ from __future__ import annotations
 from components.specs import SystemSpec
 from stacks.neurocore.app import application_services
 from stacks.neurocore.data import POSTGRES, REDIS
+from stacks.neurocore.exporters import log_shipping
 from stacks.neurocore.manifest import NAME, SECRETS
 from stacks.neurocore.monitoring import monitoring_services
 from stacks.neurocore.routes import routes
@@ -25,4 +26,6 @@ def build(ctx: SystemContext) -> SystemSpec:
         postgres=POSTGRES,
         redis=REDIS,
         secrets=SECRETS,
+        # Docker's daemon ships every container's lines to Loki; a cluster's logs are the cluster's agents'.
+        log_shipping=log_shipping() if ctx.host_agents else None,
     )

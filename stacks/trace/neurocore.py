@@ -191,9 +191,11 @@ ROWS = (
     Row(
         "logql",
         "monitoring",
-        "missing",
-        (),
-        "Loki runs but receives no logs unless settings.shipContainerLogs: logs shipped by default, issue 15",
+        "deviates",
+        ("services.log-collector.env.COLLECTOR_CONFIG",),
+        "every container's lines reach Loki through Docker's fluentd driver and a non-root collector (Docker "
+        "runtimes; a cluster's logs are its own agents'); labels system, service, container, stream: the guide's "
+        '{container="neurocore_api"} reads {system="neurocore", service="api"}',
     ),
     Row(
         "backups",
@@ -241,7 +243,7 @@ ROWS = (
         "security",
         "improved",
         ("services.api.user", "services.frontend.user", "services.flower.user"),
-        "every service non-root except promtail (root-only Docker logs, opt-in); the guide names no users",
+        "every service non-root; the guide names no users",
     ),
     Row("db-identity", "variable", "match", ("postgres.postgres.database", "postgres.postgres.user")),
 )
@@ -305,9 +307,13 @@ SOURCES = (
         "upstream prometheus-community/postgres_exporter@v0.15.0: USER nobody, port 9187, DATA_SOURCE_NAME",
     ),
     Source(
-        "services.promtail.*",
-        "upstream grafana/loki@v3.3.2 clients/cmd/promtail: port 9080; root to read "
-        "Docker's root-only logs; positions volume",
+        "services.log-collector.*",
+        "upstream vectordotdev/vector@v0.43.1: distribution/docker/alpine/Dockerfile (alpine:3.20, so sh and "
+        "busybox wget; ENTRYPOINT /usr/local/bin/vector; no USER, so root: the platform runs it as nobody), "
+        "src/sources/fluent (Fluentd's forward protocol, 24224 in its generated config), src/config/api.rs and "
+        "src/api/server.rs (API on 127.0.0.1:8686, GET /health), src/sinks/loki (endpoint, labels, text codec); "
+        "COLLECTOR_CONFIG is the platform's own variable, read by the command's sh, not by Vector; resources: "
+        "platform choice",
     ),
 )
 
@@ -317,5 +323,5 @@ TRACE = Trace(
     elements=ELEMENTS,
     rows=ROWS,
     sources=SOURCES,
-    reference_settings={"smtpHost": "smtp.hospital.example", "smtpUser": "neurocore", "shipContainerLogs": True},
+    reference_settings={"smtpHost": "smtp.hospital.example", "smtpUser": "neurocore"},
 )

@@ -5,7 +5,8 @@ and healthy and every one-shot job exited 0; every route answers through the
 TLS proxy (200 with the generated credentials, 401 without); every service
 resolves every host its environment names; PostgreSQL data survives the
 replacement of its container; `pulumi preview --expect-no-changes` is clean;
-the policy pack loads in the engine, passes the stack at its configured
+Neurocore's containers log through the fluentd driver (and, with the real
+images, Loki answers with their lines); the policy pack loads in the engine, passes the stack at its configured
 levels and blocks it when a rule it breaks is made mandatory; `pulumi
 destroy` leaves no container, network or volume behind.
 """
@@ -16,6 +17,7 @@ import json
 import re
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from tests.e2e.engine import (
     pulumi_engine,
     wait_until_ready,
 )
-from tests.e2e.images import build_image, build_stand_ins
+from tests.e2e.images import REAL_IMAGES, build_image, build_stand_ins
 from tests.e2e.project import E2eStack, e2e_config, outputs, prepare
 
 pytestmark = pytest.mark.e2e
@@ -144,6 +146,49 @@ def _data_probe(docker: DockerEngine, found: list[dict]) -> Probe:
     raise AssertionError("no container holds data on a volume; nothing to check")
 
 
+def _check_logs_shipped(docker: DockerEngine, found: list[dict]) -> None:
+    """A system that ships its logs (Neurocore): the daemon accepted the fluentd driver and its options on every
+    container but the collector, `docker logs` still answers (Docker's local cache), and, with the real images,
+    Loki's query API returns lines of a Neurocore container (stand-ins speak no forward protocol)."""
+    shipped = [c for c in found if c["Config"]["Labels"].get("clinical.platform/system") == "neurocore"]
+    if not shipped:
+        return
+    for c in shipped:
+        config = c["HostConfig"]["LogConfig"]
+        if c["Config"]["Labels"].get("clinical.platform/role") == "log-collector":
+            assert config["Type"] == "json-file", c["Name"]
+            ports = c["HostConfig"]["PortBindings"]
+            assert ports == {"24224/tcp": [{"HostIp": "127.0.0.1", "HostPort": "24224"}]}, ports
+            continue
+        if c["Config"]["Labels"].get("clinical.platform/service") is None:
+            continue  # data stores keep json-file
+        assert config["Type"] == "fluentd", f"{c['Name']}: {config}"
+        assert config["Config"]["fluentd-address"] == "tcp://127.0.0.1:24224", c["Name"]
+        assert config["Config"]["fluentd-async"] == "true", c["Name"]
+    api = next(c for c in shipped if c["Config"]["Labels"].get("clinical.platform/service") == "api")
+    # Dual logging: the daemon's local cache beside the fluentd driver still answers `docker logs`.
+    assert docker.logs(api["Id"]).strip(), f"{api['Name']}: `docker logs` is empty under the fluentd driver"
+    if not REAL_IMAGES:
+        print("e2e: Loki's lines need the real images (E2E_REAL_IMAGES=1); driver options checked")
+        return
+    loki = next(c for c in shipped if c["Config"]["Labels"].get("clinical.platform/service") == "loki")
+    query = urllib.parse.urlencode({"query": '{system="neurocore"}', "limit": "20"})
+    deadline = time.monotonic() + 180
+    while True:
+        answer = json.loads(
+            docker.docker(
+                "exec", loki["Id"], "wget", "-q", "-O", "-", f"http://127.0.0.1:3100/loki/api/v1/query_range?{query}"
+            )
+        )
+        streams = answer["data"]["result"]
+        if any(s["values"] for s in streams):
+            services = {s["stream"].get("service") for s in streams}
+            print(f"e2e: Loki has lines of {sorted(x for x in services if x)}")
+            return
+        assert time.monotonic() < deadline, f"Loki has no Neurocore line after 180 s: {answer}"
+        time.sleep(5)
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_deploys_and_runs_for_real(
     stack: str, engines: tuple[DockerEngine, PulumiEngine], tmp_path: Path
@@ -164,6 +209,7 @@ def test_stack_deploys_and_runs_for_real(
         out = outputs(pulumi, e2e)
         _check_routes(e2e, out)
         _check_names_resolve(docker, found)
+        _check_logs_shipped(docker, found)
 
         # Data survives a replacement of its container: PostgreSQL's rows, else a file on a named volume.
         keeper, write, read = _data_probe(docker, found)

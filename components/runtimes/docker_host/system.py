@@ -10,6 +10,7 @@ from components import nginx
 from components.addressing import SystemSubnets
 from components.backups import OBJECT_STORE_VOLUME
 from components.endpoints import SystemRefs, is_sensitive, resolve
+from components.hardening import shipped_logs
 from components.pki import PrivateCertificateAuthority
 from components.runtimes.docker_host.network import bridge_network
 from components.runtimes.docker_host.object_store import ContainerObjectStore
@@ -137,10 +138,13 @@ class DockerSystem(pulumi.ComponentResource):
         for svc in deployment_order(spec):
             if svc.replicas == 0:
                 continue
+            collector = spec.log_shipping is not None and svc.name == spec.log_shipping.collector
             attachments = [Attachment(backend.name, (svc.name,))]
             if svc.name in routed:
                 attachments.append(Attachment(frontend.name, (f"{name}-{svc.name}",)))
             if svc.egress and egress is not None:
+                # Docker publishes no port of a container whose networks are all internal: the collector's
+                # loopback port needs this one (the spec asks for egress for that reason).
                 attachments.append(Attachment(egress.name, ()))
             templated = [*svc.env.values(), *(f.content for f in svc.files)]
             used = {(kind, ref) for value in templated for kind, ref, _ in placeholders(value) if ref}
@@ -167,8 +171,13 @@ class DockerSystem(pulumi.ComponentResource):
                 sensitive_env=any(is_sensitive(v) for v in svc.env.values()),
                 after=deps,
                 image_map=image_map,
-                role="backup" if svc.backup_target is not None else "app",
+                role="backup" if svc.backup_target is not None else "log-collector" if collector else "app",
+                # The daemon reaches the collector from the host: loopback only, never another address.
+                publish=[(svc.port or 0, spec.log_shipping.host_port, "127.0.0.1")]
+                if collector and spec.log_shipping is not None
+                else (),
                 writable_mounts=self._backup_target(name, svc, labels, protect_data),
+                logs=shipped_logs(spec, svc),
                 opts=child,
             )
 

@@ -10,12 +10,12 @@ import pulumi
 import pulumi_docker as docker
 
 from components.data_services import DataFile
-from components.hardening import Hardening, Probe, contract
+from components.hardening import LOG_DRIVER, Hardening, Probe, ShippedLogs, contract
 from components.specs import ServiceSpec
 
 ROLE_LABEL = "clinical.platform/role"
 AUTH_LABEL = "clinical.platform/auth"  # on routed services: "app" (own login) or "proxy" (basic auth at the proxy)
-# json-file copies these labels into every line, so a log shipper can keep to one system's logs.
+# json-file copies these labels into every line, so a host's own log agent can keep to one system's logs.
 LOG_LABELS = "clinical.platform/system,clinical.platform/service"
 
 
@@ -116,7 +116,7 @@ def container_hardening(h: Hardening) -> dict[str, Any]:
         "healthcheck": healthcheck_args(h.probe) if h.probe else None,
         "device_requests": gpu_requests(h, 0),
         "log_driver": h.log_driver,
-        "log_opts": {"max-size": h.log_max_size, "max-file": h.log_max_files, "labels": LOG_LABELS},
+        "log_opts": {**h.log_opts, "labels": LOG_LABELS} if h.log_driver == LOG_DRIVER else dict(h.log_opts),
     }
 
 
@@ -161,8 +161,9 @@ class ContainerWorkload(pulumi.ComponentResource):
     Secure defaults: pinned image; ``no-new-privileges``; every capability
     dropped (the spec adds back only what it names); memory, CPU and swap
     limits; read-only root with tmpfs for scratch; non-root user; JSON logs
-    rotated at 50 MB x 5; a health check; no port published on the host
-    unless ``publish`` is given (only the TLS proxy does that); GPUs through
+    rotated at 50 MB x 5, or with ``logs`` the system's collector (asynchronous,
+    ``docker logs`` still works); a health check; no port published on the host
+    unless ``publish`` is given (the TLS proxy; a log collector on loopback); GPUs through
     an NVIDIA device request, never ``privileged``. Environment that carries a
     secret is stored encrypted in Pulumi state.
     """
@@ -187,6 +188,7 @@ class ContainerWorkload(pulumi.ComponentResource):
         after: Sequence[pulumi.Input[pulumi.Resource]] = (),
         image_map: Mapping[str, str] | None = None,
         writable_mounts: Sequence[WritableMount] = (),
+        logs: ShippedLogs | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:docker:ContainerWorkload", name, None, opts)
@@ -196,7 +198,7 @@ class ContainerWorkload(pulumi.ComponentResource):
         image = docker.RemoteImage(f"{name}-image", name=image_ref, keep_locally=True, opts=child)
         all_labels = {ROLE_LABEL: role, "clinical.platform/kind": spec.kind, **(labels or {})}
         envs = [pulumi.Output.concat(key, "=", value) for key, value in sorted(env.items())]
-        rules = contract(spec)
+        rules = contract(spec, logs)
         probe = rules.probe
         hardening = container_hardening(rules)
         # Docker cannot copy files into a read-only root filesystem before start.

@@ -20,7 +20,7 @@ import yaml
 from components import nginx, nginx_limits
 from components.edge import RouteLimit, zone_name
 from components.endpoints import BOOT_SECRET_MARKER
-from components.hardening import Hardening, contract
+from components.hardening import Hardening, ShippedLogs, contract
 from components.runtimes.docker_on_vm import egress
 from components.specs import ServiceSpec
 
@@ -155,7 +155,7 @@ def compose_hardening(h: Hardening) -> dict:
         "memswap_limit": f"{h.swap_mb}m",
         "cpus": h.cpus,
         "shm_size": f"{h.shm_mb}m",
-        "logging": {"driver": h.log_driver, "options": {"max-size": h.log_max_size, "max-file": h.log_max_files}},
+        "logging": {"driver": h.log_driver, "options": dict(h.log_opts)},
     }
     if h.user:
         entry["user"] = h.user
@@ -188,9 +188,12 @@ def compose_service(
     plain_files: Sequence[str],
     publish: Sequence[int],
     image_map: Mapping[str, str] | None = None,
+    logs: ShippedLogs | None = None,
+    publish_loopback: Sequence[tuple[int, int]] = (),
 ) -> dict:
-    """One compose service with the platform's hardening."""
-    hardening = compose_hardening(contract(svc))
+    """One compose service with the platform's hardening; ``logs`` when its system ships logs, and
+    ``publish_loopback`` (host port, container port) for what only the VM itself reaches (the log collector)."""
+    hardening = compose_hardening(contract(svc, logs))
     service: dict = {"image": (image_map or {}).get(svc.image, svc.image)}
     service.update({k: hardening.pop(k) for k in list(hardening) if k not in LATE_KEYS})
     if svc.command:
@@ -212,8 +215,11 @@ def compose_service(
         mounts.append(f"{RUN_DIR}/files/{svc.name}{path}:{path}:ro")
     if mounts:
         service["volumes"] = mounts
-    if publish:
-        service["ports"] = [f"{port}:{port}" for port in publish]
+    if publish or publish_loopback:
+        service["ports"] = [
+            *(f"{port}:{port}" for port in publish),
+            *(f"127.0.0.1:{host}:{port}" for host, port in publish_loopback),
+        ]
     service.update(hardening)  # healthcheck, deploy (GPU) last, as a reader expects them
     return service
 

@@ -18,6 +18,7 @@ from components import gpu_allocation, nginx
 from components.database_extensions import with_extension_jobs
 from components.edge import restricted
 from components.endpoints import SystemRefs, boot_secrets, is_sensitive, resolve
+from components.hardening import shipped_logs
 from components.htpasswd import htpasswd_line
 from components.platform import ContainerCredentials, RouteTarget, StackSettings, StateDisk, VmGroup
 from components.runtimes.docker_on_vm import cloud_init, egress
@@ -268,6 +269,11 @@ class DockerOnVmRuntime:
                     if gateway is not None and svc is gateway
                     else publish.get(svc.name, []),
                     image_map=self.image_map,
+                    logs=shipped_logs(spec, svc),
+                    # The daemon reaches the system's log collector from the VM itself: loopback only.
+                    publish_loopback=[(spec.log_shipping.host_port, svc.port or 0)]
+                    if spec.log_shipping is not None and svc.name == spec.log_shipping.collector
+                    else (),
                 )
                 deps = cloud_init.depends_on(svc, all_services)
                 if deps:
