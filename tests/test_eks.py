@@ -283,7 +283,7 @@ def test_claim_volumes_are_tagged_and_backed_up_by_that_tag_into_a_locked_vault(
     parameters = only(run, "kubernetes:storage.k8s.io/v1:StorageClass").inputs["parameters"]
     key, value = parameters["tagSpecification_1"].split("=")
     assert selection.inputs["conditions"][0]["stringEquals"][0] == {"key": f"aws:ResourceTag/{key}", "value": value}
-    plan = [p for p in of_type(run, "aws:backup/plan:Plan") if p.name == "prod-volumes-backup"][0]
+    plan = next(p for p in of_type(run, "aws:backup/plan:Plan") if p.name == "prod-volumes-backup")
     rule = plan.inputs["rules"][0]
     assert rule["lifecycle"]["deleteAfter"] == 35 and rule["schedule"] == "cron(0 3 * * ? *)"
     vault = named(run, "prod-volumes-vault")
@@ -291,13 +291,13 @@ def test_claim_volumes_are_tagged_and_backed_up_by_that_tag_into_a_locked_vault(
     assert rule["targetVaultName"] == vault.outputs["name"]
     lock = named(run, "prod-volumes-vault-lock").inputs
     assert lock["minRetentionDays"] == lock["maxRetentionDays"] == 35 and lock["changeableForDays"] == 3
-    role = [r for r in of_type(run, "aws:iam/role:Role") if r.name == "prod-volumes-backup"][0]
+    role = next(r for r in of_type(run, "aws:iam/role:Role") if r.name == "prod-volumes-backup")
     assert selection.inputs["iamRoleArn"] == role.outputs["arn"]
 
 
 def test_a_standard_profile_keeps_claim_backups_a_week_in_an_unlocked_vault() -> None:
     run = build(lambda cloud: None, stack("standard"))
-    plan = [p for p in of_type(run, "aws:backup/plan:Plan") if p.name == "prod-volumes-backup"][0]
+    plan = next(p for p in of_type(run, "aws:backup/plan:Plan") if p.name == "prod-volumes-backup")
     assert plan.inputs["rules"][0]["lifecycle"]["deleteAfter"] == 7
     assert of_type(run, "aws:backup/vaultLockConfiguration:VaultLockConfiguration") == []
     assert named(run, "prod-volumes-vault").protect is False
