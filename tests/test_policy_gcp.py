@@ -883,7 +883,9 @@ def test_prod_only_checks_follow_the_stacks_environment_and_a_prod_label() -> No
     assert violations("gcp-sql-backups", t.SQL_INSTANCE, week, environment="staging") == []
     gke_week = changed(GKE_BACKUP, retentionPolicy__backupRetainDays=7)
     assert violations("gcp-gke-backup", t.GKE_BACKUP_PLAN, gke_week, environment="staging") == []
-    assert violations("gcp-gke-backup", t.GKE_BACKUP_PLAN, changed(gke_week, retentionPolicy__backupRetainDays=6), "dev")
+    assert violations(
+        "gcp-gke-backup", t.GKE_BACKUP_PLAN, changed(gke_week, retentionPolicy__backupRetainDays=6), "dev"
+    )
     yearly = changed(CRYPTO_KEY, rotationPeriod="31536000s")
     assert violations("gcp-kms-rotation", t.CRYPTO_KEY, yearly, environment="staging") == []
     assert violations("gcp-kms-rotation", t.CRYPTO_KEY, changed(yearly, rotationPeriod="31622400s"), "staging") == [
