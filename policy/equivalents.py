@@ -1107,6 +1107,17 @@ GCP: tuple[TypeCoverage, ...] = (
         "equivalent",
     ),
     TypeCoverage(
+        "gcp:gkebackup/backupPlan:BackupPlan",
+        ("google_gke_backup_backup_plan",),
+        note="checkov has no Backup for GKE check; `gcp-gke-backup` (volume data, CMEK, schedule, retention) and "
+        "`gcp-protect-stateful-prod` are the pack's own",
+    ),
+    TypeCoverage(
+        "gcp:gkebackup/restorePlan:RestorePlan",
+        ("google_gke_backup_restore_plan",),
+        note=f"{NO_CHECKS}; what a restore of a system's namespace does (delete, then restore with the volumes' data)",
+    ),
+    TypeCoverage(
         "gcp:container/nodePool:NodePool",
         ("google_container_node_pool",),
         checkov=(

@@ -8,8 +8,10 @@ in what the stack really registers:
   scrapes that service and the platform rules alert on its failed or late backups, and the service ships the
   ``restore-<kind>`` program that README documents;
 - on AWS and GCP: the cloud's managed backups (RDS / Cloud SQL retention, ElastiCache snapshots / Memorystore RDB,
-  bucket versioning) and, for state volumes, the state disk's AWS Backup selection or GCP snapshot schedule;
-  the system's Prometheus probes the services using them, and README documents the restore.
+  bucket versioning) and, for state volumes, the state disk's AWS Backup selection or GCP snapshot schedule (on
+  EKS: the AWS Backup selection of the volumes the stack's StorageClass tags; on GKE: the Backup for GKE plan of
+  the system's namespace with its volume data); the system's Prometheus probes the services using them, and README
+  documents the restore.
 """
 
 from __future__ import annotations
@@ -32,13 +34,6 @@ from tests.conftest import SHIPPED_STACKS
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 MARKER = "CLINICAL_BACKUP_PROGRAM_END"
 PROGRAM_RE = re.compile(rf"cat >/tmp/bin/(\S+) <<'{MARKER}'\n(.*?){MARKER}", re.S)
-# State volumes of systems on a managed cluster (EKS, GKE): claims of the stack's encrypted class that nothing
-# backs up yet (the platform's backups run where it runs its own stores). Listed so the gap is visible and this
-# test fails once it is closed, until the entry goes.
-KNOWN_GAPS = {
-    "staging-eks": "state volumes on EKS claims have no backup (no AWS Backup selection of the EBS CSI volumes)",
-    "staging-gke": "state volumes on GKE claims have no backup (no snapshot schedule on the PD CSI volumes)",
-}
 
 
 def _config(stack: str) -> Any:
@@ -127,16 +122,16 @@ def _cloud_problems(stack: str, config: Any, spec: SystemSpec, final: SystemSpec
             documented = "copying its\nprevious version" in README
         else:
             if config.runtime == "kubernetes":
-                if stack in KNOWN_GAPS:
-                    continue
-                ok = False
+                ok = _claims_backed_up(run, spec.name, aws=aws)
+                documented = ("aws backup start-restore-job" if aws else "backup-restore restores create") in README
             elif aws:
                 selection = _named(run, "aws:backup/selection:Selection").get(f"{spec.name}-state-backup")
                 ok = selection is not None and len(selection.inputs["resources"]) == 1
             else:
                 disk = _named(run, "gcp:compute/disk:Disk").get(f"{spec.name}-state")
                 ok = disk is not None and bool(disk.inputs.get("resourcePolicies"))
-            documented = "To restore on\nAWS" in README and "create a disk from the\nsnapshot" in README
+            if config.runtime != "kubernetes":
+                documented = "To restore on\nAWS" in README and "create a disk from the\nsnapshot" in README
         if not ok:
             problems.append(f"{what} has no backup")
         if not documented:
@@ -145,6 +140,38 @@ def _cloud_problems(stack: str, config: Any, spec: SystemSpec, final: SystemSpec
         if kind != "volume" and users and not users & probed and not _scraped(final, users):
             problems.append(f"{what}: no alert watches the services using it ({sorted(users)})")
     return problems
+
+
+def _claims_backed_up(run: Any, system: str, *, aws: bool) -> bool:
+    """The system's claims are of the stack's class, and what the cloud backs up covers that class's volumes."""
+    claims = [
+        r for r in run.resources if r.type == "kubernetes:core/v1:PersistentVolumeClaim" and r.name.startswith(system)
+    ]
+    (storage_class,) = [r for r in run.resources if r.type == "kubernetes:storage.k8s.io/v1:StorageClass"]
+    if not claims or any(
+        c.inputs["spec"].get("storageClassName", storage_class.inputs["metadata"]["name"])
+        != storage_class.inputs["metadata"]["name"]
+        for c in claims
+    ):
+        return False
+    if aws:
+        tags = dict(
+            v.split("=", 1) for k, v in storage_class.inputs["parameters"].items() if k.startswith("tagSpecification")
+        )
+        selected = {
+            (cond["key"].removeprefix("aws:ResourceTag/"), cond["value"])
+            for sel in _named(run, "aws:backup/selection:Selection").values()
+            for c in sel.inputs.get("conditions") or []
+            for cond in c.get("stringEquals") or []
+        }
+        return bool(set(tags.items()) & selected)
+    namespace = claims[0].inputs["metadata"]["namespace"]
+    plan = _named(run, "gcp:gkebackup/backupPlan:BackupPlan").get(f"{system}-state-backup")
+    return (
+        plan is not None
+        and plan.inputs["backupConfig"]["includeVolumeData"] is True
+        and namespace in plan.inputs["backupConfig"]["selectedNamespaces"]["namespaces"]
+    )
 
 
 def _prometheus_yml(final: SystemSpec) -> str:
@@ -175,14 +202,3 @@ def test_every_stateful_service_has_a_backup_an_alert_and_a_documented_restore(s
         else:
             problems += _cloud_problems(stack, config, spec, final, run)
     assert problems == [], "\n".join(problems)
-
-
-def test_the_known_gaps_are_real() -> None:
-    """Each listed gap is a stack whose systems have state volumes on a managed cluster (else drop the entry)."""
-    for stack in KNOWN_GAPS:
-        config = _config(stack)
-        assert config.runtime == "kubernetes" and config.cloud != "onprem"
-        volumes = [
-            v for name in config.systems for (k, v) in stateful(registry.system_spec(name, config)) if k == "volume"
-        ]
-        assert volumes, f"{stack} has no state volume: remove it from KNOWN_GAPS"

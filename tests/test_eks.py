@@ -259,6 +259,7 @@ def test_addons_storage_class_and_provider() -> None:
         "type": "gp3",
         "encrypted": "true",
         "kmsKeyId": named(run, "prod-key").outputs["arn"],
+        "tagSpecification_1": "clinical.platform/backup=prod-volumes",
     }
     assert storage.inputs["reclaimPolicy"] == "Retain" and storage.inputs["volumeBindingMode"] == "WaitForFirstConsumer"
     provider = only(run, "pulumi:providers:kubernetes")
@@ -268,6 +269,38 @@ def test_addons_storage_class_and_provider() -> None:
     assert "token" not in json.dumps(config["users"]).replace("get-token", "")
     assert provider.inputs["deleteUnreachable"] == "false"
     assert captured["ready"] == 3 + 1 + 2 + 1  # add-ons before nodes, system nodes, add-ons after, storage class
+
+
+def test_claim_volumes_are_tagged_and_backed_up_by_that_tag_into_a_locked_vault() -> None:
+    run = build(lambda cloud: None)
+    key_arn = named(run, "prod-key").outputs["arn"]
+    (selection,) = [s for s in of_type(run, "aws:backup/selection:Selection") if s.name == "prod-volumes-backup"]
+    # Only EBS volumes (the resources) AND only those with the tag the StorageClass gives (the condition).
+    assert selection.inputs["resources"] == ["arn:aws:ec2:*:*:volume/*"]
+    assert selection.inputs["conditions"] == [
+        {"stringEquals": [{"key": "aws:ResourceTag/clinical.platform/backup", "value": "prod-volumes"}]}
+    ]
+    parameters = only(run, "kubernetes:storage.k8s.io/v1:StorageClass").inputs["parameters"]
+    key, value = parameters["tagSpecification_1"].split("=")
+    assert selection.inputs["conditions"][0]["stringEquals"][0] == {"key": f"aws:ResourceTag/{key}", "value": value}
+    plan = next(p for p in of_type(run, "aws:backup/plan:Plan") if p.name == "prod-volumes-backup")
+    rule = plan.inputs["rules"][0]
+    assert rule["lifecycle"]["deleteAfter"] == 35 and rule["schedule"] == "cron(0 3 * * ? *)"
+    vault = named(run, "prod-volumes-vault")
+    assert vault.inputs["kmsKeyArn"] == key_arn and vault.protect is True
+    assert rule["targetVaultName"] == vault.outputs["name"]
+    lock = named(run, "prod-volumes-vault-lock").inputs
+    assert lock["minRetentionDays"] == lock["maxRetentionDays"] == 35 and lock["changeableForDays"] == 3
+    role = next(r for r in of_type(run, "aws:iam/role:Role") if r.name == "prod-volumes-backup")
+    assert selection.inputs["iamRoleArn"] == role.outputs["arn"]
+
+
+def test_a_standard_profile_keeps_claim_backups_a_week_in_an_unlocked_vault() -> None:
+    run = build(lambda cloud: None, stack("standard"))
+    plan = next(p for p in of_type(run, "aws:backup/plan:Plan") if p.name == "prod-volumes-backup")
+    assert plan.inputs["rules"][0]["lifecycle"]["deleteAfter"] == 7
+    assert of_type(run, "aws:backup/vaultLockConfiguration:VaultLockConfiguration") == []
+    assert named(run, "prod-volumes-vault").protect is False
 
 
 def test_a_named_storage_class_is_kept() -> None:

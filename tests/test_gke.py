@@ -17,7 +17,16 @@ from components.cluster import GpuNodes, KubernetesSettings
 from components.endpoints import SystemRefs
 from components.gpu_catalog import NoMachineFitsError
 from components.platform import StackSettings
-from components.specs import BucketSpec, GpuSpec, PostgresSpec, RedisSpec, ResourcesSpec, ServiceSpec, SystemSpec
+from components.specs import (
+    BucketSpec,
+    GpuSpec,
+    PostgresSpec,
+    RedisSpec,
+    ResourcesSpec,
+    ServiceSpec,
+    SystemSpec,
+    VolumeSpec,
+)
 from offline.harness import Captured, ProgramRun, run_under_mocks
 from offline.providers import INVOKES
 from stacks.resilience import PROFILES
@@ -106,7 +115,7 @@ def test_the_cluster_is_private_hardened_and_encrypted() -> None:
     assert cluster["ipAllocationPolicy"]["clusterSecondaryRangeName"] == "pods"
     assert cluster["deletionProtection"] is True
     # The GKE service agent, and only it, may use the secrets key.
-    (grant,) = [g for g in of_type(run, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember") if "gke" in g.name]
+    (grant,) = [g for g in of_type(run, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember") if "gke-secrets" in g.name]
     assert grant.inputs["cryptoKeyId"] == "prod-gcp-gke-secrets-id"
     assert grant.inputs["member"].endswith("@container-engine-robot.iam.gserviceaccount.com")
     subnet = named(run, "prod-gcp-vms").inputs
@@ -191,6 +200,65 @@ def test_storage_class_provider_and_firewall() -> None:
     firewall = named(run, "prod-gcp-gke-egress").inputs
     assert firewall["direction"] == "EGRESS" and firewall["priority"] == 1000
     assert firewall["destinationRanges"] == ["10.20.0.0/17", "10.20.128.0/18", "10.20.192.0/20", "10.20.208.0/28"]
+
+
+def stateful_spec(name: str = "cogstack") -> SystemSpec:
+    return SystemSpec(
+        name=name,
+        description="A system with state volumes (test)",
+        services=(
+            ServiceSpec(
+                name="solr",
+                image=IMAGE,
+                volumes=(VolumeSpec(name="solr-data", mount_path="/var/solr", exclusive=True),),
+            ),
+            ServiceSpec(name="frontend", image=IMAGE),
+        ),
+    )
+
+
+def test_a_system_with_volumes_gets_a_daily_cmek_backup_of_its_namespace_with_volume_data() -> None:
+    run = build(lambda cloud: [cloud.system(stateful_spec(), "clinical-cogstack"), cloud.system(stateless(), "web")])
+    (plan,) = of_type(run, "gcp:gkebackup/backupPlan:BackupPlan")  # the system without volumes has none
+    assert plan.name == "cogstack-state-backup" and plan.protect is True
+    inputs = plan.inputs
+    assert inputs["name"] == "prod-gcp-cogstack" and inputs["location"] == "europe-west2"
+    assert inputs["project"] == PROJECT and inputs["cluster"] == "prod-gcp-gke-id"
+    config = inputs["backupConfig"]
+    assert config["selectedNamespaces"] == {"namespaces": ["clinical-cogstack"]}
+    assert config["includeVolumeData"] is True and config["includeSecrets"] is False
+    assert config["encryptionKey"] == {"gcpKmsEncryptionKey": "prod-gcp-disk-id"}
+    assert inputs["backupSchedule"] == {"cronSchedule": "0 3 * * *"}
+    assert inputs["retentionPolicy"] == {"backupRetainDays": 35, "backupDeleteLockDays": 35}
+    # The Backup for GKE agent may use the disk key, and the plan waits for that grant.
+    grant = named(run, "prod-gcp-gke-backup-encrypter")
+    assert grant.inputs["cryptoKeyId"] == "prod-gcp-disk-id"
+    assert grant.inputs["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+    assert grant.inputs["member"].endswith("@gcp-sa-gkebackup.iam.gserviceaccount.com")
+    assert grant.urn in plan.dependencies
+    (restore,) = of_type(run, "gcp:gkebackup/restorePlan:RestorePlan")
+    assert restore.inputs["backupPlan"] == "cogstack-state-backup-id" and restore.inputs["name"] == "prod-gcp-cogstack"
+    assert restore.inputs["restoreConfig"] == {
+        "selectedNamespaces": {"namespaces": ["clinical-cogstack"]},
+        "namespacedResourceRestoreMode": "DELETE_AND_RESTORE",
+        "volumeDataRestorePolicy": "RESTORE_VOLUME_DATA_FROM_BACKUP",
+        "clusterResourceRestoreScope": {"noGroupKinds": True},
+    }
+    cluster = named(run, "prod-gcp-gke").inputs
+    assert cluster["addonsConfig"]["gkeBackupAgentConfig"] == {"enabled": True}
+    apis = {a.inputs["service"] for a in of_type(run, "gcp:projects/service:Service")}
+    assert "gkebackup.googleapis.com" in apis
+
+
+def stateless() -> SystemSpec:
+    return SystemSpec(name="web", description="No state (test)", services=(ServiceSpec(name="web", image=IMAGE),))
+
+
+def test_a_standard_profile_keeps_namespace_backups_a_week_deletable_and_unprotected() -> None:
+    run = build(lambda cloud: cloud.system(stateful_spec(), "clinical-cogstack"), stack("standard"))
+    (plan,) = of_type(run, "gcp:gkebackup/backupPlan:BackupPlan")
+    assert plan.inputs["retentionPolicy"] == {"backupRetainDays": 7, "backupDeleteLockDays": 0}
+    assert plan.protect is False
 
 
 def test_data_egress_and_workload_identity_scoped_to_one_service_account() -> None:

@@ -121,6 +121,18 @@ BUCKET: dict[str, Any] = {
     "encryption": {"defaultKmsKeyName": KEY},
     "logging": {"logBucket": "clinical-prod-logs"},
 }
+GKE_BACKUP: dict[str, Any] = {
+    "cluster": "projects/clinical/locations/europe-west2/clusters/clinical",
+    "location": "europe-west2",
+    "backupConfig": {
+        "selectedNamespaces": {"namespaces": ["cogstack-nlp"]},
+        "includeVolumeData": True,
+        "includeSecrets": False,
+        "encryptionKey": {"gcpKmsEncryptionKey": KEY},
+    },
+    "backupSchedule": {"cronSchedule": "0 3 * * *"},
+    "retentionPolicy": {"backupRetainDays": 35, "backupDeleteLockDays": 35},
+}
 FIREWALL: dict[str, Any] = {
     "network": NET,
     "direction": "INGRESS",
@@ -249,6 +261,41 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
         SQL,
         changed(SQL, settings__ipConfiguration__authorizedNetworks=[{"name": "any", "value": "0.0.0.0/0"}]),
         "authorizes 0.0.0.0/0 (any): the whole internet",
+    ),
+    (
+        "gcp-gke-backup",
+        t.GKE_BACKUP_PLAN,
+        GKE_BACKUP,
+        changed(GKE_BACKUP, backupConfig__includeVolumeData=False),
+        "not their data (includeVolumeData is off)",
+    ),
+    (
+        "gcp-gke-backup",
+        t.GKE_BACKUP_PLAN,
+        GKE_BACKUP,
+        changed(GKE_BACKUP, backupConfig__encryptionKey=DROP),
+        "Google-managed key, not the stack's key",
+    ),
+    (
+        "gcp-gke-backup",
+        t.GKE_BACKUP_PLAN,
+        changed(GKE_BACKUP, backupSchedule={"rpoConfig": {"targetRpoMinutes": 1440}}),
+        changed(GKE_BACKUP, backupSchedule__paused=True),
+        "takes no scheduled backups",
+    ),
+    (
+        "gcp-gke-backup",
+        t.GKE_BACKUP_PLAN,
+        changed(GKE_BACKUP, retentionPolicy__backupRetainDays=30),
+        changed(GKE_BACKUP, retentionPolicy__backupRetainDays=7),
+        "keeps backups 7 days; keep 30 to 365",
+    ),
+    (
+        "gcp-gke-backup",
+        t.GKE_BACKUP_PLAN,
+        GKE_BACKUP,
+        changed(GKE_BACKUP, retentionPolicy=DROP),
+        "forever (unset)",
     ),
     (
         "gcp-sql-backups",
@@ -874,6 +921,11 @@ def test_prod_only_checks_follow_the_stacks_environment_and_a_prod_label() -> No
     assert len(violations("gcp-sql-prod-protection", t.SQL_INSTANCE, labelled, environment="staging")) == 2
     week = changed(SQL, settings__backupConfiguration__backupRetentionSettings__retainedBackups=7.0)
     assert violations("gcp-sql-backups", t.SQL_INSTANCE, week, environment="staging") == []
+    gke_week = changed(GKE_BACKUP, retentionPolicy__backupRetainDays=7)
+    assert violations("gcp-gke-backup", t.GKE_BACKUP_PLAN, gke_week, environment="staging") == []
+    assert violations(
+        "gcp-gke-backup", t.GKE_BACKUP_PLAN, changed(gke_week, retentionPolicy__backupRetainDays=6), "dev"
+    )
     yearly = changed(CRYPTO_KEY, rotationPeriod="31536000s")
     assert violations("gcp-kms-rotation", t.CRYPTO_KEY, yearly, environment="staging") == []
     assert violations("gcp-kms-rotation", t.CRYPTO_KEY, changed(yearly, rotationPeriod="31622400s"), "staging") == [
@@ -890,6 +942,7 @@ def test_protect_in_prod_reads_the_resource_options() -> None:
         (t.CRYPTO_KEY, CRYPTO_KEY),
         (t.REGIONAL_SECRET, {}),
         (t.DISK, {"size": 50}),
+        (t.GKE_BACKUP_PLAN, GKE_BACKUP),
     ]
     for resource_type, props in state:
         assert violations("gcp-protect-stateful-prod", resource_type, props, protect=True) == []
@@ -1262,6 +1315,19 @@ def secure_program(weaken: str | None = None) -> None:
         ),
     )
     gcp.compute.TargetHttpProxy("http", url_map=redirect.id)
+    gcp.gkebackup.BackupPlan(
+        "gke-backup",
+        cluster="projects/clinical/locations/europe-west2/clusters/clinical",
+        location="europe-west2",
+        backup_config=gcp.gkebackup.BackupPlanBackupConfigArgs(
+            selected_namespaces=gcp.gkebackup.BackupPlanBackupConfigSelectedNamespacesArgs(namespaces=["stenosis"]),
+            include_volume_data=weak != "gke-backup",
+            encryption_key=gcp.gkebackup.BackupPlanBackupConfigEncryptionKeyArgs(gcp_kms_encryption_key=key.id),
+        ),
+        backup_schedule=gcp.gkebackup.BackupPlanBackupScheduleArgs(cron_schedule="0 3 * * *"),
+        retention_policy=gcp.gkebackup.BackupPlanRetentionPolicyArgs(backup_retain_days=35),
+        opts=protect,
+    )
 
 
 WEAKENED = {
@@ -1282,6 +1348,7 @@ WEAKENED = {
     "backend": "gcp-backend-tls",
     "https-proxy": "gcp-https-proxy-ssl-policy",
     "http-proxy": "gcp-http-proxy-redirects",
+    "gke-backup": "gcp-gke-backup",
 }
 
 
@@ -1326,6 +1393,7 @@ def test_gcp_types_the_rules_judge_have_a_kind_for_coverage() -> None:
         t.PROJECT_IAM_MEMBER,
         t.CRYPTO_KEY_IAM_MEMBER,
         t.SECRET_IAM_MEMBER,
+        t.GKE_BACKUP_PLAN,
     }
     assert [rt for rt in sorted(registered) if profile_for(rt) is None] == []
 

@@ -284,6 +284,13 @@ RESOURCES: dict[str, ResourceProfile] = {
     ),
     "gcp:container/nodePool:NodePool": _profile("node-pool", 150.0, node_pool, _gke_node_pool),
     "gcp:serviceaccount/iAMMember:IAMMember": _profile("identity", 8.0, IAM),
+    # Backup for GKE: a system namespace's daily backups (with its volumes) and the plan that restores them
+    "gcp:gkebackup/backupPlan:BackupPlan": _profile(
+        "storage", 10.0, fixed(0.0, "usage: a fee per protected pod/month and backup storage per GB-month")
+    ),
+    "gcp:gkebackup/restorePlan:RestorePlan": _profile(
+        "supporting", 5.0, Free("a restore plan costs nothing; a restore is charged per GB restored (usage)")
+    ),
     # Planned: rules cover them, no stack registers them yet.
     "gcp:compute/instance:Instance": planned("vm"),
     "gcp:compute/instanceTemplate:InstanceTemplate": planned("vm"),

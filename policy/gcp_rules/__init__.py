@@ -1,7 +1,7 @@
 """Rules for every GCP resource type the platform creates, in the families a hospital review expects.
 
 One module per concern, each with its checks and rules: ``data_stores``
-(Cloud SQL, Memorystore), ``buckets`` (Cloud Storage and its IAM/ACLs),
+(Cloud SQL, Memorystore), ``cluster_backups`` (Backup for GKE plans), ``buckets`` (Cloud Storage and its IAM/ACLs),
 ``network`` (firewall rules, networks, subnetworks), ``edge`` (SSL policies,
 target proxies, backend services, Cloud Armor), ``compute`` (instances,
 instance templates, disks), ``keys`` (Cloud KMS, Secret Manager),
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from policy.gcp_rules import (
     buckets,
+    cluster_backups,
     compute,
     data_stores,
     edge,
@@ -58,6 +59,7 @@ RULES: list[Rule] = [
     data_stores.SQL_PROD_PROTECTION,
     data_stores.REDIS_RESILIENCE,
     buckets.GCS_VERSIONING,
+    cluster_backups.GKE_BACKUP_PLAN_RULE,
     governance.PROTECT_STATEFUL_PROD,
     # Workload hardening
     compute.VM_SERVICE_ACCOUNT,

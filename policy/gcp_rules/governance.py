@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from policy.gcp_rules.common import is_prod
-from policy.gcp_rules.tokens import BUCKET, CRYPTO_KEY, DISK, REDIS, SECRETS, SQL_INSTANCE
+from policy.gcp_rules.tokens import BUCKET, CRYPTO_KEY, DISK, GKE_BACKUP_PLAN, REDIS, SECRETS, SQL_INSTANCE
 from policy.rule import HIPAA, CheckContext, Rule
 
 
@@ -19,11 +19,11 @@ PROTECT_STATEFUL_PROD = Rule(
     name="gcp-protect-stateful-prod",
     family="data-protection",
     severity="high",
-    description="In prod, Cloud SQL, Memorystore, buckets, persistent disks, KMS keys and secrets are created with "
-    "protect=True.",
-    remediation="Pass opts=ResourceOptions(protect=True) (Resilience.protect); a deleted KMS key loses every byte it encrypts (checkov CKV_GCP_82 for keys).",
+    description="In prod, Cloud SQL, Memorystore, buckets, persistent disks, KMS keys, secrets and GKE backup plans "
+    "are created with protect=True.",
+    remediation="Pass opts=ResourceOptions(protect=True) (Resilience.protect); a deleted KMS key loses every byte it encrypts, a deleted backup plan its backups (checkov CKV_GCP_82 for keys).",
     hipaa=HIPAA["contingency"],
-    resource_types=(SQL_INSTANCE, REDIS, BUCKET, DISK, CRYPTO_KEY, *SECRETS),
+    resource_types=(SQL_INSTANCE, REDIS, BUCKET, DISK, CRYPTO_KEY, *SECRETS, GKE_BACKUP_PLAN),
     check=check_protect_in_prod,
     nist="NIST 800-53 CP-9",
 )

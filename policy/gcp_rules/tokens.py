@@ -113,3 +113,6 @@ IAM = (
     REGIONAL_SECRET_IAM_BINDING,
     REGIONAL_SECRET_IAM_POLICY,
 )
+
+# Backup for GKE
+GKE_BACKUP_PLAN = "gcp:gkebackup/backupPlan:BackupPlan"

@@ -4,8 +4,11 @@ The AWS foundation (stack key, VPC with private subnets and NAT, log
 bucket) is the one ``AwsCloud`` uses; on it: the EKS cluster, a ``system``
 node group for every CPU pod, one GPU node group per GPU type the systems
 need (the cheapest type of the GPU catalog holding each system's largest
-GPU pod), an encrypted gp3 StorageClass, and a Kubernetes provider that
-authenticates with ``aws eks get-token`` (no static credentials). Each
+GPU pod), an encrypted gp3 StorageClass whose volumes carry a backup tag,
+a daily AWS Backup plan selecting the EBS volumes with that tag (the
+claims' state: Trainer, Solr, Prometheus, Grafana ...), and a Kubernetes
+provider that authenticates with ``aws eks get-token`` (no static
+credentials). Each
 system gets RDS, ElastiCache and S3 (admitting only the cluster's nodes)
 and an IRSA role for each service that uses a bucket. TLS ends at the
 in-cluster ingress controller with the stack's certificate.
@@ -23,6 +26,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.clouds.aws.backup_plan import daily_backup
 from components.clouds.aws.eks_cluster import AFTER_NODES, EksCluster
 from components.clouds.aws.eks_identity import EksSystem
 from components.clouds.aws.eks_nodes import EksNodeGroup, choose_gpu_node, system_node_type
@@ -36,6 +40,13 @@ from components.specs import ServiceSpec, SystemSpec
 
 STORAGE_CLASS = "encrypted-gp3"
 SYSTEM_DISK_GB, GPU_DISK_GB = 50, 200  # GPU images (CUDA, models) are large
+BACKUP_TAG = "clinical.platform/backup"  # the tag key the volume backup plan selects by
+
+
+def volume_tags(backup_value: str) -> dict[str, str]:
+    """StorageClass parameters that make the EBS CSI driver tag each volume it creates with the backup tag
+    (parameters named ``tagSpecification_<n>``, valued "key=value")."""
+    return {"tagSpecification_1": f"{BACKUP_TAG}={backup_value}"}
 
 
 class EksCloud(AwsFoundation):
@@ -85,17 +96,35 @@ class EksCloud(AwsFoundation):
             delete_unreachable=False,
             opts=child,
         )
+        self.backup_tag = (BACKUP_TAG, f"{name}-volumes")
         self.storage_class = k8s.storage.v1.StorageClass(
             f"{name}-{STORAGE_CLASS}",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=STORAGE_CLASS, annotations={"storageclass.kubernetes.io/is-default-class": "true"}
             ),
             provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": self.key.arn},
+            parameters={
+                "type": "gp3",
+                "encrypted": "true",
+                "kmsKeyId": self.key.arn,
+                **volume_tags(self.backup_tag[1]),
+            },
             reclaim_policy="Retain" if stack.resilience.protect else "Delete",
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
             opts=pulumi.ResourceOptions(parent=parent, provider=self.provider, depends_on=addons),
+        )
+        # The claims' volumes: every EBS volume of the account carrying this stack's tag (a claim of another class
+        # is not tagged: that class must tag its volumes the same way to be backed up).
+        self.volume_backup = daily_backup(
+            f"{name}-volumes",
+            kms_key_arn=self.key.arn,
+            backup_days=stack.resilience.backup_days,
+            protect=stack.resilience.protect,
+            tags={**self.tags, "role": "state"},
+            resources=[self.partition.apply(lambda p: f"arn:{p}:ec2:*:*:volume/*")],
+            tag=self.backup_tag,
+            parent=parent,
         )
         self.cluster_ready: list[pulumi.Resource] = [
             *self.cluster.before_nodes,

@@ -7,12 +7,9 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
-from components.clouds.aws.iam import service_role_trust
+from components.clouds.aws.backup_plan import daily_backup
 
 DEVICE_NAME = "/dev/sdf"  # the name the attachment asks for; Nitro VMs show the volume as an NVMe device
-BACKUP_SCHEDULE = "cron(0 3 * * ? *)"  # daily at 03:00 UTC, outside clinic hours
-BACKUP_POLICY = "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"
-LOCK_CHANGEABLE_DAYS = 3  # the lock can be lifted for 3 days after it is set, then never (compliance mode)
 
 
 def attach_lines(volume_id: str, region: str) -> str:
@@ -61,7 +58,6 @@ class AwsStateDisk(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("clinical:aws:StateDisk", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         kept = pulumi.ResourceOptions(parent=self, protect=protect)
         tags = {**tags, "role": "state"}
         self.volume = aws.ebs.Volume(
@@ -75,44 +71,13 @@ class AwsStateDisk(pulumi.ComponentResource):
             tags=tags,
             opts=kept,
         )
-        vault = aws.backup.Vault(f"{name}-state-vault", kms_key_arn=kms_key_arn, tags=tags, opts=kept)
-        if protect:
-            aws.backup.VaultLockConfiguration(
-                f"{name}-state-vault-lock",
-                backup_vault_name=vault.name,
-                min_retention_days=backup_days,
-                max_retention_days=backup_days,
-                changeable_for_days=LOCK_CHANGEABLE_DAYS,
-                opts=child,
-            )
-        plan = aws.backup.Plan(
-            f"{name}-state-backup",
-            rules=[
-                aws.backup.PlanRuleArgs(
-                    rule_name="daily",
-                    target_vault_name=vault.name,
-                    schedule=BACKUP_SCHEDULE,
-                    start_window=60,
-                    completion_window=360,
-                    lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=backup_days),
-                )
-            ],
+        daily_backup(
+            f"{name}-state",
+            kms_key_arn=kms_key_arn,
+            backup_days=backup_days,
+            protect=protect,
             tags=tags,
-            opts=child,
-        )
-        role = aws.iam.Role(
-            f"{name}-state-backup",
-            assume_role_policy=service_role_trust("backup.amazonaws.com"),
-            tags=tags,
-            opts=child,
-        )
-        aws.iam.RolePolicyAttachment(f"{name}-state-backup", role=role.name, policy_arn=BACKUP_POLICY, opts=child)
-        aws.backup.Selection(
-            f"{name}-state-backup",
-            name=f"{name}-state"[:50],
-            plan_id=plan.id,
-            iam_role_arn=role.arn,
             resources=[self.volume.arn],
-            opts=child,
+            parent=self,
         )
         self.register_outputs({"volumeId": self.volume.id})

@@ -10,7 +10,10 @@ for the cluster's own traffic (the VPC denies egress by default), and a
 Kubernetes provider authenticating with ``gke-gcloud-auth-plugin``. Each
 system gets Cloud SQL, Memorystore and GCS, reached over private services
 access (the peering carries the pod range), and a Google service account,
-bound through Workload Identity, for each service that uses a bucket.
+bound through Workload Identity, for each service that uses a bucket,
+and, where it has volumes, a daily Backup for GKE plan of its namespace
+with the claims' volume data (CMEK, kept ``backup_days``) and the restore
+plan that puts it back.
 
 The provider reaches the API endpoint from where Pulumi runs: with a
 private endpoint only, that is inside the VPC (a runner, VPN or bastion);
@@ -29,8 +32,11 @@ import pulumi_kubernetes as k8s
 from components.clouds.gcp.bucket import object_reader
 from components.clouds.gcp.data_stores import GcpDataStores
 from components.clouds.gcp.foundation import GcpFoundation
+from components.clouds.gcp.gke_backup import API as GKE_BACKUP_API
+from components.clouds.gcp.gke_backup import backup_agent, namespace_backup
 from components.clouds.gcp.gke_cluster import GkeCluster, choose_gpu_node, cluster_ranges, system_machine
 from components.clouds.gcp.gpu_vm import account_id
+from components.clouds.gcp.keys import ENCRYPTER_DECRYPTER
 from components.clouds.gcp.machines import MachineChoice
 from components.clouds.gcp.network import ALLOW_PRIORITY, LOG_ALL
 from components.cluster import DataEgress, GpuNodes, KubernetesSettings, ServiceIdentity
@@ -57,7 +63,7 @@ class GkeCloud(GcpFoundation):
             name,
             stack,
             parent,
-            extra_apis=("container.googleapis.com",),
+            extra_apis=("container.googleapis.com", GKE_BACKUP_API),
             secondary_ranges={"pods": self.pods_cidr, "services": self.services_cidr},
         )
         self.settings = (
@@ -83,6 +89,14 @@ class GkeCloud(GcpFoundation):
             protect=resilience.protect,
             labels=stack.labels,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(self.keys.grants))),
+        )
+        # Backup for GKE encrypts a namespace's backups with the disk key (the one its volumes already use).
+        self.backup_grant = gcp.kms.CryptoKeyIAMMember(
+            f"{name}-gke-backup-encrypter",
+            crypto_key_id=self.keys.key_ids["disk"],
+            role=ENCRYPTER_DECRYPTER,
+            member=self.cluster.project_number.apply(backup_agent),
+            opts=child,
         )
         self.firewall = gcp.compute.Firewall(
             f"{name}-gke-egress",
@@ -199,6 +213,22 @@ class GkeSystem(GcpDataStores):
     ) -> None:
         super().__init__("clinical:gcp:GkeSystem", spec, cloud, opts)
         self.cloud, self.namespace = cloud, namespace
+        self.backup: gcp.gkebackup.BackupPlan | None = None
+        if any(s.volumes for s in spec.services if s.replicas > 0):
+            self.backup, _ = namespace_backup(
+                spec.name,
+                stack=cloud.stack_name,
+                project=cloud.project,
+                region=cloud.region,
+                cluster_id=cloud.cluster.cluster.id,
+                namespace=namespace,
+                key_id=cloud.keys.key_ids["disk"],
+                backup_days=cloud.resilience.backup_days,
+                protect=cloud.resilience.protect,
+                labels=cloud.gcp_labels,
+                after=[cloud.backup_grant],
+                parent=self,
+            )
         self.register_outputs({})
 
     def data_egress(self) -> Sequence[DataEgress]:

@@ -85,7 +85,8 @@ class GkeCluster(pulumi.ComponentResource):
     auth; nodes run as a service account of their own with only logging,
     monitoring and image-pull roles, with secure boot and integrity
     monitoring, the GKE metadata server (pods never see the node's
-    credentials), CMEK boot disks, auto-repair and auto-upgrade.
+    credentials), CMEK boot disks, auto-repair and auto-upgrade. The
+    Backup for GKE agent is on (the systems' namespace backups need it).
     Regional (a control plane in each zone) when the stack's resilience is
     multi-zone, else zonal. Deletion protection from the stack's resilience.
     """
@@ -117,6 +118,7 @@ class GkeCluster(pulumi.ComponentResource):
         invoke = pulumi.InvokeOutputOptions(parent=self)
         self.project, self.disk_key_id, self.labels = project, disk_key_id, gcp_labels(labels)
         number = gcp.organizations.get_project_output(project_id=project, opts=invoke).number
+        self.project_number: pulumi.Output[str] = number
         secrets_key = gcp.kms.CryptoKey(
             f"{name}-gke-secrets",
             name="gke-secrets",
@@ -213,6 +215,8 @@ class GkeCluster(pulumi.ComponentResource):
                 gce_persistent_disk_csi_driver_config=gcp.container.ClusterAddonsConfigGcePersistentDiskCsiDriverConfigArgs(
                     enabled=True
                 ),
+                # Backup for GKE's agent: the namespace backups of the systems' claims run through it.
+                gke_backup_agent_config=gcp.container.ClusterAddonsConfigGkeBackupAgentConfigArgs(enabled=True),
             ),
             remove_default_node_pool=True,
             initial_node_count=1,
