@@ -28,6 +28,9 @@ import base64
 import hashlib
 import hmac
 
+import pulumi
+
+from components.endpoints import PostgresEndpoint, PostgresLogin
 from components.specs import PostgresSpec
 
 SCRAM_ITERATIONS = 4096  # PostgreSQL's default (scram_iterations)
@@ -177,4 +180,29 @@ def container_setup_sql(spec: PostgresSpec, password: str, monitor_password: str
         f"REVOKE ALL ON DATABASE {db} FROM PUBLIC;\n"
         f"GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {role};\n"
         f"{monitor_role_sql(spec, monitor_password)}"
+    )
+
+
+def managed_endpoint(
+    spec: PostgresSpec,
+    host: pulumi.Input[str],
+    master: PostgresLogin,
+    app_password: pulumi.Output[str],
+    monitor_password: pulumi.Output[str],
+) -> PostgresEndpoint:
+    """The endpoint of a managed database: the services log in as the application role, the exporter as the
+    monitoring role, and only the ``<db>-setup`` job as ``master`` (``admin_*``), running ``setup_sql``."""
+    setup = pulumi.Output.all(app_password, monitor_password).apply(
+        lambda pw: managed_setup_sql(spec, str(pw[0]), str(pw[1]))
+    )
+    return PostgresEndpoint(
+        host=host,
+        port=5432,
+        database=spec.database,
+        user=managed_app_user(spec),
+        password=pulumi.Output.secret(app_password),
+        sslmode="require",
+        monitor=PostgresLogin(monitor_user(spec), pulumi.Output.secret(monitor_password)),
+        admin=master,
+        setup_sql=pulumi.Output.secret(setup),
     )

@@ -1013,6 +1013,7 @@ def test_every_stack_rule_is_tested_here() -> None:
         "aws-rds-tls-enforced",
         "aws-db-not-world-reachable",
         "docker-route-authenticated",
+        "managed-db-app-not-master",
     }
     # GCP: tests/test_policy_gcp.py; Kubernetes: tests/test_policy_k8s.py
     assert {r.name for r in STACK_RULES if not r.name.startswith(("gcp-", "k8s-"))} == tested
@@ -1053,3 +1054,36 @@ def test_an_application_holding_a_stores_admin_credentials_is_flagged() -> None:
     # A user named like the superuser on another server is not this server's superuser.
     elsewhere = container("api", {"DATABASE_URL": "postgresql://postgres:x@rds.example:5432/kb"})
     assert stack_violations("docker-app-least-privilege-credentials", [db, elsewhere]) == []
+
+
+def test_a_pod_or_vm_service_holding_a_managed_databases_master_login_is_flagged() -> None:
+    """The masters come from the databases (RDS username/password, Cloud SQL built-in users); only the job whose
+    secret carries the role set-up SQL may hold them."""
+    rds = (secret_r.RDS_INSTANCE, "db", {"username": "kb", "password": "m4ster-password"}, [])
+    sql_user = (secret_r.CLOUD_SQL_USER, "user", {"name": "kb", "password": "cl0udsql-password"}, [])
+
+    def pod_secret(service: str, data: dict[str, str]) -> Res:
+        meta = {"name": f"{service}-env", "namespace": "clinical-kb"}
+        return (secret_r.K8S_SECRET, f"{service}-env", {"metadata": meta, "stringData": data}, [])
+
+    setup = pod_secret("kb-setup", {"PGPASSWORD": "m4ster-password", "SETUP_SQL": "ALTER ROLE x NOCREATEDB NOCREATEROLE"})
+    api = pod_secret("api", {"DATABASE_URL": "postgresql://kb_app:app-password@db:5432/kb"})
+    assert stack_violations("managed-db-app-not-master", [rds, sql_user, setup, api]) == []
+    message = (
+        "{}: holds a managed database's master user credentials; give it the application role "
+        "(${{postgres:<db>.url}}) or the monitoring role (${{postgres:<db>.monitor_url}})"
+    )
+    exporter = pod_secret("exporter", {"DATA_SOURCE_NAME": "postgresql://kb_monitor:x@db/kb?password=cl0udsql-password"})
+    worker = pod_secret("worker", {"DATABASE_URL": "postgresql://kb:whatever@db:5432/kb"})
+    document = {"env": {"api": {"DATABASE_URL": "postgresql://kb:__CLINICAL_BOOT_SECRET__kb__url__@h/kb"}}}
+    vm = (secret_r.AWS_SECRET_VERSION, "runtime", {"secretString": json.dumps(document)}, [])
+    found = stack_violations("managed-db-app-not-master", [rds, sql_user, setup, exporter, worker, vm])
+    assert sorted(found) == sorted(
+        [
+            ("urn:exporter-env", message.format("exporter")),
+            ("urn:worker-env", message.format("worker")),
+            ("urn:runtime", message.format("api")),
+        ]
+    )
+    # Without a managed database nothing is judged (a Docker host's superuser has its own rule).
+    assert stack_violations("managed-db-app-not-master", [worker]) == []
