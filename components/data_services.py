@@ -163,7 +163,9 @@ def postgres_service(
         volumes=(VolumeSpec(name="data", mount_path="/var/lib/postgresql/data", size_gb=spec.storage_gb),),
     )
     role_sql: pulumi.Output[str] = pulumi.Output.secret(
-        pulumi.Output.all(password, monitor_password).apply(lambda pw: container_setup_sql(spec, str(pw[0]), str(pw[1])))
+        pulumi.Output.all(password, monitor_password).apply(
+            lambda pw: container_setup_sql(spec, str(pw[0]), str(pw[1]))
+        )
     )
     files = [
         # Run in name order by the image's entrypoint, once, on an empty data directory.

@@ -120,7 +120,8 @@ def _workload_values(resources: list[StackResource]) -> Iterator[tuple[StackReso
                 continue
             if not isinstance(document, dict) or not isinstance(document.get("env"), dict):
                 continue  # not a runtime secret (a password, the roles' secret)
-            files = document.get("files") if isinstance(document.get("files"), dict) else {}
+            found = document.get("files")
+            files: dict[str, Any] = found if isinstance(found, dict) else {}
             services = set(document["env"]) | {path.split("/")[1] for path in files if path.count("/") > 1}
             for service in sorted(services):
                 values = [str(v) for v in (document["env"].get(service) or {}).values()]
@@ -166,9 +167,7 @@ def check_managed_db_app_not_master(resources: list[StackResource]) -> Iterator[
             continue
         text = "\n".join(values)
         holds = (
-            any(p in text for p in passwords)
-            or BOOT_SECRET_MARKER in text
-            or any(f"://{u}:" in text for u in users)
+            any(p in text for p in passwords) or BOOT_SECRET_MARKER in text or any(f"://{u}:" in text for u in users)
         )
         if holds:
             yield (

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,7 +57,7 @@ def server() -> Iterator[Server]:
     account = pg_user()
     root = Path(tempfile.mkdtemp(prefix="clinical-roles-"))
     root.chmod(0o711)
-    owner = {} if account is None else {"user": account.pw_uid, "group": account.pw_gid}
+    owner: dict[str, Any] = {} if account is None else {"user": account.pw_uid, "group": account.pw_gid}
     for sub in ("sock", "home"):
         (root / sub).mkdir()
         if account is not None:
@@ -65,7 +66,14 @@ def server() -> Iterator[Server]:
         os.chown(root, account.pw_uid, account.pw_gid)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(root / "home")}
     init = run(
-        [tool("initdb"), "-D", str(root / "data"), "--username=admin", "--auth-local=trust", "--auth-host=scram-sha-256"],
+        [
+            tool("initdb"),
+            "-D",
+            str(root / "data"),
+            "--username=admin",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+        ],
         env=env,
         **owner,
     )
@@ -74,8 +82,10 @@ def server() -> Iterator[Server]:
     log = root / "postgres.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [tool("postgres"), "-D", str(root / "data"), "-p", str(port), "-c", "listen_addresses=127.0.0.1"]
-            + ["-c", f"unix_socket_directories={root / 'sock'}"],
+            [
+                *(tool("postgres"), "-D", str(root / "data"), "-p", str(port)),
+                *("-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={root / 'sock'}"),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

@@ -60,7 +60,9 @@ def test_on_rds_the_apps_use_the_app_role_the_exporter_the_monitoring_role_and_o
     # The master password: RDS-managed and rotated, filled in at boot from its marker, for the job only.
     assert secret["postgres-setup"]["PGPASSWORD"] == "__CLINICAL_BOOT_SECRET__neurocore-postgres__raw__"
     sql = secret["postgres-setup"]["SETUP_SQL"]
-    assert 'CREATE EXTENSION IF NOT EXISTS "vector";' in sql and 'GRANT pg_monitor TO "neurosurgery_admin_monitor"' in sql
+    assert (
+        'CREATE EXTENSION IF NOT EXISTS "vector";' in sql and 'GRANT pg_monitor TO "neurosurgery_admin_monitor"' in sql
+    )
     assert secret["postgres-exporter"]["DATA_SOURCE_NAME"].startswith("postgresql://neurosurgery_admin_monitor:")
     assert "grafana-db-setup" in compose  # every managed database gets its roles
     holders = [s for s, env in secret.items() if any("__CLINICAL_BOOT_SECRET__" in v for v in env.values())]

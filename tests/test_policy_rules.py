@@ -1059,24 +1059,28 @@ def test_an_application_holding_a_stores_admin_credentials_is_flagged() -> None:
 def test_a_pod_or_vm_service_holding_a_managed_databases_master_login_is_flagged() -> None:
     """The masters come from the databases (RDS username/password, Cloud SQL built-in users); only the job whose
     secret carries the role set-up SQL may hold them."""
-    rds = (secret_r.RDS_INSTANCE, "db", {"username": "kb", "password": "m4ster-password"}, [])
-    sql_user = (secret_r.CLOUD_SQL_USER, "user", {"name": "kb", "password": "cl0udsql-password"}, [])
+    rds: Res = (secret_r.RDS_INSTANCE, "db", {"username": "kb", "password": "m4ster-password"}, [])
+    sql_user: Res = (secret_r.CLOUD_SQL_USER, "user", {"name": "kb", "password": "cl0udsql-password"}, [])
 
     def pod_secret(service: str, data: dict[str, str]) -> Res:
         meta = {"name": f"{service}-env", "namespace": "clinical-kb"}
         return (secret_r.K8S_SECRET, f"{service}-env", {"metadata": meta, "stringData": data}, [])
 
-    setup = pod_secret("kb-setup", {"PGPASSWORD": "m4ster-password", "SETUP_SQL": "ALTER ROLE x NOCREATEDB NOCREATEROLE"})
+    setup = pod_secret(
+        "kb-setup", {"PGPASSWORD": "m4ster-password", "SETUP_SQL": "ALTER ROLE x NOCREATEDB NOCREATEROLE"}
+    )
     api = pod_secret("api", {"DATABASE_URL": "postgresql://kb_app:app-password@db:5432/kb"})
     assert stack_violations("managed-db-app-not-master", [rds, sql_user, setup, api]) == []
     message = (
         "{}: holds a managed database's master user credentials; give it the application role "
         "(${{postgres:<db>.url}}) or the monitoring role (${{postgres:<db>.monitor_url}})"
     )
-    exporter = pod_secret("exporter", {"DATA_SOURCE_NAME": "postgresql://kb_monitor:x@db/kb?password=cl0udsql-password"})
+    exporter = pod_secret(
+        "exporter", {"DATA_SOURCE_NAME": "postgresql://kb_monitor:x@db/kb?password=cl0udsql-password"}
+    )
     worker = pod_secret("worker", {"DATABASE_URL": "postgresql://kb:whatever@db:5432/kb"})
     document = {"env": {"api": {"DATABASE_URL": "postgresql://kb:__CLINICAL_BOOT_SECRET__kb__url__@h/kb"}}}
-    vm = (secret_r.AWS_SECRET_VERSION, "runtime", {"secretString": json.dumps(document)}, [])
+    vm: Res = (secret_r.AWS_SECRET_VERSION, "runtime", {"secretString": json.dumps(document)}, [])
     found = stack_violations("managed-db-app-not-master", [rds, sql_user, setup, exporter, worker, vm])
     assert sorted(found) == sorted(
         [

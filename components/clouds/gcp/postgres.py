@@ -202,8 +202,9 @@ class ManagedPostgres(pulumi.ComponentResource):
         gcp.secretmanager.SecretVersion(
             f"{name}-roles",
             secret=roles.id,
-            secret_data=pulumi.Output.secret(
-                pulumi.Output.json_dumps({managed_app_user(spec): app.result, monitor_user(spec): monitor.result})
+            # Secret: RandomPassword results are, and json_dumps keeps it.
+            secret_data=pulumi.Output.json_dumps(
+                {managed_app_user(spec): app.result, monitor_user(spec): monitor.result}
             ),
             opts=child,
         )
