@@ -148,7 +148,9 @@ def test_user_data_holds_no_secret(prod: ProgramRun) -> None:
     # start) is only the set-up job's.
     app = named(prod, "therapy-compliance-db-app-password").outputs["result"]
     assert url.startswith(f"postgresql://compliance_app:{app}@")
-    assert payload_of(therapy)["env"]["db-setup"]["PGPASSWORD"] == "__CLINICAL_BOOT_SECRET__therapy-compliance-db__raw__"
+    assert (
+        payload_of(therapy)["env"]["db-setup"]["PGPASSWORD"] == "__CLINICAL_BOOT_SECRET__therapy-compliance-db__raw__"
+    )
     assert "sslmode=require" in url
     therapy_data = base64.b64decode(named(prod, "therapy-compliance-state-lt").inputs["userData"]).decode()
     assert url not in therapy_data and "DATABASE_URL" not in therapy_data
