@@ -143,7 +143,8 @@ def managed_setup_sql(spec: PostgresSpec, app_password: str, monitor_password: s
     (created by the master user: ``vector`` needs rds_superuser / cloudsqlsuperuser). Idempotent: it runs at
     every deployment, and psql runs it as one transaction (``-c``)."""
     app, db = managed_app_user(spec), spec.database
-    return "\n".join(
+    # One line: it travels as an environment variable, and env files (compose's, the VMs') are line-based.
+    return " ".join(
         [
             _ensure_role(app),
             f"ALTER ROLE {ident(app)} LOGIN NOCREATEDB NOCREATEROLE PASSWORD {literal(scram_verifier(app_password))};",
@@ -163,7 +164,7 @@ def managed_setup_sql(spec: PostgresSpec, app_password: str, monitor_password: s
             " LOOP EXECUTE format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', d); END LOOP; END$$;",
             _adopt_objects(app),
             *(f"CREATE EXTENSION IF NOT EXISTS {ident(ext)};" for ext in spec.extensions),
-            monitor_role_sql(spec, monitor_password).strip(),
+            monitor_role_sql(spec, monitor_password).strip().replace("\n", " "),
         ]
     )
 
