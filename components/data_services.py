@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_random as random
 
-from components.endpoints import BucketEndpoint, PostgresEndpoint, RedisEndpoint
+from components.database_roles import container_setup_sql, monitor_user
+from components.endpoints import BucketEndpoint, PostgresEndpoint, PostgresLogin, RedisEndpoint
 from components.pki import IssuedCertificate
 from components.specs import (
     BucketSpec,
@@ -114,32 +115,19 @@ def postgres_tls_files(tls: IssuedCertificate) -> list[DataFile]:
 PG_ADMIN_ROLE = "postgres"  # the superuser initdb creates: the database container's own, never a client's
 
 
-def _sql_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def app_role_sql(spec: PostgresSpec, password: str) -> str:
-    """The application's role: it owns the system's database and its public schema (so its migrations run), and
-    nothing more: no superuser, no databases or roles of its own, no replication, row security applies; the
-    database is closed to every other role but the superuser."""
-    role, db = f'"{spec.user}"', f'"{spec.database}"'
-    return (
-        f"CREATE ROLE {role} LOGIN PASSWORD {_sql_literal(password)}"
-        " NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;\n"
-        f"ALTER DATABASE {db} OWNER TO {role};\n"
-        f"ALTER SCHEMA public OWNER TO {role};\n"
-        f"REVOKE ALL ON DATABASE {db} FROM PUBLIC;\n"
-        f"GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {role};\n"
-    )
-
-
 def postgres_service(
-    spec: PostgresSpec, password: pulumi.Input[str], tls: IssuedCertificate | None, admin_password: pulumi.Input[str]
+    spec: PostgresSpec,
+    password: pulumi.Input[str],
+    tls: IssuedCertificate | None,
+    admin_password: pulumi.Input[str],
+    monitor_password: pulumi.Input[str],
 ) -> DataService:
     """The official image's contract: POSTGRES_* variables, initdb scripts, data under PGDATA, uid 999.
 
     initdb's superuser (``postgres``, ``admin_password``) stays inside the database's container; an init script
-    creates the application's role (``spec.user``, ``password``), which owns the database and is no superuser.
+    creates the application's role (``spec.user``, ``password``), which owns the database and is no superuser, and
+    the monitoring role (``<user>_monitor``, ``monitor_password``, ``pg_monitor`` only) for the exporter
+    (``components/database_roles.py``).
     """
     init_sql = extensions_sql(spec)
     service = ServiceSpec(
@@ -175,7 +163,9 @@ def postgres_service(
         volumes=(VolumeSpec(name="data", mount_path="/var/lib/postgresql/data", size_gb=spec.storage_gb),),
     )
     role_sql: pulumi.Output[str] = pulumi.Output.secret(
-        pulumi.Output.from_input(password).apply(lambda pw: app_role_sql(spec, str(pw)))
+        pulumi.Output.all(password, monitor_password).apply(
+            lambda pw: container_setup_sql(spec, str(pw[0]), str(pw[1]))
+        )
     )
     files = [
         # Run in name order by the image's entrypoint, once, on an empty data directory.
@@ -187,7 +177,11 @@ def postgres_service(
 
 
 def postgres_endpoint(
-    spec: PostgresSpec, host: pulumi.Input[str], password: pulumi.Output[str], tls: bool
+    spec: PostgresSpec,
+    host: pulumi.Input[str],
+    password: pulumi.Output[str],
+    tls: bool,
+    monitor_password: pulumi.Output[str],
 ) -> PostgresEndpoint:
     """How the system's services reach it: TLS required whenever the server has a certificate."""
     return PostgresEndpoint(
@@ -197,6 +191,7 @@ def postgres_endpoint(
         user=spec.user,
         password=pulumi.Output.secret(password),
         sslmode="require" if tls else "disable",
+        monitor=PostgresLogin(monitor_user(spec), pulumi.Output.secret(monitor_password)),
     )
 
 

@@ -35,8 +35,24 @@ class BootSecret:
 
 
 @dataclass(frozen=True)
+class PostgresLogin:
+    """One role's login to a database: its user and password (a ``BootSecret`` marker when the cloud rotates it)."""
+
+    user: str
+    password: pulumi.Output[str]
+    password_from: BootSecret | None = None
+
+
+@dataclass(frozen=True)
 class PostgresEndpoint:
-    """How a workload reaches its PostgreSQL database."""
+    """How a workload reaches its PostgreSQL database.
+
+    ``user``/``password`` are the application role's (``url``, ``user``, ``password`` ...); ``monitor`` is the
+    monitoring role (``monitor_url``: ``pg_monitor`` only); ``admin`` and ``setup_sql`` exist on managed databases
+    only: the master user's login and the SQL the ``<db>-setup`` job runs with it (``admin_user``,
+    ``admin_password``, ``setup_sql``). No application is given ``admin_*``: rule
+    ``managed-db-app-not-master`` fails a stack whose application holds the master user's password.
+    """
 
     host: pulumi.Input[str]
     port: int
@@ -46,22 +62,48 @@ class PostgresEndpoint:
     sslmode: str = "prefer"
     # Set when the cloud manages (and rotates) the password: ``password`` is then its marker, filled in on the VM.
     password_from: BootSecret | None = None
+    monitor: PostgresLogin | None = None
+    admin: PostgresLogin | None = None
+    setup_sql: pulumi.Output[str] | None = None
+
+    def _url(self, name: str, login: PostgresLogin) -> pulumi.Output[str]:
+        scheme = "postgresql+asyncpg" if name == "async_url" else "postgresql"
+        query = f"?ssl={self.sslmode}" if name == "async_url" else f"?sslmode={self.sslmode}"
+        managed = login.password_from
+
+        def userinfo(password: str) -> str:
+            return managed.marker("url") if managed is not None else quote(password, safe="")
+
+        return pulumi.Output.secret(
+            pulumi.Output.all(self.host, login.password).apply(
+                lambda v: f"{scheme}://{login.user}:{userinfo(str(v[1]))}@{v[0]}:{self.port}/{self.database}{query}"
+            )
+        )
+
+    def login(self, which: str) -> PostgresLogin:
+        """The ``app``, ``monitor`` or ``admin`` login; a clear error where this platform has none."""
+        login = {
+            "app": PostgresLogin(self.user, self.password, self.password_from),
+            "monitor": self.monitor,
+            "admin": self.admin,
+        }[which]
+        if login is None:
+            raise ValueError(f"the PostgreSQL at {self.database} has no {which} login on this platform")
+        return login
 
     def field(self, name: str) -> pulumi.Output[str]:
-        """One field by its placeholder name (``url`` and ``async_url`` are built)."""
+        """One field by its placeholder name (``url``, ``async_url`` and ``monitor_url`` are built)."""
         if name in {"url", "async_url"}:
-            scheme = "postgresql+asyncpg" if name == "async_url" else "postgresql"
-            query = f"?ssl={self.sslmode}" if name == "async_url" else f"?sslmode={self.sslmode}"
-            managed = self.password_from
-
-            def userinfo(password: str) -> str:
-                return managed.marker("url") if managed is not None else quote(password, safe="")
-
-            return pulumi.Output.secret(
-                pulumi.Output.all(self.host, self.password).apply(
-                    lambda v: f"{scheme}://{self.user}:{userinfo(str(v[1]))}@{v[0]}:{self.port}/{self.database}{query}"
-                )
-            )
+            return self._url(name, self.login("app"))
+        if name == "monitor_url":
+            return self._url("url", self.login("monitor"))
+        if name in {"admin_user", "admin_password"}:
+            admin = self.login("admin")
+            return pulumi.Output.from_input(admin.user if name == "admin_user" else admin.password)
+        if name == "setup_sql":
+            if self.setup_sql is None:
+                raise ValueError(f"the PostgreSQL at {self.database} is set up by its image, not by a job")
+            return self.setup_sql
         return pulumi.Output.from_input(
             {
                 "host": self.host,
@@ -168,7 +210,7 @@ class SystemRefs:
 
 def is_sensitive(value: str) -> bool:
     """True when a templated value carries a secret (a secret, password, key or connection URL)."""
-    sensitive_fields = {"password", "url", "async_url", "secret_key"}
+    sensitive_fields = {"password", "url", "async_url", "secret_key", "monitor_url", "admin_password", "setup_sql"}
     return any(kind == "secret" or fld in sensitive_fields for kind, _, fld in placeholders(value))
 
 
@@ -194,5 +236,6 @@ def resolve(value: str, refs: SystemRefs) -> pulumi.Output[str]:
 
 def boot_secrets(refs: SystemRefs) -> list[BootSecret]:
     """The cloud-managed passwords the system's values may hold as markers, by ``ref``."""
-    found = {e.password_from.ref: e.password_from for e in refs.postgres.values() if e.password_from is not None}
+    logins = [login for e in refs.postgres.values() for login in (e.login("app"), e.monitor, e.admin) if login]
+    found = {login.password_from.ref: login.password_from for login in logins if login.password_from is not None}
     return [found[ref] for ref in sorted(found)]

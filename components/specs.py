@@ -40,7 +40,21 @@ _NAME_RE = r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$"
 _LOOPBACK_URL_RE = re.compile(r"https?://(?:127\.0\.0\.1|localhost):[0-9]+(/[^\s'\"]*)")
 
 PLACEHOLDER_FIELDS: dict[str, set[str]] = {
-    "postgres": {"host", "port", "database", "user", "password", "url", "async_url", "sslmode"},
+    # admin_* and setup_sql: the master user's login on a managed database, for the platform's ``<db>-setup`` job.
+    "postgres": {
+        "host",
+        "port",
+        "database",
+        "user",
+        "password",
+        "url",
+        "async_url",
+        "sslmode",
+        "monitor_url",
+        "admin_user",
+        "admin_password",
+        "setup_sql",
+    },
     "redis": {"host", "port", "password", "url", "scheme", "ca_file"},
     "bucket": {"name", "endpoint", "access_key", "secret_key", "region"},
     "route": {"url", "host"},
@@ -417,7 +431,11 @@ class PostgresSpec(Spec):
     name: str = Field(pattern=_NAME_RE)
     version: str = Field("16", pattern=r"^1[3-7](\.[0-9]+)?$", description="Major version (13-17).")
     database: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    user: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    user: str = Field(
+        pattern=r"^[a-z_][a-z0-9_]{0,54}$",
+        description="The system's role (the master user on RDS / Cloud SQL); at most 55 characters, so that "
+        "``<user>_monitor`` and ``<user>_app`` stay within PostgreSQL's 63.",
+    )
     extensions: tuple[str, ...] = Field((), description="Extensions the system needs (e.g. 'vector').")
     storage_gb: int = Field(20, ge=1, le=65_536)
     max_connections: int = Field(100, ge=10, le=5000)

@@ -18,6 +18,7 @@ RULES: list[Rule] = [
 ]
 STACK_RULES: list[StackRule] = [
     *docker_rules.STACK_RULES,
+    *secret_rules.STACK_RULES,
     *aws_rules.STACK_RULES,
     *k8s_rules.STACK_RULES,
     *gcp_rules.STACK_RULES,

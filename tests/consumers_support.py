@@ -409,11 +409,13 @@ def server_of(stack: str, client: Workload, host: str, image_name: str) -> Workl
 
 
 def postgres_workloads() -> list[Workload]:
-    """Containers whose command starts the PostgreSQL server (backup services run the image's client tools)."""
+    """Containers whose command starts the PostgreSQL server (backup services and the managed databases' set-up
+    jobs run the image's client tools)."""
     return [
         w
         for w in all_workloads()
-        if (w.command[:1] == ["postgres"] or w.image_name in {"postgres", "pgvector"}) and "BACKUP_KEY" not in w.env
+        if (w.command[:1] == ["postgres"] or (not w.command and w.image_name in {"postgres", "pgvector"}))
+        and "BACKUP_KEY" not in w.env
     ]
 
 

@@ -145,9 +145,14 @@ def test_user_data_holds_no_secret(prod: ProgramRun) -> None:
         for r in of_type(prod, "aws:secretsmanager/secretVersion:SecretVersion")
         if r.name == "therapy-compliance-runtime"
     )
-    url = json.loads(therapy.inputs["secretString"])["env"]["api"]["DATABASE_URL"]
-    # The password is RDS's (rotated): the secret holds its marker, which the VM fills in at every start.
-    assert url.startswith("postgresql://compliance:__CLINICAL_BOOT_SECRET__therapy-compliance-db__url__@")
+    url = payload_of(therapy)["env"]["api"]["DATABASE_URL"]
+    # The application role's generated password; RDS's rotated master password (a marker the VM fills in at every
+    # start) is only the set-up job's.
+    app = named(prod, "therapy-compliance-db-app-password").outputs["result"]
+    assert url.startswith(f"postgresql://compliance_app:{app}@")
+    assert (
+        payload_of(therapy)["env"]["db-setup"]["PGPASSWORD"] == "__CLINICAL_BOOT_SECRET__therapy-compliance-db__raw__"
+    )
     assert "sslmode=require" in url
     therapy_data = base64.b64decode(named(prod, "therapy-compliance-state-lt").inputs["userData"]).decode()
     assert url not in therapy_data and "DATABASE_URL" not in therapy_data
@@ -175,6 +180,11 @@ def test_database_passwords_are_managed_and_rotated_by_rds(prod: ProgramRun) -> 
     # cogstack-nlp has no database: no rotation check.
     cogstack = yaml.safe_load(base64.b64decode(named(prod, "cogstack-nlp-lt").inputs["userData"]).decode())
     assert "/opt/clinical/check-rotation.sh" not in {f["path"] for f in cogstack["write_files"]}
+
+
+def payload_of(version: Any) -> Any:
+    """The JSON document of a Secrets Manager secret version."""
+    return json.loads(version.inputs["secretString"])
 
 
 # Any printable ASCII but / " @ (what RDS allows in a master password), with what shells and env files trip on.
@@ -220,7 +230,8 @@ case "$*" in *rds!db-*) cat {tmp_path}/managed.json ;; *) cat {tmp_path}/runtime
         ["bash", str(script("/opt/clinical/fetch-secrets.sh"))], env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in run.iterdir() if p.is_file()) == ["api.env", "boot-secrets.sha256"]  # read, then gone
+    # Read, then gone; the master password reaches only the job that sets the roles up (env files per service).
+    assert sorted(p.name for p in run.iterdir() if p.is_file()) == ["api.env", "boot-secrets.sha256", "db-setup.env"]
     text = (
         files["/opt/clinical/compose.yaml"]
         .replace("/run/clinical/", f"{run}/")
@@ -234,9 +245,13 @@ case "$*" in *rds!db-*) cat {tmp_path}/managed.json ;; *) cat {tmp_path}/runtime
         env={**env, "HOME": "/home-should-not-be-substituted"},
     )
     assert config.returncode == 0, config.stderr
-    api = json.loads(config.stdout)["services"]["api"]["environment"]
-    parts = urlsplit(api["DATABASE_URL"])
-    assert unquote(parts.password or "") == ROTATED and parts.username == "compliance"
+    services = json.loads(config.stdout)["services"]
+    setup = services["db-setup"]["environment"]
+    # `compose config` prints a compose file, where a literal $ is written $$.
+    assert setup["PGPASSWORD"].replace("$$", "$") == ROTATED and setup["PGUSER"] == "compliance"
+    # The API logs in as the application role with its generated password, untouched by RDS's rotation.
+    parts = urlsplit(services["api"]["environment"]["DATABASE_URL"])
+    assert parts.username == "compliance_app" and unquote(parts.password or "") not in {"", ROTATED}
     assert "__CLINICAL_BOOT_SECRET__" not in config.stdout
 
     check = script("/opt/clinical/check-rotation.sh")

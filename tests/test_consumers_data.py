@@ -42,6 +42,7 @@ from _pytest.mark import ParameterSet
 from kombu import Connection
 from kombu.transport.redis import Transport as KombuRedisTransport
 
+from components.database_roles import MONITOR_SUFFIX
 from stacks.claims_agent import QUEUE_PROBE
 from tests.consumer_tools import self_signed
 from tests.consumers_support import (
@@ -332,7 +333,13 @@ def test_postgres_accepts_its_consumers(workload: Workload, servers: Servers) ->
             " SELECT pg_get_userbyid(datdba) = current_user FROM pg_database WHERE datname = current_database();",
             params["password"],
         )
-        assert powers.stdout.split() == ["f|f|f|f", "t"], f"{what}: the client's role: {powers.stdout}{powers.stderr}"
+        monitoring = params["user"].endswith(MONITOR_SUFFIX)
+        # The application role owns its database; the monitoring role (the exporter's) owns nothing, reads stats.
+        owns = "f" if monitoring else "t"
+        assert powers.stdout.split() == ["f|f|f|f", owns], f"{what}: the client's role: {powers.stdout}{powers.stderr}"
+        if monitoring:
+            stats = pg.psql(conninfo, "SELECT pg_has_role('pg_monitor', 'USAGE');", params["password"])
+            assert stats.stdout.strip() == "t", f"{what}: the monitoring role lacks pg_monitor: {stats.stderr}"
         denied = pg.psql(conninfo, "CREATE DATABASE another;", params["password"])
         assert denied.returncode != 0 and "permission denied" in denied.stderr, f"{what}: {denied.stderr}"
 

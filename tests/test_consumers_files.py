@@ -385,6 +385,11 @@ def test_systemd_units_verify(stack: str, stack_runs: dict[str, ProgramRun], tmp
             assert done.returncode == 0 and not problems, f"{unit}: {version([analyze, '--version'])}:\n{problems}"
 
 
+def _env_value(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
 def _compose_config(vm: VmSystem, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``docker compose config`` on the VM's compose project, with the files the boot script writes in place."""
     compose = tool("docker-compose")
@@ -393,7 +398,9 @@ def _compose_config(vm: VmSystem, root: Path, *args: str) -> subprocess.Complete
     for service, env in vm.secret_env.items():  # what the boot script writes
         env_file = root / "run" / f"{service}.env"
         env_file.parent.mkdir(parents=True, exist_ok=True)
-        env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
+        # Quoted and escaped as fetch-secrets.sh writes them (tests/test_aws.py runs that script for real): a value
+        # may hold $ (a SCRAM verifier in the set-up job's SQL), which compose would otherwise interpolate.
+        env_file.write_text("".join(f"{k}={_env_value(v)}\n" for k, v in sorted(env.items())))
     (root / "compose.yaml").write_text(text)
     return subprocess.run(
         [compose, "-f", str(root / "compose.yaml"), "config", *args], capture_output=True, text=True, check=False

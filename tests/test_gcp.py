@@ -71,8 +71,13 @@ def test_user_data_holds_no_secret_and_the_secret_holds_the_values(prod: Program
         r.name: json.loads(r.inputs["secretData"])
         for r in of_type(prod, "gcp:secretmanager/secretVersion:SecretVersion")
     }
-    assert set(secrets) == {"cogstack-nlp-runtime", "stenosis-detection-runtime", "therapy-compliance-runtime"}
-    assert secrets["stenosis-detection-runtime"]["env"]["backend"]["DATABASE_URL"].startswith("postgresql")
+    runtimes = {"cogstack-nlp-runtime", "stenosis-detection-runtime", "therapy-compliance-runtime"}
+    # Besides the runtime secrets: the application and monitoring roles' passwords, per database.
+    assert set(secrets) == runtimes | {"stenosis-detection-db-roles", "therapy-compliance-db-roles"}
+    assert set(secrets["therapy-compliance-db-roles"]) == {"compliance_app", "compliance_monitor"}
+    assert secrets["stenosis-detection-runtime"]["env"]["backend"]["DATABASE_URL"].startswith(
+        "postgresql+asyncpg://stenosis_user_app:"
+    )
 
 
 def test_memorystore_ca_reaches_every_client(prod: ProgramRun) -> None:

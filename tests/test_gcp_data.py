@@ -211,6 +211,7 @@ def postgres(
             network_id=NETWORK,
             private_services=psa,
             kms_key_id=KEY,
+            secrets_kms_key_id=KEY,
             sizing=sizing,
             resilience=resilience,
             labels=LABELS,
@@ -275,9 +276,15 @@ def test_cloud_sql_is_private_tls_only_cmek_and_backed_up(profile: str, gcp_outp
     password = named(result, "stenosis-db-password").outputs["result"]
     assert user["name"] == "stenosis" and user["password"] == password and user["deletionPolicy"] == "ABANDON"
     assert named(result, "stenosis-db-database").inputs["name"] == "stenosis"
-    assert seen["host"] == PRIVATE_IP and seen["password"] == password and seen["password:secret"] is True
-    assert seen["url"] == f"postgresql://stenosis:{password}@{PRIVATE_IP}:5432/stenosis?sslmode=require"
+    # The built-in user (cloudsqlsuperuser) is the set-up job's; the services get the application role.
+    app = named(result, "stenosis-db-app-password").outputs["result"]
+    assert seen["host"] == PRIVATE_IP and seen["password"] == app and seen["password:secret"] is True
+    assert seen["url"] == f"postgresql://stenosis_app:{app}@{PRIVATE_IP}:5432/stenosis?sslmode=require"
     assert seen["url:secret"] is True
+    roles = {r.type.rsplit(":", 1)[1]: r.inputs for r in result.resources if r.name == "stenosis-db-roles"}
+    replica = roles["Secret"]["replication"]["userManaged"]["replicas"][0]
+    assert replica["customerManagedEncryption"]["kmsKeyName"] == KEY and replica["location"] == REGION
+    assert app in str(roles["SecretVersion"]) and password not in str(roles["SecretVersion"])
 
 
 def test_cloud_sql_sizes_versions_and_overrides() -> None:

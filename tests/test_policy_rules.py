@@ -1113,6 +1113,7 @@ def test_every_stack_rule_is_tested_here() -> None:
         "docker-route-authenticated",
         "aws-ebs-in-backup-plan",
         "aws-backup-vault-locked",
+        "managed-db-app-not-master",
     }
     # GCP: tests/test_policy_gcp.py; Kubernetes and EKS: tests/test_policy_k8s.py
     assert {r.name for r in STACK_RULES if not r.name.startswith(("gcp-", "k8s-", "eks-"))} == tested
@@ -1217,3 +1218,40 @@ def test_a_protected_backup_vault_must_be_locked() -> None:
     assert run(protect=False, lock=None) == []  # a deletable (dev) vault need not be locked
     assert "is protected but not locked" in run(protect=True, lock=None)[0][1]
     assert "sets no minimum retention" in run(protect=True, lock={"changeableForDays": 3})[0][1]
+
+
+def test_a_pod_or_vm_service_holding_a_managed_databases_master_login_is_flagged() -> None:
+    """The masters come from the databases (RDS username/password, Cloud SQL built-in users); only the job whose
+    secret carries the role set-up SQL may hold them."""
+    rds: Res = (secret_r.RDS_INSTANCE, "db", {"username": "kb", "password": "m4ster-password"}, [])
+    sql_user: Res = (secret_r.CLOUD_SQL_USER, "user", {"name": "kb", "password": "cl0udsql-password"}, [])
+
+    def pod_secret(service: str, data: dict[str, str]) -> Res:
+        meta = {"name": f"{service}-env", "namespace": "clinical-kb"}
+        return (secret_r.K8S_SECRET, f"{service}-env", {"metadata": meta, "stringData": data}, [])
+
+    setup = pod_secret(
+        "kb-setup", {"PGPASSWORD": "m4ster-password", "SETUP_SQL": "ALTER ROLE x NOCREATEDB NOCREATEROLE"}
+    )
+    api = pod_secret("api", {"DATABASE_URL": "postgresql://kb_app:app-password@db:5432/kb"})
+    assert stack_violations("managed-db-app-not-master", [rds, sql_user, setup, api]) == []
+    message = (
+        "{}: holds a managed database's master user credentials; give it the application role "
+        "(${{postgres:<db>.url}}) or the monitoring role (${{postgres:<db>.monitor_url}})"
+    )
+    exporter = pod_secret(
+        "exporter", {"DATA_SOURCE_NAME": "postgresql://kb_monitor:x@db/kb?password=cl0udsql-password"}
+    )
+    worker = pod_secret("worker", {"DATABASE_URL": "postgresql://kb:whatever@db:5432/kb"})
+    document = {"env": {"api": {"DATABASE_URL": "postgresql://kb:__CLINICAL_BOOT_SECRET__kb__url__@h/kb"}}}
+    vm: Res = (secret_r.AWS_SECRET_VERSION, "runtime", {"secretString": json.dumps(document)}, [])
+    found = stack_violations("managed-db-app-not-master", [rds, sql_user, setup, exporter, worker, vm])
+    assert sorted(found) == sorted(
+        [
+            ("urn:exporter-env", message.format("exporter")),
+            ("urn:worker-env", message.format("worker")),
+            ("urn:runtime", message.format("api")),
+        ]
+    )
+    # Without a managed database nothing is judged (a Docker host's superuser has its own rule).
+    assert stack_violations("managed-db-app-not-master", [worker]) == []

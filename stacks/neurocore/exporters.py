@@ -86,7 +86,8 @@ def exporter_services(ctx: SystemContext, s: Settings) -> list[ServiceSpec]:
         name="postgres-exporter",
         image=ctx.image("postgres-exporter", POSTGRES_EXPORTER_IMAGE),
         port=POSTGRES_EXPORTER_PORT,
-        env={"DATA_SOURCE_NAME": "${postgres:postgres.url}"},
+        # The monitoring role (pg_monitor only), never the application role or the master user.
+        env={"DATA_SOURCE_NAME": "${postgres:postgres.monitor_url}"},
         health=HealthCheckSpec(command=wget_probe(POSTGRES_EXPORTER_PORT, "/"), interval_s=30),
         resources=ResourcesSpec(cpus=0.25, memory_mb=128),
         user=NOBODY,

@@ -129,8 +129,9 @@ PLATFORM_SOURCES: tuple[Source, ...] = (
         "platform: components/model_packs.py; upstream curlimages/curl@8.11.1 Dockerfile (USER curl_user 100:101)",
     ),
     Source(
-        "services.*-extensions*",
-        "platform: components/database_extensions.py (managed PostgreSQL); upstream docker-library/postgres "
+        "services.*-setup*",
+        "platform: components/database_setup.py and database_roles.py (managed PostgreSQL: roles and extensions as "
+        "the master user); upstream docker-library/postgres "
         "Dockerfile (postgres uid 999, psql, docker-entrypoint.sh execs other commands)",
     ),
 )

@@ -66,8 +66,8 @@ ROWS = (
         "service",
         "match",
         ("postgres.postgres.version", "postgres.postgres.extensions"),
-        "pgvector by the image's init script on a Docker host or cluster, by a one-shot postgres-extensions job "
-        "on RDS / Cloud SQL (components/database_extensions.py)",
+        "pgvector by the image's init script on a Docker host or cluster, by the one-shot postgres-setup job "
+        "on RDS / Cloud SQL (components/database_setup.py)",
     ),
     Row("postgres-port", "port", "deviates", ("postgres.postgres",), "5432 inside; " + _NOT_PUBLISHED),
     Row(
@@ -304,7 +304,8 @@ SOURCES = (
     Source("services.node-exporter.user", "upstream prometheus/node_exporter@v1.8.2 Dockerfile: USER nobody"),
     Source(
         "services.postgres-exporter.*",
-        "upstream prometheus-community/postgres_exporter@v0.15.0: USER nobody, port 9187, DATA_SOURCE_NAME",
+        "upstream prometheus-community/postgres_exporter@v0.15.0: USER nobody, port 9187, DATA_SOURCE_NAME; platform "
+        "choice: the DSN logs in as the monitoring role (pg_monitor only; components/database_roles.py)",
     ),
     Source(
         "services.log-collector.*",

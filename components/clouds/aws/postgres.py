@@ -9,7 +9,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.clouds.aws.iam import service_role_trust
-from components.endpoints import BootSecret, PostgresEndpoint
+from components.database_roles import managed_app_user, managed_endpoint, monitor_user
+from components.endpoints import BootSecret, PostgresEndpoint, PostgresLogin
 from components.resilience import Resilience
 from components.specs import PostgresSpec
 
@@ -48,6 +49,13 @@ class ManagedPostgres(pulumi.ComponentResource):
     operator-side secret sync (External Secrets) follows a rotated secret.
     ``vector`` (pgvector) is available on RDS PostgreSQL 15+ with
     ``CREATE EXTENSION vector``.
+
+    The master user is for the ``<db>-setup`` job only: the services log in
+    as ``<user>_app`` and the exporter as ``<user>_monitor``
+    (``components/database_roles.py``), whose generated passwords are kept in
+    a ``<name>-roles`` secret (stack key). RDS rotates only the master
+    password; these two change when their RandomPassword is replaced (the job
+    sets the new verifier at the next deployment), not on a schedule.
     """
 
     endpoint: PostgresEndpoint
@@ -155,23 +163,30 @@ class ManagedPostgres(pulumi.ComponentResource):
         if password is None or secret is None:
             self.secret_arn = db.master_user_secrets.apply(lambda secrets: str(secrets[0].secret_arn))
             managed = BootSecret(ref=name, secret_id=self.secret_arn)
-            self.endpoint = PostgresEndpoint(
-                host=db.address,
-                port=5432,
-                database=spec.database,
-                user=spec.user,
-                password=pulumi.Output.secret(managed.marker()),
-                sslmode="require",
-                password_from=managed,
-            )
+            master = PostgresLogin(spec.user, pulumi.Output.secret(managed.marker()), password_from=managed)
         else:
             self.secret_arn = secret.arn
-            self.endpoint = PostgresEndpoint(
-                host=db.address,
-                port=5432,
-                database=spec.database,
-                user=spec.user,
-                password=pulumi.Output.secret(password.result),
-                sslmode="require",
-            )
+            master = PostgresLogin(spec.user, pulumi.Output.secret(password.result))
+        # The roles the services and the exporter log in as: generated, kept in Secrets Manager with the stack key
+        # for operators, and handed to the runtime like every other value (the VMs' runtime secret, a pod's Secret).
+        app = random.RandomPassword(f"{name}-app-password", length=40, special=False, opts=child)
+        monitor = random.RandomPassword(f"{name}-monitor-password", length=40, special=False, opts=child)
+        roles = aws.secretsmanager.Secret(
+            f"{name}-roles",
+            description=f"Passwords of the application and monitoring roles of {name}",
+            kms_key_id=kms_key_arn,
+            recovery_window_in_days=resilience.secret_recovery_days,
+            tags=dict(tags),
+            opts=pulumi.ResourceOptions(parent=self, protect=resilience.protect),
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-roles",
+            secret_id=roles.id,
+            secret_string=pulumi.Output.json_dumps(
+                {managed_app_user(spec): app.result, monitor_user(spec): monitor.result}
+            ),
+            opts=child,
+        )
+        self.roles_secret_arn = roles.arn
+        self.endpoint = managed_endpoint(spec, db.address, master, app.result, monitor.result)
         self.register_outputs({"address": db.address, "secretArn": self.secret_arn})

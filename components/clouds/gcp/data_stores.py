@@ -53,6 +53,7 @@ class GcpDataStores(pulumi.ComponentResource):
                 network_id=net.network_id,
                 private_services=net.private_services,
                 kms_key_id=keys.key_ids["sql"],
+                secrets_kms_key_id=keys.key_ids["secrets"],
                 sizing=cloud.sizing,
                 resilience=cloud.resilience,
                 labels=self.labels,

@@ -9,7 +9,8 @@ import pulumi_gcp as gcp
 import pulumi_random as random
 
 from components.clouds.gcp.labels import gcp_labels
-from components.endpoints import PostgresEndpoint
+from components.database_roles import managed_app_user, managed_endpoint, monitor_user
+from components.endpoints import PostgresEndpoint, PostgresLogin
 from components.resilience import Resilience
 from components.specs import PostgresSpec
 
@@ -79,9 +80,13 @@ class ManagedPostgres(pulumi.ComponentResource):
     a weekly maintenance window on the stable track; the disk grows on its own
     up to four times its size. The instance name is auto-generated because
     Cloud SQL blocks a deleted instance's name for a week. The system's user
-    has a pulumi-random password, kept only as a secret. Cloud SQL has
-    pgvector: a system that needs ``vector`` runs ``CREATE EXTENSION vector``
-    itself (no flag is needed).
+    has a pulumi-random password, kept only as a secret. That built-in user
+    (cloudsqlsuperuser: CREATEROLE, CREATEDB) is for the ``<db>-setup`` job
+    only, which creates ``vector`` (no flag is needed) and the roles the
+    services (``<user>_app``) and the exporter (``<user>_monitor``) log in as
+    (``components/database_roles.py``); their generated passwords are kept in
+    a ``<name>-roles`` secret with the stack's secrets key. Nothing rotates
+    these passwords on a schedule.
     """
 
     endpoint: PostgresEndpoint
@@ -96,6 +101,7 @@ class ManagedPostgres(pulumi.ComponentResource):
         network_id: pulumi.Input[str],
         private_services: pulumi.Resource,
         kms_key_id: pulumi.Input[str],
+        secrets_kms_key_id: pulumi.Input[str],
         sizing: str,
         resilience: Resilience,
         labels: Mapping[str, str],
@@ -170,12 +176,38 @@ class ManagedPostgres(pulumi.ComponentResource):
             deletion_policy="ABANDON",
             opts=child,
         )
-        self.endpoint = PostgresEndpoint(
-            host=instance.private_ip_address,
-            port=5432,
-            database=spec.database,
-            user=spec.user,
-            password=pulumi.Output.secret(password.result),
-            sslmode="require",
+        # The roles the services and the exporter log in as: generated, kept in Secret Manager with the stack's
+        # secrets key for operators, and handed to the runtime like every other value.
+        app = random.RandomPassword(f"{name}-app-password", length=40, special=False, opts=child)
+        monitor = random.RandomPassword(f"{name}-monitor-password", length=40, special=False, opts=child)
+        roles = gcp.secretmanager.Secret(
+            f"{name}-roles",
+            project=project,
+            secret_id=f"{name}-roles",
+            labels=gcp_labels(labels),
+            replication=gcp.secretmanager.SecretReplicationArgs(
+                user_managed=gcp.secretmanager.SecretReplicationUserManagedArgs(
+                    replicas=[
+                        gcp.secretmanager.SecretReplicationUserManagedReplicaArgs(
+                            location=region,
+                            customer_managed_encryption=gcp.secretmanager.SecretReplicationUserManagedReplicaCustomerManagedEncryptionArgs(
+                                kms_key_name=secrets_kms_key_id
+                            ),
+                        )
+                    ]
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self, protect=resilience.protect, depends_on=list(after)),
         )
+        gcp.secretmanager.SecretVersion(
+            f"{name}-roles",
+            secret=roles.id,
+            # Secret: RandomPassword results are, and json_dumps keeps it.
+            secret_data=pulumi.Output.json_dumps(
+                {managed_app_user(spec): app.result, monitor_user(spec): monitor.result}
+            ),
+            opts=child,
+        )
+        master = PostgresLogin(spec.user, pulumi.Output.secret(password.result))
+        self.endpoint = managed_endpoint(spec, instance.private_ip_address, master, app.result, monitor.result)
         self.register_outputs({"privateIp": instance.private_ip_address, "connectionName": instance.connection_name})

@@ -47,8 +47,11 @@ class ContainerPostgres(pulumi.ComponentResource):
         admin_password = random.RandomPassword(
             f"{name}-admin-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
+        monitor_password = random.RandomPassword(
+            f"{name}-monitor-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
         volume = named_volume(f"{name}-data", labels, self, protect=protect)
-        data = postgres_service(spec, password.result, tls, admin_password.result)
+        data = postgres_service(spec, password.result, tls, admin_password.result, monitor_password.result)
         self.workload = ContainerWorkload(
             name,
             data.service,
@@ -62,5 +65,5 @@ class ContainerPostgres(pulumi.ComponentResource):
             sensitive_env=data.sensitive_env,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.endpoint = postgres_endpoint(spec, spec.name, password.result, tls is not None)
+        self.endpoint = postgres_endpoint(spec, spec.name, password.result, tls is not None, monitor_password.result)
         self.register_outputs({"host": spec.name, "port": 5432, "database": spec.database, "user": spec.user})

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_random as random
 
 from components import gpu_allocation, nginx
-from components.database_extensions import with_extension_jobs
+from components.database_setup import with_setup_jobs
 from components.edge import restricted
 from components.endpoints import SystemRefs, boot_secrets, is_sensitive, resolve
 from components.hardening import shipped_logs
@@ -165,8 +165,8 @@ class DockerOnVmRuntime:
 
     def add_system(self, spec: SystemSpec, config_secrets: Mapping[str, pulumi.Output[str]]) -> None:
         """Deploy one system: its data stores and secret in the cloud, its compose project on VMs."""
-        # Managed PostgreSQL runs no init script of an image: a job creates the extensions the system needs.
-        spec = with_extension_jobs(spec)
+        # Managed PostgreSQL runs no init script of an image: a job makes its roles and extensions as the master user.
+        spec = with_setup_jobs(spec)
         name = spec.name
         site = self.cloud.system(spec)
         parent = site.resource

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_random as random
 
-from components.database_extensions import with_extension_jobs
+from components.database_setup import with_setup_jobs
 from components.edge import restricted
 from components.htpasswd import htpasswd_line
 from components.platform import StackSettings
@@ -50,8 +50,8 @@ class KubernetesRuntime:
         # Asked first: a cloud may add a GPU node pool to ``cluster_ready`` for it.
         gpu_nodes = cloud.gpu_nodes(gpu_services) if gpu_services else None
         cloud_system = cloud.system(spec, namespace)
-        if cloud_system is not None:  # managed PostgreSQL runs no init script: a job creates its extensions
-            spec = with_extension_jobs(spec)
+        if cloud_system is not None:  # managed PostgreSQL runs no init script: a job makes its roles and extensions
+            spec = with_setup_jobs(spec)
         system = KubeSystem(
             spec.name,
             spec,

@@ -329,9 +329,12 @@ class KubeSystem(pulumi.ComponentResource):
             password = random.RandomPassword(f"{name}-{pg.name}-password", length=32, special=False, opts=child)
             tls = ca.issue(f"{name}-{pg.name}-tls", [pg.name, f"{pg.name}.{self.namespace_name}.svc"])
             admin = random.RandomPassword(f"{name}-{pg.name}-admin-password", length=32, special=False, opts=child)
-            data = postgres_service(pg, password.result, tls, admin.result)
+            monitor = random.RandomPassword(f"{name}-{pg.name}-monitor-password", length=32, special=False, opts=child)
+            data = postgres_service(pg, password.result, tls, admin.result, monitor.result)
             workload = self._data_workload(f"{name}-{pg.name}", _renamed(data, pg.name))
-            refs.postgres[pg.name] = postgres_endpoint(pg, pg.name, password.result, tls=True)
+            refs.postgres[pg.name] = postgres_endpoint(
+                pg, pg.name, password.result, tls=True, monitor_password=monitor.result
+            )
             stores[("postgres", pg.name)] = workload.controller
             ports[pg.name] = 5432
         for rd in spec.redis:
