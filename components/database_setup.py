@@ -18,7 +18,7 @@ workload given the master user's login (``${postgres:<db>.admin_*}``).
 from __future__ import annotations
 
 from components.data_services import POSTGRES_IMAGES, POSTGRES_UID
-from components.specs import PostgresSpec, ResourcesSpec, ServiceSpec, SystemSpec, placeholders
+from components.specs import PostgresSpec, ResourcesSpec, ServiceSpec, SystemSpec
 
 SETUP_SQL_VAR = "SETUP_SQL"
 
@@ -49,12 +49,6 @@ def setup_job(pg: PostgresSpec) -> ServiceSpec:
     )
 
 
-def uses_postgres(svc: ServiceSpec, name: str) -> bool:
-    """True when the service's environment or files name the database ``name``."""
-    templated = [*svc.env.values(), *(f.content for f in svc.files)]
-    return any(kind == "postgres" and ref == name for value in templated for kind, ref, _ in placeholders(value))
-
-
 def with_setup_jobs(spec: SystemSpec) -> SystemSpec:
     """``spec`` with a set-up job per managed database, ahead of every service that uses it."""
     jobs = {pg.name: setup_job(pg) for pg in spec.postgres}
@@ -62,7 +56,11 @@ def with_setup_jobs(spec: SystemSpec) -> SystemSpec:
         return spec
     services = []
     for svc in spec.services:
-        needs = tuple(job.name for db, job in jobs.items() if uses_postgres(svc, db) and job.name not in svc.depends_on)
+        needs = tuple(
+            job.name
+            for db, job in jobs.items()
+            if ("postgres", db) in svc.store_refs() and job.name not in svc.depends_on
+        )
         services.append(svc.model_copy(update={"depends_on": (*needs, *svc.depends_on)}) if needs else svc)
     # Built anew, not copied, so the spec's own checks (unique names, known dependencies) run again.
     return SystemSpec(**{**dict(spec), "services": (*jobs.values(), *services)})

@@ -351,6 +351,11 @@ class ServiceSpec(Spec):
         None, description="Backup services only (components/backups.py): where their archives go, read-write."
     )
 
+    def store_refs(self) -> set[tuple[str, str | None]]:
+        """The (kind, name) of every placeholder in the environment and files: the stores the service uses."""
+        texts = [*self.env.values(), *(f.content for f in self.files)]
+        return {(kind, name) for text in texts for kind, name, _ in placeholders(text)}
+
     @field_validator("image")
     @classmethod
     def _pinned(cls, value: str) -> str:

@@ -15,7 +15,7 @@ import yaml
 
 from components.cluster import KubernetesSettings
 from components.edge import is_world, restricted
-from components.runtimes.docker_on_vm import egress
+from components.runtimes.docker_on_vm import cloud_init, egress
 from components.runtimes.kubernetes.ingress_controller import controller_values
 from offline.artifacts import containers, vm_systems
 from offline.harness import ROOT, ProgramRun, load_stack_file, run_program
@@ -308,7 +308,7 @@ def test_only_services_that_need_the_internet_get_a_routable_network(stack: str)
             assert entry["networks"] == (["private", "egress"] if name in needs else ["private"]), (vm.name, name)
         assert ("egress" in compose["networks"]) == bool(needs)
         unit = vm.files["/etc/systemd/system/clinical-" + vm.name + ".service"]
-        assert unit.index(f"ExecStartPre={egress.GUARD_PATH}") < unit.index("ExecStart=/usr/bin/docker compose")
+        assert unit.index(f"ExecStartPre={egress.GUARD_PATH}") < unit.index(f"ExecStart={cloud_init.RUN_PATH}")
         assert vm.files[egress.GUARD_PATH] == egress.guard_script() and vm.modes[egress.GUARD_PATH] == "0700"
 
 

@@ -41,10 +41,7 @@ GATEWAY_FIRST_PORT = 8081
 def uses_buckets(svc: ServiceSpec) -> bool:
     """True when a service's environment or files name one of the system's buckets, or it reads objects with the
     system's credentials (a model pack in S3 or GCS)."""
-    if svc.reads_objects:
-        return True
-    templated = [*svc.env.values(), *(f.content for f in svc.files)]
-    return any(kind == "bucket" for value in templated for kind, _, _ in placeholders(value))
+    return bool(svc.reads_objects) or any(kind == "bucket" for kind, _ in svc.store_refs())
 
 
 def with_credentials(svc: ServiceSpec, credentials: ContainerCredentials) -> ServiceSpec:
