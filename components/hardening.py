@@ -15,12 +15,23 @@ from typing import Literal
 
 from components.specs import DANGEROUS_CAPABILITIES, ServiceSpec
 
-__all__ = ["DANGEROUS_CAPABILITIES", "Hardening", "Probe", "contract"]
+__all__ = [
+    "DANGEROUS_CAPABILITIES",
+    "GPU_OBSERVER_LABEL",
+    "OBSERVER_GPU_CAPABILITIES",
+    "Hardening",
+    "Probe",
+    "contract",
+]
 
 # Scratch space: writable but never executable, and bounded so a runaway write cannot fill the host's memory.
 TMPFS_OPTIONS = "rw,noexec,nosuid,size=256m"
 LOG_DRIVER = "json-file"
 LOG_MAX_SIZE, LOG_MAX_FILES = "50m", "5"
+# What a GPU observer (``ServiceSpec.observes_gpus``) gets of every GPU: nvidia-smi and NVML, no CUDA.
+OBSERVER_GPU_CAPABILITIES = ("utility",)
+# The Docker label marking a GPU observer, so the policy pack can tell it from a service grabbing every GPU.
+GPU_OBSERVER_LABEL = "clinical.platform/observes-gpus"
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,8 @@ class Hardening:
     gpus: int  # 0: none; GPUs come from a device request, never from privileged mode
     # The allocator's devices, ``gpus`` per replica in replica order; empty: any ``gpus`` GPUs.
     gpu_device_ids: tuple[str, ...] = ()
+    # Every GPU of the host with OBSERVER_GPU_CAPABILITIES only, outside the allocator (a GPU exporter).
+    observes_gpus: bool = False
 
 
 def probe(spec: ServiceSpec) -> Probe | None:
@@ -92,4 +105,5 @@ def contract(spec: ServiceSpec) -> Hardening:
         probe=probe(spec),
         gpus=spec.gpu.count if spec.gpu else 0,
         gpu_device_ids=tuple(spec.gpu.device_ids or ()) if spec.gpu else (),
+        observes_gpus=spec.observes_gpus,
     )
