@@ -15,7 +15,16 @@ from typing import Literal
 
 from components.specs import DANGEROUS_CAPABILITIES, ServiceSpec, SystemSpec
 
-__all__ = ["DANGEROUS_CAPABILITIES", "Hardening", "Probe", "ShippedLogs", "contract", "shipped_logs"]
+__all__ = [
+    "DANGEROUS_CAPABILITIES",
+    "GPU_OBSERVER_LABEL",
+    "OBSERVER_GPU_CAPABILITIES",
+    "Hardening",
+    "Probe",
+    "ShippedLogs",
+    "contract",
+    "shipped_logs",
+]
 
 # Scratch space: writable but never executable, and bounded so a runaway write cannot fill the host's memory.
 TMPFS_OPTIONS = "rw,noexec,nosuid,size=256m"
@@ -23,6 +32,10 @@ LOG_DRIVER = "json-file"
 LOG_MAX_SIZE, LOG_MAX_FILES = "50m", "5"
 # Docker's driver for Fluentd's forward protocol (moby daemon/logger/fluentd), which the collector speaks.
 SHIPPING_LOG_DRIVER = "fluentd"
+# What a GPU observer (``ServiceSpec.observes_gpus``) gets of every GPU: nvidia-smi and NVML, no CUDA.
+OBSERVER_GPU_CAPABILITIES = ("utility",)
+# The Docker label marking a GPU observer, so the policy pack can tell it from a service grabbing every GPU.
+GPU_OBSERVER_LABEL = "clinical.platform/observes-gpus"
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,8 @@ class Hardening:
     gpus: int  # 0: none; GPUs come from a device request, never from privileged mode
     # The allocator's devices, ``gpus`` per replica in replica order; empty: any ``gpus`` GPUs.
     gpu_device_ids: tuple[str, ...] = ()
+    # Every GPU of the host with OBSERVER_GPU_CAPABILITIES only, outside the allocator (a GPU exporter).
+    observes_gpus: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,4 +143,5 @@ def contract(spec: ServiceSpec, logs: ShippedLogs | None = None) -> Hardening:
         probe=probe(spec),
         gpus=spec.gpu.count if spec.gpu else 0,
         gpu_device_ids=tuple(spec.gpu.device_ids or ()) if spec.gpu else (),
+        observes_gpus=spec.observes_gpus,
     )

@@ -315,6 +315,13 @@ class ServiceSpec(Spec):
     health: HealthCheckSpec | None = Field(None, description="Health check; required for services with a port.")
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     gpu: GpuSpec | None = Field(None, description="GPU request; None runs on CPU.")
+    observes_gpus: bool = Field(
+        False,
+        description="True: a GPU monitoring agent (the GPU exporter) that sees every GPU of its host through the "
+        "NVIDIA runtime's ``utility`` capability only (nvidia-smi and NVML: no CUDA, no compute), and is never "
+        "given GPUs by the allocator. Docker host and VMs only (a cluster's GPU nodes are watched by the "
+        "cluster); excludes ``gpu``; one replica. The policy pack accepts an all-GPU request only with it.",
+    )
     volumes: tuple[VolumeSpec, ...] = ()
     replicas: int = Field(1, ge=0, le=64, description="Copies to run; 0 disables the service.")
     autoscaling: AutoscalingSpec | None = Field(
@@ -394,6 +401,11 @@ class ServiceSpec(Spec):
                 f"service '{self.name}' runs {self.replicas} replicas but writes the exclusive volume(s) "
                 f"{', '.join(repr(v) for v in exclusive)}: one process may open that data at a time (a second copy "
                 "would corrupt it or fail to lock it); run replicas: 1"
+            )
+        if self.observes_gpus and (self.gpu is not None or self.kind == "job" or self.replicas > 1):
+            raise ValueError(
+                f"service '{self.name}' observes_gpus: a GPU observer sees every GPU without computing on one, "
+                "so it runs as one service replica with no gpu request; remove gpu, kind: job or replicas > 1"
             )
         if self.autoscaling is not None and self.autoscaling.max_replicas <= self.replicas:
             raise ValueError(f"service '{self.name}': autoscaling.max_replicas must exceed replicas ({self.replicas})")

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from components.hardening import DANGEROUS_CAPABILITIES
+from components.hardening import DANGEROUS_CAPABILITIES, GPU_OBSERVER_LABEL, OBSERVER_GPU_CAPABILITIES
 from components.specs import check_image_ref
 from policy.rule import HIPAA, CheckContext, Rule, StackResource, StackRule
 
@@ -125,6 +125,27 @@ def check_no_privileged(props: Mapping[str, Any], ctx: CheckContext) -> Iterator
     for dev in props.get("devices") or []:
         if dev:
             yield f"{ctx.name} maps host device {dev.get('hostPath')}; request GPUs with gpus/deviceRequests instead"
+    yield from _all_gpu_requests(props, ctx)
+
+
+def _all_gpu_requests(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    """A request for every GPU (``count: -1``) bypasses the allocator: only a declared GPU observer
+    (``ServiceSpec.observes_gpus``, labelled) may make one, and only for the ``utility`` capability."""
+    observer = _labels(props).get(GPU_OBSERVER_LABEL) == "true"
+    for request in props.get("deviceRequests") or []:
+        if not request or int(request.get("count") or 0) != -1:
+            continue
+        capabilities = sorted(str(c) for c in request.get("capabilities") or [])
+        if not observer:
+            yield (
+                f"{ctx.name} requests every GPU of the host without declaring itself a GPU observer "
+                f"({GPU_OBSERVER_LABEL}); GPU services get their allocated device ids"
+            )
+        elif capabilities != sorted(OBSERVER_GPU_CAPABILITIES):
+            yield (
+                f"{ctx.name} observes every GPU with capabilities {capabilities}; an observer needs only "
+                f"{list(OBSERVER_GPU_CAPABILITIES)} (nvidia-smi, NVML), not compute"
+            )
 
 
 def check_pinned_image(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
@@ -410,7 +431,8 @@ RULES = [
         family="hardening",
         severity="critical",
         description="No privileged container, host namespace, dangerous capability or Docker socket mount.",
-        remediation="Drop privileged/host modes and dangerous capabilities; GPUs need only a device request.",
+        remediation="Drop privileged/host modes and dangerous capabilities; GPUs need only a device request (every "
+        "GPU only for a declared GPU observer, observes_gpus, with the utility capability).",
         hipaa=HIPAA["access-control"],
         nist="NIST 800-53 AC-6",
         resource_types=(CONTAINER,),

@@ -27,7 +27,7 @@ from pydantic.alias_generators import to_camel
 from components.backups import BackupSettings, with_backups
 from components.resilience import Resilience
 from components.specs import GpuSpec, ResourcesSpec, SecretSpec, SystemSpec
-from stacks.alerts import PLATFORM_SERVICES, AlertingConfig, with_alerting
+from stacks.alerts import GPU_PLATFORM_SERVICES, PLATFORM_SERVICES, AlertingConfig, with_alerting
 from stacks.overrides import SystemOverride
 
 # name -> (module, address slot). The slot fixes the system's subnets (components/addressing.py) whatever
@@ -163,7 +163,7 @@ def problems(name: str, config: StackFacts) -> list[str]:
                 msg = f"unknown setting; known settings: {allowed}"
             found.append(f"{prefix}.settings.{path}: {msg}")
     override = config.overrides.get(name)
-    services = set(module.SERVICES) | set(PLATFORM_SERVICES)
+    services = set(module.SERVICES) | set(PLATFORM_SERVICES) | set(GPU_PLATFORM_SERVICES)
     for svc in override.services if override else {}:
         if svc not in services:
             import difflib

@@ -126,6 +126,42 @@ def test_no_privileged_container_passes_gpu_device_requests() -> None:
     assert run_policy("docker-no-privileged-container", props) == []
 
 
+OBSERVER_LABELS = [*labels("app"), {"label": "clinical.platform/observes-gpus", "value": "true"}]
+ALL_GPUS_UTILITY = [{"driver": "nvidia", "count": -1, "capabilities": ["utility"]}]
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"labels": OBSERVER_LABELS, "deviceRequests": ALL_GPUS_UTILITY}, None),
+        ({"deviceRequests": ALL_GPUS_UTILITY}, "requests every GPU of the host without declaring itself"),
+        (
+            {"deviceRequests": [{"driver": "nvidia", "count": -1, "capabilities": ["gpu"]}]},
+            "requests every GPU of the host without declaring itself",
+        ),
+        (
+            {"labels": OBSERVER_LABELS, "deviceRequests": [{"driver": "nvidia", "count": -1, "capabilities": ["gpu"]}]},
+            "observes every GPU with capabilities ['gpu']; an observer needs only ['utility']",
+        ),
+        (
+            {
+                "labels": OBSERVER_LABELS,
+                "deviceRequests": [{"driver": "nvidia", "count": -1, "capabilities": ["utility", "compute"]}],
+            },
+            "observes every GPU with capabilities ['compute', 'utility']",
+        ),
+    ],
+)
+def test_only_a_declared_gpu_observer_may_request_every_gpu_for_utility(
+    extra: dict[str, Any], expected: str | None
+) -> None:
+    found = run_policy("docker-no-privileged-container", {**HARDENED, **extra})
+    if expected is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and expected in found[0], found
+
+
 @pytest.mark.parametrize(
     ("resource_type", "props", "ok"),
     [

@@ -18,7 +18,7 @@ from components.specs import GpuSpec, SystemSpec
 from offline.harness import ROOT, SECRET_PLACEHOLDER, Captured
 from offline.plan import EXIT_OK, Plan, make_plan
 from stacks import claims_agent, registry
-from stacks.alerts import PLATFORM_SERVICES
+from stacks.alerts import GPU_PLATFORM_SERVICES, PLATFORM_SERVICES
 from tests.conftest import monitored_spec, named, of_type, parse, problems, stack_config
 
 CONTAINER = "docker:index/container:Container"
@@ -90,10 +90,13 @@ def test_services_ports_and_routes_follow_the_guide() -> None:
         "grafana",
         # Added to every system by the registry's last step (stacks.alerts).
         "node-exporter",
+        "gpu-exporter",
         "alertmanager",
         "blackbox-exporter",
     ]
-    assert set(claims_agent.SERVICES) | set(PLATFORM_SERVICES) >= {s.name for s in spec.services}
+    assert set(claims_agent.SERVICES) | set(PLATFORM_SERVICES) | set(GPU_PLATFORM_SERVICES) >= {
+        s.name for s in spec.services
+    }
     ports = {s.name: s.port for s in spec.services}
     assert ports == {
         "api": 8000,
@@ -103,6 +106,7 @@ def test_services_ports_and_routes_follow_the_guide() -> None:
         "prometheus": 9090,
         "grafana": 3000,
         "node-exporter": 9100,
+        "gpu-exporter": 9835,
         "alertmanager": 9093,
         "blackbox-exporter": 9115,
     }
@@ -277,6 +281,7 @@ def test_grafana_can_be_left_out_but_alerting_stays() -> None:
         "redis-exporter",
         "prometheus",
         "node-exporter",
+        "gpu-exporter",
         "alertmanager",
         "blackbox-exporter",
     ]
@@ -448,6 +453,7 @@ def test_planned_containers_are_hardened(claims_plan: Plan) -> None:
         "claims-agent-backup-prometheus",
         "claims-agent-backup-grafana",
         "claims-agent-node-exporter",
+        "claims-agent-gpu-exporter",
         "claims-agent-alertmanager",
         "claims-agent-blackbox-exporter",
         "claims-proxy",

@@ -78,6 +78,7 @@ def test_services_ports_and_images() -> None:
         "alertmanager": 9093,
         "blackbox-exporter": 9115,
         "node-exporter": 9100,
+        "gpu-exporter": 9835,
     }
     assert s.service("backend").image == "registry.example/stenosis-backend:1.4.0"
     assert s.service("worker").image == "registry.example/stenosis-worker:1.4.0"
@@ -255,6 +256,7 @@ def test_grafana_can_be_left_out_but_alerting_stays() -> None:
         "alertmanager",
         "blackbox-exporter",
         "node-exporter",
+        "gpu-exporter",
     }
     assert [r.name for r in s.routes] == ["web", "api"]
     assert [x.name for x in s.secrets] == ["secret-key"]
@@ -353,6 +355,7 @@ def test_planned_containers_and_no_published_ports(gpu_plan: Plan) -> None:
             "alertmanager",
             "blackbox-exporter",
             "node-exporter",
+            "gpu-exporter",
             "db",
             "broker",
             "objects",
@@ -362,6 +365,7 @@ def test_planned_containers_and_no_published_ports(gpu_plan: Plan) -> None:
             "backup-backend",
             "backup-prometheus",
             "backup-grafana",
+            "backup-objects",  # MinIO's data directory (components/backups.py, ADR 19)
         )
     } | {"stenosis-proxy"}
     assert [n for n, c in containers.items() if c.inputs.get("ports")] == ["stenosis-proxy"]

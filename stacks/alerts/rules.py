@@ -5,6 +5,8 @@
   metrics of its own (CogStack's MedCAT service, Trainer and Solr, the therapy-compliance API);
 - alert delivery itself (Alertmanager failing to notify);
 - the host's disk, where the platform runs the node exporter (Docker hosts);
+- GPU memory, when the platform runs the GPU exporter (systems with GPU services on a Docker host or VM):
+  per GPU above ``GPU_MEMORY_RATIO`` of its memory, and the exporter's GPUs missing altogether;
 - backups, when the system has backup services (the backup contract: port 9199,
   ``clinical_backup_last_success_timestamp_seconds{store}``, ``clinical_backup_last_status{store}``).
 """
@@ -23,6 +25,9 @@ AVAILABILITY_OBJECTIVE = 0.99
 SLOW_SECONDS = 5  # a health check or a route's first answer taking longer than this is slow
 # Therapy-compliance's guide (src/core/alerting.py): disk_usage 0.90.
 DISK_USED_RATIO = 0.90
+# A GPU service near its card's memory fails the next allocation with CUDA out of memory (the CogStack guide's
+# "Out of GPU Memory"); 10 minutes above this is a model or batch that no longer fits, not a passing peak.
+GPU_MEMORY_RATIO = 0.90
 
 
 def rule(alert: str, expr: str, for_: str, severity: str, summary: str) -> dict[str, Any]:
@@ -179,6 +184,31 @@ def backup_group(system: str) -> dict[str, Any]:
                 "1h",
                 "warning",
                 "No backup service reports its backups",
+            ),
+        ],
+    }
+
+
+def gpu_group(system: str) -> dict[str, Any]:
+    """A GPU's memory nearly full (per GPU, named by the exporter's info series), or no GPU reported at all."""
+    used = "nvidia_smi_memory_used_bytes / nvidia_smi_memory_total_bytes"
+    return {
+        "name": f"{system}-gpu",
+        "rules": [
+            rule(
+                "GpuMemoryNearlyFull",
+                f"({used} > {GPU_MEMORY_RATIO}) * on (instance, uuid) group_left (name) nvidia_smi_gpu_info",
+                "10m",
+                "warning",
+                f"GPU {{{{ $labels.name }}}} ({{{{ $labels.uuid }}}}) has used more than {GPU_MEMORY_RATIO:.0%} of "
+                "its memory for 10 minutes: the next allocation of a GPU service may fail out of memory",
+            ),
+            rule(
+                "GpuExporterMissing",
+                'absent(nvidia_smi_memory_total_bytes{job="gpu-exporter"})',
+                "10m",
+                "warning",
+                "No GPU reports its memory: the GPU exporter is down or nvidia-smi fails in it",
             ),
         ],
     }

@@ -120,6 +120,12 @@ PLATFORM_SOURCES: tuple[Source, ...] = (
         "the host's root file system read-only for the disk alerts",
     ),
     Source(
+        "services.gpu-exporter*",
+        "platform: stacks/alerts/gpu.py; upstream utkuozdemir/nvidia_gpu_exporter@v1.4.1 Dockerfile (ubuntu:24.04, "
+        "no USER: run as nobody, EXPOSE 9835), every GPU of the host with the utility capability (observes_gpus) "
+        "for the GPU memory alerts",
+    ),
+    Source(
         "services.prometheus*",
         "platform: stacks/alerts (prometheus.yml derived from the final spec) and stacks/monitoring.py; upstream "
         "prometheus/prometheus@v2.55.1 Dockerfile (USER nobody, EXPOSE 9090, VOLUME /prometheus)",

@@ -39,6 +39,7 @@ ELEMENTS = (
     Element("rate-limiting", "Security Checklist", "Rate limiting configured"),
     Element("authentication", "Security Checklist", "Authentication implemented"),
     Element("alerting", "Security Checklist", "Monitoring and alerting configured"),
+    Element("gpu-oom", "Common Issues", "**1. Out of GPU Memory**"),
     Element("cdn", "Frontend Optimization", "Use CloudFront (AWS) or Cloud CDN (GCP)"),
 )
 
@@ -188,6 +189,14 @@ ROWS = (
         "improved",
         ("services.prometheus", "services.alertmanager", "services.redis-exporter"),
         "error-rate, latency and queue-depth rules plus the platform's, delivered by the system's Alertmanager",
+    ),
+    Row(
+        "gpu-oom",
+        "alert",
+        "improved",
+        ("services.gpu-exporter",),
+        "GpuMemoryNearlyFull warns when a GPU stays above 90% of its memory for 10 minutes, before a task fails out "
+        "of memory (GPU exporter on a Docker host or VM; a cluster's GPU nodes are watched by the cluster's DCGM)",
     ),
     Row("cdn", "service", "not-applicable", (), "clinical data stays behind the hospital's proxy; no CDN"),
 )

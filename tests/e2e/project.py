@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from components.hardening import GPU_OBSERVER_LABEL
 from offline.harness import ROOT, ProgramRun, load_stack_file, run_program
 from tests.consumers_support import free_port
 from tests.e2e.engine import PulumiEngine
@@ -48,6 +49,8 @@ def _gpu_services(run: ProgramRun) -> dict[str, list[str]]:
     for r in run.resources:
         if r.type == "docker:index/container:Container" and r.inputs.get("deviceRequests"):
             labels = {lb["label"]: lb["value"] for lb in r.inputs.get("labels") or []}
+            if labels.get(GPU_OBSERVER_LABEL) == "true":
+                continue  # the GPU exporter: gone by itself once no service computes on a GPU
             out.setdefault(labels["clinical.platform/system"], []).append(labels["clinical.platform/service"])
     return out
 

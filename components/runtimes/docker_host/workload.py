@@ -10,7 +10,15 @@ import pulumi
 import pulumi_docker as docker
 
 from components.data_services import DataFile
-from components.hardening import LOG_DRIVER, Hardening, Probe, ShippedLogs, contract
+from components.hardening import (
+    GPU_OBSERVER_LABEL,
+    LOG_DRIVER,
+    OBSERVER_GPU_CAPABILITIES,
+    Hardening,
+    Probe,
+    ShippedLogs,
+    contract,
+)
 from components.specs import ServiceSpec
 
 ROLE_LABEL = "clinical.platform/role"
@@ -90,7 +98,12 @@ def healthcheck_args(probe: Probe) -> docker.ContainerHealthcheckArgs:
 
 def gpu_requests(h: Hardening, replica: int) -> list[docker.ContainerDeviceRequestArgs] | None:
     """The NVIDIA device request of one replica: the allocator's device ids when it assigned some (Docker gives
-    every bare ``count`` request the same first GPUs), else ``count`` GPUs."""
+    every bare ``count`` request the same first GPUs), else ``count`` GPUs. A GPU observer gets every GPU
+    (``count: -1``) with the ``utility`` capability only: the runtime then mounts nvidia-smi and NVML, no CUDA."""
+    if h.observes_gpus:
+        return [
+            docker.ContainerDeviceRequestArgs(driver="nvidia", count=-1, capabilities=list(OBSERVER_GPU_CAPABILITIES))
+        ]
     if not h.gpus:
         return None
     if h.gpu_device_ids:
@@ -197,6 +210,8 @@ class ContainerWorkload(pulumi.ComponentResource):
         image_ref = (image_map or {}).get(spec.image, spec.image)
         image = docker.RemoteImage(f"{name}-image", name=image_ref, keep_locally=True, opts=child)
         all_labels = {ROLE_LABEL: role, "clinical.platform/kind": spec.kind, **(labels or {})}
+        if spec.observes_gpus:  # the policy pack accepts an all-GPU request only under this declaration
+            all_labels[GPU_OBSERVER_LABEL] = "true"
         envs = [pulumi.Output.concat(key, "=", value) for key, value in sorted(env.items())]
         rules = contract(spec, logs)
         probe = rules.probe

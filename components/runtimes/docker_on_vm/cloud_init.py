@@ -20,7 +20,7 @@ import yaml
 from components import nginx, nginx_limits
 from components.edge import RouteLimit, zone_name
 from components.endpoints import BOOT_SECRET_MARKER
-from components.hardening import Hardening, ShippedLogs, contract
+from components.hardening import OBSERVER_GPU_CAPABILITIES, Hardening, ShippedLogs, contract
 from components.runtimes.docker_on_vm import egress
 from components.specs import ServiceSpec
 
@@ -175,6 +175,10 @@ def compose_hardening(h: Hardening) -> dict:
         # every GPU service of the VM the same first GPU.
         ids = {"device_ids": list(h.gpu_device_ids[: h.gpus])} if h.gpu_device_ids else {"count": h.gpus}
         devices = [{"driver": "nvidia", **ids, "capabilities": ["gpu"]}]
+        entry["deploy"] = {"resources": {"reservations": {"devices": devices}}}
+    elif h.observes_gpus:
+        # A GPU observer: every GPU of the VM, nvidia-smi and NVML only, outside the allocator.
+        devices = [{"driver": "nvidia", "count": "all", "capabilities": list(OBSERVER_GPU_CAPABILITIES)}]
         entry["deploy"] = {"resources": {"reservations": {"devices": devices}}}
     return entry
 

@@ -89,6 +89,13 @@ def check_restricted(spec: ServiceSpec) -> None:
             f"service '{spec.name}' mounts host paths; the kubernetes runtime owns no host: node agents belong "
             "to the cluster's own monitoring"
         )
+    if spec.observes_gpus:
+        # Every GPU without an nvidia.com/gpu limit means NVIDIA_VISIBLE_DEVICES=all past the device plugin:
+        # hardened toolkits refuse it from unprivileged pods and GKE's nodes ignore it.
+        raise ValueError(
+            f"service '{spec.name}' observes_gpus; the kubernetes runtime owns no GPU node: the cluster's own "
+            "DCGM exporter (GPU operator, GKE's managed DCGM metrics) watches its GPU nodes' memory"
+        )
     if spec.user is not None and user_ids(contract(spec))[0] == 0:
         raise ValueError(f"service '{spec.name}' runs as uid 0; restricted namespaces refuse root: set a user")
 
