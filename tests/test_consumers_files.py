@@ -71,6 +71,8 @@ def _stage_nginx(conf: str, files: dict[str, str], root: Path, server_names: lis
         cert, key = self_signed(root / "real-tls", server_names or ["localhost"])
         shutil.copy(cert, root / "etc/nginx/tls/tls.crt")
         shutil.copy(key, root / "etc/nginx/tls/tls.key")
+        if "/etc/nginx/tls/backend-ca.crt" in files:  # the CA a proxy verifies TLS sidecars with: a real one
+            shutil.copy(cert, root / "etc/nginx/tls/backend-ca.crt")
     rewritten = re.sub(r"(?<![\w/])/(etc/nginx|tmp)/", lambda m: f"{root}/{m.group(1)}/", conf)
     staged = root / "nginx.test.conf"
     staged.write_text(rewritten)

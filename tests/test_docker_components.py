@@ -128,7 +128,9 @@ def test_replicas_share_an_alias_and_a_phi_service_leaves_the_frontend_to_its_tl
     sidecar = named(demo_run, "demo-api-tls")
     nets = {(n["name"], tuple(n.get("aliases", []))) for n in sidecar.inputs["networksAdvanced"]}
     assert nets == {("demo-frontend", ("demo-api-tls",)), ("demo-backend", ())}
-    assert sidecar.inputs["image"] == "nginxinc/nginx-unprivileged:1.27.3-alpine" and sidecar.inputs["user"] == "101:101"
+    assert (
+        sidecar.inputs["image"] == "nginxinc/nginx-unprivileged:1.27.3-alpine" and sidecar.inputs["user"] == "101:101"
+    )
     assert labels_of(sidecar)["clinical.platform/role"] == "tls-sidecar"
     assert labels_of(sidecar)["clinical.platform/auth"] == "app"  # it fronts the API, whose route is app-login
     files = {u["file"]: u for u in sidecar.inputs["uploads"]}
