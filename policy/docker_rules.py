@@ -196,7 +196,7 @@ def check_proxy_backend_tls(props: Mapping[str, Any], ctx: CheckContext) -> Iter
         return
     for _path, conf in _nginx_configs(props):
         for block in _server_blocks(conf):
-            name = re.search(r"server_name\s+([^;\s]+)", block)
+            name = re.search(r"(?<!_)server_name\s+([^;\s]+)", block)
             upstream = _UPSTREAM.search(block)
             if not name or name.group(1) == "_" or not upstream:
                 continue
@@ -322,7 +322,7 @@ def check_required_labels(props: Mapping[str, Any], ctx: CheckContext) -> Iterat
 def _upstreams(conf: str) -> Iterator[tuple[str, str, bool]]:
     """(server name, upstream host, has basic auth) of every named server of a proxy config."""
     for block in _server_blocks(conf):
-        name = re.search(r"server_name\s+([^;\s]+)", block)
+        name = re.search(r"(?<!_)server_name\s+([^;\s]+)", block)
         upstream = re.search(r"(?:set \$upstream|proxy_pass)\s+https?://([^:/;\s]+)", block)
         if name and name.group(1) != "_" and upstream:
             yield name.group(1), upstream.group(1), "auth_basic " in block

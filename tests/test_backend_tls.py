@@ -126,7 +126,7 @@ def test_every_docker_route_reaches_a_sidecar_on_the_frontend_with_the_certifica
         sidecar = named(local_run, host)
         aliases = {n["name"]: n.get("aliases", []) for n in sidecar.inputs["networksAdvanced"]}
         assert any(net.endswith("-frontend") and host in a for net, a in aliases.items()), aliases
-        csr = named(local_run, f"{host}-cert-csr")
+        csr = named(local_run, f"{host}-csr")
         assert csr.inputs["dnsNames"] == [host]
         # The service behind it is no longer on the network the proxy shares.
         service = named(local_run, host.removesuffix("-tls"), custom=False)

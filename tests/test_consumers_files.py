@@ -115,7 +115,7 @@ def test_every_nginx_config_on_a_docker_host_loads_in_real_nginx(
         conf = container.files[path]
         if path != "/etc/nginx/nginx.conf":  # a server block the image's nginx.conf includes from conf.d
             conf = f"pid /tmp/nginx.pid;\nevents {{}}\nhttp {{\n{conf}\n}}\n"
-        names = re.findall(r"server_name ([^ _;][^;]*);", conf)
+        names = re.findall(r"(?<!_)server_name ([^ _;][^;]*);", conf)
         done = _nginx_t(_stage_nginx(conf, container.files, root, names), root)
         assert done.returncode == 0, f"{container.name}:{path} rejected by {version([nginx, '-v'])}:\n{done.stderr}"
 
@@ -212,12 +212,12 @@ def test_the_tls_proxy_answers_every_route_with_its_generated_credentials(
     )
     # No Docker DNS here: upstreams do not resolve, so an authorised request gets 502 from the proxy itself.
     conf = conf.replace("resolver 127.0.0.11", "resolver_timeout 1s; resolver 127.0.0.1")
-    names = re.findall(r"server_name ([^ _;][^;]*);", conf)
+    names = re.findall(r"(?<!_)server_name ([^ _;][^;]*);", conf)
     root = tmp_path / "proxy"
     conf_path = _stage_nginx(conf, proxy.files, root, names)
     user, passwords = run.exports["basicAuthUser"], run.exports["basicAuthPasswords"]
     auth_files = dict(
-        re.findall(r"server_name ([^;]+);.*?(?:auth_basic_user_file [^;]*/([\w-]+)\.htpasswd;|})", conf, re.S)
+        re.findall(r"(?<!_)server_name ([^;]+);.*?(?:auth_basic_user_file [^;]*/([\w-]+)\.htpasswd;|})", conf, re.S)
     )
     with _Nginx(conf_path, root) as nginx:
         _wait_for(https_port, nginx.process)

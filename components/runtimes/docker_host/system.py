@@ -229,7 +229,7 @@ class DockerSystem(pulumi.ComponentResource):
                 f"{name}: routes to '{svc.name}' target ports {sorted(p or 0 for p in ports)}; a service "
                 "that handles PHI is routed on one port (its TLS sidecar forwards to it)"
             )
-        cert = ca.issue(f"{host}-cert", [host])
+        cert = ca.issue(host, [host])
         conf = tls_sidecar.render_conf(
             svc.name, ports.pop() or 0, tls_sidecar.limits_for(svc.name, spec.routes), resolver=nginx.DOCKER_DNS
         )
