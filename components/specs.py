@@ -357,6 +357,14 @@ class ServiceSpec(Spec):
     backup_target: BackupTargetSpec | None = Field(
         None, description="Backup services only (components/backups.py): where their archives go, read-write."
     )
+    handles_phi: bool = Field(
+        True,
+        description="Its HTTP traffic can carry patient data (the default: presume it does). A routed service that "
+        "handles PHI is reached over TLS all the way to its container: the entry point (the Docker host's proxy, a "
+        "cluster's ingress) speaks HTTPS, verified against the stack's private CA, to a TLS sidecar in front of it "
+        "(components/tls_sidecar.py), since the application images serve plain HTTP. Set False only for a service "
+        "that never sees patient data; the policy pack still asks a PHI or prod stack for a waiver of that route.",
+    )
 
     def store_refs(self) -> set[tuple[str, str | None]]:
         """The (kind, name) of every placeholder in the environment and files: the stores the service uses."""

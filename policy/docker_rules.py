@@ -202,6 +202,48 @@ def _server_blocks(text: str) -> Iterator[str]:
                 break
 
 
+_UPSTREAM = re.compile(r"(?:set \$upstream|proxy_pass)\s+(https?)://([^:/;\s$]+)")
+_VERIFIED = (
+    re.compile(r"^\s*proxy_ssl_verify\s+on;", re.M),
+    re.compile(r"^\s*proxy_ssl_trusted_certificate\s+\S+;", re.M),
+)
+
+
+def _phi_or_prod(props: Mapping[str, Any], ctx: CheckContext) -> str | None:
+    """Why the container's traffic needs TLS to the services ("in prod", "with PHI"), or None: the stack's
+    environment and classification, or the container's own labels (which can only add strictness)."""
+    labels = _labels(props)
+    if "prod" in (ctx.environment, labels.get("clinical.platform/environment")):
+        return "in prod"
+    if "phi" in (ctx.data_classification, labels.get("clinical.platform/data-classification")):
+        return "with PHI"
+    return None
+
+
+def check_proxy_backend_tls(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    """An entry point (an nginx that publishes host ports) reaches every route's service over verified HTTPS."""
+    why = _phi_or_prod(props, ctx)
+    if why is None or not any(True for _ in _published(props)):
+        return
+    for _path, conf in _nginx_configs(props):
+        for block in _server_blocks(conf):
+            name = re.search(r"(?<!_)server_name\s+([^;\s]+)", block)
+            upstream = _UPSTREAM.search(block)
+            if not name or name.group(1) == "_" or not upstream:
+                continue
+            scheme, host = upstream.groups()
+            if scheme == "http":
+                yield (
+                    f"{ctx.name}: https://{name.group(1)} reaches {host} over plain HTTP {why}; end TLS in front of "
+                    "the service (a TLS sidecar) and proxy_pass https:// with proxy_ssl_verify on"
+                )
+            elif not all(directive.search(block) for directive in _VERIFIED):
+                yield (
+                    f"{ctx.name}: https://{name.group(1)} reaches {host} over HTTPS without verifying its certificate "
+                    "(proxy_ssl_verify on and proxy_ssl_trusted_certificate)"
+                )
+
+
 def check_no_plaintext_secret_env(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
     secret_named = []
     for entry in props.get("envs") or []:
@@ -311,7 +353,7 @@ def check_required_labels(props: Mapping[str, Any], ctx: CheckContext) -> Iterat
 def _upstreams(conf: str) -> Iterator[tuple[str, str, bool]]:
     """(server name, upstream host, has basic auth) of every named server of a proxy config."""
     for block in _server_blocks(conf):
-        name = re.search(r"server_name\s+([^;\s]+)", block)
+        name = re.search(r"(?<!_)server_name\s+([^;\s]+)", block)
         upstream = re.search(r"(?:set \$upstream|proxy_pass)\s+https?://([^:/;\s]+)", block)
         if name and name.group(1) != "_" and upstream:
             yield name.group(1), upstream.group(1), "auth_basic " in block
@@ -459,6 +501,20 @@ RULES = [
         nist="NIST 800-53 SC-8",
         resource_types=(CONTAINER,),
         check=check_proxy_tls,
+    ),
+    Rule(
+        name="docker-proxy-backend-tls",
+        family="tls",
+        severity="high",
+        description="In a prod or PHI stack, the proxy reaches every routed service over HTTPS and verifies its "
+        "certificate, so no request with PHI crosses a Docker network in clear.",
+        remediation="Route to the service's TLS sidecar (the platform adds one to every routed service that handles "
+        "PHI) with `proxy_pass https://...`, `proxy_ssl_verify on`, `proxy_ssl_trusted_certificate` (the stack's CA) "
+        "and `proxy_ssl_name`; a route to a service that never sees PHI needs a signed waiver.",
+        hipaa=HIPAA["transmission-encryption"],
+        nist="NIST 800-53 SC-8",
+        resource_types=(CONTAINER,),
+        check=check_proxy_backend_tls,
     ),
     Rule(
         name="docker-no-plaintext-secret-env",

@@ -1438,7 +1438,7 @@ KUBERNETES: tuple[TypeCoverage, ...] = (
                 "(the default since 1.9)",
             ),
         ),
-        note="checkov has no Ingress TLS check; `k8s-ingress-tls` is the pack's own",
+        note="checkov has no Ingress TLS check; `k8s-ingress-tls` and `k8s-ingress-backend-tls` (HTTPS to the pods) are the pack's own",
     ),
     TypeCoverage(
         "kubernetes:networking.k8s.io/v1:NetworkPolicy",

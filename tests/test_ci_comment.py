@@ -57,9 +57,10 @@ def test_comment_has_marker_resources_violations_waivers_and_cost(local_plan: di
     row = next(line for line in comment.splitlines() if line.startswith("| `local` |"))
     # 28 resources since the MedCAT Trainer's PostgreSQL (and its TLS material) was replaced by a SQLite volume;
     # 46: alert delivery (Prometheus, Alertmanager, blackbox and node exporters, their volumes, an egress network)
-    # and the backups of three services' volumes.
-    assert row == "| `local` | onprem/docker | 46 | 0 / 0 / 2 | 0.00 | no base | — | ✅ pass |"
-    assert f"| `{CONTAINER}` | 13 |" in comment
+    # and the backups of three services' volumes; 56: the TLS sidecars of the two routed services (a container,
+    # its image and a key, request and certificate each).
+    assert row == "| `local` | onprem/docker | 56 | 0 / 0 / 2 | 0.00 | no base | — | ✅ pass |"
+    assert f"| `{CONTAINER}` | 15 |" in comment
     assert "| medium | 0 | 0 | 2 |" in comment
     assert (
         "- `docker-non-root` on `cogstack-nlp-medcat-trainer`: waived until 2027-06-30 by security-officer" in comment
@@ -74,28 +75,28 @@ def test_cost_change_against_the_base_branch(local_plan: dict[str, Any], priced_
     head = to_json(make_plan("local"))
     change = cost_change(head, local_plan)
     # 10 containers at USD 10 (the local stack, alert delivery included).
-    assert (change.usd, change.base_usd, change.delta) == (130.0, 0.0, 130.0)
-    assert change.by_type == {CONTAINER: (130.0, 0.0)}
+    assert (change.usd, change.base_usd, change.delta) == (150.0, 0.0, 150.0)
+    assert change.by_type == {CONTAINER: (150.0, 0.0)}
     comment = render_comment({"local": head}, {"local": local_plan})
     row = next(line for line in comment.splitlines() if line.startswith("| `local` |"))
-    assert "| 130.00 | +130.00 |" in row and "46 (+0)" in row  # 46: the local stack's count (see above)
-    assert "(base branch 0.00, change +130.00)" in comment
-    assert f"| `{CONTAINER}` | 130.00 | +130.00 |" in comment
+    assert "| 150.00 | +150.00 |" in row and "56 (+0)" in row  # 56: the local stack's count (see above)
+    assert "(base branch 0.00, change +150.00)" in comment
+    assert f"| `{CONTAINER}` | 150.00 | +150.00 |" in comment
     # A cheaper branch shows a negative change.
-    assert cost_change(local_plan, head).delta == -130.0
-    assert "| 0.00 | -130.00 |" in render_comment({"local": local_plan}, {"local": head})
+    assert cost_change(local_plan, head).delta == -150.0
+    assert "| 0.00 | -150.00 |" in render_comment({"local": local_plan}, {"local": head})
 
 
 def test_resource_changes_new_and_removed_stacks(local_plan: dict[str, Any]) -> None:
     base = copy.deepcopy(local_plan)
     base["resources"]["byType"][CONTAINER] = 9
     base["resources"]["byType"]["docker:index/secret:Gone"] = 2
-    base["resources"]["total"] = 47  # one more than the local stack's 46
+    base["resources"]["total"] = 57  # one more than the local stack's 56
     changes = resource_changes(local_plan, base)
-    assert changes[CONTAINER] == (13, 9) and changes["docker:index/secret:Gone"] == (0, 2)
+    assert changes[CONTAINER] == (15, 9) and changes["docker:index/secret:Gone"] == (0, 2)
     comment = render_comment({"local": local_plan, "new": local_plan}, {"local": base, "old": base})
-    assert f"| `{CONTAINER}` | 13 | +4 |" in comment and "| `docker:index/secret:Gone` | 0 | -2 |" in comment
-    assert "| `local` | onprem/docker | 46 (-1) |" in comment
+    assert f"| `{CONTAINER}` | 15 | +6 |" in comment and "| `docker:index/secret:Gone` | 0 | -2 |" in comment
+    assert "| `local` | onprem/docker | 56 (-1) |" in comment
     new_row = next(line for line in comment.splitlines() if line.startswith("| `new` |"))
     assert "| new stack |" in new_row
     assert "Stacks removed in this branch: `old`" in comment
@@ -109,13 +110,13 @@ def test_budget_guard_stops_an_over_budget_stack(
     assert data["cost"]["budgetUsdPerMonth"] == 0 and data["cost"]["overBudget"] is True
     assert data["exitCode"] == EXIT_VIOLATIONS
     assert failure_lines("tiny", data) == [
-        "tiny: estimated USD 130.00/month exceeds clinical-platform:budgetUsdPerMonth (0.00); "
+        "tiny: estimated USD 150.00/month exceeds clinical-platform:budgetUsdPerMonth (0.00); "
         "choose smaller sizes or GPUs, or raise the budget"
     ]
     row = next(line for line in render_comment({"tiny": data}).splitlines() if line.startswith("| `tiny` |"))
-    assert "| 130.00 | no base | 0.00 | ❌ estimated USD 130.00/month exceeds" in row
+    assert "| 150.00 | no base | 0.00 | ❌ estimated USD 150.00/month exceeds" in row
     assert plan_main(["--stack", "tiny", "--stack-dir", str(tmp_path)]) == EXIT_VIOLATIONS
-    assert "FAILED: estimated USD 130.00/month exceeds clinical-platform:budgetUsdPerMonth (0.00)" in (
+    assert "FAILED: estimated USD 150.00/month exceeds clinical-platform:budgetUsdPerMonth (0.00)" in (
         capsys.readouterr().out
     )
 
@@ -274,7 +275,7 @@ def test_make_ci_plan_reproduces_the_pull_request_job(tmp_path: Path, local_plan
     comment = (out / "comment.md").read_text()
     assert comment.startswith(MARKER) and "its change against the base branch" in comment
     assert all(f"| `{s}` |" in comment for s in shipped)
-    assert "| `local` | onprem/docker | 46 (+0) | 0 / 0 / 2 | 0.00 | +0.00 |" in comment  # 46: see the first test
+    assert "| `local` | onprem/docker | 56 (+0) | 0 / 0 / 2 | 0.00 | +0.00 |" in comment  # 56: see the first test
     runs = json.loads((out / "review.sarif").read_text())["runs"]
     assert sorted(r["automationDetails"]["id"] for r in runs) == sorted(
         f"clinical-platform-review/{s}/" for s in shipped

@@ -71,6 +71,8 @@ def _stage_nginx(conf: str, files: dict[str, str], root: Path, server_names: lis
         cert, key = self_signed(root / "real-tls", server_names or ["localhost"])
         shutil.copy(cert, root / "etc/nginx/tls/tls.crt")
         shutil.copy(key, root / "etc/nginx/tls/tls.key")
+        if "/etc/nginx/tls/backend-ca.crt" in files:  # the CA a proxy verifies TLS sidecars with: a real one
+            shutil.copy(cert, root / "etc/nginx/tls/backend-ca.crt")
     rewritten = re.sub(r"(?<![\w/])/(etc/nginx|tmp)/", lambda m: f"{root}/{m.group(1)}/", conf)
     staged = root / "nginx.test.conf"
     staged.write_text(rewritten)
@@ -113,7 +115,7 @@ def test_every_nginx_config_on_a_docker_host_loads_in_real_nginx(
         conf = container.files[path]
         if path != "/etc/nginx/nginx.conf":  # a server block the image's nginx.conf includes from conf.d
             conf = f"pid /tmp/nginx.pid;\nevents {{}}\nhttp {{\n{conf}\n}}\n"
-        names = re.findall(r"server_name ([^ _;][^;]*);", conf)
+        names = re.findall(r"(?<!_)server_name ([^ _;][^;]*);", conf)
         done = _nginx_t(_stage_nginx(conf, container.files, root, names), root)
         assert done.returncode == 0, f"{container.name}:{path} rejected by {version([nginx, '-v'])}:\n{done.stderr}"
 
@@ -210,12 +212,12 @@ def test_the_tls_proxy_answers_every_route_with_its_generated_credentials(
     )
     # No Docker DNS here: upstreams do not resolve, so an authorised request gets 502 from the proxy itself.
     conf = conf.replace("resolver 127.0.0.11", "resolver_timeout 1s; resolver 127.0.0.1")
-    names = re.findall(r"server_name ([^ _;][^;]*);", conf)
+    names = re.findall(r"(?<!_)server_name ([^ _;][^;]*);", conf)
     root = tmp_path / "proxy"
     conf_path = _stage_nginx(conf, proxy.files, root, names)
     user, passwords = run.exports["basicAuthUser"], run.exports["basicAuthPasswords"]
     auth_files = dict(
-        re.findall(r"server_name ([^;]+);.*?(?:auth_basic_user_file [^;]*/([\w-]+)\.htpasswd;|})", conf, re.S)
+        re.findall(r"(?<!_)server_name ([^;]+);.*?(?:auth_basic_user_file [^;]*/([\w-]+)\.htpasswd;|})", conf, re.S)
     )
     with _Nginx(conf_path, root) as nginx:
         _wait_for(https_port, nginx.process)

@@ -13,6 +13,7 @@ from components.addressing import SystemSubnets, edge_subnet, max_slot, system_s
 from components.data_services import bucket_setup_script, redis_conf
 from components.endpoints import SystemRefs, resolve
 from components.htpasswd import htpasswd_line
+from components.pki import PrivateCertificateAuthority
 from components.runtimes.docker_host.system import DockerSystem
 from components.specs import (
     BucketSpec,
@@ -92,6 +93,7 @@ def demo_run() -> ProgramRun:
             labels={"clinical.platform/owner": "team"},
             config_secrets={"demo-api-token": pulumi.Output.secret("token-from-config")},
             auth_file_dir="/etc/nginx/auth",
+            certificate_authority=PrivateCertificateAuthority("demo-ca", "demo CA"),
             protect_data=True,
         )
 
@@ -100,7 +102,7 @@ def demo_run() -> ProgramRun:
 
 def test_every_container_is_hardened(demo_run: ProgramRun) -> None:
     containers = of_type(demo_run, CONTAINER)
-    assert len(containers) == 7  # api x2, worker, postgres, redis, minio, minio-setup
+    assert len(containers) == 8  # api x2, its TLS sidecar, worker, postgres, redis, minio, minio-setup
     for c in containers:
         i = c.inputs
         assert i["securityOpts"] == ["no-new-privileges:true"], c.name
@@ -113,13 +115,30 @@ def test_every_container_is_hardened(demo_run: ProgramRun) -> None:
         assert i["user"], f"{c.name} runs as the image default user"
 
 
-def test_replicas_share_an_alias_and_routed_services_join_the_frontend(demo_run: ProgramRun) -> None:
+def test_replicas_share_an_alias_and_a_phi_service_leaves_the_frontend_to_its_tls_sidecar(
+    demo_run: ProgramRun,
+) -> None:
     api1, api2 = named(demo_run, "demo-api-1"), named(demo_run, "demo-api-2")
     # Networks only through networks_advanced: a network_mode naming one of them too loses its aliases
     # on a real daemon (the second attach is ignored), and no service could resolve another.
     assert "networkMode" not in api1.inputs and "networkMode" not in named(demo_run, "demo-worker").inputs
     nets1 = {(n["name"], tuple(n.get("aliases", []))) for n in api1.inputs["networksAdvanced"]}
-    assert nets1 == {("demo-backend", ("api",)), ("demo-frontend", ("demo-api",))}
+    # The routed API handles PHI (the default): only its sidecar joins the network the proxy shares.
+    assert nets1 == {("demo-backend", ("api",))}
+    sidecar = named(demo_run, "demo-api-tls")
+    nets = {(n["name"], tuple(n.get("aliases", []))) for n in sidecar.inputs["networksAdvanced"]}
+    assert nets == {("demo-frontend", ("demo-api-tls",)), ("demo-backend", ())}
+    assert (
+        sidecar.inputs["image"] == "nginxinc/nginx-unprivileged:1.27.3-alpine" and sidecar.inputs["user"] == "101:101"
+    )
+    assert labels_of(sidecar)["clinical.platform/role"] == "tls-sidecar"
+    assert labels_of(sidecar)["clinical.platform/auth"] == "app"  # it fronts the API, whose route is app-login
+    files = {u["file"]: u for u in sidecar.inputs["uploads"]}
+    conf = files["/etc/nginx/nginx.conf"]["content"]
+    assert "listen 8443 ssl;" in conf and "set $upstream http://api:8000;" in conf and "resolver 127.0.0.11" in conf
+    assert files["/etc/nginx/tls/tls.key"]["permissions"] == "0440"
+    # Created once the API is healthy, so the proxy never reaches a sidecar with nothing behind it.
+    assert {named(demo_run, n).urn for n in ("demo-api-1", "demo-api-2")} <= set(sidecar.dependencies)
     assert api1.inputs["networksAdvanced"] == api2.inputs["networksAdvanced"]
     worker = named(demo_run, "demo-worker")
     assert {n["name"] for n in worker.inputs["networksAdvanced"]} == {"demo-backend", "demo-egress"}
@@ -137,7 +156,7 @@ def test_env_placeholders_resolve_to_secret_connection_strings(demo_run: Program
     api = named(demo_run, "demo-api-1")
     env = env_of(api)
     assert env["DATABASE_URL"].startswith("postgresql+asyncpg://demo:") and env["DATABASE_URL"].endswith(
-        "@db:5432/demo?ssl=disable"
+        "@db:5432/demo?ssl=require"  # the stack CA gives PostgreSQL its certificate
     )
     assert env["BROKER"].startswith("redis://:") and env["BROKER"].endswith("@queue:6379/0")
     assert env["BUCKET"] == "uploads"
@@ -232,8 +251,9 @@ def test_components_are_parented_and_typed(demo_run: ProgramRun) -> None:
     by_urn = {r.urn: r for r in demo_run.resources}
     system = named(demo_run, "demo", custom=False)
     assert system.type == "clinical:docker:System"
+    ca = named(demo_run, "demo-ca", custom=False)  # the stack's, made beside the system
     for r in demo_run.resources:
-        if r is not system:
+        if r not in (system, ca):
             assert r.parent in by_urn, f"{r.name} is not parented to a component"
     assert named(demo_run, "demo-db").type == "docker:index/container:Container"
     assert by_urn[named(demo_run, "demo-db").parent].type == "clinical:docker:ContainerWorkload"

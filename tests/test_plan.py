@@ -55,6 +55,9 @@ def test_local_stack_registers_cogstack(local_run: ProgramRun) -> None:
         "cogstack-nlp-medcat-service",
         "cogstack-nlp-medcat-trainer",
         "cogstack-nlp-trainer-nginx",
+        # The TLS sidecars of the two routed services (both handle PHI): the proxy reaches them over HTTPS.
+        "cogstack-nlp-medcat-service-tls",
+        "cogstack-nlp-trainer-nginx-tls",
         "cogstack-nlp-solr",
         "cogstack-nlp-trainer-admin",
         # Its writable volumes' backups (components/backups.py), one per owner.
@@ -124,7 +127,10 @@ def test_trainer_keeps_sqlite_in_a_volume_with_generated_key_secure_cookies_and_
     proxy_conf = next(u["content"] for u in proxy.inputs["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
     block = proxy_conf[proxy_conf.index("server_name medcat-trainer.clinical.localhost") :]
     block = block[: block.index("server {")] if "server {" in block else block
-    assert "set $upstream http://cogstack-nlp-trainer-nginx:8000;" in block
+    assert "set $upstream https://cogstack-nlp-trainer-nginx-tls:8443;" in block
+    sidecar = named(local_run, "cogstack-nlp-trainer-nginx-tls")
+    sidecar_conf = next(u["content"] for u in sidecar.inputs["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
+    assert "set $upstream http://trainer-nginx:8000;" in sidecar_conf
 
 
 def test_proxy_is_the_only_published_container_and_guards_the_api(local_run: ProgramRun) -> None:
@@ -146,13 +152,17 @@ def test_proxy_is_the_only_published_container_and_guards_the_api(local_run: Pro
 def test_local_ca_issues_the_proxy_and_database_certificates(
     local_run: ProgramRun, local_with_postgres: ProgramRun
 ) -> None:
-    # CogStack alone has no PostgreSQL any more (the Trainer only knows SQLite): the CA signs the proxy only.
+    # CogStack alone has no PostgreSQL any more (the Trainer only knows SQLite): the CA signs the proxy and the
+    # TLS sidecars of its two routed services.
+    sidecars = {f"{host}-csr": [host] for host in ("cogstack-nlp-medcat-service-tls", "cogstack-nlp-trainer-nginx-tls")}
     csrs = {r.name: r.inputs["dnsNames"] for r in of_type(local_run, "tls:index/certRequest:CertRequest")}
-    assert csrs == {"local-proxy-csr": ["clinical.localhost", "*.clinical.localhost"]}
+    assert csrs == {"local-proxy-csr": ["clinical.localhost", "*.clinical.localhost"], **sidecars}
     csrs = {r.name: r.inputs["dnsNames"] for r in of_type(local_with_postgres, "tls:index/certRequest:CertRequest")}
     assert csrs == {
         "local-proxy-csr": ["clinical.localhost", "*.clinical.localhost"],
         "therapy-compliance-db-tls-csr": ["db"],
+        **sidecars,
+        "therapy-compliance-api-tls-csr": ["therapy-compliance-api-tls"],
     }
     for run in (local_run, local_with_postgres):
         (ca,) = of_type(run, "tls:index/selfSignedCert:SelfSignedCert")
@@ -214,7 +224,7 @@ def test_plan_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--stack", "local", "--json"]) == EXIT_OK
     data = json.loads(capsys.readouterr().out)
     assert data["resources"]["bySystem"]["cogstack-nlp"] > 10
-    assert data["resources"]["byType"]["docker:index/container:Container"] == 13  # 3 backups, 4 monitoring
+    assert data["resources"]["byType"]["docker:index/container:Container"] == 15  # 3 backups, 4 monitoring, 2 TLS
     assert data["policy"]["mandatory"] == 0 and data["cost"]["usdPerMonth"] == 0
     assert data["criticalPath"]["seconds"] > 90
 
@@ -360,9 +370,14 @@ def test_a_stack_with_secure_values_plans(tmp_path: Path) -> None:
     uploads = {u["file"]: u["content"] for u in proxy.inputs["uploads"]}
     assert uploads["/etc/nginx/tls/tls.crt"] == cert
     assert uploads["/etc/nginx/tls/tls.key"] == "offline-plan-secret-placeholder"
-    # The given certificate serves the routes: the stack's CA issues only the database's certificate.
+    # The given certificate serves the routes: the stack's CA issues only the database's and the TLS sidecars'.
     issued = [r.name for r in plan.run.resources if r.type == "tls:index/locallySignedCert:LocallySignedCert"]
-    assert issued == ["therapy-compliance-db-tls-cert"]
+    assert sorted(issued) == [
+        "cogstack-nlp-medcat-service-tls-cert",
+        "cogstack-nlp-trainer-nginx-tls-cert",
+        "therapy-compliance-api-tls-cert",
+        "therapy-compliance-db-tls-cert",
+    ]
 
 
 def test_generated_admin_passwords_are_exported_for_operators(local_run: ProgramRun) -> None:

@@ -198,8 +198,14 @@ LOAD_BALANCER: dict[str, Any] = {
         "loadBalancerSourceRanges": ["192.0.2.0/24", "198.51.100.0/24"],
     },
 }
+BACKEND_TLS = {  # HTTPS to the pod's TLS sidecar, verified against the namespace's CA Secret
+    "nginx.ingress.kubernetes.io/backend-protocol": "HTTPS",
+    "nginx.ingress.kubernetes.io/proxy-ssl-verify": "on",
+    "nginx.ingress.kubernetes.io/proxy-ssl-secret": "stenosis/backend-ca",
+    "nginx.ingress.kubernetes.io/proxy-ssl-name": "stenosis-api.stenosis.svc",
+}
 INGRESS: dict[str, Any] = {
-    "metadata": {"name": "stenosis", "namespace": "stenosis"},
+    "metadata": {"name": "stenosis", "namespace": "stenosis", "annotations": dict(BACKEND_TLS)},
     "spec": {
         "ingressClassName": "nginx",
         "tls": [{"hosts": ["stenosis.clinical.example.org"], "secretName": "stenosis-tls"}],
@@ -566,6 +572,27 @@ CASES: list[Case] = [
     ),
     # Ingress TLS
     ("k8s-ingress-tls", t.INGRESS, INGRESS, changed(INGRESS, spec__tls=DROP), ("serves its routes over plain HTTP",)),
+    (
+        "k8s-ingress-backend-tls",
+        t.INGRESS,
+        INGRESS,
+        changed(INGRESS, metadata__annotations=DROP),
+        ("forwards to its pods over plain HTTP in prod", "backend-protocol: HTTPS"),
+    ),
+    (
+        "k8s-ingress-backend-tls",
+        t.INGRESS,
+        INGRESS,
+        changed(INGRESS, **{"metadata__annotations__nginx.ingress.kubernetes.io/proxy-ssl-verify": "off"}),
+        ("without verifying their certificate (proxy-ssl-verify is not on)",),
+    ),
+    (
+        "k8s-ingress-backend-tls",
+        t.INGRESS,
+        changed(INGRESS, metadata__annotations={"alb.ingress.kubernetes.io/backend-protocol": "HTTPS"}),
+        changed(INGRESS, **{"metadata__annotations__nginx.ingress.kubernetes.io/proxy-ssl-secret": DROP}),
+        ("verifies its pods against no CA (no proxy-ssl-secret)",),
+    ),
     (
         "k8s-ingress-tls",
         t.INGRESS,
@@ -1366,7 +1393,7 @@ def secure_program(weaken: str | None = None) -> None:
     )
     k8s.networking.v1.Ingress(
         "stenosis",
-        metadata=meta,
+        metadata={**meta, "annotations": BACKEND_TLS},
         spec={
             "ingress_class_name": "nginx",
             "tls": [] if weak == "ingress" else [{"hosts": ["stenosis.clinical.example.org"], "secret_name": "tls"}],

@@ -95,8 +95,9 @@ def test_local_report_covers_each_rule_on_every_resource_of_its_types(local: tup
     # medcat-logs volume went; its SQLite volume came (the nginx container and image replaced the database's).
     # 39 since alert delivery (stacks/alerts): Prometheus, Alertmanager, blackbox and node exporters (4 containers,
     # 4 images), their 2 data volumes and the egress network Alertmanager and the exporter use; 46 since the
-    # backups of the Trainer's, Solr's and MedCAT's volumes (3 containers, their image, 3 targets).
-    assert report.resources_reviewed == plan.review.resources_reviewed == 46
+    # backups of the Trainer's, Solr's and MedCAT's volumes (3 containers, their image, 3 targets); 56 since the TLS
+    # sidecars of MedCAT and the Trainer's nginx (a container, its image and a key, request and certificate each).
+    assert report.resources_reviewed == plan.review.resources_reviewed == 56
     assert report.rules_evaluated == plan.review.rules_evaluated
     assert report.violation_totals() == {"mandatory": 0, "advisory": 0, "waived": 2} and report.exit_code == EXIT_OK
 
@@ -105,7 +106,7 @@ def test_local_report_markdown_has_figures_controls_waivers_coverage_and_sign_of
     local: tuple[Plan, ComplianceReport],
 ) -> None:
     text = render_report(local[1])
-    assert "| Resources reviewed | 46 (9 types) |" in text  # 46: see above
+    assert "| Resources reviewed | 56 (9 types) |" in text  # 56: see above
     assert "| Violations | 0 mandatory, 0 advisory, 2 waived |" in text
     assert "| medium | 0 | 0 | 2 |" in text and "Result: **PASS: nothing blocks** (exit code 0)" in text
     section = text[text.index("### 45 CFR 164.312(a)(1) Access control") :]
@@ -256,7 +257,7 @@ def test_junit_parses_with_consistent_counts(
         assert int(suite.get("tests", "-1")) == len(suite.findall("testcase"))
     root = ET.fromstring(render_junit(weak[1]).encode())
     counts = junit_counts(root)
-    assert counts == {"tests": len(weak[1].checks) + 1, "failures": 2, "skipped": 1 + 13}  # 13 disabled health checks
+    assert counts == {"tests": len(weak[1].checks) + 1, "failures": 2, "skipped": 1 + 15}  # 15 disabled health checks
     assert {k: int(root.get(k, "-1")) for k in counts} == counts and root.get("errors") == "0"
     failing = root.find(f"./testsuite/testcase[@classname='docker-non-root'][@name='{ADMIN}']/failure")
     assert failing is not None and failing.get("type") == "mandatory"

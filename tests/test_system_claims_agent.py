@@ -441,6 +441,8 @@ def test_planned_containers_are_hardened(claims_plan: Plan) -> None:
     containers = {c.name: c for c in of_type(claims_plan.run, CONTAINER)}
     assert set(containers) == {
         "claims-agent-api",
+        "claims-agent-api-tls",  # TLS sidecars of the routed services (they handle PHI)
+        "claims-agent-grafana-tls",
         "claims-agent-worker",
         "claims-agent-poller",
         "claims-agent-redis",
@@ -524,7 +526,7 @@ def test_planned_proxy_enforces_the_guides_limits(claims_plan: Plan) -> None:
     assert "client_max_body_size 30m;" in block
     assert "proxy_read_timeout 120s;" in block and "proxy_send_timeout 120s;" in block
     assert "auth_basic_user_file /etc/nginx/auth/claims-agent.htpasswd;" in block
-    assert "set $upstream http://claims-agent-api:8000;" in block
+    assert "set $upstream https://claims-agent-api-tls:8443;" in block and "proxy_ssl_verify on;" in block
 
 
 def test_planned_redis_persists_the_queue(claims_plan: Plan) -> None:

@@ -267,7 +267,16 @@ def test_planned_with_zero_mandatory_violations(local_plan: Plan) -> None:
     containers = {c.name for c in of_type(local_plan.run, CONTAINER)}
     assert containers == {
         f"{SYSTEM}-{n}"
-        for n in ("medcat-service", "medcat-trainer", "trainer-nginx", "solr", "trainer-admin", *PLATFORM_SERVICES)
+        for n in (
+            "medcat-service",
+            "medcat-trainer",
+            "trainer-nginx",
+            "solr",
+            "trainer-admin",
+            *PLATFORM_SERVICES,
+            "medcat-service-tls",  # the TLS sidecars of the routed services
+            "trainer-nginx-tls",
+        )
     } | {"cogstack-proxy"} | {f"{SYSTEM}-backup-{n}" for n in ("medcat-service", "medcat-trainer", "solr")}
     assert [c.name for c in of_type(local_plan.run, CONTAINER) if c.inputs.get("ports")] == ["cogstack-proxy"]
 
@@ -308,7 +317,7 @@ def test_planned_trainer(local_plan: Plan) -> None:
     conf = next(u["content"] for u in proxy.inputs["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
     block = conf[conf.index("server_name medcat-trainer.clinical.localhost") :]
     block = block[: block.index("server {")] if "server {" in block else block
-    assert f"set $upstream http://{SYSTEM}-trainer-nginx:8000;" in block and "auth_basic" not in block
+    assert f"set $upstream https://{SYSTEM}-trainer-nginx-tls:8443;" in block and "auth_basic" not in block
 
 
 # --- on AWS: the compose file the VMs run ---------------------------------------------------------

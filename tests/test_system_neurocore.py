@@ -442,6 +442,11 @@ def test_every_service_and_data_store_runs_as_a_container(plan: Plan) -> None:
         "neurocore-celery-worker",
         "neurocore-flower",
         "neurocore-frontend",
+        # The TLS sidecars of the routed services (they handle PHI).
+        "neurocore-api-tls",
+        "neurocore-flower-tls",
+        "neurocore-frontend-tls",
+        "neurocore-grafana-tls",
         "neurocore-prometheus",
         "neurocore-alertmanager",
         "neurocore-grafana",
@@ -510,7 +515,9 @@ def test_the_proxy_guards_flower_and_grafana_and_leaves_the_app_login_to_the_app
         assert "auth_basic_user_file /etc/nginx/auth/neurocore.htpasswd;" in block
     for host, port in (("neurocore", 3002), ("neurocore-api", 8002)):
         block = server_block(conf, f"{host}.clinical.localhost")
-        assert "auth_basic" not in block and f"http://neurocore-{'frontend' if port == 3002 else 'api'}:{port}" in block
+        sidecar = container(plan, f"neurocore-{'frontend' if port == 3002 else 'api'}-tls")
+        assert "auth_basic" not in block and f"https://{sidecar.name}:8443" in block
+        assert f":{port};" in upload(sidecar, "/etc/nginx/nginx.conf")
     assert "client_max_body_size 100m" in server_block(conf, "neurocore-api.clinical.localhost")
     assert "neurocore-prometheus" not in conf and "neurocore-alertmanager" not in conf
 

@@ -348,6 +348,9 @@ def test_planned_containers_and_no_published_ports(gpu_plan: Plan) -> None:
             "backend",
             "worker",
             "frontend",
+            "backend-tls",  # the TLS sidecars of the routed services
+            "frontend-tls",
+            "grafana-tls",
             "db-init",
             "prometheus",
             "grafana",
@@ -404,7 +407,9 @@ def test_planned_proxy_enforces_the_upload_limit_and_timeouts(gpu_plan: Plan) ->
         assert "client_max_body_size 500m;" in block, fqdn
         assert "proxy_read_timeout 300s;" in block and "proxy_send_timeout 300s;" in block, fqdn
         assert f"auth_basic_user_file /etc/nginx/auth/{SYSTEM}.htpasswd;" in block, fqdn
-        assert f"set $upstream http://{SYSTEM}-{upstream};" in block, fqdn
+        service, port = upstream.split(":")
+        assert f"set $upstream https://{SYSTEM}-{service}-tls:8443;" in block, fqdn
+        assert f":{port};" in upload(container(gpu_plan, f"{SYSTEM}-{service}-tls"), "/etc/nginx/nginx.conf")
     grafana = server_block(conf, "stenosis-grafana.clinical.localhost")
     assert "auth_basic" not in grafana and "client_max_body_size 10m;" in grafana
 

@@ -253,6 +253,7 @@ def test_planned_replicas_and_no_published_ports(plan: Plan) -> None:
     assert set(found) == {
         f"{SYSTEM}-api-1",
         f"{SYSTEM}-api-2",
+        f"{SYSTEM}-api-tls",  # its TLS sidecar: the proxy reaches the API over HTTPS
         f"{SYSTEM}-db",
         f"{SYSTEM}-cache",
         f"{SYSTEM}-backup",  # the database (the cache has no persistence)
@@ -263,7 +264,10 @@ def test_planned_replicas_and_no_published_ports(plan: Plan) -> None:
     assert [n for n, c in found.items() if c.inputs.get("ports")] == ["therapy-proxy"]
     for name in (f"{SYSTEM}-api-1", f"{SYSTEM}-api-2"):
         nets = {(n["name"], tuple(n.get("aliases", []))) for n in found[name].inputs["networksAdvanced"]}
-        assert nets == {(f"{SYSTEM}-backend", ("api",)), (f"{SYSTEM}-frontend", (f"{SYSTEM}-api",))}
+        # Only its TLS sidecar joins the frontend the proxy shares; both replicas answer to "api" behind it.
+        assert nets == {(f"{SYSTEM}-backend", ("api",))}
+    sidecar = {(n["name"], tuple(n.get("aliases", []))) for n in found[f"{SYSTEM}-api-tls"].inputs["networksAdvanced"]}
+    assert sidecar == {(f"{SYSTEM}-frontend", (f"{SYSTEM}-api-tls",)), (f"{SYSTEM}-backend", ())}
 
 
 def test_planned_api_env_and_command(plan: Plan) -> None:
@@ -290,7 +294,7 @@ def test_planned_proxy_route(plan: Plan) -> None:
     end = conf.find("    server {", start)
     block = conf[start : end if end != -1 else len(conf)]
     assert "client_max_body_size 50m;" in block and "proxy_read_timeout 300s;" in block
-    assert f"set $upstream http://{SYSTEM}-api:8001;" in block
+    assert f"set $upstream https://{SYSTEM}-api-tls:8443;" in block and "proxy_ssl_verify on;" in block
     assert "auth_basic" not in block
 
 

@@ -21,6 +21,7 @@ from policy.rule import Rule, StackRule
 RULES: list[Rule] = [
     # TLS in transit
     network.INGRESS_TLS,
+    network.INGRESS_BACKEND_TLS,
     # Encryption at rest
     eks.SECRETS_ENCRYPTED,
     gke.SECRETS_ENCRYPTED,

@@ -107,6 +107,51 @@ def check_load_balancer_source_ranges(props: Mapping[str, Any], ctx: CheckContex
 # --- Ingresses --------------------------------------------------------------------------------------------------------
 
 
+NGINX_ANNOTATIONS = "nginx.ingress.kubernetes.io/"
+# Annotations that make a controller speak TLS to the backends, by controller.
+HTTPS_BACKENDS = {
+    f"{NGINX_ANNOTATIONS}backend-protocol": {"https", "grpcs"},
+    "alb.ingress.kubernetes.io/backend-protocol": {"https"},
+}
+
+
+def _holds_phi_or_prod(props: Mapping[str, Any], ctx: CheckContext) -> str | None:
+    """Why the object's traffic needs TLS to the pods ("in prod", "with PHI"), or None. The stack's environment and
+    classification decide; a label on the object can only add strictness."""
+    labels = labels_of(props)
+    if "prod" in (ctx.environment, labels.get("clinical.platform/environment")):
+        return "in prod"
+    if "phi" in (ctx.data_classification, labels.get("clinical.platform/data-classification")):
+        return "with PHI"
+    return None
+
+
+def check_ingress_backend_tls(props: Mapping[str, Any], ctx: CheckContext) -> Iterator[str]:
+    why = _holds_phi_or_prod(props, ctx)
+    if why is None:
+        return
+    annotations = annotations_of(props.get("metadata") or {})
+    https = [k for k, allowed in HTTPS_BACKENDS.items() if str(annotations.get(k, "")).lower() in allowed]
+    if not https:
+        yield (
+            f"{ctx.name} forwards to its pods over plain HTTP {why}; terminate TLS in the pod (a TLS sidecar) and "
+            f"set {NGINX_ANNOTATIONS}backend-protocol: HTTPS with proxy-ssl-verify: on"
+        )
+        return
+    if https != [f"{NGINX_ANNOTATIONS}backend-protocol"]:
+        return  # another controller's HTTPS backend: its verification is the controller's setting
+    if str(annotations.get(f"{NGINX_ANNOTATIONS}proxy-ssl-verify", "off")).lower() != "on":
+        yield (
+            f"{ctx.name} speaks HTTPS to its pods without verifying their certificate (proxy-ssl-verify is not on): "
+            "anyone on the pod network could answer in their place; set proxy-ssl-verify: on"
+        )
+    elif not annotations.get(f"{NGINX_ANNOTATIONS}proxy-ssl-secret"):
+        yield (
+            f"{ctx.name} verifies its pods against no CA (no proxy-ssl-secret); name the Secret holding ca.crt "
+            "as <namespace>/<name>"
+        )
+
+
 def _covers(pattern: str, host: str) -> bool:
     if pattern.startswith("*."):
         head, _, rest = host.partition(".")
@@ -321,6 +366,21 @@ INGRESS_TLS = Rule(
     hipaa=HIPAA["transmission-encryption"],
     resource_types=(INGRESS,),
     check=check_ingress_tls,
+    nist="NIST 800-53 SC-8",
+)
+INGRESS_BACKEND_TLS = Rule(
+    name="k8s-ingress-backend-tls",
+    family="tls",
+    severity="high",
+    description="In a prod or PHI stack, Ingresses speak TLS to the pods too (a verified HTTPS backend), so no "
+    "request with PHI crosses the cluster network in clear.",
+    remediation="Put a TLS sidecar with a certificate from a CA you control in front of the pod's port and annotate the "
+    "Ingress nginx.ingress.kubernetes.io/backend-protocol: HTTPS, proxy-ssl-verify: on, proxy-ssl-secret: "
+    "<namespace>/<secret with ca.crt> and proxy-ssl-name (the platform does this for every service that handles "
+    "PHI); a route to a service that never sees PHI needs a signed waiver (no checkov equivalent).",
+    hipaa=HIPAA["transmission-encryption"],
+    resource_types=(INGRESS,),
+    check=check_ingress_backend_tls,
     nist="NIST 800-53 SC-8",
 )
 NAMESPACE_RESTRICTED = Rule(

@@ -159,7 +159,8 @@ def stand_ins(workloads: list[Workload]) -> dict[str, StandIn]:
             s.users.add(w.user)
         for path in w.writable_volumes:
             s.owned_paths[path] = w.user or "0:0"
-        s.ports.update(int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", " ".join(w.health)))
+        probe = " ".join(w.health)
+        s.ports.update(int(p) for p in re.findall(r"127\.0\.0\.1(?::|/)(\d+)", probe))  # URL, or bash's /dev/tcp
         for alias in w.aliases:
             pattern = re.compile(rf"(?<![\w.-]){re.escape(alias)}:(\d+)")
             s.ports.update(int(p) for text in texts for p in pattern.findall(text))

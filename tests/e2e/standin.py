@@ -6,7 +6,8 @@ shim named after a program the container's command, entrypoint or health
 probe calls (``uvicorn``, ``celery``, ``mc`` ...). It keeps the contract the
 platform relies on and nothing more:
 
-- ``postgres``: the official image's entrypoint (``POSTGRES_USER``/``_PASSWORD``/
+- ``postgres``: the official image's entrypoint (a command other than ``postgres`` runs as it is;
+  ``POSTGRES_USER``/``_PASSWORD``/
   ``_DB``, ``POSTGRES_INITDB_ARGS``, ``PGDATA``, ``/docker-entrypoint-initdb.d``),
   then the real PostgreSQL with the container's arguments;
 - ``app``: the container's main process answers HTTP 200 on the image's ports
@@ -179,6 +180,9 @@ def app(argv: list[str]) -> None:
 
 
 def postgres(argv: list[str]) -> None:
+    # docker-entrypoint.sh: a command other than the server (psql, sh -c ...) runs as it is, with no initdb.
+    if argv and argv[0] != "postgres" and not argv[0].startswith("-"):
+        os.execvp(argv[0], argv)
     pgdata = Path(os.environ.get("PGDATA", "/var/lib/postgresql/data"))
     user = os.environ.get("POSTGRES_USER", "postgres")
     if not (pgdata / "PG_VERSION").exists():

@@ -58,7 +58,7 @@ import yaml
 from components.runtimes.docker_on_vm import cloud_init, egress
 from offline.artifacts import VmSystem, vm_systems
 from offline.harness import ProgramRun, run_program
-from tests.consumers_support import free_port, make_tls
+from tests.consumers_support import Tls, free_port, make_tls
 from tests.e2e.engine import DockerEngine, MissingEngineError, docker_engine, wait_until_ready
 from tests.e2e.images import Workload, base_image, build_stand_ins
 from tests.e2e.standin import configured_hosts, private_ca_redis_urls
@@ -113,7 +113,7 @@ def compose_workloads(vm: VmSystem) -> list[Workload]:
     return out
 
 
-def _managed_stand_ins(vm: VmSystem, image_map: dict[str, str]) -> dict[str, Any]:
+def _managed_stand_ins(vm: VmSystem, image_map: dict[str, str], tls_dir: Path) -> dict[str, Any]:
     """Services answering to the managed hosts the project dials: PostgreSQL for RDS, Redis, HTTP for S3 and GCS."""
     hosts: dict[str, dict[str, str]] = {}
     for name, entry in vm.compose["services"].items():
@@ -132,27 +132,40 @@ def _managed_stand_ins(vm: VmSystem, image_map: dict[str, str]) -> dict[str, Any
                     )
             if MANAGED.search(value):
                 hosts.setdefault(value, {"scheme": "redis" if ".cache." in value else "https"})
+    for host, master in _master_logins(vm).items():  # the server's own user is the master, not an app's role
+        if MANAGED.search(host):
+            hosts[host] = {"scheme": "postgresql", **master}
     services: dict[str, Any] = {}
     for index, (host, info) in enumerate(sorted(hosts.items())):
         # On every network of the project: a VM's private network reaches the VPC's services too (routed, and
         # kept to private addresses by the egress guard), not only the network with internet egress.
         networks = {n: {"aliases": [host]} for n in ["default", *(vm.compose.get("networks") or {})]}
         service: dict[str, Any] = {"networks": networks, "user": "999:999", "tmpfs": ["/tmp"]}
-        if ".rds." in host:
-            service["image"] = image_map["postgres:16.6"]
-            service["environment"] = {
-                "POSTGRES_USER": info.get("user") or "app",
-                "POSTGRES_PASSWORD": info.get("password") or "x",
-                "POSTGRES_DB": info.get("db") or "app",
-                "PGDATA": "/tmp/pgdata",
+        if ".rds." in host:  # RDS with rds.force_ssl: TLS, the master login first
+            tls, mount = _tls_files(tls_dir / host, [f"DNS:{host}"])
+            login = {
+                "user": info.get("user") or "app",
+                "password": info.get("password") or "x",
+                "db": info.get("db") or "app",
             }
-            service["command"] = ["postgres", "-c", "unix_socket_directories=/tmp"]
+            service = tls_postgres(image_map, login, tls, mount, networks, f"hba_file={STANDIN_TLS}/pg_hba.conf")
         elif ".cache." in host:
             service["image"], service["command"] = image_map["redis:7.2.7"], ["redis-server", "--dir", "/tmp"]
         else:
             service["image"] = image_map["standin/http:1"]
         services[f"managed-{index}"] = service
     return services
+
+
+def _master_logins(vm: VmSystem) -> dict[str, dict[str, str]]:
+    """Host -> the master login (user, password, database) the database set-up job connects with (libpq's
+    PG* variables): what RDS or Cloud SQL was created with, before the job makes the applications' roles."""
+    found: dict[str, dict[str, str]] = {}
+    for name, entry in vm.compose["services"].items():
+        env = _env(vm, name, entry)
+        if {"PGHOST", "PGUSER", "PGPASSWORD", "PGDATABASE"} <= set(env):
+            found[env["PGHOST"]] = {"user": env["PGUSER"], "password": env["PGPASSWORD"], "db": env["PGDATABASE"]}
+    return found
 
 
 def _private_ip(host: str | None) -> str | None:
@@ -220,59 +233,76 @@ def private_services(vm: VmSystem) -> PrivateServices:
                     )
                     assert ca_file, f"{vm.name}/{name} {key}: Memorystore's private CA is not named"
                     found.ca_files.setdefault(name, set()).add(ca_file)
+    for host, master in _master_logins(vm).items():
+        ip = _private_ip(host)
+        if ip is not None:
+            found.postgres[ip] = master
     assert found.bare <= set(found.ips), f"{vm.name}: {found.bare - set(found.ips)} answer to nothing"
     return found
+
+
+def _tls_files(tls_dir: Path, names: list[str]) -> tuple[Tls, list[str]]:
+    """A CA and a server certificate for ``names`` readable by the stand-ins' user (999), and their mount."""
+    tls = make_tls(tls_dir, names)
+    (tls_dir / "pg_hba.conf").write_text(CLOUD_SQL_HBA)
+    tls_dir.chmod(0o755)
+    for path in tls_dir.iterdir():
+        path.chmod(0o444)
+    return tls, [f"{tls_dir}:{STANDIN_TLS}:ro"]
+
+
+def tls_postgres(
+    image_map: dict[str, str], info: dict[str, str], tls: Tls, mount: list[str], networks: dict[str, Any], *conf: str
+) -> dict[str, Any]:
+    """PostgreSQL with TLS (the stand-in CA's certificate) whose first user is the master login ``info``."""
+    return {
+        "image": image_map["postgres:16.6"],
+        "user": "999:999",
+        "tmpfs": ["/tmp"],
+        "volumes": mount,
+        "networks": networks,
+        "environment": {
+            "POSTGRES_USER": info["user"],
+            "POSTGRES_PASSWORD": info["password"],
+            "POSTGRES_DB": info["db"],
+            "PGDATA": "/tmp/pgdata",
+        },
+        # PostgreSQL reads its key only when its own user alone may: a copy on the container's tmpfs.
+        "entrypoint": [
+            "sh",
+            "-c",
+            f'install -m 0600 {STANDIN_TLS}/{tls.server_key.name} /tmp/server.key && exec /standin/standin.py postgres "$$@"',
+            "standin",
+        ],
+        "command": [
+            "postgres",
+            "-c",
+            "unix_socket_directories=/tmp",
+            "-c",
+            "ssl=on",
+            "-c",
+            f"ssl_cert_file={STANDIN_TLS}/{tls.server_cert.name}",
+            "-c",
+            "ssl_key_file=/tmp/server.key",
+            *(x for c in conf for x in ("-c", c)),
+        ],
+        "healthcheck": {
+            "test": ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432"],
+            "interval": "2s",
+            "retries": 60,
+        },
+    }
 
 
 def _gcp_stand_ins(vm: VmSystem, image_map: dict[str, str], tls_dir: Path) -> dict[str, Any]:
     """Cloud SQL (PostgreSQL, TLS only) and Memorystore (redis-server, TLS only on 6378, AUTH) at their IPs."""
     found = private_services(vm)
-    tls = make_tls(tls_dir, [f"IP:{ip}" for ip in found.ips])
-    (tls_dir / "pg_hba.conf").write_text(CLOUD_SQL_HBA)
-    tls_dir.chmod(0o755)
-    for path in tls_dir.iterdir():
-        path.chmod(0o444)  # read by the stand-ins' postgres/redis user (999)
-    mount = [f"{tls_dir}:{STANDIN_TLS}:ro"]
+    tls, mount = _tls_files(tls_dir, [f"IP:{ip}" for ip in found.ips])
     services: dict[str, Any] = {}
     for index, (ip, info) in enumerate(sorted(found.postgres.items())):
-        services[f"cloud-sql-{index}"] = {
-            "image": image_map["postgres:16.6"],
-            "user": "999:999",
-            "tmpfs": ["/tmp"],
-            "volumes": mount,
-            "networks": {egress.PRIVATE: {"ipv4_address": ip}},
-            "environment": {
-                "POSTGRES_USER": info["user"],
-                "POSTGRES_PASSWORD": info["password"],
-                "POSTGRES_DB": info["db"],
-                "PGDATA": "/tmp/pgdata",
-            },
-            # PostgreSQL reads its key only when its own user alone may: a copy on the container's tmpfs.
-            "entrypoint": [
-                "sh",
-                "-c",
-                f'install -m 0600 {STANDIN_TLS}/{tls.server_key.name} /tmp/server.key && exec /standin/standin.py postgres "$$@"',
-                "standin",
-            ],
-            "command": [
-                "postgres",
-                "-c",
-                "unix_socket_directories=/tmp",
-                "-c",
-                "ssl=on",
-                "-c",
-                f"ssl_cert_file={STANDIN_TLS}/{tls.server_cert.name}",
-                "-c",
-                "ssl_key_file=/tmp/server.key",
-                "-c",
-                f"hba_file={STANDIN_TLS}/pg_hba.conf",
-            ],
-            "healthcheck": {
-                "test": ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", "5432"],
-                "interval": "2s",
-                "retries": 60,
-            },
-        }
+        services[f"cloud-sql-{index}"] = tls_postgres(
+            image_map, info, tls, mount, {egress.PRIVATE: {"ipv4_address": ip}}, f"hba_file={STANDIN_TLS}/pg_hba.conf"
+        )
     for index, (ip, auth) in enumerate(sorted(found.redis.items())):
         services[f"memorystore-{index}"] = {
             "image": image_map["redis:7.2.7"],
@@ -378,7 +408,7 @@ def _stage(vm: VmSystem, root: Path, image_map: dict[str, str]) -> Staged:
             ports = {int(p.split(":")[-1]): free_port() for p in entry["ports"]}
             published[name] = ports
             entry["ports"] = [f"127.0.0.1:{host}:{inner}" for inner, host in ports.items()]
-    document["services"].update(_managed_stand_ins(vm, image_map))
+    document["services"].update(_managed_stand_ins(vm, image_map, root / "managed-tls"))
     found = private_services(vm)
     if found.ips:
         document["services"].update(_gcp_stand_ins(vm, image_map, root / "standin-tls"))

@@ -85,7 +85,9 @@ def _https_status(port: int, host: str, auth: tuple[str, str] | None) -> int:
 
 def _check_routes(e2e: E2eStack, out: dict) -> None:
     proxy_conf = next(c.files["/etc/nginx/nginx.conf"] for c in _plan_containers(e2e) if c.name.endswith("-proxy"))
-    guarded = set(re.findall(r"server_name ([^;]+);(?:(?!server_name).)*?auth_basic_user_file", proxy_conf, re.S))
+    guarded = set(
+        re.findall(r"(?<!_)server_name ([^;]+);(?:(?!(?<!_)server_name).)*?auth_basic_user_file", proxy_conf, re.S)
+    )
     user = out["basicAuthUser"]
     for system, urls in out["routes"].items():
         for url in urls:

@@ -7,14 +7,12 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components import nginx, nginx_limits
+from components import nginx, nginx_limits, tls_sidecar
 from components.edge import RouteLimit, zone_name
 from components.runtimes.docker_host.workload import SECRET_FILE_MODE, Attachment, ContainerWorkload, Upload
 from components.specs import HealthCheckSpec, ResourcesSpec, ServiceSpec
 
-# The unprivileged build listens on high ports as uid 101, so no root and no NET_BIND_SERVICE.
-NGINX_IMAGE = "nginxinc/nginx-unprivileged:1.27.3-alpine"
-NGINX_UID = "101"
+NGINX_IMAGE, NGINX_UID = nginx.IMAGE, nginx.UID
 HTTPS_PORT, HTTP_PORT = 8443, 8000
 CONF_PATH = "/etc/nginx/nginx.conf"
 CERT_PATH, KEY_PATH = "/etc/nginx/tls/tls.crt", "/etc/nginx/tls/tls.key"
@@ -32,6 +30,8 @@ class ProxyRoute:
     timeout_s: int
     rate_limit_per_minute: int = 600
     burst: int = 100
+    # The upstream is a TLS sidecar whose certificate names this host (a service that handles PHI); None: plain HTTP.
+    tls_name: str | None = None
 
     @property
     def limit(self) -> RouteLimit:
@@ -56,6 +56,7 @@ def server_names_hash_bucket_size(names: Sequence[str]) -> int:
 def render_nginx_conf(routes: Sequence[ProxyRoute], allowed_source_cidrs: Sequence[str] = ()) -> str:
     """nginx.conf: TLS 1.2+ only, HSTS, HTTP that only redirects, optional basic auth per route, a request limit
     per client address on every route (429 beyond it) and, with ``allowed_source_cidrs``, 403 for anyone else.
+    A route with ``tls_name`` reaches its TLS sidecar over HTTPS and verifies it against the stack's CA.
 
     Clients connect straight to the proxy (Docker's published ports keep their address), so the limit and the
     allowlist key on ``$remote_addr``; no forwarded header is trusted.
@@ -69,6 +70,8 @@ def render_nginx_conf(routes: Sequence[ProxyRoute], allowed_source_cidrs: Sequen
         strip = '            proxy_set_header Authorization "";\n' if r.auth_file else ""
         # Large uploads stream to the service instead of filling the proxy's in-memory /tmp.
         buffering = "        proxy_request_buffering off;\n" if r.max_body_mb > 64 else ""
+        scheme = "https" if r.tls_name else "http"
+        verify = tls_sidecar.verify_upstream(r.tls_name) if r.tls_name else ""
         servers.append(
             f"""    server {{
         listen {HTTPS_PORT} ssl;
@@ -79,9 +82,9 @@ def render_nginx_conf(routes: Sequence[ProxyRoute], allowed_source_cidrs: Sequen
         proxy_read_timeout {r.timeout_s}s;
         proxy_send_timeout {r.timeout_s}s;
 {buffering}        location / {{
-{nginx_limits.access(allowed_source_cidrs, "            ")}{nginx_limits.apply(zone_name(r.fqdn), r.limit, "            ")}{auth}            set $upstream http://{r.upstream}:{r.port};
+{nginx_limits.access(allowed_source_cidrs, "            ")}{nginx_limits.apply(zone_name(r.fqdn), r.limit, "            ")}{auth}            set $upstream {scheme}://{r.upstream}:{r.port};
             proxy_pass $upstream;
-            proxy_set_header Host $host;
+{verify}            proxy_set_header Host $host;
             proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto https;
@@ -96,8 +99,8 @@ http {{
     server_tokens off;
     server_names_hash_bucket_size {server_names_hash_bucket_size([r.fqdn for r in routes])};
     server_names_hash_max_size 1024;
-{nginx.resolver()}{nginx_limits.zones(limits)}    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
+{nginx.resolver()}{nginx_limits.zones(limits)}    ssl_protocols {nginx.SSL_PROTOCOLS};
+    ssl_ciphers {nginx.SSL_CIPHERS};
     ssl_prefer_server_ciphers off;
     ssl_session_tickets off;
     ssl_certificate {CERT_PATH};
@@ -131,7 +134,8 @@ class TlsProxy(pulumi.ComponentResource):
     beyond it) and, with ``allowed_source_cidrs``, 403 outside those ranges;
     basic authentication (htpasswd, salted SHA) in front
     of routes whose service has no login of its own, with the credential not
-    forwarded upstream; runs unprivileged (uid 101) with every capability
+    forwarded upstream; HTTPS to the TLS sidecar of every service that
+    handles PHI, its certificate verified against the stack's CA; runs unprivileged (uid 101) with every capability
     dropped; joins only the systems' front-end networks, never their data
     networks.
     """
@@ -144,6 +148,7 @@ class TlsProxy(pulumi.ComponentResource):
         certificate_pem: pulumi.Input[str],
         private_key_pem: pulumi.Input[str],
         htpasswd: Mapping[str, pulumi.Input[str]],
+        backend_ca_pem: pulumi.Input[str] | None,
         edge_network: pulumi.Input[str],
         networks: Sequence[pulumi.Input[str]],
         labels: Mapping[str, str],
@@ -177,6 +182,10 @@ class TlsProxy(pulumi.ComponentResource):
                 for path, content in sorted(htpasswd.items())
             ),
         ]
+        if any(r.tls_name for r in routes):
+            if backend_ca_pem is None:
+                raise ValueError("routes to TLS sidecars need the stack CA's certificate to verify them")
+            uploads.append(Upload(tls_sidecar.BACKEND_CA_PATH, backend_ca_pem))
         self.workload = ContainerWorkload(
             name,
             spec,

@@ -106,6 +106,7 @@ class DockerHostRuntime:
             certificate_pem=self.cloud.certificate_pem,
             private_key_pem=self.cloud.private_key_pem,
             htpasswd=htpasswd,
+            backend_ca_pem=self.cloud.ca_certificate_pem,
             edge_network=self.edge.name,
             networks=[s.frontend for s in self.systems.values()],
             labels=self.labels,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pulumi
+import pulumi_docker as docker
 
-from components import nginx
+from components import nginx, tls_sidecar
 from components.addressing import SystemSubnets
 from components.backups import OBJECT_STORE_VOLUME
 from components.endpoints import SystemRefs, is_sensitive, resolve
@@ -29,6 +30,13 @@ from components.runtimes.docker_host.workload import (
 from components.secrets import admin_passwords, system_secrets
 from components.specs import ServiceSpec, SystemSpec, deployment_order, placeholders
 
+SIDECAR_ROLE = "tls-sidecar"
+
+
+def sidecar_host(system: str, service: str) -> str:
+    """The TLS sidecar's container name, its alias on ``frontend`` and its certificate's name."""
+    return f"{system}-{service}-tls"
+
 
 class DockerSystem(pulumi.ComponentResource):
     """A ``SystemSpec`` on one Docker host, isolated from every other system.
@@ -36,7 +44,10 @@ class DockerSystem(pulumi.ComponentResource):
     Each system gets its own networks: ``frontend`` (internal; its routed
     services and the proxy), ``backend`` (internal; its services and data
     stores, never the proxy) and, only when a service asks for outbound
-    access, ``egress``. Its own PostgreSQL, Redis and MinIO, its own
+    access, ``egress``. A routed service that handles PHI leaves
+    ``frontend`` to its TLS sidecar (``<system>-<service>-tls``, a
+    certificate from the stack's CA for that name), which reaches it on
+    ``backend``: only TLS crosses the network the proxy shares. Its own PostgreSQL, Redis and MinIO, its own
     generated credentials: nothing is shared with another system. Stateful
     volumes are ``protect``-ed when ``protect_data`` is set (prod).
     """
@@ -61,6 +72,7 @@ class DockerSystem(pulumi.ComponentResource):
     ) -> None:
         super().__init__("clinical:docker:System", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self._image_map = image_map
         labels = {**labels, "clinical.platform/system": spec.name}
         frontend = bridge_network(f"{name}-frontend", subnets.frontend, role="frontend", labels=labels, parent=self)
         backend = bridge_network(f"{name}-backend", subnets.backend, role="backend", labels=labels, parent=self)
@@ -129,6 +141,9 @@ class DockerSystem(pulumi.ComponentResource):
         volumes.update(object_volume)
 
         routed = {r.service for r in spec.routes}
+        behind_tls = {s.name for s in spec.services if tls_sidecar.needs_sidecar(s, spec.routes)}
+        if behind_tls and certificate_authority is None:
+            raise ValueError(f"{name}: services that handle PHI need the stack's CA for their TLS sidecars")
         # Who authenticates the users of a routed service: the proxy, or the application itself.
         route_auth = {
             svc: {AUTH_LABEL: "app" if any(r.auth == "app" for r in spec.routes if r.service == svc) else "proxy"}
@@ -140,7 +155,7 @@ class DockerSystem(pulumi.ComponentResource):
                 continue
             collector = spec.log_shipping is not None and svc.name == spec.log_shipping.collector
             attachments = [Attachment(backend.name, (svc.name,))]
-            if svc.name in routed:
+            if svc.name in routed and svc.name not in behind_tls:
                 attachments.append(Attachment(frontend.name, (f"{name}-{svc.name}",)))
             if svc.egress and egress is not None:
                 # Docker publishes no port of a container whose networks are all internal: the collector's
@@ -180,17 +195,23 @@ class DockerSystem(pulumi.ComponentResource):
                 logs=shipped_logs(spec, svc),
                 opts=child,
             )
+            if svc.name in behind_tls and certificate_authority is not None:
+                self._tls_sidecar(
+                    name, spec, svc, labels | route_auth[svc.name], frontend, backend, certificate_authority
+                )
 
         self.routes = []
         for route in spec.routes:
             target = spec.service(route.service)
             if target.replicas == 0:
                 continue
+            tls_name = sidecar_host(name, route.service) if route.service in behind_tls else None
             self.routes.append(
                 ProxyRoute(
                     fqdn=f"{route.host}.{domain}",
-                    upstream=f"{name}-{route.service}",
-                    port=route.port or target.port or 0,
+                    upstream=tls_name or f"{name}-{route.service}",
+                    port=tls_sidecar.TLS_PORT if tls_name else route.port or target.port or 0,
+                    tls_name=tls_name,
                     auth_file=f"{auth_file_dir}/{name}.htpasswd" if route.auth == "basic" else None,
                     max_body_mb=route.max_body_mb,
                     timeout_s=route.timeout_s,
@@ -200,6 +221,47 @@ class DockerSystem(pulumi.ComponentResource):
             )
         self.needs_basic_auth = any(r.auth_file for r in self.routes)
         self.register_outputs({"routes": [f"https://{r.fqdn}" for r in self.routes]})
+
+    def _tls_sidecar(
+        self,
+        name: str,
+        spec: SystemSpec,
+        svc: ServiceSpec,
+        labels: Mapping[str, str],
+        frontend: docker.Network,
+        backend: docker.Network,
+        ca: PrivateCertificateAuthority,
+    ) -> None:
+        """The service's TLS sidecar: on ``frontend`` under the name its certificate carries, forwarding over
+        ``backend`` to the service's own name (every copy); started once the service is healthy."""
+        host = sidecar_host(name, svc.name)
+        routes = [r for r in spec.routes if r.service == svc.name]
+        ports = {r.port or svc.port for r in routes}
+        if len(ports) != 1:  # one sidecar, one upstream port
+            raise ValueError(
+                f"{name}: routes to '{svc.name}' target ports {sorted(p or 0 for p in ports)}; a service "
+                "that handles PHI is routed on one port (its TLS sidecar forwards to it)"
+            )
+        cert = ca.issue(host, [host])
+        conf = tls_sidecar.render_conf(
+            svc.name, ports.pop() or 0, tls_sidecar.limits_for(svc.name, spec.routes), resolver=nginx.DOCKER_DNS
+        )
+        self.workloads[f"{svc.name}-tls"] = ContainerWorkload(
+            host,
+            tls_sidecar.sidecar_spec(),
+            env={},
+            attachments=[Attachment(frontend.name, (host,)), Attachment(backend.name, ())],
+            uploads=[
+                Upload(tls_sidecar.CONF_PATH, conf),
+                Upload(tls_sidecar.CERT_PATH, cert.certificate_pem),
+                Upload(tls_sidecar.KEY_PATH, cert.private_key_pem, SECRET_FILE_MODE),
+            ],
+            labels={**labels, "clinical.platform/service": svc.name},
+            role=SIDECAR_ROLE,
+            after=self.workloads[svc.name].ready,
+            image_map=self._image_map,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _backup_target(
         self, name: str, svc: ServiceSpec, labels: Mapping[str, str], protect: bool

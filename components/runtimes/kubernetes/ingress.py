@@ -27,7 +27,8 @@ def route_annotations(
     route: KubeRoute, system: str, settings: KubernetesSettings, source_ranges: Sequence[str] = ()
 ) -> dict[str, str]:
     """ingress-nginx's settings for one route: HTTPS only, HSTS, body and timeout limits, basic auth, a request
-    limit per client address and, with ``source_ranges`` (the stack's ``allowedSourceCidrs``), 403 for the rest.
+    limit per client address and, with ``source_ranges`` (the stack's ``allowedSourceCidrs``), 403 for the rest;
+    to a service behind a TLS sidecar, HTTPS verified against the stack's CA (``proxy-ssl-*``).
 
     The controller answers a limited request with its ``limit-req-status-code`` (429 where the stack installs
     it; an existing controller's default is 503)."""
@@ -47,6 +48,17 @@ def route_annotations(
             f"{NGINX}/auth-type": "basic",
             f"{NGINX}/auth-secret": AUTH_SECRET,
             f"{NGINX}/auth-realm": f"{system} (clinical platform)",
+        }
+    if route.tls_name:
+        # HTTPS to the pod's TLS sidecar, its certificate verified against the stack's CA for the Service's name.
+        notes |= {
+            f"{NGINX}/backend-protocol": "HTTPS",
+            f"{NGINX}/proxy-ssl-secret": route.ca_secret or "",
+            f"{NGINX}/proxy-ssl-verify": "on",
+            f"{NGINX}/proxy-ssl-verify-depth": "2",
+            f"{NGINX}/proxy-ssl-name": route.tls_name,
+            f"{NGINX}/proxy-ssl-server-name": "on",
+            f"{NGINX}/proxy-ssl-protocols": "TLSv1.2 TLSv1.3",
         }
     if settings.cert_manager_issuer:
         notes["cert-manager.io/cluster-issuer"] = settings.cert_manager_issuer

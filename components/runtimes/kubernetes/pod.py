@@ -48,6 +48,15 @@ class MountedFile:
 
 
 @dataclass(frozen=True)
+class Sidecar:
+    """A TLS sidecar in the pod (components/tls_sidecar.py): its spec and its files (distinct keys of the
+    service's ConfigMap and Secret)."""
+
+    spec: ServiceSpec
+    files: Sequence[MountedFile]
+
+
+@dataclass(frozen=True)
 class PodInputs:
     """What a pod needs besides its spec: resolved names of its Secret/ConfigMap, mounts and placement."""
 
@@ -61,6 +70,7 @@ class PodInputs:
     automount_token: bool = False
     image: str = ""
     backup_claim: str | None = None  # a backup service's target claim, mounted read-write at its mount_path
+    sidecar: Sidecar | None = None
 
 
 def file_key(path: str) -> str:
@@ -192,6 +202,19 @@ def container(spec: ServiceSpec, inputs: PodInputs) -> dict[str, Any]:
     return body
 
 
+def _sidecar_container(sidecar: Sidecar, volumes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The sidecar's container, lowered like any service's, with scratch space of its own (never the service's
+    /tmp) and its port named apart from the service's (port names are unique in a pod)."""
+    body = container(sidecar.spec, PodInputs(files=sidecar.files))
+    for mount in body["volume_mounts"]:
+        if mount["name"].startswith("tmp-"):
+            mount["name"] = f"{sidecar.spec.name}-{mount['name']}"
+            volumes.append({"name": mount["name"], "empty_dir": {"medium": "Memory", "size_limit": TMPFS_SIZE}})
+    for port in body.get("ports", []):
+        port["name"] = "https"
+    return body
+
+
 def pod_spec(spec: ServiceSpec, inputs: PodInputs, system: str) -> dict[str, Any]:
     """The pod: restricted security context, its ServiceAccount, scratch volumes, placement."""
     hardening = contract(spec)
@@ -208,8 +231,9 @@ def pod_spec(spec: ServiceSpec, inputs: PodInputs, system: str) -> dict[str, Any
         )
     if inputs.backup_claim is not None and spec.backup_target is not None:
         volumes.append({"name": "backup-target", "persistent_volume_claim": {"claim_name": inputs.backup_claim}})
-    plain = [f for f in inputs.files if not f.secret]
-    hidden = [f for f in inputs.files if f.secret]
+    files = [*inputs.files, *(inputs.sidecar.files if inputs.sidecar else ())]
+    plain = [f for f in files if not f.secret]
+    hidden = [f for f in files if f.secret]
     if plain:
         volumes.append(
             {
@@ -244,6 +268,10 @@ def pod_spec(spec: ServiceSpec, inputs: PodInputs, system: str) -> dict[str, Any
         "containers": [container(spec, inputs)],
         "volumes": volumes,
     }
+    if inputs.sidecar is not None:
+        if inputs.sidecar.spec.name == spec.name:
+            raise ValueError(f"service '{spec.name}' has the name of its TLS sidecar; rename the service")
+        body["containers"].append(_sidecar_container(inputs.sidecar, volumes))
     if spec.kind == "job":
         body["restart_policy"] = "Never"
     gpu = inputs.gpu_nodes

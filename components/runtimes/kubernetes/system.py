@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components import tls_sidecar
 from components.backups import OBJECT_STORE_VOLUME
 from components.cluster import DataEgress, GpuNodes, KubernetesSettings, ServiceIdentity
 from components.data_services import (
@@ -28,7 +29,7 @@ from components.runtimes.kubernetes.cloud import ClusterSystem
 from components.runtimes.kubernetes.network_policy import namespace_policies
 from components.runtimes.kubernetes.pod import SYSTEM_LABEL
 from components.runtimes.kubernetes.traffic import MINIO_SERVICE, Peer, service_peers, used_stores
-from components.runtimes.kubernetes.workload import KubeWorkload, ServiceFile, WorkloadInputs
+from components.runtimes.kubernetes.workload import KubeWorkload, ServiceFile, SidecarFiles, WorkloadInputs
 from components.secrets import admin_passwords, system_secrets
 from components.specs import ServiceSpec, SystemSpec, deployment_order
 
@@ -37,6 +38,8 @@ CA_DIR = "/etc/clinical/ca"
 CA_PATH = f"{CA_DIR}/ca.crt"
 # Pod Security Admission, all three modes at restricted: refused, audited and warned alike.
 PSA_LABELS = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
+# The Secret the ingress controller verifies TLS sidecars with: the stack CA's certificate, under ca.crt.
+BACKEND_CA_SECRET = "backend-ca"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,10 @@ class KubeRoute:
     timeout_s: int
     rate_limit_per_minute: int = 600
     burst: int = 100
+    # The service's TLS sidecar: the name its certificate carries and the "namespace/secret" of the CA that
+    # verifies it (a service that handles PHI); None: plain HTTP to the pod.
+    tls_name: str | None = None
+    ca_secret: str | None = None
 
 
 def volume_owners(ordered: list[ServiceSpec]) -> dict[str, str]:
@@ -82,6 +89,10 @@ class KubeSystem(pulumi.ComponentResource):
     PostgreSQL, Redis and MinIO run in the namespace as StatefulSets
     speaking TLS with certificates from the stack's CA; on EKS/GKE they are
     the cloud's managed services. Persistent claims are ``protect``-ed in prod.
+    A routed service that handles PHI gets a TLS sidecar in its pod (a
+    certificate from the stack's CA for its Service names): the ingress
+    speaks HTTPS to it and verifies it, and the network policy admits the
+    ingress controller on the sidecar's port only.
     """
 
     routes: list[KubeRoute]
@@ -144,6 +155,15 @@ class KubeSystem(pulumi.ComponentResource):
                 ca_files[("redis", rd_name)] = ServiceFile(endpoint.ca_path, endpoint.ca_certificate_pem)
 
         services = [s for s in spec.services if s.replicas > 0]
+        behind_tls = {s.name for s in services if tls_sidecar.needs_sidecar(s, spec.routes)}
+        if behind_tls:
+            k8s.core.v1.Secret(
+                f"{name}-{BACKEND_CA_SECRET}",
+                metadata={"name": BACKEND_CA_SECRET, "namespace": ns, "labels": {SYSTEM_LABEL: spec.name}},
+                type="Opaque",
+                string_data={"ca.crt": ca.ca_certificate_pem},
+                opts=inside,
+            )
         ordered = [s for s in deployment_order(spec) if s.replicas > 0]
         owners, on_gpu_nodes = volume_owners(ordered), gpu_volumes(services)
         started: set[str] = set()
@@ -201,6 +221,7 @@ class KubeSystem(pulumi.ComponentResource):
                     image=self.image_map.get(svc.image, svc.image),
                     after=deps,
                     backup_claim=self._backup_claim(name, svc),
+                    tls=self._sidecar_files(name, svc, ca) if svc.name in behind_tls else None,
                 ),
                 provider=provider,
                 opts=inside,
@@ -211,12 +232,15 @@ class KubeSystem(pulumi.ComponentResource):
             target = spec.service(route.service)
             if target.replicas == 0:
                 continue
+            tls = route.service in behind_tls
             self.routes.append(
                 KubeRoute(
                     name=route.name,
                     fqdn=f"{route.host}.{domain}",
                     service=route.service,
-                    port=route.port or target.port or 0,
+                    port=tls_sidecar.TLS_PORT if tls else route.port or target.port or 0,
+                    tls_name=self._service_names(route.service)[0] if tls else None,
+                    ca_secret=f"{self.namespace_name}/{BACKEND_CA_SECRET}" if tls else None,
                     path=route.path,
                     basic_auth=route.auth == "basic",
                     max_body_mb=route.max_body_mb,
@@ -240,6 +264,24 @@ class KubeSystem(pulumi.ComponentResource):
             opts=inside,
         )
         self.register_outputs({"namespace": ns, "routes": [f"https://{r.fqdn}" for r in self.routes]})
+
+    def _service_names(self, service: str) -> list[str]:
+        """The DNS names of a service's Service, the one the ingress verifies first."""
+        return [f"{service}.{self.namespace_name}.svc", f"{service}.{self.namespace_name}.svc.cluster.local", service]
+
+    def _sidecar_files(self, name: str, svc: ServiceSpec, ca: PrivateCertificateAuthority) -> SidecarFiles:
+        """The TLS sidecar's nginx.conf (to the service on the pod's loopback) and its certificate."""
+        ports = {r.port or svc.port for r in self.spec.routes if r.service == svc.name}
+        if len(ports) != 1:
+            raise ValueError(
+                f"{name}: routes to '{svc.name}' target ports {sorted(p or 0 for p in ports)}; a service that "
+                "handles PHI is routed on one port (its TLS sidecar forwards to it)"
+            )
+        cert = ca.issue(f"{name}-{svc.name}-tls-sidecar", self._service_names(svc.name))
+        conf = tls_sidecar.render_conf(
+            "127.0.0.1", ports.pop() or 0, tls_sidecar.limits_for(svc.name, self.spec.routes)
+        )
+        return SidecarFiles(conf, cert.certificate_pem, cert.private_key_pem)
 
     def _claims(self, name: str, services: list[ServiceSpec]) -> dict[str, str]:
         """One ReadWriteOnce claim per volume name, sized by its largest request; ``protect``-ed in prod. The object

@@ -10,6 +10,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import tls_sidecar
 from components.cluster import GpuNodes, ServiceIdentity
 from components.runtimes.kubernetes.pod import (
     SECRET_FILE_MODE,
@@ -18,6 +19,7 @@ from components.runtimes.kubernetes.pod import (
     EnvValue,
     MountedFile,
     PodInputs,
+    Sidecar,
     check_restricted,
     file_key,
     pod_spec,
@@ -38,6 +40,15 @@ class ServiceFile:
     secret: bool = False
 
 
+@dataclass(frozen=True)
+class SidecarFiles:
+    """A TLS sidecar's nginx.conf and its certificate and key (from the stack's CA)."""
+
+    conf: str
+    certificate_pem: pulumi.Input[str]
+    private_key_pem: pulumi.Input[str]
+
+
 @dataclass
 class WorkloadInputs:
     """What the system resolved for one service."""
@@ -55,6 +66,7 @@ class WorkloadInputs:
     image: str = ""
     after: Sequence[pulumi.Resource] = ()
     backup_claim: str | None = None
+    tls: SidecarFiles | None = None  # a TLS sidecar in the pod, in front of the service's port
 
 
 def _digest(values: Sequence[Any]) -> str:
@@ -69,7 +81,8 @@ class KubeWorkload(pulumi.ComponentResource):
     root), its own ServiceAccount without an API token, secrets as Secret
     references (never literal values), requests and limits, startup,
     liveness and readiness probes from the health spec, a headless Service
-    so the name resolves to every replica, and a disruption budget plus
+    so the name resolves to every replica (with ``tls``, a TLS sidecar in
+    the pod, hardened the same way, and the Service's ``https`` port), and a disruption budget plus
     topology spread when it runs more than one replica. A change of its
     files or secrets rolls the pods (a digest on the pod template).
     """
@@ -131,6 +144,21 @@ class KubeWorkload(pulumi.ComponentResource):
         config_map = secret = None
         plain_files = {file_key(f.path): f.content for f in inputs.files if not f.secret}
         secret_files = {file_key(f.path): f.content for f in inputs.files if f.secret}
+        sidecar = None
+        if inputs.tls is not None:
+            # Keys of their own: the sidecar's /etc/nginx/nginx.conf is not the service's (an nginx service has one).
+            keys = {path: f"{tls_sidecar.NAME}.{path.rsplit('/', 1)[-1]}" for path in tls_sidecar.FILES}
+            plain_files[keys[tls_sidecar.CONF_PATH]] = inputs.tls.conf
+            plain_files[keys[tls_sidecar.CERT_PATH]] = inputs.tls.certificate_pem
+            secret_files[keys[tls_sidecar.KEY_PATH]] = inputs.tls.private_key_pem
+            sidecar = Sidecar(
+                tls_sidecar.sidecar_spec(),
+                [
+                    MountedFile(tls_sidecar.CONF_PATH, keys[tls_sidecar.CONF_PATH], 0o444, False),
+                    MountedFile(tls_sidecar.CERT_PATH, keys[tls_sidecar.CERT_PATH], 0o444, False),
+                    MountedFile(tls_sidecar.KEY_PATH, keys[tls_sidecar.KEY_PATH], SECRET_FILE_MODE, True),
+                ],
+            )
         if plain_files:
             config_map = f"{spec.name}-files"
             k8s.core.v1.ConfigMap(f"{name}-files", metadata=meta(config_map), data=cast(Any, plain_files), opts=child)
@@ -155,6 +183,7 @@ class KubeWorkload(pulumi.ComponentResource):
             automount_token=identity.automount_token,
             image=inputs.image,
             backup_claim=inputs.backup_claim,
+            sidecar=sidecar,
         )
         body = pod_spec(spec, pod_inputs, system)
         if inputs.stateful:  # the claims come from the StatefulSet's templates
@@ -249,7 +278,21 @@ class KubeWorkload(pulumi.ComponentResource):
                     {
                         "cluster_ip": "None",
                         "selector": labels,
-                        "ports": [{"name": "main", "port": spec.port, "target_port": spec.port, "protocol": "TCP"}],
+                        "ports": [
+                            {"name": "main", "port": spec.port, "target_port": spec.port, "protocol": "TCP"},
+                            *(
+                                [
+                                    {
+                                        "name": "https",
+                                        "port": tls_sidecar.TLS_PORT,
+                                        "target_port": tls_sidecar.TLS_PORT,
+                                        "protocol": "TCP",
+                                    }
+                                ]
+                                if inputs.tls is not None
+                                else []
+                            ),
+                        ],
                     },
                 ),
                 opts=child,
