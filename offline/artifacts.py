@@ -37,6 +37,17 @@ class Container:
     health: list[str]
 
 
+def env_file_text(env: dict[str, str]) -> str:
+    """An env file as a VM's boot script writes it: compose's double-quoted syntax with its escapes, so compose
+    neither interpolates a `$` nor cuts a ` #` in a value (cloud_init's boot script does the same on the VM)."""
+
+    def quoted(value: str) -> str:
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("\n", "\\n")
+        return f'"{escaped}"'
+
+    return "".join(f"{k}={quoted(v)}\n" for k, v in sorted(env.items()))
+
+
 @dataclass
 class VmSystem:
     """One system on cloud VMs: the cloud-init document and what it and the boot script write."""

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from offline.artifacts import Container, VmSystem, containers, vm_systems
+from offline.artifacts import Container, VmSystem, containers, env_file_text, vm_systems
 from offline.harness import ProgramRun, run_program
 from tests.consumer_tools import self_signed, version
 from tests.consumers_support import free_port, tool
@@ -387,11 +387,6 @@ def test_systemd_units_verify(stack: str, stack_runs: dict[str, ProgramRun], tmp
             assert done.returncode == 0 and not problems, f"{unit}: {version([analyze, '--version'])}:\n{problems}"
 
 
-def _env_value(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("\n", "\\n")
-    return f'"{escaped}"'
-
-
 def _compose_config(vm: VmSystem, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``docker compose config`` on the VM's compose project, with the files the boot script writes in place."""
     compose = tool("docker-compose")
@@ -402,7 +397,7 @@ def _compose_config(vm: VmSystem, root: Path, *args: str) -> subprocess.Complete
         env_file.parent.mkdir(parents=True, exist_ok=True)
         # Quoted and escaped as fetch-secrets.sh writes them (tests/test_aws.py runs that script for real): a value
         # may hold $ (a SCRAM verifier in the set-up job's SQL), which compose would otherwise interpolate.
-        env_file.write_text("".join(f"{k}={_env_value(v)}\n" for k, v in sorted(env.items())))
+        env_file.write_text(env_file_text(env))
     (root / "compose.yaml").write_text(text)
     return subprocess.run(
         [compose, "-f", str(root / "compose.yaml"), "config", *args], capture_output=True, text=True, check=False

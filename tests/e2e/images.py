@@ -172,7 +172,7 @@ def stand_ins(workloads: list[Workload]) -> dict[str, StandIn]:
         for cmd in (argv, w.health[1:]):  # programs a shell script calls
             if len(cmd) >= 3 and Path(cmd[0]).name in {"sh", "bash"} and cmd[1] == "-c":
                 script = HEREDOC_RE.sub("", cmd[2])  # a here-document is data (a program written to a file), not calls
-                words = re.findall(r"(?:^|[;&|(]|\bexec)\s*([a-z][a-z0-9_.-]*)(?=\s)", script, re.M)
+                words = re.findall(r"(?:^|[;&|(]|\bexec)\s*(?:exec\s+)?([a-z][a-z0-9_.-]*)(?=\s)", script, re.M)
                 s.script_programs.update(w for w in words if w not in REAL)
     return out
 

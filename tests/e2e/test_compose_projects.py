@@ -56,7 +56,7 @@ import pytest
 import yaml
 
 from components.runtimes.docker_on_vm import cloud_init, egress
-from offline.artifacts import VmSystem, vm_systems
+from offline.artifacts import VmSystem, env_file_text, vm_systems
 from offline.harness import ProgramRun, run_program
 from tests.consumers_support import Tls, free_port, make_tls
 from tests.e2e.engine import DockerEngine, MissingEngineError, docker_engine, wait_until_ready
@@ -372,7 +372,7 @@ def _stage(vm: VmSystem, root: Path, image_map: dict[str, str]) -> Staged:
             target.write_text(content)
     for service, env in vm.secret_env.items():
         (run / f"{service}.env").parent.mkdir(parents=True, exist_ok=True)
-        (run / f"{service}.env").write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
+        (run / f"{service}.env").write_text(env_file_text(env))
     for path, content in vm.secret_files.items():
         target = run / "files" / path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -408,10 +408,22 @@ def _stage(vm: VmSystem, root: Path, image_map: dict[str, str]) -> Staged:
             ports = {int(p.split(":")[-1]): free_port() for p in entry["ports"]}
             published[name] = ports
             entry["ports"] = [f"127.0.0.1:{host}:{inner}" for inner, host in ports.items()]
+    project = set(document["services"])
     document["services"].update(_managed_stand_ins(vm, image_map, root / "managed-tls"))
     found = private_services(vm)
     if found.ips:
         document["services"].update(_gcp_stand_ins(vm, image_map, root / "standin-tls"))
+    # The managed databases exist before a VM boots (the program creates them first): every service of the
+    # project waits for their stand-ins to answer.
+    databases = {
+        n: {"condition": "service_healthy"}
+        for n, e in document["services"].items()
+        if n not in project and "healthcheck" in e
+    }
+    for name in project:
+        entry = document["services"][name]
+        entry["depends_on"] = {**databases, **(entry.get("depends_on") or {})}
+    if found.ips:
         # Every service is on the private network (the egress network is only for the internet): the subnet
         # holding the managed services' IPs replaces its fixed one, as the VPC's routes reach them on a VM.
         document["networks"][egress.PRIVATE] = {"driver": "bridge", **found.network()}
