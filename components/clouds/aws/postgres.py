@@ -80,16 +80,21 @@ class ManagedPostgres(pulumi.ComponentResource):
         major = spec.version.split(".")[0]
         password: random.RandomPassword | None = None
         secret: aws.secretsmanager.Secret | None = None
-        if not managed_password:
-            password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
-            secret = aws.secretsmanager.Secret(
-                f"{name}-password",
-                description=f"Master password of {name}",
+
+        def kept_secret(suffix: str, description: str) -> aws.secretsmanager.Secret:
+            """A Secrets Manager secret of this database, with the stack key, protected like the data."""
+            return aws.secretsmanager.Secret(
+                f"{name}-{suffix}",
+                description=description,
                 kms_key_id=kms_key_arn,
                 recovery_window_in_days=resilience.secret_recovery_days,
                 tags=dict(tags),
                 opts=pulumi.ResourceOptions(parent=self, protect=resilience.protect),
             )
+
+        if not managed_password:
+            password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
+            secret = kept_secret("password", f"Master password of {name}")
             aws.secretsmanager.SecretVersion(
                 f"{name}-password", secret_id=secret.id, secret_string=password.result, opts=child
             )
@@ -171,14 +176,7 @@ class ManagedPostgres(pulumi.ComponentResource):
         # for operators, and handed to the runtime like every other value (the VMs' runtime secret, a pod's Secret).
         app = random.RandomPassword(f"{name}-app-password", length=40, special=False, opts=child)
         monitor = random.RandomPassword(f"{name}-monitor-password", length=40, special=False, opts=child)
-        roles = aws.secretsmanager.Secret(
-            f"{name}-roles",
-            description=f"Passwords of the application and monitoring roles of {name}",
-            kms_key_id=kms_key_arn,
-            recovery_window_in_days=resilience.secret_recovery_days,
-            tags=dict(tags),
-            opts=pulumi.ResourceOptions(parent=self, protect=resilience.protect),
-        )
+        roles = kept_secret("roles", f"Passwords of the application and monitoring roles of {name}")
         aws.secretsmanager.SecretVersion(
             f"{name}-roles",
             secret_id=roles.id,
