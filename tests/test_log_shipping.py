@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from components.hardening import ShippedLogs, contract, shipped_logs
+from components.runtimes.docker_host.system import SIDECAR_ROLE
+from components.runtimes.docker_host.workload import ROLE_LABEL
 from components.runtimes.docker_on_vm.cloud_init import compose_service
 from components.specs import HealthCheckSpec, LogShippingSpec, ServiceSpec, SystemSpec
 from offline.harness import Captured, ProgramRun, run_program
@@ -38,8 +40,9 @@ def _labels(c: Captured) -> dict[str, str]:
 
 
 def _system_containers(run: ProgramRun, system: str) -> dict[str, Captured]:
+    """Service name -> container; a TLS sidecar (which carries its service's label) as ``<service>-tls``."""
     return {
-        _labels(c)["clinical.platform/service"]: c
+        _labels(c)["clinical.platform/service"] + ("-tls" if _labels(c).get(ROLE_LABEL) == SIDECAR_ROLE else ""): c
         for c in of_type(run, CONTAINER)
         if _labels(c).get("clinical.platform/system") == system and "clinical.platform/service" in _labels(c)
     }
@@ -53,7 +56,7 @@ def _api(name: str = "api", **changes: Any) -> ServiceSpec:
 
 def test_every_neurocore_container_ships_to_the_collector_on_a_docker_host(lab: ProgramRun) -> None:
     shipped = _system_containers(lab, "neurocore")
-    assert {"api", "celery-worker", "loki", "grafana", "log-collector"} <= set(shipped)
+    assert {"api", "api-tls", "celery-worker", "loki", "grafana", "log-collector"} <= set(shipped)
     for service, c in shipped.items():
         if service == "log-collector":
             continue

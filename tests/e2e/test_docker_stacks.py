@@ -167,7 +167,12 @@ def _check_logs_shipped(docker: DockerEngine, found: list[dict]) -> None:
         assert config["Type"] == "fluentd", f"{c['Name']}: {config}"
         assert config["Config"]["fluentd-address"] == "tcp://127.0.0.1:24224", c["Name"]
         assert config["Config"]["fluentd-async"] == "true", c["Name"]
-    api = next(c for c in shipped if c["Config"]["Labels"].get("clinical.platform/service") == "api")
+    api = next(
+        c
+        for c in shipped
+        if c["Config"]["Labels"].get("clinical.platform/service") == "api"
+        and c["Config"]["Labels"].get("clinical.platform/role") == "app"  # not its TLS sidecar
+    )
     # Dual logging: the daemon's local cache beside the fluentd driver still answers `docker logs`.
     assert docker.logs(api["Id"]).strip(), f"{api['Name']}: `docker logs` is empty under the fluentd driver"
     if not REAL_IMAGES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import pulumi
@@ -11,7 +12,7 @@ from components import nginx, tls_sidecar
 from components.addressing import SystemSubnets
 from components.backups import OBJECT_STORE_VOLUME
 from components.endpoints import SystemRefs, is_sensitive, resolve
-from components.hardening import shipped_logs
+from components.hardening import ShippedLogs, shipped_logs
 from components.pki import PrivateCertificateAuthority
 from components.runtimes.docker_host.network import bridge_network
 from components.runtimes.docker_host.object_store import ContainerObjectStore
@@ -31,6 +32,11 @@ from components.secrets import admin_passwords, system_secrets
 from components.specs import ServiceSpec, SystemSpec, deployment_order, placeholders
 
 SIDECAR_ROLE = "tls-sidecar"
+
+
+def _sidecar_logs(spec: SystemSpec, svc: ServiceSpec) -> ShippedLogs | None:
+    logs = shipped_logs(spec, svc)
+    return None if logs is None else dataclasses.replace(logs, service=f"{svc.name}-tls")
 
 
 def sidecar_host(system: str, service: str) -> str:
@@ -259,6 +265,8 @@ class DockerSystem(pulumi.ComponentResource):
             labels={**labels, "clinical.platform/service": svc.name},
             role=SIDECAR_ROLE,
             after=self.workloads[svc.name].ready,
+            # Its access log is the system's too: shipped like the service's, under <service>-tls.
+            logs=_sidecar_logs(spec, svc),
             image_map=self._image_map,
             opts=pulumi.ResourceOptions(parent=self),
         )
