@@ -226,7 +226,8 @@ def private_services(vm: VmSystem) -> PrivateServices:
                     assert parts.scheme == "rediss" and parts.port == 6378, (
                         f"{vm.name}/{name} {key}: not Memorystore TLS"
                     )
-                    found.redis[ip] = parts.password or ""
+                    if parts.password or ip not in found.redis:  # an exporter's URL names no password
+                        found.redis[ip] = parts.password or ""
                     # In the URL (redis-py), or in the Redis exporter's own variable.
                     ca_file = dict(parse_qsl(parts.query)).get("ssl_ca_certs") or env.get(
                         "REDIS_EXPORTER_TLS_CA_CERT_FILE"
