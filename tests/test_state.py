@@ -299,13 +299,14 @@ def test_aws_state_vm_mounts_the_volume_before_compose_and_binds_the_state_there
     # The scale-out VMs run only what may have copies, and mount nothing.
     scale = [vm for vm in vms if vm is not state and "medcat-service" in vm.compose["services"]]
     assert scale and all(cloud_init.MOUNT_STATE_PATH not in vm.files for vm in scale)
-    # The MedCAT service and what it needs (its model pack), the gateway, and the per-VM agents.
+    # The MedCAT service and what it needs (its model pack), the gateway, and the per-VM agents (the GPU one too).
     assert set(scale[0].compose["services"]) == {
         "medcat-service",
         "model-pack",
         "auth-gateway",
         "node-exporter",
         "blackbox-exporter",
+        "gpu-exporter",
     }
     assert vms  # every VM's user data was found
 
