@@ -84,8 +84,9 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_LABEL = ("nvidia.com/gpu.present", "true")
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 NODES = (
-    NodeSpec("kwok-cpu-1", "m6i.2xlarge", "8", "32Gi", "10.1.0.11"),
-    NodeSpec("kwok-cpu-2", "m6i.2xlarge", "8", "32Gi", "10.1.0.12"),
+    # Five systems' requests (TLS sidecars, backups, exporters) need more than two 8-core nodes.
+    NodeSpec("kwok-cpu-1", "m6i.4xlarge", "16", "64Gi", "10.1.0.11"),
+    NodeSpec("kwok-cpu-2", "m6i.4xlarge", "16", "64Gi", "10.1.0.12"),
     NodeSpec(
         "kwok-gpu-1",
         "g5.12xlarge",
