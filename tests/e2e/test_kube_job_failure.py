@@ -42,7 +42,10 @@ def test_a_failed_job_stops_the_deployment_and_its_dependants(
     document = yaml.safe_load(stack_file.read_text())
     config = document["config"]
     config[f"{PREFIX}systems"] = ["neurocore"]
-    services = config.setdefault(f"{PREFIX}overrides", {}).setdefault("neurocore", {}).setdefault("services", {})
+    # Overrides of systems not enabled are a config error: keep Neurocore's only.
+    overrides = {"neurocore": (config.get(f"{PREFIX}overrides") or {}).get("neurocore", {})}
+    config[f"{PREFIX}overrides"] = overrides
+    services = overrides["neurocore"].setdefault("services", {})
     services.setdefault("migrate", {})["image"] = FAILING_IMAGE
     stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
     try:
