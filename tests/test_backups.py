@@ -184,6 +184,9 @@ def test_the_object_store_backup_reads_minio_s_own_data_read_only_as_its_user() 
     assert mount == {"name": volume["name"], "mountPath": "/backup-src/minio", "readOnly": True}
     term = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
     assert term["labelSelector"]["matchLabels"]["clinical.platform/service"] == "minio"
+    # Created after MinIO's StatefulSet and so destroyed before it: the set's foreground deletion waits for its
+    # claim, which waits for every pod that mounts it (a backup left running held `pulumi destroy` for 10 minutes).
+    assert any(dep.endswith("StatefulSet::stenosis-detection-objects") for dep in deployment.dependencies)
     assert ("stenosis-detection", claim) not in {
         (r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) for r in of_type(cluster, PVC)
     }, "the StatefulSet owns the claim; a second one of the same name would fight it"

@@ -131,6 +131,7 @@ class KubeSystem(pulumi.ComponentResource):
         self._protect: bool = protect
         self._storage_class = settings.storage_class
         self._store_peers: dict[str, set[Peer]] = {}
+        self._object_store: pulumi.Resource | None = None  # the in-cluster MinIO StatefulSet, when there is one
 
         refs = SystemRefs(
             domain=domain, dns=CLUSTER_DNS, route_hosts={r.name: f"{r.host}.{domain}" for r in spec.routes}
@@ -177,6 +178,10 @@ class KubeSystem(pulumi.ComponentResource):
             if used and self._stores_after:  # managed stores: wait for all of the system's (created together)
                 deps += self._stores_after
             deps += [self.workloads[d].controller for d in svc.depends_on if d in self.workloads]
+            if self._object_store is not None and any(v.name == OBJECT_STORE_VOLUME for v in svc.volumes):
+                # It mounts MinIO's claim, so it goes first on destroy: the StatefulSet's foreground deletion waits
+                # for that claim, which waits for every pod that mounts it.
+                deps.append(self._object_store)
             if cloud_system is not None and used:
                 egress_by_service[svc.name] = list(cloud_system.data_egress())
             files = [
@@ -393,6 +398,7 @@ class KubeSystem(pulumi.ComponentResource):
             tls = ca.issue(f"{name}-objects-tls", [MINIO_SERVICE, f"{MINIO_SERVICE}.{self.namespace_name}.svc"])
             server, setup = minio_services(spec.buckets, creds, tls, ca.ca_certificate_pem)
             minio = self._data_workload(f"{name}-objects", server)
+            self._object_store = minio.controller
             job = self._data_workload(f"{name}-objects-setup", setup, [minio.controller])
             refs.buckets.update(minio_endpoints(spec.buckets, creds, tls=True))
             for b in spec.buckets:
