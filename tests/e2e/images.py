@@ -10,6 +10,11 @@ services use, the users and volume ownership, the one-shot jobs, and the
 programs its command and probes call (see ``standin.py``). With registry
 access (``E2E_REAL_IMAGES=1``) the pinned images run and only the images no registry
 serves (the example team-built images) get stand-ins.
+
+A program in ``HOST_PROGRAMS`` that a stand-in's command calls and that this
+machine has on ``PATH`` (built from its source, see the README) is copied in and
+run for real instead of shimmed: the log collector's Vector then ships real
+lines to the Loki stand-in, which answers Loki's push and query API.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -62,6 +68,23 @@ REAL = {
     "cat",
     "true",
 }
+# Upstream programs no registry or Debian serves here, run for real when built on this machine (on PATH): each a
+# static or glibc-only binary that runs in the trixie stand-in.
+HOST_PROGRAMS = ("vector",)
+
+
+def host_programs(programs: set[str]) -> dict[str, Path]:
+    """The programs of ``HOST_PROGRAMS`` among ``programs`` that this machine has on PATH."""
+    found = {p: shutil.which(p) for p in HOST_PROGRAMS if p in programs}
+    return {p: Path(path).resolve() for p, path in found.items() if path}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def role(image: str) -> str:
@@ -90,6 +113,11 @@ class StandIn:
     script_programs: set[str] = field(default_factory=set)
 
     @property
+    def host_programs(self) -> dict[str, Path]:
+        """The real programs this stand-in runs (see ``HOST_PROGRAMS``)."""
+        return host_programs(self.programs | self.script_programs)
+
+    @property
     def tag(self) -> str:
         digest = hashlib.sha256(json.dumps(self.recipe(), sort_keys=True).encode()).hexdigest()[:12]
         name = re.sub(r"[^a-z0-9]+", "-", self.image.split("@")[0].rsplit(":", 1)[0].lower()).strip("-")
@@ -105,6 +133,7 @@ class StandIn:
             "jobs": self.jobs,
             "programs": sorted(self.programs),
             "script_programs": sorted(self.script_programs),
+            "host_programs": {p: _sha256(path) for p, path in sorted(self.host_programs.items())},
             "standin": (HERE / "standin.py").read_text(),
         }
 
@@ -177,10 +206,14 @@ def stand_ins(workloads: list[Workload]) -> dict[str, StandIn]:
     return out
 
 
-def build_image(engine: DockerEngine, tag: str, dockerfile: str, files: dict[str, str]) -> None:
+def build_image(engine: DockerEngine, tag: str, dockerfile: str, files: dict[str, str | Path]) -> None:
+    """``docker build`` of ``dockerfile`` with ``files`` (text, or a file of this machine copied) as its context."""
     with tempfile.TemporaryDirectory() as context:
         for name, content in {**files, "Dockerfile": dockerfile}.items():
-            (Path(context) / name).write_text(content)
+            if isinstance(content, Path):
+                shutil.copy(content, Path(context) / name)
+            else:
+                (Path(context) / name).write_text(content)
         done = subprocess.run(
             ["docker", "build", "-q", "-t", tag, context],
             env={**engine.env, "DOCKER_BUILDKIT": "0"},
@@ -255,6 +288,7 @@ def build_stand_ins(engine: DockerEngine, workloads: ProgramRun | list[Workload]
         if _exists(engine, s.tag):
             continue
         r = role(s.image)
+        real = s.host_programs
         uids = sorted({u.split(":")[0] for u in [*s.users, *s.owned_paths.values()] if u.split(":")[0].isdigit()})
         users = " && ".join(
             f"(getent passwd {u} >/dev/null || useradd -M -N -o -u {u} -g 0 -d /tmp standin{u})"
@@ -267,7 +301,7 @@ def build_stand_ins(engine: DockerEngine, workloads: ProgramRun | list[Workload]
             f"mkdir -p '{Path(p).parent}' && ln -sf /standin/standin.py '{p}'"
             if p.startswith("/")
             else f"ln -sf /standin/standin.py /standin/bin/{p}"
-            for p in sorted(s.programs)
+            for p in sorted(s.programs - set(real))
         )
         shims = " && ".join(
             x
@@ -275,13 +309,22 @@ def build_stand_ins(engine: DockerEngine, workloads: ProgramRun | list[Workload]
                 shims,
                 *(
                     f"(command -v {p} >/dev/null || ln -sf /standin/standin.py /standin/bin/{p})"
-                    for p in sorted(s.script_programs - s.programs)
+                    for p in sorted(s.script_programs - s.programs - set(real))
                 ),
             ]
             if x
         )
         steps = " && ".join(
-            x for x in ["mkdir -p /standin/bin", users, paths, shims, "chmod 0755 /standin/standin.py"] if x
+            x
+            for x in [
+                "mkdir -p /standin/bin",
+                users,
+                paths,
+                shims,
+                "chmod 0755 /standin/standin.py",
+                *(f"chmod 0755 /usr/local/bin/{p}" for p in sorted(real)),
+            ]
+            if x
         )
         entry = {
             "postgres": 'ENTRYPOINT ["/standin/standin.py", "postgres"]\nCMD ["postgres"]',
@@ -289,16 +332,18 @@ def build_stand_ins(engine: DockerEngine, workloads: ProgramRun | list[Workload]
             "nginx": 'ENTRYPOINT []\nCMD ["nginx", "-g", "daemon off;"]',
             "app": 'ENTRYPOINT ["/standin/standin.py", "app"]\nCMD []',
         }[r]
+        copies = "".join(f"COPY host-{p} /usr/local/bin/{p}\n" for p in sorted(real))
         dockerfile = f"""FROM {tools}
 COPY standin.py ports jobs.json /standin/
-RUN {steps}
+{copies}RUN {steps}
 ENV STANDIN_IMAGE={s.image} PATH=/standin/bin:/usr/lib/postgresql/17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 {entry}
 """
-        files = {
+        files: dict[str, str | Path] = {
             "standin.py": (HERE / "standin.py").read_text(),
             "ports": " ".join(map(str, sorted(s.ports))) + "\n",
             "jobs.json": json.dumps(s.jobs),
+            **{f"host-{p}": path for p, path in real.items()},
         }
         build_image(engine, s.tag, dockerfile, files)
     return image_map

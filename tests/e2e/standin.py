@@ -18,7 +18,12 @@ platform relies on and nothing more:
   server's certificate with that file; a one-shot job (``/standin/jobs.json``)
   does the same and exits 0; a program
   called by a probe or a script while the main process runs succeeds, and
-  ``python -c`` probes run the real Python.
+  ``python -c`` probes run the real Python;
+- Loki's HTTP API (``LokiStore``), on any app stand-in: ``POST /loki/api/v1/push`` takes
+  streams as Loki does (snappy-compressed protobuf, Vector's and Promtail's default, or
+  JSON) and ``GET /loki/api/v1/query_range`` (and ``query``) answers a stream selector of
+  ``name="value"`` matchers in Loki's response shape, so a real log shipper's lines can be
+  read back.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 MANAGED = (".amazonaws.com",)
@@ -131,15 +137,176 @@ def verify_redis(timeout_s: float = 90.0) -> None:
         )
 
 
+def snappy_decompress(data: bytes) -> bytes:
+    """Snappy's block format (what Loki's push API takes): a varint length, then literals and back-references."""
+
+    def varint(pos: int) -> tuple[int, int]:
+        value = shift = 0
+        while True:
+            byte = data[pos]
+            value |= (byte & 0x7F) << shift
+            pos += 1
+            if byte < 0x80:
+                return value, pos
+            shift += 7
+
+    length, pos = varint(0)
+    out = bytearray()
+    while pos < len(data):
+        tag = data[pos]
+        pos += 1
+        kind = tag & 3
+        if kind == 0:  # literal: its length - 1 in the tag, or in the next 1..4 bytes
+            size = tag >> 2
+            if size >= 60:
+                extra = size - 59
+                size = int.from_bytes(data[pos : pos + extra], "little")
+                pos += extra
+            out += data[pos : pos + size + 1]
+            pos += size + 1
+            continue
+        if kind == 1:
+            size, offset = 4 + ((tag >> 2) & 7), ((tag >> 5) << 8) | data[pos]
+            pos += 1
+        else:
+            width = 2 if kind == 2 else 4
+            size, offset = 1 + (tag >> 2), int.from_bytes(data[pos : pos + width], "little")
+            pos += width
+        if not 0 < offset <= len(out):
+            raise ValueError(f"snappy: offset {offset} outside {len(out)} bytes")
+        for _ in range(size):  # byte by byte: a copy may overlap what it writes
+            out.append(out[-offset])
+    if len(out) != length:
+        raise ValueError(f"snappy: {len(out)} bytes, the header says {length}")
+    return bytes(out)
+
+
+def protobuf_fields(data: bytes) -> list[tuple[int, int | bytes]]:
+    """A protobuf message's fields in order: (number, varint value or length-delimited bytes)."""
+    fields: list[tuple[int, int | bytes]] = []
+    pos = 0
+
+    def varint() -> int:
+        nonlocal pos
+        value = shift = 0
+        while True:
+            byte = data[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value
+            shift += 7
+
+    while pos < len(data):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            fields.append((number, varint()))
+        elif wire == 2:
+            size = varint()
+            fields.append((number, data[pos : pos + size]))
+            pos += size
+        elif wire in (1, 5):  # fixed64 / fixed32: skipped (PushRequest has none Loki reads)
+            pos += 8 if wire == 1 else 4
+        else:
+            raise ValueError(f"protobuf: wire type {wire} of field {number}")
+    return fields
+
+
+LABEL_RE = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """``{a="x", b="y"}``, Loki's stream labels and selector (only ``=`` matchers; others are refused)."""
+    inner = text.strip()
+    if not (inner.startswith("{") and inner.endswith("}")):
+        raise ValueError(f"not a stream selector: {text!r}")
+    inner = inner[1:-1]
+    pairs = LABEL_RE.findall(inner)
+    if LABEL_RE.sub("", inner).replace(",", "").strip():
+        raise ValueError(f'only name="value" matchers are supported: {text!r}')
+    return {k: json.loads(f'"{v}"') for k, v in pairs}
+
+
+class LokiStore:
+    """Lines pushed to Loki, kept in memory by stream (a stand-in's one process, its threads)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.streams: dict[tuple[tuple[str, str], ...], list[tuple[int, str]]] = {}
+
+    def add(self, labels: dict[str, str], entries: list[tuple[int, str]]) -> None:
+        with self.lock:
+            self.streams.setdefault(tuple(sorted(labels.items())), []).extend(entries)
+
+    def push(self, body: bytes, content_type: str) -> int:
+        """Store a push request; the number of lines."""
+        count = 0
+        if content_type.startswith("application/json"):
+            for stream in json.loads(body)["streams"]:
+                entries = [(int(ts), line) for ts, line, *_ in stream["values"]]
+                self.add({str(k): str(v) for k, v in stream["stream"].items()}, entries)
+                count += len(entries)
+            return count
+        for number, stream in protobuf_fields(snappy_decompress(body)):  # PushRequest.streams = 1
+            if number != 1 or not isinstance(stream, bytes):
+                continue
+            labels: dict[str, str] = {}
+            entries = []
+            for field_number, value in protobuf_fields(stream):
+                if field_number == 1 and isinstance(value, bytes):  # StreamAdapter.labels
+                    labels = parse_labels(value.decode())
+                elif field_number == 2 and isinstance(value, bytes):  # StreamAdapter.entries
+                    entry = dict(protobuf_fields(value))  # timestamp = 1 (Timestamp), line = 2
+                    when = entry.get(1)
+                    stamp = dict(protobuf_fields(when)) if isinstance(when, bytes) else {}
+                    nanos = int(stamp.get(1, 0)) * 1_000_000_000 + int(stamp.get(2, 0))
+                    line = entry.get(2, b"")
+                    entries.append((nanos, line.decode() if isinstance(line, bytes) else ""))
+            self.add(labels, entries)
+            count += len(entries)
+        return count
+
+    def query(self, selector: str, limit: int) -> dict[str, Any]:
+        """Loki's query_range answer: the streams whose labels match every matcher, newest lines first."""
+        wanted = parse_labels(selector)
+        with self.lock:
+            matching = [(dict(k), v) for k, v in self.streams.items() if wanted.items() <= dict(k).items()]
+        result = [
+            {"stream": labels, "values": [[str(ts), line] for ts, line in sorted(entries, reverse=True)[:limit]]}
+            for labels, entries in matching
+        ]
+        return {"status": "success", "data": {"resultType": "streams", "result": result}}
+
+
+LOKI = LokiStore()
+
+
 class Handler(BaseHTTPRequestHandler):
-    def _answer(self) -> None:
-        body = json.dumps({"standin": os.environ.get("STANDIN_IMAGE", "?"), "path": self.path}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
+    def _send(self, status: int, payload: object) -> None:
+        body = json.dumps(payload).encode() if payload is not None else b""
+        self.send_response(status)
+        if body:
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _answer(self) -> None:
+        parts = urlsplit(self.path)
+        try:
+            if self.command == "POST" and parts.path == "/loki/api/v1/push":
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                count = LOKI.push(body, self.headers.get("Content-Type") or "application/x-protobuf")
+                print(f"standin: loki stored {count} lines", flush=True)
+                return self._send(204, None)
+            if self.command == "GET" and parts.path in ("/loki/api/v1/query_range", "/loki/api/v1/query"):
+                query = dict(parse_qsl(parts.query))
+                return self._send(200, LOKI.query(query["query"], int(query.get("limit", "100"))))
+        except (ValueError, KeyError, IndexError) as exc:  # what Loki answers a malformed request
+            return self._send(400, {"error": str(exc)})
+        self._send(200, {"standin": os.environ.get("STANDIN_IMAGE", "?"), "path": self.path})
 
     do_GET = do_POST = do_HEAD = do_PUT = _answer  # noqa: N815
 
