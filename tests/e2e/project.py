@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from components.hardening import GPU_OBSERVER_LABEL
 from offline.harness import ROOT, ProgramRun, load_stack_file, run_program
 from tests.consumers_support import free_port
-from tests.e2e.engine import PulumiEngine
+from tests.e2e.engine import MissingEngineError, PulumiEngine, pulumi_engine
 
 COPIED = ("Pulumi.yaml", "__main__.py", "components", "stacks", "policy", "offline")
 PREFIX = "clinical-platform:"
@@ -140,6 +141,17 @@ def prepare(
     for key, value in generated.items():
         engine.run("config", "set", "--secret", "--", key, value, cwd=project)
     return E2eStack(stack, project, https_port, http_port, run)
+
+
+def prepare_cluster_stack(kubeconfig: Path, state: Path, workdir: Path) -> tuple[PulumiEngine, E2eStack]:
+    """The `cluster` stack ready for the real CLI (no Docker engine) against a test cluster, whose kubeconfig
+    is the stack's secret; the test fails, saying what is missing, without the CLI or its plugins."""
+    try:
+        engine = pulumi_engine(state, None)
+    except MissingEngineError as exc:
+        pytest.fail(str(exc))
+    secrets_ = {"kubeconfig": Path(kubeconfig).read_text()}
+    return engine, prepare("cluster", workdir, engine, {}, secret_values=secrets_, docker_host=False)
 
 
 def outputs(engine: PulumiEngine, e2e: E2eStack) -> dict[str, Any]:

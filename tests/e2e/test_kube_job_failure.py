@@ -8,14 +8,11 @@ that wait for the migration (the API and the Celery worker) are never created, a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from tests.e2e.cluster import KubeCluster
-from tests.e2e.engine import MissingEngineError, pulumi_engine
-from tests.e2e.project import prepare
+from tests.e2e.project import prepare_cluster_stack
 
 pytestmark = pytest.mark.e2e
 STACK = "cluster"
@@ -26,17 +23,8 @@ FAILING_IMAGE = "e2e.invalid/failing-job:1"  # pod-fail's marker
 def test_a_failed_job_stops_the_deployment_and_its_dependants(
     kube_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    try:
-        engine = pulumi_engine(tmp_path_factory.mktemp("kube-fail-state"), None)
-    except MissingEngineError as exc:
-        pytest.fail(str(exc))
-    e2e = prepare(
-        STACK,
-        tmp_path_factory.mktemp("kube-fail-project"),
-        engine,
-        {},
-        secret_values={"kubeconfig": Path(kube_cluster.kubeconfig).read_text()},
-        docker_host=False,
+    engine, e2e = prepare_cluster_stack(
+        kube_cluster.kubeconfig, tmp_path_factory.mktemp("kube-fail-state"), tmp_path_factory.mktemp("kube-fail")
     )
     stack_file = e2e.project / f"Pulumi.{STACK}.yaml"
     document = yaml.safe_load(stack_file.read_text())

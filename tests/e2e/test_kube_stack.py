@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.e2e.cluster import KubeCluster
-from tests.e2e.engine import MissingEngineError, PulumiEngine, pulumi_engine
-from tests.e2e.project import E2eStack, prepare
+from tests.e2e.engine import PulumiEngine
+from tests.e2e.project import E2eStack, prepare_cluster_stack
 
 pytestmark = pytest.mark.e2e
 STACK = "cluster"
@@ -28,17 +27,8 @@ SYSTEMS = ("cogstack-nlp", "stenosis-detection", "neurocore", "claims-agent", "t
 def deployed(
     kube_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[PulumiEngine, E2eStack]]:
-    try:
-        engine = pulumi_engine(tmp_path_factory.mktemp("kube-state"), None)
-    except MissingEngineError as exc:
-        pytest.fail(str(exc))
-    e2e = prepare(
-        STACK,
-        tmp_path_factory.mktemp("kube-project"),
-        engine,
-        {},
-        secret_values={"kubeconfig": Path(kube_cluster.kubeconfig).read_text()},
-        docker_host=False,
+    engine, e2e = prepare_cluster_stack(
+        kube_cluster.kubeconfig, tmp_path_factory.mktemp("kube-state"), tmp_path_factory.mktemp("kube-project")
     )
     started = time.monotonic()
     engine.run("up", "--yes", "--skip-preview", "--stack", STACK, cwd=e2e.project, timeout=2400)
