@@ -284,8 +284,9 @@ def build_stand_ins(engine: DockerEngine, workloads: ProgramRun | list[Workload]
     tools = tools_image(engine)
     image_map = {}
     for s in needed:
-        image_map[s.image] = s.tag
-        if _exists(engine, s.tag):
+        tag = s.tag  # once: it hashes the stand-in's recipe, host programs' binaries included
+        image_map[s.image] = tag
+        if _exists(engine, tag):
             continue
         r = role(s.image)
         real = s.host_programs
@@ -345,5 +346,5 @@ ENV STANDIN_IMAGE={s.image} PATH=/standin/bin:/usr/lib/postgresql/17/bin:/usr/lo
             "jobs.json": json.dumps(s.jobs),
             **{f"host-{p}": path for p, path in real.items()},
         }
-        build_image(engine, s.tag, dockerfile, files)
+        build_image(engine, tag, dockerfile, files)
     return image_map

@@ -137,20 +137,21 @@ def verify_redis(timeout_s: float = 90.0) -> None:
         )
 
 
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """The base-128 varint at ``pos`` (snappy's length header, protobuf's keys and values) and the position after."""
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
 def snappy_decompress(data: bytes) -> bytes:
     """Snappy's block format (what Loki's push API takes): a varint length, then literals and back-references."""
-
-    def varint(pos: int) -> tuple[int, int]:
-        value = shift = 0
-        while True:
-            byte = data[pos]
-            value |= (byte & 0x7F) << shift
-            pos += 1
-            if byte < 0x80:
-                return value, pos
-            shift += 7
-
-    length, pos = varint(0)
+    length, pos = _varint(data, 0)
     out = bytearray()
     while pos < len(data):
         tag = data[pos]
@@ -185,25 +186,14 @@ def protobuf_fields(data: bytes) -> list[tuple[int, int | bytes]]:
     """A protobuf message's fields in order: (number, varint value or length-delimited bytes)."""
     fields: list[tuple[int, int | bytes]] = []
     pos = 0
-
-    def varint() -> int:
-        nonlocal pos
-        value = shift = 0
-        while True:
-            byte = data[pos]
-            pos += 1
-            value |= (byte & 0x7F) << shift
-            if byte < 0x80:
-                return value
-            shift += 7
-
     while pos < len(data):
-        key = varint()
+        key, pos = _varint(data, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            fields.append((number, varint()))
+            value, pos = _varint(data, pos)
+            fields.append((number, value))
         elif wire == 2:
-            size = varint()
+            size, pos = _varint(data, pos)
             fields.append((number, data[pos : pos + size]))
             pos += size
         elif wire in (1, 5):  # fixed64 / fixed32: skipped (PushRequest has none Loki reads)
